@@ -1,0 +1,110 @@
+//! The four architectures: an enum in code, every fact about each in `qemu/<arch>.toml`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    X86_64,
+    Arm64,
+    Riscv64,
+    Loongarch64,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 4] = [Arch::X86_64, Arch::Arm64, Arch::Riscv64, Arch::Loongarch64];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+            Arch::Riscv64 => "riscv64",
+            Arch::Loongarch64 => "loongarch64",
+        }
+    }
+
+    /// Accepts the harness's names and the common aliases (`aarch64`, `riscv`, `loongarch`).
+    pub fn parse(s: &str) -> Option<Arch> {
+        match s {
+            "x86_64" | "x86" | "amd64" => Some(Arch::X86_64),
+            "arm64" | "aarch64" => Some(Arch::Arm64),
+            "riscv64" | "riscv" => Some(Arch::Riscv64),
+            "loongarch64" | "loongarch" => Some(Arch::Loongarch64),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One `qemu/<arch>.toml`: how to build for and boot an architecture.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// The kernel's `ARCH=` value.
+    pub kernel_arch: String,
+    /// clang `--target` for the nolibc init.
+    pub clang_target: String,
+    pub binary: String,
+    pub machine: String,
+    #[serde(default)]
+    pub cpu: String,
+    pub memory: String,
+    /// The kernel's console device, put on the command line as `console=`.
+    pub console: String,
+    /// The bootable image, relative to the build's output directory.
+    pub image: String,
+    /// Extra make targets needed to produce `image` beyond the default target.
+    #[serde(default)]
+    pub image_targets: Vec<String>,
+    /// Firmware arguments (for example `-bios default` for OpenSBI).
+    #[serde(default)]
+    pub firmware: Vec<String>,
+    /// A file the firmware needs, checked by `doctor`.
+    #[serde(default)]
+    pub firmware_file: String,
+    #[serde(default)]
+    pub append: String,
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// Seconds from QEMU start to the init's last marker before the boot is called a hang.
+    pub boot_timeout: u64,
+}
+
+impl Profile {
+    pub fn load(root: &Path, arch: Arch) -> anyhow::Result<Profile> {
+        let path = root.join("qemu").join(format!("{}.toml", arch.name()));
+        let text = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            let (line, col) = e.span().map_or((0, 0), |s| {
+                let before = &text[..s.start.min(text.len())];
+                (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, str::len) + 1)
+            });
+            anyhow::anyhow!("{}:{line}:{col}: {}", path.display(), e.message().trim())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_arch_has_a_valid_profile_and_fragment() {
+        let root = crate::paths::project_root();
+        for arch in Arch::ALL {
+            let p = Profile::load(&root, arch).unwrap();
+            assert!(p.boot_timeout > 0, "{arch}");
+            assert!(p.binary.starts_with("qemu-system-"), "{arch}");
+            assert!(root.join("kconfigs").join(format!("{}.config", arch.name())).is_file(), "{arch}");
+            assert_eq!(Arch::parse(arch.name()), Some(arch));
+        }
+    }
+}

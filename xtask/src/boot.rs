@@ -1,0 +1,382 @@
+//! Boot: a nolibc init per arch, an initramfs written by the kernel's own gen_init_cpio,
+//! QEMU under a deadline, and a pure classifier of the console.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::arch::Profile;
+use crate::outcome::{Fault, Stage, StageResult, Status};
+use crate::proc;
+
+/// Markers the init prints; the classifier reads them back.
+pub const MARK: &str = "RFL-INIT:";
+
+/// The init: load and unload every module in the list, a marker per step, then reboot.
+const INIT_C: &str = r#"/* Built by the RFL harness with clang against the kernel's tools/include/nolibc. */
+#include "modules.h"
+
+static void say(const char *a, const char *b, long n, int with_n)
+{
+	if (with_n)
+		printf("RFL-INIT: %s %s %ld\n", a, b, n);
+	else
+		printf("RFL-INIT: %s %s\n", a, b);
+}
+
+int main(void)
+{
+	int i;
+	say("start", "", 0, 0);
+	mkdir("/proc", 0755);
+	mount("proc", "/proc", "proc", 0, 0);
+	for (i = 0; modules[i].path; i++) {
+		int fd = open(modules[i].path, O_RDONLY);
+		long r;
+		if (fd < 0) {
+			say("load-failed", modules[i].name, errno, 1);
+			continue;
+		}
+		say("load", modules[i].name, 0, 0);
+		r = syscall(__NR_finit_module, fd, "", 0);
+		close(fd);
+		if (r < 0) {
+			say("load-failed", modules[i].name, errno, 1);
+			continue;
+		}
+		say("loaded", modules[i].name, 0, 0);
+		r = syscall(__NR_delete_module, modules[i].name, O_NONBLOCK);
+		if (r < 0)
+			say("unload-failed", modules[i].name, errno, 1);
+		else
+			say("unloaded", modules[i].name, 0, 0);
+	}
+	say("done", "", 0, 0);
+	sync();
+	reboot(LINUX_REBOOT_CMD_RESTART);
+	say("reboot-failed", "", errno, 1);
+	for (;;)
+		pause();
+	return 0;
+}
+"#;
+
+/// A Rust module the build produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// The name the kernel knows it by (file stem, `-` as `_`).
+    pub name: String,
+    /// Path of the `.ko` in the output folder.
+    pub ko: PathBuf,
+}
+
+/// Every `.ko` in `out` whose source is Rust (a `.rs` beside it in the source tree).
+pub fn rust_modules(src: &Path, out: &Path) -> Vec<Module> {
+    let mut found = Vec::new();
+    walk(out, &mut |p| {
+        if p.extension().is_some_and(|e| e == "ko") {
+            if let (Ok(rel), Some(stem)) = (p.strip_prefix(out), p.file_stem()) {
+                let rs = src.join(rel).with_extension("rs");
+                let stem = stem.to_string_lossy();
+                if rs.is_file() {
+                    found.push(Module { name: stem.replace('-', "_"), ko: p.to_path_buf() });
+                }
+            }
+        }
+    });
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.filter_map(Result::ok) {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => {
+                // Skip the folders that can never hold modules, for speed.
+                let n = e.file_name();
+                if n != "include" && n != "usr" && n != "Documentation" && n != "scripts" {
+                    walk(&p, f);
+                }
+            }
+            Ok(t) if t.is_file() => f(&p),
+            _ => {}
+        }
+    }
+}
+
+fn c_string(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if c.is_ascii_graphic() || c == ' ' => o.push(c),
+            c => o.push_str(&format!("\\x{:02x}", c as u32 & 0xff)),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// Build the init and the initramfs into `work`; returns the initramfs path.
+pub fn make_initramfs(src: &Path, out: &Path, profile: &Profile, clang: &str, modules: &[Module], work: &Path, log: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(work).map_err(|e| format!("create {}: {e}", work.display()))?;
+    let mut header = String::from("struct rfl_module { const char *name; const char *path; };\nstatic const struct rfl_module modules[] = {\n");
+    for m in modules {
+        header.push_str(&format!("\t{{ {}, {} }},\n", c_string(&m.name), c_string(&format!("/modules/{}.ko", m.name))));
+    }
+    header.push_str("\t{ 0, 0 },\n};\n");
+    let write = |name: &str, text: &str| std::fs::write(work.join(name), text).map_err(|e| format!("write {name}: {e}"));
+    write("modules.h", &header)?;
+    write("init.c", INIT_C)?;
+    let mut cc = Command::new(clang);
+    cc.arg(format!("--target={}", profile.clang_target))
+        .args(["-Os", "-static", "-nostdlib", "-nostdinc", "-fno-builtin", "-fno-stack-protector", "-fuse-ld=lld", "-Wno-unused-command-line-argument"])
+        .arg("-isystem")
+        .arg(src.join("tools/include/nolibc"))
+        .arg("-isystem")
+        .arg(out.join("usr/include"))
+        .arg("-I")
+        .arg(work)
+        .args(["-include", "nolibc.h", "-o"])
+        .arg(work.join("init"))
+        .arg(work.join("init.c"));
+    if profile.kernel_arch == "riscv" {
+        // nolibc's RISC-V startup needs no relaxation against a static, non-PIE link.
+        cc.arg("-mno-relax");
+    }
+    match proc::run_logged(&mut cc, log, Some(Duration::from_secs(120))) {
+        Ok(o) if o.success() => {}
+        Ok(o) => return Err(format!("building the init with clang failed ({})", o.describe())),
+        Err(e) => return Err(format!("could not run clang: {e:#}")),
+    }
+    let mut list = String::from("dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\ndir /proc 0755 0 0\ndir /modules 0755 0 0\n");
+    list.push_str(&format!("file /init {} 0755 0 0\n", work.join("init").display()));
+    for m in modules {
+        list.push_str(&format!("file /modules/{}.ko {} 0644 0 0\n", m.name, m.ko.display()));
+    }
+    write("initramfs.list", &list)?;
+    let cpio = work.join("initramfs.cpio");
+    let gen = out.join("usr/gen_init_cpio");
+    if !gen.is_file() {
+        return Err(format!("{} was not built (is CONFIG_BLK_DEV_INITRD set?)", gen.display()));
+    }
+    let mut g = Command::new(&gen);
+    g.arg("-o").arg(&cpio).arg(work.join("initramfs.list"));
+    match proc::run_logged(&mut g, log, Some(Duration::from_secs(60))) {
+        Ok(o) if o.success() => Ok(cpio),
+        Ok(_) => {
+            // Older gen_init_cpio has no -o: it writes to stdout.
+            let c = proc::run_captured(Command::new(&gen).arg(work.join("initramfs.list")), Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+            if !c.outcome.success() {
+                return Err(format!("gen_init_cpio failed: {}", c.stderr.trim()));
+            }
+            // run_captured decodes as text; read the raw bytes instead.
+            let mut raw = Command::new("sh");
+            raw.arg("-c").arg(format!("{} {} > {}", proc::shell_quote(&gen), proc::shell_quote(work.join("initramfs.list")), proc::shell_quote(&cpio)));
+            proc::output(&mut raw).map_err(|e| e.to_string())?;
+            Ok(cpio)
+        }
+        Err(e) => Err(format!("could not run gen_init_cpio: {e:#}")),
+    }
+}
+
+/// The QEMU command line for a kernel image and initramfs.
+pub fn qemu_command(profile: &Profile, out: &Path, initramfs: &Path, accel: &str, extra_append: &str) -> Command {
+    let mut c = Command::new(&profile.binary);
+    c.args(["-nodefaults", "-nographic", "-no-reboot", "-serial", "stdio", "-monitor", "none"]);
+    c.args(["-M", &profile.machine]);
+    if !profile.cpu.is_empty() {
+        c.args(["-cpu", &profile.cpu]);
+    }
+    c.args(["-m", &profile.memory, "-accel", accel]);
+    c.args(&profile.firmware);
+    c.arg("-kernel").arg(out.join(&profile.image));
+    c.arg("-initrd").arg(initramfs);
+    let mut append = format!("console={} {}", profile.console, profile.append);
+    if !extra_append.is_empty() {
+        append.push(' ');
+        append.push_str(extra_append);
+    }
+    c.args(["-append", append.trim()]);
+    c.args(&profile.extra_args);
+    c
+}
+
+/// Run QEMU with the console to `console_log`; stops early once the init said `done` and
+/// QEMU has had a moment to exit by itself.
+pub fn run_qemu(cmd: &mut Command, console_log: &Path, deadline: Duration) -> anyhow::Result<(proc::Outcome, bool)> {
+    let _ = std::fs::remove_file(console_log);
+    let mut done_at: Option<Instant> = None;
+    let mut stopped_by_us = false;
+    let path = console_log.to_path_buf();
+    let mut last_len = 0u64;
+    let watch = || {
+        // Read the console only when it grew; look for the init's last marker.
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if done_at.is_none() && len != last_len {
+            last_len = len;
+            if let Ok(b) = std::fs::read(&path) {
+                let text = String::from_utf8_lossy(&b);
+                if text.contains("RFL-INIT: done") || text.contains("RFL-INIT: reboot-failed") {
+                    done_at = Some(Instant::now());
+                }
+            }
+        }
+        if done_at.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
+            stopped_by_us = true;
+            return true;
+        }
+        false
+    };
+    let o = proc::run_to_file(cmd, console_log, Some(deadline), watch)?;
+    Ok((o, stopped_by_us))
+}
+
+/// What a boot console says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootVerdict {
+    pub status: Status,
+    /// clean, panic, oops, warning, init-failure, module-failure, hang, qemu-error
+    pub kind: String,
+    pub summary: String,
+}
+
+/// Classify a console. `kunit_spans` are the console line ranges of KTAP blocks: an oops or
+/// a WARNING inside one belongs to the KUnit test that was running, not to the boot.
+pub fn classify(console: &str, qemu_exit_ok: bool, timed_out: bool, stopped_by_us: bool, kunit_spans: &[(usize, usize)]) -> BootVerdict {
+    let lines: Vec<&str> = crate::ktap::split_lines(console);
+    let in_kunit = |i: usize| kunit_spans.iter().any(|(a, b)| i >= *a && i < *b);
+    let find = |pred: &dyn Fn(&str) -> bool| lines.iter().enumerate().find(|(i, l)| pred(l) && !in_kunit(*i)).map(|(i, l)| (i, l.trim().to_string()));
+    let excerpt = |i: usize| -> String {
+        lines[i..].iter().take(8).map(|l| l.trim_end()).collect::<Vec<_>>().join("\n")
+    };
+    let started = console.contains("RFL-INIT: start");
+    let done = console.contains("RFL-INIT: done");
+    let v = |status, kind: &str, summary: String| BootVerdict { status, kind: kind.to_string(), summary };
+
+    if let Some((i, _)) = find(&|l| l.contains("Kernel panic - not syncing")) {
+        let l = lines[i].trim();
+        let init_died = l.contains("Attempted to kill init") || l.contains("No working init found") || l.contains("VFS: Unable to mount root");
+        let kind = if init_died && !l.contains("Oops") { "init-failure" } else { "panic" };
+        return v(Status::Fail, kind, excerpt(i));
+    }
+    if let Some((i, _)) = find(&|l| l.contains("Oops") || l.contains("BUG:") || l.contains("Unable to handle kernel") || l.contains("general protection fault")) {
+        return v(Status::Fail, "oops", excerpt(i));
+    }
+    if let Some((i, _)) = find(&|l| l.contains("] WARNING:") || l.trim_start().starts_with("WARNING:")) {
+        return v(Status::Fail, "warning", excerpt(i));
+    }
+    let module_failures: Vec<String> = lines
+        .iter()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("RFL-INIT: ")?;
+            let mut parts = rest.split_whitespace();
+            let what = parts.next()?;
+            if what == "load-failed" || what == "unload-failed" {
+                let name = parts.next().unwrap_or("?");
+                let errno: i32 = parts.next().and_then(|e| e.parse().ok()).unwrap_or(0);
+                Some(format!("{what} {name}: {}", errno_name(errno)))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if timed_out && !done {
+        let last = lines.iter().rev().find(|l| l.contains(MARK)).map(|l| l.trim().to_string());
+        let stuck = match last.as_deref().and_then(|l| l.strip_prefix("RFL-INIT: load ")) {
+            Some(m) => format!("; stuck loading module {}", m.trim()),
+            None => last.map(|l| format!("; last marker: {l}")).unwrap_or_else(|| "; the init never started".into()),
+        };
+        return v(Status::Fail, "hang", format!("deadline hit, QEMU killed{stuck}"));
+    }
+    if !module_failures.is_empty() {
+        return v(Status::Fail, "module-failure", module_failures.join("; "));
+    }
+    if !started {
+        return v(Status::Fail, "init-failure", "the init never printed its start marker".into());
+    }
+    if !done {
+        let kind = if qemu_exit_ok { "init-failure" } else { "qemu-error" };
+        return v(Status::Fail, kind, "the init did not finish".into());
+    }
+    let how = if stopped_by_us { "; QEMU did not exit after reboot and was stopped" } else { "" };
+    v(Status::Pass, "clean", format!("booted, every module loaded and unloaded{how}"))
+}
+
+pub fn errno_name(e: i32) -> String {
+    let name = match e {
+        1 => "EPERM",
+        2 => "ENOENT",
+        5 => "EIO",
+        8 => "ENOEXEC",
+        11 => "EAGAIN",
+        12 => "ENOMEM",
+        14 => "EFAULT",
+        16 => "EBUSY",
+        17 => "EEXIST",
+        19 => "ENODEV",
+        22 => "EINVAL",
+        110 => "ETIMEDOUT",
+        _ => "",
+    };
+    if name.is_empty() {
+        format!("errno {e}")
+    } else {
+        format!("{name} ({e})")
+    }
+}
+
+/// The boot stage for a console and how QEMU ended.
+pub fn boot_stage(verdict: &BootVerdict, duration: f64, log: &str) -> StageResult {
+    let mut r = StageResult::new(Stage::Boot, verdict.status, format!("{}: {}", verdict.kind, verdict.summary));
+    r.duration_s = duration;
+    r.log = Some(log.to_string());
+    if verdict.status != Status::Pass {
+        r.fault = Some(if verdict.kind == "qemu-error" { Fault::Harness } else { Fault::Code });
+        if verdict.kind == "qemu-error" {
+            r.status = Status::Error;
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLEAN: &str = "Linux version 7.2\nRFL-INIT: start \nRFL-INIT: load rust_minimal\nRFL-INIT: loaded rust_minimal\nRFL-INIT: unloaded rust_minimal\nRFL-INIT: done \nreboot: Restarting system\n";
+
+    #[test]
+    fn clean_boot() {
+        let v = classify(CLEAN, true, false, false, &[]);
+        assert_eq!(v.kind, "clean");
+        assert_eq!(v.status, Status::Pass);
+    }
+
+    #[test]
+    fn failures() {
+        let panic = "RFL-INIT: start \nRFL-INIT: load bad\nrust_kernel: panicked at samples/rust/bad.rs:5:9:\nKernel panic - not syncing: Oops: invalid opcode\n";
+        assert_eq!(classify(panic, true, false, false, &[]).kind, "panic");
+        let hang = "RFL-INIT: start \nRFL-INIT: load forever\n";
+        let v = classify(hang, false, true, false, &[]);
+        assert_eq!(v.kind, "hang");
+        assert!(v.summary.contains("stuck loading module forever"), "{}", v.summary);
+        let modfail = CLEAN.replace("RFL-INIT: loaded rust_minimal", "RFL-INIT: load-failed rust_minimal 22");
+        let v = classify(&modfail, true, false, false, &[]);
+        assert_eq!((v.kind.as_str(), v.summary.as_str()), ("module-failure", "load-failed rust_minimal: EINVAL (22)"));
+        let warn = CLEAN.replace("RFL-INIT: done", "[    1.0] WARNING: CPU: 0 PID: 1 at samples/rust/w.rs:9\nRFL-INIT: done");
+        assert_eq!(classify(&warn, true, false, false, &[]).kind, "warning");
+        assert_eq!(classify("no init here\n", true, false, false, &[]).kind, "init-failure");
+        assert_eq!(classify("", false, false, false, &[]).kind, "init-failure");
+    }
+
+    #[test]
+    fn an_oops_inside_kunit_is_not_the_boots() {
+        let log = "KTAP version 1\n1..1\nOops: 0000 [#1]\nnot ok 1 t\nRFL-INIT: start \nRFL-INIT: done \n";
+        assert_eq!(classify(log, true, false, false, &[(0, 4)]).kind, "clean");
+        assert_eq!(classify(log, true, false, false, &[]).kind, "oops");
+    }
+}

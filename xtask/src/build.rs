@@ -1,0 +1,398 @@
+//! Kbuild: the toolchain gate, config merge + check, the build, and the make-driven checks
+//! (clippy, rustfmt, rustdoc). Spawns make; everything it reads back goes through pure
+//! parsers (`checks`, `parse_config`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::arch::Profile;
+use crate::checks;
+use crate::outcome::{Fault, Stage, StageResult, Status};
+use crate::proc;
+use crate::toolchain::Resolved;
+
+/// Everything a make invocation needs for one (tree, output folder, arch, toolchain).
+pub struct Kbuild<'a> {
+    pub src: PathBuf,
+    pub out: PathBuf,
+    pub profile: &'a Profile,
+    pub tc: &'a Resolved,
+    pub jobs: usize,
+    /// The cell's folder, where logs go.
+    pub logs: PathBuf,
+}
+
+/// Fixed build identity, so that ccache and reproducible builds see the same inputs.
+pub const BUILD_ENV: [(&str, &str); 3] =
+    [("KBUILD_BUILD_TIMESTAMP", "Thu Jan  1 00:00:00 UTC 2026"), ("KBUILD_BUILD_USER", "rfl"), ("KBUILD_BUILD_HOST", "rfl-harness")];
+
+impl Kbuild<'_> {
+    /// `make -C src O=out ARCH=… LLVM=… RUSTC=… … <args>`
+    pub fn make(&self, out: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new("make");
+        c.arg("-C").arg(&self.src).arg(format!("O={}", out.display()));
+        c.arg(format!("ARCH={}", self.profile.kernel_arch));
+        c.args(self.tc.make_vars());
+        c.arg(format!("-j{}", self.jobs.max(1)));
+        c.args(args);
+        for (k, v) in BUILD_ENV {
+            c.env(k, v);
+        }
+        // Nothing from the user's environment may change what is built.
+        for k in ["KCONFIG_CONFIG", "KBUILD_OUTPUT", "ARCH", "CROSS_COMPILE", "LLVM", "CC", "RUSTFLAGS", "KRUSTFLAGS", "KCFLAGS"] {
+            c.env_remove(k);
+        }
+        c
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.logs.join(name)
+    }
+
+    fn run(&self, stage: Stage, cmd: &mut Command, log: &str, deadline: Duration) -> Result<(proc::Outcome, String, StageResult), StageResult> {
+        let path = self.log(log);
+        let _ = std::fs::remove_file(&path);
+        let start = Instant::now();
+        match proc::run_logged(cmd, &path, Some(deadline)) {
+            Ok(o) => {
+                let text = std::fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+                let mut r = StageResult::new(stage, if o.success() { Status::Pass } else { Status::Fail }, "");
+                r.duration_s = start.elapsed().as_secs_f64();
+                r.log = Some(log.to_string());
+                Ok((o, text, r))
+            }
+            Err(e) => Err(StageResult::error(stage, format!("could not run make: {e:#}")).with_log(log)),
+        }
+    }
+
+    fn src_prefix(&self) -> String {
+        format!("{}/", self.src.display())
+    }
+
+    /// The base's own minimums, then `make rustavailable`. A failure is the toolchain's.
+    pub fn toolchain_gate(&self) -> StageResult {
+        let start = Instant::now();
+        let script = std::fs::read_to_string(self.src.join("scripts/min-tool-version.sh")).unwrap_or_default();
+        let problems = if script.is_empty() { Vec::new() } else { self.tc.check_minimums(&script, &self.profile.kernel_arch, &self.logs) };
+        if !problems.is_empty() {
+            let mut r = StageResult::new(Stage::Toolchain, Status::Fail, problems.join("; ")).with_fault(Fault::Toolchain);
+            r.duration_s = start.elapsed().as_secs_f64();
+            return r;
+        }
+        let _ = std::fs::create_dir_all(&self.out);
+        let mut cmd = self.make(&self.out, &["rustavailable"]);
+        match self.run(Stage::Toolchain, &mut cmd, "toolchain.log", Duration::from_secs(300)) {
+            Ok((o, text, mut r)) => {
+                r.duration_s = start.elapsed().as_secs_f64();
+                if o.success() {
+                    r.summary = format!("{} meets the base's minimums; Rust is available", self.tc.name);
+                } else {
+                    r.fault = Some(Fault::Toolchain);
+                    let why: Vec<&str> = text.lines().filter(|l| l.contains("***") && !l.trim_matches(['*', ' ']).is_empty()).take(4).collect();
+                    r.summary = format!("make rustavailable failed: {}", why.join(" ").replace("***", "").trim());
+                }
+                r
+            }
+            Err(r) => r,
+        }
+    }
+
+    /// tinyconfig + fragments with merge_config.sh, olddefconfig, then every requested
+    /// option checked in the final .config.
+    pub fn configure(&self, fragments: &[PathBuf], soft: &BTreeMap<String, String>) -> StageResult {
+        let start = Instant::now();
+        let _ = std::fs::create_dir_all(&self.out);
+        let log = "config.log";
+        let _ = std::fs::remove_file(self.log(log));
+        let steps: Vec<Command> = vec![self.make(&self.out, &["tinyconfig"]), {
+            let mut c = Command::new("sh");
+            c.current_dir(&self.src).arg("scripts/kconfig/merge_config.sh").arg("-m").arg("-O").arg(&self.out).arg(self.out.join(".config"));
+            c.args(fragments);
+            c
+        }, self.make(&self.out, &["olddefconfig"])];
+        for mut cmd in steps {
+            match proc::run_logged(&mut cmd, &self.log(log), Some(Duration::from_secs(600))) {
+                Ok(o) if o.success() => {}
+                Ok(o) => {
+                    let mut r = StageResult::new(Stage::Config, Status::Fail, format!("`{}` failed: {}", proc::display_command(&cmd), o.describe())).with_log(log);
+                    r.duration_s = start.elapsed().as_secs_f64();
+                    return r;
+                }
+                Err(e) => return StageResult::error(Stage::Config, format!("{e:#}")).with_log(log),
+            }
+        }
+        let final_cfg = parse_config(&std::fs::read_to_string(self.out.join(".config")).unwrap_or_default());
+        let mut requested = BTreeMap::new();
+        for f in fragments {
+            requested.extend(parse_config(&std::fs::read_to_string(f).unwrap_or_default()));
+        }
+        let dropped = dropped_options(&requested, &final_cfg, soft);
+        let mut r = if dropped.is_empty() {
+            StageResult::new(Stage::Config, Status::Pass, format!("{} requested options all present", requested.len()))
+        } else {
+            let mut r = StageResult::new(Stage::Config, Status::Fail, format!("Kconfig dropped: {}", dropped.join(", ")));
+            r.fault = Some(Fault::Code);
+            r
+        };
+        let soft_missing: Vec<&String> = soft.keys().filter(|k| !requested.contains_key(*k) && final_cfg.get(*k).is_none_or(|v| v == "n")).collect();
+        if !soft_missing.is_empty() {
+            r.summary.push_str(&format!(
+                "; not enabled (dependencies unmet): {}",
+                soft_missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        r.duration_s = start.elapsed().as_secs_f64();
+        r.with_log(log)
+    }
+
+    /// The kernel, its modules and the headers the init is built against.
+    pub fn build(&self) -> StageResult {
+        let start = Instant::now();
+        let mut args: Vec<&str> = vec!["all"];
+        args.extend(self.profile.image_targets.iter().map(String::as_str));
+        args.push("headers_install");
+        let mut cmd = self.make(&self.out, &args);
+        match self.run(Stage::Build, &mut cmd, "build.log", Duration::from_secs(3 * 3600)) {
+            Ok((o, text, mut r)) => {
+                r.duration_s = start.elapsed().as_secs_f64();
+                r.diagnostics = checks::build_diagnostics(&text, &self.src_prefix());
+                if o.success() {
+                    let warnings = r.diagnostics.iter().filter(|d| d.level == "warning").count();
+                    r.summary = if warnings == 0 { "built".into() } else { format!("built with {warnings} warnings") };
+                    if !self.out.join(&self.profile.image).is_file() {
+                        r.status = Status::Fail;
+                        r.summary = format!("make succeeded but {} is missing", self.profile.image);
+                    }
+                } else if o.timed_out {
+                    r.status = Status::Error;
+                    r.fault = Some(Fault::Harness);
+                    r.summary = format!("build {}", o.describe());
+                } else {
+                    r.fault = Some(if looks_like_machine_fault(&text) { Fault::Harness } else { Fault::Code });
+                    if r.fault == Some(Fault::Harness) {
+                        r.status = Status::Error;
+                    }
+                    let errs: Vec<_> = r.diagnostics.iter().filter(|d| d.level == "error").cloned().collect();
+                    r.summary = if errs.is_empty() { tail_summary(&text) } else { checks::summarise(&errs, 3) };
+                }
+                r
+            }
+            Err(r) => r,
+        }
+    }
+
+    /// `CLIPPY=1` in an output folder of its own (it recompiles every Rust object, and the
+    /// objects it leaves must not be mistaken for the real build's).
+    pub fn clippy(&self, clippy_out: &Path) -> StageResult {
+        let start = Instant::now();
+        if let Err(e) = sync_dir(&self.out, clippy_out) {
+            return StageResult::error(Stage::Clippy, format!("prepare clippy output folder: {e:#}"));
+        }
+        let mut cmd = self.make(clippy_out, &["CLIPPY=1", "vmlinux", "modules"]);
+        match self.run(Stage::Clippy, &mut cmd, "clippy.log", Duration::from_secs(3600)) {
+            Ok((o, text, mut r)) => {
+                r.duration_s = start.elapsed().as_secs_f64();
+                r.diagnostics = checks::rust_diagnostics(&text, &self.src_prefix());
+                lint_verdict(&mut r, &o, &text, "clippy");
+                r
+            }
+            Err(r) => r,
+        }
+    }
+
+    pub fn rustfmt(&self) -> StageResult {
+        let start = Instant::now();
+        let mut cmd = self.make(&self.out, &["rustfmtcheck"]);
+        match self.run(Stage::Rustfmt, &mut cmd, "rustfmt.log", Duration::from_secs(600)) {
+            Ok((o, text, mut r)) => {
+                r.duration_s = start.elapsed().as_secs_f64();
+                r.diagnostics = checks::rustfmt_diagnostics(&text, &self.src_prefix());
+                if o.success() && r.diagnostics.is_empty() {
+                    r.summary = "formatted".into();
+                } else {
+                    r.status = Status::Fail;
+                    r.fault = Some(Fault::Code);
+                    r.summary = if r.diagnostics.is_empty() { tail_summary(&text) } else { format!("{} files need rustfmt: {}", r.diagnostics.len(), checks::summarise(&r.diagnostics, 3)) };
+                }
+                r
+            }
+            Err(r) => r,
+        }
+    }
+
+    pub fn rustdoc(&self) -> StageResult {
+        let start = Instant::now();
+        let mut cmd = self.make(&self.out, &["rustdoc"]);
+        match self.run(Stage::Rustdoc, &mut cmd, "rustdoc.log", Duration::from_secs(1800)) {
+            Ok((o, text, mut r)) => {
+                r.duration_s = start.elapsed().as_secs_f64();
+                r.diagnostics = checks::rust_diagnostics(&text, &self.src_prefix());
+                lint_verdict(&mut r, &o, &text, "rustdoc");
+                r
+            }
+            Err(r) => r,
+        }
+    }
+}
+
+fn lint_verdict(r: &mut StageResult, o: &proc::Outcome, text: &str, what: &str) {
+    let n = r.diagnostics.len();
+    if o.success() && n == 0 {
+        r.status = Status::Pass;
+        r.summary = format!("{what}: no warnings");
+    } else if o.timed_out {
+        r.status = Status::Error;
+        r.fault = Some(Fault::Harness);
+        r.summary = format!("{what} {}", o.describe());
+    } else {
+        r.status = Status::Fail;
+        r.fault = Some(Fault::Code);
+        r.summary = if n == 0 { format!("{what} failed: {}", tail_summary(text)) } else { format!("{n} {what} diagnostics: {}", checks::summarise(&r.diagnostics, 3)) };
+    }
+}
+
+/// A disk-full or killed compiler is the machine's fault, not the patch's.
+fn looks_like_machine_fault(log: &str) -> bool {
+    ["No space left on device", "Killed signal terminated program", "Cannot allocate memory", "signal: 9, SIGKILL"].iter().any(|k| log.contains(k))
+}
+
+fn tail_summary(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(3)..].join(" | ")
+}
+
+/// Copy a build folder to another with rsync, keeping timestamps, so that make there only
+/// redoes what changed.
+pub fn sync_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    proc::output(Command::new("rsync").arg("-a").arg("--delete").arg(format!("{}/", from.display())).arg(format!("{}/", to.display())))?;
+    Ok(())
+}
+
+/// `CONFIG_X=v` and `# CONFIG_X is not set` lines → name → value (`n` for not set).
+pub fn parse_config(text: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for l in text.lines() {
+        let l = l.trim();
+        if let Some(rest) = l.strip_prefix("# CONFIG_") {
+            if let Some(name) = rest.strip_suffix(" is not set") {
+                m.insert(format!("CONFIG_{name}"), "n".to_string());
+            }
+        } else if l.starts_with("CONFIG_") {
+            if let Some((k, v)) = l.split_once('=') {
+                m.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    m
+}
+
+/// Requested options whose final value differs (a requested `n` is satisfied by absence).
+pub fn dropped_options(requested: &BTreeMap<String, String>, final_cfg: &BTreeMap<String, String>, soft: &BTreeMap<String, String>) -> Vec<String> {
+    requested
+        .iter()
+        .filter(|(k, _)| !soft.contains_key(*k))
+        .filter(|(k, want)| {
+            let have = final_cfg.get(*k).map(String::as_str).unwrap_or("n");
+            have != want.as_str()
+        })
+        .map(|(k, want)| format!("{k}={want} (got {})", final_cfg.get(k).map(String::as_str).unwrap_or("unset")))
+        .collect()
+}
+
+/// Config symbols of the tree's Rust KUnit suites: every `config` in `rust/**/Kconfig.test`,
+/// and every `config` under `rust/` or `samples/rust/` whose dependencies name KUNIT.
+pub fn rust_kunit_options(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    collect_kconfigs(&src.join("rust"), &mut files);
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let is_test_file = f.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".test"));
+        for sym in kconfig_symbols(&text, |block| is_test_file || block.contains("KUNIT")) {
+            if !out.contains(&sym) {
+                out.push(sym);
+            }
+        }
+    }
+    out
+}
+
+fn collect_kconfigs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_kconfigs(&p, out);
+        } else if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("Kconfig")) {
+            out.push(p);
+        }
+    }
+}
+
+/// `config`/`menuconfig` symbols of a Kconfig text whose block satisfies `keep`.
+pub fn kconfig_symbols(text: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<(String, String)> = None;
+    let mut flush = |cur: &mut Option<(String, String)>| {
+        if let Some((name, block)) = cur.take() {
+            if keep(&block) {
+                out.push(format!("CONFIG_{name}"));
+            }
+        }
+    };
+    for l in text.lines() {
+        let t = l.trim();
+        let sym = t.strip_prefix("config ").or_else(|| t.strip_prefix("menuconfig "));
+        if let Some(s) = sym {
+            flush(&mut cur);
+            cur = Some((s.trim().to_string(), String::new()));
+        } else if t.starts_with("endif") || t.starts_with("endmenu") || t.starts_with("menu ") || t.starts_with("if ") || t.starts_with("source ") {
+            flush(&mut cur);
+        } else if let Some((_, block)) = cur.as_mut() {
+            block.push_str(t);
+            block.push('\n');
+        }
+    }
+    flush(&mut cur);
+    out
+}
+
+/// New `config` symbols a patchset introduces: in the entry's tree's Kconfig files that the
+/// patchset changed, symbols not present in the base's versions of those files.
+pub fn introduced_options(changed_kconfigs: &[(String, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (before, after) in changed_kconfigs {
+        let old = kconfig_symbols(before, |_| true);
+        for s in kconfig_symbols(after, |_| true) {
+            if !old.contains(&s) && !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_parse_and_check() {
+        let final_cfg = parse_config("CONFIG_RUST=y\n# CONFIG_BUG is not set\nCONFIG_X=m\n");
+        let req = parse_config("CONFIG_RUST=y\nCONFIG_BUG=y\n# CONFIG_EFI_STUB is not set\nCONFIG_X=m\n");
+        assert_eq!(dropped_options(&req, &final_cfg, &BTreeMap::new()), vec!["CONFIG_BUG=y (got n)".to_string()]);
+    }
+
+    #[test]
+    fn kconfig_symbols_found() {
+        let text = "menuconfig RUST_KUNIT_TESTS\n\tbool \"x\"\n\tdepends on KUNIT && RUST\nif RUST_KUNIT_TESTS\nconfig A_TEST\n\tbool \"a\"\nconfig B\n\tbool \"b\"\n\tdepends on PCI\nendif\n";
+        assert_eq!(kconfig_symbols(text, |b| b.contains("KUNIT")), vec!["CONFIG_RUST_KUNIT_TESTS"]);
+        assert_eq!(kconfig_symbols(text, |_| true), vec!["CONFIG_RUST_KUNIT_TESTS", "CONFIG_A_TEST", "CONFIG_B"]);
+        let intro = introduced_options(&[("config A\n".into(), "config A\nconfig SAMPLE_NEW\n\ttristate \"n\"\n".into())]);
+        assert_eq!(intro, vec!["CONFIG_SAMPLE_NEW"]);
+    }
+}

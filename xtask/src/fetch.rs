@@ -1,0 +1,433 @@
+//! Bases and patchsets into the object store, and patchsets onto their base in a worktree.
+//! Remotes answer within seconds when unreachable: a DNS + TCP probe with a short timeout
+//! comes before any git or HTTP traffic.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::matrix::{BaseKind, Loaded, Source};
+use crate::outcome::{Fault, Patchset, Stage, StageResult, Status};
+use crate::proc;
+use crate::setup::base_ref;
+use crate::store::Store;
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+const FETCH_DEADLINE: Duration = Duration::from_secs(900);
+/// Fixed identity for commits the harness makes (am, cherry-pick): same input, same SHA.
+const IDENT: [(&str, &str); 6] = [
+    ("GIT_AUTHOR_NAME", "RFL harness"),
+    ("GIT_AUTHOR_EMAIL", "rfl-harness@invalid"),
+    ("GIT_COMMITTER_NAME", "RFL harness"),
+    ("GIT_COMMITTER_EMAIL", "rfl-harness@invalid"),
+    ("GIT_COMMITTER_DATE", "2000-01-01T00:00:00+0000"),
+    ("GIT_TERMINAL_PROMPT", "0"),
+];
+
+/// Why something could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// The host did not answer (DNS, refused, timed out): nothing said about the code.
+    Unreachable(String),
+    /// The remote answered but the fetch failed (no such ref, not a repository, …).
+    Failed(String),
+}
+
+impl FetchError {
+    pub fn message(&self) -> String {
+        match self {
+            FetchError::Unreachable(m) => format!("unreachable: {m}"),
+            FetchError::Failed(m) => format!("fetch failed: {m}"),
+        }
+    }
+    pub fn stage(&self, stage: Stage) -> StageResult {
+        let mut r = StageResult::new(stage, Status::Error, self.message());
+        r.fault = Some(Fault::Remote);
+        r
+    }
+}
+
+/// Can a URL's host be reached at all? `file://` URLs and paths: does the path exist?
+pub fn probe(url: &str) -> Result<(), FetchError> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return if Path::new(path).exists() { Ok(()) } else { Err(FetchError::Failed(format!("{path} does not exist"))) };
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return if Path::new(url).exists() { Ok(()) } else { Err(FetchError::Failed(format!("{url}: not a URL or an existing path"))) };
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let hostport = authority.rsplit('@').next().unwrap_or(authority);
+    let default_port = match scheme {
+        "http" => 80,
+        "https" => 443,
+        "git" => 9418,
+        "ssh" => 22,
+        _ => return Err(FetchError::Failed(format!("{url}: unsupported scheme {scheme}"))),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => match p.parse::<u16>() {
+            Ok(p) => (h.trim_matches(['[', ']']).to_string(), p),
+            Err(_) => (hostport.to_string(), default_port),
+        },
+        _ => (hostport.trim_matches(['[', ']']).to_string(), default_port),
+    };
+    if host.is_empty() {
+        return Err(FetchError::Failed(format!("{url}: no host")));
+    }
+    let addrs: Vec<_> = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| FetchError::Unreachable(format!("{host}: cannot resolve ({e})")))?
+        .collect();
+    let mut last = String::from("no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, PROBE_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("{host}:{port}: {e}"),
+        }
+    }
+    Err(FetchError::Unreachable(last))
+}
+
+/// A stable name for a remote URL, used in ref names.
+fn url_key(url: &str) -> String {
+    url.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
+}
+
+/// `git fetch URL +SRC:DEST` into the store; the commit DEST then points to.
+pub fn fetch_ref(store: &Store, url: &str, src: &str, dest: &str) -> Result<String, FetchError> {
+    probe(url)?;
+    let mut c = store.cmd();
+    c.args(["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=30", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head"]);
+    c.arg(url).arg(format!("+{src}:{dest}"));
+    let out = proc::run_captured(&mut c, Some(FETCH_DEADLINE)).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
+    if !out.outcome.success() {
+        let err = out.stderr.trim().lines().last().unwrap_or("").to_string();
+        let unreachable = ["Could not resolve host", "Connection refused", "Connection timed out", "unable to access", "Failed to connect"]
+            .iter()
+            .any(|k| out.stderr.contains(k));
+        let msg = format!("git fetch {url} {src}: {}", if err.is_empty() { out.outcome.describe() } else { err });
+        return Err(if unreachable || out.outcome.timed_out { FetchError::Unreachable(msg) } else { FetchError::Failed(msg) });
+    }
+    store.rev(dest).ok_or_else(|| FetchError::Failed(format!("{dest} missing after fetch")))
+}
+
+/// The commit of a base: the offline import when declared and provisioned, else the remote.
+pub fn resolve_base(store: &Store, m: &Loaded, name: &str) -> Result<String, FetchError> {
+    let Some(b) = m.matrix.bases.get(name) else { return Err(FetchError::Failed(format!("base {name} is not declared"))) };
+    if let Some(sha) = store.rev(&base_ref(name)) {
+        return Ok(sha);
+    }
+    if let Some(o) = &b.offline {
+        // Not provisioned yet: say how, but still try the remote below.
+        let remote = try_remote_base(store, m, name, b.kind, &b.url, &b.git_ref);
+        return remote.map_err(|e| {
+            FetchError::Failed(format!("{}; and the offline copy ({} from {}) is not provisioned: run `cargo xtask setup`", e.message(), o.debian_package, o.suite))
+        });
+    }
+    try_remote_base(store, m, name, b.kind, &b.url, &b.git_ref)
+}
+
+fn try_remote_base(store: &Store, m: &Loaded, name: &str, kind: BaseKind, url: &str, r: &str) -> Result<String, FetchError> {
+    let url = m.rewrite_url(url);
+    let src = match kind {
+        BaseKind::Branch => format!("refs/heads/{r}"),
+        BaseKind::Tag if r.contains('*') => {
+            // A series such as `v7.2.*`: the highest matching tag on the remote.
+            let tag = newest_tag(store, &url, r)?;
+            format!("refs/tags/{tag}")
+        }
+        BaseKind::Tag => format!("refs/tags/{r}"),
+    };
+    let sha = fetch_ref(store, &url, &src, &format!("refs/rfl/remote/{}/{name}", url_key(&url)))?;
+    Ok(sha)
+}
+
+fn newest_tag(store: &Store, url: &str, pattern: &str) -> Result<String, FetchError> {
+    probe(url)?;
+    let mut c = store.cmd();
+    c.args(["ls-remote", "--tags", "--refs", url, &format!("refs/tags/{pattern}")]);
+    let out = proc::run_captured(&mut c, Some(Duration::from_secs(120))).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
+    if !out.outcome.success() {
+        return Err(FetchError::Failed(format!("git ls-remote {url}: {}", out.stderr.trim())));
+    }
+    let mut tags: Vec<String> = out.stdout.lines().filter_map(|l| l.split("refs/tags/").nth(1)).map(str::to_string).collect();
+    tags.sort_by(|a, b| crate::toolchain::version_cmp(a.trim_start_matches('v'), b.trim_start_matches('v')));
+    tags.pop().ok_or_else(|| FetchError::Failed(format!("no tag matching {pattern} on {url}")))
+}
+
+/// A patchset as the entry's source gives it.
+pub enum Fetched {
+    /// A commit whose history holds the patchset on top of some base.
+    Commit(String),
+    /// Patches to `git am`, in order.
+    Mbox(Vec<PathBuf>),
+    /// A path that must exist in the base (no patch).
+    PathCheck(String),
+}
+
+/// Split a forge URL (`https://host/owner/repo/<kind>/<rest>`) into repo URL and the rest.
+fn forge_parts(url: &str) -> Option<(String, String, Vec<String>)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    if segs.len() < 3 {
+        return None;
+    }
+    let repo = format!("{scheme}://{}/{}/{}", segs[0], segs[1], segs[2].trim_end_matches(".git"));
+    let tail: Vec<String> = segs[3..].iter().filter(|s| **s != "-").map(|s| s.to_string()).collect();
+    Some((repo, segs[0].to_string(), tail))
+}
+
+/// The path a file link names, and the ref it names when there is one.
+pub fn file_link_path(url: &str) -> Option<String> {
+    let segs: Vec<&str> = url.split("://").nth(1)?.split('/').collect();
+    if let Some(i) = segs.iter().position(|s| *s == "source") {
+        // elixir: /linux/<version>/source/<path>
+        return Some(segs[i + 1..].join("/"));
+    }
+    if let Some(i) = segs.iter().position(|s| *s == "tree" || *s == "blob") {
+        if segs.first().is_some_and(|h| *h == "git.kernel.org") {
+            return Some(segs[i + 1..].join("/").split('?').next().unwrap_or("").to_string());
+        }
+        // GitHub blob: /owner/repo/blob/<ref>/<path>; refs may hold slashes, so take the
+        // path from the first segment that looks like a kernel top-level folder.
+        let tops = ["rust", "drivers", "samples", "include", "fs", "net", "kernel", "arch", "lib", "mm", "scripts", "Documentation"];
+        if let Some(j) = segs[i + 1..].iter().position(|s| tops.contains(s)) {
+            return Some(segs[i + 1 + j..].join("/"));
+        }
+    }
+    None
+}
+
+/// Fetch an entry's source into the store.
+pub fn fetch_source(store: &Store, m: &Loaded, id: &str, source: &Source) -> Result<Fetched, FetchError> {
+    let dest = format!("refs/rfl/entries/{id}");
+    let rewrite = |u: &str| m.rewrite_url(u);
+    match source {
+        Source::Mbox(p) => {
+            let path = if Path::new(p).is_absolute() { PathBuf::from(p) } else { m.dir().join(p) };
+            if path.is_dir() {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+                    .map_err(|e| FetchError::Failed(format!("{}: {e}", path.display())))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "patch" || x == "mbox" || x == "eml"))
+                    .collect();
+                files.sort();
+                if files.is_empty() {
+                    return Err(FetchError::Failed(format!("{}: no .patch or .mbox files", path.display())));
+                }
+                Ok(Fetched::Mbox(files))
+            } else if path.is_file() {
+                Ok(Fetched::Mbox(vec![path]))
+            } else {
+                Err(FetchError::Failed(format!("{}: no such file or folder", path.display())))
+            }
+        }
+        Source::File(url) => file_link_path(url).map(Fetched::PathCheck).ok_or_else(|| FetchError::Failed(format!("cannot tell the path in {url}"))),
+        Source::GithubPr(url) | Source::PrCommit(url) => {
+            let (repo, _, tail) = forge_parts(url).ok_or_else(|| FetchError::Failed(format!("not a pull request URL: {url}")))?;
+            let n = tail.get(1).cloned().unwrap_or_default();
+            let head = fetch_ref(store, &rewrite(&format!("{repo}.git")), &format!("refs/pull/{n}/head"), &dest)?;
+            match (source, tail.get(3)) {
+                (Source::PrCommit(_), Some(sha)) => {
+                    store.rev(sha).ok_or_else(|| FetchError::Failed(format!("commit {sha} is not in pull request {n}")))?;
+                    Ok(Fetched::Commit(sha.clone()))
+                }
+                _ => Ok(Fetched::Commit(head)),
+            }
+        }
+        Source::Commit(url) => {
+            let (repo, _, tail) = forge_parts(url).ok_or_else(|| FetchError::Failed(format!("not a commit URL: {url}")))?;
+            let sha = tail.last().cloned().unwrap_or_default();
+            let sha = fetch_ref(store, &rewrite(&format!("{repo}.git")), &sha, &dest)?;
+            Ok(Fetched::Commit(sha))
+        }
+        Source::Branch(url) => {
+            let (repo, _, tail) = forge_parts(url).ok_or_else(|| FetchError::Failed(format!("not a branch URL: {url}")))?;
+            let repo_url = rewrite(&format!("{repo}.git"));
+            // `tree/<ref>[/<path>]`: the ref is the longest prefix the remote has.
+            let words: Vec<String> = tail.iter().skip(1).cloned().collect();
+            let branch = longest_remote_ref(store, &repo_url, &words)?;
+            Ok(Fetched::Commit(fetch_ref(store, &repo_url, &format!("refs/heads/{branch}"), &dest)?))
+        }
+        Source::Gitlab(url) => {
+            let u = rewrite(&format!("{}.git", url.trim_end_matches('/').trim_end_matches(".git")));
+            Ok(Fetched::Commit(fetch_ref(store, &u, "HEAD", &dest)?))
+        }
+        Source::Lore(msgid) => {
+            let base = m.rewrite_url("https://lore.kernel.org/");
+            let url = format!("{}all/{}/t.mbox.gz", if base.ends_with('/') { base.clone() } else { format!("{base}/") }, msgid);
+            probe(&url)?;
+            Err(FetchError::Failed(format!("{url}: lore series are fetched by a later version of the harness")))
+        }
+        Source::Unpublished(w) | Source::None(w) => Err(FetchError::Failed(w.clone())),
+    }
+}
+
+fn longest_remote_ref(store: &Store, url: &str, words: &[String]) -> Result<String, FetchError> {
+    if words.is_empty() {
+        return Err(FetchError::Failed(format!("no branch in the URL for {url}")));
+    }
+    probe(url)?;
+    let out = proc::run_captured(store.cmd().args(["ls-remote", "--heads", url]), Some(Duration::from_secs(120))).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
+    if !out.outcome.success() {
+        return Err(FetchError::Failed(format!("git ls-remote {url}: {}", out.stderr.trim())));
+    }
+    let heads: Vec<&str> = out.stdout.lines().filter_map(|l| l.split("refs/heads/").nth(1)).collect();
+    for n in (1..=words.len()).rev() {
+        let cand = words[..n].join("/");
+        if heads.contains(&cand.as_str()) {
+            return Ok(cand);
+        }
+    }
+    Err(FetchError::Failed(format!("{url} has no branch named {}", words.join("/"))))
+}
+
+/// Put the patchset on the base in `worktree`; returns the apply stage and the patchset.
+pub fn apply(store: &Store, worktree: &Path, base_commit: &str, fetched: &Fetched, log: &Path) -> (StageResult, Option<Patchset>) {
+    let start = Instant::now();
+    let git = |args: &[&str]| {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(worktree).args(args);
+        for (k, v) in IDENT {
+            c.env(k, v);
+        }
+        c
+    };
+    let finish = |mut r: StageResult| {
+        r.duration_s = start.elapsed().as_secs_f64();
+        r.log = Some(log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        r
+    };
+    if let Err(e) = store.worktree_at(worktree, base_commit) {
+        return (finish(StageResult::error(Stage::Apply, format!("worktree: {e:#}"))), None);
+    }
+    match fetched {
+        Fetched::PathCheck(path) => {
+            let present = store.path_exists(base_commit, path);
+            let r = if present {
+                StageResult::new(Stage::Apply, Status::Pass, format!("{path} is present in the base"))
+            } else {
+                StageResult::new(Stage::Apply, Status::Fail, format!("{path} is absent from the base")).with_fault(Fault::Code)
+            };
+            (finish(r), None)
+        }
+        Fetched::Mbox(files) => {
+            for f in files {
+                let mut c = git(&["am", "-3", "--keep-non-patch"]);
+                c.arg(f);
+                let o = proc::run_logged(&mut c, log, Some(Duration::from_secs(600)));
+                if !o.as_ref().is_ok_and(|o| o.success()) {
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
+                    let _ = proc::run_captured(&mut git(&["am", "--abort"]), Some(Duration::from_secs(60)));
+                    return (finish(conflict_result(&text, &f.display().to_string())), None);
+                }
+            }
+            let head = proc::output(&mut git(&["rev-parse", "HEAD"])).map(|s| s.trim().to_string()).unwrap_or_default();
+            (finish(applied(worktree, base_commit, &head)), patchset(worktree, base_commit, &head))
+        }
+        Fetched::Commit(head) => {
+            // The patchset is merge-base(base, head)..head; a head that already holds the base
+            // applies as it is.
+            let mb = proc::output(&mut git(&["merge-base", base_commit, head])).map(|s| s.trim().to_string());
+            let Ok(mb) = mb else {
+                return (finish(StageResult::new(Stage::Apply, Status::Fail, format!("{head} shares no history with the base")).with_fault(Fault::Code)), None);
+            };
+            let final_head = if mb == base_commit {
+                if let Err(e) = proc::output(&mut git(&["checkout", "--quiet", "--detach", head])) {
+                    return (finish(StageResult::error(Stage::Apply, format!("checkout {head}: {e:#}"))), None);
+                }
+                head.clone()
+            } else {
+                let mut c = git(&["cherry-pick", "--allow-empty", "--keep-redundant-commits"]);
+                c.arg(format!("{mb}..{head}"));
+                let o = proc::run_logged(&mut c, log, Some(Duration::from_secs(1800)));
+                if !o.as_ref().is_ok_and(|o| o.success()) {
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
+                    let _ = proc::run_captured(&mut git(&["cherry-pick", "--abort"]), Some(Duration::from_secs(60)));
+                    return (finish(conflict_result(&text, head)), None);
+                }
+                proc::output(&mut git(&["rev-parse", "HEAD"])).map(|s| s.trim().to_string()).unwrap_or_default()
+            };
+            (finish(applied(worktree, base_commit, &final_head)), patchset(worktree, base_commit, &final_head))
+        }
+    }
+}
+
+fn applied(worktree: &Path, base: &str, head: &str) -> StageResult {
+    let n = proc::output(Command::new("git").arg("-C").arg(worktree).args(["rev-list", "--count", &format!("{base}..{head}")]))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    if n == "0" {
+        return StageResult::new(Stage::Apply, Status::Pass, "already in the base: nothing to apply");
+    }
+    StageResult::new(Stage::Apply, Status::Pass, format!("applied {n} commits"))
+}
+
+fn conflict_result(log: &str, what: &str) -> StageResult {
+    let files: Vec<String> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("CONFLICT (content): Merge conflict in ").or_else(|| l.strip_prefix("error: patch failed: ")))
+        .map(|s| s.trim().to_string())
+        .collect();
+    let first = log.lines().find(|l| l.starts_with("Patch failed at") || l.starts_with("error: could not apply")).unwrap_or("").trim().to_string();
+    let mut r = StageResult::new(
+        Stage::Apply,
+        Status::Fail,
+        format!("conflict{}{}", if files.is_empty() { String::new() } else { format!(" in {}", files.join(", ")) }, if first.is_empty() { format!(" applying {what}") } else { format!(": {first}") }),
+    );
+    r.fault = Some(Fault::Code);
+    r
+}
+
+/// The commits base..head and a content hash of their diff (git patch-id, stable).
+pub fn patchset(worktree: &Path, base: &str, head: &str) -> Option<Patchset> {
+    let commits: Vec<String> = proc::output(Command::new("git").arg("-C").arg(worktree).args(["rev-list", "--reverse", &format!("{base}..{head}")]))
+        .ok()?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let diff = proc::output(Command::new("git").arg("-C").arg(worktree).args(["diff", "--binary", base, head])).ok()?;
+    use std::hash::{Hash, Hasher};
+    // A 128-bit hash from two differently seeded 64-bit ones: stable across runs and machines.
+    let mut h1 = std::collections::hash_map::DefaultHasher::new();
+    diff.hash(&mut h1);
+    let mut h2 = std::collections::hash_map::DefaultHasher::new();
+    (diff.len(), &diff).hash(&mut h2);
+    Some(Patchset { hash: format!("{:016x}{:016x}", h1.finish(), h2.finish()), commits, head: head.to_string() })
+}
+
+/// Files the patchset changes.
+pub fn changed_files(worktree: &Path, base: &str, head: &str) -> Vec<String> {
+    proc::output(Command::new("git").arg("-C").arg(worktree).args(["diff", "--name-only", base, head]))
+        .map(|s| s.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_port_is_unreachable_fast() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let t = Instant::now();
+        let e = probe(&format!("http://127.0.0.1:{port}/x")).unwrap_err();
+        assert!(matches!(e, FetchError::Unreachable(_)), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert!(matches!(probe("https://no-such-host.invalid/x"), Err(FetchError::Unreachable(_))));
+        assert!(matches!(probe("file:///no/such/path"), Err(FetchError::Failed(_))));
+    }
+
+    #[test]
+    fn file_links() {
+        assert_eq!(file_link_path("https://elixir.bootlin.com/linux/v6.4/source/rust/kernel/task.rs").as_deref(), Some("rust/kernel/task.rs"));
+        assert_eq!(
+            file_link_path("https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/tree/rust/kernel/net/phy.rs").as_deref(),
+            Some("rust/kernel/net/phy.rs")
+        );
+        assert_eq!(file_link_path("https://github.com/AsahiLinux/linux/blob/gpu/rust-for-later/rust/kernel/of.rs").as_deref(), Some("rust/kernel/of.rs"));
+    }
+}

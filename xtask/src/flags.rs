@@ -1,0 +1,93 @@
+//! Command-line flags (clap derive), one variant per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Patch-health harness for Rust-for-Linux", version)]
+pub struct Flags {
+    /// Cache folder (object store, build slots, runs). Default: $RFL_CACHE or target/rfl.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Install the toolchain, QEMU and the offline tagged bases (Debian/Ubuntu, as root).
+    Setup {
+        #[arg(long, value_name = "FILE")]
+        matrix: Option<PathBuf>,
+        /// Say what would be installed, install nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List every tool with version and path; check the base's minimum versions.
+    Doctor {
+        #[arg(long, value_name = "FILE")]
+        matrix: Option<PathBuf>,
+    },
+    /// Turn the RFL registry markdown into matrix.toml entries.
+    ImportRegistry {
+        file: PathBuf,
+        /// Output matrix (kept ids and settings are read from it when it exists). Default: stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print the cells a run would execute, and why entries cannot run.
+    Plan {
+        #[command(flatten)]
+        sel: Selection,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+        /// Most jobs in a `--format github` matrix (GitHub allows 256).
+        #[arg(long, default_value_t = 256)]
+        max_jobs: usize,
+    },
+    /// Run the matrix: fetch, apply, config, build, boot, KUnit, clippy, rustfmt, rustdoc.
+    Matrix {
+        #[command(flatten)]
+        sel: Selection,
+        /// Run folder (results.json and per-cell logs). Default: <cache>/runs/<time>.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Stop every cell after this stage.
+        #[arg(long, value_name = "STAGE")]
+        stage: Option<String>,
+        /// Exactly these cells, as ENTRY@BASE@ARCH[,…] (what `plan --format github` emits).
+        #[arg(long, value_name = "LIST")]
+        cells: Option<String>,
+        /// Parallel make jobs (default: the machine's cores).
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+        /// Override every arch's boot deadline, in seconds.
+        #[arg(long, value_name = "SECS")]
+        boot_timeout: Option<u64>,
+    },
+}
+
+/// Which cells: shared by plan and matrix.
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+    /// Entry id glob (repeatable); `base` selects only base cells.
+    #[arg(long = "entry", value_name = "GLOB")]
+    pub entries: Vec<String>,
+    /// Architecture (repeatable or comma-separated); `all` for every one the matrix lists.
+    #[arg(long = "arch", value_name = "ARCH", value_delimiter = ',')]
+    pub arches: Vec<String>,
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub toolchain: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Github,
+}

@@ -1,0 +1,618 @@
+//! KTAP parser (v1, tolerant of TAP 13/14 and v2 lines), following the kernel's own
+//! `kunit_parser.py` step by step so that verdicts agree with `kunit.py parse`. Pure.
+//!
+//! A console may hold several KTAP blocks (boot-time suites, then one per module KUnit
+//! suite loaded by the init): `parse_all` returns each.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Success,
+    Failure,
+    Skipped,
+    Crashed,
+    NoTests,
+    FailureToParse,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub crashed: usize,
+    pub skipped: usize,
+    pub errors: usize,
+}
+
+impl Counts {
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.crashed + self.skipped
+    }
+    fn add(&mut self, o: &Counts) {
+        self.passed += o.passed;
+        self.failed += o.failed;
+        self.crashed += o.crashed;
+        self.skipped += o.skipped;
+        self.errors += o.errors;
+    }
+    fn status(&self) -> Status {
+        if self.total() == 0 {
+            Status::NoTests
+        } else if self.crashed > 0 {
+            Status::Crashed
+        } else if self.failed > 0 {
+            Status::Failure
+        } else if self.passed > 0 {
+            Status::Success
+        } else {
+            Status::Skipped
+        }
+    }
+    fn add_status(&mut self, s: Status) {
+        match s {
+            Status::Success => self.passed += 1,
+            Status::Failure => self.failed += 1,
+            Status::Skipped => self.skipped += 1,
+            Status::NoTests => {}
+            _ => self.crashed += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Test {
+    pub name: String,
+    pub status: Status,
+    pub expected_count: Option<usize>,
+    pub subtests: Vec<Test>,
+    pub log: Vec<String>,
+    pub counts: Counts,
+    pub skip_reason: String,
+    pub errors: Vec<String>,
+}
+
+impl Test {
+    fn new() -> Test {
+        Test {
+            name: String::new(),
+            status: Status::Crashed,
+            expected_count: Some(0),
+            subtests: Vec::new(),
+            log: Vec::new(),
+            counts: Counts::default(),
+            skip_reason: String::new(),
+            errors: Vec::new(),
+        }
+    }
+    fn add_error(&mut self, msg: &str) {
+        self.counts.errors += 1;
+        self.errors.push(format!("Test: {}: {msg}", self.name));
+    }
+}
+
+struct Res {
+    ktap_start: Regex,
+    tap_start: Regex,
+    ktap_end: Regex,
+    executor_error: Regex,
+    header: Regex,
+    plan: Regex,
+    result: Regex,
+    result_skip: Regex,
+}
+
+fn res() -> &'static Res {
+    static R: OnceLock<Res> = OnceLock::new();
+    R.get_or_init(|| Res {
+        ktap_start: Regex::new(r"^\s*KTAP version ([0-9]+)$").unwrap(),
+        tap_start: Regex::new(r"^\s*TAP version ([0-9]+)$").unwrap(),
+        ktap_end: Regex::new(r"\s*(List of all partitions:|Kernel panic - not syncing: VFS:|reboot: System halted)").unwrap(),
+        executor_error: Regex::new(r"\s*kunit executor: (.*)$").unwrap(),
+        header: Regex::new(r"^\s*# Subtest: (.*)$").unwrap(),
+        plan: Regex::new(r"^\s*1\.\.([0-9]+)").unwrap(),
+        result: Regex::new(r"^\s*(ok|not ok) ([0-9]+) ?(:?- )?([^#]*)( # .*)?$").unwrap(),
+        result_skip: Regex::new(r"^\s*(ok|not ok) ([0-9]+) ?(:?- )?(.*) # SKIP ?(.*)$").unwrap(),
+    })
+}
+
+/// Decode console bytes as Python's `errors='backslashreplace'` does.
+pub fn decode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                return out;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).expect("validated prefix"));
+                let n = e.error_len().unwrap_or(bad.len());
+                for b in &bad[..n] {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+                rest = &bad[n..];
+            }
+        }
+    }
+}
+
+/// Split like Python's text-mode read followed by `str.splitlines()`.
+pub fn split_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let brk = matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        if brk {
+            lines.push(&text[start..i]);
+            let mut end = i + c.len_utf8();
+            if c == '\r' {
+                if let Some(&(j, '\n')) = it.peek() {
+                    it.next();
+                    end = j + 1;
+                }
+            }
+            start = end;
+        }
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
+fn py_rstrip(s: &str) -> &str {
+    s.trim_end_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c))
+}
+
+fn drop_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[i..],
+        None => "",
+    }
+}
+
+/// Lines of one KTAP block, prefix-stripped, as kunit_parser's `extract_tap_lines` yields
+/// them, starting the search at console line `from`. Also returns the console index of the
+/// block's first line and how many executor-error lines were yielded before it.
+fn extract(lines: &[&str], from: usize) -> (Vec<String>, usize, usize) {
+    let r = res();
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut prefix = 0;
+    for (i, raw) in lines.iter().enumerate().skip(from) {
+        let line = py_rstrip(raw);
+        if start.is_none() {
+            if let Some(at) = find_version(line).or_else(|| find_tap_version(line)) {
+                prefix = line[..at].chars().count();
+                start = Some(i);
+                out.push(drop_chars(line, prefix).to_string());
+            } else if r.executor_error.is_match(line) {
+                out.push(line.to_string());
+            }
+        } else if r.ktap_end.is_match(line) {
+            break;
+        } else {
+            out.push(drop_chars(line, prefix).to_string());
+        }
+    }
+    let before = match start {
+        Some(st) => lines[from..st].iter().filter(|l| r.executor_error.is_match(py_rstrip(l))).count(),
+        None => 0,
+    };
+    (out, start.unwrap_or(lines.len()), before)
+}
+
+/// Byte offset of the `KTAP version N` that ends the line (kunit_parser's KTAP_START.search).
+fn find_version(line: &str) -> Option<usize> {
+    static R: OnceLock<Regex> = OnceLock::new();
+    let re = R.get_or_init(|| Regex::new(r"\s*KTAP version ([0-9]+)$").unwrap());
+    re.find(line).map(|_| line.find("KTAP version").expect("matched"))
+}
+
+fn find_tap_version(line: &str) -> Option<usize> {
+    static R: OnceLock<Regex> = OnceLock::new();
+    let re = R.get_or_init(|| Regex::new(r"\s*TAP version ([0-9]+)$").unwrap());
+    re.find(line).map(|_| line.find("TAP version").expect("matched"))
+}
+
+struct Stream {
+    lines: Vec<String>,
+    pos: usize,
+}
+
+impl Stream {
+    fn more(&self) -> bool {
+        self.pos < self.lines.len()
+    }
+    fn peek(&self) -> &str {
+        self.lines.get(self.pos).map_or("", String::as_str)
+    }
+    fn pop(&mut self) -> String {
+        let l = self.peek().to_string();
+        self.pos += 1;
+        l
+    }
+}
+
+fn parse_ktap_header(s: &mut Stream, test: &mut Test) -> bool {
+    let r = res();
+    let line = s.peek().to_string();
+    if let Some(c) = r.ktap_start.captures(&line) {
+        let v: u64 = c[1].parse().unwrap_or(u64::MAX);
+        if v < 1 {
+            test.add_error("KTAP version lower than expected!");
+        } else if v > 1 {
+            test.add_error("KTAP version higher than expected!");
+        }
+    } else if let Some(c) = r.tap_start.captures(&line) {
+        let v: u64 = c[1].parse().unwrap_or(u64::MAX);
+        if v < 13 {
+            test.add_error("TAP version lower than expected!");
+        } else if v > 14 {
+            test.add_error("TAP version higher than expected!");
+        }
+    } else {
+        return false;
+    }
+    s.pop();
+    true
+}
+
+fn parse_test_header(s: &mut Stream, test: &mut Test) -> bool {
+    match res().header.captures(s.peek()) {
+        Some(c) => {
+            test.name = c[1].to_string();
+            s.pop();
+            true
+        }
+        None => false,
+    }
+}
+
+fn parse_test_plan(s: &mut Stream, test: &mut Test) {
+    match res().plan.captures(s.peek()) {
+        Some(c) => {
+            test.expected_count = c[1].parse().ok();
+            s.pop();
+        }
+        None => test.expected_count = None,
+    }
+}
+
+fn peek_name_match(s: &Stream, test: &Test) -> bool {
+    match res().result.captures(s.peek()) {
+        Some(c) => {
+            let name = c.get(4).map_or("", |m| m.as_str());
+            !name.is_empty() && name == test.name
+        }
+        None => false,
+    }
+}
+
+fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bool {
+    let r = res();
+    let line = s.peek().to_string();
+    let Some(m) = r.result.captures(&line) else { return false };
+    let skip = r.result_skip.captures(&line);
+    s.pop();
+    test.name = match &skip {
+        Some(sk) => sk.get(4).map_or("", |x| x.as_str()).to_string(),
+        None => m.get(4).map_or("", |x| x.as_str()).to_string(),
+    };
+    let num: usize = m[2].parse().unwrap_or(usize::MAX);
+    if num != expected_num {
+        test.add_error(&format!("Expected test number {expected_num} but found {num}"));
+    }
+    if let Some(sk) = skip {
+        test.status = Status::Skipped;
+        test.skip_reason = sk.get(5).map_or("", |x| x.as_str()).to_string();
+    } else if &m[1] == "ok" {
+        test.status = Status::Success;
+    } else {
+        test.status = Status::Failure;
+    }
+    true
+}
+
+fn parse_diagnostic(s: &mut Stream) -> Vec<String> {
+    let r = res();
+    let mut log = Vec::new();
+    while s.more() {
+        let l = s.peek();
+        if r.result.is_match(l) || r.header.is_match(l) || r.ktap_start.is_match(l) || r.tap_start.is_match(l) || r.plan.is_match(l) {
+            break;
+        }
+        log.push(s.pop());
+    }
+    log
+}
+
+fn bubble_up(test: &mut Test) {
+    let status = test.status;
+    let sub: Vec<Counts> = test.subtests.iter().map(|t| t.counts.clone()).collect();
+    for c in &sub {
+        test.counts.add(c);
+    }
+    if test.counts.total() == 0 {
+        test.counts.add_status(status);
+    } else if test.counts.status() == Status::Crashed {
+        test.status = Status::Crashed;
+    }
+    if status == Status::Failure && test.counts.status() == Status::Success {
+        test.counts.add_status(status);
+    }
+}
+
+fn parse_test(s: &mut Stream, expected_num: usize, log: Vec<String>, is_subtest: bool, depth: usize) -> Test {
+    let mut test = Test::new();
+    test.log.extend(log);
+    let err_log = parse_diagnostic(s);
+    test.log.extend(err_log);
+    let parent;
+    if !is_subtest {
+        test.name = "main".into();
+        parse_ktap_header(s, &mut test);
+        let d = parse_diagnostic(s);
+        test.log.extend(d);
+        parse_test_plan(s, &mut test);
+        parent = true;
+    } else {
+        let k = parse_ktap_header(s, &mut test);
+        let h = parse_test_header(s, &mut test);
+        let d = parse_diagnostic(s);
+        test.log.extend(d);
+        parse_test_plan(s, &mut test);
+        parent = k || h;
+    }
+    let expected = test.expected_count;
+    let mut subtests = Vec::new();
+    let mut num = 1;
+    // Recursion depth is bounded so that hostile input cannot overflow the stack.
+    while parent && depth < 64 && expected.is_none_or(|e| num <= e) {
+        let sub_log = parse_diagnostic(s);
+        if !s.more() || (peek_name_match(s, &test) && is_subtest) {
+            if expected.is_some_and(|e| e > 0 && num <= e) {
+                test.add_error("missing expected subtest!");
+                let mut sub = Test::new();
+                sub.log.extend(sub_log);
+                test.counts.add_status(Status::Crashed);
+                subtests.push(sub);
+            } else {
+                test.log.extend(sub_log);
+                break;
+            }
+        } else {
+            subtests.push(parse_test(s, num, sub_log, true, depth + 1));
+        }
+        num += 1;
+    }
+    test.subtests = subtests;
+    if is_subtest {
+        let d = parse_diagnostic(s);
+        test.log.extend(d);
+        if !test.name.is_empty() && !peek_name_match(s, &test) {
+            test.add_error("missing subtest result line!");
+        } else if !s.more() {
+            test.status = Status::NoTests;
+            test.add_error("No more test results!");
+        } else {
+            parse_test_result(s, &mut test, expected_num);
+        }
+    }
+    if parent && test.subtests.is_empty() && matches!(test.status, Status::Crashed | Status::Success) {
+        test.status = Status::NoTests;
+        test.add_error("0 tests run!");
+    }
+    bubble_up(&mut test);
+    test
+}
+
+/// Parse the first KTAP block of a console log, exactly as `kunit.py parse` does.
+pub fn parse_first(console: &str) -> Test {
+    let lines = split_lines(console);
+    parse_block(&lines, 0).0
+}
+
+fn parse_block(lines: &[&str], from: usize) -> (Test, usize) {
+    let (tap, start, before) = extract(lines, from);
+    if tap.is_empty() {
+        let mut t = Test::new();
+        t.name = "<missing>".into();
+        t.add_error("Could not find any KTAP output. Did any KUnit tests run?");
+        t.status = Status::FailureToParse;
+        return (t, lines.len());
+    }
+    let mut s = Stream { lines: tap, pos: 0 };
+    let mut t = parse_test(&mut s, 0, Vec::new(), false, 0);
+    if t.status != Status::NoTests {
+        t.status = t.counts.status();
+    }
+    // After the block's first line, stream lines map one to one onto console lines.
+    let next = start + s.pos.saturating_sub(before).max(1);
+    (t, next.min(lines.len()))
+}
+
+/// Every KTAP block of a console: the boot-time one first, then those of module suites.
+pub fn parse_all(console: &str) -> Vec<Test> {
+    let lines = split_lines(console);
+    let mut out = Vec::new();
+    let mut from = 0;
+    while from < lines.len() {
+        let rest_has_block = lines[from..].iter().any(|l| find_version(py_rstrip(l)).is_some() || find_tap_version(py_rstrip(l)).is_some());
+        if !rest_has_block {
+            break;
+        }
+        let (t, next) = parse_block(&lines, from);
+        out.push(t);
+        if next <= from {
+            break;
+        }
+        from = next;
+    }
+    out
+}
+
+/// One test case (a test with no subtests), flattened for results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// Names of the enclosing suites, outermost first, joined with `.`.
+    pub suite: String,
+    pub name: String,
+    /// pass, fail, skip or crash.
+    pub status: String,
+    /// For Rust doctests: `rust/…:LINE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Why it failed, crashed or was skipped: the telling lines of its log.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub summary: String,
+}
+
+pub fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Success => "pass",
+        Status::Skipped => "skip",
+        Status::Crashed => "crash",
+        _ => "fail",
+    }
+}
+
+/// Flatten a parsed tree into its test cases, as kunit.py's JSON lists them.
+pub fn cases(main: &Test) -> Vec<Case> {
+    let mut out = Vec::new();
+    flatten(main, &mut Vec::new(), &mut out);
+    out
+}
+
+fn flatten(t: &Test, path: &mut Vec<String>, out: &mut Vec<Case>) {
+    for sub in &t.subtests {
+        if !sub.subtests.is_empty() {
+            path.push(sub.name.clone());
+            flatten(sub, path, out);
+            path.pop();
+            continue;
+        }
+        let location = sub.log.iter().chain(t.log.iter()).find_map(|l| {
+            let l = l.trim_start();
+            let rest = l.strip_prefix("# ")?.strip_prefix(sub.name.as_str())?.strip_prefix(".location: ")?;
+            Some(rest.trim().to_string())
+        });
+        let status = status_word(sub.status);
+        let summary = if status == "pass" { String::new() } else { summarise(sub) };
+        out.push(Case { suite: path.join("."), name: sub.name.clone(), status: status.into(), location, summary });
+    }
+}
+
+/// The lines of a failing test's log that say what happened (an oops, an assertion).
+fn summarise(t: &Test) -> String {
+    if t.status == Status::Skipped {
+        return t.skip_reason.clone();
+    }
+    const TELLING: [&str; 14] = [
+        "Oops", "BUG:", "Unable to handle", "page fault", "general protection", "Call Trace", "RIP:", "pc :",
+        "try faulted", "Expected", "ASSERT", "EXPECTATION", "panicked", "Kernel panic",
+    ];
+    let picked: Vec<&str> = t
+        .log
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| TELLING.iter().any(|k| l.contains(k)) || l.contains("at rust/") || l.contains(".rs:"))
+        .filter(|l| !l.contains(".location: "))
+        .take(12)
+        .collect();
+    let mut s = picked.join("\n");
+    if s.is_empty() {
+        s = t.log.iter().rev().take(6).rev().map(|l| l.trim()).collect::<Vec<_>>().join("\n");
+    }
+    s
+}
+
+/// kunit.py's JSON (`--json`) flattened the same way, for comparing verdicts.
+pub fn cases_from_kunit_json(v: &serde_json::Value) -> Vec<Case> {
+    fn walk(g: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Case>, top: bool) {
+        let name = g["name"].as_str().unwrap_or("").to_string();
+        if !top {
+            path.push(name);
+        }
+        // kunit_json lists a group's leaf cases and its sub-groups separately; the parser's
+        // order interleaves them, so callers compare as sets keyed by suite and name.
+        for c in g["test_cases"].as_array().into_iter().flatten() {
+            let status = match c["status"].as_str().unwrap_or("") {
+                "PASS" => "pass",
+                "SKIP" => "skip",
+                "ERROR" => "crash",
+                _ => "fail",
+            };
+            out.push(Case { suite: path.join("."), name: c["name"].as_str().unwrap_or("").into(), status: status.into(), location: None, summary: String::new() });
+        }
+        for s in g["sub_groups"].as_array().into_iter().flatten() {
+            walk(s, path, out, false);
+        }
+        if !top {
+            path.pop();
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut Vec::new(), &mut out, true);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdicts(log: &str) -> Vec<(String, String, String)> {
+        cases(&parse_first(log)).into_iter().map(|c| (c.suite, c.name, c.status)).collect()
+    }
+
+    #[test]
+    fn nested_failure() {
+        let log = "KTAP version 1\n1..2\n    KTAP version 1\n    1..1\n        ok 1 test 1\nnot ok 1 subtest 1\n    KTAP version 1\n    1..1\n        not ok 1 subsubtest 1\nnot ok 2 subtest 2\n";
+        let t = parse_first(log);
+        assert_eq!(t.status, Status::Failure);
+        assert_eq!(t.counts.total(), 3);
+        assert_eq!(
+            verdicts(log),
+            vec![
+                ("subtest 1".into(), "test 1".into(), "pass".into()),
+                ("subtest 2".into(), "subsubtest 1".into(), "fail".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn prefix_skip_and_missing_result_is_a_crash() {
+        let log = "[    0.1] boot\n[    0.2] KTAP version 1\n[    0.2] 1..1\n[    0.3]     # Subtest: s\n[    0.3]     1..3\n[    0.3]     ok 1 a # SKIP no hw\n[    0.4]     # b.location: rust/kernel/x.rs:7\n[    0.4]     not ok 2 b\n[    0.5] Oops: general protection fault\n";
+        let c = cases(&parse_first(log));
+        assert_eq!(c[0].status, "skip");
+        assert_eq!(c[0].summary, "no hw");
+        assert_eq!(c[1].status, "fail");
+        assert_eq!(c[1].location.as_deref(), Some("rust/kernel/x.rs:7"));
+        assert_eq!(c[2].status, "crash");
+    }
+
+    #[test]
+    fn garbage_and_truncation_do_not_panic() {
+        for log in ["", "\u{0}\u{1}KTAP version 1\n1..", "KTAP version 1\n1..99999999999999999999999\nok", "KTAP version 1\n\r\r\n1..1\n  # Subtest: x\n  1..2\n  ok 1 y"] {
+            let _ = parse_all(log);
+            let _ = cases(&parse_first(log));
+        }
+        assert_eq!(decode(b"a\xffb"), "a\\xffb");
+        assert_eq!(split_lines("a\r\nb\rc\x0cd"), vec!["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn several_blocks() {
+        let log = "KTAP version 1\n1..1\nok 1 first\nrandom line\n[  1.0] KTAP version 1\n[  1.0] 1..1\n[  1.0]     KTAP version 1\n[  1.0]     # Subtest: m\n[  1.0]     1..1\n[  1.0]     ok 1 t\n[  1.0] ok 1 m\n";
+        let blocks = parse_all(log);
+        assert_eq!(blocks.len(), 2, "{blocks:#?}");
+        assert_eq!(cases(&blocks[1])[0].suite, "m");
+    }
+}

@@ -1,0 +1,159 @@
+//! `cargo xtask`: the patch-health harness for Rust-for-Linux. Parse flags, dispatch.
+
+// Several pipeline pieces are landing stage by stage.
+#![allow(dead_code)]
+
+mod arch;
+mod boot;
+mod build;
+mod checks;
+mod fetch;
+mod flags;
+mod import;
+mod ktap;
+mod matrix;
+mod outcome;
+mod paths;
+mod plan;
+mod proc;
+mod registry;
+mod run;
+mod setup;
+mod store;
+mod toolchain;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::flags::{Cmd, Flags, PlanFormat, Selection};
+use crate::paths::{project_root, Cache};
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    match run(flags) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn matrix_path(p: Option<&Path>) -> PathBuf {
+    p.map(Path::to_path_buf).unwrap_or_else(|| project_root().join("matrix.toml"))
+}
+
+fn load_matrix(p: Option<&Path>) -> anyhow::Result<matrix::Loaded> {
+    matrix::load(&matrix_path(p))
+}
+
+fn filters(m: &matrix::Loaded, sel: &Selection) -> anyhow::Result<plan::Filters> {
+    let mut f = plan::Filters::default();
+    for e in &sel.entries {
+        f.entries.push(glob::Pattern::new(e).map_err(|err| anyhow::anyhow!("--entry {e}: {err}"))?);
+    }
+    for a in &sel.arches {
+        if a == "all" {
+            f.arches = m.arches.clone();
+            break;
+        }
+        match arch::Arch::parse(a) {
+            Some(arch) => f.arches.push(arch),
+            None => anyhow::bail!(
+                "--arch {a}: unknown arch (known: {}, all)",
+                arch::Arch::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+    if let Some(b) = &sel.base {
+        if !m.matrix.bases.contains_key(b) {
+            anyhow::bail!("--base {b}: not declared in {}", m.path.display());
+        }
+        f.base = Some(b.clone());
+    }
+    if let Some(t) = &sel.toolchain {
+        if !m.matrix.toolchains.contains_key(t) {
+            anyhow::bail!("--toolchain {t}: not declared in {}", m.path.display());
+        }
+        f.toolchain = Some(t.clone());
+    }
+    Ok(f)
+}
+
+/// `<cache>/runs/latest` → the newest run folder.
+fn link_latest(cache: &Cache, out: &Path) {
+    let link = cache.runs().join("latest");
+    let _ = std::fs::create_dir_all(cache.runs());
+    let _ = std::fs::remove_file(&link);
+    let _ = std::os::unix::fs::symlink(out, &link);
+}
+
+fn run(flags: Flags) -> anyhow::Result<ExitCode> {
+    let cache = Cache::new(flags.cache.as_deref());
+    match flags.cmd {
+        Cmd::Setup { matrix, dry_run } => {
+            let m = load_matrix(matrix.as_deref())?;
+            setup::setup(&cache, &m, dry_run)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Doctor { matrix } => {
+            let m = load_matrix(matrix.as_deref())?;
+            Ok(if setup::doctor(&cache, &m)? { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::ImportRegistry { file, out } => {
+            import::run(&file, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Plan { sel, format, max_jobs } => {
+            let m = load_matrix(sel.matrix.as_deref())?;
+            let p = plan::plan(&m, &filters(&m, &sel)?);
+            print!(
+                "{}",
+                match format {
+                    PlanFormat::Text => p.to_text(),
+                    PlanFormat::Json => p.to_json(),
+                    PlanFormat::Github => p.to_github(max_jobs),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Matrix { sel, out, stage, cells, jobs, boot_timeout } => {
+            let m = load_matrix(sel.matrix.as_deref())?;
+            let mut p = plan::plan(&m, &filters(&m, &sel)?);
+            if let Some(spec) = &cells {
+                let wanted = plan::parse_cell_selectors(spec).map_err(|e| anyhow::anyhow!("--cells: {e}"))?;
+                p.cells.retain(|c| wanted.iter().any(|(e, b, a)| *e == c.entry && *b == c.base && *a == c.arch));
+            }
+            let stop_after = match &stage {
+                Some(s) => Some(outcome::Stage::parse(s).ok_or_else(|| {
+                    anyhow::anyhow!("--stage {s}: unknown stage (one of {})", outcome::Stage::ALL.map(|s| s.name()).join(", "))
+                })?),
+                None => None,
+            };
+            let out = match out {
+                Some(o) => o,
+                None => {
+                    let stamp = outcome::now_rfc3339().replace(':', "");
+                    cache.runs().join(stamp)
+                }
+            };
+            let matrix_arg = match &sel.matrix {
+                Some(p) => format!(" --matrix {}", proc::shell_quote(p)),
+                None => String::new(),
+            };
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            proc::install_signal_handlers();
+            let opts = run::Opts { out: out.clone(), stop_after, jobs, boot_timeout, matrix_arg };
+            let results = run::run(&cache, &m, &p, &opts)?;
+            link_latest(&cache, &out);
+            eprintln!("results: {}", out.join("results.json").display());
+            if results.interrupted {
+                return Ok(ExitCode::from(130));
+            }
+            let harness_errors = results.cells.iter().any(|c| c.stages.iter().any(|s| s.fault == Some(outcome::Fault::Harness)));
+            Ok(if harness_errors { ExitCode::from(3) } else { ExitCode::SUCCESS })
+        }
+    }
+}

@@ -1,0 +1,629 @@
+//! The `matrix.toml` model: serde types, validation with file:line:col errors, and a writer.
+//!
+//! Fixed points of the format (other tools rely on them): bases are `[bases.<name>]` tables,
+//! entries are `[[entry]]` tables with `id`, `base` and a one-key inline `source` table, and
+//! `[mirrors]` maps URL prefixes to their replacements.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::arch::Arch;
+
+/// The whole matrix as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    /// Architectures every entry runs on unless `--arch` narrows them.
+    pub arches: Vec<Spanned<String>>,
+    /// Checks run after a successful build (the build and boot always run).
+    #[serde(default = "default_checks")]
+    pub checks: Vec<Spanned<String>>,
+    /// URL prefix rewrites, like git's `url.<base>.insteadOf`.
+    #[serde(default)]
+    pub mirrors: BTreeMap<String, String>,
+    #[serde(default)]
+    pub toolchains: BTreeMap<String, Toolchain>,
+    #[serde(default)]
+    pub bases: BTreeMap<String, Base>,
+    #[serde(default, rename = "entry")]
+    pub entries: Vec<Entry>,
+}
+
+fn default_checks() -> Vec<Spanned<String>> {
+    Check::ALL.iter().map(|c| Spanned::new(0..0, c.name().to_string())).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    Kunit,
+    Clippy,
+    Rustfmt,
+    Rustdoc,
+}
+
+impl Check {
+    pub const ALL: [Check; 4] = [Check::Kunit, Check::Clippy, Check::Rustfmt, Check::Rustdoc];
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Kunit => "kunit",
+            Check::Clippy => "clippy",
+            Check::Rustfmt => "rustfmt",
+            Check::Rustdoc => "rustdoc",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Check> {
+        Check::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// A set of tools a cell builds with. Paths may use `{cache}` for the harness's cache folder;
+/// a bare name is looked up on PATH.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Toolchain {
+    pub rustc: String,
+    pub rustdoc: String,
+    pub clippy_driver: String,
+    pub rustfmt: String,
+    pub bindgen: String,
+    /// The value of `LLVM=`: `1`, a suffix such as `-19`, or a prefix ending in `/`.
+    #[serde(default = "default_llvm")]
+    pub llvm: String,
+}
+
+fn default_llvm() -> String {
+    "1".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseKind {
+    Branch,
+    Tag,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Base {
+    pub kind: BaseKind,
+    /// The git remote the base is fetched from (before mirror rewrites).
+    pub url: String,
+    /// Branch or tag name on that remote.
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// A way to obtain the base with no network, used in preference to the remote.
+    pub offline: Option<Offline>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A tagged release provisioned from a Debian `linux-source-X.Y` package.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offline {
+    pub debian_package: String,
+    /// The Debian suite that carries the package (`unstable`, `bookworm-security`, …).
+    pub suite: String,
+}
+
+/// Where a patchset comes from. In the file: an inline table with exactly one key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Source {
+    /// A GitHub pull request URL (`…/pull/N`).
+    GithubPr(String),
+    /// One commit inside a pull request (`…/pull/N/commits/SHA`).
+    PrCommit(String),
+    /// A branch of a repository (`…/tree/B`, `…/commits/B`), or `URL#branch`.
+    Branch(String),
+    /// One commit (`…/commit/SHA`), or `URL#SHA`.
+    Commit(String),
+    /// A GitLab repository's default branch.
+    Gitlab(String),
+    /// A mailing-list series by message-id.
+    Lore(String),
+    /// A local mbox file or a directory of patches, relative to the matrix file.
+    Mbox(String),
+    /// A file link: the path must exist in the base (the health of a `merged` row).
+    File(String),
+    /// Nothing to fetch yet; the value says why.
+    Unpublished(String),
+    /// The registry row carried no link.
+    None(String),
+}
+
+impl Source {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::GithubPr(_) => "github_pr",
+            Source::PrCommit(_) => "pr_commit",
+            Source::Branch(_) => "branch",
+            Source::Commit(_) => "commit",
+            Source::Gitlab(_) => "gitlab",
+            Source::Lore(_) => "lore",
+            Source::Mbox(_) => "mbox",
+            Source::File(_) => "file",
+            Source::Unpublished(_) => "unpublished",
+            Source::None(_) => "none",
+        }
+    }
+    pub fn value(&self) -> &str {
+        match self {
+            Source::GithubPr(v)
+            | Source::PrCommit(v)
+            | Source::Branch(v)
+            | Source::Commit(v)
+            | Source::Gitlab(v)
+            | Source::Lore(v)
+            | Source::Mbox(v)
+            | Source::File(v)
+            | Source::Unpublished(v)
+            | Source::None(v) => v,
+        }
+    }
+    /// Why a source can never run, whatever the network says.
+    pub fn inherent_skip(&self) -> Option<String> {
+        match self {
+            Source::Unpublished(why) => Some(format!("not published: {why}")),
+            Source::None(why) => Some(format!("no source: {why}")),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub area: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub authors: Vec<String>,
+    pub source: Spanned<Source>,
+    /// The base the patchset is declared against; absent when none can be named.
+    pub base: Option<Spanned<String>>,
+    /// The base as the registry spelled it, kept for the record.
+    #[serde(default)]
+    pub registry_base: String,
+    /// Why the entry cannot run; set by the import or by hand.
+    pub skip: Option<String>,
+    /// A second link of the registry row (a lore series beside a git link).
+    pub lore: Option<String>,
+    /// Extra Kconfig fragments (paths relative to the matrix file) or `CONFIG_X=y` lines.
+    #[serde(default)]
+    pub kconfig: Vec<String>,
+    /// Arches this entry is limited to (defaults to the matrix's).
+    pub arches: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub note: String,
+}
+
+impl Entry {
+    /// Why this entry cannot run, or None.
+    pub fn skip_reason(&self) -> Option<String> {
+        if let Some(s) = &self.skip {
+            return Some(s.clone());
+        }
+        if let Some(s) = self.source.get_ref().inherent_skip() {
+            return Some(s);
+        }
+        if self.base.is_none() {
+            return Some("no declared base".into());
+        }
+        None
+    }
+    pub fn base_name(&self) -> Option<&str> {
+        self.base.as_ref().map(|b| b.get_ref().as_str())
+    }
+}
+
+/// A matrix that has been loaded and validated, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub matrix: Matrix,
+    pub arches: Vec<Arch>,
+    pub checks: Vec<Check>,
+}
+
+impl Loaded {
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+    pub fn entry(&self, id: &str) -> Option<&Entry> {
+        self.matrix.entries.iter().find(|e| e.id.get_ref() == id)
+    }
+    pub fn entry_arches(&self, e: &Entry) -> Vec<Arch> {
+        match &e.arches {
+            Some(list) => list.iter().filter_map(|a| Arch::parse(a.get_ref())).collect(),
+            None => self.arches.clone(),
+        }
+    }
+    /// Rewrite a URL with the longest matching mirror prefix.
+    pub fn rewrite_url(&self, url: &str) -> String {
+        rewrite_url(&self.matrix.mirrors, url)
+    }
+}
+
+pub fn rewrite_url(mirrors: &BTreeMap<String, String>, url: &str) -> String {
+    let best = mirrors.iter().filter(|(from, _)| url.starts_with(from.as_str())).max_by_key(|(from, _)| from.len());
+    match best {
+        Some((from, to)) => format!("{to}{}", &url[from.len()..]),
+        None => url.to_string(),
+    }
+}
+
+/// An error in a matrix file, rendered as `file:line:col: message`.
+#[derive(Debug)]
+pub struct MatrixError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for MatrixError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.col, self.message)
+    }
+}
+impl std::error::Error for MatrixError {}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read matrix: {e}", path.display()))?;
+    Ok(parse(path, &text)?)
+}
+
+/// Parse and validate. Every problem is reported at its place in the file.
+pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
+    let err_at = |offset: usize, message: String| {
+        let (line, col) = line_col(text, offset);
+        MatrixError { path: path.to_path_buf(), line, col, message }
+    };
+    let matrix: Matrix = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        err_at(offset, e.message().trim().to_string())
+    })?;
+
+    let mut arches = Vec::new();
+    for a in &matrix.arches {
+        match Arch::parse(a.get_ref()) {
+            Some(arch) if !arches.contains(&arch) => arches.push(arch),
+            Some(_) => return Err(err_at(a.span().start, format!("arch `{}` is listed twice", a.get_ref()))),
+            None => return Err(err_at(a.span().start, unknown_arch_message(a.get_ref()))),
+        }
+    }
+    if arches.is_empty() {
+        return Err(err_at(0, "`arches` must name at least one architecture".into()));
+    }
+    let mut checks = Vec::new();
+    for c in &matrix.checks {
+        match Check::parse(c.get_ref()) {
+            Some(check) => checks.push(check),
+            None => {
+                return Err(err_at(
+                    c.span().start,
+                    format!("unknown check `{}` (known: kunit, clippy, rustfmt, rustdoc)", c.get_ref()),
+                ))
+            }
+        }
+    }
+    for (name, base) in &matrix.bases {
+        if name == "base" {
+            return Err(err_at(0, "a base may not be named `base`: that name marks base cells".into()));
+        }
+        if base.url.trim().is_empty() || base.git_ref.trim().is_empty() {
+            return Err(err_at(0, format!("base `{name}` needs both `url` and `ref`")));
+        }
+    }
+    let mut seen = HashSet::new();
+    for e in &matrix.entries {
+        let id = e.id.get_ref();
+        if let Err(why) = check_id(id) {
+            return Err(err_at(e.id.span().start, format!("entry id `{id}` {why}")));
+        }
+        if !seen.insert(id.clone()) {
+            return Err(err_at(e.id.span().start, format!("duplicate entry id `{id}`")));
+        }
+        if let Some(b) = &e.base {
+            if !matrix.bases.contains_key(b.get_ref()) {
+                let known: Vec<&str> = matrix.bases.keys().map(String::as_str).collect();
+                return Err(err_at(
+                    b.span().start,
+                    format!("entry `{id}` names base `{}`, which is not declared (declared: {})", b.get_ref(), known.join(", ")),
+                ));
+            }
+        }
+        if let Some(list) = &e.arches {
+            for a in list {
+                if Arch::parse(a.get_ref()).is_none() {
+                    return Err(err_at(a.span().start, unknown_arch_message(a.get_ref())));
+                }
+            }
+        }
+        if e.source.get_ref().value().trim().is_empty() && !matches!(e.source.get_ref(), Source::None(_)) {
+            return Err(err_at(e.source.span().start, format!("entry `{id}` has an empty `{}` source", e.source.get_ref().kind())));
+        }
+    }
+    Ok(Loaded { path: path.to_path_buf(), matrix, arches, checks })
+}
+
+fn unknown_arch_message(name: &str) -> String {
+    let known: Vec<&str> = Arch::ALL.iter().map(|a| a.name()).collect();
+    format!("unknown arch `{name}` (known: {})", known.join(", "))
+}
+
+/// Entry ids name folders in run directories, so they are kept to a safe alphabet.
+pub fn check_id(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() {
+        return Err("is empty");
+    }
+    if id == "base" {
+        return Err("is reserved for base cells");
+    }
+    if id.starts_with('.') || id.starts_with('-') {
+        return Err("may not start with `.` or `-`");
+    }
+    if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err("may hold only ASCII letters, digits, `-`, `_` and `.`");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing. The import writes the whole file: a documented header, the fixed sections, then
+// the entries in registry order. The output is deterministic so that a re-import is a no-op.
+
+/// A base declaration as the writer emits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseDecl {
+    pub name: String,
+    pub kind: BaseKind,
+    pub url: String,
+    pub git_ref: String,
+    pub offline: Option<Offline>,
+    pub description: String,
+}
+
+/// An entry as the writer emits it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryDecl {
+    pub id: String,
+    pub area: String,
+    pub status: String,
+    pub authors: Vec<String>,
+    pub source: Source,
+    pub base: Option<String>,
+    pub registry_base: String,
+    pub skip: Option<String>,
+    pub lore: Option<String>,
+    pub note: String,
+}
+
+pub const HEADER: &str = r#"# matrix.toml — what the Rust-for-Linux patch-health harness runs.
+#
+# Generated by `cargo xtask import-registry`; edit by hand or re-import (ids of unchanged rows
+# are kept). Format:
+#
+#   arches = [...]          x86_64, arm64, riscv64, loongarch64 (one qemu/<arch>.toml each)
+#   checks = [...]          kunit, clippy, rustfmt, rustdoc (config, build and boot always run)
+#
+#   [mirrors]               URL prefix rewrites applied to every fetch (git and HTTP), longest
+#                           prefix wins: "https://github.com/" = "file:///srv/mirror/github/"
+#
+#   [toolchains.<name>]     rustc, rustdoc, clippy_driver, rustfmt, bindgen: paths or names on
+#                           PATH ({cache} = the harness's cache folder); llvm = the LLVM= value
+#                           ("1", "-19" or "/usr/lib/llvm-19/bin/"). Every toolchain declared is
+#                           a matrix dimension; the first one (by name) is the default.
+#
+#   [bases.<name>]          kind = "branch" | "tag"; url = git remote; ref = branch or tag;
+#                           offline = { debian_package = "linux-source-X.Y", suite = "…" } makes
+#                           `cargo xtask setup` import that Debian package as the base, which is
+#                           then used instead of the remote.
+#
+#   [[entry]]               id (unique; letters, digits, - _ .), area, status, authors,
+#                           source = { <kind> = "…" } with kind one of github_pr, pr_commit,
+#                             branch, commit, gitlab, lore (a message-id), mbox (a local mbox
+#                             file or patch folder), file (a path that must exist in the base),
+#                             unpublished, none;
+#                           base = a declared base name; registry_base = the registry's spelling;
+#                           skip = why it cannot run; lore = a second (mailing-list) link;
+#                           kconfig = extra fragments or "CONFIG_X=y" lines; arches = a subset;
+#                           note = anything the import wants a human to read.
+"#;
+
+pub fn toml_str(s: &str) -> String {
+    // serde_json's string escaping is valid TOML basic-string escaping for all we write
+    // (quotes, backslashes and control characters).
+    serde_json::to_string(s).expect("string serialises")
+}
+
+fn toml_list(items: &[String]) -> String {
+    let inner: Vec<String> = items.iter().map(|s| toml_str(s)).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+pub struct WriteSpec<'a> {
+    pub arches: &'a [String],
+    pub checks: &'a [String],
+    pub mirrors: &'a BTreeMap<String, String>,
+    pub toolchains: &'a BTreeMap<String, Toolchain>,
+    pub bases: &'a [BaseDecl],
+    pub entries: &'a [EntryDecl],
+    /// Lines appended to the header (the import's report of unknown values, for example).
+    pub header_notes: &'a [String],
+}
+
+pub fn write(spec: &WriteSpec) -> String {
+    let mut out = String::from(HEADER);
+    for n in spec.header_notes {
+        let _ = writeln!(out, "# {n}");
+    }
+    out.push('\n');
+    let _ = writeln!(out, "arches = {}", toml_list(spec.arches));
+    let _ = writeln!(out, "checks = {}", toml_list(spec.checks));
+    out.push_str("\n[mirrors]\n");
+    for (from, to) in spec.mirrors {
+        let _ = writeln!(out, "{} = {}", toml_str(from), toml_str(to));
+    }
+    for (name, t) in spec.toolchains {
+        let _ = writeln!(out, "\n[toolchains.{}]", toml_key(name));
+        let _ = writeln!(out, "rustc = {}", toml_str(&t.rustc));
+        let _ = writeln!(out, "rustdoc = {}", toml_str(&t.rustdoc));
+        let _ = writeln!(out, "clippy_driver = {}", toml_str(&t.clippy_driver));
+        let _ = writeln!(out, "rustfmt = {}", toml_str(&t.rustfmt));
+        let _ = writeln!(out, "bindgen = {}", toml_str(&t.bindgen));
+        let _ = writeln!(out, "llvm = {}", toml_str(&t.llvm));
+    }
+    for b in spec.bases {
+        let _ = writeln!(out, "\n[bases.{}]", toml_key(&b.name));
+        let kind = match b.kind {
+            BaseKind::Branch => "branch",
+            BaseKind::Tag => "tag",
+        };
+        let _ = writeln!(out, "kind = \"{kind}\"");
+        let _ = writeln!(out, "url = {}", toml_str(&b.url));
+        let _ = writeln!(out, "ref = {}", toml_str(&b.git_ref));
+        if let Some(o) = &b.offline {
+            let _ = writeln!(
+                out,
+                "offline = {{ debian_package = {}, suite = {} }}",
+                toml_str(&o.debian_package),
+                toml_str(&o.suite)
+            );
+        }
+        if !b.description.is_empty() {
+            let _ = writeln!(out, "description = {}", toml_str(&b.description));
+        }
+    }
+    for e in spec.entries {
+        out.push_str("\n[[entry]]\n");
+        let _ = writeln!(out, "id = {}", toml_str(&e.id));
+        let _ = writeln!(out, "area = {}", toml_str(&e.area));
+        let _ = writeln!(out, "status = {}", toml_str(&e.status));
+        let _ = writeln!(out, "authors = {}", toml_list(&e.authors));
+        let _ = writeln!(out, "source = {{ {} = {} }}", e.source.kind(), toml_str(e.source.value()));
+        if let Some(b) = &e.base {
+            let _ = writeln!(out, "base = {}", toml_str(b));
+        }
+        let _ = writeln!(out, "registry_base = {}", toml_str(&e.registry_base));
+        if let Some(l) = &e.lore {
+            let _ = writeln!(out, "lore = {}", toml_str(l));
+        }
+        if let Some(s) = &e.skip {
+            let _ = writeln!(out, "skip = {}", toml_str(s));
+        }
+        if !e.note.is_empty() {
+            let _ = writeln!(out, "note = {}", toml_str(&e.note));
+        }
+    }
+    out
+}
+
+fn toml_key(k: &str) -> String {
+    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        k.to_string()
+    } else {
+        toml_str(k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"
+arches = ["x86_64", "arm64"]
+[bases.rust-next]
+kind = "branch"
+url = "https://example.org/linux.git"
+ref = "rust-next"
+
+[[entry]]
+id = "one"
+source = { github_pr = "https://github.com/Rust-for-Linux/linux/pull/885" }
+base = "rust-next"
+"#;
+
+    fn parse_str(s: &str) -> Result<Loaded, MatrixError> {
+        parse(Path::new("m.toml"), s)
+    }
+
+    #[test]
+    fn parses_a_small_matrix() {
+        let m = parse_str(SMALL).unwrap();
+        assert_eq!(m.arches, vec![Arch::X86_64, Arch::Arm64]);
+        assert_eq!(m.checks.len(), 4);
+        let e = &m.matrix.entries[0];
+        assert_eq!(e.source.get_ref(), &Source::GithubPr("https://github.com/Rust-for-Linux/linux/pull/885".into()));
+        assert_eq!(e.skip_reason(), None);
+    }
+
+    #[test]
+    fn type_error_names_line_and_column() {
+        let bad = SMALL.replace("arches = [\"x86_64\", \"arm64\"]", "arches = 3");
+        let e = parse_str(&bad).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:2:10: "), "{e}");
+        assert!(e.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn unknown_arch_names_its_place() {
+        let bad = SMALL.replace("\"arm64\"", "\"sparc\"");
+        let e = parse_str(&bad).unwrap_err().to_string();
+        assert_eq!(e, "m.toml:2:22: unknown arch `sparc` (known: x86_64, arm64, riscv64, loongarch64)");
+    }
+
+    #[test]
+    fn duplicate_id_names_the_second() {
+        let bad = format!("{SMALL}\n[[entry]]\nid = \"one\"\nsource = {{ lore = \"x@y\" }}\n");
+        let e = parse_str(&bad).unwrap_err().to_string();
+        assert_eq!(e, "m.toml:14:6: duplicate entry id `one`");
+    }
+
+    #[test]
+    fn undeclared_base_and_two_key_source_are_errors() {
+        let bad = SMALL.replace("base = \"rust-next\"", "base = \"rust-nxt\"");
+        let e = parse_str(&bad).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:11:8: entry `one` names base `rust-nxt`"), "{e}");
+        let bad = SMALL.replace("{ github_pr", "{ lore = \"a@b\", github_pr");
+        assert!(parse_str(&bad).is_err());
+        let bad = SMALL.replace("github_pr", "svn");
+        let e = parse_str(&bad).unwrap_err().to_string();
+        assert!(e.contains("unknown variant `svn`"), "{e}");
+    }
+
+    #[test]
+    fn hostile_ids_are_refused() {
+        for id in ["../x", "a/b", "base", "", ".hidden"] {
+            let bad = SMALL.replace("id = \"one\"", &format!("id = {}", toml_str(id)));
+            assert!(parse_str(&bad).is_err(), "{id}");
+        }
+    }
+
+    #[test]
+    fn mirrors_rewrite_longest_prefix() {
+        let mut m = BTreeMap::new();
+        m.insert("https://github.com/".to_string(), "file:///m/gh/".to_string());
+        m.insert("https://github.com/Rust-for-Linux/".to_string(), "file:///m/rfl/".to_string());
+        assert_eq!(rewrite_url(&m, "https://github.com/Rust-for-Linux/linux.git"), "file:///m/rfl/linux.git");
+        assert_eq!(rewrite_url(&m, "https://github.com/x/linux"), "file:///m/gh/x/linux");
+        assert_eq!(rewrite_url(&m, "https://lore.kernel.org/a"), "https://lore.kernel.org/a");
+    }
+}

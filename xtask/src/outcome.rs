@@ -1,0 +1,289 @@
+//! The result model: stages, statuses, diagnostics, a cell's result. Pure data.
+//!
+//! A kernel failure (conflict, build error, panic, KUnit failure, lint) is a `Fail` value
+//! here; `Error` is for the harness's and the machine's own faults. A stage whose input
+//! failed is `Skip` with the reason.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ktap::Case;
+
+/// Version of the results JSON schema (documented in ARCHITECTURE.md).
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Fetch,
+    Apply,
+    Toolchain,
+    Config,
+    Build,
+    Boot,
+    Kunit,
+    Clippy,
+    Rustfmt,
+    Rustdoc,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 10] = [
+        Stage::Fetch,
+        Stage::Apply,
+        Stage::Toolchain,
+        Stage::Config,
+        Stage::Build,
+        Stage::Boot,
+        Stage::Kunit,
+        Stage::Clippy,
+        Stage::Rustfmt,
+        Stage::Rustdoc,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Fetch => "fetch",
+            Stage::Apply => "apply",
+            Stage::Toolchain => "toolchain",
+            Stage::Config => "config",
+            Stage::Build => "build",
+            Stage::Boot => "boot",
+            Stage::Kunit => "kunit",
+            Stage::Clippy => "clippy",
+            Stage::Rustfmt => "rustfmt",
+            Stage::Rustdoc => "rustdoc",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|x| x.name() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Error,
+    Skip,
+}
+
+/// Whose fault a failure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fault {
+    /// The code under test (the entry, or the base for a base cell).
+    Code,
+    /// The toolchain cannot serve this base.
+    Toolchain,
+    /// The harness or the machine (a missing tool, a full disk, a crash of ours).
+    Harness,
+    /// The network or a remote: nothing said about the code.
+    Remote,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub col: Option<u32>,
+    /// error, warning, note
+    pub level: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn render(&self) -> String {
+        match (&self.file, self.line) {
+            (Some(f), Some(l)) => format!("{f}:{l}: {}: {}", self.level, self.message),
+            (Some(f), None) => format!("{f}: {}: {}", self.level, self.message),
+            _ => format!("{}: {}", self.level, self.message),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageResult {
+    pub stage: Stage,
+    pub status: Status,
+    pub duration_s: f64,
+    pub summary: String,
+    /// Log file, relative to the cell's folder.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub log: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub diagnostics: Vec<Diagnostic>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fault: Option<Fault>,
+}
+
+impl StageResult {
+    pub fn new(stage: Stage, status: Status, summary: impl Into<String>) -> StageResult {
+        StageResult { stage, status, duration_s: 0.0, summary: summary.into(), log: None, diagnostics: Vec::new(), fault: None }
+    }
+    pub fn skip(stage: Stage, why: impl Into<String>) -> StageResult {
+        StageResult::new(stage, Status::Skip, why)
+    }
+    pub fn error(stage: Stage, why: impl Into<String>) -> StageResult {
+        let mut r = StageResult::new(stage, Status::Error, why);
+        r.fault = Some(Fault::Harness);
+        r
+    }
+    pub fn with_log(mut self, log: &str) -> StageResult {
+        self.log = Some(log.to_string());
+        self
+    }
+    pub fn with_fault(mut self, f: Fault) -> StageResult {
+        self.fault = Some(f);
+        self
+    }
+    pub fn ok(&self) -> bool {
+        self.status == Status::Pass
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KunitCounts {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub crashed: usize,
+    pub skipped: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Kunit {
+    pub counts: KunitCounts,
+    pub tests: Vec<Case>,
+}
+
+impl Kunit {
+    pub fn from_cases(tests: Vec<Case>) -> Kunit {
+        let mut c = KunitCounts { total: tests.len(), ..Default::default() };
+        for t in &tests {
+            match t.status.as_str() {
+                "pass" => c.passed += 1,
+                "skip" => c.skipped += 1,
+                "crash" => c.crashed += 1,
+                _ => c.failed += 1,
+            }
+        }
+        Kunit { counts: c, tests }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolchainRecord {
+    pub name: String,
+    pub versions: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Patchset {
+    /// A hash of the patches' content (stable across rebases that change nothing).
+    pub hash: String,
+    pub commits: Vec<String>,
+    pub head: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    pub schema: u32,
+    /// An entry id, or `base`.
+    pub entry: String,
+    pub base: String,
+    pub arch: String,
+    pub toolchain: ToolchainRecord,
+    #[serde(default)]
+    pub base_commit: Option<String>,
+    #[serde(default)]
+    pub patchset: Option<Patchset>,
+    pub stages: Vec<StageResult>,
+    #[serde(default)]
+    pub kunit: Kunit,
+    /// The cell's folder, relative to the run folder.
+    pub dir: String,
+    pub started: String,
+    pub duration_s: f64,
+    /// One command that re-creates this cell.
+    #[serde(default)]
+    pub repro: String,
+}
+
+impl CellResult {
+    pub fn stage(&self, s: Stage) -> Option<&StageResult> {
+        self.stages.iter().find(|r| r.stage == s)
+    }
+    /// The first stage that did not pass or skip.
+    pub fn first_problem(&self) -> Option<&StageResult> {
+        self.stages.iter().find(|r| matches!(r.status, Status::Fail | Status::Error))
+    }
+}
+
+/// The whole run as written to `<out>/results.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema: u32,
+    pub harness_version: String,
+    pub started: String,
+    #[serde(default)]
+    pub interrupted: bool,
+    /// How each base resolved (or why it did not).
+    #[serde(default)]
+    pub bases: Vec<BaseRecord>,
+    /// Entries that cannot run, with why.
+    #[serde(default)]
+    pub skipped_entries: Vec<SkippedEntry>,
+    pub cells: Vec<CellResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaseRecord {
+    pub name: String,
+    pub status: String,
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedEntry {
+    pub id: String,
+    pub reason: String,
+}
+
+/// Current time as RFC 3339 UTC, without a date crate.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+pub fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_276_800), "2026-11-21T00:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,52 @@
+//! Where things live: the project root, the cache folder and what goes in it.
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (the folder holding the workspace `Cargo.toml`).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace root").to_path_buf()
+}
+
+/// The cache folder: `--cache`, else `$RFL_CACHE`, else `target/rfl` in the project.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    pub root: PathBuf,
+}
+
+impl Cache {
+    pub fn new(flag: Option<&Path>) -> Cache {
+        let root = match (flag, std::env::var_os("RFL_CACHE")) {
+            (Some(p), _) => p.to_path_buf(),
+            (None, Some(p)) if !p.is_empty() => PathBuf::from(p),
+            _ => project_root().join("target").join("rfl"),
+        };
+        let root = if root.is_absolute() { root } else { std::env::current_dir().unwrap_or_default().join(root) };
+        Cache { root }
+    }
+    /// The one git object store holding every base and entry.
+    pub fn store(&self) -> PathBuf {
+        self.root.join("store.git")
+    }
+    /// Tools the harness builds itself (bindgen).
+    pub fn tools(&self) -> PathBuf {
+        self.root.join("tools")
+    }
+    pub fn downloads(&self) -> PathBuf {
+        self.root.join("downloads")
+    }
+    /// Build slots: a worktree and output folders per (base, toolchain).
+    pub fn slots(&self) -> PathBuf {
+        self.root.join("slots")
+    }
+    /// Results of finished cells, keyed by everything that determines them.
+    pub fn results(&self) -> PathBuf {
+        self.root.join("results")
+    }
+    pub fn runs(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+    /// Expand `{cache}` in a toolchain path.
+    pub fn expand(&self, s: &str) -> String {
+        s.replace("{cache}", &self.root.to_string_lossy())
+    }
+}

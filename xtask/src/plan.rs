@@ -1,0 +1,290 @@
+//! Matrix + filters → the cells a run executes. Pure data, printable as text, JSON or a
+//! GitHub Actions matrix.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::arch::Arch;
+use crate::matrix::Loaded;
+
+/// The entry name that marks a base cell.
+pub const BASE_ENTRY: &str = "base";
+
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Glob patterns over entry ids; `base` selects only base cells. Empty: everything.
+    pub entries: Vec<glob::Pattern>,
+    /// Empty: the matrix's arches.
+    pub arches: Vec<Arch>,
+    pub base: Option<String>,
+    pub toolchain: Option<String>,
+}
+
+impl Filters {
+    fn only_base_cells(&self) -> bool {
+        !self.entries.is_empty() && self.entries.iter().all(|p| p.as_str() == BASE_ENTRY)
+    }
+    fn wants_entry(&self, id: &str) -> bool {
+        self.entries.is_empty() || self.entries.iter().any(|p| p.as_str() != BASE_ENTRY && p.matches(id))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceRef {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlannedEntry {
+    pub id: String,
+    pub source: SourceRef,
+    pub base: Option<String>,
+    pub skip_reason: Option<String>,
+    pub arches: Vec<Arch>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cell {
+    /// An entry id, or `base` for a base cell.
+    pub entry: String,
+    pub base: String,
+    pub arch: Arch,
+    pub toolchain: String,
+}
+
+impl Cell {
+    pub fn is_base(&self) -> bool {
+        self.entry == BASE_ENTRY
+    }
+    /// A name unique within a run, also used as a folder name.
+    pub fn name(&self, many_toolchains: bool) -> String {
+        let who = if self.is_base() { format!("base-{}", self.base) } else { self.entry.clone() };
+        if many_toolchains {
+            format!("{who}.{}.{}", self.arch, self.toolchain)
+        } else {
+            format!("{who}.{}", self.arch)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Plan {
+    pub entries: Vec<PlannedEntry>,
+    pub cells: Vec<Cell>,
+    pub toolchains: Vec<String>,
+}
+
+pub fn plan(m: &Loaded, f: &Filters) -> Plan {
+    let toolchains: Vec<String> = if m.matrix.toolchains.is_empty() {
+        vec!["default".to_string()]
+    } else {
+        m.matrix.toolchains.keys().filter(|t| f.toolchain.as_ref().is_none_or(|w| w == *t)).cloned().collect()
+    };
+    let arch_ok = |a: &Arch| f.arches.is_empty() || f.arches.contains(a);
+    let base_ok = |b: Option<&str>| f.base.as_deref().is_none_or(|w| Some(w) == b);
+
+    let mut entries = Vec::new();
+    let mut cells = Vec::new();
+    // (base, arch) pairs some runnable entry needs, in first-use order.
+    let mut needed: Vec<(String, Arch)> = Vec::new();
+    for e in &m.matrix.entries {
+        let id = e.id.get_ref();
+        let arches: Vec<Arch> = m.entry_arches(e).into_iter().filter(|a| arch_ok(a)).collect();
+        let runnable = e.skip_reason().is_none();
+        if runnable && base_ok(e.base_name()) {
+            let b = e.base_name().expect("runnable entries have a base").to_string();
+            for a in &arches {
+                if !needed.contains(&(b.clone(), *a)) {
+                    needed.push((b.clone(), *a));
+                }
+            }
+        }
+        if !f.wants_entry(id) || f.only_base_cells() || !base_ok(e.base_name()) {
+            continue;
+        }
+        entries.push(PlannedEntry {
+            id: id.clone(),
+            source: SourceRef { kind: e.source.get_ref().kind(), value: e.source.get_ref().value().to_string() },
+            base: e.base_name().map(str::to_string),
+            skip_reason: e.skip_reason(),
+            arches: arches.clone(),
+        });
+        if runnable {
+            for a in &arches {
+                for t in &toolchains {
+                    cells.push(Cell { entry: id.clone(), base: e.base_name().unwrap_or_default().into(), arch: *a, toolchain: t.clone() });
+                }
+            }
+        }
+    }
+    {
+        // Base cells for every (base, arch) that the selected entries build on, so that each
+        // entry can be compared with its bare base; with only `--entry base`, for every base
+        // the matrix's runnable entries use.
+        let selected: BTreeSet<(String, Arch)> = cells.iter().map(|c| (c.base.clone(), c.arch)).collect();
+        let mut base_cells = Vec::new();
+        for (b, a) in &needed {
+            if f.only_base_cells() || selected.contains(&(b.clone(), *a)) {
+                for t in &toolchains {
+                    base_cells.push(Cell { entry: BASE_ENTRY.into(), base: b.clone(), arch: *a, toolchain: t.clone() });
+                }
+            }
+        }
+        // Base cells first: entries are compared against them.
+        base_cells.extend(cells);
+        cells = base_cells;
+    }
+    Plan { entries, cells, toolchains }
+}
+
+impl Plan {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plan serialises") + "\n"
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let many = self.toolchains.len() > 1;
+        let _ = writeln!(out, "{} cells", self.cells.len());
+        for c in &self.cells {
+            let _ = writeln!(out, "  {:<48} base {}", c.name(many), c.base);
+        }
+        let skipped: Vec<&PlannedEntry> = self.entries.iter().filter(|e| e.skip_reason.is_some()).collect();
+        if !skipped.is_empty() {
+            let _ = writeln!(out, "{} entries cannot run:", skipped.len());
+            for e in skipped {
+                let _ = writeln!(out, "  {:<32} {}", e.id, e.skip_reason.as_deref().unwrap_or(""));
+            }
+        }
+        out
+    }
+
+    /// A GitHub Actions matrix (`{"include": [...]}`): one job per (base, arch, toolchain)
+    /// group so that a job's entries reuse its base build; groups are folded together when
+    /// there would be more than `max_jobs`.
+    pub fn to_github(&self, max_jobs: usize) -> String {
+        let max_jobs = max_jobs.clamp(1, 256);
+        let mut groups: Vec<((String, Arch, String), Vec<&Cell>)> = Vec::new();
+        for c in &self.cells {
+            let key = (c.base.clone(), c.arch, c.toolchain.clone());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(c),
+                None => groups.push((key, vec![c])),
+            }
+        }
+        let njobs = groups.len().min(max_jobs);
+        let mut jobs: Vec<Vec<&Cell>> = vec![Vec::new(); njobs];
+        for (i, (_, cells)) in groups.iter().enumerate() {
+            jobs[i % njobs].extend(cells.iter().copied());
+        }
+        let include: Vec<serde_json::Value> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, cells)| {
+                let first = cells[0];
+                let spec: Vec<String> = cells.iter().map(|c| format!("{}@{}@{}", c.entry, c.base, c.arch)).collect();
+                serde_json::json!({
+                    "name": format!("{:03}-{}-{}", i, first.base, first.arch),
+                    "shard": i,
+                    "arch": first.arch.name(),
+                    "cells": spec.join(","),
+                    "count": cells.len(),
+                })
+            })
+            .collect();
+        serde_json::to_string(&serde_json::json!({ "include": include })).expect("json") + "\n"
+    }
+}
+
+/// Parse `entry@base@arch` cell selectors (what `--format github` hands to each job).
+pub fn parse_cell_selectors(spec: &str) -> Result<Vec<(String, String, Arch)>, String> {
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let parts: Vec<&str> = s.trim().split('@').collect();
+            match parts.as_slice() {
+                [e, b, a] => Arch::parse(a)
+                    .map(|arch| (e.to_string(), b.to_string(), arch))
+                    .ok_or_else(|| format!("cell `{s}`: unknown arch `{a}`")),
+                _ => Err(format!("cell `{s}`: expected ENTRY@BASE@ARCH")),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn m() -> Loaded {
+        crate::matrix::parse(
+            Path::new("m.toml"),
+            r#"
+arches = ["x86_64", "arm64"]
+[bases.a]
+kind = "branch"
+url = "u"
+ref = "a"
+[bases.b]
+kind = "tag"
+url = "u"
+ref = "b"
+[[entry]]
+id = "one"
+source = { github_pr = "https://github.com/o/r/pull/1" }
+base = "a"
+[[entry]]
+id = "two"
+source = { unpublished = "soon" }
+[[entry]]
+id = "three"
+source = { lore = "x@y" }
+base = "b"
+arches = ["arm64"]
+"#,
+        )
+        .unwrap()
+    }
+
+    fn names(p: &Plan) -> Vec<String> {
+        p.cells.iter().map(|c| c.name(false)).collect()
+    }
+
+    #[test]
+    fn full_plan_has_base_cells_first_and_skips() {
+        let p = plan(&m(), &Filters::default());
+        assert_eq!(names(&p), ["base-a.x86_64", "base-a.arm64", "base-b.arm64", "one.x86_64", "one.arm64", "three.arm64"]);
+        assert_eq!(p.entries[1].skip_reason.as_deref(), Some("not published: soon"));
+    }
+
+    #[test]
+    fn filters() {
+        let f = Filters { entries: vec![glob::Pattern::new("base").unwrap()], ..Default::default() };
+        assert_eq!(names(&plan(&m(), &f)), ["base-a.x86_64", "base-a.arm64", "base-b.arm64"]);
+        let f = Filters { entries: vec![glob::Pattern::new("t*").unwrap()], arches: vec![Arch::Arm64], ..Default::default() };
+        let p = plan(&m(), &f);
+        assert_eq!(names(&p), ["base-b.arm64", "three.arm64"]);
+        assert_eq!(p.entries.len(), 2);
+        let f = Filters { base: Some("a".into()), ..Default::default() };
+        assert_eq!(names(&plan(&m(), &f)), ["base-a.x86_64", "base-a.arm64", "one.x86_64", "one.arm64"]);
+    }
+
+    #[test]
+    fn github_matrix_groups_and_caps_jobs() {
+        let p = plan(&m(), &Filters::default());
+        let v: serde_json::Value = serde_json::from_str(&p.to_github(256)).unwrap();
+        assert_eq!(v["include"].as_array().unwrap().len(), 3);
+        assert_eq!(v["include"][0]["cells"], "base@a@x86_64,one@a@x86_64");
+        let v: serde_json::Value = serde_json::from_str(&p.to_github(2)).unwrap();
+        let jobs = v["include"].as_array().unwrap();
+        assert_eq!(jobs.len(), 2);
+        let total: u64 = jobs.iter().map(|j| j["count"].as_u64().unwrap()).sum();
+        assert_eq!(total, 6);
+        let sel = parse_cell_selectors(jobs[1]["cells"].as_str().unwrap()).unwrap();
+        assert_eq!(sel[0], ("base".to_string(), "a".to_string(), Arch::Arm64));
+    }
+}

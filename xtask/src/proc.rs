@@ -1,0 +1,278 @@
+//! Child processes: each in its own process group, output to a log file or captured, under a
+//! deadline after which the whole group gets SIGTERM then SIGKILL. No orphaned qemu or make.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+/// Process groups of running children, so that a signal handler can end them all.
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+/// Set by SIGINT/SIGTERM: the run stops starting work and ends its children.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+extern "C" fn on_signal(_sig: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    // Only async-signal-safe calls here: try_lock and kill.
+    if let Ok(groups) = GROUPS.try_lock() {
+        for &pgid in groups.iter() {
+            unsafe {
+                libc::kill(-pgid, libc::SIGTERM);
+            }
+        }
+    }
+}
+
+/// Route SIGINT and SIGTERM to `INTERRUPTED` and the children's groups.
+pub fn install_signal_handlers() {
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Option<ExitStatus>,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        !self.timed_out && self.status.is_some_and(|s| s.success())
+    }
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+    pub fn describe(&self) -> String {
+        if self.timed_out {
+            format!("timed out after {:.0?}", self.elapsed)
+        } else {
+            match self.status {
+                Some(s) => s.to_string(),
+                None => "did not run".into(),
+            }
+        }
+    }
+}
+
+/// Kill a whole process group: SIGTERM, a moment's grace, then SIGKILL.
+pub fn kill_group(pgid: i32) {
+    unsafe {
+        libc::kill(-pgid, libc::SIGTERM);
+    }
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        if unsafe { libc::kill(-pgid, 0) } != 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+fn spawn_in_group(cmd: &mut Command) -> std::io::Result<Child> {
+    cmd.process_group(0);
+    let child = cmd.spawn()?;
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner()).push(child.id() as i32);
+    Ok(child)
+}
+
+fn forget_group(pgid: i32) {
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner()).retain(|&g| g != pgid);
+}
+
+/// Wait for `child` until `deadline`; past it (or on interrupt), kill its group. `watch` is
+/// polled while waiting and may end the wait early by returning true (the group is then
+/// killed and the outcome is not a timeout).
+pub fn wait_deadline(mut child: Child, deadline: Option<Duration>, mut watch: impl FnMut() -> bool) -> std::io::Result<Outcome> {
+    let start = Instant::now();
+    let pgid = child.id() as i32;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break Some(s);
+        }
+        if watch() {
+            kill_group(pgid);
+            break child.wait().ok();
+        }
+        if deadline.is_some_and(|d| start.elapsed() >= d) || interrupted() {
+            timed_out = !interrupted();
+            kill_group(pgid);
+            break child.wait().ok();
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    // Whatever the leader did, nothing of its group may outlive it.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+    forget_group(pgid);
+    Ok(Outcome { status, timed_out, elapsed: start.elapsed() })
+}
+
+/// Run with stdout and stderr appended to `log`, under a deadline.
+pub fn run_logged(cmd: &mut Command, log: &Path, deadline: Option<Duration>) -> anyhow::Result<Outcome> {
+    run_logged_watch(cmd, log, deadline, || false)
+}
+
+pub fn run_logged_watch(
+    cmd: &mut Command,
+    log: &Path,
+    deadline: Option<Duration>,
+    watch: impl FnMut() -> bool,
+) -> anyhow::Result<Outcome> {
+    run_into(cmd, log, true, deadline, watch)
+}
+
+/// Run with stdout and stderr going to `path` as they are (no command line on top): for a
+/// console that parsers read.
+pub fn run_to_file(cmd: &mut Command, path: &Path, deadline: Option<Duration>, watch: impl FnMut() -> bool) -> anyhow::Result<Outcome> {
+    run_into(cmd, path, false, deadline, watch)
+}
+
+fn run_into(cmd: &mut Command, log: &Path, header: bool, deadline: Option<Duration>, watch: impl FnMut() -> bool) -> anyhow::Result<Outcome> {
+    use std::io::Write;
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("open log {}", log.display()))?;
+    if header {
+        let _ = writeln!(f, "$ {}", display_command(cmd));
+    }
+    let f2 = f.try_clone()?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(f)).stderr(Stdio::from(f2));
+    let child = spawn_in_group(cmd).with_context(|| format!("spawn {}", display_command(cmd)))?;
+    Ok(wait_deadline(child, deadline, watch)?)
+}
+
+/// Run and capture stdout (stderr kept for the error message), under a deadline.
+pub struct Captured {
+    pub outcome: Outcome,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run_captured(cmd: &mut Command, deadline: Option<Duration>) -> anyhow::Result<Captured> {
+    // Output goes through temporary files rather than pipes so that a child that fills a
+    // pipe can never deadlock against the deadline loop.
+    let dir = std::env::temp_dir();
+    let tag = format!("rfl-{}-{}", std::process::id(), unique());
+    let out_path = dir.join(format!("{tag}.out"));
+    let err_path = dir.join(format!("{tag}.err"));
+    let out = File::create(&out_path)?;
+    let err = File::create(&err_path)?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err));
+    let child = spawn_in_group(cmd).with_context(|| format!("spawn {}", display_command(cmd)))?;
+    let outcome = wait_deadline(child, deadline, || false)?;
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    let _ = File::open(&out_path).and_then(|mut f| f.read_to_string(&mut stdout));
+    let _ = File::open(&err_path).and_then(|mut f| f.read_to_string(&mut stderr));
+    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_file(&err_path);
+    Ok(Captured { outcome, stdout, stderr })
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::AtomicU64;
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Run to completion and return stdout; a non-zero exit is an error carrying stderr.
+pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
+    let c = run_captured(cmd, None)?;
+    if !c.outcome.success() {
+        anyhow::bail!("`{}` failed ({}): {}", display_command(cmd), c.outcome.describe(), c.stderr.trim());
+    }
+    Ok(c.stdout)
+}
+
+/// A shell-quoted rendering of a command, for logs and reproducers.
+pub fn display_command(cmd: &Command) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            parts.push(format!("{}={}", k.to_string_lossy(), shell_quote(v)));
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        parts.insert(0, format!("cd {} &&", shell_quote(dir.as_os_str())));
+    }
+    parts.push(shell_quote(cmd.get_program()));
+    parts.extend(cmd.get_args().map(shell_quote));
+    parts.join(" ")
+}
+
+pub fn shell_quote(s: impl AsRef<OsStr>) -> String {
+    let s = s.as_ref().to_string_lossy();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Look a program up on PATH (or take it as is when it holds a slash).
+pub fn which(name: &str) -> Option<std::path::PathBuf> {
+    if name.contains('/') {
+        let p = Path::new(name);
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_kills_the_whole_group() {
+        let dir = std::env::temp_dir().join(format!("rfl-proc-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("log");
+        // The shell starts a grandchild that would outlive a plain kill of the shell.
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg("sleep 30 & echo started; wait");
+        let o = run_logged(&mut cmd, &log, Some(Duration::from_millis(300))).unwrap();
+        assert!(o.timed_out);
+        assert!(o.elapsed < Duration::from_secs(5));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("started"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn captured_output_and_failure() {
+        let c = run_captured(Command::new("sh").arg("-c").arg("echo out; echo err >&2; exit 3"), None).unwrap();
+        assert_eq!(c.stdout, "out\n");
+        assert_eq!(c.stderr, "err\n");
+        assert_eq!(c.outcome.code(), Some(3));
+        assert!(output(Command::new("false").arg("x")).is_err());
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("LLVM=1"), "LLVM=1");
+    }
+}

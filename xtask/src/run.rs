@@ -1,0 +1,484 @@
+//! The run: bases resolved once, then every cell through its ladder (fetch → apply →
+//! toolchain → config → build → boot → kunit → clippy → rustfmt → rustdoc), results written
+//! after each cell so that nothing finished is lost.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::arch::Profile;
+use crate::boot;
+use crate::build::{self, Kbuild};
+use crate::fetch::{self, FetchError, Fetched};
+use crate::ktap;
+use crate::matrix::{Check, Loaded};
+use crate::outcome::*;
+use crate::paths::{project_root, Cache};
+use crate::plan::{Cell, Plan};
+use crate::proc;
+use crate::store::Store;
+use crate::toolchain::{self, Resolved};
+
+pub struct Opts {
+    pub out: PathBuf,
+    pub stop_after: Option<Stage>,
+    pub jobs: usize,
+    pub boot_timeout: Option<u64>,
+    /// The command line that selects this matrix, for reproducer lines.
+    pub matrix_arg: String,
+}
+
+/// Run every cell of the plan; returns the results (also written to `<out>/results.json`).
+pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Result<RunResults> {
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("create {}", opts.out.display()))?;
+    let store = Store::open(cache)?;
+    let mut results = RunResults {
+        schema: SCHEMA,
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        started: now_rfc3339(),
+        interrupted: false,
+        bases: Vec::new(),
+        skipped_entries: plan.entries.iter().filter_map(|e| e.skip_reason.as_ref().map(|r| SkippedEntry { id: e.id.clone(), reason: r.clone() })).collect(),
+        cells: Vec::new(),
+    };
+
+    // Toolchains and bases, each resolved once for the whole run.
+    let mut toolchains: BTreeMap<String, Result<Resolved, String>> = BTreeMap::new();
+    for name in &plan.toolchains {
+        let t = m.matrix.toolchains.get(name).cloned().unwrap_or_else(toolchain::debian_default);
+        toolchains.insert(name.clone(), toolchain::resolve(cache, name, &t));
+    }
+    let mut bases: BTreeMap<String, Result<String, FetchError>> = BTreeMap::new();
+    for c in &plan.cells {
+        if !bases.contains_key(&c.base) {
+            let t = Instant::now();
+            let r = fetch::resolve_base(&store, m, &c.base);
+            let (status, commit, reason) = match &r {
+                Ok(sha) => ("resolved", Some(sha.clone()), String::new()),
+                Err(FetchError::Unreachable(w)) => ("unreachable", None, w.clone()),
+                Err(FetchError::Failed(w)) => ("fetch-failed", None, w.clone()),
+            };
+            eprintln!("base {}: {status} {}{} ({:.1}s)", c.base, commit.clone().unwrap_or_default(), reason, t.elapsed().as_secs_f64());
+            results.bases.push(BaseRecord { name: c.base.clone(), status: status.into(), commit, reason });
+            bases.insert(c.base.clone(), r);
+        }
+    }
+    write_results(&opts.out, &results)?;
+
+    let many_tc = plan.toolchains.len() > 1;
+    for cell in &plan.cells {
+        if proc::interrupted() {
+            results.interrupted = true;
+            break;
+        }
+        let base = bases.get(&cell.base).expect("every base resolved above");
+        // A base cell needs its base: one that cannot be had is recorded in `bases` only.
+        if cell.is_base() && base.is_err() {
+            continue;
+        }
+        let name = cell.name(many_tc);
+        let dir = opts.out.join("cells").join(&name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        eprintln!("cell {name}: start");
+        let t0 = Instant::now();
+        let tc = toolchains.get(&cell.toolchain).expect("resolved above");
+        let mut r = run_cell(cache, &store, m, cell, base, tc, &dir, opts);
+        r.dir = format!("cells/{name}");
+        r.duration_s = t0.elapsed().as_secs_f64();
+        r.repro = repro_line(cell, &opts.matrix_arg);
+        std::fs::write(dir.join("result.json"), serde_json::to_string_pretty(&r)? + "\n")?;
+        eprintln!("cell {name}: {} ({:.0}s)", verdict_line(&r), r.duration_s);
+        results.cells.push(r);
+        write_results(&opts.out, &results)?;
+    }
+    if proc::interrupted() {
+        results.interrupted = true;
+        write_results(&opts.out, &results)?;
+    }
+    Ok(results)
+}
+
+fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
+    if cell.is_base() {
+        format!("cargo xtask matrix{matrix_arg} --entry base --base {} --arch {}", cell.base, cell.arch)
+    } else {
+        format!("cargo xtask repro {} --arch {}{matrix_arg}", cell.entry, cell.arch)
+    }
+}
+
+pub fn verdict_line(r: &CellResult) -> String {
+    match r.first_problem() {
+        Some(p) => format!("{} {:?}: {}", p.stage.name(), p.status, first_line(&p.summary)),
+        None => "pass".into(),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+pub fn write_results(out: &Path, results: &RunResults) -> anyhow::Result<()> {
+    let tmp = out.join("results.json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(results)? + "\n")?;
+    std::fs::rename(&tmp, out.join("results.json"))?;
+    Ok(())
+}
+
+/// Folders of a build slot: one worktree per base, output folders per toolchain and arch.
+struct Slot {
+    src: PathBuf,
+    out_base: PathBuf,
+    out_entry: PathBuf,
+    clippy_base: PathBuf,
+    clippy_entry: PathBuf,
+}
+
+fn slot(cache: &Cache, cell: &Cell) -> Slot {
+    let b = cache.slots().join(&cell.base);
+    let a = b.join(&cell.toolchain).join(cell.arch.name());
+    Slot { src: b.join("src"), out_base: a.join("out-base"), out_entry: a.join("out-entry"), clippy_base: a.join("clippy-base"), clippy_entry: a.join("clippy-entry") }
+}
+
+/// Pushes stage results and knows when the ladder has stopped.
+struct Ladder {
+    stages: Vec<StageResult>,
+    stop_after: Option<Stage>,
+    blocked: Option<String>,
+}
+
+impl Ladder {
+    fn push(&mut self, r: StageResult) {
+        if self.blocked.is_none() && !matches!(r.status, Status::Pass | Status::Skip) {
+            self.blocked = Some(format!("{} did not pass", r.stage.name()));
+        }
+        let stage = r.stage;
+        self.stages.push(r);
+        if self.blocked.is_none() && self.stop_after == Some(stage) {
+            self.blocked = Some(format!("stopped after {} (--stage)", stage.name()));
+        }
+    }
+    /// Should `stage` run? If not, record it as skipped with the reason.
+    fn go(&mut self, stage: Stage) -> bool {
+        match &self.blocked {
+            Some(why) => {
+                let why = why.clone();
+                self.stages.push(StageResult::skip(stage, why));
+                false
+            }
+            None => true,
+        }
+    }
+    fn skip_rest(&mut self, from: Stage, why: &str) {
+        for s in Stage::ALL.iter().filter(|s| **s >= from) {
+            if !self.stages.iter().any(|r| r.stage == *s) {
+                self.stages.push(StageResult::skip(*s, why));
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_cell(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result<String, FetchError>, tc: &Result<Resolved, String>, dir: &Path, opts: &Opts) -> CellResult {
+    let mut res = CellResult {
+        schema: SCHEMA,
+        entry: cell.entry.clone(),
+        base: cell.base.clone(),
+        arch: cell.arch.name().into(),
+        toolchain: ToolchainRecord { name: cell.toolchain.clone(), versions: tc.as_ref().map(|t| t.versions.clone()).unwrap_or_default() },
+        base_commit: base.as_ref().ok().cloned(),
+        patchset: None,
+        stages: Vec::new(),
+        kunit: Kunit::default(),
+        dir: String::new(),
+        started: now_rfc3339(),
+        duration_s: 0.0,
+        repro: String::new(),
+    };
+    let mut l = Ladder { stages: Vec::new(), stop_after: opts.stop_after, blocked: None };
+    let sl = slot(cache, cell);
+
+    // fetch
+    let fetched = if cell.is_base() {
+        l.push(StageResult::new(Stage::Fetch, Status::Pass, format!("base {} at {}", cell.base, base.as_ref().map(String::as_str).unwrap_or("?"))));
+        None
+    } else {
+        let entry = m.entry(&cell.entry).expect("planned entries exist");
+        let t = Instant::now();
+        let r = match base {
+            Err(e) => Err(FetchError::stage(e, Stage::Fetch)),
+            Ok(_) => fetch::fetch_source(store, m, &cell.entry, entry.source.get_ref()).map_err(|e| e.stage(Stage::Fetch)),
+        };
+        match r {
+            Ok(f) => {
+                let what = match &f {
+                    Fetched::Commit(c) => format!("fetched {c}"),
+                    Fetched::Mbox(files) => format!("{} patch files", files.len()),
+                    Fetched::PathCheck(p) => format!("file link: {p}"),
+                };
+                let mut s = StageResult::new(Stage::Fetch, Status::Pass, what);
+                s.duration_s = t.elapsed().as_secs_f64();
+                l.push(s);
+                Some(f)
+            }
+            Err(mut s) => {
+                if let Err(e) = base {
+                    s.summary = format!("base {}: {}", cell.base, e.message());
+                }
+                s.duration_s = t.elapsed().as_secs_f64();
+                l.push(s);
+                None
+            }
+        }
+    };
+    let base_commit = match base {
+        Ok(b) => b.clone(),
+        Err(_) => {
+            l.skip_rest(Stage::Apply, "the base could not be fetched");
+            res.stages = l.stages;
+            return res;
+        }
+    };
+
+    // apply (also puts the slot's worktree at the right commit)
+    let mut changed: Vec<String> = Vec::new();
+    if l.go(Stage::Apply) {
+        match &fetched {
+            None => match store.worktree_at(&sl.src, &base_commit) {
+                Ok(()) => l.push(StageResult::new(Stage::Apply, Status::Pass, "base cell: nothing to apply")),
+                Err(e) => l.push(StageResult::error(Stage::Apply, format!("worktree: {e:#}"))),
+            },
+            Some(f) => {
+                let (r, ps) = fetch::apply(store, &sl.src, &base_commit, f, &dir.join("apply.log"));
+                if let Some(p) = &ps {
+                    changed = fetch::changed_files(&sl.src, &base_commit, &p.head);
+                }
+                res.patchset = ps;
+                let path_check = matches!(f, Fetched::PathCheck(_));
+                l.push(r);
+                if path_check {
+                    l.skip_rest(Stage::Toolchain, "a file link: nothing to build beyond the base");
+                }
+            }
+        }
+    }
+    if l.stages.len() == Stage::ALL.len() {
+        res.stages = l.stages;
+        return res;
+    }
+
+    let profile = match Profile::load(&project_root(), cell.arch) {
+        Ok(p) => p,
+        Err(e) => {
+            l.push(StageResult::error(Stage::Toolchain, format!("{e:#}")));
+            l.skip_rest(Stage::Config, "no QEMU profile");
+            res.stages = l.stages;
+            return res;
+        }
+    };
+    let tc = match tc {
+        Ok(t) => t,
+        Err(why) => {
+            if l.go(Stage::Toolchain) {
+                l.push(StageResult::new(Stage::Toolchain, Status::Fail, format!("toolchain {} cannot serve: {why}", cell.toolchain)).with_fault(Fault::Toolchain));
+            }
+            l.skip_rest(Stage::Config, "the toolchain cannot serve");
+            res.stages = l.stages;
+            return res;
+        }
+    };
+    let (out, clippy_out) = if cell.is_base() { (&sl.out_base, &sl.clippy_base) } else { (&sl.out_entry, &sl.clippy_entry) };
+    if !cell.is_base() && sl.out_base.join(".config").is_file() && l.blocked.is_none() {
+        // Start the entry's build from the base's, so make redoes only what the patch changed.
+        if let Err(e) = build::sync_dir(&sl.out_base, out) {
+            l.push(StageResult::error(Stage::Build, format!("copy the base build: {e:#}")));
+        }
+    }
+    let kb = Kbuild { src: sl.src.clone(), out: out.clone(), profile: &profile, tc, jobs: opts.jobs, logs: dir.to_path_buf() };
+
+    if l.go(Stage::Toolchain) {
+        l.push(kb.toolchain_gate());
+    }
+    if l.go(Stage::Config) {
+        let (frags, soft) = fragments(m, cell, &sl.src, &base_commit, &changed, dir);
+        l.push(kb.configure(&frags, &soft));
+    }
+    if l.go(Stage::Build) {
+        l.push(kb.build());
+    }
+    let checks = &m.checks;
+    if l.go(Stage::Boot) {
+        let (boot_r, console) = boot_cell(&kb, &profile, dir, opts);
+        let kunit_wanted = checks.contains(&Check::Kunit);
+        let blocks = ktap::parse_all(&console);
+        l.push(boot_r);
+        if kunit_wanted {
+            res.kunit = Kunit::from_cases(blocks.iter().flat_map(ktap::cases).collect());
+            l.push(kunit_stage(&res.kunit, &console));
+        }
+    } else if checks.contains(&Check::Kunit) {
+        l.go(Stage::Kunit);
+    }
+    if !checks.contains(&Check::Kunit) {
+        l.stages.push(StageResult::skip(Stage::Kunit, "not in the matrix's checks"));
+    }
+    // The lints run whatever the boot said: they read the source, not the kernel's behaviour.
+    let build_ok = l.stages.iter().any(|s| s.stage == Stage::Build && s.ok());
+    let lint_block = if build_ok { None } else { Some("the build did not pass".to_string()) };
+    let stopped = opts.stop_after.is_some_and(|s| s < Stage::Clippy);
+    for (stage, check) in [(Stage::Clippy, Check::Clippy), (Stage::Rustfmt, Check::Rustfmt), (Stage::Rustdoc, Check::Rustdoc)] {
+        if stopped {
+            l.stages.push(StageResult::skip(stage, format!("stopped after {} (--stage)", opts.stop_after.map_or("", |s| s.name()))));
+        } else if !checks.contains(&check) {
+            l.stages.push(StageResult::skip(stage, "not in the matrix's checks"));
+        } else if let Some(why) = &lint_block {
+            l.stages.push(StageResult::skip(stage, why.clone()));
+        } else {
+            l.stages.push(match stage {
+                Stage::Clippy => kb.clippy(clippy_out),
+                Stage::Rustfmt => kb.rustfmt(),
+                _ => kb.rustdoc(),
+            });
+        }
+    }
+    // Leave the slot's worktree at the base for the next cell.
+    if !cell.is_base() {
+        let _ = store.worktree_at(&sl.src, &base_commit);
+    }
+    res.stages = l.stages;
+    res
+}
+
+/// The fragments for a cell: common, the arch's, the tree's Rust KUnit suites, the entry's
+/// own, and (soft) the options the patchset introduces.
+fn fragments(m: &Loaded, cell: &Cell, src: &Path, base_commit: &str, changed: &[String], dir: &Path) -> (Vec<PathBuf>, BTreeMap<String, String>) {
+    let root = project_root();
+    let mut frags = vec![root.join("kconfigs/common.config"), root.join(format!("kconfigs/{}.config", cell.arch.name()))];
+    let mut auto = String::from("# Rust KUnit suites found in the tree's own Kconfig\n");
+    for o in build::rust_kunit_options(src) {
+        auto.push_str(&format!("{o}=y\n"));
+    }
+    let mut soft = BTreeMap::new();
+    if let Some(e) = m.entry(&cell.entry) {
+        let mut extra = String::new();
+        for k in &e.kconfig {
+            if k.starts_with("CONFIG_") {
+                extra.push_str(k);
+                extra.push('\n');
+            } else {
+                let p = if Path::new(k).is_absolute() { PathBuf::from(k) } else { m.dir().join(k) };
+                frags.push(p);
+            }
+        }
+        // Options the patchset adds, enabled where their dependencies allow.
+        let kconfigs: Vec<(String, String)> = changed
+            .iter()
+            .filter(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig")))
+            .map(|f| {
+                let before = proc::output(std::process::Command::new("git").arg("-C").arg(src).args(["show", &format!("{base_commit}:{f}")])).unwrap_or_default();
+                let after = std::fs::read_to_string(src.join(f)).unwrap_or_default();
+                (before, after)
+            })
+            .collect();
+        for o in build::introduced_options(&kconfigs) {
+            let v = if o.contains("SAMPLE") || o.contains("TEST") { "m" } else { "y" };
+            extra.push_str(&format!("{o}={v}\n"));
+            soft.insert(o, v.to_string());
+        }
+        if !extra.is_empty() {
+            let p = dir.join("entry.config");
+            let _ = std::fs::write(&p, extra);
+            frags.push(p);
+        }
+    }
+    let p = dir.join("kunit-suites.config");
+    let _ = std::fs::write(&p, auto);
+    frags.insert(2, p);
+    (frags, soft)
+}
+
+/// Build the init + initramfs, boot, classify; returns the boot stage and the console.
+fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageResult, String) {
+    let start = Instant::now();
+    let modules = boot::rust_modules(&kb.src, &kb.out);
+    let clang = kb.tc.paths.get("clang").cloned().unwrap_or_else(|| "clang".into());
+    let initramfs = match boot::make_initramfs(&kb.src, &kb.out, profile, &clang, &modules, &dir.join("initramfs"), &dir.join("initramfs.log")) {
+        Ok(p) => p,
+        Err(e) => return (StageResult::error(Stage::Boot, format!("initramfs: {e}")).with_log("initramfs.log"), String::new()),
+    };
+    if proc::which(&profile.binary).is_none() {
+        return (StageResult::error(Stage::Boot, format!("{} is not installed (run `cargo xtask setup`)", profile.binary)), String::new());
+    }
+    let mut cmd = boot::qemu_command(profile, &kb.out, &initramfs, "tcg", "");
+    let deadline = std::time::Duration::from_secs(opts.boot_timeout.unwrap_or(profile.boot_timeout));
+    let console_path = dir.join("console.log");
+    let _ = std::fs::write(dir.join("qemu.cmd"), proc::display_command(&cmd) + "\n");
+    let (o, stopped) = match boot::run_qemu(&mut cmd, &console_path, deadline) {
+        Ok(x) => x,
+        Err(e) => return (StageResult::error(Stage::Boot, format!("could not run QEMU: {e:#}")), String::new()),
+    };
+    let console = ktap::decode(&std::fs::read(&console_path).unwrap_or_default());
+    let spans = kunit_spans(&console);
+    let v = boot::classify(&console, o.success(), o.timed_out, stopped, &spans);
+    let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), "console.log");
+    if !modules.is_empty() {
+        r.summary.push_str(&format!(" [modules: {}]", modules.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    (r, console)
+}
+
+/// Console line ranges from each KTAP block's first line to its last result line.
+fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
+    let lines = ktap::split_lines(console);
+    let mut spans = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut last_result = 0;
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim_start();
+        let body = t.find("KTAP version").map(|p| &t[p..]);
+        if body.is_some_and(|b| b.starts_with("KTAP version")) && open.is_none() {
+            open = Some(i);
+        }
+        if open.is_some() && (t.contains("ok ") && (t.contains(" ok ") || t.starts_with("ok ") || t.contains("not ok "))) {
+            last_result = i;
+        }
+        if let Some(s) = open {
+            // A block ends at the init's first marker (boot-time suites are done by then) or at
+            // the next block's start.
+            if l.contains("RFL-INIT:") {
+                spans.push((s, last_result.max(s) + 1));
+                open = None;
+            }
+        }
+    }
+    if let Some(s) = open {
+        spans.push((s, last_result.max(s) + 1));
+    }
+    spans
+}
+
+fn kunit_stage(k: &Kunit, console: &str) -> StageResult {
+    let c = &k.counts;
+    if c.total == 0 {
+        let status = if console.is_empty() { Status::Skip } else { Status::Fail };
+        return StageResult::new(Stage::Kunit, status, if console.is_empty() { "no console" } else { "no KTAP output found on the console" }).with_log("console.log");
+    }
+    let bad: Vec<String> = k
+        .tests
+        .iter()
+        .filter(|t| t.status == "fail" || t.status == "crash")
+        .map(|t| format!("{} {}{}", t.status, t.name, t.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default()))
+        .collect();
+    let counts = format!("{} tests: {} passed, {} failed, {} crashed, {} skipped", c.total, c.passed, c.failed, c.crashed, c.skipped);
+    let mut r = if bad.is_empty() {
+        StageResult::new(Stage::Kunit, Status::Pass, counts)
+    } else {
+        let mut r = StageResult::new(Stage::Kunit, Status::Fail, format!("{counts}; {}", bad.iter().take(5).cloned().collect::<Vec<_>>().join("; ")));
+        r.fault = Some(Fault::Code);
+        r
+    };
+    r.log = Some("console.log".into());
+    r
+}

@@ -1,0 +1,474 @@
+//! `setup` installs the pipeline's tools on Debian/Ubuntu and provisions the offline tagged
+//! bases; `doctor` lists every tool with its version and checks the base's minimums.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::arch::{Arch, Profile};
+use crate::matrix::{Loaded, Offline};
+use crate::paths::{project_root, Cache};
+use crate::proc;
+use crate::store::{self, Store};
+use crate::toolchain;
+
+/// Debian packages the pipeline needs (resolved by name; versions are printed by doctor).
+pub const PACKAGES: &[&str] = &[
+    "clang-19", "lld-19", "llvm-19", "libclang-19-dev",
+    "rustc-web", "rust-web-src", "rust-web-clippy", "rustfmt-web",
+    "make", "bc", "bison", "flex", "cpio", "rsync", "libelf-dev", "libssl-dev", "ccache",
+    "python3", "git", "xz-utils", "ca-certificates",
+];
+pub const QEMU_PACKAGES: &[&str] = &["qemu-system-x86", "qemu-system-arm", "qemu-system-misc"];
+/// The oldest QEMU known to boot all four arches here.
+const QEMU_MIN: &str = "8.0.0";
+const BINDGEN_MIN: &str = "0.71.1";
+const BACKPORTS_FILE: &str = "/etc/apt/sources.list.d/rfl-harness-backports.sources";
+
+struct OsRelease {
+    id: String,
+    like: String,
+    codename: String,
+}
+
+fn os_release() -> Option<OsRelease> {
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    Some(OsRelease { id: get("ID"), like: get("ID_LIKE"), codename: get("VERSION_CODENAME") })
+}
+
+fn installed(pkg: &str) -> bool {
+    proc::run_captured(Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg]), Some(Duration::from_secs(30)))
+        .is_ok_and(|c| c.stdout.contains("install ok installed"))
+}
+
+fn apt(args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("setup: apt-get {}", args.join(" "));
+    let c = proc::run_captured(
+        Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive"),
+        Some(Duration::from_secs(1800)),
+    )?;
+    if !c.outcome.success() {
+        bail!("apt-get {} failed ({}):\n{}", args.join(" "), c.outcome.describe(), tail(&c.stderr, 20));
+    }
+    Ok(())
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The URI and keyring of the machine's own Debian source (never a hard-coded mirror).
+fn debian_source() -> Option<(String, String)> {
+    let mut texts = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for f in files {
+            if f.to_string_lossy().contains("rfl-harness") {
+                continue;
+            }
+            if let Ok(t) = std::fs::read_to_string(&f) {
+                texts.push(t);
+            }
+        }
+    }
+    if let Ok(t) = std::fs::read_to_string("/etc/apt/sources.list") {
+        texts.push(t);
+    }
+    for t in &texts {
+        // deb822 stanzas
+        for stanza in t.split("\n\n") {
+            let field = |k: &str| stanza.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string());
+            if let (Some(uris), Some(suites)) = (field("URIs:"), field("Suites:")) {
+                if !suites.split_whitespace().any(|s| s.contains("security")) {
+                    let uri = uris.split_whitespace().next().unwrap_or_default().to_string();
+                    let key = field("Signed-By:").unwrap_or_else(|| "/usr/share/keyrings/debian-archive-keyring.gpg".into());
+                    return Some((uri, key));
+                }
+            }
+        }
+        // one-line form
+        for l in t.lines() {
+            let l = l.trim();
+            if l.starts_with("deb ") && !l.contains("security") {
+                let parts: Vec<&str> = l.split_whitespace().collect();
+                let uri = parts.iter().find(|p| p.contains("://"))?.to_string();
+                return Some((uri, "/usr/share/keyrings/debian-archive-keyring.gpg".into()));
+            }
+        }
+    }
+    None
+}
+
+fn qemu_ok() -> bool {
+    Arch::ALL.iter().all(|a| {
+        Profile::load(&project_root(), *a)
+            .ok()
+            .and_then(|p| toolchain::tool_version(&p.binary))
+            .is_some_and(|v| toolchain::version_cmp(&v, QEMU_MIN) != std::cmp::Ordering::Less)
+    })
+}
+
+pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()> {
+    let os = os_release();
+    let debianish = os.as_ref().is_some_and(|o| o.id == "debian" || o.id == "ubuntu" || o.like.contains("debian"));
+    let root = unsafe { libc::geteuid() } == 0;
+    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    if dry_run || !debianish || !root {
+        let why = if dry_run {
+            "dry run"
+        } else if !debianish {
+            "not Debian or Ubuntu"
+        } else {
+            "not root"
+        };
+        println!("setup: {why}; this machine manages its own toolchains. What setup would install:");
+        println!("  apt-get install -y {}", PACKAGES.join(" "));
+        println!("  apt-get install -y {} (QEMU >= {QEMU_MIN}; on Debian 12 from bookworm-backports)", QEMU_PACKAGES.join(" "));
+        println!("  cargo install bindgen-cli --locked --root {}", cache.tools().display());
+        for (name, b) in &matrix.matrix.bases {
+            if let Some(o) = &b.offline {
+                println!("  base {name}: Debian package {} from suite {}, imported into {}", o.debian_package, o.suite, cache.store().display());
+            }
+        }
+        if !missing.is_empty() {
+            println!("missing now: {}", missing.join(" "));
+        }
+        return Ok(());
+    }
+    let os = os.expect("checked above");
+
+    let mut updated = false;
+    if !missing.is_empty() {
+        apt(&["update", "-q"])?;
+        updated = true;
+        let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+        args.extend(missing.iter().copied());
+        apt(&args)?;
+    } else {
+        eprintln!("setup: Debian packages already installed");
+    }
+
+    if !qemu_ok() {
+        let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+        let backports = format!("{}-backports", os.codename);
+        if os.id == "debian" && os.codename == "bookworm" {
+            let (uri, key) = debian_source().context("no Debian source found in /etc/apt to derive backports from")?;
+            let text = format!("Types: deb\nURIs: {uri}\nSuites: {backports}\nComponents: main\nSigned-By: {key}\n");
+            if std::fs::read_to_string(BACKPORTS_FILE).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(BACKPORTS_FILE, text).with_context(|| format!("write {BACKPORTS_FILE}"))?;
+                updated = false;
+            }
+            args.extend(["-t", backports.as_str()]);
+        }
+        if !updated {
+            apt(&["update", "-q"])?;
+        }
+        args.extend(QEMU_PACKAGES);
+        apt(&args)?;
+        if !qemu_ok() {
+            bail!("QEMU is still older than {QEMU_MIN} or missing an arch after installing {}", QEMU_PACKAGES.join(" "));
+        }
+    } else {
+        eprintln!("setup: QEMU already installed");
+    }
+
+    install_bindgen(cache)?;
+    provision_offline_bases(cache, matrix)?;
+    eprintln!("setup: done");
+    Ok(())
+}
+
+fn install_bindgen(cache: &Cache) -> anyhow::Result<()> {
+    let bin = cache.tools().join("bin/bindgen");
+    if let Some(v) = toolchain::tool_version(&bin.to_string_lossy()) {
+        if toolchain::version_cmp(&v, BINDGEN_MIN) != std::cmp::Ordering::Less {
+            eprintln!("setup: bindgen {v} already in {}", bin.display());
+            return Ok(());
+        }
+    }
+    eprintln!("setup: cargo install bindgen-cli (about 2 minutes on 2 cores)");
+    let c = proc::run_captured(
+        Command::new("cargo").args(["install", "bindgen-cli", "--locked", "--root"]).arg(cache.tools()),
+        Some(Duration::from_secs(1800)),
+    )?;
+    if !c.outcome.success() {
+        bail!("cargo install bindgen-cli failed ({}):\n{}", c.outcome.describe(), tail(&c.stderr, 20));
+    }
+    Ok(())
+}
+
+/// The local ref that holds a provisioned base.
+pub fn base_ref(name: &str) -> String {
+    format!("refs/rfl/bases/{name}")
+}
+
+/// Import every `offline` base of the matrix into the object store (idempotent: a base whose
+/// package version is already imported is left as it is).
+pub fn provision_offline_bases(cache: &Cache, matrix: &Loaded) -> anyhow::Result<()> {
+    let store = Store::open(cache)?;
+    for (name, b) in &matrix.matrix.bases {
+        if let Some(o) = &b.offline {
+            let sha = provision(cache, &store, name, o).with_context(|| format!("provision base {name}"))?;
+            println!("base {name}: {sha}");
+        }
+    }
+    Ok(())
+}
+
+fn apt_private_opts(dir: &Path) -> Vec<String> {
+    vec![
+        "-o".into(),
+        format!("Dir::Etc::SourceList={}", dir.join("sources.list").display()),
+        "-o".into(),
+        "Dir::Etc::SourceParts=/dev/null".into(),
+        "-o".into(),
+        format!("Dir::State::Lists={}", dir.join("lists").display()),
+        "-o".into(),
+        format!("Dir::Cache::archives={}", dir.join("archives").display()),
+        "-o".into(),
+        "APT::Sandbox::User=root".into(),
+    ]
+}
+
+fn provision(cache: &Cache, store: &Store, name: &str, o: &Offline) -> anyhow::Result<String> {
+    let dl = cache.downloads().join(&o.suite);
+    std::fs::create_dir_all(dl.join("lists/partial"))?;
+    std::fs::create_dir_all(dl.join("archives/partial"))?;
+    let (uri, key) = debian_source().context("no Debian source in /etc/apt to download the kernel source from")?;
+    // Security suites live at the `-security` archive next to the main one.
+    let suite_uri = if o.suite.contains("security") {
+        uri.trim_end_matches('/').trim_end_matches("/debian").to_string() + "/debian-security"
+    } else {
+        uri.clone()
+    };
+    std::fs::write(dl.join("sources.list"), format!("deb [signed-by={key}] {suite_uri} {} main\n", o.suite))?;
+    let opts = apt_private_opts(&dl);
+    let run_apt = |prog: &str, args: &[&str]| -> anyhow::Result<proc::Captured> {
+        let mut c = Command::new(prog);
+        c.args(&opts).args(args).current_dir(&dl);
+        proc::run_captured(&mut c, Some(Duration::from_secs(900)))
+    };
+    let up = run_apt("apt-get", &["update", "-q"])?;
+    if !up.outcome.success() {
+        bail!("apt-get update for suite {} failed: {}", o.suite, tail(&up.stderr, 5));
+    }
+    let show = run_apt("apt-cache", &["show", "--no-all-versions", &o.debian_package])?;
+    let version = show.stdout.lines().find_map(|l| l.strip_prefix("Version: ")).map(str::trim).map(str::to_string);
+    let Some(version) = version else {
+        let search = run_apt("apt-cache", &["search", "--names-only", "^linux-source-[0-9]"])?;
+        let offered: Vec<&str> = search.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        bail!(
+            "Debian suite {} no longer offers {}; it offers: {}. Change `offline` of base {name} in matrix.toml",
+            o.suite,
+            o.debian_package,
+            if offered.is_empty() { "no linux-source package".to_string() } else { offered.join(", ") }
+        );
+    };
+    let message = format!("Import {} {} from Debian {}\n\nThe Debian source package's tree, Debian patches applied.\n", o.debian_package, version, o.suite);
+    let r = base_ref(name);
+    if let Some(sha) = store.rev(&r) {
+        let have = store.git(&["log", "-1", "--format=%B", &sha]).unwrap_or_default();
+        if have.trim() == message.trim() {
+            eprintln!("setup: base {name} already provisioned ({} {version})", o.debian_package);
+            return Ok(sha);
+        }
+    }
+    eprintln!("setup: downloading {} {version}", o.debian_package);
+    let deb_glob = format!("{}_", o.debian_package);
+    let find_deb = || {
+        std::fs::read_dir(&dl).ok().and_then(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .find(|p| {
+                    let f = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                    f.starts_with(&deb_glob) && f.contains(&version.replace(':', "%3a")) && f.ends_with(".deb")
+                })
+        })
+    };
+    if find_deb().is_none() {
+        let d = run_apt("apt-get", &["download", "-q", &format!("{}={version}", o.debian_package)])?;
+        if !d.outcome.success() {
+            bail!("apt-get download {} failed: {}", o.debian_package, tail(&d.stderr, 5));
+        }
+    }
+    let deb = find_deb().context("downloaded .deb not found")?;
+    let scratch = cache.root.join("tmp").join(format!("import-{name}"));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    proc::output(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(scratch.join("deb")))?;
+    let tarball = find_tarball(&scratch.join("deb/usr/src")).context("no linux-source tarball inside the package")?;
+    let unpacked = scratch.join("src");
+    std::fs::create_dir_all(&unpacked)?;
+    eprintln!("setup: unpacking {}", tarball.display());
+    proc::output(Command::new("tar").arg("-xf").arg(&tarball).arg("-C").arg(&unpacked))?;
+    let top = std::fs::read_dir(&unpacked)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("Makefile").is_file())
+        .context("unpacked tarball has no top folder with a Makefile")?;
+    let kver = store::kernel_version(&std::fs::read_to_string(top.join("Makefile"))?).context("no version in the Makefile")?;
+    eprintln!("setup: importing {kver} into {}", store.git_dir.display());
+    let sha = store.import_tree(&top, &message, &scratch)?;
+    store.set_ref(&format!("refs/tags/v{kver}"), &sha)?;
+    store.set_ref(&r, &sha)?;
+    std::fs::remove_dir_all(&scratch).ok();
+    Ok(sha)
+}
+
+fn find_tarball(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+        let f = p.to_string_lossy();
+        f.ends_with(".tar.xz") || f.ends_with(".tar.bz2") || f.ends_with(".tar.gz")
+    })
+}
+
+/// `doctor`: every tool with version and path; the base's minimums; the exact fix.
+pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
+    let mut ok = true;
+    let mut fixes: Vec<String> = Vec::new();
+    let toolchains: Vec<(String, crate::matrix::Toolchain)> = if matrix.matrix.toolchains.is_empty() {
+        vec![("default".into(), toolchain::debian_default())]
+    } else {
+        matrix.matrix.toolchains.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let store = Store::open(cache).ok();
+    // The newest provisioned tagged base serves as the reference for the minimums.
+    let reference = matrix
+        .matrix
+        .bases
+        .iter()
+        .filter(|(_, b)| b.offline.is_some())
+        .find_map(|(n, _)| store.as_ref()?.rev(&base_ref(n)).map(|s| (n.clone(), s)));
+    for (name, t) in &toolchains {
+        println!("toolchain {name}:");
+        let expanded = [
+            ("rustc", cache.expand(&t.rustc)),
+            ("rustdoc", cache.expand(&t.rustdoc)),
+            ("clippy-driver", cache.expand(&t.clippy_driver)),
+            ("rustfmt", cache.expand(&t.rustfmt)),
+            ("bindgen", cache.expand(&t.bindgen)),
+            ("clang", toolchain::llvm_tool(&t.llvm, "clang")),
+            ("ld.lld", toolchain::llvm_tool(&t.llvm, "ld.lld")),
+        ];
+        for (tool, spec) in &expanded {
+            match proc::which(spec).map(|p| (toolchain::tool_version(&p.to_string_lossy()), p)) {
+                Some((Some(v), p)) => println!("  {tool:<14} {v:<10} {}", p.display()),
+                Some((None, p)) => {
+                    ok = false;
+                    println!("  {tool:<14} {:<10} {} (does not answer --version)", "?", p.display());
+                }
+                None => {
+                    ok = false;
+                    println!("  {tool:<14} {:<10} {spec}", "MISSING");
+                }
+            }
+        }
+        match toolchain::resolve(cache, name, t) {
+            Ok(r) => {
+                println!("  {:<14} {:<10} {}", "rust-src", r.versions.get("rust-src").map_or("?", |s| s), r.rust_src.as_deref().unwrap_or("?"));
+                if let (Some((bname, sha)), Some(store)) = (&reference, &store) {
+                    match store.show(sha, "scripts/min-tool-version.sh") {
+                        Ok(script) => {
+                            let scratch = std::env::temp_dir();
+                            for arch in Arch::ALL {
+                                let p = Profile::load(&project_root(), arch)?;
+                                let problems = r.check_minimums(&script, &p.kernel_arch, &scratch);
+                                if problems.is_empty() {
+                                    println!("  minimums of base {bname} for {arch}: met");
+                                } else {
+                                    ok = false;
+                                    println!("  minimums of base {bname} for {arch}: {}", problems.join("; "));
+                                }
+                            }
+                        }
+                        Err(e) => println!("  minimums: cannot read the base's min-tool-version.sh: {e}"),
+                    }
+                } else {
+                    println!("  minimums: no provisioned base to check against (run `cargo xtask setup`)");
+                }
+            }
+            Err(e) => {
+                ok = false;
+                println!("  unusable: {e}");
+                fixes.push(format!("apt-get install -y {}", PACKAGES.join(" ")));
+                if e.contains("bindgen") {
+                    fixes.push(format!("cargo install bindgen-cli --locked --root {}", cache.tools().display()));
+                }
+            }
+        }
+    }
+    println!("qemu:");
+    for arch in Arch::ALL {
+        let p = Profile::load(&project_root(), arch)?;
+        match proc::which(&p.binary).map(|path| (toolchain::tool_version(&path.to_string_lossy()), path)) {
+            Some((Some(v), path)) if toolchain::version_cmp(&v, QEMU_MIN) != std::cmp::Ordering::Less => {
+                println!("  {:<24} {v:<10} {}", p.binary, path.display())
+            }
+            Some((v, path)) => {
+                ok = false;
+                println!("  {:<24} {:<10} {} (need >= {QEMU_MIN})", p.binary, v.unwrap_or_else(|| "?".into()), path.display());
+                fixes.push(format!("apt-get install -y -t bookworm-backports {}", QEMU_PACKAGES.join(" ")));
+            }
+            None => {
+                ok = false;
+                println!("  {:<24} {:<10}", p.binary, "MISSING");
+                fixes.push(format!("apt-get install -y -t bookworm-backports {}", QEMU_PACKAGES.join(" ")));
+            }
+        }
+        if !p.firmware_file.is_empty() {
+            if Path::new(&p.firmware_file).is_file() {
+                println!("  {:<24} {:<10} {}", format!("firmware ({arch})"), "present", p.firmware_file);
+            } else {
+                ok = false;
+                println!("  {:<24} {:<10} {}", format!("firmware ({arch})"), "MISSING", p.firmware_file);
+            }
+        }
+    }
+    println!("other tools:");
+    for tool in ["git", "make", "flex", "bison", "bc", "cpio", "tar", "python3", "ccache"] {
+        match proc::which(tool) {
+            Some(p) => println!("  {tool:<14} {:<10} {}", toolchain::tool_version(&p.to_string_lossy()).unwrap_or_else(|| "?".into()), p.display()),
+            None => {
+                ok = false;
+                println!("  {tool:<14} MISSING");
+                fixes.push(format!("apt-get install -y {}", PACKAGES.join(" ")));
+            }
+        }
+    }
+    println!("bases in {}:", cache.store().display());
+    for (name, b) in &matrix.matrix.bases {
+        if b.offline.is_some() {
+            match store.as_ref().and_then(|s| s.rev(&base_ref(name))) {
+                Some(sha) => println!("  {name:<14} {sha}"),
+                None => {
+                    ok = false;
+                    println!("  {name:<14} NOT PROVISIONED");
+                    fixes.push("cargo xtask setup".into());
+                }
+            }
+        }
+    }
+    fixes.dedup();
+    if !ok {
+        println!("\ndoctor: not ready. To fix, as root:");
+        let mut seen = std::collections::BTreeSet::new();
+        for f in fixes {
+            if seen.insert(f.clone()) {
+                println!("  {f}");
+            }
+        }
+    } else {
+        println!("\ndoctor: ready");
+    }
+    Ok(ok)
+}

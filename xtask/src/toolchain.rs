@@ -1,0 +1,223 @@
+//! Toolchains as data: resolve a `[toolchains.<name>]` table to paths and versions, and
+//! gate it against a base's own `scripts/min-tool-version.sh`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::matrix::Toolchain;
+use crate::paths::Cache;
+use crate::proc;
+
+/// The toolchain `setup` installs on Debian: rustc/rustdoc/clippy/rustfmt 1.96 from the
+/// rust-web packages, bindgen built into the cache, LLVM 19.
+pub fn debian_default() -> Toolchain {
+    Toolchain {
+        rustc: "/usr/bin/rustc".into(),
+        rustdoc: "/usr/bin/rustdoc".into(),
+        clippy_driver: "/usr/bin/clippy-driver".into(),
+        rustfmt: "/usr/bin/rustfmt".into(),
+        bindgen: "{cache}/tools/bin/bindgen".into(),
+        llvm: "/usr/lib/llvm-19/bin/".into(),
+    }
+}
+
+/// A toolchain with every tool found and its version read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Resolved {
+    pub name: String,
+    /// tool → path
+    pub paths: BTreeMap<String, String>,
+    /// tool → version (as `X.Y.Z`)
+    pub versions: BTreeMap<String, String>,
+    pub llvm: String,
+    pub rust_src: Option<String>,
+}
+
+/// What each tool is called in the kernel's variables and how its version is read.
+const RUST_TOOLS: [(&str, &str); 5] = [
+    ("rustc", "RUSTC"),
+    ("rustdoc", "RUSTDOC"),
+    ("clippy-driver", "CLIPPY_DRIVER"),
+    ("rustfmt", "RUSTFMT"),
+    ("bindgen", "BINDGEN"),
+];
+
+pub fn llvm_tool(llvm: &str, tool: &str) -> String {
+    if llvm.ends_with('/') {
+        format!("{llvm}{tool}")
+    } else if llvm.starts_with('-') {
+        format!("{tool}{llvm}")
+    } else {
+        tool.to_string()
+    }
+}
+
+/// The first `X.Y[.Z]` in a `--version` line, preferring one after the word "version".
+pub fn parse_version(text: &str) -> Option<String> {
+    let re = regex::Regex::new(r"(\d+)\.(\d+)(?:\.(\d+))?").expect("static regex");
+    let first_line = text.lines().find(|l| !l.trim().is_empty())?;
+    let hay = match first_line.find("version") {
+        Some(i) => &first_line[i..],
+        None => first_line,
+    };
+    let c = re.captures(hay).or_else(|| re.captures(first_line))?;
+    Some(format!("{}.{}.{}", &c[1], &c[2], c.get(3).map_or("0", |m| m.as_str())))
+}
+
+/// Compare dotted versions numerically.
+pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let nums = |s: &str| s.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    let (mut x, mut y) = (nums(a), nums(b));
+    let n = x.len().max(y.len());
+    x.resize(n, 0);
+    y.resize(n, 0);
+    x.cmp(&y)
+}
+
+pub fn tool_version(path: &str) -> Option<String> {
+    let c = proc::run_captured(Command::new(path).arg("--version"), Some(Duration::from_secs(20))).ok()?;
+    if !c.outcome.success() {
+        return None;
+    }
+    parse_version(&c.stdout).or_else(|| parse_version(&c.stderr))
+}
+
+/// Resolve every tool; an error names what is missing or unusable.
+pub fn resolve(cache: &Cache, name: &str, t: &Toolchain) -> Result<Resolved, String> {
+    let mut paths = BTreeMap::new();
+    let mut versions = BTreeMap::new();
+    let mut problems = Vec::new();
+    let wanted: Vec<(String, String)> = vec![
+        ("rustc".into(), cache.expand(&t.rustc)),
+        ("rustdoc".into(), cache.expand(&t.rustdoc)),
+        ("clippy-driver".into(), cache.expand(&t.clippy_driver)),
+        ("rustfmt".into(), cache.expand(&t.rustfmt)),
+        ("bindgen".into(), cache.expand(&t.bindgen)),
+        ("clang".into(), llvm_tool(&t.llvm, "clang")),
+        ("ld.lld".into(), llvm_tool(&t.llvm, "ld.lld")),
+    ];
+    for (tool, spec) in wanted {
+        match proc::which(&spec) {
+            Some(p) => {
+                let p = p.to_string_lossy().into_owned();
+                match tool_version(&p) {
+                    Some(v) => {
+                        versions.insert(tool.clone(), v);
+                    }
+                    None => problems.push(format!("{tool} at {p} does not answer --version")),
+                }
+                paths.insert(tool, p);
+            }
+            None => problems.push(format!("{tool} not found ({spec})")),
+        }
+    }
+    let mut rust_src = None;
+    if let Some(rustc) = paths.get("rustc") {
+        if let Ok(c) = proc::run_captured(Command::new(rustc).args(["--print", "sysroot"]), Some(Duration::from_secs(20))) {
+            let lib = Path::new(c.stdout.trim()).join("lib/rustlib/src/rust/library");
+            if lib.join("core/src/lib.rs").is_file() {
+                rust_src = Some(lib.to_string_lossy().into_owned());
+                versions.insert("rust-src".into(), versions.get("rustc").cloned().unwrap_or_default());
+            } else {
+                problems.push(format!("rustc at {rustc} has no rust-src (looked in {})", lib.display()));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    Ok(Resolved { name: name.to_string(), paths, versions, llvm: t.llvm.clone(), rust_src })
+}
+
+impl Resolved {
+    /// The make variables that select this toolchain.
+    pub fn make_vars(&self) -> Vec<String> {
+        let mut v = vec![format!("LLVM={}", self.llvm)];
+        for (tool, var) in RUST_TOOLS {
+            if let Some(p) = self.paths.get(tool) {
+                v.push(format!("{var}={p}"));
+            }
+        }
+        v
+    }
+
+    /// Problems against a base's minimums (`min-tool-version.sh` text) for one kernel ARCH.
+    pub fn check_minimums(&self, script: &str, srcarch: &str, scratch: &Path) -> Vec<String> {
+        let path = scratch.join(format!("min-tool-version-{}.sh", std::process::id()));
+        if std::fs::write(&path, script).is_err() {
+            return vec!["could not write min-tool-version.sh to the scratch folder".into()];
+        }
+        let mut problems = Vec::new();
+        for (tool, ours) in [("rustc", "rustc"), ("bindgen", "bindgen"), ("llvm", "clang")] {
+            let c = proc::run_captured(
+                Command::new("sh").arg(&path).arg(tool).env("SRCARCH", srcarch).env("ARCH", srcarch),
+                Some(Duration::from_secs(10)),
+            );
+            let Ok(c) = c else { continue };
+            if !c.outcome.success() {
+                continue; // an older base may not know the tool
+            }
+            let min = c.stdout.trim().to_string();
+            match self.versions.get(ours) {
+                Some(have) if version_cmp(have, &min) == std::cmp::Ordering::Less => {
+                    problems.push(format!("{ours} {have} is older than the base's minimum {min} ({tool})"))
+                }
+                Some(_) => {}
+                None => problems.push(format!("{ours}: version unknown, base needs {min}")),
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_real_banners() {
+        assert_eq!(parse_version("rustc 1.96.0 (ac68faa20 2026-05-25) (built from a source tarball)").as_deref(), Some("1.96.0"));
+        assert_eq!(parse_version("bindgen 0.73.2").as_deref(), Some("0.73.2"));
+        assert_eq!(parse_version("Debian clang version 19.1.7 (3+b1)\nTarget: x86_64").as_deref(), Some("19.1.7"));
+        assert_eq!(parse_version("Debian LLD 19.1.7 (compatible with GNU linkers)").as_deref(), Some("19.1.7"));
+        assert_eq!(parse_version("QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2)").as_deref(), Some("10.0.2"));
+        assert_eq!(parse_version("rustfmt 1.9.0").as_deref(), Some("1.9.0"));
+        assert_eq!(parse_version("").as_deref(), None);
+    }
+
+    #[test]
+    fn version_order() {
+        use std::cmp::Ordering::*;
+        assert_eq!(version_cmp("1.96.0", "1.85.0"), Greater);
+        assert_eq!(version_cmp("0.71.1", "0.71.1"), Equal);
+        assert_eq!(version_cmp("17.0", "17.0.1"), Less);
+        assert_eq!(llvm_tool("-19", "clang"), "clang-19");
+        assert_eq!(llvm_tool("/usr/lib/llvm-19/bin/", "ld.lld"), "/usr/lib/llvm-19/bin/ld.lld");
+        assert_eq!(llvm_tool("1", "clang"), "clang");
+    }
+
+    #[test]
+    fn minimums_come_from_the_script() {
+        let r = Resolved {
+            name: "t".into(),
+            paths: BTreeMap::new(),
+            versions: [("rustc", "1.80.0"), ("bindgen", "0.73.2"), ("clang", "17.0.6")]
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            llvm: "1".into(),
+            rust_src: None,
+        };
+        let script = "case \"$1\" in rustc) echo 1.85.0;; bindgen) echo 0.71.1;; llvm) if [ \"$SRCARCH\" = loongarch ]; then echo 18.0.0; else echo 17.0.1; fi;; *) exit 1;; esac\n";
+        let dir = std::env::temp_dir();
+        let p = r.check_minimums(script, "x86", &dir);
+        assert_eq!(p, vec!["rustc 1.80.0 is older than the base's minimum 1.85.0 (rustc)".to_string()]);
+        let p = r.check_minimums(script, "loongarch", &dir);
+        assert_eq!(p.len(), 2, "{p:?}");
+    }
+}
