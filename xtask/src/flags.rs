@@ -66,6 +66,13 @@ pub enum Cmd {
         #[arg(long, value_name = "SECS")]
         boot_timeout: Option<u64>,
     },
+    /// Parse a console log's KTAP output and print its test cases as JSON.
+    ParseKtap {
+        file: PathBuf,
+        /// Every KTAP block (module suites too), not only the first as kunit.py reads.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// Which cells: shared by plan and matrix.

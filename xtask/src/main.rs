@@ -119,6 +119,17 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::ParseKtap { file, all } => {
+            let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let text = ktap::decode(&bytes);
+            let cases: Vec<ktap::Case> = if all {
+                ktap::parse_all(&text).iter().flat_map(ktap::cases).collect()
+            } else {
+                ktap::cases(&ktap::parse_first(&text))
+            };
+            println!("{}", serde_json::to_string_pretty(&cases)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Matrix { sel, out, stage, cells, jobs, boot_timeout } => {
             let m = load_matrix(sel.matrix.as_deref())?;
             let mut p = plan::plan(&m, &filters(&m, &sel)?);
@@ -145,6 +156,7 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             };
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             proc::install_signal_handlers();
+            let _lock = paths::lock_cache(&cache)?;
             let opts = run::Opts { out: out.clone(), stop_after, jobs, boot_timeout, matrix_arg };
             let results = run::run(&cache, &m, &p, &opts)?;
             link_latest(&cache, &out);

@@ -587,7 +587,7 @@ base = "rust-next"
     fn unknown_arch_names_its_place() {
         let bad = SMALL.replace("\"arm64\"", "\"sparc\"");
         let e = parse_str(&bad).unwrap_err().to_string();
-        assert_eq!(e, "m.toml:2:22: unknown arch `sparc` (known: x86_64, arm64, riscv64, loongarch64)");
+        assert_eq!(e, "m.toml:2:21: unknown arch `sparc` (known: x86_64, arm64, riscv64, loongarch64)");
     }
 
     #[test]

@@ -50,3 +50,29 @@ impl Cache {
         s.replace("{cache}", &self.root.to_string_lossy())
     }
 }
+
+/// An exclusive lock on the cache, held for a whole run: a second run on the same cache
+/// waits for the first (and says so) instead of sharing its store and build slots.
+pub struct CacheLock {
+    _file: std::fs::File,
+}
+
+pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
+    use std::io::Write;
+    use std::os::unix::io::AsRawFd;
+    std::fs::create_dir_all(&cache.root)?;
+    let path = cache.root.join("lock");
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path)?;
+    let fd = f.as_raw_fd();
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        eprintln!("waiting for the cache lock {} (held by {})", path.display(), holder.trim());
+        if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
+            anyhow::bail!("cannot lock {}: {}", path.display(), std::io::Error::last_os_error());
+        }
+    }
+    // The lock dies with the process (kill -9 included); the pid is only for the message.
+    f.set_len(0)?;
+    let _ = writeln!(f, "pid {}", std::process::id());
+    Ok(CacheLock { _file: f })
+}

@@ -1,0 +1,288 @@
+//! The real-kernel suite: the tagged base on all four arches and the seeded self-test on
+//! x86_64 (and arm64 for the arch-only entry), each run once per `cargo test` through the
+//! harness's own cache, so a second `cargo test` reuses the built base.
+//!
+//! Needs `cargo xtask setup` first (README's test command does it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn cache() -> PathBuf {
+    std::env::var_os("RFL_CACHE").map(PathBuf::from).unwrap_or_else(|| root().join("target/rfl"))
+}
+
+fn xtask() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+}
+
+/// Heavy runs one at a time: they share build slots and the machine's two cores.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+fn run_matrix(name: &str, args: &[&str]) -> Value {
+    let _g = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let out = cache().join("test-runs").join(name);
+    let _ = std::fs::remove_dir_all(&out);
+    let t = Instant::now();
+    let o = xtask().arg("matrix").args(args).arg("--out").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    eprintln!("matrix {name}: {:.0}s, exit {:?}\n{stderr}", t.elapsed().as_secs_f64(), o.status.code());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let text = std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|e| panic!("no results.json for {name}: {e}\n{stderr}"));
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["_out"] = Value::String(out.to_string_lossy().into_owned());
+    v
+}
+
+fn base_run() -> &'static Value {
+    static R: OnceLock<Value> = OnceLock::new();
+    R.get_or_init(|| run_matrix("base-all", &["--entry", "base", "--arch", "all"]))
+}
+
+fn selftest_run() -> &'static Value {
+    static R: OnceLock<Value> = OnceLock::new();
+    R.get_or_init(|| {
+        let m = root().join("tests/selftest/matrix.toml");
+        run_matrix("selftest", &["--matrix", m.to_str().unwrap(), "--boot-timeout", "60"])
+    })
+}
+
+fn cells(v: &Value) -> &Vec<Value> {
+    v["cells"].as_array().unwrap()
+}
+
+fn stage<'a>(cell: &'a Value, name: &str) -> &'a Value {
+    cell["stages"].as_array().unwrap().iter().find(|s| s["stage"] == name).unwrap_or_else(|| panic!("no stage {name} in {cell}"))
+}
+
+fn cell<'a>(v: &'a Value, entry: &str, arch: &str) -> &'a Value {
+    cells(v).iter().find(|c| c["entry"] == entry && c["arch"] == arch).unwrap_or_else(|| panic!("no cell {entry}.{arch}"))
+}
+
+/// The kernel tree the base run checked out (its kunit.py and test_data are the oracle).
+fn kernel_tree() -> PathBuf {
+    let _ = base_run();
+    cache().join("slots/v7.2.x/src")
+}
+
+#[test]
+fn tagged_base_builds_boots_and_tests_on_all_four_arches() {
+    let v = base_run();
+    let cs: Vec<&Value> = cells(v).iter().filter(|c| c["entry"] == "base" && c["base"] == "v7.2.x").collect();
+    let arches: Vec<&str> = cs.iter().map(|c| c["arch"].as_str().unwrap()).collect();
+    assert_eq!(arches, ["x86_64", "arm64", "riscv64", "loongarch64"]);
+    for c in cs {
+        let arch = c["arch"].as_str().unwrap();
+        for s in ["toolchain", "config", "build", "boot"] {
+            assert_eq!(stage(c, s)["status"], "pass", "{arch} {s}: {}", stage(c, s)["summary"]);
+        }
+        for s in ["kunit", "clippy", "rustfmt", "rustdoc"] {
+            let st = stage(c, s)["status"].as_str().unwrap();
+            assert!(st == "pass" || st == "fail", "{arch} {s} not recorded: {}", stage(c, s));
+        }
+        let tests = c["kunit"]["tests"].as_array().unwrap();
+        let doctests = tests.iter().filter(|t| t["name"].as_str().unwrap().starts_with("rust_doctest_")).count();
+        assert!(doctests > 300, "{arch}: only {doctests} Rust doctests");
+        assert!(c["toolchain"]["versions"]["rustc"].is_string() && c["toolchain"]["versions"]["bindgen"].is_string(), "{arch}");
+        assert!(c["base_commit"].as_str().unwrap().len() == 40);
+        // The known crash of the base on this tiny config, reported with its place and oops.
+        if let Some(t) = tests.iter().find(|t| t["name"] == "rust_doctest_kernel_task_rs_1") {
+            if t["status"] != "pass" {
+                assert!(t["status"] == "fail" || t["status"] == "crash", "{arch}: {t}");
+                assert_eq!(t["location"], "rust/kernel/task.rs:71", "{arch}");
+                let s = t["summary"].as_str().unwrap();
+                assert!(s.contains("fault") || s.contains("Oops") || s.contains("BUG"), "{arch}: no oops excerpt in {s:?}");
+            }
+        }
+    }
+}
+
+fn our_cases(console: &Path) -> Vec<(String, String, String)> {
+    let o = xtask().arg("parse-ktap").arg(console).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut out: Vec<_> = v.as_array().unwrap().iter().map(|c| (c["suite"].as_str().unwrap().into(), c["name"].as_str().unwrap().into(), c["status"].as_str().unwrap().into())).collect();
+    out.sort();
+    out
+}
+
+fn kunit_py_cases(tree: &Path, log: &Path) -> Vec<(String, String, String)> {
+    let o = Command::new("python3").arg(tree.join("tools/testing/kunit/kunit.py")).args(["parse", "--json"]).arg(log).output().unwrap();
+    // kunit.py prints its report, then the JSON object: take from the first line that is `{`.
+    let text = String::from_utf8_lossy(&o.stdout);
+    let start = text.find("\n{").map(|i| i + 1).or_else(|| text.starts_with('{').then_some(0));
+    let Some(start) = start else { return Vec::new() };
+    let v: Value = serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("kunit.py JSON for {}: {e}", log.display()));
+    let mut out = Vec::new();
+    fn walk(g: &Value, path: &mut Vec<String>, out: &mut Vec<(String, String, String)>, top: bool) {
+        if !top {
+            path.push(g["name"].as_str().unwrap_or("").to_string());
+        }
+        for c in g["test_cases"].as_array().into_iter().flatten() {
+            let s = match c["status"].as_str().unwrap_or("") {
+                "PASS" => "pass",
+                "SKIP" => "skip",
+                "ERROR" => "crash",
+                _ => "fail",
+            };
+            out.push((path.join("."), c["name"].as_str().unwrap_or("").to_string(), s.to_string()));
+        }
+        for s in g["sub_groups"].as_array().into_iter().flatten() {
+            walk(s, path, out, false);
+        }
+        if !top {
+            path.pop();
+        }
+    }
+    walk(&v, &mut Vec::new(), &mut out, true);
+    out.sort();
+    out
+}
+
+#[test]
+fn ktap_parser_agrees_with_kunit_py_on_the_kernels_fixtures() {
+    let tree = kernel_tree();
+    let dir = tree.join("tools/testing/kunit/test_data");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "log") {
+            let ours = our_cases(&p);
+            let theirs = kunit_py_cases(&tree, &p);
+            assert_eq!(ours, theirs, "{}", p.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 20, "only {n} fixtures in {}", dir.display());
+}
+
+#[test]
+fn ktap_parser_agrees_with_kunit_py_on_every_console_of_the_runs() {
+    let tree = kernel_tree();
+    let mut compared = 0;
+    for run in [base_run(), selftest_run()] {
+        let out = PathBuf::from(run["_out"].as_str().unwrap());
+        for c in cells(run) {
+            let console = out.join(c["dir"].as_str().unwrap()).join("console.log");
+            if !console.is_file() {
+                continue;
+            }
+            let theirs = kunit_py_cases(&tree, &console);
+            if theirs.is_empty() {
+                continue;
+            }
+            // kunit.py reads the first KTAP block; the harness also reads module blocks, so
+            // compare the first block's verdicts.
+            let first: Vec<_> = our_cases(&console);
+            assert_eq!(first, theirs, "{}", console.display());
+            compared += 1;
+        }
+    }
+    assert!(compared >= 4, "compared only {compared} consoles");
+}
+
+#[test]
+fn seeded_failures_get_the_right_stage_and_status() {
+    let v = selftest_run();
+    let expect: BTreeMap<&str, (&str, &str)> = [
+        ("good-sample", ("", "")),
+        ("build-error", ("build", "fail")),
+        ("clippy-warning", ("clippy", "fail")),
+        ("rustfmt-violation", ("rustfmt", "fail")),
+        ("rustdoc-warning", ("rustdoc", "fail")),
+        ("kunit-failure", ("kunit", "fail")),
+        ("init-panic", ("boot", "fail")),
+        ("init-hang", ("boot", "fail")),
+        ("warning-splat", ("boot", "fail")),
+        ("apply-conflict", ("apply", "fail")),
+    ]
+    .into_iter()
+    .collect();
+    for (entry, (st, status)) in &expect {
+        let c = cell(v, entry, "x86_64");
+        for s in c["stages"].as_array().unwrap() {
+            let name = s["stage"].as_str().unwrap();
+            let got = s["status"].as_str().unwrap();
+            if name == *st {
+                assert_eq!(got, *status, "{entry}: {s}");
+            } else if name == "kunit" && got == "fail" {
+                // The base's own doctest crash shows on every cell; only the seeded test counts.
+                let bad: Vec<&Value> = c["kunit"]["tests"].as_array().unwrap().iter().filter(|t| t["status"] != "pass" && t["status"] != "skip").collect();
+                assert!(bad.iter().all(|t| t["name"] == "rust_doctest_kernel_task_rs_1") || *entry == "kunit-failure", "{entry}: {bad:?}");
+            } else {
+                assert!(got == "pass" || got == "skip", "{entry}: unexpected {name} {got}: {}", s["summary"]);
+            }
+        }
+    }
+    let boot = |e: &str| stage(cell(v, e, "x86_64"), "boot")["summary"].as_str().unwrap().to_string();
+    assert!(boot("init-panic").starts_with("panic"), "{}", boot("init-panic"));
+    assert!(boot("init-hang").starts_with("hang") && boot("init-hang").contains("rust_minimal"), "{}", boot("init-hang"));
+    assert!(boot("warning-splat").starts_with("warning"), "{}", boot("warning-splat"));
+    let build = stage(cell(v, "build-error", "x86_64"), "build");
+    assert!(build["diagnostics"].as_array().unwrap().iter().any(|d| d["file"] == "samples/rust/rust_minimal.rs" && d["level"] == "error"), "{build}");
+    let kunit = cell(v, "kunit-failure", "x86_64");
+    let t = kunit["kunit"]["tests"].as_array().unwrap().iter().find(|t| t["name"] == "seeded_failure").expect("module KUnit suite parsed");
+    assert_eq!(t["status"], "fail");
+    assert_eq!(t["suite"], "rfl_selftest");
+    assert!(stage(cell(v, "clippy-warning", "x86_64"), "clippy")["diagnostics"].to_string().contains("rust_minimal.rs"));
+    assert!(stage(cell(v, "rustfmt-violation", "x86_64"), "rustfmt")["diagnostics"].to_string().contains("rust_minimal.rs"));
+    // The arch-only error fails on arm64 and only there.
+    assert_eq!(stage(cell(v, "arm64-only-error", "x86_64"), "build")["status"], "pass");
+    assert_eq!(stage(cell(v, "arm64-only-error", "arm64"), "build")["status"], "fail");
+    // No QEMU left behind by the hang.
+    let ps = Command::new("pgrep").args(["-f", "qemu-system-"]).output().unwrap();
+    assert!(ps.stdout.is_empty(), "leftover qemu: {}", String::from_utf8_lossy(&ps.stdout));
+}
+
+#[test]
+fn shipped_matrix_applies_offline_within_a_minute() {
+    let _ = base_run();
+    let t = Instant::now();
+    let v = run_matrix("apply", &["--stage", "apply"]);
+    assert!(t.elapsed() < Duration::from_secs(60), "took {:?}", t.elapsed());
+    let skipped: Vec<&str> = v["skipped_entries"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let entries: std::collections::BTreeSet<&str> = cells(&v).iter().filter(|c| c["entry"] != "base").map(|c| c["entry"].as_str().unwrap()).collect();
+    assert_eq!(entries.len() + skipped.len(), 74);
+    for c in cells(&v).iter().filter(|c| c["entry"] != "base") {
+        let fetch = stage(c, "fetch");
+        let apply = stage(c, "apply");
+        if c["base"] == "v7.2.x" && apply["status"] != "skip" {
+            // merged rows: whether the path is in the tagged base
+            let s = apply["summary"].as_str().unwrap();
+            assert!(s.contains("present in the base") || s.contains("absent from the base"), "{s}");
+        } else {
+            assert!(fetch["summary"].as_str().unwrap().contains("unreachable"), "{}: {fetch}", c["entry"]);
+        }
+        assert_eq!(stage(c, "build")["status"], "skip");
+    }
+    let task = cell(&v, "task", "x86_64");
+    assert_eq!(stage(task, "apply")["status"], "pass");
+}
+
+#[test]
+fn setup_is_idempotent_and_provisions_the_same_shas() {
+    let _g = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let refs = || {
+        let o = Command::new("git").arg("--git-dir").arg(cache().join("store.git")).args(["for-each-ref", "refs/rfl/bases"]).output().unwrap();
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let before = refs();
+    assert!(before.contains("refs/rfl/bases/v7.2.x") && before.contains("refs/rfl/bases/v6.12.x"), "{before}");
+    let o = xtask().arg("setup").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(before, refs());
+    let d = xtask().arg("doctor").output().unwrap();
+    let out = String::from_utf8_lossy(&d.stdout);
+    assert!(d.status.success(), "{out}");
+    for tool in ["rustc", "rust-src", "bindgen", "clang", "ld.lld", "qemu-system-x86_64", "qemu-system-aarch64", "qemu-system-riscv64", "qemu-system-loongarch64"] {
+        assert!(out.lines().any(|l| l.trim_start().starts_with(tool) && l.chars().any(|c| c.is_ascii_digit())), "doctor lists no version for {tool}:\n{out}");
+    }
+}
