@@ -52,11 +52,10 @@ int main(void)
 			say("unloaded", modules[i].name, 0, 0);
 	}
 	say("done", "", 0, 0);
-	sync();
 	reboot(LINUX_REBOOT_CMD_RESTART);
 	say("reboot-failed", "", errno, 1);
 	for (;;)
-		pause();
+		sleep(1000);
 	return 0;
 }
 "#;
@@ -70,16 +69,22 @@ pub struct Module {
     pub ko: PathBuf,
 }
 
-/// Every `.ko` in `out` whose source is Rust (a `.rs` beside it in the source tree).
+/// Every `.ko` in `out` built from Rust: its `.mod` file (the module's objects, written by
+/// Kbuild) names an object with a `.rs` source, or a `.rs` of the module's name exists.
 pub fn rust_modules(src: &Path, out: &Path) -> Vec<Module> {
     let mut found = Vec::new();
     walk(out, &mut |p| {
         if p.extension().is_some_and(|e| e == "ko") {
             if let (Ok(rel), Some(stem)) = (p.strip_prefix(out), p.file_stem()) {
-                let rs = src.join(rel).with_extension("rs");
-                let stem = stem.to_string_lossy();
-                if rs.is_file() {
-                    found.push(Module { name: stem.replace('-', "_"), ko: p.to_path_buf() });
+                let mut objects: Vec<String> = std::fs::read_to_string(p.with_extension("mod"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                objects.push(rel.with_extension("o").to_string_lossy().into_owned());
+                let is_rust = objects.iter().any(|o| src.join(Path::new(o).with_extension("rs")).is_file());
+                if is_rust {
+                    found.push(Module { name: stem.to_string_lossy().replace('-', "_"), ko: p.to_path_buf() });
                 }
             }
         }

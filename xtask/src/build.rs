@@ -185,9 +185,17 @@ impl Kbuild<'_> {
 
     /// `CLIPPY=1` in an output folder of its own (it recompiles every Rust object, and the
     /// objects it leaves must not be mistaken for the real build's).
-    pub fn clippy(&self, clippy_out: &Path) -> StageResult {
+    ///
+    /// `seed` is a clippy folder to start from (the base's, for an entry); without one, a
+    /// folder that already holds a clippy build is reused and only the config is refreshed.
+    pub fn clippy(&self, clippy_out: &Path, seed: Option<&Path>) -> StageResult {
         let start = Instant::now();
-        if let Err(e) = sync_dir(&self.out, clippy_out) {
+        let prepared = match seed.filter(|s| s.join(".config").is_file()) {
+            Some(s) => sync_dir(s, clippy_out).and_then(|_| sync_config(&self.out, clippy_out)),
+            None if clippy_out.join(".config").is_file() => sync_config(&self.out, clippy_out),
+            None => sync_dir(&self.out, clippy_out),
+        };
+        if let Err(e) = prepared {
             return StageResult::error(Stage::Clippy, format!("prepare clippy output folder: {e:#}"));
         }
         let mut cmd = self.make(clippy_out, &["CLIPPY=1", "vmlinux", "modules"]);
@@ -268,6 +276,12 @@ fn tail_summary(log: &str) -> String {
 pub fn sync_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     proc::output(Command::new("rsync").arg("-a").arg("--delete").arg(format!("{}/", from.display())).arg(format!("{}/", to.display())))?;
+    Ok(())
+}
+
+/// Copy `.config` only when its content differs, so make sees no change when there is none.
+fn sync_config(from: &Path, to: &Path) -> anyhow::Result<()> {
+    proc::output(Command::new("rsync").arg("-a").arg("--checksum").arg(from.join(".config")).arg(to.join(".config")))?;
     Ok(())
 }
 

@@ -164,7 +164,12 @@ pub enum Fetched {
     Mbox(Vec<PathBuf>),
     /// A path that must exist in the base (no patch).
     PathCheck(String),
+    /// A mailing-list series, its newest revision's patches in one mbox.
+    Series { mbox: PathBuf, version: u32, count: usize, base_commit: Option<String> },
 }
+
+/// Where mailing-list threads are read from (before mirror rewrites).
+pub const LORE: &str = "https://lore.kernel.org/";
 
 /// Split a forge URL (`https://host/owner/repo/<kind>/<rest>`) into repo URL and the rest.
 fn forge_parts(url: &str) -> Option<(String, String, Vec<String>)> {
@@ -255,10 +260,15 @@ pub fn fetch_source(store: &Store, m: &Loaded, id: &str, source: &Source) -> Res
             Ok(Fetched::Commit(fetch_ref(store, &u, "HEAD", &dest)?))
         }
         Source::Lore(msgid) => {
-            let base = m.rewrite_url("https://lore.kernel.org/");
-            let url = format!("{}all/{}/t.mbox.gz", if base.ends_with('/') { base.clone() } else { format!("{base}/") }, msgid);
-            probe(&url)?;
-            Err(FetchError::Failed(format!("{url}: lore series are fetched by a later version of the harness")))
+            let url = m.rewrite_url(&format!("{LORE}all/{}/t.mbox.gz", crate::lore::encode_msgid(msgid)));
+            let gz = crate::lore::http_get(&url)?;
+            let text = crate::lore::gunzip(&gz).map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
+            let series = crate::lore::pick_series(&crate::lore::split_mbox(&text)).map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
+            let dir = store.git_dir.parent().unwrap_or(Path::new(".")).join("lore");
+            std::fs::create_dir_all(&dir).map_err(|e| FetchError::Failed(format!("{}: {e}", dir.display())))?;
+            let file = dir.join(format!("{id}.mbox"));
+            std::fs::write(&file, crate::lore::to_mbox(&series)).map_err(|e| FetchError::Failed(format!("{}: {e}", file.display())))?;
+            Ok(Fetched::Series { mbox: file, version: series.version, count: series.patches.len(), base_commit: series.base_commit })
         }
         Source::Unpublished(w) | Source::None(w) => Err(FetchError::Failed(w.clone())),
     }
@@ -312,8 +322,13 @@ pub fn apply(store: &Store, worktree: &Path, base_commit: &str, fetched: &Fetche
             };
             (finish(r), None)
         }
-        Fetched::Mbox(files) => {
-            for f in files {
+        Fetched::Mbox(_) | Fetched::Series { .. } => {
+            let files = match fetched {
+                Fetched::Mbox(files) => files.clone(),
+                Fetched::Series { mbox, .. } => vec![mbox.clone()],
+                _ => unreachable!("matched above"),
+            };
+            for f in &files {
                 let mut c = git(&["am", "-3", "--keep-non-patch"]);
                 c.arg(f);
                 let o = proc::run_logged(&mut c, log, Some(Duration::from_secs(600)));

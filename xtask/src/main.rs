@@ -11,6 +11,7 @@ mod fetch;
 mod flags;
 mod import;
 mod ktap;
+mod lore;
 mod matrix;
 mod outcome;
 mod paths;

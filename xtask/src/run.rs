@@ -217,6 +217,10 @@ fn run_cell(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result
                     Fetched::Commit(c) => format!("fetched {c}"),
                     Fetched::Mbox(files) => format!("{} patch files", files.len()),
                     Fetched::PathCheck(p) => format!("file link: {p}"),
+                    Fetched::Series { version, count, base_commit, .. } => format!(
+                        "series v{version}, {count} patches{}",
+                        base_commit.as_ref().map(|b| format!(", base-commit {b}")).unwrap_or_default()
+                    ),
                 };
                 let mut s = StageResult::new(Stage::Fetch, Status::Pass, what);
                 s.duration_s = t.elapsed().as_secs_f64();
@@ -337,7 +341,7 @@ fn run_cell(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result
             l.stages.push(StageResult::skip(stage, why.clone()));
         } else {
             l.stages.push(match stage {
-                Stage::Clippy => kb.clippy(clippy_out),
+                Stage::Clippy => kb.clippy(clippy_out, (!cell.is_base()).then_some(sl.clippy_base.as_path())),
                 Stage::Rustfmt => kb.rustfmt(),
                 _ => kb.rustdoc(),
             });

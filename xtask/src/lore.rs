@@ -1,0 +1,273 @@
+//! Mailing-list series: the thread mbox over HTTP (`<lore>/all/<msgid>/t.mbox.gz`), split
+//! (mboxrd), and the newest revision's patches picked in order. Splitting and picking are pure.
+
+use std::io::Read;
+use std::time::Duration;
+
+/// One message of a thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub subject: String,
+    pub message_id: String,
+    pub in_reply_to: String,
+    /// The whole message as it was in the mbox (headers and body), mboxrd-unquoted.
+    pub raw: String,
+}
+
+impl Message {
+    pub fn body(&self) -> &str {
+        self.raw.split_once("\n\n").map_or("", |(_, b)| b)
+    }
+}
+
+/// Split an mboxrd text into messages. Robust to garbage: anything before the first
+/// `From ` line is ignored; a message without headers is kept with empty fields.
+pub fn split_mbox(text: &str) -> Vec<Message> {
+    let mut msgs = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("From ") {
+            if let Some(m) = cur.take() {
+                msgs.push(m);
+            }
+            cur = Some(String::new());
+            continue;
+        }
+        if let Some(m) = cur.as_mut() {
+            // mboxrd: one level of `>` comes off lines that are `>+From `.
+            let unq = line.strip_prefix('>').filter(|rest| rest.trim_start_matches('>').starts_with("From ")).unwrap_or(line);
+            m.push_str(unq);
+        }
+    }
+    if let Some(m) = cur.take() {
+        msgs.push(m);
+    }
+    msgs.into_iter().map(|raw| parse_message(raw.replace("\r\n", "\n"))).collect()
+}
+
+fn parse_message(raw: String) -> Message {
+    let head = raw.split_once("\n\n").map_or(raw.as_str(), |(h, _)| h);
+    // Unfold continuation lines.
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for l in head.lines() {
+        if (l.starts_with(' ') || l.starts_with('\t')) && !headers.is_empty() {
+            let last = headers.last_mut().expect("checked");
+            last.1.push(' ');
+            last.1.push_str(l.trim());
+        } else if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let get = |k: &str| headers.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    Message {
+        subject: get("subject"),
+        message_id: get("message-id").trim_matches(['<', '>', ' ']).to_string(),
+        in_reply_to: get("in-reply-to").trim_matches(['<', '>', ' ']).to_string(),
+        raw,
+    }
+}
+
+/// What a subject says about a patch: `[RFC PATCH v3 2/5] …` → (3, 2, 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchTag {
+    pub version: u32,
+    pub index: u32,
+    pub total: u32,
+}
+
+pub fn patch_tag(subject: &str) -> Option<PatchTag> {
+    let s = subject.trim();
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("re:") || lower.starts_with("aw:") || lower.starts_with("fwd:") {
+        return None;
+    }
+    let open = s.find('[')?;
+    let close = s[open..].find(']')? + open;
+    let inner = &s[open + 1..close];
+    if !inner.to_ascii_uppercase().contains("PATCH") {
+        return None;
+    }
+    let mut version = 1;
+    let (mut index, mut total) = (1, 1);
+    for w in inner.split_whitespace() {
+        let wl = w.to_ascii_lowercase();
+        if let Some(v) = wl.strip_prefix('v').and_then(|v| v.parse::<u32>().ok()) {
+            version = v;
+        } else if let Some((a, b)) = w.split_once('/') {
+            if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                index = a;
+                total = b;
+            }
+        }
+    }
+    Some(PatchTag { version, index, total })
+}
+
+fn has_diff(m: &Message) -> bool {
+    let b = m.body();
+    b.contains("\ndiff --git ") || b.starts_with("diff --git ") || (b.contains("\n--- ") && b.contains("\n+++ "))
+}
+
+/// The series picked from a thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    pub version: u32,
+    pub patches: Vec<Message>,
+    /// `base-commit:` from the cover letter or a patch.
+    pub base_commit: Option<String>,
+}
+
+/// Keep the newest revision's patches in order; drop the cover letter and replies.
+pub fn pick_series(msgs: &[Message]) -> Result<Series, String> {
+    let tagged: Vec<(PatchTag, &Message)> = msgs.iter().filter_map(|m| patch_tag(&m.subject).map(|t| (t, m))).collect();
+    let with_diff: Vec<&(PatchTag, &Message)> = tagged.iter().filter(|(t, m)| t.index > 0 && has_diff(m)).collect();
+    let Some(version) = with_diff.iter().map(|(t, _)| t.version).max() else {
+        return Err(if msgs.is_empty() { "the mbox holds no messages".into() } else { format!("none of the {} messages is a patch", msgs.len()) });
+    };
+    let mut picked: Vec<(u32, &Message)> = Vec::new();
+    let mut total = 0;
+    for (t, m) in with_diff.iter().filter(|(t, _)| t.version == version) {
+        total = total.max(t.total);
+        if !picked.iter().any(|(i, _)| *i == t.index) {
+            picked.push((t.index, m));
+        }
+    }
+    picked.sort_by_key(|(i, _)| *i);
+    let have: Vec<u32> = picked.iter().map(|(i, _)| *i).collect();
+    let missing: Vec<u32> = (1..=total).filter(|i| !have.contains(i)).collect();
+    if !missing.is_empty() {
+        return Err(format!("v{version} is incomplete: patches {missing:?} of {total} are missing"));
+    }
+    let cover = tagged.iter().find(|(t, _)| t.version == version && t.index == 0).map(|(_, m)| *m);
+    let base_commit = cover.into_iter().chain(picked.iter().map(|(_, m)| *m)).find_map(|m| {
+        m.body().lines().find_map(|l| l.strip_prefix("base-commit:").map(|s| s.trim().to_string())).filter(|s| s.len() >= 7 && s.chars().all(|c| c.is_ascii_hexdigit()))
+    });
+    Ok(Series { version, patches: picked.into_iter().map(|(_, m)| m.clone()).collect(), base_commit })
+}
+
+/// The series as one mbox that `git am` takes, patches in order.
+pub fn to_mbox(series: &Series) -> String {
+    let mut out = String::new();
+    for m in &series.patches {
+        out.push_str("From rfl-harness Mon Sep 17 00:00:00 2001\n");
+        for line in m.raw.split_inclusive('\n') {
+            // Re-quote for mboxrd so that git am sees the body as it was.
+            if line.trim_start_matches('>').starts_with("From ") {
+                out.push('>');
+            }
+            out.push_str(line);
+        }
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Gunzip every member of a (possibly multi-member) gzip stream.
+pub fn gunzip(bytes: &[u8]) -> Result<String, String> {
+    let mut d = flate2::read::MultiGzDecoder::new(bytes);
+    let mut out = Vec::new();
+    d.read_to_end(&mut out).map_err(|e| format!("bad gzip: {e}"))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Percent-encode a message-id for a URL path segment (b4 keeps `@` as is).
+pub fn encode_msgid(id: &str) -> String {
+    let mut o = String::new();
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@+=$!".contains(&b) {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+/// GET a URL with bounded connect and total times.
+pub fn http_get(url: &str) -> Result<Vec<u8>, crate::fetch::FetchError> {
+    use crate::fetch::FetchError;
+    crate::fetch::probe(url)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resp = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::Timeout(_) => FetchError::Unreachable(format!("{url}: timed out")),
+        ureq::Error::Io(io) => FetchError::Unreachable(format!("{url}: {io}")),
+        other => FetchError::Failed(format!("{url}: {other}")),
+    })?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(FetchError::Failed(format!("{url}: HTTP {}", status.as_u16())));
+    }
+    let mut body = resp.into_body();
+    body.with_config().limit(256 * 1024 * 1024).read_to_vec().map_err(|e| match e {
+        ureq::Error::Timeout(_) => FetchError::Unreachable(format!("{url}: timed out reading the body")),
+        other => FetchError::Failed(format!("{url}: {other}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(from_line: bool, subject: &str, id: &str, body: &str) -> String {
+        format!("{}From: A <a@x>\nSubject: {subject}\nMessage-ID: <{id}>\n\n{body}\n", if from_line { "From mboxrd@z Thu Jan  1 00:00:00 1970\n" } else { "" })
+    }
+
+    const DIFF: &str = "msg\n---\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n";
+
+    #[test]
+    fn picks_newest_revision_in_order() {
+        let mbox = [
+            msg(true, "[PATCH 0/2] cover", "c1@x", "base-commit: 0123456789abcdef"),
+            msg(true, "[PATCH 1/2] one", "p1@x", DIFF),
+            msg(true, "[PATCH 2/2] two", "p2@x", DIFF),
+            msg(true, "[PATCH v2 2/2] two again", "q2@x", DIFF),
+            msg(true, "Re: [PATCH v2 1/2] one again", "r@x", "looks good\n> diff --git a b"),
+            msg(true, "[PATCH v2 0/2] cover v2", "c2@x", "base-commit: abcdef0123456789"),
+            msg(true, "[PATCH v2 1/2] one again", "q1@x", &format!("{DIFF}\n>From the body\n")),
+        ]
+        .concat();
+        let s = pick_series(&split_mbox(&mbox)).unwrap();
+        assert_eq!(s.version, 2);
+        let ids: Vec<&str> = s.patches.iter().map(|m| m.message_id.as_str()).collect();
+        assert_eq!(ids, ["q1@x", "q2@x"]);
+        assert_eq!(s.base_commit.as_deref(), Some("abcdef0123456789"));
+        assert!(s.patches[0].raw.contains("\nFrom the body\n"), "mboxrd unquoted");
+        assert!(to_mbox(&s).contains("\n>From the body\n"), "re-quoted for git am");
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(patch_tag("[RFC PATCH v3 2/5] x"), Some(PatchTag { version: 3, index: 2, total: 5 }));
+        assert_eq!(patch_tag("[PATCH] x"), Some(PatchTag { version: 1, index: 1, total: 1 }));
+        assert_eq!(patch_tag("Re: [PATCH] x"), None);
+        assert_eq!(patch_tag("hello"), None);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(pick_series(&split_mbox("")).is_err());
+        assert!(pick_series(&split_mbox("\u{0}\u{ff}garbage\nFrom \n\n\n")).is_err());
+        assert!(pick_series(&split_mbox(&msg(true, "[PATCH 1/3] a", "a@x", DIFF))).unwrap_err().contains("incomplete"));
+        assert!(gunzip(b"not gzip").is_err());
+    }
+
+    #[test]
+    fn multi_member_gzip() {
+        use std::io::Write;
+        let mut all = Vec::new();
+        for part in ["From a\n", "Subject: x\n"] {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(part.as_bytes()).unwrap();
+            all.extend(e.finish().unwrap());
+        }
+        assert_eq!(gunzip(&all).unwrap(), "From a\nSubject: x\n");
+        assert_eq!(encode_msgid("a/b@c d"), "a%2Fb@c%20d");
+    }
+}
