@@ -348,7 +348,10 @@ pub fn apply(store: &Store, worktree: &Path, base_commit: &str, fetched: &Fetche
             let Ok(mb) = mb else {
                 return (finish(StageResult::new(Stage::Apply, Status::Fail, format!("{head} shares no history with the base")).with_fault(Fault::Code)), None);
             };
-            let final_head = if mb == base_commit {
+            let final_head = if mb == *head {
+                // The head is an ancestor of the base: everything is already there.
+                base_commit.to_string()
+            } else if mb == base_commit {
                 if let Err(e) = proc::output(&mut git(&["checkout", "--quiet", "--detach", head])) {
                     return (finish(StageResult::error(Stage::Apply, format!("checkout {head}: {e:#}"))), None);
                 }
@@ -382,9 +385,20 @@ fn applied(worktree: &Path, base: &str, head: &str) -> StageResult {
 fn conflict_result(log: &str, what: &str) -> StageResult {
     let files: Vec<String> = log
         .lines()
-        .filter_map(|l| l.strip_prefix("CONFLICT (content): Merge conflict in ").or_else(|| l.strip_prefix("error: patch failed: ")))
+        .filter_map(|l| {
+            if l.starts_with("CONFLICT (") {
+                l.split("Merge conflict in ").nth(1).or_else(|| l.split_once("): ").map(|(_, r)| r))
+            } else {
+                l.strip_prefix("error: patch failed: ").map(|r| r.rsplit_once(':').map_or(r, |(f, _)| f))
+            }
+        })
         .map(|s| s.trim().to_string())
-        .collect();
+        .fold(Vec::new(), |mut v, f| {
+            if !v.contains(&f) {
+                v.push(f);
+            }
+            v
+        });
     let first = log.lines().find(|l| l.starts_with("Patch failed at") || l.starts_with("error: could not apply")).unwrap_or("").trim().to_string();
     let mut r = StageResult::new(
         Stage::Apply,

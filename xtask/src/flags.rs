@@ -66,6 +66,20 @@ pub enum Cmd {
         #[arg(long, value_name = "SECS")]
         boot_timeout: Option<u64>,
     },
+    /// Write a report from finished results.
+    Report {
+        /// results.json of a run (repeatable; several are merged).
+        #[arg(long = "results", value_name = "FILE", required = true)]
+        results: Vec<PathBuf>,
+        /// Merge several results files (implied by more than one --results).
+        #[arg(long)]
+        merge: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Parse a console log's KTAP output and print its test cases as JSON.
     ParseKtap {
         file: PathBuf,
@@ -97,4 +111,13 @@ pub enum PlanFormat {
     Text,
     Json,
     Github,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Junit,
+    Kcidb,
+    Html,
 }

@@ -8,6 +8,7 @@ mod boot;
 mod build;
 mod checks;
 mod fetch;
+mod health;
 mod flags;
 mod import;
 mod ktap;
@@ -18,6 +19,7 @@ mod paths;
 mod plan;
 mod proc;
 mod registry;
+mod report;
 mod run;
 mod setup;
 mod store;
@@ -28,7 +30,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::flags::{Cmd, Flags, PlanFormat, Selection};
+use crate::flags::{Cmd, Flags, PlanFormat, ReportFormat, Selection};
 use crate::paths::{project_root, Cache};
 
 fn main() -> ExitCode {
@@ -120,6 +122,25 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Report { results, merge: _, format, output } => {
+            let loaded = report::load(&results)?;
+            let mut buf: Vec<u8> = Vec::new();
+            let out_dir = output.as_ref().and_then(|o| o.parent()).map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+            let out_dir = out_dir.map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+            let colour = output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+            match format {
+                ReportFormat::Text => report::text(&loaded, &mut buf, colour)?,
+                ReportFormat::Markdown => report::markdown(&loaded, &mut buf)?,
+                ReportFormat::Junit => report::junit(&loaded, &mut buf)?,
+                ReportFormat::Kcidb => report::kcidb(&loaded, &mut buf)?,
+                ReportFormat::Html => report::html(&loaded, &mut buf, out_dir.as_deref())?,
+            }
+            match output {
+                Some(p) => std::fs::write(&p, &buf).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+                None => std::io::Write::write_all(&mut std::io::stdout(), &buf)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::ParseKtap { file, all } => {
             let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let text = ktap::decode(&bytes);
@@ -161,6 +182,9 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             let opts = run::Opts { out: out.clone(), stop_after, jobs, boot_timeout, matrix_arg };
             let results = run::run(&cache, &m, &p, &opts)?;
             link_latest(&cache, &out);
+            let loaded = report::load(&[out.join("results.json")])?;
+            let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            report::text(&loaded, &mut std::io::stdout(), colour)?;
             eprintln!("results: {}", out.join("results.json").display());
             if results.interrupted {
                 return Ok(ExitCode::from(130));

@@ -210,6 +210,9 @@ pub struct CellResult {
     /// One command that re-creates this cell.
     #[serde(default)]
     pub repro: String,
+    /// The verdict against the bare base (see `health.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::Health>,
 }
 
 impl CellResult {
@@ -236,6 +239,9 @@ pub struct RunResults {
     /// Entries that cannot run, with why.
     #[serde(default)]
     pub skipped_entries: Vec<SkippedEntry>,
+    /// What the matrix says of each planned entry (for reports made from results alone).
+    #[serde(default)]
+    pub entries: Vec<EntryInfo>,
     pub cells: Vec<CellResult>,
 }
 
@@ -247,6 +253,27 @@ pub struct BaseRecord {
     pub commit: Option<String>,
     #[serde(default)]
     pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EntryInfo {
+    pub id: String,
+    #[serde(default)]
+    pub area: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub authors: Vec<String>,
+    pub source_kind: String,
+    pub source: String,
+    #[serde(default)]
+    pub lore: Option<String>,
+    #[serde(default)]
+    pub base: Option<String>,
+    #[serde(default)]
+    pub registry_base: String,
+    #[serde(default)]
+    pub skip_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

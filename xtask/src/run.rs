@@ -41,6 +41,23 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         interrupted: false,
         bases: Vec::new(),
         skipped_entries: plan.entries.iter().filter_map(|e| e.skip_reason.as_ref().map(|r| SkippedEntry { id: e.id.clone(), reason: r.clone() })).collect(),
+        entries: plan
+            .entries
+            .iter()
+            .filter_map(|p| m.entry(&p.id).map(|e| (p, e)))
+            .map(|(p, e)| EntryInfo {
+                id: p.id.clone(),
+                area: e.area.clone(),
+                status: e.status.clone(),
+                authors: e.authors.clone(),
+                source_kind: p.source.kind.to_string(),
+                source: p.source.value.clone(),
+                lore: e.lore.clone(),
+                base: p.base.clone(),
+                registry_base: e.registry_base.clone(),
+                skip_reason: p.skip_reason.clone(),
+            })
+            .collect(),
         cells: Vec::new(),
     };
 
@@ -89,6 +106,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         r.dir = format!("cells/{name}");
         r.duration_s = t0.elapsed().as_secs_f64();
         r.repro = repro_line(cell, &opts.matrix_arg);
+        r.health = Some(crate::health::assess(&r, crate::health::base_of(&r, &results.cells)));
         std::fs::write(dir.join("result.json"), serde_json::to_string_pretty(&r)? + "\n")?;
         eprintln!("cell {name}: {} ({:.0}s)", verdict_line(&r), r.duration_s);
         results.cells.push(r);
@@ -196,6 +214,7 @@ fn run_cell(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result
         started: now_rfc3339(),
         duration_s: 0.0,
         repro: String::new(),
+        health: None,
     };
     let mut l = Ladder { stages: Vec::new(), stop_after: opts.stop_after, blocked: None };
     let sl = slot(cache, cell);

@@ -1,0 +1,550 @@
+//! Reports from results: terminal text, Markdown (the registry table with health per arch),
+//! JUnit XML, KCIDB v5 JSON and a self-contained HTML page. Each writes to any `impl Write`
+//! and reads logs only through the run folder it is given.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::health::{self, Health};
+use crate::outcome::{CellResult, EntryInfo, RunResults, Stage, Status};
+
+/// Results with the folder their logs live in (several when merged).
+pub struct Loaded {
+    pub results: RunResults,
+    /// Run folder of each cell, by index in `results.cells`.
+    pub dirs: Vec<PathBuf>,
+}
+
+/// Read one or several results files; several are merged (the CI's last job).
+pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
+    let mut merged = RunResults::default();
+    let mut dirs = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let r: RunResults = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", p.display(), e.line(), e.column()))?;
+        let dir = p.parent().unwrap_or(Path::new(".")).to_path_buf();
+        if merged.started.is_empty() || (!r.started.is_empty() && r.started < merged.started) {
+            merged.started = r.started.clone();
+        }
+        merged.schema = r.schema;
+        merged.harness_version = r.harness_version.clone();
+        merged.interrupted |= r.interrupted;
+        for b in r.bases {
+            if !merged.bases.iter().any(|x| x.name == b.name) {
+                merged.bases.push(b);
+            }
+        }
+        for e in r.entries {
+            if !merged.entries.iter().any(|x| x.id == e.id) {
+                merged.entries.push(e);
+            }
+        }
+        for s in r.skipped_entries {
+            if !merged.skipped_entries.iter().any(|x| x.id == s.id) {
+                merged.skipped_entries.push(s);
+            }
+        }
+        for c in r.cells {
+            dirs.push(dir.clone());
+            merged.cells.push(c);
+        }
+    }
+    // Health is recomputed over the merged set: a base cell may come from another file.
+    let snapshot = merged.cells.clone();
+    for c in merged.cells.iter_mut() {
+        c.health = Some(health::assess(c, health::base_of(c, &snapshot)));
+    }
+    Ok(Loaded { results: merged, dirs })
+}
+
+fn health_of(c: &CellResult) -> Health {
+    c.health.clone().unwrap_or_else(|| health::assess(c, None))
+}
+
+fn arches(r: &RunResults) -> Vec<String> {
+    let order = ["x86_64", "arm64", "riscv64", "loongarch64"];
+    let mut a: Vec<String> = r.cells.iter().map(|c| c.arch.clone()).collect();
+    a.sort_by_key(|x| order.iter().position(|o| o == x).unwrap_or(9));
+    a.dedup();
+    a
+}
+
+/// Rows of the entries × arches grid: base cells first, then entries in matrix order.
+fn rows(r: &RunResults) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for c in &r.cells {
+        let key = (c.entry.clone(), if c.entry == "base" { c.base.clone() } else { String::new() });
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    out.sort_by_key(|(e, _)| (e != "base", r.entries.iter().position(|x| &x.id == e).unwrap_or(usize::MAX)));
+    out
+}
+
+fn find<'a>(r: &'a RunResults, entry: &str, base: &str, arch: &str) -> Option<(usize, &'a CellResult)> {
+    r.cells.iter().enumerate().find(|(_, c)| c.entry == entry && c.arch == arch && (entry != "base" || c.base == base))
+}
+
+fn short(h: &Health) -> String {
+    match (h.verdict.as_str(), h.stage) {
+        ("fail", Some(s)) => format!("FAIL {}", s.name()),
+        ("error", Some(s)) => format!("ERROR {}", s.name()),
+        ("unreachable", _) => "unreachable".into(),
+        ("pass", _) if !h.preexisting.is_empty() => format!("pass ({} pre)", h.preexisting.len()),
+        (v, _) => v.to_string(),
+    }
+}
+
+fn row_name(entry: &str, base: &str) -> String {
+    if entry == "base" {
+        format!("base {base}")
+    } else {
+        entry.to_string()
+    }
+}
+
+/// The terminal summary: a grid, then each failing cell with its first error and the
+/// command that reproduces it. Colour only when asked (on a terminal).
+pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> {
+    let r = &l.results;
+    let ar = arches(r);
+    let paint = |s: &str, v: &str| -> String {
+        if !colour {
+            return s.to_string();
+        }
+        let code = match v {
+            "pass" => "32",
+            "fail" => "31",
+            "error" | "unreachable" => "33",
+            _ => "90",
+        };
+        format!("\x1b[{code}m{s}\x1b[0m")
+    };
+    let width = rows(r).iter().map(|(e, b)| row_name(e, b).len()).max().unwrap_or(5).max(5);
+    write!(w, "{:<width$}", "entry")?;
+    for a in &ar {
+        write!(w, "  {a:<16}")?;
+    }
+    writeln!(w)?;
+    for (e, b) in rows(r) {
+        write!(w, "{:<width$}", row_name(&e, &b))?;
+        for a in &ar {
+            let cell = find(r, &e, &b, a).map(|(_, c)| health_of(c));
+            let (s, v) = cell.map(|h| (short(&h), h.verdict)).unwrap_or(("-".into(), "skip".into()));
+            write!(w, "  {}", paint(&format!("{s:<16}"), &v))?;
+        }
+        writeln!(w)?;
+    }
+    let skipped = r.skipped_entries.len();
+    if skipped > 0 {
+        writeln!(w, "{skipped} entries cannot run (see results.json skipped_entries)")?;
+    }
+    let failing: Vec<&CellResult> = r.cells.iter().filter(|c| matches!(health_of(c).verdict.as_str(), "fail" | "error")).collect();
+    if !failing.is_empty() {
+        writeln!(w, "\nfailing cells:")?;
+        for c in failing {
+            let h = health_of(c);
+            writeln!(w, "  {}.{}: {} — {}", row_name(&c.entry, &c.base), c.arch, short(&h), first_line(&h.summary))?;
+            if !c.repro.is_empty() {
+                writeln!(w, "    reproduce: {}", c.repro)?;
+            }
+        }
+    }
+    let pre: usize = r.cells.iter().filter(|c| c.entry != "base").map(|c| health_of(c).preexisting.len()).sum();
+    if pre > 0 {
+        writeln!(w, "\n{pre} problems seen in entries are the base's own (pre-existing), not counted against them")?;
+    }
+    Ok(())
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Markdown escaping for table cells: no pipe, backtick, angle bracket or newline survives.
+pub fn md_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => o.push_str("\\|"),
+            '`' => o.push_str("\\`"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '*' | '_' | '[' | ']' | '\\' => {
+                o.push('\\');
+                o.push(c);
+            }
+            '\n' | '\r' => o.push(' '),
+            c if c.is_control() => {}
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// The registry table with a health column per arch, for `$GITHUB_STEP_SUMMARY` (< 1 MiB).
+pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
+    const LIMIT: usize = 900 * 1024;
+    let r = &l.results;
+    let ar = arches(r);
+    let mut out = String::new();
+    out.push_str("## RFL patch health\n\n");
+    out.push_str(&format!("Run started {}; {} cells.\n\n", md_escape(&r.started), r.cells.len()));
+    out.push_str("| Target Area | Status | Author | Source | Base |");
+    for a in &ar {
+        out.push_str(&format!(" {a} |"));
+    }
+    out.push_str("\n|---|---|---|---|---|");
+    for _ in &ar {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    let info: BTreeMap<&str, &EntryInfo> = r.entries.iter().map(|e| (e.id.as_str(), e)).collect();
+    for (e, b) in rows(r) {
+        let i = info.get(e.as_str());
+        let (area, status, authors, source, base) = match i {
+            Some(i) => (i.area.clone(), i.status.clone(), i.authors.join(", "), format!("{}: {}", i.source_kind, i.source), i.base.clone().unwrap_or_default()),
+            None => (row_name(&e, &b), String::new(), String::new(), String::new(), b.clone()),
+        };
+        out.push_str(&format!("| {} | {} | {} | {} | {} |", md_escape(&area), md_escape(&status), md_escape(&authors), md_escape(&source), md_escape(&base)));
+        for a in &ar {
+            let s = find(r, &e, &b, a).map(|(_, c)| short(&health_of(c))).unwrap_or_else(|| "-".into());
+            out.push_str(&format!(" {} |", md_escape(&s)));
+        }
+        out.push('\n');
+    }
+    for s in &r.skipped_entries {
+        let i = info.get(s.id.as_str());
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |",
+            md_escape(i.map_or(&s.id, |i| &i.area)),
+            md_escape(i.map_or("", |i| &i.status)),
+            md_escape(&i.map(|i| i.authors.join(", ")).unwrap_or_default()),
+            md_escape(&i.map(|i| format!("{}: {}", i.source_kind, i.source)).unwrap_or_default()),
+            md_escape(&format!("cannot run: {}", s.reason))
+        ));
+        for _ in &ar {
+            out.push_str(" skip |");
+        }
+        out.push('\n');
+    }
+    out.push_str("\n<details><summary>Failing cells</summary>\n\n");
+    for c in &r.cells {
+        let h = health_of(c);
+        if !matches!(h.verdict.as_str(), "fail" | "error") {
+            continue;
+        }
+        let item = format!("- **{}.{}** {}: {}  \n  reproduce: {}\n", md_escape(&row_name(&c.entry, &c.base)), md_escape(&c.arch), md_escape(&short(&h)), md_escape(first_line(&h.summary)), md_escape(&c.repro));
+        if out.len() + item.len() > LIMIT {
+            out.push_str("- … (truncated to stay under the step summary's 1 MiB)\n");
+            break;
+        }
+        out.push_str(&item);
+    }
+    out.push_str("\n</details>\n");
+    w.write_all(out.as_bytes())
+}
+
+/// XML text escaping that also drops what XML 1.0 forbids (ANSI escapes' ESC, BEL, …).
+pub fn xml_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            '\t' | '\n' | '\r' => o.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn log_tail(dir: &Path, cell: &CellResult, log: Option<&str>, lines: usize) -> String {
+    let Some(log) = log else { return String::new() };
+    let p = dir.join(&cell.dir).join(log);
+    let bytes = std::fs::read(&p).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// JUnit XML: a suite per (entry, arch, stage); KUnit tests one case each with a classname
+/// that keeps them unique; `<failure>` for the code's failures, `<error>` for faults.
+pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
+    let r = &l.results;
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let total: usize = r.cells.iter().map(|c| c.stages.len() - 1 + c.kunit.tests.len()).sum();
+    out.push_str(&format!("<testsuites name=\"rfl-health\" tests=\"{total}\">\n"));
+    for (i, c) in r.cells.iter().enumerate() {
+        let who = row_name(&c.entry, &c.base).replace(' ', "-");
+        let dir = &l.dirs[i];
+        for s in &c.stages {
+            if s.stage == Stage::Kunit && !c.kunit.tests.is_empty() {
+                let mut by_suite: BTreeMap<&str, Vec<&crate::ktap::Case>> = BTreeMap::new();
+                for t in &c.kunit.tests {
+                    by_suite.entry(t.suite.as_str()).or_default().push(t);
+                }
+                for (suite, tests) in by_suite {
+                    let fails = tests.iter().filter(|t| t.status == "fail").count();
+                    let errors = tests.iter().filter(|t| t.status == "crash").count();
+                    let skipped = tests.iter().filter(|t| t.status == "skip").count();
+                    out.push_str(&format!(
+                        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"0\" timestamp=\"{}\">\n",
+                        xml_escape(&format!("{who}.{}.kunit.{suite}", c.arch)),
+                        tests.len(),
+                        xml_escape(&c.started)
+                    ));
+                    for t in tests {
+                        let (file, line) = t.location.as_deref().and_then(|l| l.rsplit_once(':')).map_or((None, None), |(f, n)| (Some(f), Some(n)));
+                        out.push_str(&format!(
+                            "    <testcase name=\"{}\" classname=\"{}\" time=\"0\"{}{}>",
+                            xml_escape(&t.name),
+                            xml_escape(&format!("{who}.{}.{suite}", c.arch)),
+                            file.map(|f| format!(" file=\"{}\"", xml_escape(f))).unwrap_or_default(),
+                            line.map(|n| format!(" line=\"{}\"", xml_escape(n))).unwrap_or_default()
+                        ));
+                        match t.status.as_str() {
+                            "fail" => out.push_str(&format!("<failure message=\"{}\">{}</failure>", xml_escape(&format!("{} failed", t.name)), xml_escape(&t.summary))),
+                            "crash" => out.push_str(&format!("<error message=\"{}\">{}</error>", xml_escape(&format!("{} crashed", t.name)), xml_escape(&t.summary))),
+                            "skip" => out.push_str(&format!("<skipped message=\"{}\"/>", xml_escape(&t.summary))),
+                            _ => {}
+                        }
+                        out.push_str("</testcase>\n");
+                    }
+                    out.push_str("  </testsuite>\n");
+                }
+                continue;
+            }
+            let (f, e, sk) = match s.status {
+                Status::Fail => (1, 0, 0),
+                Status::Error => (0, 1, 0),
+                Status::Skip => (0, 0, 1),
+                Status::Pass => (0, 0, 0),
+            };
+            out.push_str(&format!(
+                "  <testsuite name=\"{}\" tests=\"1\" failures=\"{f}\" errors=\"{e}\" skipped=\"{sk}\" time=\"{:.3}\" timestamp=\"{}\">\n",
+                xml_escape(&format!("{who}.{}.{}", c.arch, s.stage.name())),
+                s.duration_s,
+                xml_escape(&c.started)
+            ));
+            let loc = s.diagnostics.iter().find(|d| d.file.is_some());
+            out.push_str(&format!(
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"{}{}>",
+                s.stage.name(),
+                xml_escape(&format!("{who}.{}", c.arch)),
+                s.duration_s,
+                loc.and_then(|d| d.file.as_ref()).map(|f| format!(" file=\"{}\"", xml_escape(f))).unwrap_or_default(),
+                loc.and_then(|d| d.line).map(|n| format!(" line=\"{n}\"")).unwrap_or_default()
+            ));
+            let detail = s.diagnostics.iter().take(20).map(|d| d.render()).collect::<Vec<_>>().join("\n");
+            match s.status {
+                Status::Fail => out.push_str(&format!("<failure message=\"{}\">{}</failure>", xml_escape(first_line(&s.summary)), xml_escape(&detail))),
+                Status::Error => out.push_str(&format!("<error message=\"{}\">{}</error>", xml_escape(first_line(&s.summary)), xml_escape(&detail))),
+                Status::Skip => out.push_str(&format!("<skipped message=\"{}\"/>", xml_escape(&s.summary))),
+                Status::Pass => {}
+            }
+            if matches!(s.status, Status::Fail | Status::Error) {
+                out.push_str(&format!("<system-out>{}</system-out>", xml_escape(&log_tail(dir, c, s.log.as_deref(), 40))));
+            }
+            out.push_str("</testcase>\n  </testsuite>\n");
+        }
+    }
+    out.push_str("</testsuites>\n");
+    w.write_all(out.as_bytes())
+}
+
+/// A KCIDB path component: `[A-Za-z0-9_-]+`.
+fn kcidb_word(s: &str) -> String {
+    let w: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+    if w.is_empty() {
+        "_".into()
+    } else {
+        w
+    }
+}
+
+fn kcidb_status(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::Error => "ERROR",
+        Status::Skip => "SKIP",
+    }
+}
+
+/// KCIDB v5 (checkouts, builds, tests) as validated by kcidb-io.
+pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
+    use serde_json::{json, Value};
+    const ORIGIN: &str = "rfl_health";
+    let r = &l.results;
+    let mut checkouts: Vec<Value> = Vec::new();
+    let mut builds = Vec::new();
+    let mut tests = Vec::new();
+    let ts = |s: &str| if s.is_empty() { Value::Null } else { Value::String(s.to_string()) };
+    for c in &r.cells {
+        let who = kcidb_word(&row_name(&c.entry, &c.base));
+        let commit = c.base_commit.clone().unwrap_or_default();
+        let checkout_id = format!("{ORIGIN}:{who}-{}-{}", kcidb_word(&c.base), c.patchset.as_ref().map_or(commit.clone(), |p| p.hash.clone()));
+        if !checkouts.iter().any(|x| x["id"] == checkout_id.as_str()) {
+            let mut co = json!({
+                "id": checkout_id,
+                "origin": ORIGIN,
+                "tree_name": c.base,
+                "valid": c.stage(Stage::Apply).is_some_and(|s| s.status == Status::Pass),
+            });
+            if commit.len() == 40 {
+                co["git_commit_hash"] = json!(commit);
+            }
+            if let Some(p) = &c.patchset {
+                co["patchset_hash"] = json!(p.hash);
+            }
+            if let Some(t) = ts(&c.started).as_str() {
+                co["start_time"] = json!(t);
+            }
+            checkouts.push(co);
+        }
+        let build_id = format!("{ORIGIN}:{who}-{}-{}-{}", kcidb_word(&c.arch), kcidb_word(&c.toolchain.name), kcidb_word(&c.started));
+        let b = c.stage(Stage::Build);
+        let mut build = json!({
+            "id": build_id,
+            "origin": ORIGIN,
+            "checkout_id": checkout_id,
+            "architecture": kcidb_word(&c.arch),
+            "compiler": format!("rustc {} / clang {}", c.toolchain.versions.get("rustc").map_or("?", |s| s), c.toolchain.versions.get("clang").map_or("?", |s| s)),
+            "config_name": "tinyconfig+rfl",
+            "status": b.map_or("MISS", |s| kcidb_status(s.status)),
+            "duration": b.map_or(0.0, |s| s.duration_s),
+        });
+        if let Some(t) = ts(&c.started).as_str() {
+            build["start_time"] = json!(t);
+        }
+        if let Some(s) = b {
+            let excerpt: String = s.summary.chars().take(16000).collect();
+            build["log_excerpt"] = json!(excerpt);
+        }
+        builds.push(build);
+        for s in c.stages.iter().filter(|s| s.stage > Stage::Build) {
+            let path = format!("rfl.{}", s.stage.name());
+            tests.push(json!({
+                "id": format!("{build_id}-{}", s.stage.name()),
+                "origin": ORIGIN,
+                "build_id": build_id,
+                "path": path,
+                "status": kcidb_status(s.status),
+                "duration": s.duration_s,
+                "log_excerpt": s.summary.chars().take(16000).collect::<String>(),
+            }));
+        }
+        for (n, t) in c.kunit.tests.iter().enumerate() {
+            let status = match t.status.as_str() {
+                "pass" => "PASS",
+                "skip" => "SKIP",
+                "crash" => "ERROR",
+                _ => "FAIL",
+            };
+            let mut path = String::from("kunit");
+            for part in t.suite.split('.').filter(|p| !p.is_empty()).chain(std::iter::once(t.name.as_str())) {
+                path.push('.');
+                path.push_str(&kcidb_word(part));
+            }
+            tests.push(json!({
+                "id": format!("{build_id}-kunit-{n}"),
+                "origin": ORIGIN,
+                "build_id": build_id,
+                "path": path,
+                "status": status,
+                "log_excerpt": t.summary.chars().take(16000).collect::<String>(),
+            }));
+        }
+    }
+    let v = json!({ "version": { "major": 5, "minor": 3 }, "checkouts": checkouts, "builds": builds, "tests": tests });
+    w.write_all((serde_json::to_string_pretty(&v).expect("json") + "\n").as_bytes())
+}
+
+pub fn html_escape(s: &str) -> String {
+    xml_escape(s)
+}
+
+/// One self-contained page: the grid, each cell linking to its stage logs.
+pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::Result<()> {
+    let r = &l.results;
+    let ar = arches(r);
+    let mut o = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>RFL patch health</title>\n<style>\nbody{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}\n.pass{background:#d4f4d4}.fail{background:#f8c8c8}.error,.unreachable{background:#f8e8b0}.skip{background:#eee;color:#666}\ntd small{display:block;color:#333}a{color:#036}\n</style></head><body>\n<h1>RFL patch health</h1>\n",
+    );
+    o.push_str(&format!("<p>Run started {} — {} cells.</p>\n<table id=\"grid\">\n<tr><th>entry</th>", html_escape(&r.started), r.cells.len()));
+    for a in &ar {
+        o.push_str(&format!("<th>{}</th>", html_escape(a)));
+    }
+    o.push_str("</tr>\n");
+    for (e, b) in rows(r) {
+        o.push_str(&format!("<tr><th>{}</th>", html_escape(&row_name(&e, &b))));
+        for a in &ar {
+            match find(r, &e, &b, a) {
+                Some((i, c)) => {
+                    let h = health_of(c);
+                    let dir = &l.dirs[i];
+                    let rel = |log: &str| -> String {
+                        let p = dir.join(&c.dir).join(log);
+                        match out_dir {
+                            Some(od) => pathdiff(&p, od),
+                            None => p.to_string_lossy().into_owned(),
+                        }
+                    };
+                    let links: Vec<String> = c
+                        .stages
+                        .iter()
+                        .filter_map(|s| s.log.as_ref().map(|lg| format!("<a href=\"{}\">{}</a>", html_escape(&rel(lg)), s.stage.name())))
+                        .collect();
+                    o.push_str(&format!(
+                        "<td class=\"{}\" title=\"{}\"><b>{}</b><small>{}</small><small>{}</small></td>",
+                        html_escape(&h.verdict),
+                        html_escape(&h.summary),
+                        html_escape(&short(&h)),
+                        html_escape(first_line(&h.summary)),
+                        links.join(" ")
+                    ));
+                }
+                None => o.push_str("<td class=\"skip\">-</td>"),
+            }
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</table>\n");
+    if !r.skipped_entries.is_empty() {
+        o.push_str("<h2>Entries that cannot run</h2>\n<ul>\n");
+        for s in &r.skipped_entries {
+            o.push_str(&format!("<li><b>{}</b>: {}</li>\n", html_escape(&s.id), html_escape(&s.reason)));
+        }
+        o.push_str("</ul>\n");
+    }
+    o.push_str("</body></html>\n");
+    w.write_all(o.as_bytes())
+}
+
+/// `to` relative to `from_dir` when `to` is under it; else absolute.
+fn pathdiff(to: &Path, from_dir: &Path) -> String {
+    match to.strip_prefix(from_dir) {
+        Ok(rel) => rel.to_string_lossy().into_owned(),
+        Err(_) => to.to_string_lossy().into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(md_escape("a|b`c<script>"), "a\\|b\\`c&lt;script&gt;");
+        assert_eq!(xml_escape("\u{1b}[31m]]>\u{7}"), "\\x1b[31m]]&gt;\\x07");
+        assert_eq!(kcidb_word("rust doctests.kernel"), "rust_doctests_kernel");
+    }
+}
