@@ -168,3 +168,134 @@ fn a_thousand_entry_matrix_plans_quickly() {
     let v: serde_json::Value = serde_json::from_str(&gh).unwrap();
     assert!(v["include"].as_array().unwrap().len() <= 256);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reports from a results file whose logs and names carry hostile text.
+
+fn venv_bin(name: &str) -> PathBuf {
+    let cache = std::env::var_os("RFL_CACHE").map(PathBuf::from).unwrap_or_else(|| root().join("target/rfl"));
+    let p = cache.join("venv/bin").join(name);
+    assert!(p.is_file(), "{} missing: run `cargo xtask setup --tests`", p.display());
+    p
+}
+
+fn hostile_results(dir: &Path) -> PathBuf {
+    let evil = "\u{1b}[31mred\u{1b}[0m \u{7}bell ]]> <script>alert(1)</script> | `tick` ::error::x ::set-env name=A::1 ::add-mask::s";
+    let cell_dir = dir.join("cells/evil.x86_64");
+    std::fs::create_dir_all(&cell_dir).unwrap();
+    std::fs::write(cell_dir.join("build.log"), format!("line one\n{evil}\n")).unwrap();
+    std::fs::write(cell_dir.join("console.log"), format!("{evil}\n")).unwrap();
+    let stage = |name: &str, status: &str, summary: &str| {
+        serde_json::json!({"stage": name, "status": status, "duration_s": 1.5, "summary": summary, "log": if name == "clippy" { "build.log" } else { "console.log" },
+            "diagnostics": if status == "fail" { serde_json::json!([{"file": "samples/rust/x.rs", "line": 3, "level": "error", "message": evil}]) } else { serde_json::json!([]) }})
+    };
+    let cell = |entry: &str, base_fail: bool| {
+        serde_json::json!({
+            "schema": 1, "entry": entry, "base": "v7.2.x", "arch": "x86_64",
+            "toolchain": {"name": "debian", "versions": {"rustc": "1.96.0", "clang": "19.1.7"}},
+            "base_commit": "b3d74e9c57112729485147659f52e9fc9e222bc7",
+            "patchset": if entry == "base" { serde_json::Value::Null } else { serde_json::json!({"hash": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "commits": ["a"], "head": "a"}) },
+            "stages": [stage("fetch", "pass", "ok"), stage("apply", "pass", "ok"), stage("build", "pass", "built"), stage("boot", "pass", "clean: x"), stage("kunit", "fail", "1 failed"), stage("clippy", if base_fail { "pass" } else { "fail" }, evil)],
+            "kunit": {"counts": {"total": 2, "passed": 1, "failed": 1, "crashed": 0, "skipped": 0},
+                "tests": [{"suite": "rust_doctests_kernel", "name": "rust_doctest_kernel_task_rs_1", "status": "fail", "location": "rust/kernel/task.rs:71", "summary": evil},
+                          {"suite": "s<x>", "name": "ok|test", "status": "pass"}]},
+            "dir": "cells/evil.x86_64", "started": "2026-11-21T00:00:00Z", "duration_s": 3.0, "repro": format!("cargo xtask repro {entry} --arch x86_64")
+        })
+    };
+    let results = serde_json::json!({
+        "schema": 1, "harness_version": "0.1.0", "started": "2026-11-21T00:00:00Z", "interrupted": false,
+        "bases": [{"name": "v7.2.x", "status": "resolved", "commit": "b3d74e9c57112729485147659f52e9fc9e222bc7", "reason": ""}],
+        "skipped_entries": [{"id": "later", "reason": evil}],
+        "entries": [{"id": "evil", "area": "a|b <b>", "status": "review", "authors": ["`x`"], "source_kind": "lore", "source": "m@x", "base": "v7.2.x", "registry_base": ""}],
+        "cells": [cell("base", true), cell("evil", false)]
+    });
+    let p = dir.join("results.json");
+    std::fs::write(&p, serde_json::to_string_pretty(&results).unwrap()).unwrap();
+    p
+}
+
+fn report(results: &Path, format: &str) -> String {
+    run_ok(xtask().args(["report", "--format", format, "--results"]).arg(results))
+}
+
+#[test]
+fn reports_survive_hostile_text() {
+    let t = TempDir::new("reports");
+    let results = hostile_results(&t.0);
+
+    let text = report(&results, "text");
+    assert!(text.contains("FAIL clippy"), "{text}");
+    assert!(!text.contains("\u{1b}[32m"), "no colour off a terminal");
+    // The base's own doctest failure is pre-existing, never the entry's.
+    assert!(text.contains("base's own"), "{text}");
+
+    let junit = t.0.join("junit.xml");
+    run_ok(xtask().args(["report", "--format", "junit", "--output"]).arg(&junit).arg("--results").arg(&results));
+    let py = "import sys, xml.etree.ElementTree as E\nr = E.parse(sys.argv[1]).getroot()\ncases = r.findall('.//testcase')\nassert all(c.get('time') is not None for c in cases)\nprint(len(cases), len(r.findall('.//failure')), len(r.findall('.//error')))";
+    let o = Command::new("python3").args(["-c", py]).arg(&junit).output().unwrap();
+    assert!(o.status.success(), "strict XML parser refused the JUnit: {}", String::from_utf8_lossy(&o.stderr));
+    let counts = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(counts.starts_with("14 "), "{counts}");
+
+    let md = report(&results, "markdown");
+    assert!(!md.contains("<script>") && !md.contains("a|b"), "{md}");
+    assert!(md.contains("a\\|b &lt;b&gt;"), "{md}");
+
+    let html = t.0.join("index.html");
+    run_ok(xtask().args(["report", "--format", "html", "--output"]).arg(&html).arg("--results").arg(&results));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains("<script>alert"), "unescaped script in HTML");
+    assert!(page.contains("href=\"cells/evil.x86_64/build.log\""), "cell links to its logs");
+
+    let gh = report(&results, "github");
+    let token_line = gh.lines().find(|l| l.starts_with("::stop-commands::")).expect("stop-commands");
+    let token = token_line.trim_start_matches("::stop-commands::");
+    let (before, after) = gh.split_once(token_line).unwrap();
+    assert!(before.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ")), "{before}");
+    assert!(before.lines().count() <= 10);
+    assert!(!before.contains("::set-env name=A::1\n") && before.contains("file=samples/rust/x.rs,line=3"), "{before}");
+    assert!(after.contains(&format!("::{token}::")), "stop-commands closed");
+}
+
+#[test]
+fn kcidb_output_validates_against_the_schema() {
+    let t = TempDir::new("kcidb");
+    let results = hostile_results(&t.0);
+    let out = t.0.join("kcidb.json");
+    run_ok(xtask().args(["report", "--format", "kcidb", "--output"]).arg(&out).arg("--results").arg(&results));
+    let py = "import json, sys, kcidb_io\nd = json.load(open(sys.argv[1]))\nkcidb_io.schema.LATEST.validate(d)\nprint(len(d['builds']), len(d['tests']))";
+    let o = Command::new(venv_bin("python3")).args(["-c", py]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "kcidb-io: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn workflow_validates_against_the_github_schema() {
+    let o = Command::new(venv_bin("check-jsonschema")).args(["--builtin-schema", "vendor.github-workflows"]).arg(root().join("ci/rfl-health.yml")).output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let wf = std::fs::read_to_string(root().join("ci/rfl-health.yml")).unwrap();
+    assert!(!wf.contains("pull_request_target:"));
+    assert!(wf.contains("permissions:\n  contents: read"));
+    assert!(wf.contains("cargo xtask plan --format github") && wf.contains("if: always()") && wf.contains("--merge"));
+}
+
+#[test]
+fn html_report_renders_its_grid_in_chromium() {
+    let t = TempDir::new("html");
+    let results = hostile_results(&t.0);
+    let html = t.0.join("index.html");
+    run_ok(xtask().args(["report", "--format", "html", "--output"]).arg(&html).arg("--results").arg(&results));
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).is_file()).expect("chromium: run `cargo xtask setup --tests`");
+    let profile = t.0.join("profile");
+    let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+    let png = t.0.join("shot.png");
+    let o = Command::new(chromium).args(flags).arg(format!("--user-data-dir={}", profile.display())).arg(format!("--screenshot={}", png.display())).arg("--window-size=1200,600").arg(format!("file://{}", html.display())).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5000, "screenshot of {} bytes", bytes.len());
+    let dom = Command::new(chromium).args(flags).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(format!("file://{}", html.display())).output().unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<table id=\"grid\">") && dom.matches("<tr>").count() >= 3, "{dom}");
+    // Keep the picture for a person to look at.
+    let keep = root().join("target/rfl-report-screenshot.png");
+    let _ = std::fs::copy(&png, keep);
+}

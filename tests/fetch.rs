@@ -254,7 +254,7 @@ base = "dead"
     assert!(stage("series", "fetch")["summary"].as_str().unwrap().contains("series v2, 2 patches"), "{}", stage("series", "fetch"));
     // Same patches on the same base: the same patchset hash on a second run.
     let hash = series["patchset"]["hash"].clone();
-    assert!(hash.as_str().unwrap().len() == 32);
+    assert!(hash.as_str().unwrap().len() == 64);
     // The unreachable base answers fast.
     let dead = v["bases"].as_array().unwrap().iter().find(|b| b["name"] == "dead").unwrap();
     assert_eq!(dead["status"], "unreachable", "{dead}");

@@ -417,13 +417,12 @@ pub fn patchset(worktree: &Path, base: &str, head: &str) -> Option<Patchset> {
         .map(str::to_string)
         .collect();
     let diff = proc::output(Command::new("git").arg("-C").arg(worktree).args(["diff", "--binary", base, head])).ok()?;
-    use std::hash::{Hash, Hasher};
-    // A 128-bit hash from two differently seeded 64-bit ones: stable across runs and machines.
-    let mut h1 = std::collections::hash_map::DefaultHasher::new();
-    diff.hash(&mut h1);
-    let mut h2 = std::collections::hash_map::DefaultHasher::new();
-    (diff.len(), &diff).hash(&mut h2);
-    Some(Patchset { hash: format!("{:016x}{:016x}", h1.finish(), h2.finish()), commits, head: head.to_string() })
+    // SHA-256 of the whole diff: the same change on the same base hashes the same anywhere
+    // (and fits KCIDB's patchset_hash).
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(diff.as_bytes());
+    let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(Patchset { hash, commits, head: head.to_string() })
 }
 
 /// Files the patchset changes.

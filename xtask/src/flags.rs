@@ -23,6 +23,10 @@ pub enum Cmd {
         /// Say what would be installed, install nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Also install what the test suite uses (Chromium, a Python venv with kcidb-io
+        /// and check-jsonschema).
+        #[arg(long)]
+        tests: bool,
     },
     /// List every tool with version and path; check the base's minimum versions.
     Doctor {
@@ -63,6 +67,24 @@ pub enum Cmd {
         #[arg(short = 'j', long)]
         jobs: Option<usize>,
         /// Override every arch's boot deadline, in seconds.
+        #[arg(long, value_name = "SECS")]
+        boot_timeout: Option<u64>,
+    },
+    /// Re-create one cell in a fresh folder, write repro.sh, show the failing stage.
+    Repro {
+        /// Entry id, or `base` (with --base) for a base cell.
+        entry: String,
+        #[arg(long, value_name = "ARCH")]
+        arch: Option<String>,
+        #[arg(long, value_name = "BASE")]
+        base: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        matrix: Option<PathBuf>,
+        /// Boot the kernel again with its console on this terminal.
+        #[arg(long)]
+        interactive: bool,
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
         #[arg(long, value_name = "SECS")]
         boot_timeout: Option<u64>,
     },
@@ -120,4 +142,6 @@ pub enum ReportFormat {
     Junit,
     Kcidb,
     Html,
+    /// GitHub Actions annotations (at most ten) and the text report behind stop-commands.
+    Github,
 }

@@ -11,6 +11,8 @@ pub fn project_root() -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct Cache {
     pub root: PathBuf,
+    /// Build slots somewhere else than `<root>/slots` (a reproducer's fresh folder).
+    pub slots_at: Option<PathBuf>,
 }
 
 impl Cache {
@@ -21,7 +23,7 @@ impl Cache {
             _ => project_root().join("target").join("rfl"),
         };
         let root = if root.is_absolute() { root } else { std::env::current_dir().unwrap_or_default().join(root) };
-        Cache { root }
+        Cache { root, slots_at: None }
     }
     /// The one git object store holding every base and entry.
     pub fn store(&self) -> PathBuf {
@@ -36,7 +38,7 @@ impl Cache {
     }
     /// Build slots: a worktree and output folders per (base, toolchain).
     pub fn slots(&self) -> PathBuf {
-        self.root.join("slots")
+        self.slots_at.clone().unwrap_or_else(|| self.root.join("slots"))
     }
     /// Results of finished cells, keyed by everything that determines them.
     pub fn results(&self) -> PathBuf {

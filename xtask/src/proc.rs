@@ -18,6 +18,35 @@ static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 /// Set by SIGINT/SIGTERM: the run stops starting work and ends its children.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// When set, every command run is also written down as a shell line (for `repro.sh`).
+static RECORD: Mutex<Option<Vec<String>>> = Mutex::new(None);
+
+pub fn start_recording() {
+    *RECORD.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+}
+
+pub fn take_recording() -> Vec<String> {
+    RECORD.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default()
+}
+
+fn record(cmd: &Command, redirect: Option<(&Path, bool)>, deadline: Option<Duration>) {
+    let mut g = RECORD.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(lines) = g.as_mut() {
+        let mut line = display_command(cmd);
+        if let Some(d) = deadline {
+            // `timeout` goes right before the program, after any `cd … &&` and variables.
+            let prog = shell_quote(cmd.get_program());
+            if let Some(i) = line.find(&format!(" {prog} ")).map(|i| i + 1).or_else(|| line.starts_with(&prog).then_some(0)) {
+                line.insert_str(i, &format!("timeout -k 5 {} ", d.as_secs().max(1)));
+            }
+        }
+        if let Some((p, append)) = redirect {
+            line.push_str(&format!(" {} {} 2>&1", if append { ">>" } else { ">" }, shell_quote(p)));
+        }
+        lines.push(line);
+    }
+}
+
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
@@ -149,6 +178,7 @@ pub fn run_to_file(cmd: &mut Command, path: &Path, deadline: Option<Duration>, w
 
 fn run_into(cmd: &mut Command, log: &Path, header: bool, deadline: Option<Duration>, watch: impl FnMut() -> bool) -> anyhow::Result<Outcome> {
     use std::io::Write;
+    record(cmd, Some((log, header)), deadline);
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
@@ -170,6 +200,7 @@ pub struct Captured {
 }
 
 pub fn run_captured(cmd: &mut Command, deadline: Option<Duration>) -> anyhow::Result<Captured> {
+    record(cmd, None, deadline);
     // Output goes through temporary files rather than pipes so that a child that fills a
     // pipe can never deadlock against the deadline loop.
     let dir = std::env::temp_dir();

@@ -468,6 +468,54 @@ pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     w.write_all((serde_json::to_string_pretty(&v).expect("json") + "\n").as_bytes())
 }
 
+/// GitHub workflow-command escaping of a message (data).
+pub fn gh_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// GitHub workflow-command escaping of a property value.
+pub fn gh_prop(s: &str) -> String {
+    gh_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// At most ten `::error` annotations with file/line, then the text report wrapped in
+/// `::stop-commands::` so that nothing a patch or a console printed can act as a command.
+pub fn github(l: &Loaded, w: &mut dyn Write, token: &str) -> std::io::Result<()> {
+    let r = &l.results;
+    let mut n = 0;
+    for c in &r.cells {
+        let h = health_of(c);
+        if !matches!(h.verdict.as_str(), "fail" | "error") || n >= 10 {
+            continue;
+        }
+        let st = h.stage.and_then(|s| c.stage(s));
+        let loc = st.and_then(|s| s.diagnostics.iter().find(|d| d.file.is_some()));
+        let kunit_loc = c.kunit.tests.iter().find(|t| (t.status == "fail" || t.status == "crash") && t.location.is_some()).and_then(|t| t.location.clone());
+        let (file, line) = match (loc, kunit_loc) {
+            (Some(d), _) => (d.file.clone(), d.line.map(|l| l.to_string())),
+            (None, Some(kl)) => match kl.rsplit_once(':') {
+                Some((f, l)) => (Some(f.to_string()), Some(l.to_string())),
+                None => (Some(kl), None),
+            },
+            _ => (None, None),
+        };
+        let mut props = vec![format!("title={}", gh_prop(&format!("{}.{}: {}", row_name(&c.entry, &c.base), c.arch, short(&h))))];
+        if let Some(f) = file {
+            props.insert(0, format!("file={}", gh_prop(&f)));
+        }
+        if let Some(l) = line {
+            props.insert(1.min(props.len()), format!("line={}", gh_prop(&l)));
+        }
+        let kind = if h.verdict == "error" { "warning" } else { "error" };
+        writeln!(w, "::{kind} {}::{}", props.join(","), gh_data(&format!("{}\nreproduce: {}", h.summary, c.repro)))?;
+        n += 1;
+    }
+    writeln!(w, "::stop-commands::{token}")?;
+    text(l, w, false)?;
+    writeln!(w, "::{token}::")?;
+    Ok(())
+}
+
 pub fn html_escape(s: &str) -> String {
     xml_escape(s)
 }
@@ -546,5 +594,7 @@ mod tests {
         assert_eq!(md_escape("a|b`c<script>"), "a\\|b\\`c&lt;script&gt;");
         assert_eq!(xml_escape("\u{1b}[31m]]>\u{7}"), "\\x1b[31m]]&gt;\\x07");
         assert_eq!(kcidb_word("rust doctests.kernel"), "rust_doctests_kernel");
+        assert_eq!(gh_data("50%\n::x"), "50%25%0A::x");
+        assert_eq!(gh_prop("a:b,c"), "a%3Ab%2Cc");
     }
 }

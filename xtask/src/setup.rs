@@ -472,3 +472,36 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
     }
     Ok(ok)
 }
+
+/// What the test suite needs beyond the pipeline: Chromium (HTML screenshot), and a Python
+/// venv in the cache with kcidb-io (KCIDB schema) and check-jsonschema (workflow schema).
+pub fn setup_test_tools(cache: &Cache) -> anyhow::Result<()> {
+    let root = unsafe { libc::geteuid() } == 0;
+    let want: Vec<&str> = ["chromium", "python3-venv"].into_iter().filter(|p| !installed(p)).collect();
+    if !want.is_empty() {
+        if !root {
+            bail!("not root: install {} yourself", want.join(" "));
+        }
+        apt(&["update", "-q"])?;
+        let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+        args.extend(want.iter().copied());
+        apt(&args)?;
+    }
+    let venv = cache.root.join("venv");
+    let py = venv.join("bin/python3");
+    if !py.is_file() {
+        eprintln!("setup: python venv in {}", venv.display());
+        proc::output(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    let have = |module: &str| proc::run_captured(Command::new(&py).args(["-c", &format!("import {module}")]), Some(Duration::from_secs(60))).is_ok_and(|c| c.outcome.success());
+    if !have("kcidb_io") || !venv.join("bin/check-jsonschema").is_file() {
+        eprintln!("setup: pip install kcidb-io check-jsonschema");
+        let c = proc::run_captured(Command::new(&py).args(["-m", "pip", "install", "--quiet", "kcidb-io", "check-jsonschema"]), Some(Duration::from_secs(900)))?;
+        if !c.outcome.success() {
+            bail!("pip install failed: {}", tail(&c.stderr, 10));
+        }
+    } else {
+        eprintln!("setup: test tools already installed");
+    }
+    Ok(())
+}

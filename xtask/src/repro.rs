@@ -1,0 +1,123 @@
+//! `repro`: re-create one cell in a fresh work folder (fresh worktree, fresh output folders,
+//! same store, so the same base SHA and patchset), write every command it ran to a
+//! standalone `repro.sh`, and show the failing stage's output.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Context;
+
+use crate::arch::Arch;
+use crate::matrix::Loaded;
+use crate::outcome::CellResult;
+use crate::paths::Cache;
+use crate::plan::{self, Filters, BASE_ENTRY};
+use crate::proc;
+use crate::run;
+
+pub struct Args {
+    pub entry: String,
+    pub arch: Option<Arch>,
+    pub base: Option<String>,
+    pub interactive: bool,
+    pub jobs: usize,
+    pub boot_timeout: Option<u64>,
+    pub matrix_arg: String,
+}
+
+/// Returns true when the cell is healthy (nothing to reproduce).
+pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
+    let arch = a.arch.unwrap_or(m.arches[0]);
+    let mut f = Filters { entries: vec![glob::Pattern::new(&glob::Pattern::escape(&a.entry))?], arches: vec![arch], ..Default::default() };
+    f.base = a.base.clone();
+    let mut p = plan::plan(m, &f);
+    // Only the cell itself: a reproducer starts from nothing, not from the base's build.
+    p.cells.retain(|c| c.entry == a.entry && (a.entry != BASE_ENTRY || a.base.as_ref().is_none_or(|b| *b == c.base)));
+    p.cells.truncate(1);
+    let Some(cell) = p.cells.first().cloned() else {
+        anyhow::bail!("no cell {}.{arch} in {} (is the entry runnable on that arch?)", a.entry, m.path.display());
+    };
+    let work = cache.root.join("repro").join(cell.name(false));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let mut fresh = cache.clone();
+    fresh.slots_at = Some(work.join("slots"));
+    eprintln!("repro: {} in {}", cell.name(false), work.display());
+
+    proc::start_recording();
+    let opts = run::Opts { out: work.join("run"), stop_after: None, jobs: a.jobs, boot_timeout: a.boot_timeout, matrix_arg: a.matrix_arg.clone() };
+    let results = run::run(&fresh, m, &p, &opts);
+    let commands = proc::take_recording();
+    let results = results?;
+    let script = work.join("repro.sh");
+    std::fs::write(&script, script_text(&cell.name(false), &work, &commands)).with_context(|| format!("write {}", script.display()))?;
+    make_executable(&script);
+
+    let Some(r) = results.cells.first() else { anyhow::bail!("the cell did not run") };
+    let out_dir = opts.out.join(&r.dir);
+    show(r, &out_dir);
+    println!("\nrepro.sh: {} (every git, make, clang and qemu command of this reproduction, in order)", script.display());
+    println!("cell folder: {}", out_dir.display());
+    if a.interactive {
+        interactive(&out_dir)?;
+    }
+    Ok(r.first_problem().is_none())
+}
+
+fn make_executable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(p) {
+        let mut perm = meta.permissions();
+        perm.set_mode(0o755);
+        let _ = std::fs::set_permissions(p, perm);
+    }
+}
+
+/// A script that runs the recorded commands again from nothing.
+pub fn script_text(name: &str, work: &Path, commands: &[String]) -> String {
+    let q = proc::shell_quote(work.join("slots"));
+    let mut s = format!(
+        "#!/usr/bin/env bash\n# Reproduces cell {name}: the exact commands the harness ran, in order.\n# It starts from a fresh work folder; the base comes from the harness's git store.\nset -u\nunset KCONFIG_CONFIG KBUILD_OUTPUT ARCH CROSS_COMPILE LLVM CC RUSTFLAGS KRUSTFLAGS KCFLAGS\ngit --git-dir={} worktree prune 2>/dev/null\nrm -rf {q}\nmkdir -p {q}\n",
+        proc::shell_quote(work.parent().and_then(|p| p.parent()).unwrap_or(Path::new(".")).join("store.git"))
+    );
+    for c in commands {
+        s.push_str(c);
+        s.push('\n');
+    }
+    s
+}
+
+fn show(r: &CellResult, dir: &Path) {
+    println!("{}", run::verdict_line(r));
+    match r.first_problem() {
+        Some(p) => {
+            println!("\nfailing stage: {} ({:?})\n{}", p.stage.name(), p.status, p.summary);
+            for d in p.diagnostics.iter().take(10) {
+                println!("  {}", d.render());
+            }
+            if let Some(log) = &p.log {
+                let text = String::from_utf8_lossy(&std::fs::read(dir.join(log)).unwrap_or_default()).into_owned();
+                let lines: Vec<&str> = text.lines().collect();
+                println!("\n--- last lines of {log} ---");
+                for l in &lines[lines.len().saturating_sub(30)..] {
+                    println!("{l}");
+                }
+            }
+            let bad: Vec<_> = r.kunit.tests.iter().filter(|t| t.status == "fail" || t.status == "crash").collect();
+            for t in bad {
+                println!("kunit {} {}.{} {}", t.status, t.suite, t.name, t.location.as_deref().unwrap_or(""));
+            }
+        }
+        None => println!("the cell passes: nothing failed to reproduce"),
+    }
+}
+
+/// Boot the cell's kernel again with the console on this terminal.
+fn interactive(dir: &Path) -> anyhow::Result<()> {
+    let cmd = std::fs::read_to_string(dir.join("qemu.cmd")).context("no qemu.cmd: the cell did not boot")?;
+    eprintln!("starting QEMU on this terminal (Ctrl-A X quits; the init reboots when done)");
+    let status = Command::new("sh").arg("-c").arg(format!("exec {}", cmd.trim())).status()?;
+    eprintln!("QEMU exited: {status}");
+    Ok(())
+}
+
