@@ -534,36 +534,6 @@ fn summarise(t: &Test) -> String {
     s
 }
 
-/// kunit.py's JSON (`--json`) flattened the same way, for comparing verdicts.
-pub fn cases_from_kunit_json(v: &serde_json::Value) -> Vec<Case> {
-    fn walk(g: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Case>, top: bool) {
-        let name = g["name"].as_str().unwrap_or("").to_string();
-        if !top {
-            path.push(name);
-        }
-        // kunit_json lists a group's leaf cases and its sub-groups separately; the parser's
-        // order interleaves them, so callers compare as sets keyed by suite and name.
-        for c in g["test_cases"].as_array().into_iter().flatten() {
-            let status = match c["status"].as_str().unwrap_or("") {
-                "PASS" => "pass",
-                "SKIP" => "skip",
-                "ERROR" => "crash",
-                _ => "fail",
-            };
-            out.push(Case { suite: path.join("."), name: c["name"].as_str().unwrap_or("").into(), status: status.into(), location: None, summary: String::new() });
-        }
-        for s in g["sub_groups"].as_array().into_iter().flatten() {
-            walk(s, path, out, false);
-        }
-        if !top {
-            path.pop();
-        }
-    }
-    let mut out = Vec::new();
-    walk(v, &mut Vec::new(), &mut out, true);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,7 +102,15 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         eprintln!("cell {name}: start");
         let t0 = Instant::now();
         let tc = toolchains.get(&cell.toolchain).expect("resolved above");
-        let mut r = run_cell(cache, &store, m, cell, base, tc, &dir, opts);
+        let base_cell = results.cells.iter().find(|b| b.entry == crate::plan::BASE_ENTRY && b.base == cell.base && b.arch == cell.arch.name() && b.toolchain.name == cell.toolchain);
+        let mut r = run_cell(cache, &store, m, cell, base, tc, &dir, opts, base_cell);
+        if proc::interrupted() {
+            // The cell was cut short: its stages say nothing about the code. Keep what
+            // finished before it and say the run was interrupted.
+            eprintln!("cell {name}: interrupted, not recorded");
+            results.interrupted = true;
+            break;
+        }
         r.dir = format!("cells/{name}");
         r.duration_s = t0.elapsed().as_secs_f64();
         r.repro = repro_line(cell, &opts.matrix_arg);
@@ -199,7 +207,17 @@ impl Ladder {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_cell(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result<String, FetchError>, tc: &Result<Resolved, String>, dir: &Path, opts: &Opts) -> CellResult {
+fn run_cell(
+    cache: &Cache,
+    store: &Store,
+    m: &Loaded,
+    cell: &Cell,
+    base: &Result<String, FetchError>,
+    tc: &Result<Resolved, String>,
+    dir: &Path,
+    opts: &Opts,
+    base_cell: Option<&CellResult>,
+) -> CellResult {
     let mut res = CellResult {
         schema: SCHEMA,
         entry: cell.entry.clone(),
@@ -326,7 +344,17 @@ fn run_cell(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result
     }
     if l.go(Stage::Config) {
         let (frags, soft) = fragments(m, cell, &sl.src, &base_commit, &changed, dir);
-        l.push(kb.configure(&frags, &soft));
+        // An entry that touches no Kconfig and adds no fragment has the base's config, which
+        // its output folder already holds (copied from the base's build).
+        let same_inputs = !changed.iter().any(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig")))
+            && m.entry(&cell.entry).is_some_and(|e| e.kconfig.is_empty())
+            && base_cell.and_then(|b| b.stage(Stage::Config)).is_some_and(|c| c.ok())
+            && out.join(".config").is_file();
+        if same_inputs {
+            l.push(StageResult::new(Stage::Config, Status::Pass, "the base's config (the patchset changes no Kconfig and adds no fragment)"));
+        } else {
+            l.push(kb.configure(&frags, &soft));
+        }
     }
     if l.go(Stage::Build) {
         l.push(kb.build());
@@ -362,7 +390,18 @@ fn run_cell(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result
             l.stages.push(match stage {
                 Stage::Clippy => kb.clippy(clippy_out, (!cell.is_base()).then_some(sl.clippy_base.as_path())),
                 Stage::Rustfmt => kb.rustfmt(),
-                _ => kb.rustdoc(),
+                _ => match base_cell.and_then(|b| b.stage(Stage::Rustdoc)).filter(|_| !changed.is_empty() && !changed.iter().any(|f| reads_for_rustdoc(f))) {
+                    // rustdoc documents the crates under rust/: a patchset that changes
+                    // nothing there cannot change its result.
+                    Some(b) => {
+                        let mut r = b.clone();
+                        r.summary = format!("reused from the base (the patchset changes nothing under rust/): {}", b.summary);
+                        r.duration_s = 0.0;
+                        r.log = None;
+                        r
+                    }
+                    None => kb.rustdoc(),
+                },
             });
         }
     }
@@ -372,6 +411,12 @@ fn run_cell(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result
     }
     res.stages = l.stages;
     res
+}
+
+/// Does rustdoc read this file? It documents the crates under `rust/`, configured by the
+/// Kconfig and built by the Makefiles.
+fn reads_for_rustdoc(f: &str) -> bool {
+    f.starts_with("rust/") || f.starts_with("scripts/") || f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig") || n == "Makefile" || n == "Kbuild") || f.starts_with("include/")
 }
 
 /// The fragments for a cell: common, the arch's, the tree's Rust KUnit suites, the entry's
