@@ -286,3 +286,36 @@ fn setup_is_idempotent_and_provisions_the_same_shas() {
         assert!(out.lines().any(|l| l.trim_start().starts_with(tool) && l.chars().any(|c| c.is_ascii_digit())), "doctor lists no version for {tool}:\n{out}");
     }
 }
+
+#[test]
+fn a_toolchain_that_cannot_serve_is_the_toolchains_fault() {
+    let _ = base_run();
+    // rustup's toolchain on these machines has no rust-src: a second toolchain in a few lines.
+    let Some(rustup_rustc) = ["/root/.cargo/bin/rustc"].into_iter().map(PathBuf::from).find(|p| p.is_file()).or_else(|| {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/rustc")).filter(|p| p.is_file())
+    }) else {
+        eprintln!("no rustup toolchain on this machine; using a missing rustc instead");
+        return check_unusable("/nonexistent/rustc");
+    };
+    check_unusable(rustup_rustc.to_str().unwrap());
+}
+
+fn check_unusable(rustc: &str) {
+    let shipped = std::fs::read_to_string(root().join("tests/selftest/matrix.toml")).unwrap();
+    let extra = format!(
+        "\n[toolchains.other]\nrustc = \"{rustc}\"\nrustdoc = \"/usr/bin/rustdoc\"\nclippy_driver = \"/usr/bin/clippy-driver\"\nrustfmt = \"/usr/bin/rustfmt\"\nbindgen = \"{{cache}}/tools/bin/bindgen\"\nllvm = \"/usr/lib/llvm-19/bin/\"\n"
+    );
+    // The table must come before the first [[entry]] to stay a top-level table.
+    let text = shipped.replacen("[bases.\"v7.2.x\"]", &format!("{extra}\n[bases.\"v7.2.x\"]"), 1);
+    let dir = cache().join("test-runs/toolchain-matrix");
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = dir.join("matrix.toml");
+    std::fs::write(&m, text).unwrap();
+    let v = run_matrix("toolchain", &["--matrix", m.to_str().unwrap(), "--entry", "base", "--toolchain", "other", "--stage", "config"]);
+    let c = &cells(&v)[0];
+    let t = stage(c, "toolchain");
+    assert_eq!(t["status"], "fail", "{t}");
+    assert_eq!(t["fault"], "toolchain", "{t}");
+    assert!(t["summary"].as_str().unwrap().contains("cannot serve"), "{t}");
+    assert_eq!(stage(c, "build")["status"], "skip");
+}

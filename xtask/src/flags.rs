@@ -69,6 +69,12 @@ pub enum Cmd {
         /// Override every arch's boot deadline, in seconds.
         #[arg(long, value_name = "SECS")]
         boot_timeout: Option<u64>,
+        /// Recompute cells that the result cache already holds.
+        #[arg(long)]
+        force: bool,
+        /// Continue an interrupted run in the same --out folder, keeping its finished cells.
+        #[arg(long)]
+        resume: bool,
     },
     /// Re-create one cell in a fresh folder, write repro.sh, show the failing stage.
     Repro {

@@ -26,6 +26,10 @@ pub struct Opts {
     pub stop_after: Option<Stage>,
     pub jobs: usize,
     pub boot_timeout: Option<u64>,
+    /// Recompute cells even when the result cache has them.
+    pub force: bool,
+    /// Keep the cells an earlier, interrupted run into the same `out` finished.
+    pub resume: bool,
     /// The command line that selects this matrix, for reproducer lines.
     pub matrix_arg: String,
 }
@@ -77,9 +81,17 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                 Err(FetchError::Unreachable(w)) => ("unreachable", None, w.clone()),
                 Err(FetchError::Failed(w)) => ("fetch-failed", None, w.clone()),
             };
-            eprintln!("base {}: {status} {}{} ({:.1}s)", c.base, commit.clone().unwrap_or_default(), reason, t.elapsed().as_secs_f64());
+            progress(&format!("base {}: {status} {}{} ({:.1}s)", c.base, commit.clone().unwrap_or_default(), reason, t.elapsed().as_secs_f64()));
             results.bases.push(BaseRecord { name: c.base.clone(), status: status.into(), commit, reason });
             bases.insert(c.base.clone(), r);
+        }
+    }
+    if opts.resume {
+        if let Ok(text) = std::fs::read_to_string(opts.out.join("results.json")) {
+            if let Ok(prev) = serde_json::from_str::<RunResults>(&text) {
+                progress(&format!("resume: {} finished cells kept from {}", prev.cells.len(), opts.out.display()));
+                results.cells = prev.cells;
+            }
         }
     }
     write_results(&opts.out, &results)?;
@@ -90,6 +102,10 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
             results.interrupted = true;
             break;
         }
+        let done = results.cells.iter().any(|c| c.entry == cell.entry && c.base == cell.base && c.arch == cell.arch.name() && c.toolchain.name == cell.toolchain);
+        if done {
+            continue;
+        }
         let base = bases.get(&cell.base).expect("every base resolved above");
         // A base cell needs its base: one that cannot be had is recorded in `bases` only.
         if cell.is_base() && base.is_err() {
@@ -99,7 +115,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         let dir = opts.out.join("cells").join(&name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        eprintln!("cell {name}: start");
+        progress_start(&name);
         let t0 = Instant::now();
         let tc = toolchains.get(&cell.toolchain).expect("resolved above");
         let base_cell = results.cells.iter().find(|b| b.entry == crate::plan::BASE_ENTRY && b.base == cell.base && b.arch == cell.arch.name() && b.toolchain.name == cell.toolchain);
@@ -107,7 +123,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         if proc::interrupted() {
             // The cell was cut short: its stages say nothing about the code. Keep what
             // finished before it and say the run was interrupted.
-            eprintln!("cell {name}: interrupted, not recorded");
+            progress_end(&format!("cell {name}: interrupted, not recorded"));
             results.interrupted = true;
             break;
         }
@@ -116,7 +132,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         r.repro = repro_line(cell, &opts.matrix_arg);
         r.health = Some(crate::health::assess(&r, crate::health::base_of(&r, &results.cells)));
         std::fs::write(dir.join("result.json"), serde_json::to_string_pretty(&r)? + "\n")?;
-        eprintln!("cell {name}: {} ({:.0}s)", verdict_line(&r), r.duration_s);
+        progress_end(&format!("cell {name}: {} ({:.0}s)", verdict_line(&r), r.duration_s));
         results.cells.push(r);
         write_results(&opts.out, &results)?;
     }
@@ -125,6 +141,29 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         write_results(&opts.out, &results)?;
     }
     Ok(results)
+}
+
+fn github_actions() -> bool {
+    std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+}
+
+/// A timestamped progress line on stderr (children never write there: they log to files).
+pub fn progress(line: &str) {
+    eprintln!("[{}] {line}", &now_rfc3339()[11..19]);
+}
+
+fn progress_start(name: &str) {
+    if github_actions() {
+        eprintln!("::group::cell {name}");
+    }
+    progress(&format!("cell {name}: start"));
+}
+
+fn progress_end(line: &str) {
+    progress(line);
+    if github_actions() {
+        eprintln!("::endgroup::");
+    }
 }
 
 fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
@@ -310,6 +349,20 @@ fn run_cell(
         return res;
     }
 
+    // The result cache: the same inputs give the same result, so a stored one stands.
+    let key = if l.blocked.is_none() { tc.as_ref().ok().map(|t| cell_key(m, cell, &base_commit, res.patchset.as_ref().map(|p| p.hash.as_str()), t, opts)) } else { None };
+    if let (Some(k), false) = (&key, opts.force || opts.stop_after.is_some()) {
+        if let Some(hit) = cached(cache, k, dir) {
+            for st in hit.stages.into_iter().filter(|s| s.stage > Stage::Apply) {
+                let mut st = st;
+                st.summary = format!("{} [cached]", st.summary);
+                l.stages.push(st);
+            }
+            res.kunit = hit.kunit;
+            res.stages = l.stages;
+            return res;
+        }
+    }
     let profile = match Profile::load(&project_root(), cell.arch) {
         Ok(p) => p,
         Err(e) => {
@@ -410,7 +463,78 @@ fn run_cell(
         let _ = store.worktree_at(&sl.src, &base_commit);
     }
     res.stages = l.stages;
+    // Only complete, fault-free ladders are stored: a harness fault may not happen again.
+    let complete = opts.stop_after.is_none() && !res.stages.iter().any(|s| s.status == Status::Error) && !proc::interrupted();
+    if let (Some(k), true) = (&key, complete) {
+        store_cached(cache, k, &res, dir);
+    }
     res
+}
+
+/// What identifies a cell's result: harness build, base, patchset, arch, toolchain, config
+/// inputs, QEMU profile and checks.
+fn cell_key(m: &Loaded, cell: &Cell, base_commit: &str, patchset: Option<&str>, tc: &Resolved, opts: &Opts) -> String {
+    use sha2::Digest;
+    let root = project_root();
+    let read = |p: PathBuf| std::fs::read(&p).unwrap_or_default();
+    let mut h = sha2::Sha256::new();
+    h.update(harness_build_id().as_bytes());
+    h.update(base_commit.as_bytes());
+    h.update(patchset.unwrap_or("base").as_bytes());
+    h.update(cell.arch.name().as_bytes());
+    h.update(serde_json::to_vec(&(&tc.paths, &tc.versions, &tc.llvm)).unwrap_or_default());
+    h.update(read(root.join("kconfigs/common.config")));
+    h.update(read(root.join(format!("kconfigs/{}.config", cell.arch.name()))));
+    h.update(read(root.join(format!("qemu/{}.toml", cell.arch.name()))));
+    if let Some(e) = m.entry(&cell.entry) {
+        for k in &e.kconfig {
+            h.update(k.as_bytes());
+            h.update(read(m.dir().join(k)));
+        }
+    }
+    h.update(format!("{:?}{:?}", m.checks, opts.boot_timeout).as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The running harness binary's hash: any change to the code changes every key.
+fn harness_build_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        use sha2::Digest;
+        let bytes = std::env::current_exe().and_then(std::fs::read).unwrap_or_default();
+        let d = sha2::Sha256::digest(&bytes);
+        format!("{}-{}", env!("CARGO_PKG_VERSION"), d.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
+    })
+}
+
+fn cached(cache: &Cache, key: &str, dir: &Path) -> Option<CellResult> {
+    let at = cache.results().join(key);
+    let r: CellResult = serde_json::from_str(&std::fs::read_to_string(at.join("result.json")).ok()?).ok()?;
+    // The logs come along, so the run folder is complete.
+    let _ = proc::output(std::process::Command::new("cp").arg("-a").arg(format!("{}/.", at.display())).arg(dir));
+    let _ = std::fs::remove_file(dir.join("result.json"));
+    Some(r)
+}
+
+fn store_cached(cache: &Cache, key: &str, r: &CellResult, dir: &Path) {
+    let at = cache.results().join(key);
+    let tmp = cache.results().join(format!("{key}.tmp"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    if std::fs::create_dir_all(&tmp).is_err() {
+        return;
+    }
+    // Logs only: the initramfs and init are rebuilt in seconds and are large.
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::copy(e.path(), tmp.join(e.file_name()));
+            }
+        }
+    }
+    if std::fs::write(tmp.join("result.json"), serde_json::to_string(r).unwrap_or_default()).is_ok() {
+        let _ = std::fs::remove_dir_all(&at);
+        let _ = std::fs::rename(&tmp, &at);
+    }
 }
 
 /// Does rustdoc read this file? It documents the crates under `rust/`, configured by the

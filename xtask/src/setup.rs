@@ -342,13 +342,14 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
         matrix.matrix.toolchains.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     };
     let store = Store::open(cache).ok();
-    // The newest provisioned tagged base serves as the reference for the minimums.
-    let reference = matrix
+    // Every provisioned tagged base is checked: each carries its own minimums.
+    let references: Vec<(String, String)> = matrix
         .matrix
         .bases
         .iter()
         .filter(|(_, b)| b.offline.is_some())
-        .find_map(|(n, _)| store.as_ref()?.rev(&base_ref(n)).map(|s| (n.clone(), s)));
+        .filter_map(|(n, _)| store.as_ref()?.rev(&base_ref(n)).map(|s| (n.clone(), s)))
+        .collect();
     for (name, t) in &toolchains {
         println!("toolchain {name}:");
         let expanded = [
@@ -376,7 +377,11 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
         match toolchain::resolve(cache, name, t) {
             Ok(r) => {
                 println!("  {:<14} {:<10} {}", "rust-src", r.versions.get("rust-src").map_or("?", |s| s), r.rust_src.as_deref().unwrap_or("?"));
-                if let (Some((bname, sha)), Some(store)) = (&reference, &store) {
+                if references.is_empty() {
+                    println!("  minimums: no provisioned base to check against (run `cargo xtask setup`)");
+                }
+                for (bname, sha) in &references {
+                    let Some(store) = &store else { break };
                     match store.show(sha, "scripts/min-tool-version.sh") {
                         Ok(script) => {
                             let scratch = std::env::temp_dir();
@@ -393,8 +398,6 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                         }
                         Err(e) => println!("  minimums: cannot read the base's min-tool-version.sh: {e}"),
                     }
-                } else {
-                    println!("  minimums: no provisioned base to check against (run `cargo xtask setup`)");
                 }
             }
             Err(e) => {
