@@ -1,38 +1,15 @@
 //! `cargo xtask`: the patch-health harness for Rust-for-Linux. Parse flags, dispatch.
 
-// Several pipeline pieces are landing stage by stage.
-#![allow(dead_code)]
-
-mod arch;
-mod boot;
-mod build;
-mod checks;
-mod fetch;
-mod health;
 mod flags;
-mod import;
-mod ktap;
-mod lore;
-mod matrix;
-mod outcome;
-mod paths;
-mod plan;
-mod proc;
-mod registry;
-mod report;
-mod repro;
-mod run;
-mod setup;
-mod store;
-mod toolchain;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use xtask::paths::{project_root, Cache};
+use xtask::{arch, import, ktap, matrix, outcome, paths, plan, proc, report, repro, run, setup};
 
 use crate::flags::{Cmd, Flags, PlanFormat, ReportFormat, Selection};
-use crate::paths::{project_root, Cache};
 
 fn main() -> ExitCode {
     let flags = Flags::parse();
