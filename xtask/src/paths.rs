@@ -76,5 +76,7 @@ pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
     // The lock dies with the process (kill -9 included); the pid is only for the message.
     f.set_len(0)?;
     let _ = writeln!(f, "pid {}", std::process::id());
+    // Whatever a killed run left running is ended now that the cache is ours.
+    crate::proc::adopt_group_file(&cache.root.join("children"));
     Ok(CacheLock { _file: f })
 }

@@ -115,15 +115,80 @@ pub fn kill_group(pgid: i32) {
     }
 }
 
+/// Where the process groups of running children are written down, so that the next run can
+/// end what a `kill -9`ed run left behind.
+static GROUP_FILE: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
+fn save_groups(groups: &[i32]) {
+    if let Some(p) = GROUP_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        let text: String = groups.iter().map(|g| format!("{g}\n")).collect();
+        let _ = std::fs::write(p, text);
+    }
+}
+
+/// Kill the process groups a previous run recorded in `path` (it may have died with
+/// children running), then record this run's there.
+pub fn adopt_group_file(path: &Path) {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let stale: Vec<i32> = text.lines().filter_map(|l| l.trim().parse::<i32>().ok()).filter(|g| *g > 1).collect();
+        // Process ids are reused: only processes that carry the harness's marker in their
+        // environment and sit in a recorded group are ended.
+        for pid in leftover_children(&stale) {
+            eprintln!("ending process {pid} left by an earlier run");
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+    *GROUP_FILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.to_path_buf());
+    save_groups(&[]);
+}
+
+/// The environment variable every child carries, so leftovers can be told from others.
+const MARKER: &str = "RFL_HARNESS_CHILD";
+
+fn leftover_children(groups: &[i32]) -> Vec<i32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // Fields after the parenthesised command: state ppid pgrp …
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let pgrp: i32 = rest.split_whitespace().nth(2).and_then(|f| f.parse().ok()).unwrap_or(0);
+        if !groups.contains(&pgrp) {
+            continue;
+        }
+        let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        if env.split(|b| *b == 0).any(|kv| kv.starts_with(MARKER.as_bytes())) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 fn spawn_in_group(cmd: &mut Command) -> std::io::Result<Child> {
     cmd.process_group(0);
+    cmd.env(MARKER, std::process::id().to_string());
+    // The direct child dies with the harness even on SIGKILL; the rest of its group is
+    // ended by the next run (see adopt_group_file).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let child = cmd.spawn()?;
-    GROUPS.lock().unwrap_or_else(|e| e.into_inner()).push(child.id() as i32);
+    let mut g = GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    g.push(child.id() as i32);
+    save_groups(&g);
     Ok(child)
 }
 
 fn forget_group(pgid: i32) {
-    GROUPS.lock().unwrap_or_else(|e| e.into_inner()).retain(|&g| g != pgid);
+    let mut g = GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    g.retain(|&x| x != pgid);
+    save_groups(&g);
 }
 
 /// Wait for `child` until `deadline`; past it (or on interrupt), kill its group. `watch` is
@@ -240,6 +305,9 @@ pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
 pub fn display_command(cmd: &Command) -> String {
     let mut parts = Vec::new();
     for (k, v) in cmd.get_envs() {
+        if k == MARKER {
+            continue;
+        }
         if let Some(v) = v {
             parts.push(format!("{}={}", k.to_string_lossy(), shell_quote(v)));
         }

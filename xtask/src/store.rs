@@ -99,6 +99,13 @@ impl Store {
     /// changes the files that differ, so make's timestamps see only those.
     pub fn worktree_at(&self, dir: &Path, commit: &str) -> anyhow::Result<()> {
         if dir.join(".git").exists() {
+            // An interrupted run may have left an am or a cherry-pick in progress, or a lock.
+            for args in [["am", "--abort"], ["cherry-pick", "--abort"]] {
+                let _ = proc::run_captured(Command::new("git").arg("-C").arg(dir).args(args), Some(Duration::from_secs(60)));
+            }
+            if let Ok(gitdir) = proc::output(Command::new("git").arg("-C").arg(dir).args(["rev-parse", "--git-dir"])) {
+                let _ = std::fs::remove_file(dir.join(gitdir.trim()).join("index.lock"));
+            }
             let mut c = Command::new("git");
             c.arg("-C").arg(dir).args(["checkout", "--quiet", "--force", "--detach", commit]);
             if proc::output(&mut c).is_ok() {
