@@ -319,3 +319,89 @@ fn check_unusable(rustc: &str) {
     assert!(t["summary"].as_str().unwrap().contains("cannot serve"), "{t}");
     assert_eq!(stage(c, "build")["status"], "skip");
 }
+
+fn marked_leftovers() -> Vec<String> {
+    // Processes the harness started (they carry its marker) that are still alive.
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if e.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        if env.split(|b| *b == 0).any(|kv| kv.starts_with(b"RFL_HARNESS_CHILD=")) {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            out.push(String::from_utf8_lossy(&cmd).replace('\0', " "));
+        }
+    }
+    out
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn sigint_and_kill_9_mid_run_then_resume_loses_and_redoes_nothing() {
+    let _ = selftest_run();
+    let _g = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let m = root().join("tests/selftest/matrix.toml");
+    let out = cache().join("test-runs/interrupted");
+    let _ = std::fs::remove_dir_all(&out);
+    let start = |extra: &[&str]| {
+        xtask()
+            .args(["matrix", "--matrix", m.to_str().unwrap(), "--entry", "good-sample", "--entry", "build-error", "--force", "--out"])
+            .arg(&out)
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let results = || -> Option<Value> { serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).ok()?).ok() };
+    let finished = || results().map_or(0, |v| cells(&v).len());
+
+    // SIGINT while the first entry builds: exit 130, the base cell kept, the run marked.
+    let mut child = start(&[]);
+    wait_for("the base cell", Duration::from_secs(900), || finished() >= 1);
+    wait_for("the entry's build", Duration::from_secs(300), || out.join("cells/good-sample.x86_64/build.log").is_file() || out.join("cells/good-sample.x86_64/config.log").is_file());
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let v = results().unwrap();
+    assert_eq!(v["interrupted"], true);
+    assert_eq!(cells(&v).len(), 1, "only the finished base cell is recorded");
+    let base_started = cells(&v)[0]["started"].clone();
+    wait_for("children to end", Duration::from_secs(10), || marked_leftovers().is_empty());
+
+    // kill -9 during the next attempt, then --resume: nothing finished is redone or lost.
+    let _ = std::fs::remove_dir_all(out.join("cells/good-sample.x86_64"));
+    let mut child = start(&["--resume"]);
+    wait_for("the entry's build again", Duration::from_secs(300), || out.join("cells/good-sample.x86_64/build.log").is_file());
+    std::thread::sleep(Duration::from_secs(2));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    let mut child = start(&["--resume"]);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(marked_leftovers().is_empty(), "left running: {:?}", marked_leftovers());
+    let v = results().unwrap();
+    assert_eq!(v["interrupted"], false);
+    let names: Vec<String> = cells(&v).iter().map(|c| c["entry"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["base", "good-sample", "build-error"]);
+    assert_eq!(cells(&v)[0]["started"], base_started, "the finished base cell was not redone");
+    // The same verdicts as the uninterrupted self-test run.
+    let reference = selftest_run();
+    for e in ["good-sample", "build-error"] {
+        let a: Vec<(String, String)> = cell(&v, e, "x86_64")["stages"].as_array().unwrap().iter().map(|s| (s["stage"].to_string(), s["status"].to_string())).collect();
+        let b: Vec<(String, String)> = cell(reference, e, "x86_64")["stages"].as_array().unwrap().iter().map(|s| (s["stage"].to_string(), s["status"].to_string())).collect();
+        assert_eq!(a, b, "{e}");
+    }
+}
