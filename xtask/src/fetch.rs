@@ -306,11 +306,14 @@ pub fn apply(store: &Store, worktree: &Path, base_commit: &str, fetched: &Fetche
     };
     let finish = |mut r: StageResult| {
         r.duration_s = start.elapsed().as_secs_f64();
-        r.log = Some(log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        r.log = log.is_file().then(|| log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         r
     };
-    if let Err(e) = store.worktree_at(worktree, base_commit) {
-        return (finish(StageResult::error(Stage::Apply, format!("worktree: {e:#}"))), None);
+    // A file link is checked in the store: no worktree needed.
+    if !matches!(fetched, Fetched::PathCheck(_)) {
+        if let Err(e) = store.worktree_at(worktree, base_commit) {
+            return (finish(StageResult::error(Stage::Apply, format!("worktree: {e:#}"))), None);
+        }
     }
     match fetched {
         Fetched::PathCheck(path) => {
