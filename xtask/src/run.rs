@@ -501,7 +501,8 @@ fn harness_build_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         use sha2::Digest;
-        let bytes = std::env::current_exe().and_then(std::fs::read).unwrap_or_default();
+        // /proc/self/exe is the running binary even when a rebuild has replaced the file.
+        let bytes = std::fs::read("/proc/self/exe").or_else(|_| std::env::current_exe().and_then(std::fs::read)).unwrap_or_default();
         let d = sha2::Sha256::digest(&bytes);
         format!("{}-{}", env!("CARGO_PKG_VERSION"), d.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
     })

@@ -131,7 +131,11 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
         } else {
             "not root"
         };
-        println!("setup: {why}; this machine manages its own toolchains. What setup would install:");
+        if dry_run {
+            println!("setup: dry run. What setup would install:");
+        } else {
+            println!("setup: {why}, so this machine manages its own toolchains; nothing installed. What setup would install:");
+        }
         println!("  apt-get install -y {}", PACKAGES.join(" "));
         println!("  apt-get install -y {} (QEMU >= {QEMU_MIN}; on Debian 12 from bookworm-backports)", QEMU_PACKAGES.join(" "));
         println!("  cargo install bindgen-cli --locked --root {}", cache.tools().display());
