@@ -249,3 +249,108 @@ base = "dead"
     assert!(stage("offline", "fetch")["summary"].as_str().unwrap().contains("unreachable"));
     assert_eq!(stage("offline", "build")["status"], "skip");
 }
+
+/// How the fault server answers a path.
+#[derive(Clone, Copy)]
+enum Fault {
+    NotFound,
+    ServerError,
+    TruncatedGzip,
+    Stall,
+}
+
+fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    l.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut held = Vec::new();
+        while start.elapsed() < life {
+            match l.accept() {
+                Ok((mut s, _)) => {
+                    s.set_nonblocking(false).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let mut r = BufReader::new(s.try_clone().unwrap());
+                    let mut first = String::new();
+                    let _ = r.read_line(&mut first);
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                    match routes.iter().find(|(p, _)| *p == path).map(|(_, f)| *f) {
+                        Some(Fault::ServerError) => {
+                            let _ = write!(s, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        }
+                        Some(Fault::TruncatedGzip) => {
+                            let gz = gzip(&["From x\nSubject: [PATCH] a\n\nbody\n".repeat(50).as_str()]);
+                            let half = &gz[..gz.len() / 2];
+                            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", half.len());
+                            let _ = s.write_all(half);
+                        }
+                        Some(Fault::Stall) => held.push(s),
+                        _ => {
+                            let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        }
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn lore_server_faults_become_fetch_failures_in_bounded_time() {
+    let t = TempDir::new("faults");
+    let root = &t.0;
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "master"]);
+    commit(&work, "README", "base\n", "base");
+    let bare = root.join("korg/linux.git");
+    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+    git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    let routes = vec![
+        ("/all/e500@x/t.mbox.gz".to_string(), Fault::ServerError),
+        ("/all/trunc@x/t.mbox.gz".to_string(), Fault::TruncatedGzip),
+        ("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall),
+    ];
+    let port = serve_faults(routes, Duration::from_secs(90));
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\n[mirrors]\n\"https://lore.kernel.org/\" = \"http://127.0.0.1:{port}/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n{}",
+        bare.display(),
+        ["e404@x", "e500@x", "trunc@x", "stall@x"].iter().enumerate().map(|(i, id)| format!("[[entry]]\nid = \"e{i}\"\nsource = {{ lore = \"{id}\" }}\nbase = \"b\"\n")).collect::<String>()
+    );
+    let mpath = root.join("m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let out = root.join("out");
+    let started = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["matrix", "--stage", "apply", "--matrix"])
+        .arg(&mpath)
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache")
+        .arg(root.join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let fetch = |e: &str| {
+        let c = v["cells"].as_array().unwrap().iter().find(|c| c["entry"] == e).unwrap_or_else(|| panic!("{e}: {stderr}"));
+        c["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "fetch").unwrap()["summary"].as_str().unwrap().to_string()
+    };
+    assert!(fetch("e0").contains("HTTP 404"), "{}", fetch("e0"));
+    assert!(fetch("e1").contains("HTTP 500"), "{}", fetch("e1"));
+    assert!(fetch("e2").contains("gzip") || fetch("e2").contains("fetch failed"), "{}", fetch("e2"));
+    assert!(fetch("e3").contains("timed out") || fetch("e3").contains("unreachable"), "{}", fetch("e3"));
+    // The base cell ran regardless.
+    assert!(v["cells"].as_array().unwrap().iter().any(|c| c["entry"] == "base"));
+}

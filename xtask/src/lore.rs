@@ -191,7 +191,9 @@ pub fn http_get(url: &str) -> Result<Vec<u8>, crate::fetch::FetchError> {
     crate::fetch::probe(url)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(5)))
-        .timeout_global(Some(Duration::from_secs(60)))
+        // A server that accepts and then says nothing is given 15 s to start answering.
+        .timeout_recv_response(Some(Duration::from_secs(15)))
+        .timeout_global(Some(Duration::from_secs(120)))
         .http_status_as_error(false)
         .build()
         .into();
