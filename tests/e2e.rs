@@ -194,6 +194,7 @@ fn seeded_failures_get_the_right_stage_and_status() {
     let v = selftest_run();
     let expect: BTreeMap<&str, (&str, &str)> = [
         ("good-sample", ("", "")),
+        ("new-sample", ("", "")),
         ("build-error", ("build", "fail")),
         ("clippy-warning", ("clippy", "fail")),
         ("rustfmt-violation", ("rustfmt", "fail")),
@@ -226,6 +227,8 @@ fn seeded_failures_get_the_right_stage_and_status() {
     assert!(boot("init-panic").starts_with("panic"), "{}", boot("init-panic"));
     assert!(boot("init-hang").starts_with("hang") && boot("init-hang").contains("rust_minimal"), "{}", boot("init-hang"));
     assert!(boot("warning-splat").starts_with("warning"), "{}", boot("warning-splat"));
+    // A patchset's new Kconfig option is enabled, its module built, loaded and unloaded.
+    assert!(boot("new-sample").contains("rust_rfl_selftest"), "{}", boot("new-sample"));
     let build = stage(cell(v, "build-error", "x86_64"), "build");
     assert!(build["diagnostics"].as_array().unwrap().iter().any(|d| d["file"] == "samples/rust/rust_minimal.rs" && d["level"] == "error"), "{build}");
     let kunit = cell(v, "kunit-failure", "x86_64");
