@@ -386,6 +386,14 @@ fn applied(worktree: &Path, base: &str, head: &str) -> StageResult {
 }
 
 fn conflict_result(log: &str, what: &str) -> StageResult {
+    let conflict = ["Patch failed at", "CONFLICT", "patch failed", "does not apply", "could not apply", "patch does not apply", "corrupt patch", "Patch is empty"]
+        .iter()
+        .any(|k| log.contains(k));
+    if !conflict {
+        // git itself failed (a missing file, a broken worktree): not the patch's fault.
+        let last = log.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with('$')).unwrap_or("").trim();
+        return StageResult::error(Stage::Apply, format!("applying {what} failed: {last}"));
+    }
     let files: Vec<String> = log
         .lines()
         .filter_map(|l| {

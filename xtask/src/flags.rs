@@ -94,6 +94,16 @@ pub enum Cmd {
         #[arg(long, value_name = "SECS")]
         boot_timeout: Option<u64>,
     },
+    /// Measure the speed ratios (P1, P2, P3) in one run and write BENCHMARKS.md.
+    Bench {
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+        /// Leave out the kunit.py comparison (P2).
+        #[arg(long)]
+        skip_kunit_py: bool,
+        #[arg(long, value_name = "FILE", default_value = "BENCHMARKS.md")]
+        output: PathBuf,
+    },
     /// Write a report from finished results.
     Report {
         /// results.json of a run (repeatable; several are merged).

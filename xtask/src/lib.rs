@@ -2,6 +2,7 @@
 //! the `cargo xtask` binary and by the fuzz targets.
 
 pub mod arch;
+pub mod bench;
 pub mod boot;
 pub mod build;
 pub mod checks;

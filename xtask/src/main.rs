@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use xtask::paths::{project_root, Cache};
-use xtask::{arch, import, ktap, matrix, outcome, paths, plan, proc, report, repro, run, setup};
+use xtask::{arch, bench, import, ktap, matrix, outcome, paths, plan, proc, report, repro, run, setup};
 
 use crate::flags::{Cmd, Flags, PlanFormat, ReportFormat, Selection};
 
@@ -146,6 +146,14 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             let args = repro::Args { entry, arch, base, interactive, jobs, boot_timeout, matrix_arg };
             let healthy = repro::repro(&cache, &m, &args)?;
             Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::Bench { jobs, skip_kunit_py, output } => {
+            proc::install_signal_handlers();
+            let _lock = paths::lock_cache(&cache)?;
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            let output = if output.is_absolute() { output } else { project_root().join(output) };
+            bench::bench(&cache, &bench::Args { jobs, skip_kunit_py, output })?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::ParseKtap { file, all } => {
             let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;

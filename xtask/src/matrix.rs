@@ -287,7 +287,13 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("{}: cannot read matrix: {e}", path.display()))?;
-    Ok(parse(path, &text)?)
+    let mut loaded = parse(path, &text)?;
+    // Paths in the matrix (mbox files, fragments) are relative to its folder, whatever the
+    // current directory of the commands that read them.
+    if let Ok(abs) = std::fs::canonicalize(path) {
+        loaded.path = abs;
+    }
+    Ok(loaded)
 }
 
 /// Parse and validate. Every problem is reported at its place in the file.

@@ -18,6 +18,23 @@ static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 /// Set by SIGINT/SIGTERM: the run stops starting work and ends its children.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Wall time spent in children, by program name (for the harness-overhead benchmark).
+static CHILD_TIME: Mutex<Vec<(String, Duration)>> = Mutex::new(Vec::new());
+
+fn account(cmd: &Command, elapsed: Duration) {
+    let prog = Path::new(cmd.get_program()).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut g = CHILD_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    match g.iter_mut().find(|(p, _)| *p == prog) {
+        Some((_, d)) => *d += elapsed,
+        None => g.push((prog, elapsed)),
+    }
+}
+
+/// Total wall time of children whose program name starts with one of `prefixes`.
+pub fn child_time(prefixes: &[&str]) -> Duration {
+    CHILD_TIME.lock().unwrap_or_else(|e| e.into_inner()).iter().filter(|(p, _)| prefixes.iter().any(|x| p.starts_with(x))).map(|(_, d)| *d).sum()
+}
+
 /// When set, every command run is also written down as a shell line (for `repro.sh`).
 static RECORD: Mutex<Option<Vec<String>>> = Mutex::new(None);
 
@@ -254,7 +271,9 @@ fn run_into(cmd: &mut Command, log: &Path, header: bool, deadline: Option<Durati
     let f2 = f.try_clone()?;
     cmd.stdin(Stdio::null()).stdout(Stdio::from(f)).stderr(Stdio::from(f2));
     let child = spawn_in_group(cmd).with_context(|| format!("spawn {}", display_command(cmd)))?;
-    Ok(wait_deadline(child, deadline, watch)?)
+    let o = wait_deadline(child, deadline, watch)?;
+    account(cmd, o.elapsed);
+    Ok(o)
 }
 
 /// Run and capture stdout (stderr kept for the error message), under a deadline.
@@ -277,6 +296,7 @@ pub fn run_captured(cmd: &mut Command, deadline: Option<Duration>) -> anyhow::Re
     cmd.stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err));
     let child = spawn_in_group(cmd).with_context(|| format!("spawn {}", display_command(cmd)))?;
     let outcome = wait_deadline(child, deadline, || false)?;
+    account(cmd, outcome.elapsed);
     let mut stdout = String::new();
     let mut stderr = String::new();
     let _ = File::open(&out_path).and_then(|mut f| f.read_to_string(&mut stdout));

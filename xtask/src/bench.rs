@@ -1,0 +1,246 @@
+//! `bench`: measured ratios, all in one run, written to BENCHMARKS.md and printed as
+//! `NAME RATIO` lines.
+//!
+//! P1: a cold base cell vs warm cells (a sample-module entry, a `rust/kernel/` entry) and the
+//! warm sample cell vs the same change by hand (incremental make + boot + checks, the floor).
+//! P2: a cold cell's build-and-test stages vs `kunit.py run` on the same tree, both cold.
+//! P3: the harness's wall time vs the time of its make and qemu children.
+//! Also: KTAP parsing throughput and planning a 1 000-entry matrix.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::arch::{Arch, Profile};
+use crate::matrix::{self, Loaded};
+use crate::outcome::{CellResult, Stage};
+use crate::paths::{project_root, Cache};
+use crate::plan::{self, Filters};
+use crate::proc;
+use crate::run;
+
+pub struct Args {
+    pub jobs: usize,
+    pub skip_kunit_py: bool,
+    pub output: PathBuf,
+}
+
+struct Figure {
+    name: &'static str,
+    ratio: f64,
+    detail: String,
+}
+
+fn one_cell(cache: &Cache, m: &Loaded, entry: &str, out: &Path, jobs: usize) -> anyhow::Result<CellResult> {
+    let f = Filters { entries: vec![glob::Pattern::new(&glob::Pattern::escape(entry))?], arches: vec![Arch::X86_64], ..Default::default() };
+    let mut p = plan::plan(m, &f);
+    p.cells.retain(|c| c.entry == entry);
+    let opts = run::Opts { out: out.to_path_buf(), stop_after: None, jobs, boot_timeout: None, force: true, resume: false, matrix_arg: String::new() };
+    let r = run::run(cache, m, &p, &opts)?;
+    r.cells.into_iter().next().context("the cell did not run")
+}
+
+fn timed(cmd: &mut Command, log: &Path) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    let o = proc::run_logged(cmd, log, Some(Duration::from_secs(3 * 3600)))?;
+    if !o.success() {
+        bail!("`{}` failed ({}); see {}", proc::display_command(cmd), o.describe(), log.display());
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
+    let root = project_root();
+    let m = matrix::load(&root.join("tests/bench/matrix.toml"))?;
+    let work = cache.root.join("bench");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let mut fresh = cache.clone();
+    fresh.slots_at = Some(work.join("slots"));
+    let mut figures = Vec::new();
+    let wall = Instant::now();
+    let child0 = proc::child_time(&["make", "qemu-system"]);
+
+    // P1: cold base, then warm entries on the same slot.
+    eprintln!("bench: cold base cell (x86_64)");
+    let cold = one_cell(&fresh, &m, plan::BASE_ENTRY, &work.join("run-cold"), a.jobs)?;
+    eprintln!("bench: warm sample-module cell");
+    let sample = one_cell(&fresh, &m, "sample", &work.join("run-sample"), a.jobs)?;
+    eprintln!("bench: warm rust/kernel cell");
+    let kernel = one_cell(&fresh, &m, "kernel", &work.join("run-kernel"), a.jobs)?;
+    let p3_wall = wall.elapsed().as_secs_f64();
+    let p3_child = (proc::child_time(&["make", "qemu-system"]) - child0).as_secs_f64();
+    figures.push(Figure { name: "P1-sample", ratio: sample.duration_s / cold.duration_s, detail: format!("warm sample cell {:.0} s / cold base cell {:.0} s", sample.duration_s, cold.duration_s) });
+    figures.push(Figure { name: "P1-kernel", ratio: kernel.duration_s / cold.duration_s, detail: format!("warm rust/kernel cell {:.0} s / cold base cell {:.0} s", kernel.duration_s, cold.duration_s) });
+
+    // P1-floor: the same sample change by hand in a copy of the base's build.
+    eprintln!("bench: the same change by hand (floor)");
+    let floor = floor(&fresh, &m, &work, a.jobs)?;
+    figures.push(Figure { name: "P1-floor", ratio: sample.duration_s / floor, detail: format!("warm sample cell {:.0} s / hand-run make + boot + checks {floor:.0} s", sample.duration_s) });
+
+    // P2: the cold cell's build-and-test part vs kunit.py, both cold.
+    let stage_s = |c: &CellResult, s: &[Stage]| c.stages.iter().filter(|x| s.contains(&x.stage)).map(|x| x.duration_s).sum::<f64>();
+    let ours = stage_s(&cold, &[Stage::Toolchain, Stage::Config, Stage::Build, Stage::Boot, Stage::Kunit]);
+    if !a.skip_kunit_py {
+        eprintln!("bench: kunit.py run, cold");
+        match kunit_py(&fresh, &m, &work, a.jobs) {
+            Ok(k) => figures.push(Figure { name: "P2-kunit.py", ratio: ours / k, detail: format!("harness toolchain+config+build+boot+kunit {ours:.0} s / kunit.py run {k:.0} s") }),
+            Err(e) => eprintln!("bench: kunit.py failed: {e:#}"),
+        }
+    }
+    figures.push(Figure {
+        name: "P3-overhead",
+        ratio: (p3_wall - p3_child).max(0.0) / p3_child.max(1e-9),
+        detail: format!("(harness wall {p3_wall:.0} s - make/qemu {p3_child:.0} s) / make/qemu, over the three P1 cells"),
+    });
+
+    // KTAP throughput and planning time, medians of five.
+    let console = std::fs::read_to_string(work.join("run-cold").join(&cold.dir).join("console.log")).unwrap_or_default();
+    let big = console.repeat((50 * 1024 * 1024 / console.len().max(1)).max(1));
+    let mut rates = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let n: usize = crate::ktap::parse_all(&big).iter().map(|b| crate::ktap::cases(b).len()).sum();
+        std::hint::black_box(n);
+        rates.push(big.len() as f64 / 1e6 / t.elapsed().as_secs_f64());
+    }
+    rates.sort_by(|x, y| x.total_cmp(y));
+    let mbps = rates[2];
+    let plan_s = plan_thousand()?;
+
+    let versions = cold.toolchain.versions.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    let qemu = crate::toolchain::tool_version(&Profile::load(&root, Arch::X86_64)?.binary).unwrap_or_default();
+    let mut md = String::from("# Benchmarks\n\nWritten by `cargo xtask bench`; every figure comes from the same run.\n\n");
+    let _ = writeln!(md, "- machine: {} cores, {} GiB, {}", num_cpus(), mem_gib(), cpu_model());
+    let _ = writeln!(md, "- toolchain: {versions}; qemu {qemu}");
+    let _ = writeln!(md, "- base: {} ({}), x86_64, `-j{}`\n", cold.base, cold.base_commit.clone().unwrap_or_default(), a.jobs);
+    md.push_str("| figure | ratio | measured | target |\n|---|---|---|---|\n");
+    for f in &figures {
+        let target = match f.name {
+            "P1-sample" => "≤ 0.10",
+            "P1-kernel" => "≤ 0.5",
+            "P1-floor" => "≤ 1.10",
+            "P2-kunit.py" => "≤ 1.0",
+            _ => "≤ 0.05",
+        };
+        let _ = writeln!(md, "| {} | {:.2} | {} | {target} |", f.name, f.ratio, f.detail);
+    }
+    let _ = writeln!(md, "| KTAP parse | {mbps:.0} MB/s | median of 5 over a {:.0} MB console | ≥ 50 MB/s |", big.len() as f64 / 1e6);
+    let _ = writeln!(md, "| plan, 1 000 entries | {plan_s:.3} s | `cargo xtask plan --format json`, median of 5 | < 1 s |");
+    let _ = writeln!(md, "\nCell stage times (s):\n\n| stage | cold base | warm sample | warm rust/kernel |\n|---|---|---|---|");
+    for s in Stage::ALL {
+        let d = |c: &CellResult| c.stage(s).map_or(0.0, |x| x.duration_s);
+        let _ = writeln!(md, "| {} | {:.1} | {:.1} | {:.1} |", s.name(), d(&cold), d(&sample), d(&kernel));
+    }
+    std::fs::write(&a.output, md).with_context(|| format!("write {}", a.output.display()))?;
+    for f in &figures {
+        println!("{} {:.2}", f.name, f.ratio);
+    }
+    println!("KTAP-MBps {mbps:.0}");
+    println!("plan-1000-s {plan_s:.3}");
+    Ok(())
+}
+
+/// The sample change by hand: a copy of the base's build and clippy folders (not timed, as a
+/// developer already has them), then make, boot, clippy, rustfmt and rustdoc (timed).
+fn floor(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<f64> {
+    let slot = cache.slots().join("v7.2.x");
+    let src = slot.join("src");
+    let a = slot.join("debian/x86_64");
+    let (out, clippy) = (work.join("floor-out"), work.join("floor-clippy"));
+    crate::build::sync_dir(&a.join("out-base"), &out)?;
+    crate::build::sync_dir(&a.join("clippy-base"), &clippy)?;
+    let patch = root_path("tests/bench/sample.patch");
+    let git = |args: &[&str]| {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(&src).args(args).env("GIT_COMMITTER_NAME", "bench").env("GIT_COMMITTER_EMAIL", "bench@invalid");
+        c
+    };
+    proc::output(git(&["am", "-3"]).arg(&patch))?;
+    let tc = crate::toolchain::resolve(cache, "debian", m.matrix.toolchains.values().next().context("no toolchain")?).map_err(|e| anyhow::anyhow!(e))?;
+    let profile = Profile::load(&project_root(), Arch::X86_64)?;
+    let kb = crate::build::Kbuild { src: src.clone(), out: out.clone(), profile: &profile, tc: &tc, jobs, logs: work.join("floor-logs") };
+    let logs = work.join("floor-logs");
+    let mut total = timed(&mut kb.make(&out, &["all"]), &logs.join("make.log"))?;
+    // The boot: the harness's own initramfs of the sample cell, the same QEMU line.
+    let initramfs = work.join("run-sample/cells/sample.x86_64/initramfs/initramfs.cpio");
+    let mut q = crate::boot::qemu_command(&profile, &out, &initramfs, "tcg", "");
+    let t = Instant::now();
+    let (o, _) = crate::boot::run_qemu(&mut q, &logs.join("console.log"), Duration::from_secs(300))?;
+    if o.timed_out {
+        bail!("the floor's boot timed out");
+    }
+    total += t.elapsed().as_secs_f64();
+    total += timed(&mut kb.make(&clippy, &["CLIPPY=1", "vmlinux", "modules"]), &logs.join("clippy.log"))?;
+    total += timed(&mut kb.make(&out, &["rustfmtcheck"]), &logs.join("rustfmt.log"))?;
+    total += timed(&mut kb.make(&out, &["rustdoc"]), &logs.join("rustdoc.log"))?;
+    let base = crate::store::Store::open(cache)?.rev(&crate::setup::base_ref("v7.2.x")).context("base not provisioned")?;
+    let _ = proc::output(&mut git(&["checkout", "--quiet", "--force", "--detach", &base]));
+    Ok(total)
+}
+
+fn root_path(p: &str) -> PathBuf {
+    project_root().join(p)
+}
+
+/// `kunit.py run` on the same tree, cold, with the Rust kunitconfig. kunit.py asks QEMU for
+/// `-accel kvm` first, which hangs on these machines: a wrapper named like QEMU drops it.
+fn kunit_py(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<f64> {
+    let src = cache.slots().join("v7.2.x/src");
+    let tc = crate::toolchain::resolve(cache, "debian", m.matrix.toolchains.values().next().context("no toolchain")?).map_err(|e| anyhow::anyhow!(e))?;
+    let bin = work.join("kunit-py-bin");
+    std::fs::create_dir_all(&bin)?;
+    let real = proc::which("qemu-system-x86_64").context("qemu-system-x86_64 not found")?;
+    let wrapper = bin.join("qemu-system-x86_64");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\n# Drop -accel kvm/hvf: /dev/kvm hangs here; TCG is what the harness uses too.\nn=0; for a in \"$@\"; do shift; if [ \"$skip\" = 1 ]; then skip=0; case \"$a\" in kvm|hvf) continue;; *) set -- \"$@\" -accel \"$a\"; continue;; esac; fi; if [ \"$a\" = -accel ]; then skip=1; continue; fi; set -- \"$@\" \"$a\"; done\nexec {} \"$@\"\n", real.display()),
+    )?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut c = Command::new("python3");
+    c.current_dir(&src).arg("tools/testing/kunit/kunit.py").arg("run").args(["--arch", "x86_64", "--kunitconfig", "rust/.kunitconfig"]);
+    c.arg(format!("--build_dir={}", work.join("kunit-py-build").display()));
+    c.arg(format!("--jobs={jobs}")).arg("--timeout=600");
+    for v in tc.make_vars() {
+        c.arg(format!("--make_options={v}"));
+    }
+    c.env("PATH", path);
+    timed(&mut c, &work.join("kunit-py.log"))
+}
+
+fn plan_thousand() -> anyhow::Result<f64> {
+    let mut text = String::from("arches = [\"x86_64\", \"arm64\", \"riscv64\", \"loongarch64\"]\n[bases.b]\nkind = \"branch\"\nurl = \"u\"\nref = \"r\"\n");
+    for i in 0..1000 {
+        let _ = write!(text, "[[entry]]\nid = \"e{i}\"\nsource = {{ github_pr = \"https://github.com/o/r/pull/{i}\" }}\nbase = \"b\"\n");
+    }
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let m = matrix::parse(Path::new("bench.toml"), &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let p = plan::plan(&m, &Filters::default());
+        std::hint::black_box(p.to_json());
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(|x, y| x.total_cmp(y));
+    Ok(times[2])
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn mem_gib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0))))
+        .map_or(0, |kb| (kb + 512 * 1024) / (1024 * 1024))
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))).unwrap_or_default()
+}
