@@ -69,26 +69,34 @@ pub struct Module {
     pub ko: PathBuf,
 }
 
-/// Every `.ko` in `out` built from Rust: its `.mod` file (the module's objects, written by
-/// Kbuild) names an object with a `.rs` source, or a `.rs` of the module's name exists.
+/// Every module this build produced (Kbuild's `modules.order`, so stale `.ko` files of an
+/// earlier build in the same folder are never loaded) whose objects include Rust: its `.mod`
+/// file names an object with a `.rs` source, or a `.rs` of the module's name exists.
 pub fn rust_modules(src: &Path, out: &Path) -> Vec<Module> {
     let mut found = Vec::new();
-    walk(out, &mut |p| {
-        if p.extension().is_some_and(|e| e == "ko") {
-            if let (Ok(rel), Some(stem)) = (p.strip_prefix(out), p.file_stem()) {
-                let mut objects: Vec<String> = std::fs::read_to_string(p.with_extension("mod"))
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect();
-                objects.push(rel.with_extension("o").to_string_lossy().into_owned());
-                let is_rust = objects.iter().any(|o| src.join(Path::new(o).with_extension("rs")).is_file());
-                if is_rust {
-                    found.push(Module { name: stem.to_string_lossy().replace('-', "_"), ko: p.to_path_buf() });
-                }
+    let order = std::fs::read_to_string(out.join("modules.order")).unwrap_or_default();
+    let listed: Vec<PathBuf> = order.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| out.join(l).with_extension("ko")).collect();
+    let candidates: Vec<PathBuf> = if listed.is_empty() {
+        let mut all = Vec::new();
+        walk(out, &mut |p| {
+            if p.extension().is_some_and(|e| e == "ko") {
+                all.push(p.to_path_buf());
+            }
+        });
+        all
+    } else {
+        listed
+    };
+    for p in candidates.iter().filter(|p| p.is_file()) {
+        if let (Ok(rel), Some(stem)) = (p.strip_prefix(out), p.file_stem()) {
+            let mut objects: Vec<String> =
+                std::fs::read_to_string(p.with_extension("mod")).unwrap_or_default().split_whitespace().map(str::to_string).collect();
+            objects.push(rel.with_extension("o").to_string_lossy().into_owned());
+            if objects.iter().any(|o| src.join(Path::new(o).with_extension("rs")).is_file()) {
+                found.push(Module { name: stem.to_string_lossy().replace('-', "_"), ko: p.clone() });
             }
         }
-    });
+    }
     found.sort_by(|a, b| a.name.cmp(&b.name));
     found
 }

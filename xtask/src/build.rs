@@ -190,10 +190,14 @@ impl Kbuild<'_> {
     /// folder that already holds a clippy build is reused and only the config is refreshed.
     pub fn clippy(&self, clippy_out: &Path, seed: Option<&Path>) -> StageResult {
         let start = Instant::now();
-        let prepared = match seed.filter(|s| s.join(".config").is_file()) {
-            Some(s) => sync_dir(s, clippy_out).and_then(|_| sync_config(&self.out, clippy_out)),
-            None if clippy_out.join(".config").is_file() => sync_config(&self.out, clippy_out),
-            None => sync_dir(&self.out, clippy_out),
+        // Like the build folders: seeded once, then kept at the same path.
+        let prepared = if clippy_out.join(".config").is_file() {
+            sync_config(&self.out, clippy_out)
+        } else {
+            match seed.filter(|s| s.join(".config").is_file()) {
+                Some(s) => sync_dir(s, clippy_out).and_then(|_| sync_config(&self.out, clippy_out)),
+                None => sync_dir(&self.out, clippy_out),
+            }
         };
         if let Err(e) = prepared {
             return StageResult::error(Stage::Clippy, format!("prepare clippy output folder: {e:#}"));
@@ -279,9 +283,13 @@ pub fn sync_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Copy `.config` only when its content differs, so make sees no change when there is none.
-fn sync_config(from: &Path, to: &Path) -> anyhow::Result<()> {
-    proc::output(Command::new("rsync").arg("-a").arg("--checksum").arg(from.join(".config")).arg(to.join(".config")))?;
+/// Copy `.config` only when its content differs, and then with a fresh timestamp, so that
+/// make re-syncs the configuration exactly when it changed.
+pub fn sync_config(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let want = std::fs::read(from.join(".config"))?;
+    if std::fs::read(to.join(".config")).ok().as_deref() != Some(want.as_slice()) {
+        std::fs::write(to.join(".config"), want)?;
+    }
     Ok(())
 }
 

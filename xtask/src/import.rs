@@ -17,6 +17,9 @@ pub fn run(input: &Path, out: Option<&Path>) -> anyhow::Result<()> {
         _ => None,
     };
     let text = render(&md, previous.as_ref());
+    for n in registry::import(&md, &HashMap::new()).notes {
+        eprintln!("import-registry: {}: {n}", input.display());
+    }
     let rows = registry::parse_rows(&md).len();
     if rows == 0 {
         anyhow::bail!("{}: no patch table found (a markdown table with area, status and link columns)", input.display());

@@ -385,9 +385,13 @@ fn run_cell(
     };
     let (out, clippy_out) = if cell.is_base() { (&sl.out_base, &sl.clippy_base) } else { (&sl.out_entry, &sl.clippy_entry) };
     if !cell.is_base() && sl.out_base.join(".config").is_file() && l.blocked.is_none() {
-        // Start the entry's build from the base's, so make redoes only what the patch changed.
-        if let Err(e) = build::sync_dir(&sl.out_base, out) {
-            l.push(StageResult::error(Stage::Build, format!("copy the base build: {e:#}")));
+        // The entries' output folder starts as a copy of the base's and is then kept from
+        // entry to entry (same path, so make's dependency files stay valid): the worktree
+        // went back to the base after the last entry, which make sees through timestamps, and
+        // the config is the base's again. Make then redoes only what differs.
+        let prepared = if out.join(".config").is_file() { build::sync_config(&sl.out_base, out) } else { build::sync_dir(&sl.out_base, out) };
+        if let Err(e) = prepared {
+            l.push(StageResult::error(Stage::Build, format!("prepare the entry's build folder: {e:#}")));
         }
     }
     let kb = Kbuild { src: sl.src.clone(), out: out.clone(), profile: &profile, tc, jobs: opts.jobs, logs: dir.to_path_buf() };
