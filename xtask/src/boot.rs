@@ -270,13 +270,17 @@ pub fn classify(console: &str, qemu_exit_ok: bool, timed_out: bool, stopped_by_u
     let done = console.contains("RFL-INIT: done");
     let v = |status, kind: &str, summary: String| BootVerdict { status, kind: kind.to_string(), summary };
 
+    let oops = |l: &str| l.contains("Oops") || l.contains("BUG:") || l.contains("Unable to handle kernel") || l.contains("general protection fault") || l.contains("panicked at");
     if let Some((i, _)) = find(&|l| l.contains("Kernel panic - not syncing")) {
         let l = lines[i].trim();
         let init_died = l.contains("Attempted to kill init") || l.contains("No working init found") || l.contains("VFS: Unable to mount root");
-        let kind = if init_died && !l.contains("Oops") { "init-failure" } else { "panic" };
-        return v(Status::Fail, kind, excerpt(i));
+        // An oops or a Rust panic before it is the cause (a module's init that panicked kills
+        // the init process that loaded it); without one, the init itself failed.
+        let cause = lines[..i].iter().enumerate().rev().find(|(j, x)| oops(x) && !in_kunit(*j)).map(|(j, _)| j);
+        let kind = if init_died && cause.is_none() { "init-failure" } else { "panic" };
+        return v(Status::Fail, kind, excerpt(cause.map_or(i, |c| first_of_report(&lines, c))));
     }
-    if let Some((i, _)) = find(&|l| l.contains("Oops") || l.contains("BUG:") || l.contains("Unable to handle kernel") || l.contains("general protection fault")) {
+    if let Some((i, _)) = find(&|l| oops(l)) {
         return v(Status::Fail, "oops", excerpt(i));
     }
     if let Some((i, _)) = find(&|l| l.contains("] WARNING:") || l.trim_start().starts_with("WARNING:")) {
@@ -317,6 +321,13 @@ pub fn classify(console: &str, qemu_exit_ok: bool, timed_out: bool, stopped_by_u
     }
     let how = if stopped_by_us { "; QEMU did not exit after reboot and was stopped" } else { "" };
     v(Status::Pass, "clean", format!("booted, every module loaded and unloaded{how}"))
+}
+
+/// The first line of the report a line belongs to (a Rust panic message comes just before
+/// its oops).
+fn first_of_report(lines: &[&str], i: usize) -> usize {
+    let lo = i.saturating_sub(6);
+    (lo..=i).find(|&j| lines[j].contains("panicked at") || lines[j].contains("BUG:") || lines[j].contains("Oops")).unwrap_or(i)
 }
 
 pub fn errno_name(e: i32) -> String {
@@ -373,6 +384,11 @@ mod tests {
     fn failures() {
         let panic = "RFL-INIT: start \nRFL-INIT: load bad\nrust_kernel: panicked at samples/rust/bad.rs:5:9:\nKernel panic - not syncing: Oops: invalid opcode\n";
         assert_eq!(classify(panic, true, false, false, &[]).kind, "panic");
+        let killed_init = "RFL-INIT: start \nRFL-INIT: load bad\nrust_kernel: panicked at samples/rust/bad.rs:5:9:\nseeded\nOops: invalid opcode: 0000 [#1]\nKernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\n";
+        let v = classify(killed_init, true, false, false, &[]);
+        assert_eq!(v.kind, "panic");
+        assert!(v.summary.starts_with("rust_kernel: panicked at samples/rust/bad.rs:5:9:"), "{}", v.summary);
+        assert_eq!(classify("RFL-INIT: start \nKernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n", true, false, false, &[]).kind, "init-failure");
         let hang = "RFL-INIT: start \nRFL-INIT: load forever\n";
         let v = classify(hang, false, true, false, &[]);
         assert_eq!(v.kind, "hang");
