@@ -132,7 +132,13 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         r.repro = repro_line(cell, &opts.matrix_arg);
         r.health = Some(crate::health::assess(&r, crate::health::base_of(&r, &results.cells)));
         std::fs::write(dir.join("result.json"), serde_json::to_string_pretty(&r)? + "\n")?;
-        progress_end(&format!("cell {name}: {} ({:.0}s)", verdict_line(&r), r.duration_s));
+        let said = match &r.health {
+            Some(h) if h.verdict == "pass" && !h.preexisting.is_empty() => format!("pass ({} problems are the base's own)", h.preexisting.len()),
+            Some(h) if h.verdict == "pass" => "pass".to_string(),
+            Some(h) => format!("{} {}: {}", h.verdict.to_uppercase(), h.stage.map_or("", |s| s.name()), h.summary.lines().next().unwrap_or("")),
+            None => verdict_line(&r),
+        };
+        progress_end(&format!("cell {name}: {said} ({:.0}s)", r.duration_s));
         results.cells.push(r);
         write_results(&opts.out, &results)?;
     }
