@@ -133,7 +133,8 @@ pub enum Link {
 }
 
 fn urls_in(cell: &str) -> Vec<String> {
-    let re = regex::Regex::new(r#"https?://[^\s<>()\]"'`|]+"#).expect("static regex");
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(r#"https?://[^\s<>()\]"'`|]+"#).expect("static regex"));
     re.find_iter(cell).map(|m| m.as_str().trim_end_matches(['.', ',']).to_string()).collect()
 }
 
@@ -277,8 +278,10 @@ pub enum BaseChoice {
 
 pub fn normalise_base(spelling: &str) -> BaseChoice {
     let s = spelling.trim().trim_matches('`').trim().to_lowercase();
-    let tag_re = regex::Regex::new(r"^v?(\d+\.\d+)(-rc\d+)?$").expect("static regex");
-    let rust_tag_re = regex::Regex::new(r"^rust-(\d+\.\d+)$").expect("static regex");
+    static RES: std::sync::OnceLock<(regex::Regex, regex::Regex)> = std::sync::OnceLock::new();
+    let (tag_re, rust_tag_re) = RES.get_or_init(|| {
+        (regex::Regex::new(r"^v?(\d+\.\d+)(-rc\d+)?$").expect("static regex"), regex::Regex::new(r"^rust-(\d+\.\d+)$").expect("static regex"))
+    });
     match s.as_str() {
         "" => BaseChoice::Named(BLANK_BASE.into(), None),
         "merged" | "mainline" | "upstream" => BaseChoice::Named(MERGED_BASE.into(), None),

@@ -58,7 +58,8 @@ pub fn llvm_tool(llvm: &str, tool: &str) -> String {
 
 /// The first `X.Y[.Z]` in a `--version` line, preferring one after the word "version".
 pub fn parse_version(text: &str) -> Option<String> {
-    let re = regex::Regex::new(r"(\d+)\.(\d+)(?:\.(\d+))?").expect("static regex");
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(r"(\d+)\.(\d+)(?:\.(\d+))?").expect("static regex"));
     let first_line = text.lines().find(|l| !l.trim().is_empty())?;
     let hay = match first_line.find("version") {
         Some(i) => &first_line[i..],
