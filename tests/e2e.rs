@@ -35,7 +35,7 @@ fn run_matrix(name: &str, args: &[&str]) -> Value {
     let o = xtask().arg("matrix").args(args).arg("--out").arg(&out).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     eprintln!("matrix {name}: {:.0}s, exit {:?}\n{stderr}", t.elapsed().as_secs_f64(), o.status.code());
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("thread 'main' panicked"), "{stderr}");
     let text = std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|e| panic!("no results.json for {name}: {e}\n{stderr}"));
     let mut v: Value = serde_json::from_str(&text).unwrap();
     v["_out"] = Value::String(out.to_string_lossy().into_owned());
