@@ -203,6 +203,10 @@ struct Slot {
     src: PathBuf,
     out_base: PathBuf,
     out_entry: PathBuf,
+    /// For entries with a config of their own: kept apart, so that the shared entry folder
+    /// never sees a config change (which would rebuild nearly everything twice).
+    out_kconfig: PathBuf,
+    clippy_kconfig: PathBuf,
     clippy_base: PathBuf,
     clippy_entry: PathBuf,
 }
@@ -210,7 +214,15 @@ struct Slot {
 fn slot(cache: &Cache, cell: &Cell) -> Slot {
     let b = cache.slots().join(&cell.base);
     let a = b.join(&cell.toolchain).join(cell.arch.name());
-    Slot { src: b.join("src"), out_base: a.join("out-base"), out_entry: a.join("out-entry"), clippy_base: a.join("clippy-base"), clippy_entry: a.join("clippy-entry") }
+    Slot {
+        src: b.join("src"),
+        out_base: a.join("out-base"),
+        out_entry: a.join("out-entry"),
+        out_kconfig: a.join("out-kconfig"),
+        clippy_base: a.join("clippy-base"),
+        clippy_entry: a.join("clippy-entry"),
+        clippy_kconfig: a.join("clippy-kconfig"),
+    }
 }
 
 /// Pushes stage results and knows when the ladder has stopped.
@@ -389,7 +401,18 @@ fn run_cell(
             return res;
         }
     };
-    let (out, clippy_out) = if cell.is_base() { (&sl.out_base, &sl.clippy_base) } else { (&sl.out_entry, &sl.clippy_entry) };
+    let own_config = !cell.is_base()
+        && (changed.iter().any(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig"))) || m.entry(&cell.entry).is_some_and(|e| !e.kconfig.is_empty()));
+    let (out, clippy_out) = if cell.is_base() {
+        (&sl.out_base, &sl.clippy_base)
+    } else if own_config {
+        // A fresh copy of the base's each time: its config differs from everyone else's.
+        let _ = std::fs::remove_dir_all(&sl.out_kconfig);
+        let _ = std::fs::remove_dir_all(&sl.clippy_kconfig);
+        (&sl.out_kconfig, &sl.clippy_kconfig)
+    } else {
+        (&sl.out_entry, &sl.clippy_entry)
+    };
     if !cell.is_base() && sl.out_base.join(".config").is_file() && l.blocked.is_none() {
         // The entries' output folder starts as a copy of the base's and is then kept from
         // entry to entry (same path, so make's dependency files stay valid): the worktree
@@ -409,8 +432,8 @@ fn run_cell(
         let (frags, soft) = fragments(m, cell, &sl.src, &base_commit, &changed, dir);
         // An entry that touches no Kconfig and adds no fragment has the base's config, which
         // its output folder already holds (copied from the base's build).
-        let same_inputs = !changed.iter().any(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig")))
-            && m.entry(&cell.entry).is_some_and(|e| e.kconfig.is_empty())
+        let same_inputs = !own_config
+            && !cell.is_base()
             && base_cell.and_then(|b| b.stage(Stage::Config)).is_some_and(|c| c.ok())
             && out.join(".config").is_file();
         if same_inputs {
