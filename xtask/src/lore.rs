@@ -117,6 +117,9 @@ pub struct Series {
     pub base_commit: Option<String>,
 }
 
+/// The most patches one series may have.
+const MAX_SERIES: u32 = 2000;
+
 /// Keep the newest revision's patches in order; drop the cover letter and replies.
 pub fn pick_series(msgs: &[Message]) -> Result<Series, String> {
     let tagged: Vec<(PatchTag, &Message)> = msgs.iter().filter_map(|m| patch_tag(&m.subject).map(|t| (t, m))).collect();
@@ -133,8 +136,13 @@ pub fn pick_series(msgs: &[Message]) -> Result<Series, String> {
         }
     }
     picked.sort_by_key(|(i, _)| *i);
+    // No real series has thousands of patches; a subject that says so is garbage (found by
+    // the fuzzer: `[PATCH 1/4294967295]` made the missing list 16 GiB).
+    if total > MAX_SERIES {
+        return Err(format!("v{version} claims {total} patches, more than {MAX_SERIES}"));
+    }
     let have: Vec<u32> = picked.iter().map(|(i, _)| *i).collect();
-    let missing: Vec<u32> = (1..=total).filter(|i| !have.contains(i)).collect();
+    let missing: Vec<u32> = (1..=total).filter(|i| !have.contains(i)).take(20).collect();
     if !missing.is_empty() {
         return Err(format!("v{version} is incomplete: patches {missing:?} of {total} are missing"));
     }
@@ -258,6 +266,13 @@ mod tests {
         assert!(pick_series(&split_mbox("\u{0}\u{ff}garbage\nFrom \n\n\n")).is_err());
         assert!(pick_series(&split_mbox(&msg(true, "[PATCH 1/3] a", "a@x", DIFF))).unwrap_err().contains("incomplete"));
         assert!(gunzip(b"not gzip").is_err());
+    }
+
+    #[test]
+    fn fuzz_regression_absurd_series_size() {
+        let m = msg(true, "[PATCH 1/4294967295] a", "a@x", DIFF);
+        let e = pick_series(&split_mbox(&m)).unwrap_err();
+        assert!(e.contains("claims 4294967295 patches"), "{e}");
     }
 
     #[test]
