@@ -43,6 +43,22 @@ fn commit(dir: &Path, file: &str, text: &str, msg: &str) -> String {
     git(dir, &["rev-parse", "HEAD"])
 }
 
+/// Read one HTTP request's head; the path it asks for.
+fn read_request(s: &std::net::TcpStream) -> String {
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut first = String::new();
+    let _ = r.read_line(&mut first);
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+    }
+    first.split_whitespace().nth(1).unwrap_or("").to_string()
+}
+
 /// A loopback HTTP server for the test's files; it stops after `max` requests or `life`.
 fn serve(files: Vec<(String, Vec<u8>)>, max: usize, life: Duration) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -54,18 +70,7 @@ fn serve(files: Vec<(String, Vec<u8>)>, max: usize, life: Duration) -> u16 {
         while served < max && start.elapsed() < life {
             match l.accept() {
                 Ok((mut s, _)) => {
-                    s.set_nonblocking(false).unwrap();
-                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                    let mut first = String::new();
-                    let mut r = BufReader::new(s.try_clone().unwrap());
-                    let _ = r.read_line(&mut first);
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                            break;
-                        }
-                    }
-                    let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let path = read_request(&s);
                     match files.iter().find(|(p, _)| *p == path) {
                         Some((_, body)) => {
                             let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/gzip\r\nConnection: close\r\n\r\n", body.len());
@@ -269,18 +274,7 @@ fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
         while start.elapsed() < life {
             match l.accept() {
                 Ok((mut s, _)) => {
-                    s.set_nonblocking(false).unwrap();
-                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                    let mut r = BufReader::new(s.try_clone().unwrap());
-                    let mut first = String::new();
-                    let _ = r.read_line(&mut first);
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                            break;
-                        }
-                    }
-                    let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let path = read_request(&s);
                     match routes.iter().find(|(p, _)| *p == path).map(|(_, f)| *f) {
                         Some(Fault::ServerError) => {
                             let _ = write!(s, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
