@@ -24,6 +24,25 @@ static void say(const char *a, const char *b, long n, int with_n)
 		printf("RFL-INIT: %s %s\n", a, b);
 }
 
+/* Does the kernel command line hold `word`? (Older nolibc has no strstr.) */
+static int cmdline_has(const char *word)
+{
+	static char buf[1024];
+	long n, i, j;
+	int fd = open("/proc/cmdline", O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	for (i = 0; i < n; i++) {
+		for (j = 0; word[j] && i + j < n && buf[i + j] == word[j]; j++)
+			;
+		if (!word[j])
+			return 1;
+	}
+	return 0;
+}
+
 int main(void)
 {
 	int i;
@@ -52,6 +71,12 @@ int main(void)
 			say("unloaded", modules[i].name, 0, 0);
 	}
 	say("done", "", 0, 0);
+	/* `rfl.hold` (repro --interactive): stay up, the console stays the user's. */
+	if (cmdline_has("rfl.hold")) {
+		say("holding", "(rfl.hold): the kernel stays up; quit QEMU with Ctrl-A X", 0, 0);
+		for (;;)
+			sleep(1000);
+	}
 	reboot(LINUX_REBOOT_CMD_RESTART);
 	say("reboot-failed", "", errno, 1);
 	for (;;)

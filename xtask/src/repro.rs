@@ -115,7 +115,9 @@ fn show(r: &CellResult, dir: &Path) {
 /// Boot the cell's kernel again with the console on this terminal.
 fn interactive(dir: &Path) -> anyhow::Result<()> {
     let cmd = std::fs::read_to_string(dir.join("qemu.cmd")).context("no qemu.cmd: the cell did not boot")?;
-    eprintln!("starting QEMU on this terminal (Ctrl-A X quits; the init reboots when done)");
+    // The init holds instead of rebooting when the command line says `rfl.hold`.
+    let cmd = cmd.replacen("panic=-1", "panic=-1 rfl.hold", 1);
+    eprintln!("starting QEMU on this terminal; the kernel stays up after its tests (Ctrl-A X quits)");
     let status = Command::new("sh").arg("-c").arg(format!("exec {}", cmd.trim())).status()?;
     eprintln!("QEMU exited: {status}");
     Ok(())
