@@ -74,8 +74,8 @@ impl Kbuild<'_> {
     /// The base's own minimums, then `make rustavailable`. A failure is the toolchain's.
     pub fn toolchain_gate(&self) -> StageResult {
         let start = Instant::now();
-        let script = std::fs::read_to_string(self.src.join("scripts/min-tool-version.sh")).unwrap_or_default();
-        let problems = if script.is_empty() { Vec::new() } else { self.tc.check_minimums(&script, &self.profile.kernel_arch, &self.logs) };
+        let script = self.src.join("scripts/min-tool-version.sh");
+        let problems = if script.is_file() { self.tc.check_minimums_at(&script, &self.profile.kernel_arch) } else { Vec::new() };
         if !problems.is_empty() {
             let mut r = StageResult::new(Stage::Toolchain, Status::Fail, problems.join("; ")).with_fault(Fault::Toolchain);
             r.duration_s = start.elapsed().as_secs_f64();

@@ -152,10 +152,17 @@ impl Resolved {
         if std::fs::write(&path, script).is_err() {
             return vec!["could not write min-tool-version.sh to the scratch folder".into()];
         }
+        let problems = self.check_minimums_at(&path, srcarch);
+        let _ = std::fs::remove_file(&path);
+        problems
+    }
+
+    /// The same, with the tree's own script file (what a reproducer can run again).
+    pub fn check_minimums_at(&self, path: &Path, srcarch: &str) -> Vec<String> {
         let mut problems = Vec::new();
         for (tool, ours) in [("rustc", "rustc"), ("bindgen", "bindgen"), ("llvm", "clang")] {
             let c = proc::run_captured(
-                Command::new("sh").arg(&path).arg(tool).env("SRCARCH", srcarch).env("ARCH", srcarch),
+                Command::new("sh").arg(path).arg(tool).env("SRCARCH", srcarch).env("ARCH", srcarch),
                 Some(Duration::from_secs(10)),
             );
             let Ok(c) = c else { continue };
@@ -171,7 +178,6 @@ impl Resolved {
                 None => problems.push(format!("{ours}: version unknown, base needs {min}")),
             }
         }
-        let _ = std::fs::remove_file(&path);
         problems
     }
 }
