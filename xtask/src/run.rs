@@ -245,6 +245,9 @@ impl Ladder {
     }
     /// Should `stage` run? If not, record it as skipped with the reason.
     fn go(&mut self, stage: Stage) -> bool {
+        if self.blocked.is_none() && proc::interrupted() {
+            self.blocked = Some("the run was interrupted".into());
+        }
         match &self.blocked {
             Some(why) => {
                 let why = why.clone();
@@ -472,6 +475,8 @@ fn run_cell(
             l.stages.push(StageResult::skip(stage, "not in the matrix's checks"));
         } else if let Some(why) = &lint_block {
             l.stages.push(StageResult::skip(stage, why.clone()));
+        } else if proc::interrupted() {
+            l.stages.push(StageResult::skip(stage, "the run was interrupted"));
         } else {
             l.stages.push(match stage {
                 Stage::Clippy => kb.clippy(clippy_out, (!cell.is_base()).then_some(sl.clippy_base.as_path())),
@@ -491,8 +496,9 @@ fn run_cell(
             });
         }
     }
-    // Leave the slot's worktree at the base for the next cell.
-    if !cell.is_base() {
+    // Leave the slot's worktree at the base for the next cell (an interrupted run leaves it
+    // to the next run, which puts it right).
+    if !cell.is_base() && !proc::interrupted() {
         let _ = store.worktree_at(&sl.src, &base_commit);
     }
     res.stages = l.stages;

@@ -108,7 +108,13 @@ impl Store {
             }
             let mut c = Command::new("git");
             c.arg("-C").arg(dir).args(["checkout", "--quiet", "--force", "--detach", commit]);
-            if proc::output(&mut c).is_ok() {
+            let checked_out = proc::output(&mut c);
+            if proc::interrupted() {
+                // Never take a failure caused by an interrupt for a broken worktree: removing
+                // it would cost a full checkout and a rebuild of every output folder.
+                bail!("interrupted");
+            }
+            if checked_out.is_ok() {
                 // Files a previous entry added are not in the commit: remove them, keeping
                 // nothing the kernel build might read.
                 let mut clean = Command::new("git");
