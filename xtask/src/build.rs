@@ -51,6 +51,25 @@ impl Kbuild<'_> {
         self.logs.join(name)
     }
 
+    /// A make in `out` that was killed (kill -9 of the harness) can leave half-written objects
+    /// that look newer than their sources. A marker brackets every make; when a new make finds
+    /// it still there, whatever was written after it is removed first, so make redoes it.
+    fn begin_make(out: &Path) {
+        let marker = out.join(".rfl-make-in-progress");
+        if marker.exists() {
+            let mut c = Command::new("find");
+            c.arg(out).args(["-type", "f", "-newer"]).arg(&marker).args(["-not", "-name", ".config", "-delete"]);
+            let _ = proc::output(&mut c);
+        }
+        let _ = std::fs::write(&marker, b"");
+    }
+
+    fn end_make(out: &Path) {
+        if !proc::interrupted() {
+            let _ = std::fs::remove_file(out.join(".rfl-make-in-progress"));
+        }
+    }
+
     fn run(&self, stage: Stage, cmd: &mut Command, log: &str, deadline: Duration) -> Result<(proc::Outcome, String, StageResult), StageResult> {
         let path = self.log(log);
         let _ = std::fs::remove_file(&path);
@@ -154,7 +173,10 @@ impl Kbuild<'_> {
         args.extend(self.profile.image_targets.iter().map(String::as_str));
         args.push("headers_install");
         let mut cmd = self.make(&self.out, &args);
-        match self.run(Stage::Build, &mut cmd, "build.log", Duration::from_secs(3 * 3600)) {
+        Self::begin_make(&self.out);
+        let ran = self.run(Stage::Build, &mut cmd, "build.log", Duration::from_secs(3 * 3600));
+        Self::end_make(&self.out);
+        match ran {
             Ok((o, text, mut r)) => {
                 r.duration_s = start.elapsed().as_secs_f64();
                 r.diagnostics = checks::build_diagnostics(&text, &self.src_prefix());
@@ -203,7 +225,10 @@ impl Kbuild<'_> {
             return StageResult::error(Stage::Clippy, format!("prepare clippy output folder: {e:#}"));
         }
         let mut cmd = self.make(clippy_out, &["CLIPPY=1", "vmlinux", "modules"]);
-        match self.run(Stage::Clippy, &mut cmd, "clippy.log", Duration::from_secs(3600)) {
+        Self::begin_make(clippy_out);
+        let ran = self.run(Stage::Clippy, &mut cmd, "clippy.log", Duration::from_secs(3600));
+        Self::end_make(clippy_out);
+        match ran {
             Ok((o, text, mut r)) => {
                 r.duration_s = start.elapsed().as_secs_f64();
                 r.diagnostics = checks::rust_diagnostics(&text, &self.src_prefix());
@@ -407,6 +432,26 @@ mod tests {
         let final_cfg = parse_config("CONFIG_RUST=y\n# CONFIG_BUG is not set\nCONFIG_X=m\n");
         let req = parse_config("CONFIG_RUST=y\nCONFIG_BUG=y\n# CONFIG_EFI_STUB is not set\nCONFIG_X=m\n");
         assert_eq!(dropped_options(&req, &final_cfg, &BTreeMap::new()), vec!["CONFIG_BUG=y (got n)".to_string()]);
+    }
+
+    #[test]
+    fn an_interrupted_make_leaves_nothing_that_looks_done() {
+        let d = std::env::temp_dir().join(format!("rfl-make-marker-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("old.o"), b"done").unwrap();
+        std::fs::write(d.join(".config"), b"CONFIG_X=y").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        Kbuild::begin_make(&d);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // The make is killed after writing half an object: the marker stays.
+        std::fs::write(d.join("sub/half.o"), b"half").unwrap();
+        Kbuild::begin_make(&d);
+        assert!(d.join("old.o").is_file() && d.join(".config").is_file());
+        assert!(!d.join("sub/half.o").exists(), "a half-written object survived");
+        Kbuild::end_make(&d);
+        assert!(!d.join(".rfl-make-in-progress").exists());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
