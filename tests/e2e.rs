@@ -408,3 +408,28 @@ fn sigint_and_kill_9_mid_run_then_resume_loses_and_redoes_nothing() {
         assert_eq!(a, b, "{e}");
     }
 }
+
+#[test]
+fn all_five_reports_from_the_real_runs() {
+    let base = PathBuf::from(base_run()["_out"].as_str().unwrap()).join("results.json");
+    let selftest = PathBuf::from(selftest_run()["_out"].as_str().unwrap()).join("results.json");
+    let dir = cache().join("test-runs/reports");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (format, file) in [("text", "report.txt"), ("markdown", "summary.md"), ("junit", "junit.xml"), ("kcidb", "kcidb.json"), ("html", "index.html")] {
+        let o = xtask().args(["report", "--merge", "--format", format, "--output"]).arg(dir.join(file)).arg("--results").arg(&base).arg("--results").arg(&selftest).output().unwrap();
+        assert!(o.status.success(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(std::fs::metadata(dir.join(file)).unwrap().len() > 100, "{format} is empty");
+    }
+    let py = "import sys, xml.etree.ElementTree as E\nr = E.parse(sys.argv[1]).getroot()\nnames = [c.get('name') for c in r.findall('.//testcase')]\nassert 'seeded_failure' in names and 'rust_doctest_kernel_task_rs_1' in names\nprint(len(names))";
+    let o = Command::new("python3").args(["-c", py]).arg(dir.join("junit.xml")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let venv_py = cache().join("venv/bin/python3");
+    let o = Command::new(&venv_py).args(["-c", "import json, sys, kcidb_io; kcidb_io.schema.LATEST.validate(json.load(open(sys.argv[1])))"]).arg(dir.join("kcidb.json")).output().unwrap();
+    assert!(o.status.success(), "kcidb-io: {}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.len() < 1024 * 1024 && md.contains("| x86_64 |"), "{md}");
+    let text = std::fs::read_to_string(dir.join("report.txt")).unwrap();
+    // The base's crash is pre-existing for every entry, never the entry's failure.
+    assert!(text.contains("base's own"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("  good-sample.")), "good-sample reported failing:\n{text}");
+}
