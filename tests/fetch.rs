@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -255,10 +255,9 @@ base = "dead"
     assert_eq!(stage("offline", "build")["status"], "skip");
 }
 
-/// How the fault server answers a path.
+/// How the fault server answers a path (any other path: 404).
 #[derive(Clone, Copy)]
 enum Fault {
-    NotFound,
     ServerError,
     TruncatedGzip,
     Stall,
