@@ -16,8 +16,8 @@ pub fn run(input: &Path, out: Option<&Path>) -> anyhow::Result<()> {
         Some(p) if p.exists() => Some(matrix::load(p).with_context(|| format!("read the existing {} to keep its ids", p.display()))?),
         _ => None,
     };
-    let text = render(&md, previous.as_ref());
-    for n in registry::import(&md, &HashMap::new()).notes {
+    let (text, notes) = render_with_notes(&md, previous.as_ref());
+    for n in notes {
         eprintln!("import-registry: {}: {n}", input.display());
     }
     let rows = registry::parse_rows(&md).len();
@@ -36,6 +36,11 @@ pub fn run(input: &Path, out: Option<&Path>) -> anyhow::Result<()> {
 
 /// The whole matrix text for a registry, given the file it replaces (if any).
 pub fn render(md: &str, previous: Option<&matrix::Loaded>) -> String {
+    render_with_notes(md, previous).0
+}
+
+/// The matrix text and the import's notes on unusual values, from one parse.
+fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Vec<String>) {
     let kept: HashMap<String, String> = previous
         .map(|m| {
             m.matrix
@@ -94,7 +99,7 @@ pub fn render(md: &str, previous: Option<&matrix::Loaded>) -> String {
         notes.push("  none".into());
     }
     notes.extend(imp.notes.iter().map(|n| format!("  {n}")));
-    matrix::write(&WriteSpec {
+    let text = matrix::write(&WriteSpec {
         arches: &arches,
         checks: &checks,
         mirrors: &mirrors,
@@ -102,5 +107,6 @@ pub fn render(md: &str, previous: Option<&matrix::Loaded>) -> String {
         bases: &bases,
         entries: &imp.entries,
         header_notes: &notes,
-    })
+    });
+    (text, imp.notes)
 }
