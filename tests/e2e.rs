@@ -207,42 +207,75 @@ fn seeded_failures_get_the_right_stage_and_status() {
     ]
     .into_iter()
     .collect();
-    for (entry, (st, status)) in &expect {
-        let c = cell(v, entry, "x86_64");
-        for s in c["stages"].as_array().unwrap() {
-            let name = s["stage"].as_str().unwrap();
-            let got = s["status"].as_str().unwrap();
-            if name == *st {
-                assert_eq!(got, *status, "{entry}: {s}");
-            } else if name == "kunit" && got == "fail" {
-                // The base's own doctest crash shows on every cell; only the seeded test counts.
-                let bad: Vec<&Value> = c["kunit"]["tests"].as_array().unwrap().iter().filter(|t| t["status"] != "pass" && t["status"] != "skip").collect();
-                assert!(bad.iter().all(|t| t["name"] == "rust_doctest_kernel_task_rs_1") || *entry == "kunit-failure", "{entry}: {bad:?}");
-            } else {
-                assert!(got == "pass" || got == "skip", "{entry}: unexpected {name} {got}: {}", s["summary"]);
+    const ARCHES: [&str; 4] = ["x86_64", "arm64", "riscv64", "loongarch64"];
+    for arch in ARCHES {
+        for (entry, (st, status)) in &expect {
+            let c = cell(v, entry, arch);
+            for s in c["stages"].as_array().unwrap() {
+                let name = s["stage"].as_str().unwrap();
+                let got = s["status"].as_str().unwrap();
+                if name == *st {
+                    assert_eq!(got, *status, "{entry}.{arch}: {s}");
+                } else if name == "kunit" && got == "fail" {
+                    // The base's own doctest crash shows on every cell; only the seeded test counts.
+                    let bad: Vec<&Value> = c["kunit"]["tests"].as_array().unwrap().iter().filter(|t| t["status"] != "pass" && t["status"] != "skip").collect();
+                    assert!(bad.iter().all(|t| t["name"] == "rust_doctest_kernel_task_rs_1") || *entry == "kunit-failure", "{entry}.{arch}: {bad:?}");
+                } else {
+                    assert!(got == "pass" || got == "skip", "{entry}.{arch}: unexpected {name} {got}: {}", s["summary"]);
+                }
             }
+            // The health verdict says the same as the stages.
+            let verdict = c["health"]["verdict"].as_str().unwrap();
+            assert_eq!(verdict == "pass", st.is_empty(), "{entry}.{arch}: {}", c["health"]);
         }
+        let boot = |e: &str| stage(cell(v, e, arch), "boot")["summary"].as_str().unwrap().to_string();
+        assert!(boot("init-panic").starts_with("panic"), "{arch}: {}", boot("init-panic"));
+        assert!(boot("init-hang").starts_with("hang") && boot("init-hang").contains("rust_minimal"), "{arch}: {}", boot("init-hang"));
+        assert!(boot("warning-splat").starts_with("warning"), "{arch}: {}", boot("warning-splat"));
+        // A patchset's new Kconfig option is enabled, its module built, loaded and unloaded.
+        assert!(boot("new-sample").contains("rust_rfl_selftest"), "{arch}: {}", boot("new-sample"));
+        let build = stage(cell(v, "build-error", arch), "build");
+        assert!(build["diagnostics"].as_array().unwrap().iter().any(|d| d["file"] == "samples/rust/rust_minimal.rs" && d["level"] == "error"), "{arch}: {build}");
+        let kunit = cell(v, "kunit-failure", arch);
+        let t = kunit["kunit"]["tests"].as_array().unwrap().iter().find(|t| t["name"] == "seeded_failure").expect("module KUnit suite parsed");
+        assert_eq!(t["status"], "fail", "{arch}");
+        assert_eq!(t["suite"], "rfl_selftest", "{arch}");
+        assert!(stage(cell(v, "clippy-warning", arch), "clippy")["diagnostics"].to_string().contains("rust_minimal.rs"), "{arch}");
+        assert!(stage(cell(v, "rustfmt-violation", arch), "rustfmt")["diagnostics"].to_string().contains("rust_minimal.rs"), "{arch}");
+        // The arch-only error fails on arm64 and only there.
+        let arch_only = stage(cell(v, "arm64-only-error", arch), "build");
+        assert_eq!(arch_only["status"], if arch == "arm64" { "fail" } else { "pass" }, "{arch}: {arch_only}");
     }
-    let boot = |e: &str| stage(cell(v, e, "x86_64"), "boot")["summary"].as_str().unwrap().to_string();
-    assert!(boot("init-panic").starts_with("panic"), "{}", boot("init-panic"));
-    assert!(boot("init-hang").starts_with("hang") && boot("init-hang").contains("rust_minimal"), "{}", boot("init-hang"));
-    assert!(boot("warning-splat").starts_with("warning"), "{}", boot("warning-splat"));
-    // A patchset's new Kconfig option is enabled, its module built, loaded and unloaded.
-    assert!(boot("new-sample").contains("rust_rfl_selftest"), "{}", boot("new-sample"));
-    let build = stage(cell(v, "build-error", "x86_64"), "build");
-    assert!(build["diagnostics"].as_array().unwrap().iter().any(|d| d["file"] == "samples/rust/rust_minimal.rs" && d["level"] == "error"), "{build}");
-    let kunit = cell(v, "kunit-failure", "x86_64");
-    let t = kunit["kunit"]["tests"].as_array().unwrap().iter().find(|t| t["name"] == "seeded_failure").expect("module KUnit suite parsed");
-    assert_eq!(t["status"], "fail");
-    assert_eq!(t["suite"], "rfl_selftest");
-    assert!(stage(cell(v, "clippy-warning", "x86_64"), "clippy")["diagnostics"].to_string().contains("rust_minimal.rs"));
-    assert!(stage(cell(v, "rustfmt-violation", "x86_64"), "rustfmt")["diagnostics"].to_string().contains("rust_minimal.rs"));
-    // The arch-only error fails on arm64 and only there.
-    assert_eq!(stage(cell(v, "arm64-only-error", "x86_64"), "build")["status"], "pass");
-    assert_eq!(stage(cell(v, "arm64-only-error", "arm64"), "build")["status"], "fail");
     // No QEMU left behind by the hang.
     let ps = Command::new("pgrep").args(["-f", "qemu-system-"]).output().unwrap();
     assert!(ps.stdout.is_empty(), "leftover qemu: {}", String::from_utf8_lossy(&ps.stdout));
+}
+
+/// The same seeded cell built from nothing in an empty output folder (`--clean`) gives the
+/// result the incremental cell gave: every stage's status, every KUnit verdict, the boot's.
+#[test]
+fn an_incremental_cell_equals_a_clean_build_of_it() {
+    let inc = cell(selftest_run(), "kunit-failure", "x86_64").clone();
+    let m = root().join("tests/selftest/matrix.toml");
+    let clean = run_matrix("clean", &["--matrix", m.to_str().unwrap(), "--boot-timeout", "60", "--cells", "kunit-failure@v7.2.x@x86_64", "--clean"]);
+    let c = cell(&clean, "kunit-failure", "x86_64");
+    let statuses = |c: &Value| c["stages"].as_array().unwrap().iter().map(|s| format!("{}={}", s["stage"], s["status"])).collect::<Vec<_>>();
+    assert_eq!(statuses(c), statuses(&inc));
+    let verdicts = |c: &Value| {
+        let mut v: Vec<(String, String)> = c["kunit"]["tests"].as_array().unwrap().iter().map(|t| (format!("{}.{}", t["suite"], t["name"]), t["status"].to_string())).collect();
+        v.sort();
+        v
+    };
+    assert!(verdicts(c).len() > 300);
+    assert_eq!(verdicts(c), verdicts(&inc));
+    let first_word = |c: &Value, s: &str| stage(c, s)["summary"].as_str().unwrap().split_whitespace().next().unwrap_or("").to_string();
+    assert_eq!(first_word(c, "boot"), first_word(&inc, "boot"));
+    // It really was built from nothing: its own config, every object compiled, rustdoc run.
+    assert!(!stage(c, "config")["summary"].as_str().unwrap().contains("the base's config"), "{}", stage(c, "config"));
+    assert!(!stage(c, "rustdoc")["summary"].as_str().unwrap().contains("reused"), "{}", stage(c, "rustdoc"));
+    let out = PathBuf::from(clean["_out"].as_str().unwrap());
+    let log = std::fs::read_to_string(out.join(c["dir"].as_str().unwrap()).join("build.log")).unwrap();
+    assert!(log.contains("init/main.o") && log.contains("rust/core.o"), "the clean build did not compile everything");
 }
 
 #[test]
@@ -356,7 +389,7 @@ fn sigint_and_kill_9_mid_run_then_resume_loses_and_redoes_nothing() {
     let _ = std::fs::remove_dir_all(&out);
     let start = |extra: &[&str]| {
         xtask()
-            .args(["matrix", "--matrix", m.to_str().unwrap(), "--entry", "good-sample", "--entry", "build-error", "--force", "--out"])
+            .args(["matrix", "--matrix", m.to_str().unwrap(), "--entry", "good-sample", "--entry", "build-error", "--arch", "x86_64", "--force", "--out"])
             .arg(&out)
             .args(extra)
             .stdout(std::process::Stdio::null())

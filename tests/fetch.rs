@@ -347,3 +347,88 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
     // The base cell ran regardless.
     assert!(v["cells"].as_array().unwrap().iter().any(|c| c["entry"] == "base"));
 }
+
+/// Two runs on one cache: the second waits for the first's lock (and says so), both finish,
+/// they agree, and the object store and the result cache come out whole.
+#[test]
+fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
+    let t = TempDir::new("concurrent");
+    let root = &t.0;
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "master"]);
+    commit(&work, "README", "base\n", "base");
+    git(&work, &["checkout", "-q", "-b", "feature"]);
+    commit(&work, "rust/kernel/feature.rs", "// feature\n", "feature");
+    git(&work, &["checkout", "-q", "master"]);
+    let bare = root.join("github/someone/linux.git");
+    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+    git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    // A lore server that never answers keeps the first run busy for its receive timeout.
+    let port = serve_faults(vec![("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall)], Duration::from_secs(90));
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\n[mirrors]\n\"https://lore.kernel.org/\" = \"http://127.0.0.1:{port}/\"\n\"https://github.com/\" = \"file://{1}/github/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{0}\"\nref = \"master\"\n\
+         [[entry]]\nid = \"slow\"\nsource = {{ lore = \"stall@x\" }}\nbase = \"b\"\n[[entry]]\nid = \"feature\"\nsource = {{ branch = \"https://github.com/someone/linux/tree/feature\" }}\nbase = \"b\"\n",
+        bare.display(),
+        root.display()
+    );
+    let mpath = root.join("m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let cache = root.join("cache");
+    let start = |out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["matrix", "--stage", "apply", "--matrix"])
+            .arg(&mpath)
+            .arg("--out")
+            .arg(root.join(out))
+            .arg("--cache")
+            .arg(&cache)
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let first = start("out1");
+    // The first run holds the lock once its pid is in the lock file.
+    let until = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(cache.join("lock")).unwrap_or_default().contains("pid") {
+        assert!(Instant::now() < until, "the first run never took the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = start("out2");
+    let a = first.wait_with_output().unwrap();
+    let a_done = Instant::now();
+    let b = second.wait_with_output().unwrap();
+    let (ea, eb) = (String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    assert!(!ea.contains("panicked") && !eb.contains("panicked"), "{ea}\n{eb}");
+    assert!(eb.contains("waiting for the cache lock") && eb.contains("held by pid"), "the second run did not say it waits:\n{eb}");
+    assert!(!ea.contains("waiting for the cache lock"), "{ea}");
+    assert!(a_done.elapsed() < Duration::from_secs(30), "the second run ended long after the first");
+    // Both runs have every cell, with the same verdicts.
+    let verdicts = |out: &str| {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(root.join(out).join("results.json")).unwrap()).unwrap();
+        let mut cells: Vec<(String, String)> = v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let stages: Vec<String> = c["stages"].as_array().unwrap().iter().map(|s| format!("{}={}", s["stage"], s["status"])).collect();
+                (c["entry"].as_str().unwrap().to_string(), stages.join(","))
+            })
+            .collect();
+        cells.sort();
+        cells
+    };
+    let (v1, v2) = (verdicts("out1"), verdicts("out2"));
+    assert_eq!(v1, v2);
+    assert_eq!(v1.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(), ["base", "feature", "slow"]);
+    assert!(v1.iter().any(|(e, s)| e == "feature" && s.contains("\"apply\"=\"pass\"")), "{v1:?}");
+    // The shared object store is whole, and no half-written result is left.
+    let fsck = Command::new("git").arg("--git-dir").arg(cache.join("store.git")).args(["fsck", "--no-dangling"]).output().unwrap();
+    assert!(fsck.status.success(), "git fsck: {}", String::from_utf8_lossy(&fsck.stderr));
+    if let Ok(rd) = std::fs::read_dir(cache.join("results")) {
+        for e in rd.flatten() {
+            assert!(!e.file_name().to_string_lossy().ends_with(".tmp"), "left over: {:?}", e.path());
+        }
+    }
+}

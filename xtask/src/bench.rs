@@ -38,7 +38,7 @@ fn one_cell(cache: &Cache, m: &Loaded, entry: &str, out: &Path, jobs: usize) -> 
     let f = Filters { entries: vec![glob::Pattern::new(&glob::Pattern::escape(entry))?], arches: vec![Arch::X86_64], ..Default::default() };
     let mut p = plan::plan(m, &f);
     p.cells.retain(|c| c.entry == entry);
-    let opts = run::Opts { out: out.to_path_buf(), stop_after: None, jobs, boot_timeout: None, force: true, resume: false, matrix_arg: String::new() };
+    let opts = run::Opts { out: out.to_path_buf(), stop_after: None, jobs, boot_timeout: None, force: true, resume: false, clean: false, matrix_arg: String::new() };
     let r = run::run(cache, m, &p, &opts)?;
     r.cells.into_iter().next().context("the cell did not run")
 }

@@ -247,6 +247,8 @@ pub fn qemu_command(profile: &Profile, out: &Path, initramfs: &Path, accel: &str
 /// QEMU has had a moment to exit by itself.
 pub fn run_qemu(cmd: &mut Command, console_log: &Path, deadline: Duration) -> anyhow::Result<(proc::Outcome, bool)> {
     let _ = std::fs::remove_file(console_log);
+    // QEMU (TCG, one vCPU) is a job like a compiler: it waits for a token.
+    let _token = crate::jobs::acquire(false);
     let mut done_at: Option<Instant> = None;
     let mut stopped_by_us = false;
     let path = console_log.to_path_buf();

@@ -35,9 +35,12 @@ impl Kbuild<'_> {
         c.arg("-C").arg(&self.src).arg(format!("O={}", out.display()));
         c.arg(format!("ARCH={}", self.profile.kernel_arch));
         c.args(self.tc.make_vars());
-        c.arg(format!("-j{}", self.jobs.max(1)));
+        crate::jobs::make_client(&mut c, self.jobs);
         c.args(args);
         for (k, v) in BUILD_ENV {
+            c.env(k, v);
+        }
+        for (k, v) in self.tc.ccache.iter().flat_map(|cc| cc.env()) {
             c.env(k, v);
         }
         // Nothing from the user's environment may change what is built.
@@ -74,6 +77,7 @@ impl Kbuild<'_> {
         let path = self.log(log);
         let _ = std::fs::remove_file(&path);
         let start = Instant::now();
+        let _token = crate::jobs::acquire(true);
         match proc::run_logged(cmd, &path, Some(deadline)) {
             Ok(o) => {
                 let text = std::fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
@@ -132,6 +136,7 @@ impl Kbuild<'_> {
             c
         }, self.make(&self.out, &["olddefconfig"])];
         for mut cmd in steps {
+            let _token = crate::jobs::acquire(true);
             match proc::run_logged(&mut cmd, &self.log(log), Some(Duration::from_secs(600))) {
                 Ok(o) if o.success() => {}
                 Ok(o) => {

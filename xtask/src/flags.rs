@@ -75,6 +75,10 @@ pub enum Cmd {
         /// Continue an interrupted run in the same --out folder, keeping its finished cells.
         #[arg(long)]
         resume: bool,
+        /// Build every cell from nothing (no reuse of the base's build, of checks or of cached
+        /// results), to compare with the incremental result.
+        #[arg(long)]
+        clean: bool,
     },
     /// Re-create one cell in a fresh folder, write repro.sh, show the failing stage.
     Repro {

@@ -166,7 +166,7 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&cases)?);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Matrix { sel, out, stage, cells, jobs, boot_timeout, force, resume } => {
+        Cmd::Matrix { sel, out, stage, cells, jobs, boot_timeout, force, resume, clean } => {
             let m = load_matrix(sel.matrix.as_deref())?;
             let mut p = plan::plan(&m, &filters(&m, &sel)?);
             if let Some(spec) = &cells {
@@ -193,7 +193,7 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             proc::install_signal_handlers();
             let _lock = paths::lock_cache(&cache)?;
-            let opts = run::Opts { out: out.clone(), stop_after, jobs, boot_timeout, force, resume, matrix_arg };
+            let opts = run::Opts { out: out.clone(), stop_after, jobs, boot_timeout, force, resume, clean, matrix_arg };
             let results = run::run(&cache, &m, &p, &opts)?;
             link_latest(&cache, &out);
             let loaded = report::load(&[out.join("results.json")])?;

@@ -68,10 +68,19 @@ pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
     let fd = f.as_raw_fd();
     if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let holder = std::fs::read_to_string(&path).unwrap_or_default();
-        eprintln!("waiting for the cache lock {} (held by {})", path.display(), holder.trim());
-        if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
-            anyhow::bail!("cannot lock {}: {}", path.display(), std::io::Error::last_os_error());
+        eprintln!("waiting for the cache lock {} (held by {}); Ctrl-C gives up", path.display(), holder.trim());
+        // Polled, so that an interrupt while waiting ends the wait.
+        while unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                anyhow::bail!("cannot lock {}: {err}", path.display());
+            }
+            if crate::proc::interrupted() {
+                anyhow::bail!("interrupted while waiting for the cache lock {}", path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
+        eprintln!("got the cache lock {}", path.display());
     }
     // The lock dies with the process (kill -9 included); the pid is only for the message.
     f.set_len(0)?;

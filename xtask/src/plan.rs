@@ -167,7 +167,8 @@ impl Plan {
     /// there would be more than `max_jobs`.
     pub fn to_github(&self, max_jobs: usize) -> String {
         let max_jobs = max_jobs.clamp(1, 256);
-        let mut groups: Vec<((String, Arch, String), Vec<&Cell>)> = Vec::new();
+        type Key = (String, Arch, String);
+        let mut groups: Vec<(Key, Vec<&Cell>)> = Vec::new();
         for c in &self.cells {
             let key = (c.base.clone(), c.arch, c.toolchain.clone());
             match groups.iter_mut().find(|(k, _)| *k == key) {

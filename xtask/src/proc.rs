@@ -324,11 +324,18 @@ pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
 /// A shell-quoted rendering of a command, for logs and reproducers.
 pub fn display_command(cmd: &Command) -> String {
     let mut parts = Vec::new();
+    let mut jobs = None;
     for (k, v) in cmd.get_envs() {
         if k == MARKER {
             continue;
         }
         if let Some(v) = v {
+            if k == "MAKEFLAGS" {
+                if let Some(j) = crate::jobs::display_makeflags(&v.to_string_lossy()) {
+                    jobs = Some(j);
+                    continue;
+                }
+            }
             parts.push(format!("{}={}", k.to_string_lossy(), shell_quote(v)));
         }
     }
@@ -336,6 +343,7 @@ pub fn display_command(cmd: &Command) -> String {
         parts.insert(0, format!("cd {} &&", shell_quote(dir.as_os_str())));
     }
     parts.push(shell_quote(cmd.get_program()));
+    parts.extend(jobs);
     parts.extend(cmd.get_args().map(shell_quote));
     parts.join(" ")
 }

@@ -45,7 +45,7 @@ pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
     eprintln!("repro: {} in {}", cell.name(false), work.display());
 
     proc::start_recording();
-    let opts = run::Opts { out: work.join("run"), stop_after: None, jobs: a.jobs, boot_timeout: a.boot_timeout, force: true, resume: false, matrix_arg: a.matrix_arg.clone() };
+    let opts = run::Opts { out: work.join("run"), stop_after: None, jobs: a.jobs, boot_timeout: a.boot_timeout, force: true, resume: false, clean: false, matrix_arg: a.matrix_arg.clone() };
     let results = run::run(&fresh, m, &p, &opts);
     let commands = proc::take_recording();
     let results = results?;

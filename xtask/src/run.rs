@@ -30,6 +30,10 @@ pub struct Opts {
     pub force: bool,
     /// Keep the cells an earlier, interrupted run into the same `out` finished.
     pub resume: bool,
+    /// Build every cell from nothing in output folders of its own: no base build, config,
+    /// clippy folder, rustdoc result or cached result is reused (to check that incremental
+    /// cells give the same result).
+    pub clean: bool,
     /// The command line that selects this matrix, for reproducer lines.
     pub matrix_arg: String,
 }
@@ -97,79 +101,124 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
     write_results(&opts.out, &results)?;
 
     let many_tc = plan.toolchains.len() > 1;
-    for cell in &plan.cells {
+    crate::jobs::init(opts.jobs)?;
+    let is_done = |r: &RunResults, cell: &Cell| r.cells.iter().any(|c| c.entry == cell.entry && c.base == cell.base && c.arch == cell.arch.name() && c.toolchain.name == cell.toolchain);
+    let todo_total = plan.cells.iter().filter(|c| !is_done(&results, c)).count();
+    crate::progress::start_run(todo_total);
+    let results = std::sync::Mutex::new(results);
+    let lock = || results.lock().unwrap_or_else(|e| e.into_inner());
+    // Cells of one entry on one base share the worktree state: the patchset is fetched and
+    // applied once, then every arch and toolchain of it runs at the same time, in output
+    // folders of their own. The jobserver keeps them to `-j` jobs in all, so one cell's boot
+    // or serial link runs while another compiles.
+    for group in groups(&plan.cells) {
         if proc::interrupted() {
-            results.interrupted = true;
+            lock().interrupted = true;
             break;
         }
-        let done = results.cells.iter().any(|c| c.entry == cell.entry && c.base == cell.base && c.arch == cell.arch.name() && c.toolchain.name == cell.toolchain);
-        if done {
-            continue;
-        }
-        let base = bases.get(&cell.base).expect("every base resolved above");
-        // A base cell needs its base: one that cannot be had is recorded in `bases` only.
-        if cell.is_base() && base.is_err() {
-            continue;
-        }
-        let name = cell.name(many_tc);
-        let dir = opts.out.join("cells").join(&name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        progress_start(&name);
-        let t0 = Instant::now();
-        let tc = toolchains.get(&cell.toolchain).expect("resolved above");
-        let base_cell = results.cells.iter().find(|b| b.entry == crate::plan::BASE_ENTRY && b.base == cell.base && b.arch == cell.arch.name() && b.toolchain.name == cell.toolchain);
-        let mut r = run_cell(cache, &store, m, cell, base, tc, &dir, opts, base_cell);
-        if proc::interrupted() {
-            // The cell was cut short: its stages say nothing about the code. Keep what
-            // finished before it and say the run was interrupted.
-            progress_end(&format!("cell {name}: interrupted, not recorded"));
-            results.interrupted = true;
-            break;
-        }
-        r.dir = format!("cells/{name}");
-        r.duration_s = t0.elapsed().as_secs_f64();
-        r.repro = repro_line(cell, &opts.matrix_arg);
-        r.health = Some(crate::health::assess(&r, crate::health::base_of(&r, &results.cells)));
-        std::fs::write(dir.join("result.json"), serde_json::to_string_pretty(&r)? + "\n")?;
-        let said = match &r.health {
-            Some(h) if h.verdict == "pass" && !h.preexisting.is_empty() => format!("pass ({} problems are the base's own)", h.preexisting.len()),
-            Some(h) if h.verdict == "pass" => "pass".to_string(),
-            Some(h) => format!("{} {}: {}", h.verdict.to_uppercase(), h.stage.map_or("", |s| s.name()), h.summary.lines().next().unwrap_or("")),
-            None => verdict_line(&r),
+        let base = bases.get(&group[0].base).expect("every base resolved above");
+        let todo: Vec<&Cell> = {
+            let r = lock();
+            // A base cell needs its base: one that cannot be had is recorded in `bases` only.
+            group.iter().copied().filter(|c| !(is_done(&r, c) || c.is_base() && base.is_err())).collect()
         };
-        progress_end(&format!("cell {name}: {said} ({:.0}s)", r.duration_s));
-        results.cells.push(r);
-        write_results(&opts.out, &results)?;
+        if todo.is_empty() {
+            continue;
+        }
+        let title = format!("{} on {} ({})", todo[0].entry, todo[0].base, todo.iter().map(|c| c.name(many_tc)).collect::<Vec<_>>().join(", "));
+        crate::progress::group_start(&title);
+        let dirs: Vec<PathBuf> = todo.iter().map(|c| opts.out.join("cells").join(c.name(many_tc))).collect();
+        for d in &dirs {
+            let _ = std::fs::remove_dir_all(d);
+            std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
+        }
+        let prep = prepare(cache, &store, m, todo[0], base, opts, &dirs);
+        std::thread::scope(|s| {
+            for (cell, dir) in todo.iter().zip(&dirs) {
+                let (prep, results, toolchains) = (&prep, &results, &toolchains);
+                s.spawn(move || {
+                    let name = cell.name(many_tc);
+                    let bar = crate::progress::cell(&name);
+                    let t0 = Instant::now();
+                    let tc = toolchains.get(&cell.toolchain).expect("resolved above");
+                    let base_cell = {
+                        let r = results.lock().unwrap_or_else(|e| e.into_inner());
+                        r.cells.iter().find(|b| b.entry == crate::plan::BASE_ENTRY && b.base == cell.base && b.arch == cell.arch.name() && b.toolchain.name == cell.toolchain).cloned()
+                    };
+                    let mut r = run_cell(cache, m, cell, prep, tc, dir, opts, base_cell.as_ref(), &bar);
+                    if proc::interrupted() {
+                        // The cell was cut short: its stages say nothing about the code. Keep
+                        // what finished before it and say the run was interrupted.
+                        bar.finish("interrupted, not recorded");
+                        return;
+                    }
+                    r.dir = format!("cells/{name}");
+                    r.duration_s = t0.elapsed().as_secs_f64();
+                    r.repro = repro_line(cell, &opts.matrix_arg);
+                    let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
+                    r.health = Some(crate::health::assess(&r, crate::health::base_of(&r, &all.cells)));
+                    let said = match &r.health {
+                        Some(h) if h.verdict == "pass" && !h.preexisting.is_empty() => format!("pass ({} problems are the base's own)", h.preexisting.len()),
+                        Some(h) if h.verdict == "pass" => "pass".to_string(),
+                        Some(h) => format!("{} {}: {}", h.verdict.to_uppercase(), h.stage.map_or("", |s| s.name()), h.summary.lines().next().unwrap_or("")),
+                        None => verdict_line(&r),
+                    };
+                    let written = std::fs::write(dir.join("result.json"), serde_json::to_string_pretty(&r).unwrap_or_default() + "\n");
+                    all.cells.push(r);
+                    sort_like_plan(&mut all.cells, &plan.cells);
+                    if let Err(e) = written.map_err(anyhow::Error::from).and_then(|_| write_results(&opts.out, &all)) {
+                        crate::progress::line(&format!("cell {name}: could not write its result: {e:#}"));
+                    }
+                    drop(all);
+                    bar.finish(&format!("{said} ({:.0}s)", t0.elapsed().as_secs_f64()));
+                });
+            }
+        });
+        // Leave the slot's worktree at the base for the next entry (an interrupted run leaves
+        // it to the next run, which puts it right).
+        if !todo[0].is_base() && !proc::interrupted() {
+            if let Some(b) = &prep.base_commit {
+                let _ = store.worktree_at(&slot(cache, todo[0]).src, b);
+            }
+        }
+        crate::progress::group_end();
+        if proc::interrupted() {
+            lock().interrupted = true;
+            break;
+        }
     }
+    crate::progress::end_run();
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     if proc::interrupted() {
         results.interrupted = true;
-        write_results(&opts.out, &results)?;
     }
+    write_results(&opts.out, &results)?;
     Ok(results)
 }
 
-fn github_actions() -> bool {
-    std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+/// Consecutive cells of the plan with the same entry and base.
+fn groups(cells: &[Cell]) -> Vec<Vec<&Cell>> {
+    let mut out: Vec<Vec<&Cell>> = Vec::new();
+    for c in cells {
+        match out.last_mut() {
+            Some(g) if g[0].entry == c.entry && g[0].base == c.base => g.push(c),
+            _ => out.push(vec![c]),
+        }
+    }
+    out
+}
+
+/// Results in the plan's order, whatever order the cells finished in.
+fn sort_like_plan(cells: &mut [CellResult], plan: &[Cell]) {
+    let pos = |r: &CellResult| {
+        plan.iter().position(|c| c.entry == r.entry && c.base == r.base && c.arch.name() == r.arch && c.toolchain == r.toolchain.name).unwrap_or(usize::MAX)
+    };
+    cells.sort_by_key(pos);
 }
 
 /// A timestamped progress line on stderr (children never write there: they log to files).
 pub fn progress(line: &str) {
-    eprintln!("[{}] {line}", &now_rfc3339()[11..19]);
-}
-
-fn progress_start(name: &str) {
-    if github_actions() {
-        eprintln!("::group::cell {name}");
-    }
-    progress(&format!("cell {name}: start"));
-}
-
-fn progress_end(line: &str) {
-    progress(line);
-    if github_actions() {
-        eprintln!("::endgroup::");
-    }
+    crate::progress::line(line);
 }
 
 fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
@@ -209,6 +258,9 @@ struct Slot {
     clippy_kconfig: PathBuf,
     clippy_base: PathBuf,
     clippy_entry: PathBuf,
+    /// `--clean`: emptied before each cell.
+    out_clean: PathBuf,
+    clippy_clean: PathBuf,
 }
 
 fn slot(cache: &Cache, cell: &Cell) -> Slot {
@@ -222,17 +274,21 @@ fn slot(cache: &Cache, cell: &Cell) -> Slot {
         clippy_base: a.join("clippy-base"),
         clippy_entry: a.join("clippy-entry"),
         clippy_kconfig: a.join("clippy-kconfig"),
+        out_clean: a.join("out-clean"),
+        clippy_clean: a.join("clippy-clean"),
     }
 }
 
 /// Pushes stage results and knows when the ladder has stopped.
-struct Ladder {
+struct Ladder<'a> {
     stages: Vec<StageResult>,
     stop_after: Option<Stage>,
     blocked: Option<String>,
+    /// Told of every stage that starts.
+    bar: Option<&'a crate::progress::CellBar>,
 }
 
-impl Ladder {
+impl Ladder<'_> {
     fn push(&mut self, r: StageResult) {
         if self.blocked.is_none() && !matches!(r.status, Status::Pass | Status::Skip) {
             self.blocked = Some(format!("{} did not pass", r.stage.name()));
@@ -254,7 +310,12 @@ impl Ladder {
                 self.stages.push(StageResult::skip(stage, why));
                 false
             }
-            None => true,
+            None => {
+                if let Some(b) = self.bar {
+                    b.stage(stage);
+                }
+                true
+            }
         }
     }
     fn skip_rest(&mut self, from: Stage, why: &str) {
@@ -266,36 +327,21 @@ impl Ladder {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_cell(
-    cache: &Cache,
-    store: &Store,
-    m: &Loaded,
-    cell: &Cell,
-    base: &Result<String, FetchError>,
-    tc: &Result<Resolved, String>,
-    dir: &Path,
-    opts: &Opts,
-    base_cell: Option<&CellResult>,
-) -> CellResult {
-    let mut res = CellResult {
-        schema: SCHEMA,
-        entry: cell.entry.clone(),
-        base: cell.base.clone(),
-        arch: cell.arch.name().into(),
-        toolchain: ToolchainRecord { name: cell.toolchain.clone(), versions: tc.as_ref().map(|t| t.versions.clone()).unwrap_or_default() },
-        base_commit: base.as_ref().ok().cloned(),
-        patchset: None,
-        stages: Vec::new(),
-        kunit: Kunit::default(),
-        dir: String::new(),
-        started: now_rfc3339(),
-        duration_s: 0.0,
-        repro: String::new(),
-        health: None,
-    };
-    let mut l = Ladder { stages: Vec::new(), stop_after: opts.stop_after, blocked: None };
+/// What the cells of one entry on one base share: the fetch and apply stages, run once with
+/// the slot's worktree left at the patched tree.
+struct Prepared {
+    stages: Vec<StageResult>,
+    blocked: Option<String>,
+    base_commit: Option<String>,
+    patchset: Option<Patchset>,
+    changed: Vec<String>,
+}
+
+fn prepare(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result<String, FetchError>, opts: &Opts, dirs: &[PathBuf]) -> Prepared {
+    let mut l = Ladder { stages: Vec::new(), stop_after: opts.stop_after, blocked: None, bar: None };
     let sl = slot(cache, cell);
+    let mut prep = Prepared { stages: Vec::new(), blocked: None, base_commit: base.as_ref().ok().cloned(), patchset: None, changed: Vec::new() };
+    let dir = &dirs[0];
 
     // fetch
     let fetched = if cell.is_base() {
@@ -334,29 +380,30 @@ fn run_cell(
             }
         }
     };
-    let base_commit = match base {
-        Ok(b) => b.clone(),
-        Err(_) => {
-            l.skip_rest(Stage::Apply, "the base could not be fetched");
-            res.stages = l.stages;
-            return res;
-        }
+    let Ok(base_commit) = base else {
+        l.skip_rest(Stage::Apply, "the base could not be fetched");
+        prep.stages = l.stages;
+        prep.blocked = l.blocked;
+        return prep;
     };
 
     // apply (also puts the slot's worktree at the right commit)
-    let mut changed: Vec<String> = Vec::new();
     if l.go(Stage::Apply) {
         match &fetched {
-            None => match store.worktree_at(&sl.src, &base_commit) {
+            None => match store.worktree_at(&sl.src, base_commit) {
                 Ok(()) => l.push(StageResult::new(Stage::Apply, Status::Pass, "base cell: nothing to apply")),
                 Err(e) => l.push(StageResult::error(Stage::Apply, format!("worktree: {e:#}"))),
             },
             Some(f) => {
-                let (r, ps) = fetch::apply(store, &sl.src, &base_commit, f, &dir.join("apply.log"));
+                let log = dir.join("apply.log");
+                let (r, ps) = fetch::apply(store, &sl.src, base_commit, f, &log);
                 if let Some(p) = &ps {
-                    changed = fetch::changed_files(&sl.src, &base_commit, &p.head);
+                    prep.changed = fetch::changed_files(&sl.src, base_commit, &p.head);
                 }
-                res.patchset = ps;
+                for other in &dirs[1..] {
+                    let _ = std::fs::copy(&log, other.join("apply.log"));
+                }
+                prep.patchset = ps;
                 let path_check = matches!(f, Fetched::PathCheck(_));
                 l.push(r);
                 if path_check {
@@ -365,6 +412,46 @@ fn run_cell(
             }
         }
     }
+    prep.stages = l.stages;
+    prep.blocked = l.blocked;
+    prep
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_cell(
+    cache: &Cache,
+    m: &Loaded,
+    cell: &Cell,
+    prep: &Prepared,
+    tc: &Result<Resolved, String>,
+    dir: &Path,
+    opts: &Opts,
+    base_cell: Option<&CellResult>,
+    bar: &crate::progress::CellBar,
+) -> CellResult {
+    let mut res = CellResult {
+        schema: SCHEMA,
+        entry: cell.entry.clone(),
+        base: cell.base.clone(),
+        arch: cell.arch.name().into(),
+        toolchain: ToolchainRecord { name: cell.toolchain.clone(), versions: tc.as_ref().map(|t| t.versions.clone()).unwrap_or_default() },
+        base_commit: prep.base_commit.clone(),
+        patchset: prep.patchset.clone(),
+        stages: Vec::new(),
+        kunit: Kunit::default(),
+        dir: String::new(),
+        started: now_rfc3339(),
+        duration_s: 0.0,
+        repro: String::new(),
+        health: None,
+    };
+    let mut l = Ladder { stages: prep.stages.clone(), stop_after: opts.stop_after, blocked: prep.blocked.clone(), bar: Some(bar) };
+    let sl = slot(cache, cell);
+    let changed = &prep.changed;
+    let Some(base_commit) = prep.base_commit.clone() else {
+        res.stages = l.stages;
+        return res;
+    };
     if l.stages.len() == Stage::ALL.len() {
         res.stages = l.stages;
         return res;
@@ -372,7 +459,7 @@ fn run_cell(
 
     // The result cache: the same inputs give the same result, so a stored one stands.
     let key = if l.blocked.is_none() { tc.as_ref().ok().map(|t| cell_key(m, cell, &base_commit, res.patchset.as_ref().map(|p| p.hash.as_str()), t, opts)) } else { None };
-    if let (Some(k), false) = (&key, opts.force || opts.stop_after.is_some()) {
+    if let (Some(k), false) = (&key, opts.force || opts.clean || opts.stop_after.is_some()) {
         if let Some(hit) = cached(cache, k, dir) {
             for st in hit.stages.into_iter().filter(|s| s.stage > Stage::Apply) {
                 let mut st = st;
@@ -406,7 +493,11 @@ fn run_cell(
     };
     let own_config = !cell.is_base()
         && (changed.iter().any(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig"))) || m.entry(&cell.entry).is_some_and(|e| !e.kconfig.is_empty()));
-    let (out, clippy_out) = if cell.is_base() {
+    let (out, clippy_out) = if opts.clean {
+        let _ = std::fs::remove_dir_all(&sl.out_clean);
+        let _ = std::fs::remove_dir_all(&sl.clippy_clean);
+        (&sl.out_clean, &sl.clippy_clean)
+    } else if cell.is_base() {
         (&sl.out_base, &sl.clippy_base)
     } else if own_config {
         // A fresh copy of the base's each time: its config differs from everyone else's.
@@ -416,7 +507,7 @@ fn run_cell(
     } else {
         (&sl.out_entry, &sl.clippy_entry)
     };
-    if !cell.is_base() && sl.out_base.join(".config").is_file() && l.blocked.is_none() {
+    if !cell.is_base() && !opts.clean && sl.out_base.join(".config").is_file() && l.blocked.is_none() {
         // The entries' output folder starts as a copy of the base's and is then kept from
         // entry to entry (same path, so make's dependency files stay valid): the worktree
         // went back to the base after the last entry, which make sees through timestamps, and
@@ -432,10 +523,11 @@ fn run_cell(
         l.push(kb.toolchain_gate());
     }
     if l.go(Stage::Config) {
-        let (frags, soft) = fragments(m, cell, &sl.src, &base_commit, &changed, dir);
+        let (frags, soft) = fragments(m, cell, &sl.src, &base_commit, changed, dir);
         // An entry that touches no Kconfig and adds no fragment has the base's config, which
         // its output folder already holds (copied from the base's build).
         let same_inputs = !own_config
+            && !opts.clean
             && !cell.is_base()
             && base_cell.and_then(|b| b.stage(Stage::Config)).is_some_and(|c| c.ok())
             && out.join(".config").is_file();
@@ -479,9 +571,9 @@ fn run_cell(
             l.stages.push(StageResult::skip(stage, "the run was interrupted"));
         } else {
             l.stages.push(match stage {
-                Stage::Clippy => kb.clippy(clippy_out, (!cell.is_base()).then_some(sl.clippy_base.as_path())),
+                Stage::Clippy => kb.clippy(clippy_out, (!cell.is_base() && !opts.clean).then_some(sl.clippy_base.as_path())),
                 Stage::Rustfmt => kb.rustfmt(),
-                _ => match base_cell.and_then(|b| b.stage(Stage::Rustdoc)).filter(|_| !changed.is_empty() && !changed.iter().any(|f| reads_for_rustdoc(f))) {
+                _ => match base_cell.and_then(|b| b.stage(Stage::Rustdoc)).filter(|_| !opts.clean && !changed.is_empty() && !changed.iter().any(|f| reads_for_rustdoc(f))) {
                     // rustdoc documents the crates under rust/: a patchset that changes
                     // nothing there cannot change its result.
                     Some(b) => {
@@ -495,11 +587,6 @@ fn run_cell(
                 },
             });
         }
-    }
-    // Leave the slot's worktree at the base for the next cell (an interrupted run leaves it
-    // to the next run, which puts it right).
-    if !cell.is_base() && !proc::interrupted() {
-        let _ = store.worktree_at(&sl.src, &base_commit);
     }
     res.stages = l.stages;
     // Only complete, fault-free ladders are stored: a harness fault may not happen again.

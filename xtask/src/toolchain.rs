@@ -35,6 +35,46 @@ pub struct Resolved {
     pub versions: BTreeMap<String, String>,
     pub llvm: String,
     pub rust_src: Option<String>,
+    /// ccache in front of clang (C objects and host tools), when it is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ccache: Option<Ccache>,
+}
+
+/// Where ccache keeps its objects and which absolute paths it rewrites, so that the same file
+/// built in two output folders at the same depth (an entry's and a clean one) is one hit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ccache {
+    pub bin: String,
+    pub dir: String,
+    pub basedir: String,
+}
+
+impl Ccache {
+    /// ccache for this cache: off with `RFL_CCACHE=0` or when not installed; its folder is
+    /// `CCACHE_DIR` when set (a CI cache step), else `<cache>/ccache`.
+    pub fn for_cache(cache: &Cache) -> Option<Ccache> {
+        if std::env::var_os("RFL_CCACHE").is_some_and(|v| v == "0") {
+            return None;
+        }
+        let bin = proc::which("ccache")?;
+        let dir = match std::env::var_os("CCACHE_DIR") {
+            Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
+            _ => cache.root.join("ccache"),
+        };
+        let slots = cache.slots();
+        let basedir = cache.root.ancestors().find(|a| slots.starts_with(a)).unwrap_or(Path::new("/")).to_path_buf();
+        Some(Ccache { bin: bin.to_string_lossy().into_owned(), dir: dir.to_string_lossy().into_owned(), basedir: basedir.to_string_lossy().into_owned() })
+    }
+
+    /// The environment a make needs for ccache.
+    pub fn env(&self) -> [(&'static str, String); 4] {
+        [
+            ("CCACHE_DIR", self.dir.clone()),
+            ("CCACHE_BASEDIR", self.basedir.clone()),
+            ("CCACHE_NOHASHDIR", "1".into()),
+            ("CCACHE_MAXSIZE", "8G".into()),
+        ]
+    }
 }
 
 /// What each tool is called in the kernel's variables and how its version is read.
@@ -131,13 +171,18 @@ pub fn resolve(cache: &Cache, name: &str, t: &Toolchain) -> Result<Resolved, Str
     if !problems.is_empty() {
         return Err(problems.join("; "));
     }
-    Ok(Resolved { name: name.to_string(), paths, versions, llvm: t.llvm.clone(), rust_src })
+    Ok(Resolved { name: name.to_string(), paths, versions, llvm: t.llvm.clone(), rust_src, ccache: Ccache::for_cache(cache) })
 }
 
 impl Resolved {
     /// The make variables that select this toolchain.
     pub fn make_vars(&self) -> Vec<String> {
         let mut v = vec![format!("LLVM={}", self.llvm)];
+        if let (Some(c), Some(clang)) = (&self.ccache, self.paths.get("clang")) {
+            // A command-line CC overrides the one LLVM= picks; it is the same clang.
+            v.push(format!("CC={} {clang}", c.bin));
+            v.push(format!("HOSTCC={} {clang}", c.bin));
+        }
         for (tool, var) in RUST_TOOLS {
             if let Some(p) = self.paths.get(tool) {
                 v.push(format!("{var}={p}"));
@@ -219,6 +264,7 @@ mod tests {
                 .collect(),
             llvm: "1".into(),
             rust_src: None,
+            ccache: None,
         };
         let script = "case \"$1\" in rustc) echo 1.85.0;; bindgen) echo 0.71.1;; llvm) if [ \"$SRCARCH\" = loongarch ]; then echo 18.0.0; else echo 17.0.1; fi;; *) exit 1;; esac\n";
         let dir = std::env::temp_dir();

@@ -1,0 +1,221 @@
+//! One GNU make jobserver for the whole run, so that concurrent cells never ask for more CPUs
+//! than `-j` says.
+//!
+//! The harness owns a pipe holding `-j` tokens. Before it starts a heavy child (a make, a
+//! QEMU) it takes one token and holds it until the child exits: that is the child's "free"
+//! job. Every make is started as a jobserver client (`MAKEFLAGS=-jN --jobserver-auth=R,W`
+//! with the pipe's descriptors inherited), so each further job it runs takes a token from
+//! the same pipe. At most `-j` jobs run at any moment, whatever the number of cells in flight.
+//!
+//! A make that is killed can take tokens with it. Whenever no make is running, the pool is
+//! topped up again to what it should hold.
+
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+struct Server {
+    size: usize,
+    /// The ends the children inherit (blocking, as make expects).
+    read: RawFd,
+    write: RawFd,
+    /// The harness's own non-blocking view of the read end, so a wait can notice an interrupt.
+    poll_read: RawFd,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+/// Tokens the harness holds (one per running heavy child).
+static HELD: AtomicUsize = AtomicUsize::new(0);
+/// Running makes: while any runs, the pool's level says nothing about lost tokens.
+static MAKES: Mutex<usize> = Mutex::new(0);
+
+/// Start the jobserver with `size` tokens (once per process; later calls keep the first).
+pub fn init(size: usize) -> anyhow::Result<()> {
+    if SERVER.get().is_some() {
+        return Ok(());
+    }
+    let size = size.max(1);
+    let mut fds = [0; 2];
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        anyhow::bail!("jobserver pipe: {}", std::io::Error::last_os_error());
+    }
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{}", fds[0])).expect("no NUL in a path");
+    let poll_read = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    if poll_read < 0 {
+        anyhow::bail!("jobserver pipe (reopen): {}", std::io::Error::last_os_error());
+    }
+    let s = Server { size, read: fds[0], write: fds[1], poll_read };
+    put(s.write, size);
+    let _ = SERVER.set(s);
+    Ok(())
+}
+
+pub fn size() -> Option<usize> {
+    SERVER.get().map(|s| s.size)
+}
+
+fn put(fd: RawFd, n: usize) {
+    let buf = vec![b'+'; n];
+    let mut done = 0;
+    while done < n {
+        let w = unsafe { libc::write(fd, buf[done..].as_ptr().cast(), n - done) };
+        if w <= 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        done += w as usize;
+    }
+}
+
+fn pooled(fd: RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    if unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) } != 0 {
+        return 0;
+    }
+    n.max(0) as usize
+}
+
+/// A token the harness holds for one child; given back on drop.
+pub struct Token {
+    make: bool,
+}
+
+/// Wait for a token for a child (`make` says whether the child is a make). Returns `None`
+/// without a jobserver, or when the run is interrupted while waiting.
+pub fn acquire(make: bool) -> Option<Token> {
+    let s = SERVER.get()?;
+    loop {
+        let mut b = 0u8;
+        let r = unsafe { libc::read(s.poll_read, (&mut b as *mut u8).cast(), 1) };
+        if r == 1 {
+            break;
+        }
+        if crate::proc::interrupted() {
+            return None;
+        }
+        let mut p = libc::pollfd { fd: s.poll_read, events: libc::POLLIN, revents: 0 };
+        unsafe {
+            libc::poll(&mut p, 1, 100);
+        }
+    }
+    HELD.fetch_add(1, Ordering::SeqCst);
+    if make {
+        *MAKES.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+    Some(Token { make })
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        let Some(s) = SERVER.get() else { return };
+        let held = HELD.fetch_sub(1, Ordering::SeqCst) - 1;
+        if self.make {
+            let mut makes = MAKES.lock().unwrap_or_else(|e| e.into_inner());
+            *makes -= 1;
+            if *makes == 0 {
+                // No make holds a token now: the pool must hold every token but ours. A killed
+                // make's tokens are put back here.
+                let want = s.size.saturating_sub(held + 1);
+                let have = pooled(s.read);
+                if have < want {
+                    put(s.write, want - have);
+                }
+            }
+        }
+        put(s.write, 1);
+    }
+}
+
+/// Make `cmd` (a make) a client of the jobserver; without one, a plain `-jN`.
+pub fn make_client(cmd: &mut Command, fallback_jobs: usize) {
+    match SERVER.get() {
+        Some(s) => {
+            let (r, w) = (s.read, s.write);
+            cmd.env("MAKEFLAGS", format!("-j{} --jobserver-auth={r},{w}", s.size));
+            // The descriptors are close-on-exec for every other child; a make keeps them.
+            unsafe {
+                cmd.pre_exec(move || {
+                    for fd in [r, w] {
+                        if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
+        None => {
+            cmd.arg(format!("-j{}", fallback_jobs.max(1)));
+        }
+    }
+}
+
+/// `MAKEFLAGS` as a shell line shows it: the descriptors mean nothing outside this process,
+/// so a reproducer gets `-jN` instead.
+pub fn display_makeflags(value: &str) -> Option<String> {
+    let j = value.split_whitespace().find(|w| w.starts_with("-j"))?;
+    value.contains("--jobserver-auth=").then(|| j.to_string())
+}
+
+/// Tokens now in the pool (tests and diagnostics).
+pub fn pooled_now() -> Option<usize> {
+    SERVER.get().map(|s| pooled(s.read))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two makes of six one-second jobs each, sharing two tokens: never more than two jobs at
+    /// once (real GNU make), and the pool is whole again afterwards.
+    #[test]
+    fn concurrent_makes_share_the_tokens() {
+        init(2).unwrap();
+        let dir = std::env::temp_dir().join(format!("rfl-jobs-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("events");
+        std::fs::write(
+            dir.join("Makefile"),
+            format!("all: a b c d e f\na b c d e f:\n\t@echo \"+ $$(date +%s%N)\" >> {0}; sleep 0.4; echo \"- $$(date +%s%N)\" >> {0}\n", log.display()),
+        )
+        .unwrap();
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let _t = acquire(true).unwrap();
+                    let mut c = Command::new("make");
+                    c.arg("-s").arg("-C").arg(&dir);
+                    make_client(&mut c, 9);
+                    assert!(c.status().unwrap().success());
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut events: Vec<(u128, i32)> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (k, t) = l.split_once(' ').unwrap();
+                (t.parse().unwrap(), if k == "+" { 1 } else { -1 })
+            })
+            .collect();
+        events.sort_by_key(|&(t, d)| (t, d));
+        let (mut now, mut peak) = (0, 0);
+        for (_, d) in &events {
+            now += d;
+            peak = peak.max(now);
+        }
+        assert_eq!(events.len(), 24, "all twelve jobs ran");
+        assert_eq!(peak, 2, "two tokens, two jobs at most (and both used)");
+        assert_eq!(pooled_now(), Some(2));
+        assert_eq!(display_makeflags("-j2 --jobserver-auth=3,4").as_deref(), Some("-j2"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
