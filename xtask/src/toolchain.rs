@@ -179,9 +179,9 @@ impl Resolved {
     pub fn make_vars(&self) -> Vec<String> {
         let mut v = vec![format!("LLVM={}", self.llvm)];
         if let (Some(c), Some(clang)) = (&self.ccache, self.paths.get("clang")) {
-            // A command-line CC overrides the one LLVM= picks; it is the same clang.
+            // A command-line CC overrides the one LLVM= picks; it is the same clang. HOSTCC
+            // stays a single program: kbuild hands it to rustc as `-Clinker=` for host tools.
             v.push(format!("CC={} {clang}", c.bin));
-            v.push(format!("HOSTCC={} {clang}", c.bin));
         }
         for (tool, var) in RUST_TOOLS {
             if let Some(p) = self.paths.get(tool) {
