@@ -432,3 +432,57 @@ fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
         }
     }
 }
+
+/// On a terminal the run draws live lines (a cell's stage, the overall bar with an ETA);
+/// without one it writes plain timestamped lines with no terminal codes.
+#[test]
+fn progress_is_bars_on_a_terminal_and_plain_lines_elsewhere() {
+    let t = TempDir::new("progress");
+    let root = &t.0;
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "master"]);
+    commit(&work, "README", "base\n", "base");
+    let bare = root.join("korg/linux.git");
+    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+    git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    // A stalled lore fetch keeps the run up long enough to be drawn a few times.
+    let port = serve_faults(vec![("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall)], Duration::from_secs(90));
+    let matrix = format!(
+        "arches = [\"x86_64\", \"arm64\"]\nchecks = []\n[mirrors]\n\"https://lore.kernel.org/\" = \"http://127.0.0.1:{port}/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n[[entry]]\nid = \"slow\"\nsource = {{ lore = \"stall@x\" }}\nbase = \"b\"\n",
+        bare.display()
+    );
+    let mpath = root.join("m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let xtask = env!("CARGO_BIN_EXE_xtask");
+    let args = format!("matrix --stage apply --matrix {} --cache {}", mpath.display(), root.join("cache").display());
+    // script(1) gives the run a pseudo-terminal; its output is what a terminal would show.
+    let tty = Command::new("script").args(["-qefc", &format!("{xtask} {args} --out {}", root.join("o1").display()), "/dev/null"]).env_remove("GITHUB_ACTIONS").env("COLUMNS", "120").output().unwrap();
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{shown}");
+    assert!(shown.contains("slow.x86_64") && shown.contains("slow.arm64"), "{shown}");
+    assert!(shown.contains("fetch"), "no stage on the cell lines: {shown}");
+    assert!(shown.contains("cells") && shown.contains("ETA"), "no overall bar: {shown}");
+    assert!(shown.contains("\x1b["), "nothing redrawn in place: {shown}");
+    let plain = Command::new(xtask).args(args.split(' ')).arg("--out").arg(root.join("o2")).env_remove("GITHUB_ACTIONS").output().unwrap();
+    let log = String::from_utf8_lossy(&plain.stderr);
+    assert!(plain.status.success(), "{log}");
+    assert!(!log.contains("\x1b["), "terminal codes in a plain log: {log:?}");
+    let stamped = regex_like_stamp(&log);
+    assert!(stamped >= 4, "too few timestamped lines: {log}");
+    assert!(log.contains("cell slow.arm64: UNREACHABLE fetch"), "{log}");
+    // Under GitHub Actions the entry's cells are one collapsible group.
+    let gha = Command::new(xtask).args(args.split(' ')).arg("--out").arg(root.join("o3")).env("GITHUB_ACTIONS", "true").output().unwrap();
+    let log = String::from_utf8_lossy(&gha.stderr);
+    assert!(log.contains("::group::slow on b") && log.contains("::endgroup::"), "{log}");
+}
+
+/// Lines that start with `[hh:mm:ss] `.
+fn regex_like_stamp(log: &str) -> usize {
+    log.lines()
+        .filter(|l| {
+            let b = l.as_bytes();
+            b.len() > 11 && b[0] == b'[' && b[3] == b':' && b[6] == b':' && b[9] == b']' && b[1..9].iter().all(|c| c.is_ascii_digit() || *c == b':')
+        })
+        .count()
+}

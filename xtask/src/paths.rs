@@ -13,6 +13,8 @@ pub struct Cache {
     pub root: PathBuf,
     /// Build slots somewhere else than `<root>/slots` (a reproducer's fresh folder).
     pub slots_at: Option<PathBuf>,
+    /// A ccache folder of its own (the benchmark's cold cells start with an empty one).
+    pub ccache_at: Option<PathBuf>,
 }
 
 impl Cache {
@@ -23,7 +25,7 @@ impl Cache {
             _ => project_root().join("target").join("rfl"),
         };
         let root = if root.is_absolute() { root } else { std::env::current_dir().unwrap_or_default().join(root) };
-        Cache { root, slots_at: None }
+        Cache { root, slots_at: None, ccache_at: None }
     }
     /// The one git object store holding every base and entry.
     pub fn store(&self) -> PathBuf {

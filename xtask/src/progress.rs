@@ -127,6 +127,15 @@ impl CellBar {
     }
 }
 
+/// Cells that share a stage (the fetch and apply of one entry): every line shows it, and a
+/// plain log says it once.
+pub fn shared_stage(bars: &[CellBar], title: &str, stage: Stage) {
+    match mode() {
+        Mode::Bars { .. } => bars.iter().for_each(|b| b.stage(stage)),
+        Mode::Plain { .. } => line(&format!("{title}: {}", stage.name())),
+    }
+}
+
 impl Drop for CellBar {
     fn drop(&mut self) {
         if let Some(b) = &self.bar {

@@ -132,14 +132,14 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
             let _ = std::fs::remove_dir_all(d);
             std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
         }
-        let prep = prepare(cache, &store, m, todo[0], base, opts, &dirs);
+        let t0 = Instant::now();
+        let bars: Vec<crate::progress::CellBar> = todo.iter().map(|c| crate::progress::cell(&c.name(many_tc))).collect();
+        let prep = prepare(cache, &store, m, todo[0], base, opts, &dirs, &|st| crate::progress::shared_stage(&bars, &title, st));
         std::thread::scope(|s| {
-            for (cell, dir) in todo.iter().zip(&dirs) {
+            for ((cell, dir), bar) in todo.iter().zip(&dirs).zip(bars) {
                 let (prep, results, toolchains) = (&prep, &results, &toolchains);
                 s.spawn(move || {
                     let name = cell.name(many_tc);
-                    let bar = crate::progress::cell(&name);
-                    let t0 = Instant::now();
                     let tc = toolchains.get(&cell.toolchain).expect("resolved above");
                     let base_cell = {
                         let r = results.lock().unwrap_or_else(|e| e.into_inner());
@@ -337,13 +337,24 @@ struct Prepared {
     changed: Vec<String>,
 }
 
-fn prepare(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result<String, FetchError>, opts: &Opts, dirs: &[PathBuf]) -> Prepared {
+#[allow(clippy::too_many_arguments)]
+fn prepare(
+    cache: &Cache,
+    store: &Store,
+    m: &Loaded,
+    cell: &Cell,
+    base: &Result<String, FetchError>,
+    opts: &Opts,
+    dirs: &[PathBuf],
+    tell: &dyn Fn(Stage),
+) -> Prepared {
     let mut l = Ladder { stages: Vec::new(), stop_after: opts.stop_after, blocked: None, bar: None };
     let sl = slot(cache, cell);
     let mut prep = Prepared { stages: Vec::new(), blocked: None, base_commit: base.as_ref().ok().cloned(), patchset: None, changed: Vec::new() };
     let dir = &dirs[0];
 
     // fetch
+    tell(Stage::Fetch);
     let fetched = if cell.is_base() {
         l.push(StageResult::new(Stage::Fetch, Status::Pass, format!("base {} at {}", cell.base, base.as_ref().map(String::as_str).unwrap_or("?"))));
         None
@@ -389,6 +400,7 @@ fn prepare(cache: &Cache, store: &Store, m: &Loaded, cell: &Cell, base: &Result<
 
     // apply (also puts the slot's worktree at the right commit)
     if l.go(Stage::Apply) {
+        tell(Stage::Apply);
         match &fetched {
             None => match store.worktree_at(&sl.src, base_commit) {
                 Ok(()) => l.push(StageResult::new(Stage::Apply, Status::Pass, "base cell: nothing to apply")),
@@ -541,25 +553,39 @@ fn run_cell(
         l.push(kb.build());
     }
     let checks = &m.checks;
-    if l.go(Stage::Boot) {
-        let (boot_r, console) = boot_cell(&kb, &profile, dir, opts);
-        let kunit_wanted = checks.contains(&Check::Kunit);
-        let blocks = ktap::parse_all(&console);
-        l.push(boot_r);
-        if kunit_wanted {
-            res.kunit = Kunit::from_cases(blocks.iter().flat_map(ktap::cases).collect());
-            l.push(kunit_stage(&res.kunit, &console));
-        }
-    } else if checks.contains(&Check::Kunit) {
-        l.go(Stage::Kunit);
-    }
-    if !checks.contains(&Check::Kunit) {
-        l.stages.push(StageResult::skip(Stage::Kunit, "not in the matrix's checks"));
-    }
     // The lints run whatever the boot said: they read the source, not the kernel's behaviour.
     let build_ok = l.stages.iter().any(|s| s.stage == Stage::Build && s.ok());
     let lint_block = if build_ok { None } else { Some("the build did not pass".to_string()) };
     let stopped = opts.stop_after.is_some_and(|s| s < Stage::Clippy);
+    let clippy_seed = (!cell.is_base() && !opts.clean).then_some(sl.clippy_base.as_path());
+    let mut early_clippy: Option<StageResult> = None;
+    std::thread::scope(|s| {
+        // Clippy builds in a folder of its own, so it runs beside the boot; both hold job
+        // tokens, so together they never take more than `-j`.
+        let clippy = (build_ok && !stopped && checks.contains(&Check::Clippy) && !proc::interrupted())
+            .then(|| s.spawn(|| kb.clippy(clippy_out, clippy_seed)));
+        if l.go(Stage::Boot) {
+            let (boot_r, console) = boot_cell(&kb, &profile, dir, opts);
+            let kunit_wanted = checks.contains(&Check::Kunit);
+            let blocks = ktap::parse_all(&console);
+            l.push(boot_r);
+            if kunit_wanted {
+                res.kunit = Kunit::from_cases(blocks.iter().flat_map(ktap::cases).collect());
+                l.push(kunit_stage(&res.kunit, &console));
+            }
+        } else if checks.contains(&Check::Kunit) {
+            l.go(Stage::Kunit);
+        }
+        if let Some(h) = clippy {
+            if let Some(b) = l.bar {
+                b.stage(Stage::Clippy);
+            }
+            early_clippy = Some(h.join().unwrap_or_else(|_| StageResult::error(Stage::Clippy, "the clippy thread panicked")));
+        }
+    });
+    if !checks.contains(&Check::Kunit) {
+        l.stages.push(StageResult::skip(Stage::Kunit, "not in the matrix's checks"));
+    }
     for (stage, check) in [(Stage::Clippy, Check::Clippy), (Stage::Rustfmt, Check::Rustfmt), (Stage::Rustdoc, Check::Rustdoc)] {
         if stopped {
             l.stages.push(StageResult::skip(stage, format!("stopped after {} (--stage)", opts.stop_after.map_or("", |s| s.name()))));
@@ -570,8 +596,11 @@ fn run_cell(
         } else if proc::interrupted() {
             l.stages.push(StageResult::skip(stage, "the run was interrupted"));
         } else {
+            if let Some(b) = l.bar {
+                b.stage(stage);
+            }
             l.stages.push(match stage {
-                Stage::Clippy => kb.clippy(clippy_out, (!cell.is_base() && !opts.clean).then_some(sl.clippy_base.as_path())),
+                Stage::Clippy => early_clippy.take().unwrap_or_else(|| kb.clippy(clippy_out, clippy_seed)),
                 Stage::Rustfmt => kb.rustfmt(),
                 _ => match base_cell.and_then(|b| b.stage(Stage::Rustdoc)).filter(|_| !opts.clean && !changed.is_empty() && !changed.iter().any(|f| reads_for_rustdoc(f))) {
                     // rustdoc documents the crates under rust/: a patchset that changes

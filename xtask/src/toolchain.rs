@@ -35,7 +35,7 @@ pub struct Resolved {
     pub versions: BTreeMap<String, String>,
     pub llvm: String,
     pub rust_src: Option<String>,
-    /// ccache in front of clang (C objects and host tools), when it is installed.
+    /// ccache in front of clang for the C objects, when it is installed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ccache: Option<Ccache>,
 }
@@ -51,14 +51,16 @@ pub struct Ccache {
 
 impl Ccache {
     /// ccache for this cache: off with `RFL_CCACHE=0` or when not installed; its folder is
-    /// `CCACHE_DIR` when set (a CI cache step), else `<cache>/ccache`.
+    /// the cache's own when it has one, else `CCACHE_DIR` when set (a CI cache step), else
+    /// `<cache>/ccache`.
     pub fn for_cache(cache: &Cache) -> Option<Ccache> {
         if std::env::var_os("RFL_CCACHE").is_some_and(|v| v == "0") {
             return None;
         }
         let bin = proc::which("ccache")?;
-        let dir = match std::env::var_os("CCACHE_DIR") {
-            Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
+        let dir = match (&cache.ccache_at, std::env::var_os("CCACHE_DIR")) {
+            (Some(d), _) => d.clone(),
+            (None, Some(d)) if !d.is_empty() => std::path::PathBuf::from(d),
             _ => cache.root.join("ccache"),
         };
         let slots = cache.slots();
