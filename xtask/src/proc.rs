@@ -18,21 +18,43 @@ static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 /// Set by SIGINT/SIGTERM: the run stops starting work and ends its children.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Wall time spent in children, by program name (for the harness-overhead benchmark).
-static CHILD_TIME: Mutex<Vec<(String, Duration)>> = Mutex::new(Vec::new());
+/// When each child ran, by program name (for the harness-overhead benchmark).
+static CHILD_TIME: Mutex<Vec<(String, Instant, Instant)>> = Mutex::new(Vec::new());
 
 fn account(cmd: &Command, elapsed: Duration) {
     let prog = Path::new(cmd.get_program()).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let end = Instant::now();
     let mut g = CHILD_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    match g.iter_mut().find(|(p, _)| *p == prog) {
-        Some((_, d)) => *d += elapsed,
-        None => g.push((prog, elapsed)),
-    }
+    g.push((prog, end - elapsed, end));
 }
 
-/// Total wall time of children whose program name starts with one of `prefixes`.
-pub fn child_time(prefixes: &[&str]) -> Duration {
-    CHILD_TIME.lock().unwrap_or_else(|e| e.into_inner()).iter().filter(|(p, _)| prefixes.iter().any(|x| p.starts_with(x))).map(|(_, d)| *d).sum()
+/// Wall time during which at least one child whose program name starts with one of
+/// `prefixes` ran (overlapping children count once), since `since`.
+pub fn child_time(prefixes: &[&str], since: Instant) -> Duration {
+    let g = CHILD_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut spans: Vec<(Instant, Instant)> =
+        g.iter().filter(|(p, _, _)| prefixes.iter().any(|x| p.starts_with(x))).map(|(_, a, b)| ((*a).max(since), *b)).filter(|(a, b)| b > a).collect();
+    union_length(&mut spans)
+}
+
+fn union_length(spans: &mut [(Instant, Instant)]) -> Duration {
+    spans.sort();
+    let mut total = Duration::ZERO;
+    let mut cur: Option<(Instant, Instant)> = None;
+    for &(a, b) in spans.iter() {
+        cur = match cur {
+            Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
+            Some((ca, cb)) => {
+                total += cb - ca;
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    if let Some((a, b)) = cur {
+        total += b - a;
+    }
+    total
 }
 
 /// When set, every command run is also written down as a shell line (for `repro.sh`).
@@ -394,6 +416,14 @@ mod tests {
         assert_eq!(c.stderr, "err\n");
         assert_eq!(c.outcome.code(), Some(3));
         assert!(output(Command::new("false").arg("x")).is_err());
+    }
+
+    #[test]
+    fn overlapping_children_count_once() {
+        let t = Instant::now();
+        let s = |a: u64, b: u64| (t + Duration::from_secs(a), t + Duration::from_secs(b));
+        assert_eq!(union_length(&mut [s(0, 10), s(5, 12), s(20, 25), s(21, 22)]), Duration::from_secs(17));
+        assert_eq!(union_length(&mut []), Duration::ZERO);
     }
 
     #[test]
