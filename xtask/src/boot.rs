@@ -435,4 +435,27 @@ mod tests {
         assert_eq!(classify(log, true, false, false, &[(0, 4)]).kind, "clean");
         assert_eq!(classify(log, true, false, false, &[]).kind, "oops");
     }
+
+    #[test]
+    fn a_console_cut_mid_line_is_a_hang_that_names_where() {
+        // QEMU killed at the deadline in the middle of a line.
+        let cut = "RFL-INIT: start \nRFL-INIT: load rust_minimal\n[   12.3] rust_minimal: Am I the";
+        let v = classify(cut, false, true, false, &[]);
+        assert_eq!(v.kind, "hang");
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.summary.contains("rust_minimal"), "{}", v.summary);
+    }
+
+    #[test]
+    fn binary_garbage_on_the_serial_console_is_a_clear_result() {
+        let mut bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        bytes.extend_from_slice(b"\nRFL-INIT: start \n\x00\xff\xfe\x1b[2J");
+        let text = crate::ktap::decode(&bytes);
+        let v = classify(&text, false, true, false, &[]);
+        assert_eq!(v.kind, "hang", "{}", v.summary);
+        // Garbage alone, with QEMU gone: the init never ran.
+        let v = classify(&crate::ktap::decode(&bytes[..4096]), true, false, false, &[]);
+        assert_eq!(v.kind, "init-failure");
+        assert!(crate::ktap::parse_all(&text).iter().all(|b| crate::ktap::cases(b).is_empty()));
+    }
 }

@@ -588,6 +588,17 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_cut_inside_a_subtest_reports_what_is_missing_as_crashed() {
+        // What `kunit.py parse` says of the same text: a, b pass; the rest of the suite and
+        // the second suite crashed.
+        let log = "KTAP version 1\n1..2\n    KTAP version 1\n    # Subtest: s\n    1..3\n    ok 1 a\n    ok 2 b\n    not o";
+        let got: Vec<(String, String, String)> = cases(&parse_first(log)).into_iter().map(|c| (c.suite, c.name, c.status)).collect();
+        let want: Vec<(String, String, String)> =
+            [("s", "a", "pass"), ("s", "b", "pass"), ("s", "", "crash"), ("", "", "crash")].iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn fuzz_regression_huge_plan_is_bounded() {
         // Found by `cargo fuzz run ktap`: a plan of 475 million tests ran out of memory.
         let log = format!("TAP version 14\n1..{}4750487808888888888888888\n    # Subtest: su 1..2\n    # Sub# Subtest: case\n    ok 2 - case\nok 1 - suite\n", "0".repeat(80));

@@ -269,6 +269,12 @@ mod tests {
     }
 
     #[test]
+    fn an_mbox_with_no_patches_says_so() {
+        let talk = "From a@x Thu Jan  1 00:00:00 1970\nFrom: A <a@x>\nSubject: Re: [PATCH] x\n\nLooks good.\n\nFrom b@x Thu Jan  1 00:00:00 1970\nFrom: B <b@x>\nSubject: ping\n\nAny news?\n";
+        assert_eq!(pick_series(&split_mbox(talk)).unwrap_err(), "none of the 2 messages is a patch");
+    }
+
+    #[test]
     fn fuzz_regression_absurd_series_size() {
         let m = msg(true, "[PATCH 1/4294967295] a", "a@x", DIFF);
         let e = pick_series(&split_mbox(&m)).unwrap_err();
