@@ -297,17 +297,25 @@ fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
     port
 }
 
-#[test]
-fn lore_server_faults_become_fetch_failures_in_bounded_time() {
-    let t = TempDir::new("faults");
-    let root = &t.0;
+/// A one-commit repository (`README`) at `<root>/work`, with `with` run on it before it is
+/// cloned bare to `<root>/<bare>`; returns the bare repository's path.
+fn small_upstream(root: &Path, bare: &str, with: impl FnOnce(&Path)) -> std::path::PathBuf {
     let work = root.join("work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "master"]);
     commit(&work, "README", "base\n", "base");
-    let bare = root.join("korg/linux.git");
+    with(&work);
+    let bare = root.join(bare);
     std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
     git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    bare
+}
+
+#[test]
+fn lore_server_faults_become_fetch_failures_in_bounded_time() {
+    let t = TempDir::new("faults");
+    let root = &t.0;
+    let bare = small_upstream(root, "korg/linux.git", |_| {});
     let routes = vec![
         ("/all/e500@x/t.mbox.gz".to_string(), Fault::ServerError),
         ("/all/trunc@x/t.mbox.gz".to_string(), Fault::TruncatedGzip),
@@ -354,16 +362,11 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
 fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
     let t = TempDir::new("concurrent");
     let root = &t.0;
-    let work = root.join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "master"]);
-    commit(&work, "README", "base\n", "base");
-    git(&work, &["checkout", "-q", "-b", "feature"]);
-    commit(&work, "rust/kernel/feature.rs", "// feature\n", "feature");
-    git(&work, &["checkout", "-q", "master"]);
-    let bare = root.join("github/someone/linux.git");
-    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
-    git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    let bare = small_upstream(root, "github/someone/linux.git", |work| {
+        git(work, &["checkout", "-q", "-b", "feature"]);
+        commit(work, "rust/kernel/feature.rs", "// feature\n", "feature");
+        git(work, &["checkout", "-q", "master"]);
+    });
     // A lore server that never answers keeps the first run busy for its receive timeout.
     let port = serve_faults(vec![("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall)], Duration::from_secs(90));
     let matrix = format!(
@@ -439,13 +442,7 @@ fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
 fn progress_is_bars_on_a_terminal_and_plain_lines_elsewhere() {
     let t = TempDir::new("progress");
     let root = &t.0;
-    let work = root.join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "master"]);
-    commit(&work, "README", "base\n", "base");
-    let bare = root.join("korg/linux.git");
-    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
-    git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    let bare = small_upstream(root, "korg/linux.git", |_| {});
     // A stalled lore fetch keeps the run up long enough to be drawn a few times.
     let port = serve_faults(vec![("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall)], Duration::from_secs(90));
     let matrix = format!(
