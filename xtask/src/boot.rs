@@ -16,12 +16,54 @@ pub const MARK: &str = "RFL-INIT:";
 const INIT_C: &str = r#"/* Built by the RFL harness with clang against the kernel's tools/include/nolibc. */
 #include "modules.h"
 
+/*
+ * A marker is one whole line in one write. It goes to /dev/kmsg, so it is one printk record
+ * and no kernel message printed at the same moment can split it on the serial console
+ * (nolibc's printf writes a line in several pieces, and the console interleaved them with
+ * a deferred doctest message). Without /dev/kmsg, one write to the console.
+ */
+static char line[512];
+static long len;
+
+static void put(const char *s)
+{
+	while (*s && len < (long)sizeof(line) - 2)
+		line[len++] = *s++;
+}
+
+static void put_num(long n)
+{
+	char digits[24];
+	int i = 0;
+	if (n < 0) {
+		put("-");
+		n = -n;
+	}
+	do {
+		digits[i++] = '0' + n % 10;
+		n /= 10;
+	} while (n && i < 23);
+	while (i)
+		line[len < (long)sizeof(line) - 2 ? len++ : len] = digits[--i];
+}
+
 static void say(const char *a, const char *b, long n, int with_n)
 {
-	if (with_n)
-		printf("RFL-INIT: %s %s %ld\n", a, b, n);
-	else
-		printf("RFL-INIT: %s %s\n", a, b);
+	static int kmsg = -2;
+	if (kmsg == -2)
+		kmsg = open("/dev/kmsg", O_WRONLY);
+	len = 0;
+	put("RFL-INIT: ");
+	put(a);
+	put(" ");
+	put(b);
+	if (with_n) {
+		put(" ");
+		put_num(n);
+	}
+	line[len++] = '\n';
+	if (kmsg < 0 || write(kmsg, line, len) != len)
+		write(1, line, len);
 }
 
 /* Does the kernel command line hold `word`? (Older nolibc has no strstr.) */
@@ -190,7 +232,7 @@ pub fn make_initramfs(src: &Path, out: &Path, profile: &Profile, clang: &str, mo
         Ok(o) => return Err(format!("building the init with clang failed ({})", o.describe())),
         Err(e) => return Err(format!("could not run clang: {e:#}")),
     }
-    let mut list = String::from("dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\ndir /proc 0755 0 0\ndir /modules 0755 0 0\n");
+    let mut list = String::from("dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\nnod /dev/kmsg 0600 0 0 c 1 11\ndir /proc 0755 0 0\ndir /modules 0755 0 0\n");
     list.push_str(&format!("file /init {} 0755 0 0\n", work.join("init").display()));
     for m in modules {
         list.push_str(&format!("file /modules/{}.ko {} 0644 0 0\n", m.name, m.ko.display()));
@@ -233,7 +275,9 @@ pub fn qemu_command(profile: &Profile, out: &Path, initramfs: &Path, accel: &str
     c.args(&profile.firmware);
     c.arg("-kernel").arg(out.join(&profile.image));
     c.arg("-initrd").arg(initramfs);
-    let mut append = format!("console={} {}", profile.console, profile.append);
+    // `printk.devkmsg=on`: the init's markers go through /dev/kmsg, which is otherwise
+    // rate-limited to a burst of ten lines.
+    let mut append = format!("console={} printk.devkmsg=on {}", profile.console, profile.append);
     if !extra_append.is_empty() {
         append.push(' ');
         append.push_str(extra_append);
@@ -275,6 +319,12 @@ pub fn run_qemu(cmd: &mut Command, console_log: &Path, deadline: Duration) -> an
     Ok((o, stopped_by_us))
 }
 
+/// The text after an init marker, wherever the line has it (a console timestamp or caller
+/// prefix may come first).
+fn marker(line: &str) -> Option<&str> {
+    line.find(MARK).map(|i| line[i + MARK.len()..].trim())
+}
+
 /// What a boot console says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootVerdict {
@@ -293,7 +343,9 @@ pub fn classify(console: &str, qemu_exit_ok: bool, timed_out: bool, stopped_by_u
     let excerpt = |i: usize| -> String {
         lines[i..].iter().take(8).map(|l| l.trim_end()).collect::<Vec<_>>().join("\n")
     };
-    let started = console.contains("RFL-INIT: start");
+    // Any marker says the init ran (a marker split by a kernel message must not read as an
+    // init that never started).
+    let started = console.contains(MARK);
     let done = console.contains("RFL-INIT: done");
     let v = |status, kind: &str, summary: String| BootVerdict { status, kind: kind.to_string(), summary };
 
@@ -316,7 +368,7 @@ pub fn classify(console: &str, qemu_exit_ok: bool, timed_out: bool, stopped_by_u
     let module_failures: Vec<String> = lines
         .iter()
         .filter_map(|l| {
-            let rest = l.trim().strip_prefix("RFL-INIT: ")?;
+            let rest = marker(l)?;
             let mut parts = rest.split_whitespace();
             let what = parts.next()?;
             if what == "load-failed" || what == "unload-failed" {
@@ -329,7 +381,7 @@ pub fn classify(console: &str, qemu_exit_ok: bool, timed_out: bool, stopped_by_u
         })
         .collect();
     if timed_out && !done {
-        let last = lines.iter().rev().find(|l| l.contains(MARK)).map(|l| l.trim().to_string());
+        let last = lines.iter().rev().find_map(|l| marker(l)).map(|m| format!("{MARK} {}", m.trim()));
         let stuck = match last.as_deref().and_then(|l| l.strip_prefix("RFL-INIT: load ")) {
             Some(m) => format!("; stuck loading module {}", m.trim()),
             None => last.map(|l| format!("; last marker: {l}")).unwrap_or_else(|| "; the init never started".into()),
@@ -457,5 +509,17 @@ mod tests {
         let v = classify(&crate::ktap::decode(&bytes[..4096]), true, false, false, &[]);
         assert_eq!(v.kind, "init-failure");
         assert!(crate::ktap::parse_all(&text).iter().all(|b| crate::ktap::cases(b).is_empty()));
+    }
+
+    #[test]
+    fn markers_with_a_prefix_or_split_by_a_kernel_message() {
+        // What a real arm64 console showed when the init's marker was written in pieces.
+        let split = "Run /init as init process\nRFL-INIT: rust_doctests_kernel: The value is: 42\nstart \nRFL-INIT: load m\nRFL-INIT: loaded m\nRFL-INIT: unloaded m\nRFL-INIT: done \n";
+        assert_eq!(classify(split, true, false, true, &[]).kind, "clean");
+        let stamped = "[    1.0] RFL-INIT: start\n[    1.1] RFL-INIT: load forever\n";
+        let v = classify(stamped, false, true, false, &[]);
+        assert!(v.summary.contains("stuck loading module forever"), "{}", v.summary);
+        let failed = "[    1.0] RFL-INIT: start\n[    1.1] RFL-INIT: load-failed m 2\n[    1.2] RFL-INIT: done\n";
+        assert_eq!(classify(failed, true, false, true, &[]).summary, "load-failed m: ENOENT (2)");
     }
 }
