@@ -40,13 +40,14 @@ pub struct Resolved {
     pub ccache: Option<Ccache>,
 }
 
-/// Where ccache keeps its objects and which absolute paths it rewrites, so that the same file
-/// built in two output folders at the same depth (an entry's and a clean one) is one hit.
+/// Where ccache keeps its objects. No `CCACHE_BASEDIR`: rewriting the tree's absolute path
+/// into a relative one would change `__FILE__` (kbuild's `-fmacro-prefix-map` strips the
+/// absolute source path only), and with it every WARN and BUG message. The output folders of
+/// one slot share the tree's absolute path, so they share ccache entries without it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ccache {
     pub bin: String,
     pub dir: String,
-    pub basedir: String,
 }
 
 impl Ccache {
@@ -63,19 +64,12 @@ impl Ccache {
             (None, Some(d)) if !d.is_empty() => std::path::PathBuf::from(d),
             _ => cache.root.join("ccache"),
         };
-        let slots = cache.slots();
-        let basedir = cache.root.ancestors().find(|a| slots.starts_with(a)).unwrap_or(Path::new("/")).to_path_buf();
-        Some(Ccache { bin: bin.to_string_lossy().into_owned(), dir: dir.to_string_lossy().into_owned(), basedir: basedir.to_string_lossy().into_owned() })
+        Some(Ccache { bin: bin.to_string_lossy().into_owned(), dir: dir.to_string_lossy().into_owned() })
     }
 
     /// The environment a make needs for ccache.
-    pub fn env(&self) -> [(&'static str, String); 4] {
-        [
-            ("CCACHE_DIR", self.dir.clone()),
-            ("CCACHE_BASEDIR", self.basedir.clone()),
-            ("CCACHE_NOHASHDIR", "1".into()),
-            ("CCACHE_MAXSIZE", "8G".into()),
-        ]
+    pub fn env(&self) -> [(&'static str, String); 3] {
+        [("CCACHE_DIR", self.dir.clone()), ("CCACHE_NOHASHDIR", "1".into()), ("CCACHE_MAXSIZE", "8G".into())]
     }
 }
 
