@@ -618,6 +618,11 @@ fn run_cell(
         }
     }
     res.stages = l.stages;
+    if opts.clean {
+        // Nothing reuses a clean build (the next `--clean` empties it first): give the disk back.
+        let _ = std::fs::remove_dir_all(&sl.out_clean);
+        let _ = std::fs::remove_dir_all(&sl.clippy_clean);
+    }
     // Only complete, fault-free ladders are stored: a harness fault may not happen again.
     let complete = opts.stop_after.is_none() && !res.stages.iter().any(|s| s.status == Status::Error) && !proc::interrupted();
     if let (Some(k), true) = (&key, complete) {
