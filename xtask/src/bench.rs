@@ -34,13 +34,18 @@ struct Figure {
     detail: String,
 }
 
+/// One x86_64 cell of the bench matrix, run as a matrix run would: with its base cell, which
+/// (after the cold run) comes from the bench's own result cache. `clean` builds the entry from
+/// nothing, alone.
 fn one_cell(cache: &Cache, m: &Loaded, entry: &str, out: &Path, jobs: usize, clean: bool) -> anyhow::Result<CellResult> {
     let f = Filters { entries: vec![glob::Pattern::new(&glob::Pattern::escape(entry))?], arches: vec![Arch::X86_64], ..Default::default() };
     let mut p = plan::plan(m, &f);
-    p.cells.retain(|c| c.entry == entry);
-    let opts = run::Opts { out: out.to_path_buf(), stop_after: None, jobs, boot_timeout: None, force: true, resume: false, clean, matrix_arg: String::new() };
+    if clean {
+        p.cells.retain(|c| c.entry == entry);
+    }
+    let opts = run::Opts { out: out.to_path_buf(), stop_after: None, jobs, boot_timeout: None, force: false, resume: false, clean, matrix_arg: String::new() };
     let r = run::run(cache, m, &p, &opts)?;
-    r.cells.into_iter().next().context("the cell did not run")
+    r.cells.into_iter().find(|c| c.entry == entry).context("the cell did not run")
 }
 
 fn timed(cmd: &mut Command, log: &Path) -> anyhow::Result<f64> {
@@ -63,8 +68,10 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&work)?;
     let mut fresh = cache.clone();
     fresh.slots_at = Some(work.join("slots"));
-    // Cold means cold for ccache too: an empty one, which the later cells then reuse.
+    // Cold means cold for ccache too: an empty one, which the later cells then reuse; and a
+    // result cache of the bench's own, so that nothing comes from an earlier run.
     fresh.ccache_at = Some(work.join("ccache"));
+    fresh.results_at = Some(work.join("results"));
     let mut figures = Vec::new();
     let wall = Instant::now();
 

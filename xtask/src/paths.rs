@@ -15,6 +15,8 @@ pub struct Cache {
     pub slots_at: Option<PathBuf>,
     /// A ccache folder of its own (the benchmark's cold cells start with an empty one).
     pub ccache_at: Option<PathBuf>,
+    /// A result cache of its own (the benchmark's, which starts empty).
+    pub results_at: Option<PathBuf>,
 }
 
 impl Cache {
@@ -25,7 +27,7 @@ impl Cache {
             _ => project_root().join("target").join("rfl"),
         };
         let root = if root.is_absolute() { root } else { std::env::current_dir().unwrap_or_default().join(root) };
-        Cache { root, slots_at: None, ccache_at: None }
+        Cache { root, slots_at: None, ccache_at: None, results_at: None }
     }
     /// The one git object store holding every base and entry.
     pub fn store(&self) -> PathBuf {
@@ -44,7 +46,7 @@ impl Cache {
     }
     /// Results of finished cells, keyed by everything that determines them.
     pub fn results(&self) -> PathBuf {
-        self.root.join("results")
+        self.results_at.clone().unwrap_or_else(|| self.root.join("results"))
     }
     pub fn runs(&self) -> PathBuf {
         self.root.join("runs")
