@@ -178,35 +178,25 @@ fn drop_chars(s: &str, n: usize) -> &str {
     }
 }
 
-/// Lines of one KTAP block, prefix-stripped, as kunit_parser's `extract_tap_lines` yields
-/// them, starting the search at console line `from`. Also returns the console index of the
-/// block's first line and how many executor-error lines were yielded before it.
-fn extract(lines: &[&str], from: usize) -> (Vec<String>, usize, usize) {
+/// The start of one KTAP block, as kunit_parser's `extract_tap_lines` finds it from console
+/// line `from`: the executor-error lines before it and its first line (prefix-stripped),
+/// the console index of that first line (or the console's length), and the prefix width.
+/// The block's further lines are read on demand by `Stream`, so a console of many blocks is
+/// parsed in linear time.
+fn extract(lines: &[&str], from: usize) -> (Vec<String>, Option<usize>, usize) {
     let r = res();
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut prefix = 0;
+    let mut head = Vec::new();
     for (i, raw) in lines.iter().enumerate().skip(from) {
         let line = py_rstrip(raw);
-        if start.is_none() {
-            if let Some(at) = find_version(line).or_else(|| find_tap_version(line)) {
-                prefix = line[..at].chars().count();
-                start = Some(i);
-                out.push(drop_chars(line, prefix).to_string());
-            } else if r.executor_error.is_match(line) {
-                out.push(line.to_string());
-            }
-        } else if r.ktap_end.is_match(line) {
-            break;
-        } else {
-            out.push(drop_chars(line, prefix).to_string());
+        if let Some(at) = find_version(line).or_else(|| find_tap_version(line)) {
+            let prefix = line[..at].chars().count();
+            head.push(drop_chars(line, prefix).to_string());
+            return (head, Some(i), prefix);
+        } else if r.executor_error.is_match(line) {
+            head.push(line.to_string());
         }
     }
-    let before = match start {
-        Some(st) => lines[from..st].iter().filter(|l| r.executor_error.is_match(py_rstrip(l))).count(),
-        None => 0,
-    };
-    (out, start.unwrap_or(lines.len()), before)
+    (head, None, 0)
 }
 
 /// Byte offset of the `KTAP version N` that ends the line (kunit_parser's KTAP_START.search).
@@ -222,17 +212,40 @@ fn find_tap_version(line: &str) -> Option<usize> {
     re.find(line).map(|_| line.find("TAP version").expect("matched"))
 }
 
-struct Stream {
-    lines: Vec<String>,
+/// The lines of one block: `head` (what came before and the first line), then the console
+/// after it with the block's prefix dropped, up to kunit_parser's end-of-KTAP marker (found
+/// lazily, as far as the parser reads).
+struct Stream<'a> {
+    head: Vec<String>,
+    rest: &'a [&'a str],
+    prefix: usize,
+    /// Lines of `rest` known not to be the end marker, and the end marker's index once seen.
+    checked: std::cell::Cell<usize>,
+    end: std::cell::Cell<Option<usize>>,
     pos: usize,
 }
 
-impl Stream {
+impl Stream<'_> {
+    fn line(&self, i: usize) -> Option<&str> {
+        if let Some(h) = self.head.get(i) {
+            return Some(h);
+        }
+        let j = i - self.head.len();
+        while self.end.get().is_none() && self.checked.get() <= j && self.checked.get() < self.rest.len() {
+            let k = self.checked.get();
+            if res().ktap_end.is_match(py_rstrip(self.rest[k])) {
+                self.end.set(Some(k));
+            } else {
+                self.checked.set(k + 1);
+            }
+        }
+        (j < self.checked.get()).then(|| drop_chars(py_rstrip(self.rest[j]), self.prefix))
+    }
     fn more(&self) -> bool {
-        self.pos < self.lines.len()
+        self.line(self.pos).is_some()
     }
     fn peek(&self) -> &str {
-        self.lines.get(self.pos).map_or("", String::as_str)
+        self.line(self.pos).unwrap_or("")
     }
     fn pop(&mut self) -> String {
         let l = self.peek().to_string();
@@ -430,15 +443,22 @@ pub fn parse_first(console: &str) -> Test {
 }
 
 fn parse_block(lines: &[&str], from: usize) -> (Test, usize) {
-    let (tap, start, before) = extract(lines, from);
-    if tap.is_empty() {
+    let (head, found, prefix) = extract(lines, from);
+    let start = found.unwrap_or(lines.len());
+    // Executor-error lines yielded before the block's first line.
+    let before = if found.is_some() { head.len() - 1 } else { 0 };
+    if head.is_empty() {
         let mut t = Test::new();
         t.name = "<missing>".into();
         t.add_error("Could not find any KTAP output. Did any KUnit tests run?");
         t.status = Status::FailureToParse;
         return (t, lines.len());
     }
-    let mut s = Stream { lines: tap, pos: 0 };
+    let rest: &[&str] = match found {
+        Some(st) => &lines[st + 1..],
+        None => &[],
+    };
+    let mut s = Stream { head, rest, prefix, checked: std::cell::Cell::new(0), end: std::cell::Cell::new(None), pos: 0 };
     let mut t = parse_test(&mut s, 0, Vec::new(), false, 0);
     if t.status != Status::NoTests {
         t.status = t.counts.status();
@@ -608,6 +628,15 @@ mod tests {
         let log2 = "KTAP version 1\n1..475048780\nok 1 a\n";
         assert!(cases(&parse_first(log2)).len() <= MAX_MISSING + 1);
         assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_console_of_many_blocks_gives_every_block() {
+        // Each block used to copy the rest of the console (quadratic in the block count).
+        let one = "[  1.0] KTAP version 1\n[  1.0] 1..1\n[  1.0]     KTAP version 1\n[  1.0]     # Subtest: m\n[  1.0]     1..2\n[  1.0]     ok 1 a\n[  1.0]     not ok 2 b\n[  1.0] not ok 1 m\nnoise\n";
+        let blocks = parse_all(&one.repeat(2000));
+        assert_eq!(blocks.len(), 2000);
+        assert!(blocks.iter().all(|b| cases(b).iter().map(|c| c.status.as_str()).collect::<Vec<_>>() == ["pass", "fail"]));
     }
 
     #[test]
