@@ -107,6 +107,10 @@ pub enum Cmd {
         skip_kunit_py: bool,
         #[arg(long, value_name = "FILE", default_value = "BENCHMARKS.md")]
         output: PathBuf,
+        /// Only the parser figures (KTAP throughput over this console, planning 1 000
+        /// entries), printed; no kernel is built and BENCHMARKS.md is left alone.
+        #[arg(long, value_name = "CONSOLE")]
+        parsers_only: Option<PathBuf>,
     },
     /// Write a report from finished results.
     Report {

@@ -12,6 +12,11 @@ use xtask::{arch, bench, import, ktap, matrix, outcome, paths, plan, proc, repor
 use crate::flags::{Cmd, Flags, PlanFormat, ReportFormat, Selection};
 
 fn main() -> ExitCode {
+    // A closed pipe (`… | head`) ends the program quietly, as for any Unix tool, instead of a
+    // panic in println!.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let flags = Flags::parse();
     match run(flags) {
         Ok(code) => code,
@@ -147,7 +152,11 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             let healthy = repro::repro(&cache, &m, &args)?;
             Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::Bench { jobs, skip_kunit_py, output } => {
+        Cmd::Bench { parsers_only: Some(console), .. } => {
+            bench::parsers(&console)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench { jobs, skip_kunit_py, output, parsers_only: None } => {
             proc::install_signal_handlers();
             let _lock = paths::lock_cache(&cache)?;
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
