@@ -52,10 +52,6 @@ pub fn init(size: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn size() -> Option<usize> {
-    SERVER.get().map(|s| s.size)
-}
-
 fn put(fd: RawFd, n: usize) {
     let buf = vec![b'+'; n];
     let mut done = 0;
@@ -161,10 +157,6 @@ pub fn display_makeflags(value: &str) -> Option<String> {
     value.contains("--jobserver-auth=").then(|| j.to_string())
 }
 
-/// Tokens now in the pool (tests and diagnostics).
-pub fn pooled_now() -> Option<usize> {
-    SERVER.get().map(|s| pooled(s.read))
-}
 
 #[cfg(test)]
 mod tests {
@@ -214,7 +206,7 @@ mod tests {
         }
         assert_eq!(events.len(), 24, "all twelve jobs ran");
         assert_eq!(peak, 2, "two tokens, two jobs at most (and both used)");
-        assert_eq!(pooled_now(), Some(2));
+        assert_eq!(SERVER.get().map(|s| pooled(s.read)), Some(2));
         assert_eq!(display_makeflags("-j2 --jobserver-auth=3,4").as_deref(), Some("-j2"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

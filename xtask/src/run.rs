@@ -85,7 +85,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                 Err(FetchError::Unreachable(w)) => ("unreachable", None, w.clone()),
                 Err(FetchError::Failed(w)) => ("fetch-failed", None, w.clone()),
             };
-            progress(&format!("base {}: {status} {}{} ({:.1}s)", c.base, commit.clone().unwrap_or_default(), reason, t.elapsed().as_secs_f64()));
+            crate::progress::line(&format!("base {}: {status} {}{} ({:.1}s)", c.base, commit.clone().unwrap_or_default(), reason, t.elapsed().as_secs_f64()));
             results.bases.push(BaseRecord { name: c.base.clone(), status: status.into(), commit, reason });
             bases.insert(c.base.clone(), r);
         }
@@ -93,7 +93,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
     if opts.resume {
         if let Ok(text) = std::fs::read_to_string(opts.out.join("results.json")) {
             if let Ok(prev) = serde_json::from_str::<RunResults>(&text) {
-                progress(&format!("resume: {} finished cells kept from {}", prev.cells.len(), opts.out.display()));
+                crate::progress::line(&format!("resume: {} finished cells kept from {}", prev.cells.len(), opts.out.display()));
                 results.cells = prev.cells;
             }
         }
@@ -102,7 +102,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
 
     let many_tc = plan.toolchains.len() > 1;
     crate::jobs::init(opts.jobs)?;
-    let is_done = |r: &RunResults, cell: &Cell| r.cells.iter().any(|c| c.entry == cell.entry && c.base == cell.base && c.arch == cell.arch.name() && c.toolchain.name == cell.toolchain);
+    let is_done = |r: &RunResults, cell: &Cell| r.cells.iter().any(|c| is_result_of(c, cell));
     let todo_total = plan.cells.iter().filter(|c| !is_done(&results, c)).count();
     crate::progress::start_run(todo_total);
     let results = std::sync::Mutex::new(results);
@@ -143,7 +143,8 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                     let tc = toolchains.get(&cell.toolchain).expect("resolved above");
                     let base_cell = {
                         let r = results.lock().unwrap_or_else(|e| e.into_inner());
-                        r.cells.iter().find(|b| b.entry == crate::plan::BASE_ENTRY && b.base == cell.base && b.arch == cell.arch.name() && b.toolchain.name == cell.toolchain).cloned()
+                        let base = Cell { entry: crate::plan::BASE_ENTRY.into(), ..(*cell).clone() };
+                        r.cells.iter().find(|b| is_result_of(b, &base)).cloned()
                     };
                     let mut r = run_cell(cache, m, cell, prep, tc, dir, opts, base_cell.as_ref(), &bar);
                     if proc::interrupted() {
@@ -208,17 +209,14 @@ fn groups(cells: &[Cell]) -> Vec<Vec<&Cell>> {
     out
 }
 
-/// Results in the plan's order, whatever order the cells finished in.
-fn sort_like_plan(cells: &mut [CellResult], plan: &[Cell]) {
-    let pos = |r: &CellResult| {
-        plan.iter().position(|c| c.entry == r.entry && c.base == r.base && c.arch.name() == r.arch && c.toolchain == r.toolchain.name).unwrap_or(usize::MAX)
-    };
-    cells.sort_by_key(pos);
+/// Is `r` the result of the planned cell `c`?
+fn is_result_of(r: &CellResult, c: &Cell) -> bool {
+    r.entry == c.entry && r.base == c.base && r.arch == c.arch.name() && r.toolchain.name == c.toolchain
 }
 
-/// A timestamped progress line on stderr (children never write there: they log to files).
-pub fn progress(line: &str) {
-    crate::progress::line(line);
+/// Results in the plan's order, whatever order the cells finished in.
+fn sort_like_plan(cells: &mut [CellResult], plan: &[Cell]) {
+    cells.sort_by_key(|r| plan.iter().position(|c| is_result_of(r, c)).unwrap_or(usize::MAX));
 }
 
 fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
