@@ -1,6 +1,6 @@
-//! The real-kernel suite: the tagged base on all four arches and the seeded self-test on
-//! x86_64 (and arm64 for the arch-only entry), each run once per `cargo test` through the
-//! harness's own cache, so a second `cargo test` reuses the built base.
+//! The real-kernel suite: the tagged base on all four arches and the seeded self-test (the
+//! arch-sensitive seeds on all four, the others on x86_64), each run once per `cargo test`
+//! through the harness's own cache, so a second `cargo test` reuses the built base.
 //!
 //! Needs `cargo xtask setup` first (README's test command does it).
 
@@ -36,6 +36,7 @@ fn run_matrix(name: &str, args: &[&str]) -> Value {
     let stderr = String::from_utf8_lossy(&o.stderr);
     eprintln!("matrix {name}: {:.0}s, exit {:?}\n{stderr}", t.elapsed().as_secs_f64(), o.status.code());
     assert!(!stderr.contains("thread 'main' panicked"), "{stderr}");
+    std::fs::write(out.join("stderr.log"), &*stderr).unwrap();
     let text = std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|e| panic!("no results.json for {name}: {e}\n{stderr}"));
     let mut v: Value = serde_json::from_str(&text).unwrap();
     v["_out"] = Value::String(out.to_string_lossy().into_owned());
@@ -105,6 +106,37 @@ fn tagged_base_builds_boots_and_tests_on_all_four_arches() {
             }
         }
     }
+}
+
+/// Without a terminal, every running cell gets a line at least once a minute (CI logs never
+/// sit silent through a cold build), each saying its stage and how far its log has grown.
+#[test]
+fn plain_progress_has_a_line_per_running_cell_every_minute() {
+    let v = base_run();
+    let log = std::fs::read_to_string(PathBuf::from(v["_out"].as_str().unwrap()).join("stderr.log")).unwrap();
+    let secs = |l: &str| -> Option<u32> {
+        let t = l.strip_prefix('[')?.get(..8)?;
+        let mut p = t.split(':').map(|x| x.parse::<u32>().ok());
+        Some(p.next()?? * 3600 + p.next()?? * 60 + p.next()??)
+    };
+    let mut checked = 0;
+    for c in cells(v) {
+        let name = format!("cell base-{}.{}:", c["base"].as_str().unwrap(), c["arch"].as_str().unwrap());
+        let times: Vec<u32> = log.lines().filter(|l| l.contains(&name)).filter_map(secs).collect();
+        assert!(times.len() >= 2, "{name} has no start and end lines in:\n{log}");
+        for w in times.windows(2) {
+            let gap = (w[1] + 86_400 - w[0]) % 86_400;
+            assert!(gap <= 61, "{name} was silent for {gap}s:\n{log}");
+        }
+        if c["stages"].as_array().unwrap().iter().any(|s| s["stage"] == "build" && s["duration_s"].as_f64().unwrap() > 120.0) {
+            assert!(log.lines().any(|l| l.contains(&name) && l.contains("build for") && l.contains("build steps so far")), "{name}: no heartbeat with progress");
+            checked += 1;
+        }
+    }
+    // The first run builds the base cold: its cells ran long enough to need heartbeats. A run
+    // from the result cache has nothing to say between start and end.
+    let cached = cells(v).iter().all(|c| stage(c, "build")["summary"].as_str().unwrap().contains("[cached]"));
+    assert!(cached || checked > 0, "no cell ran long enough to check");
 }
 
 fn our_cases(console: &Path) -> Vec<(String, String, String)> {
@@ -210,8 +242,12 @@ fn seeded_failures_get_the_right_stage_and_status() {
     .into_iter()
     .collect();
     const ARCHES: [&str; 4] = ["x86_64", "arm64", "riscv64", "loongarch64"];
-    for arch in ARCHES {
-        for (entry, (st, status)) in &expect {
+    // Seeds whose verdict cannot depend on the arch run on x86_64 only (tests/selftest/matrix.toml).
+    let one_arch = ["build-error", "clippy-warning", "rustfmt-violation", "rustdoc-warning", "apply-conflict"];
+    for (entry, (st, status)) in &expect {
+        let arches: Vec<&str> = cells(v).iter().filter(|c| c["entry"] == *entry).map(|c| c["arch"].as_str().unwrap()).collect();
+        assert_eq!(arches, if one_arch.contains(entry) { &ARCHES[..1] } else { &ARCHES[..] }, "{entry}");
+        for arch in arches {
             let c = cell(v, entry, arch);
             for s in c["stages"].as_array().unwrap() {
                 let name = s["stage"].as_str().unwrap();
@@ -230,6 +266,8 @@ fn seeded_failures_get_the_right_stage_and_status() {
             let verdict = c["health"]["verdict"].as_str().unwrap();
             assert_eq!(verdict == "pass", st.is_empty(), "{entry}.{arch}: {}", c["health"]);
         }
+    }
+    for arch in ARCHES {
         let boot = |e: &str| stage(cell(v, e, arch), "boot")["summary"].as_str().unwrap().to_string();
         assert!(boot("init-panic").starts_with("panic"), "{arch}: {}", boot("init-panic"));
         assert!(boot("init-hang").starts_with("hang") && boot("init-hang").contains("rust_minimal"), "{arch}: {}", boot("init-hang"));
@@ -238,18 +276,18 @@ fn seeded_failures_get_the_right_stage_and_status() {
         assert!(!boot("warning-splat").contains("../"), "{arch}: {}", boot("warning-splat"));
         // A patchset's new Kconfig option is enabled, its module built, loaded and unloaded.
         assert!(boot("new-sample").contains("rust_rfl_selftest"), "{arch}: {}", boot("new-sample"));
-        let build = stage(cell(v, "build-error", arch), "build");
-        assert!(build["diagnostics"].as_array().unwrap().iter().any(|d| d["file"] == "samples/rust/rust_minimal.rs" && d["level"] == "error"), "{arch}: {build}");
         let kunit = cell(v, "kunit-failure", arch);
         let t = kunit["kunit"]["tests"].as_array().unwrap().iter().find(|t| t["name"] == "seeded_failure").expect("module KUnit suite parsed");
         assert_eq!(t["status"], "fail", "{arch}");
         assert_eq!(t["suite"], "rfl_selftest", "{arch}");
-        assert!(stage(cell(v, "clippy-warning", arch), "clippy")["diagnostics"].to_string().contains("rust_minimal.rs"), "{arch}");
-        assert!(stage(cell(v, "rustfmt-violation", arch), "rustfmt")["diagnostics"].to_string().contains("rust_minimal.rs"), "{arch}");
         // The arch-only error fails on arm64 and only there.
         let arch_only = stage(cell(v, "arm64-only-error", arch), "build");
         assert_eq!(arch_only["status"], if arch == "arm64" { "fail" } else { "pass" }, "{arch}: {arch_only}");
     }
+    let build = stage(cell(v, "build-error", "x86_64"), "build");
+    assert!(build["diagnostics"].as_array().unwrap().iter().any(|d| d["file"] == "samples/rust/rust_minimal.rs" && d["level"] == "error"), "{build}");
+    assert!(stage(cell(v, "clippy-warning", "x86_64"), "clippy")["diagnostics"].to_string().contains("rust_minimal.rs"));
+    assert!(stage(cell(v, "rustfmt-violation", "x86_64"), "rustfmt")["diagnostics"].to_string().contains("rust_minimal.rs"));
     // No QEMU left behind by the hang.
     let ps = Command::new("pgrep").args(["-f", "qemu-system-"]).output().unwrap();
     assert!(ps.stdout.is_empty(), "leftover qemu: {}", String::from_utf8_lossy(&ps.stdout));
@@ -280,6 +318,52 @@ fn an_incremental_cell_equals_a_clean_build_of_it() {
     let out = PathBuf::from(clean["_out"].as_str().unwrap());
     let log = std::fs::read_to_string(out.join(c["dir"].as_str().unwrap()).join("build.log")).unwrap();
     assert!(log.contains("init/main.o") && log.contains("rust/core.o"), "the clean build did not compile everything");
+}
+
+/// Plain entries build in the base's own output folders. After the self-test's entries, the
+/// base cell run again from scratch of its result (`--force`) gives the base's result, and
+/// its make rebuilds only what the files the entries changed feed: the folder is the base's.
+#[test]
+fn a_base_cell_after_entries_builds_from_a_base_identical_tree() {
+    let before = cell(base_run(), "base", "arm64").clone();
+    let st = selftest_run();
+    // What the entries that ran on arm64 changed in the tree (their patches' files).
+    let mut touched = std::collections::BTreeSet::new();
+    for c in cells(st).iter().filter(|c| c["arch"] == "arm64" && c["entry"] != "base") {
+        let p = root().join("tests/selftest/patches").join(format!("{}.patch", c["entry"].as_str().unwrap()));
+        for l in std::fs::read_to_string(&p).unwrap().lines().filter_map(|l| l.strip_prefix("+++ b/")) {
+            touched.insert(l.rsplit_once('.').map_or(l, |(stem, _)| stem).to_string());
+        }
+    }
+    let m = root().join("tests/selftest/matrix.toml");
+    let again = run_matrix("base-again", &["--matrix", m.to_str().unwrap(), "--entry", "base", "--arch", "arm64", "--boot-timeout", "60", "--force"]);
+    let c = cell(&again, "base", "arm64");
+    let statuses = |c: &Value| c["stages"].as_array().unwrap().iter().map(|s| format!("{}={}", s["stage"], s["status"])).collect::<Vec<_>>();
+    assert_eq!(statuses(c), statuses(&before));
+    let verdicts = |c: &Value| {
+        let mut v: Vec<String> = c["kunit"]["tests"].as_array().unwrap().iter().map(|t| format!("{}.{}={}", t["suite"], t["name"], t["status"])).collect();
+        v.sort();
+        v
+    };
+    assert!(verdicts(c).len() > 300);
+    assert_eq!(verdicts(c), verdicts(&before));
+    let out = PathBuf::from(again["_out"].as_str().unwrap());
+    let log = std::fs::read_to_string(out.join(c["dir"].as_str().unwrap()).join("build.log")).unwrap();
+    // Every object compiled again comes from a file an entry changed, and the last entry's
+    // change was really undone (its object rebuilt from the base's source).
+    let compiled: Vec<&str> = log
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let tool = w.next()?;
+            (["CC", "RUSTC", "AS", "HOSTCC", "HOSTRUSTC"].contains(&tool)).then(|| w.find(|x| x.ends_with(".o"))).flatten()
+        })
+        .collect();
+    assert!(!compiled.is_empty(), "nothing was rebuilt: the entries' changes were never undone?\n{log}");
+    for o in &compiled {
+        let stem = o.trim_end_matches(".o").trim_end_matches(".mod");
+        assert!(touched.contains(stem), "{o} rebuilt, but no entry changed its source ({touched:?})");
+    }
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! Progress you can watch. On a terminal: one line per running cell (cell, stage, elapsed)
 //! above an overall bar (cells done of total, ETA), redrawn in place; finished cells and
 //! other messages scroll above them. Elsewhere (CI, a log file): plain timestamped lines,
-//! and `::group::` blocks under GitHub Actions. Children never write here: they log to files.
+//! and `::group::` blocks under GitHub Actions, with a heartbeat line per running cell at
+//! least every [`HEARTBEAT`] (stage, elapsed, how far its log has grown), so a CI log never
+//! sits silent through a long build. Children never write here: they log to files.
 
 use std::io::IsTerminal;
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -80,13 +83,108 @@ pub fn group_end() {
     }
 }
 
+/// How often, at most, a running cell goes without a line in plain mode.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// What the heartbeat knows of a running cell (plain mode only).
+struct Running {
+    name: String,
+    dir: PathBuf,
+    stage: Stage,
+    stage_start: Instant,
+    cell_start: Instant,
+    last_line: Instant,
+}
+
+fn running() -> &'static Mutex<Vec<Arc<Mutex<Running>>>> {
+    static R: OnceLock<Mutex<Vec<Arc<Mutex<Running>>>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The log a stage writes into its cell's folder, and what one of its lines is.
+fn stage_log(stage: Stage) -> Option<(&'static str, &'static str)> {
+    match stage {
+        Stage::Config => Some(("config.log", "lines")),
+        Stage::Build => Some(("build.log", "build steps")),
+        Stage::Boot | Stage::Kunit => Some(("console.log", "console lines")),
+        Stage::Clippy => Some(("clippy.log", "build steps")),
+        Stage::Rustdoc => Some(("rustdoc.log", "lines")),
+        _ => None,
+    }
+}
+
+/// Lines in a log so far, counted in bounded chunks (a build log is a few MB at most).
+fn lines_in(path: &Path) -> Option<u64> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Some(n),
+            Ok(k) => n += buf[..k].iter().filter(|b| **b == b'\n').count() as u64,
+            Err(_) => return None,
+        }
+    }
+}
+
+fn mins(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The heartbeat line of one running cell.
+fn heartbeat_line(r: &Running) -> String {
+    let now = Instant::now();
+    let mut l = format!("cell {}: {} for {} (cell {})", r.name, r.stage.name(), mins(now - r.stage_start), mins(now - r.cell_start));
+    if let Some((log, what)) = stage_log(r.stage) {
+        if let Some(n) = lines_in(&r.dir.join(log)) {
+            l.push_str(&format!(", {n} {what} so far"));
+        }
+    }
+    l
+}
+
+/// In plain mode, a thread that prints a line for every cell that has been silent for
+/// [`HEARTBEAT`]. Started once; it sleeps while no cell runs.
+fn start_heartbeat() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let every = std::env::var("RFL_HEARTBEAT_S").ok().and_then(|v| v.parse::<u64>().ok()).filter(|s| *s > 0).map_or(HEARTBEAT, Duration::from_secs);
+        let _ = std::thread::Builder::new().name("heartbeat".into()).spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1).min(every));
+            let cells: Vec<Arc<Mutex<Running>>> = lock(running()).clone();
+            for c in cells {
+                let mut r = lock(&c);
+                if r.last_line.elapsed() >= every {
+                    let l = heartbeat_line(&r);
+                    r.last_line = Instant::now();
+                    drop(r);
+                    line(&l);
+                }
+            }
+        });
+    });
+}
+
 /// One running cell's line.
 pub struct CellBar {
     name: String,
     bar: Option<ProgressBar>,
+    /// Plain mode: the cell's entry in the heartbeat's list.
+    beat: Option<Arc<Mutex<Running>>>,
 }
 
-pub fn cell(name: &str) -> CellBar {
+/// A running cell whose logs go to `dir`.
+pub fn cell(name: &str, dir: &Path) -> CellBar {
     let bar = match mode() {
         Mode::Bars { multi, overall } => {
             let b = ProgressBar::new_spinner();
@@ -104,12 +202,25 @@ pub fn cell(name: &str) -> CellBar {
         Mode::Plain { .. } => None,
     };
     line(&format!("cell {name}: start"));
-    CellBar { name: name.to_string(), bar }
+    let beat = bar.is_none().then(|| {
+        start_heartbeat();
+        let now = Instant::now();
+        let r = Arc::new(Mutex::new(Running { name: name.to_string(), dir: dir.to_path_buf(), stage: Stage::Fetch, stage_start: now, cell_start: now, last_line: now }));
+        lock(running()).push(r.clone());
+        r
+    });
+    CellBar { name: name.to_string(), bar, beat }
 }
 
 impl CellBar {
     /// The cell has reached `stage`.
     pub fn stage(&self, stage: Stage) {
+        if let Some(r) = &self.beat {
+            let mut r = lock(r);
+            r.stage = stage;
+            r.stage_start = Instant::now();
+            r.last_line = Instant::now();
+        }
         match &self.bar {
             Some(b) => b.set_message(stage.name()),
             None => line(&format!("cell {}: {}", self.name, stage.name())),
@@ -140,6 +251,9 @@ impl Drop for CellBar {
     fn drop(&mut self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+        if let Some(r) = &self.beat {
+            lock(running()).retain(|x| !Arc::ptr_eq(x, r));
         }
     }
 }

@@ -133,7 +133,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
             std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
         }
         let t0 = Instant::now();
-        let bars: Vec<crate::progress::CellBar> = todo.iter().map(|c| crate::progress::cell(&c.name(many_tc))).collect();
+        let bars: Vec<crate::progress::CellBar> = todo.iter().zip(&dirs).map(|(c, d)| crate::progress::cell(&c.name(many_tc), d)).collect();
         let prep = prepare(cache, &store, m, todo[0], base, opts, &dirs, &|st| crate::progress::shared_stage(&bars, &title, st));
         std::thread::scope(|s| {
             for ((cell, dir), bar) in todo.iter().zip(&dirs).zip(bars) {
@@ -249,13 +249,12 @@ pub fn write_results(out: &Path, results: &RunResults) -> anyhow::Result<()> {
 struct Slot {
     src: PathBuf,
     out_base: PathBuf,
-    out_entry: PathBuf,
-    /// For entries with a config of their own: kept apart, so that the shared entry folder
-    /// never sees a config change (which would rebuild nearly everything twice).
+    /// For entries with a config of their own: kept apart, so that the base's folder (where
+    /// plain entries build) never sees a config change (which would rebuild nearly everything
+    /// twice).
     out_kconfig: PathBuf,
     clippy_kconfig: PathBuf,
     clippy_base: PathBuf,
-    clippy_entry: PathBuf,
     /// `--clean`: emptied before each cell.
     out_clean: PathBuf,
     clippy_clean: PathBuf,
@@ -267,10 +266,8 @@ fn slot(cache: &Cache, cell: &Cell) -> Slot {
     Slot {
         src: b.join("src"),
         out_base: a.join("out-base"),
-        out_entry: a.join("out-entry"),
         out_kconfig: a.join("out-kconfig"),
         clippy_base: a.join("clippy-base"),
-        clippy_entry: a.join("clippy-entry"),
         clippy_kconfig: a.join("clippy-kconfig"),
         out_clean: a.join("out-clean"),
         clippy_clean: a.join("clippy-clean"),
@@ -507,23 +504,22 @@ fn run_cell(
         let _ = std::fs::remove_dir_all(&sl.out_clean);
         let _ = std::fs::remove_dir_all(&sl.clippy_clean);
         (&sl.out_clean, &sl.clippy_clean)
-    } else if cell.is_base() {
-        (&sl.out_base, &sl.clippy_base)
     } else if own_config {
         // A fresh copy of the base's each time: its config differs from everyone else's.
         let _ = std::fs::remove_dir_all(&sl.out_kconfig);
         let _ = std::fs::remove_dir_all(&sl.clippy_kconfig);
         (&sl.out_kconfig, &sl.clippy_kconfig)
     } else {
-        (&sl.out_entry, &sl.clippy_entry)
+        // A plain entry (the base's config) builds in the base's own folders. The worktree
+        // goes back to the base after every entry, and git rewrites exactly the files that
+        // differed, so the next make there (an entry's or the base's) redoes what those files
+        // feed and nothing else: the folder is the base's again as far as make can tell. A
+        // copy would not be: kbuild's recorded commands name the folder, so objtool and
+        // every Rust crate would be rebuilt in it.
+        (&sl.out_base, &sl.clippy_base)
     };
-    if !cell.is_base() && !opts.clean && sl.out_base.join(".config").is_file() && l.blocked.is_none() {
-        // The entries' output folder starts as a copy of the base's and is then kept from
-        // entry to entry (same path, so make's dependency files stay valid): the worktree
-        // went back to the base after the last entry, which make sees through timestamps, and
-        // the config is the base's again. Make then redoes only what differs.
-        let prepared = if out.join(".config").is_file() { build::sync_config(&sl.out_base, out) } else { build::sync_dir(&sl.out_base, out) };
-        if let Err(e) = prepared {
+    if own_config && !opts.clean && sl.out_base.join(".config").is_file() && l.blocked.is_none() {
+        if let Err(e) = build::sync_dir(&sl.out_base, out) {
             l.push(StageResult::error(Stage::Build, format!("prepare the entry's build folder: {e:#}")));
         }
     }
@@ -555,7 +551,7 @@ fn run_cell(
     let build_ok = l.stages.iter().any(|s| s.stage == Stage::Build && s.ok());
     let lint_block = if build_ok { None } else { Some("the build did not pass".to_string()) };
     let stopped = opts.stop_after.is_some_and(|s| s < Stage::Clippy);
-    let clippy_seed = (!cell.is_base() && !opts.clean).then_some(sl.clippy_base.as_path());
+    let clippy_seed = (own_config && !opts.clean).then_some(sl.clippy_base.as_path());
     let mut early_clippy: Option<StageResult> = None;
     std::thread::scope(|s| {
         // Clippy builds in a folder of its own, so it runs beside the boot; both hold job

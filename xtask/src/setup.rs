@@ -151,6 +151,21 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
     }
     let os = os.expect("checked above");
 
+    // bindgen is built from crates.io (minutes of CPU) and loads libclang only when it runs,
+    // so its build goes on beside the package installs and the base imports.
+    std::thread::scope(|s| {
+        let bindgen = s.spawn(|| install_bindgen(cache));
+        let rest = install_packages(&os).and_then(|_| provision_offline_bases(cache, matrix));
+        let bindgen = bindgen.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the bindgen install thread panicked")));
+        rest.and(bindgen)
+    })?;
+    eprintln!("setup: done");
+    Ok(())
+}
+
+/// The toolchain's Debian packages, and QEMU (from backports on Debian 12).
+fn install_packages(os: &OsRelease) -> anyhow::Result<()> {
+    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
     let mut updated = false;
     if !missing.is_empty() {
         apt(&["update", "-q"])?;
@@ -185,10 +200,6 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
     } else {
         eprintln!("setup: QEMU already installed");
     }
-
-    install_bindgen(cache)?;
-    provision_offline_bases(cache, matrix)?;
-    eprintln!("setup: done");
     Ok(())
 }
 
