@@ -40,7 +40,7 @@ echo "$HOME/.cargo/bin" >> "$GITHUB_PATH"
 
 # The checkout belongs to the runner's user, the container runs as root: without this git
 # refuses the repository ("dubious ownership") and ls-files sees nothing.
-git config --global --add safe.directory "$PWD"
+git config --global --get-all safe.directory | grep -qxF "$PWD" || git config --global --add safe.directory "$PWD"
 stamp_sources "$old_mtime"
 
 # Only the characters a cache key can hold safely; anything else becomes '_'.

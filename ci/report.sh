@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The report job: merge every run job's results.json (downloaded into the folder $1, one
 # sub-folder per job) and write the step summary, JUnit, HTML, KCIDB and the annotations.
+# junit.xml and kcidb.json go to the current folder, index.html into $1 next to the logs.
 #
 # The results come from jobs that built untrusted patches, so they are only ever read by
 # `cargo xtask report`, which treats them as hostile input; nothing here evaluates them.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 dir=${1:?usage: ci/report.sh DOWNLOAD_DIR}
 args=()

@@ -278,7 +278,7 @@ fn workflow_has_no_zizmor_findings() {
     assert!(out.contains("No findings to report"), "{out}");
 }
 
-/// Every `run:` script of the workflow as (first line number, text): the value after `run:`
+/// Every step's `run:` script in the workflow as (line number, text): the value after `run:`
 /// and the lines indented deeper than the key.
 fn workflow_run_scripts(wf: &str) -> Vec<(usize, String)> {
     let lines: Vec<&str> = wf.lines().collect();
@@ -286,6 +286,11 @@ fn workflow_run_scripts(wf: &str) -> Vec<(usize, String)> {
     for (i, line) in lines.iter().enumerate() {
         let body = line.trim_start().trim_start_matches("- ");
         let Some(value) = body.strip_prefix("run:") else { continue };
+        // A step's script always has a value (its text, or `|` before a block); the job named
+        // `run` and `defaults: run:` hold a mapping instead.
+        if value.trim().is_empty() {
+            continue;
+        }
         let indent = line.len() - body.len();
         let mut text = value.trim().to_string();
         for next in &lines[i + 1..] {
@@ -304,7 +309,7 @@ fn workflow_run_scripts(wf: &str) -> Vec<(usize, String)> {
 fn workflow_passes_values_through_env_and_pins_actions() {
     let wf = std::fs::read_to_string(root().join(WORKFLOW)).unwrap();
     let scripts = workflow_run_scripts(&wf);
-    assert!(scripts.len() >= 8, "the run: scripts were not found: {scripts:?}");
+    assert!(scripts.iter().any(|(_, s)| s.contains("cargo xtask matrix")), "the run: scripts were not found: {scripts:?}");
     // A `${{ }}` inside a script is pasted into the shell text before bash parses it, so a
     // base name like `a";touch x;"` would run as code: values come in through env: only.
     for (line, text) in &scripts {
@@ -341,6 +346,45 @@ fn workflow_hands_a_hostile_cell_list_to_the_harness_as_one_argument() {
     let args: Vec<String> = String::from_utf8(o.stdout).unwrap().split_terminator('\0').map(str::to_string).collect();
     assert_eq!(args, ["xtask", "matrix", "--cells", hostile.as_str(), "--out", "results"]);
     assert!(!marker.exists(), "the cell list ran as shell code");
+}
+
+#[test]
+fn report_script_reads_every_job_folder_whatever_its_name() {
+    let t = TempDir::new("ci-report");
+    // A `cargo` that runs the harness built for this test, so no second build starts.
+    let bin = t.0.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("cargo");
+    std::fs::write(&shim, format!("#!/bin/sh\n[ \"$1\" = xtask ] || exit 97\nshift\nexec '{}' \"$@\"\n", env!("CARGO_BIN_EXE_xtask"))).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let script = root().join("ci/report.sh");
+    let summary = t.0.join("summary.md");
+    let run = |dir: &str| Command::new("bash").arg(&script).arg(dir).current_dir(&t.0).env("PATH", &path).env("GITHUB_STEP_SUMMARY", &summary).output().unwrap();
+
+    // No job wrote results: a clear failure, not a report of nothing.
+    std::fs::create_dir_all(t.0.join("none/results-0-x86_64")).unwrap();
+    let o = run("none");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no results.json under none"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Folder names with spaces, globs and command substitutions stay one path each.
+    let marker = t.0.join("pwned");
+    let first = t.0.join("all/results-0 x86 $(touch pwned) `touch pwned` *");
+    let second = t.0.join("all/results-1-[a]?");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::create_dir_all(&second).unwrap();
+    hostile_results(&first);
+    let arm = std::fs::read_to_string(hostile_results(&second)).unwrap().replace("x86_64", "arm64");
+    std::fs::write(second.join("results.json"), arm).unwrap();
+    std::fs::rename(second.join("cells/evil.x86_64"), second.join("cells/evil.arm64")).unwrap();
+    let o = run("all");
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!marker.exists(), "a folder name ran as shell code");
+    let junit = std::fs::read_to_string(t.0.join("junit.xml")).unwrap();
+    assert!(junit.contains("x86_64") && junit.contains("arm64"), "both jobs' cells: {junit}");
+    assert!(t.0.join("kcidb.json").is_file() && t.0.join("all/index.html").is_file());
+    assert!(std::fs::read_to_string(&summary).unwrap().contains("arm64"));
 }
 
 #[test]
