@@ -256,14 +256,135 @@ fn kcidb_output_validates_against_the_schema() {
     assert!(o.status.success(), "kcidb-io: {}", String::from_utf8_lossy(&o.stderr));
 }
 
+const WORKFLOW: &str = ".github/workflows/rfl-health.yml";
+
 #[test]
 fn workflow_validates_against_the_github_schema() {
-    let o = Command::new(venv_bin("check-jsonschema")).args(["--builtin-schema", "vendor.github-workflows"]).arg(root().join("ci/rfl-health.yml")).output().unwrap();
+    let o = Command::new(venv_bin("check-jsonschema")).args(["--builtin-schema", "vendor.github-workflows"]).arg(root().join(WORKFLOW)).output().unwrap();
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    let wf = std::fs::read_to_string(root().join("ci/rfl-health.yml")).unwrap();
+    let wf = std::fs::read_to_string(root().join(WORKFLOW)).unwrap();
     assert!(!wf.contains("pull_request_target:"));
     assert!(wf.contains("permissions:\n  contents: read"));
-    assert!(wf.contains("cargo xtask plan --format github") && wf.contains("if: always()") && wf.contains("--merge"));
+    assert!(wf.contains("cargo xtask plan --format github") && wf.contains("if: always()") && wf.contains("ci/report.sh"));
+    let report = std::fs::read_to_string(root().join("ci/report.sh")).unwrap();
+    assert!(report.contains("cargo xtask report --merge"), "{report}");
+}
+
+#[test]
+fn workflow_has_no_zizmor_findings() {
+    let o = Command::new(venv_bin("zizmor")).args(["--offline", "--no-progress"]).arg(root().join(WORKFLOW)).output().unwrap();
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "zizmor exit {:?}:\n{out}", o.status.code());
+    assert!(out.contains("No findings to report"), "{out}");
+}
+
+/// Every step's `run:` script in the workflow as (line number, text): the value after `run:`
+/// and the lines indented deeper than the key.
+fn workflow_run_scripts(wf: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = wf.lines().collect();
+    let mut scripts = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let body = line.trim_start().trim_start_matches("- ");
+        let Some(value) = body.strip_prefix("run:") else { continue };
+        // A step's script always has a value (its text, or `|` before a block); the job named
+        // `run` and `defaults: run:` hold a mapping instead.
+        if value.trim().is_empty() {
+            continue;
+        }
+        let indent = line.len() - body.len();
+        let mut text = value.trim().to_string();
+        for next in &lines[i + 1..] {
+            if !next.trim().is_empty() && next.len() - next.trim_start().len() <= indent {
+                break;
+            }
+            text.push('\n');
+            text.push_str(next);
+        }
+        scripts.push((i + 1, text));
+    }
+    scripts
+}
+
+#[test]
+fn workflow_passes_values_through_env_and_pins_actions() {
+    let wf = std::fs::read_to_string(root().join(WORKFLOW)).unwrap();
+    let scripts = workflow_run_scripts(&wf);
+    assert!(scripts.iter().any(|(_, s)| s.contains("cargo xtask matrix")), "the run: scripts were not found: {scripts:?}");
+    // A `${{ }}` inside a script is pasted into the shell text before bash parses it, so a
+    // base name like `a";touch x;"` would run as code: values come in through env: only.
+    for (line, text) in &scripts {
+        assert!(!text.contains("${{"), "{WORKFLOW}:{line}: a run: script expands ${{{{ }}}}:\n{text}");
+    }
+    for (i, line) in wf.lines().enumerate() {
+        let Some(uses) = line.trim_start().trim_start_matches("- ").strip_prefix("uses:") else { continue };
+        let (action, comment) = uses.split_once('#').unwrap_or((uses, ""));
+        let sha = action.trim().rsplit_once('@').map_or("", |(_, r)| r);
+        assert!(sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()), "{WORKFLOW}:{}: not pinned to a commit: {line}", i + 1);
+        assert!(comment.trim().starts_with('v'), "{WORKFLOW}:{}: the pinned version is not named: {line}", i + 1);
+    }
+}
+
+#[test]
+fn workflow_hands_a_hostile_cell_list_to_the_harness_as_one_argument() {
+    let wf = std::fs::read_to_string(root().join(WORKFLOW)).unwrap();
+    assert!(wf.contains("CELLS: ${{ matrix.cells }}"), "the cells must reach the job's script through env:");
+    let scripts = workflow_run_scripts(&wf);
+    let (_, run_cells) = scripts.iter().find(|(_, s)| s.contains("cargo xtask matrix")).expect("a run: step calls cargo xtask matrix");
+    assert_eq!(run_cells, "cargo xtask matrix --cells \"$CELLS\" --out results");
+    // The step's own script, with `cargo` replaced by a function that prints its arguments.
+    let t = TempDir::new("wf-cells");
+    let marker = t.0.join("pwned");
+    let hostile = format!("e@b\";touch {m};\"@x86_64,$(touch {m}) `touch {m}` ' * ?", m = marker.display());
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!("cargo() {{ printf '%s\\0' \"$@\"; }}\n{run_cells}"))
+        .env("CELLS", &hostile)
+        .current_dir(&t.0)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let args: Vec<String> = String::from_utf8(o.stdout).unwrap().split_terminator('\0').map(str::to_string).collect();
+    assert_eq!(args, ["xtask", "matrix", "--cells", hostile.as_str(), "--out", "results"]);
+    assert!(!marker.exists(), "the cell list ran as shell code");
+}
+
+#[test]
+fn report_script_reads_every_job_folder_whatever_its_name() {
+    let t = TempDir::new("ci-report");
+    // A `cargo` that runs the harness built for this test, so no second build starts.
+    let bin = t.0.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("cargo");
+    std::fs::write(&shim, format!("#!/bin/sh\n[ \"$1\" = xtask ] || exit 97\nshift\nexec '{}' \"$@\"\n", env!("CARGO_BIN_EXE_xtask"))).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let script = root().join("ci/report.sh");
+    let summary = t.0.join("summary.md");
+    let run = |dir: &str| Command::new("bash").arg(&script).arg(dir).current_dir(&t.0).env("PATH", &path).env("GITHUB_STEP_SUMMARY", &summary).output().unwrap();
+
+    // No job wrote results: a clear failure, not a report of nothing.
+    std::fs::create_dir_all(t.0.join("none/results-0-x86_64")).unwrap();
+    let o = run("none");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no results.json under none"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Folder names with spaces, globs and command substitutions stay one path each.
+    let marker = t.0.join("pwned");
+    let first = t.0.join("all/results-0 x86 $(touch pwned) `touch pwned` *");
+    let second = t.0.join("all/results-1-[a]?");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::create_dir_all(&second).unwrap();
+    hostile_results(&first);
+    let arm = std::fs::read_to_string(hostile_results(&second)).unwrap().replace("x86_64", "arm64");
+    std::fs::write(second.join("results.json"), arm).unwrap();
+    std::fs::rename(second.join("cells/evil.x86_64"), second.join("cells/evil.arm64")).unwrap();
+    let o = run("all");
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!marker.exists(), "a folder name ran as shell code");
+    let junit = std::fs::read_to_string(t.0.join("junit.xml")).unwrap();
+    assert!(junit.contains("x86_64") && junit.contains("arm64"), "both jobs' cells: {junit}");
+    assert!(t.0.join("kcidb.json").is_file() && t.0.join("all/index.html").is_file());
+    assert!(std::fs::read_to_string(&summary).unwrap().contains("arm64"));
 }
 
 #[test]

@@ -23,8 +23,8 @@ pub enum Cmd {
         /// Say what would be installed, install nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Also install what the test suite uses (Chromium, a Python venv with kcidb-io
-        /// and check-jsonschema).
+        /// Also install what the test suite uses (Chromium, a Python venv with kcidb-io,
+        /// check-jsonschema and zizmor).
         #[arg(long)]
         tests: bool,
     },

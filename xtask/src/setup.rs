@@ -492,7 +492,8 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
 }
 
 /// What the test suite needs beyond the pipeline: Chromium (HTML screenshot), and a Python
-/// venv in the cache with kcidb-io (KCIDB schema) and check-jsonschema (workflow schema).
+/// venv in the cache with kcidb-io (KCIDB schema), check-jsonschema (workflow schema) and
+/// zizmor (the workflow's security audit).
 pub fn setup_test_tools(cache: &Cache) -> anyhow::Result<()> {
     let root = unsafe { libc::geteuid() } == 0;
     let want: Vec<&str> = ["chromium", "python3-venv"].into_iter().filter(|p| !installed(p)).collect();
@@ -512,9 +513,9 @@ pub fn setup_test_tools(cache: &Cache) -> anyhow::Result<()> {
         proc::output(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
     let have = |module: &str| proc::run_captured(Command::new(&py).args(["-c", &format!("import {module}")]), Some(Duration::from_secs(60))).is_ok_and(|c| c.outcome.success());
-    if !have("kcidb_io") || !venv.join("bin/check-jsonschema").is_file() {
-        eprintln!("setup: pip install kcidb-io check-jsonschema");
-        let c = proc::run_captured(Command::new(&py).args(["-m", "pip", "install", "--quiet", "kcidb-io", "check-jsonschema"]), Some(Duration::from_secs(900)))?;
+    if !have("kcidb_io") || !venv.join("bin/check-jsonschema").is_file() || !venv.join("bin/zizmor").is_file() {
+        eprintln!("setup: pip install kcidb-io check-jsonschema zizmor");
+        let c = proc::run_captured(Command::new(&py).args(["-m", "pip", "install", "--quiet", "kcidb-io", "check-jsonschema", "zizmor"]), Some(Duration::from_secs(900)))?;
         if !c.outcome.success() {
             bail!("pip install failed: {}", tail(&c.stderr, 10));
         }

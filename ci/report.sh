@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The report job: merge every run job's results.json (downloaded into the folder $1, one
+# sub-folder per job) and write the step summary, JUnit, HTML, KCIDB and the annotations.
+# junit.xml and kcidb.json go to the current folder, index.html into $1 next to the logs.
+#
+# The results come from jobs that built untrusted patches, so they are only ever read by
+# `cargo xtask report`, which treats them as hostile input; nothing here evaluates them.
+set -euo pipefail
+
+dir=${1:?usage: ci/report.sh DOWNLOAD_DIR}
+args=()
+shopt -s nullglob
+for f in "$dir"/*/results.json; do
+    args+=(--results "$f")
+done
+if [ ${#args[@]} -eq 0 ]; then
+    echo "ci/report.sh: no results.json under $dir: every run job failed before writing one" >&2
+    echo "No run job wrote results." >> "$GITHUB_STEP_SUMMARY"
+    exit 1
+fi
+
+cargo xtask report --merge "${args[@]}" --format markdown >> "$GITHUB_STEP_SUMMARY"
+cargo xtask report --merge "${args[@]}" --format junit --output junit.xml
+cargo xtask report --merge "${args[@]}" --format html --output "$dir/index.html"
+cargo xtask report --merge "${args[@]}" --format kcidb --output kcidb.json
+cargo xtask report --merge "${args[@]}" --format github
