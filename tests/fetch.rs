@@ -261,6 +261,18 @@ enum Fault {
     ServerError,
     TruncatedGzip,
     Stall,
+    /// 200 MiB of zeros, gzipped to a few hundred KB.
+    GzipBomb,
+}
+
+/// A gzip bomb made by streaming 200 MiB of zeros through the encoder.
+fn gzip_bomb() -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        e.write_all(&zeros).unwrap();
+    }
+    e.finish().unwrap()
 }
 
 fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
@@ -285,6 +297,11 @@ fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
                             let _ = s.write_all(half);
                         }
                         Some(Fault::Stall) => held.push(s),
+                        Some(Fault::GzipBomb) => {
+                            let gz = gzip_bomb();
+                            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", gz.len());
+                            let _ = s.write_all(&gz);
+                        }
                         _ => {
                             let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                         }
@@ -320,12 +337,13 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
         ("/all/e500@x/t.mbox.gz".to_string(), Fault::ServerError),
         ("/all/trunc@x/t.mbox.gz".to_string(), Fault::TruncatedGzip),
         ("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall),
+        ("/all/bomb@x/t.mbox.gz".to_string(), Fault::GzipBomb),
     ];
     let port = serve_faults(routes, Duration::from_secs(90));
     let matrix = format!(
         "arches = [\"x86_64\"]\nchecks = []\n[mirrors]\n\"https://lore.kernel.org/\" = \"http://127.0.0.1:{port}/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n{}",
         bare.display(),
-        ["e404@x", "e500@x", "trunc@x", "stall@x"].iter().enumerate().map(|(i, id)| format!("[[entry]]\nid = \"e{i}\"\nsource = {{ lore = \"{id}\" }}\nbase = \"b\"\n")).collect::<String>()
+        ["e404@x", "e500@x", "trunc@x", "stall@x", "bomb@x"].iter().enumerate().map(|(i, id)| format!("[[entry]]\nid = \"e{i}\"\nsource = {{ lore = \"{id}\" }}\nbase = \"b\"\n")).collect::<String>()
     );
     let mpath = root.join("m.toml");
     std::fs::write(&mpath, matrix).unwrap();
@@ -352,6 +370,8 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
     assert!(fetch("e1").contains("HTTP 500"), "{}", fetch("e1"));
     assert!(fetch("e2").contains("gzip") || fetch("e2").contains("fetch failed"), "{}", fetch("e2"));
     assert!(fetch("e3").contains("timed out") || fetch("e3").contains("unreachable"), "{}", fetch("e3"));
+    // The gzip bomb is a fetch failure that names the limit and the URL, not 200 MiB in memory.
+    assert!(fetch("e4").contains("more than 64 MiB") && fetch("e4").contains("/all/bomb@x/t.mbox.gz"), "{}", fetch("e4"));
     // The base cell ran regardless.
     assert!(v["cells"].as_array().unwrap().iter().any(|c| c["entry"] == "base"));
 }
