@@ -503,3 +503,48 @@ fn regex_like_stamp(log: &str) -> usize {
         })
         .count()
 }
+
+/// A patch whose subject carries terminal escape sequences (a title change, a screen clear)
+/// and a bidi override: its conflict line reaches the plain progress log and the text
+/// report as visible escapes, never as the codes themselves.
+#[test]
+fn a_hostile_patch_subject_is_escaped_on_the_terminal() {
+    let t = TempDir::new("hostile-subject");
+    let root = &t.0;
+    let bare = small_upstream(root, "korg/linux.git", |_| {});
+    let evil = "\u{1b}]0;pwned\u{7}\u{1b}[2J \u{202e}evil";
+    let patch = format!(
+        "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: A <a@x>\nDate: Thu, 1 Jan 2026 00:00:00 +0000\nSubject: [PATCH] {evil}\n\n---\n README | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)\n\ndiff --git a/README b/README\n--- a/README\n+++ b/README\n@@ -1 +1 @@\n-not what the base has\n+x\n"
+    );
+    std::fs::write(root.join("evil.mbox"), patch).unwrap();
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n[[entry]]\nid = \"evil\"\nsource = {{ mbox = \"evil.mbox\" }}\nbase = \"b\"\n",
+        bare.display()
+    );
+    let mpath = root.join("m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let out = root.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["matrix", "--stage", "apply", "--matrix"])
+        .arg(&mpath)
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache")
+        .arg(root.join("cache"))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cell = v["cells"].as_array().unwrap().iter().find(|c| c["entry"] == "evil").unwrap_or_else(|| panic!("{log}"));
+    let apply = cell["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "apply").unwrap();
+    // The hostile subject really is in the verdict (so the checks below can fail).
+    assert!(apply["summary"].as_str().unwrap().contains(evil), "{apply}");
+    let shown = "\\x1b]0;pwned\\x07\\x1b[2J \\u{202e}evil";
+    assert!(!log.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{log:?}");
+    assert!(log.contains(&format!("cell evil.x86_64: FAIL apply: conflict: Patch failed at 0001 {shown}")), "{log}");
+    let text = Command::new(env!("CARGO_BIN_EXE_xtask")).args(["report", "--format", "text", "--results"]).arg(out.join("results.json")).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
+    assert!(text.contains(shown), "{text}");
+}
