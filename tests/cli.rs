@@ -168,7 +168,7 @@ fn venv_bin(name: &str) -> PathBuf {
 }
 
 fn hostile_results(dir: &Path) -> PathBuf {
-    let evil = "\u{1b}[31mred\u{1b}[0m \u{7}bell ]]> <script>alert(1)</script> | `tick` ::error::x ::set-env name=A::1 ::add-mask::s";
+    let evil = "\u{1b}[31mred\u{1b}[0m \u{7}bell \u{1b}]0;pwned\u{7}\u{1b}[2J \u{202e}rtl ]]> <script>alert(1)</script> | `tick` ::error::x ::set-env name=A::1 ::add-mask::s";
     let cell_dir = dir.join("cells/evil.x86_64");
     std::fs::create_dir_all(&cell_dir).unwrap();
     std::fs::write(cell_dir.join("build.log"), format!("line one\n{evil}\n")).unwrap();
@@ -214,6 +214,9 @@ fn reports_survive_hostile_text() {
     let text = report(&results, "text");
     assert!(text.contains("FAIL clippy"), "{text}");
     assert!(!text.contains("\u{1b}[32m"), "no colour off a terminal");
+    // The patch's escape sequences are shown, never acted on: no ESC, BEL or bidi override.
+    assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
+    assert!(text.contains("\\x1b]0;pwned\\x07\\x1b[2J \\u{202e}rtl"), "{text}");
     // The base's own doctest failure is pre-existing, never the entry's.
     assert!(text.contains("base's own"), "{text}");
 
@@ -233,7 +236,7 @@ fn reports_survive_hostile_text() {
     run_ok(xtask().args(["report", "--format", "html", "--output"]).arg(&html).arg("--results").arg(&results));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(!page.contains("<script>alert"), "unescaped script in HTML");
-    assert!(page.contains("href=\"cells/evil.x86_64/build.log\""), "cell links to its logs");
+    assert!(page.contains("href=\"./cells/evil.x86_64/build.log\""), "cell links to its logs");
 
     let gh = report(&results, "github");
     let token_line = gh.lines().find(|l| l.starts_with("::stop-commands::")).expect("stop-commands");
@@ -243,6 +246,97 @@ fn reports_survive_hostile_text() {
     assert!(before.lines().count() <= 10);
     assert!(!before.contains("::set-env name=A::1\n") && before.contains("file=samples/rust/x.rs,line=3"), "{before}");
     assert!(after.contains(&format!("::{token}::")), "stop-commands closed");
+}
+
+/// `hostile_results` with `edit` applied to its JSON before it is written back.
+fn edited_results(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let p = hostile_results(dir);
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    p
+}
+
+/// Logs named by a results file are read only inside its run folder, only as regular files,
+/// and only their last MiB: `/etc/passwd`, a path or a link out of the folder, `/dev/zero`
+/// and `javascript:` get neither their content in JUnit nor a link in HTML.
+#[test]
+fn reports_keep_logs_inside_the_run_folder() {
+    let t = TempDir::new("hostile-logs");
+    let cell_dir = t.0.join("cells/evil.x86_64");
+    let results = edited_results(&t.0, |v| {
+        let logs = [
+            ("fetch", "/etc/passwd"),
+            ("apply", "../../../../../../../../etc/passwd"),
+            ("build", "passwd-link"),
+            ("boot", "/dev/zero"),
+            ("clippy", "javascript:alert(1)"),
+        ];
+        for s in v["cells"][1]["stages"].as_array_mut().unwrap() {
+            if let Some((_, log)) = logs.iter().find(|(n, _)| s["stage"] == *n) {
+                s["status"] = "fail".into();
+                s["log"] = (*log).into();
+            }
+        }
+        let stages = v["cells"][1]["stages"].as_array_mut().unwrap();
+        stages.push(serde_json::json!({"stage": "rustfmt", "status": "fail", "duration_s": 1.0, "summary": "x", "log": "zero-link"}));
+        stages.push(serde_json::json!({"stage": "rustdoc", "status": "fail", "duration_s": 1.0, "summary": "x", "log": "https://example.org/rustdoc.log"}));
+        // A big log: only its end is read.
+        v["cells"][0]["stages"][5]["status"] = "fail".into();
+        v["cells"][0]["stages"][5]["log"] = "big.log".into();
+    });
+    std::os::unix::fs::symlink("/etc/passwd", cell_dir.join("passwd-link")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", cell_dir.join("zero-link")).unwrap();
+    let mut big = "early line\n".repeat(300_000);
+    big.push_str("the last line of the big log\n");
+    std::fs::write(cell_dir.join("big.log"), big).unwrap();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let first_passwd_line = passwd.lines().next().unwrap();
+
+    let started = std::time::Instant::now();
+    let junit = report(&results, "junit");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(junit.len() < 256 * 1024, "JUnit of {} bytes", junit.len());
+    assert!(!junit.contains(first_passwd_line), "/etc/passwd leaked into JUnit");
+    assert_eq!(junit.matches("is not a file inside the run folder").count(), 6, "{junit}");
+    assert!(junit.contains("the last line of the big log") && junit.matches("early line").count() == 39, "the big log's last 40 lines");
+
+    let html = t.0.join("index.html");
+    run_ok(xtask().args(["report", "--format", "html", "--output"]).arg(&html).arg("--results").arg(&results));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains("javascript:"), "{page}");
+    let hrefs: Vec<&str> = page.split("href=\"").skip(1).map(|h| h.split('"').next().unwrap()).collect();
+    assert!(hrefs.contains(&"./cells/evil.x86_64/big.log") && hrefs.contains(&"https://example.org/rustdoc.log"), "{hrefs:?}");
+    for h in &hrefs {
+        assert!((h.starts_with("./cells/") && !h.contains("..")) || h.starts_with("https://"), "link out of the run folder: {h}");
+        assert!(!h.contains("passwd") && !h.contains("zero"), "link to a refused log: {h}");
+    }
+}
+
+/// A results file that breaks the schema is refused with the file and the cell named, not a
+/// panic: no stages (the JUnit writer's subtraction overflowed), an unknown arch (it went
+/// unescaped into the Markdown header), counts that do not add up, a folder out of the run.
+#[test]
+fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit, &str); 5] = [
+        ("no-stages", |v| v["cells"][1]["stages"] = serde_json::json!([]), "cell 1 (evil.x86_64): no stages"),
+        ("arch", |v| v["cells"][1]["arch"] = "x86_64 | <script>\u{1b}[2J".into(), "cell 1 (evil.x86_64 | <script>\\x1b[2J): unknown arch"),
+        ("counts", |v| v["cells"][0]["kunit"]["counts"]["total"] = 7.into(), "cell 0 (base.x86_64): KUnit counts (total 7) do not match its 2 tests"),
+        ("dir", |v| v["cells"][1]["dir"] = "../../etc".into(), "cell 1 (evil.x86_64): the cell folder `../../etc` is not inside the run folder"),
+        ("twice", |v| v["cells"][1]["stages"][1]["stage"] = "fetch".into(), "cell 1 (evil.x86_64): stage fetch twice"),
+    ];
+    for (tag, edit, want) in cases {
+        let t = TempDir::new(&format!("bad-results-{tag}"));
+        let results = edited_results(&t.0, edit);
+        for format in ["junit", "markdown", "text", "html"] {
+            let o = xtask().args(["report", "--format", format, "--results"]).arg(&results).output().unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(!o.status.success() && !stderr.contains("panicked"), "{tag} {format}: {stderr}");
+            assert!(stderr.contains(&format!("{}: {want}", results.display())), "{tag} {format}: {stderr}");
+            assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+        }
+    }
 }
 
 #[test]

@@ -261,6 +261,18 @@ enum Fault {
     ServerError,
     TruncatedGzip,
     Stall,
+    /// 200 MiB of zeros, gzipped to a few hundred KB.
+    GzipBomb,
+}
+
+/// A gzip bomb made by streaming 200 MiB of zeros through the encoder.
+fn gzip_bomb() -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        e.write_all(&zeros).unwrap();
+    }
+    e.finish().unwrap()
 }
 
 fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
@@ -285,6 +297,11 @@ fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
                             let _ = s.write_all(half);
                         }
                         Some(Fault::Stall) => held.push(s),
+                        Some(Fault::GzipBomb) => {
+                            let gz = gzip_bomb();
+                            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", gz.len());
+                            let _ = s.write_all(&gz);
+                        }
                         _ => {
                             let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                         }
@@ -320,12 +337,13 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
         ("/all/e500@x/t.mbox.gz".to_string(), Fault::ServerError),
         ("/all/trunc@x/t.mbox.gz".to_string(), Fault::TruncatedGzip),
         ("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall),
+        ("/all/bomb@x/t.mbox.gz".to_string(), Fault::GzipBomb),
     ];
     let port = serve_faults(routes, Duration::from_secs(90));
     let matrix = format!(
         "arches = [\"x86_64\"]\nchecks = []\n[mirrors]\n\"https://lore.kernel.org/\" = \"http://127.0.0.1:{port}/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n{}",
         bare.display(),
-        ["e404@x", "e500@x", "trunc@x", "stall@x"].iter().enumerate().map(|(i, id)| format!("[[entry]]\nid = \"e{i}\"\nsource = {{ lore = \"{id}\" }}\nbase = \"b\"\n")).collect::<String>()
+        ["e404@x", "e500@x", "trunc@x", "stall@x", "bomb@x"].iter().enumerate().map(|(i, id)| format!("[[entry]]\nid = \"e{i}\"\nsource = {{ lore = \"{id}\" }}\nbase = \"b\"\n")).collect::<String>()
     );
     let mpath = root.join("m.toml");
     std::fs::write(&mpath, matrix).unwrap();
@@ -352,6 +370,8 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
     assert!(fetch("e1").contains("HTTP 500"), "{}", fetch("e1"));
     assert!(fetch("e2").contains("gzip") || fetch("e2").contains("fetch failed"), "{}", fetch("e2"));
     assert!(fetch("e3").contains("timed out") || fetch("e3").contains("unreachable"), "{}", fetch("e3"));
+    // The gzip bomb is a fetch failure that names the limit and the URL, not 200 MiB in memory.
+    assert!(fetch("e4").contains("more than 64 MiB") && fetch("e4").contains("/all/bomb@x/t.mbox.gz"), "{}", fetch("e4"));
     // The base cell ran regardless.
     assert!(v["cells"].as_array().unwrap().iter().any(|c| c["entry"] == "base"));
 }
@@ -482,4 +502,49 @@ fn regex_like_stamp(log: &str) -> usize {
             b.len() > 11 && b[0] == b'[' && b[3] == b':' && b[6] == b':' && b[9] == b']' && b[1..9].iter().all(|c| c.is_ascii_digit() || *c == b':')
         })
         .count()
+}
+
+/// A patch whose subject carries terminal escape sequences (a title change, a screen clear)
+/// and a bidi override: its conflict line reaches the plain progress log and the text
+/// report as visible escapes, never as the codes themselves.
+#[test]
+fn a_hostile_patch_subject_is_escaped_on_the_terminal() {
+    let t = TempDir::new("hostile-subject");
+    let root = &t.0;
+    let bare = small_upstream(root, "korg/linux.git", |_| {});
+    let evil = "\u{1b}]0;pwned\u{7}\u{1b}[2J \u{202e}evil";
+    let patch = format!(
+        "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: A <a@x>\nDate: Thu, 1 Jan 2026 00:00:00 +0000\nSubject: [PATCH] {evil}\n\n---\n README | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)\n\ndiff --git a/README b/README\n--- a/README\n+++ b/README\n@@ -1 +1 @@\n-not what the base has\n+x\n"
+    );
+    std::fs::write(root.join("evil.mbox"), patch).unwrap();
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n[[entry]]\nid = \"evil\"\nsource = {{ mbox = \"evil.mbox\" }}\nbase = \"b\"\n",
+        bare.display()
+    );
+    let mpath = root.join("m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let out = root.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["matrix", "--stage", "apply", "--matrix"])
+        .arg(&mpath)
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache")
+        .arg(root.join("cache"))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cell = v["cells"].as_array().unwrap().iter().find(|c| c["entry"] == "evil").unwrap_or_else(|| panic!("{log}"));
+    let apply = cell["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "apply").unwrap();
+    // The hostile subject really is in the verdict (so the checks below can fail).
+    assert!(apply["summary"].as_str().unwrap().contains(evil), "{apply}");
+    let shown = "\\x1b]0;pwned\\x07\\x1b[2J \\u{202e}evil";
+    assert!(!log.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{log:?}");
+    assert!(log.contains(&format!("cell evil.x86_64: FAIL apply: conflict: Patch failed at 0001 {shown}")), "{log}");
+    let text = Command::new(env!("CARGO_BIN_EXE_xtask")).args(["report", "--format", "text", "--results"]).arg(out.join("results.json")).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
+    assert!(text.contains(shown), "{text}");
 }

@@ -287,36 +287,132 @@ pub fn qemu_command(profile: &Profile, out: &Path, initramfs: &Path, accel: &str
     c
 }
 
-/// Run QEMU with the console to `console_log`; stops early once the init said `done` and
-/// QEMU has had a moment to exit by itself.
-pub fn run_qemu(cmd: &mut Command, console_log: &Path, deadline: Duration) -> anyhow::Result<(proc::Outcome, bool)> {
-    let _ = std::fs::remove_file(console_log);
-    // QEMU (TCG, one vCPU) is a job like a compiler: it waits for a token.
-    let _token = crate::jobs::acquire(false);
-    let mut done_at: Option<Instant> = None;
-    let mut stopped_by_us = false;
-    let path = console_log.to_path_buf();
-    let mut last_len = 0u64;
-    let watch = || {
-        // Read the console only when it grew; look for the init's last marker.
-        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if done_at.is_none() && len != last_len {
-            last_len = len;
-            if let Ok(b) = std::fs::read(&path) {
-                let text = String::from_utf8_lossy(&b);
-                if text.contains("RFL-INIT: done") || text.contains("RFL-INIT: reboot-failed") {
-                    done_at = Some(Instant::now());
-                }
-            }
+/// The most console a boot may print. A real boot with every KUnit suite prints a few MiB; a
+/// kernel that prints without end (530 MB was seen) is stopped here, and the console kept
+/// for parsing, the run folder and the result cache is never larger.
+pub const MAX_CONSOLE: u64 = 64 * 1024 * 1024;
+
+/// The init's markers that end a boot.
+const END_MARKERS: [&str; 2] = ["RFL-INIT: done", "RFL-INIT: reboot-failed"];
+
+/// How a QEMU run ended.
+#[derive(Debug, Clone)]
+pub struct QemuEnd {
+    pub outcome: proc::Outcome,
+    /// The init said it was done and QEMU, given a moment to exit, was stopped by us.
+    pub stopped_by_us: bool,
+    /// The console reached its cap (`Some(cap)`) and QEMU was killed for it.
+    pub console_full: Option<u64>,
+}
+
+/// Watches a growing console file: each poll reads only the bytes written since the last one
+/// (with a marker's length of overlap, for a marker split across two reads), so a console is
+/// read once in all, not once per growth.
+pub struct ConsoleWatch {
+    path: std::path::PathBuf,
+    cap: u64,
+    offset: u64,
+    /// The end of what was read so far, shorter than the longest marker.
+    overlap: Vec<u8>,
+    pub done_at: Option<Instant>,
+    /// How long QEMU is given to exit by itself after the init's last marker.
+    pub grace: Duration,
+    pub stopped_by_us: bool,
+    pub full: bool,
+}
+
+impl ConsoleWatch {
+    pub fn new(path: &Path, cap: u64) -> ConsoleWatch {
+        ConsoleWatch { path: path.to_path_buf(), cap, offset: 0, overlap: Vec::new(), done_at: None, grace: Duration::from_secs(5), stopped_by_us: false, full: false }
+    }
+
+    /// Look at what the console gained; true when the child is to be stopped (the console is
+    /// full, or the init finished and the grace time is over).
+    pub fn poll(&mut self) -> bool {
+        let len = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        if len >= self.cap {
+            self.full = true;
+            return true;
         }
-        if done_at.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
-            stopped_by_us = true;
+        if self.done_at.is_none() && len > self.offset {
+            self.scan(len);
+        }
+        if self.done_at.is_some_and(|t| t.elapsed() > self.grace) {
+            self.stopped_by_us = true;
             return true;
         }
         false
+    }
+
+    fn scan(&mut self, len: u64) {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(&self.path) else { return };
+        if f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return;
+        }
+        let mut new = Vec::new();
+        if f.take(len - self.offset).read_to_end(&mut new).is_err() {
+            return;
+        }
+        self.offset += new.len() as u64;
+        let mut window = std::mem::take(&mut self.overlap);
+        window.extend_from_slice(&new);
+        if END_MARKERS.iter().any(|m| window.windows(m.len()).any(|w| w == m.as_bytes())) {
+            self.done_at = Some(Instant::now());
+        }
+        let keep = END_MARKERS.iter().map(|m| m.len()).max().unwrap_or(1) - 1;
+        self.overlap = window[window.len().saturating_sub(keep)..].to_vec();
+    }
+}
+
+/// Run QEMU with the console to `console_log`; stops early once the init said `done` and
+/// QEMU has had a moment to exit by itself, and kills it when the console reaches
+/// [`MAX_CONSOLE`].
+pub fn run_qemu(cmd: &mut Command, console_log: &Path, deadline: Duration) -> anyhow::Result<QemuEnd> {
+    run_console(cmd, console_log, deadline, MAX_CONSOLE)
+}
+
+/// [`run_qemu`] with a console cap of `cap` bytes; the console file is cut to `cap` after the
+/// child is gone (it may have written a little more between two polls).
+pub fn run_console(cmd: &mut Command, console_log: &Path, deadline: Duration, cap: u64) -> anyhow::Result<QemuEnd> {
+    let _ = std::fs::remove_file(console_log);
+    // QEMU (TCG, one vCPU) is a job like a compiler: it waits for a token.
+    let _token = crate::jobs::acquire(false);
+    let mut w = ConsoleWatch::new(console_log, cap);
+    let outcome = proc::run_to_file(cmd, console_log, Some(deadline), || w.poll())?;
+    let full = w.full || std::fs::metadata(console_log).is_ok_and(|m| m.len() >= cap);
+    if full {
+        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(console_log) {
+            let _ = f.set_len(cap);
+        }
+    }
+    Ok(QemuEnd { outcome, stopped_by_us: w.stopped_by_us, console_full: full.then_some(cap) })
+}
+
+/// Read a console file, at most [`MAX_CONSOLE`] bytes of it, decoded as `kunit.py` does.
+pub fn read_console(path: &Path) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(MAX_CONSOLE).read_to_end(&mut bytes);
+    }
+    crate::ktap::decode(&bytes)
+}
+
+/// Classify a finished QEMU run. A console that reached its cap is the kernel's fault (it is
+/// the patch's kernel that printed without end); a panic or an oops on it is still named
+/// first, since that is usually why it printed.
+pub fn classify_run(console: &str, end: &QemuEnd, kunit_spans: &[(usize, usize)]) -> BootVerdict {
+    let o = &end.outcome;
+    let Some(cap) = end.console_full else {
+        return classify(console, o.success(), o.timed_out, end.stopped_by_us, kunit_spans);
     };
-    let o = proc::run_to_file(cmd, console_log, Some(deadline), watch)?;
-    Ok((o, stopped_by_us))
+    let why = format!("console exceeded {} MiB: the kernel printed without end; QEMU killed", cap / (1024 * 1024));
+    let v = classify(console, false, false, true, kunit_spans);
+    if matches!(v.kind.as_str(), "panic" | "oops") {
+        return BootVerdict { summary: format!("{}\n({why})", v.summary), ..v };
+    }
+    BootVerdict { status: Status::Fail, kind: "console-flood".into(), summary: why }
 }
 
 /// The text after an init marker, wherever the line has it (a console timestamp or caller
@@ -329,7 +425,7 @@ fn marker(line: &str) -> Option<&str> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootVerdict {
     pub status: Status,
-    /// clean, panic, oops, warning, init-failure, module-failure, hang, qemu-error
+    /// clean, panic, oops, warning, init-failure, module-failure, hang, console-flood, qemu-error
     pub kind: String,
     pub summary: String,
 }
@@ -509,6 +605,64 @@ mod tests {
         let v = classify(&crate::ktap::decode(&bytes[..4096]), true, false, false, &[]);
         assert_eq!(v.kind, "init-failure");
         assert!(crate::ktap::parse_all(&text).iter().all(|b| crate::ktap::cases(b).is_empty()));
+    }
+
+    /// The watcher reads only what the console gained, and a marker written in two pieces
+    /// (split between two polls) is still seen.
+    #[test]
+    fn the_console_watch_reads_increments_and_sees_a_split_marker() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("rfl-console-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("console.log");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let mut w = ConsoleWatch::new(&path, 1 << 20);
+        f.write_all(&b"x".repeat(1000)).unwrap();
+        f.write_all(b"\nRFL-INIT: do").unwrap();
+        assert!(!w.poll());
+        assert_eq!(w.offset, 1013);
+        assert!(w.done_at.is_none());
+        f.write_all(b"ne \n").unwrap();
+        assert!(!w.poll());
+        assert_eq!(w.offset, 1017, "only the new bytes were read");
+        assert!(w.done_at.is_some(), "the split marker was found");
+        w.grace = Duration::ZERO;
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(w.poll() && w.stopped_by_us && !w.full);
+        // Past the cap the watcher says stop, whatever the markers.
+        let mut w = ConsoleWatch::new(&path, 1000);
+        assert!(w.poll() && w.full);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A child that prints without end (here `yes`, standing in for QEMU) is killed at the
+    /// console's cap, fast; the file is cut to the cap and the verdict says why.
+    #[test]
+    fn a_console_that_never_ends_is_cut_at_the_cap() {
+        let dir = std::env::temp_dir().join(format!("rfl-console-flood-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("console.log");
+        let cap = 1 << 20;
+        let started = Instant::now();
+        let mut cmd = Command::new("yes");
+        cmd.arg("[    1.0] rust_minimal: again");
+        let end = run_console(&mut cmd, &path, Duration::from_secs(60), cap).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+        assert!(!end.outcome.timed_out);
+        assert_eq!(end.console_full, Some(cap));
+        assert!(std::fs::metadata(&path).unwrap().len() <= cap, "the file is cut to the cap");
+        let console = read_console(&path);
+        assert!(console.len() as u64 <= cap);
+        let v = classify_run(&console, &end, &[]);
+        assert_eq!((v.status, v.kind.as_str()), (Status::Fail, "console-flood"));
+        assert_eq!(v.summary, "console exceeded 1 MiB: the kernel printed without end; QEMU killed");
+        assert_eq!(boot_stage(&v, 1.0, "console.log").fault, Some(Fault::Code));
+        // A panic before the flood is still the cause named.
+        let panicked = format!("RFL-INIT: start \nKernel panic - not syncing: boom\n{console}");
+        let v = classify_run(&panicked, &end, &[]);
+        assert_eq!(v.kind, "panic");
+        assert!(v.summary.contains("console exceeded 1 MiB"), "{}", v.summary);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

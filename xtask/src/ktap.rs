@@ -223,6 +223,48 @@ struct Stream<'a> {
     checked: std::cell::Cell<usize>,
     end: std::cell::Cell<Option<usize>>,
     pos: usize,
+    /// The console's budget of tests, shared by every block and level.
+    budget: Budget,
+}
+
+/// The most tests (suites and cases, every block and level together) one console is parsed
+/// into. Plans multiply: 540 blocks of `1..10000` in 13 KB made 5 million cases and 2.4 GB.
+/// Real consoles hold a few thousand.
+pub const MAX_TESTS: usize = 100_000;
+
+/// What is left of a console's test budget. The last slot is kept for the one crashed test
+/// that says the console went past the budget, so a cut parse never reads as a pass.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    max: usize,
+    left: usize,
+    /// The over-budget test was recorded (once per console).
+    over: bool,
+}
+
+impl Budget {
+    fn new(max: usize) -> Budget {
+        Budget { max, left: max.saturating_sub(1), over: false }
+    }
+    /// Take one test's slot; false when the budget is spent.
+    fn take(&mut self) -> bool {
+        if self.left == 0 {
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+    /// The crashed test that says the console was cut, the first time it is asked for.
+    fn over_marker(&mut self) -> Option<Test> {
+        if self.over {
+            return None;
+        }
+        self.over = true;
+        let mut t = Test::new();
+        t.name = "ktap-limit".into();
+        t.log.push(format!("the console holds more than {} KTAP tests; the rest was not parsed", self.max));
+        Some(t)
+    }
 }
 
 impl Stream<'_> {
@@ -393,7 +435,19 @@ fn parse_test(s: &mut Stream, expected_num: usize, log: Vec<String>, is_subtest:
     // Recursion depth is bounded so that hostile input cannot overflow the stack.
     while parent && depth < 64 && expected.is_none_or(|e| num <= e) {
         let sub_log = parse_diagnostic(s);
-        if !s.more() || (peek_name_match(s, &test) && is_subtest) {
+        let at_end = !s.more() || (peek_name_match(s, &test) && is_subtest);
+        let records = !at_end || expected.is_some_and(|e| e > 0 && num <= e);
+        // Past the console's budget no further test is recorded, at this level or any other:
+        // one crashed test says why, and every enclosing loop stops here too.
+        if records && !s.budget.take() {
+            if let Some(marker) = s.budget.over_marker() {
+                test.add_error("the console holds more tests than the harness records");
+                test.counts.add_status(Status::Crashed);
+                subtests.push(marker);
+            }
+            break;
+        }
+        if at_end {
             if expected.is_some_and(|e| e > 0 && num <= e) {
                 // kunit_parser.py records one crashed subtest per missing one; a hostile plan
                 // (`1..475048780`) would make that millions, so past a bound it stops.
@@ -439,10 +493,10 @@ fn parse_test(s: &mut Stream, expected_num: usize, log: Vec<String>, is_subtest:
 /// Parse the first KTAP block of a console log, exactly as `kunit.py parse` does.
 pub fn parse_first(console: &str) -> Test {
     let lines = split_lines(console);
-    parse_block(&lines, 0).0
+    parse_block(&lines, 0, &mut Budget::new(MAX_TESTS)).0
 }
 
-fn parse_block(lines: &[&str], from: usize) -> (Test, usize) {
+fn parse_block(lines: &[&str], from: usize, budget: &mut Budget) -> (Test, usize) {
     let (head, found, prefix) = extract(lines, from);
     let start = found.unwrap_or(lines.len());
     // Executor-error lines yielded before the block's first line.
@@ -458,8 +512,9 @@ fn parse_block(lines: &[&str], from: usize) -> (Test, usize) {
         Some(st) => &lines[st + 1..],
         None => &[],
     };
-    let mut s = Stream { head, rest, prefix, checked: std::cell::Cell::new(0), end: std::cell::Cell::new(None), pos: 0 };
+    let mut s = Stream { head, rest, prefix, checked: std::cell::Cell::new(0), end: std::cell::Cell::new(None), pos: 0, budget: *budget };
     let mut t = parse_test(&mut s, 0, Vec::new(), false, 0);
+    *budget = s.budget;
     if t.status != Status::NoTests {
         t.status = t.counts.status();
     }
@@ -468,17 +523,37 @@ fn parse_block(lines: &[&str], from: usize) -> (Test, usize) {
     (t, next.min(lines.len()))
 }
 
-/// Every KTAP block of a console: the boot-time one first, then those of module suites.
+/// Every KTAP block of a console: the boot-time one first, then those of module suites; at
+/// most [`MAX_TESTS`] tests in all, the last of them a crash that says the console was cut.
 pub fn parse_all(console: &str) -> Vec<Test> {
+    parse_all_limited(console, MAX_TESTS)
+}
+
+/// [`parse_all`] with a budget of `max_tests` tests (blocks, suites and cases together).
+pub fn parse_all_limited(console: &str, max_tests: usize) -> Vec<Test> {
     let lines = split_lines(console);
     let mut out = Vec::new();
     let mut from = 0;
+    let mut budget = Budget::new(max_tests);
     while from < lines.len() {
         let rest_has_block = lines[from..].iter().any(|l| find_version(py_rstrip(l)).is_some() || find_tap_version(py_rstrip(l)).is_some());
         if !rest_has_block {
             break;
         }
-        let (t, next) = parse_block(&lines, from);
+        // A block counts too: a console of nothing but `KTAP version 1` lines is millions of
+        // empty blocks. Past the budget, one last block holds the crash that says so.
+        if !budget.take() {
+            if let Some(marker) = budget.over_marker() {
+                let mut main = Test::new();
+                main.name = "main".into();
+                main.subtests.push(marker);
+                main.counts.add_status(Status::Crashed);
+                main.status = Status::Crashed;
+                out.push(main);
+            }
+            break;
+        }
+        let (t, next) = parse_block(&lines, from, &mut budget);
         out.push(t);
         if next <= from {
             break;
@@ -628,6 +703,38 @@ mod tests {
         let log2 = "KTAP version 1\n1..475048780\nok 1 a\n";
         assert!(cases(&parse_first(log2)).len() <= MAX_MISSING + 1);
         assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    /// Plans multiply across levels and blocks: a small console of nested `1..10000` plans,
+    /// cut short, promised millions of missing (crashed) tests. The console's budget stops it
+    /// fast, with one crashed test that says why.
+    #[test]
+    fn nested_plans_are_bounded_per_console() {
+        let block = "KTAP version 1\n1..10000\n    KTAP version 1\n    # Subtest: a\n    1..10000\n        KTAP version 1\n        # Subtest: b\n        1..10000\n";
+        let console = block.repeat(100);
+        assert!(console.len() < 64 * 1024, "a small console: {}", console.len());
+        let started = std::time::Instant::now();
+        let blocks = parse_all(&console);
+        let all: Vec<Case> = blocks.iter().flat_map(cases).collect();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+        assert!(all.len() <= MAX_TESTS, "{} cases", all.len());
+        assert!(all.len() > MAX_TESTS / 2, "the budget, not the input, stopped it: {} cases", all.len());
+        let marker = all.iter().filter(|c| c.name == "ktap-limit").collect::<Vec<_>>();
+        assert_eq!(marker.len(), 1, "one marker");
+        assert_eq!(marker[0].status, "crash");
+        assert!(marker[0].summary.contains("more than 100000 KTAP tests"), "{}", marker[0].summary);
+        assert!(all.iter().all(|c| c.status != "pass"));
+        // Only empty blocks: the budget counts blocks too.
+        let empties = parse_all_limited(&"KTAP version 1\n".repeat(5000), 1000);
+        assert!(empties.len() <= 1000, "{}", empties.len());
+        let limit: Vec<Case> = empties.iter().flat_map(cases).filter(|c| c.name == "ktap-limit").collect();
+        assert_eq!(limit.len(), 1);
+        assert_eq!(limit[0].status, "crash");
+        // A console under the budget is parsed whole, with no marker.
+        let ok = "KTAP version 1\n1..2\nok 1 a\nok 2 b\n".repeat(10);
+        let c: Vec<Case> = parse_all_limited(&ok, 31).iter().flat_map(cases).collect();
+        assert_eq!(c.len(), 20);
+        assert!(c.iter().all(|c| c.status == "pass"));
     }
 
     #[test]

@@ -172,11 +172,24 @@ pub fn to_mbox(series: &Series) -> String {
     out
 }
 
-/// Gunzip every member of a (possibly multi-member) gzip stream.
+/// The most bytes a thread mbox may inflate to. Real threads are a few MiB at most; a gzip
+/// bomb (6 MB that inflate to 6 GiB) must end as a fetch failure, not as the machine's memory.
+pub const MAX_INFLATED: u64 = 64 * 1024 * 1024;
+
+/// Gunzip every member of a (possibly multi-member) gzip stream, at most [`MAX_INFLATED`] bytes.
 pub fn gunzip(bytes: &[u8]) -> Result<String, String> {
-    let mut d = flate2::read::MultiGzDecoder::new(bytes);
+    gunzip_limited(bytes, MAX_INFLATED)
+}
+
+/// Gunzip at most `limit` bytes: one byte more is read so that a stream of exactly `limit`
+/// bytes is told apart from a longer one, and memory never holds more than `limit + 1`.
+pub fn gunzip_limited(bytes: &[u8], limit: u64) -> Result<String, String> {
+    let mut d = flate2::read::MultiGzDecoder::new(bytes).take(limit.saturating_add(1));
     let mut out = Vec::new();
     d.read_to_end(&mut out).map_err(|e| format!("bad gzip: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(format!("the gzip body inflates to more than {} MiB (the limit); refusing it", limit / (1024 * 1024)));
+    }
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -292,5 +305,29 @@ mod tests {
         }
         assert_eq!(gunzip(&all).unwrap(), "From a\nSubject: x\n");
         assert_eq!(encode_msgid("a/b@c d"), "a%2Fb@c%20d");
+    }
+
+    /// A gzip bomb: 200 MiB of zeros streamed through the encoder (a few hundred KB
+    /// compressed) is refused at the limit, without inflating it all.
+    #[test]
+    fn a_gzip_bomb_is_refused_at_the_limit() {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..200 {
+            e.write_all(&zeros).unwrap();
+        }
+        let bomb = e.finish().unwrap();
+        assert!(bomb.len() < 1 << 20, "the bomb is small: {}", bomb.len());
+        let started = std::time::Instant::now();
+        let err = gunzip(&bomb).unwrap_err();
+        assert!(err.contains("more than 64 MiB"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+        // Exactly at the limit is fine; one byte over is not.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&[b'x'; 1000]).unwrap();
+        let small = e.finish().unwrap();
+        assert_eq!(gunzip_limited(&small, 1000).unwrap().len(), 1000);
+        assert!(gunzip_limited(&small, 999).unwrap_err().contains("more than"));
     }
 }

@@ -282,6 +282,75 @@ pub struct SkippedEntry {
     pub reason: String,
 }
 
+/// The most KUnit tests one cell may list (what one console's parse records at most).
+const MAX_CELL_TESTS: usize = crate::ktap::MAX_TESTS;
+
+impl RunResults {
+    /// Check what the types alone cannot, for results that come from elsewhere (in CI, from
+    /// jobs that built untrusted patches): the schema, known arches, entry ids of the safe
+    /// alphabet, at least one stage and none twice, sane durations and KUnit counts, cell
+    /// folders inside the run folder. The error names the cell (`cell 3 (evil.x86_64)`).
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::progress::term_safe;
+        if self.schema != SCHEMA {
+            return Err(format!("schema {} is not the schema this harness reads ({SCHEMA})", self.schema));
+        }
+        for b in &self.bases {
+            if !matches!(b.status.as_str(), "resolved" | "unreachable" | "fetch-failed") {
+                return Err(format!("base `{}`: unknown status `{}`", term_safe(&b.name), term_safe(&b.status)));
+            }
+        }
+        for (i, c) in self.cells.iter().enumerate() {
+            let at = format!("cell {i} ({}.{})", term_safe(&c.entry), term_safe(&c.arch));
+            let bad = |what: String| Err(format!("{at}: {what}"));
+            if c.schema != SCHEMA {
+                return bad(format!("schema {} is not {SCHEMA}", c.schema));
+            }
+            if c.entry != "base" {
+                if let Err(why) = crate::matrix::check_id(&c.entry) {
+                    return bad(format!("the entry id {why}"));
+                }
+            }
+            if !crate::arch::Arch::ALL.iter().any(|a| a.name() == c.arch) {
+                return bad("unknown arch".into());
+            }
+            if c.stages.is_empty() {
+                return bad("no stages".into());
+            }
+            for (j, s) in c.stages.iter().enumerate() {
+                if c.stages[..j].iter().any(|x| x.stage == s.stage) {
+                    return bad(format!("stage {} twice", s.stage.name()));
+                }
+                if !(s.duration_s.is_finite() && s.duration_s >= 0.0) {
+                    return bad(format!("stage {}: duration {} is not a time", s.stage.name(), s.duration_s));
+                }
+                if s.log.as_ref().is_some_and(|l| l.is_empty() || l.len() > 4096) {
+                    return bad(format!("stage {}: a log name of {} bytes", s.stage.name(), s.log.as_ref().map_or(0, |l| l.len())));
+                }
+            }
+            if !(c.duration_s.is_finite() && c.duration_s >= 0.0) {
+                return bad(format!("duration {} is not a time", c.duration_s));
+            }
+            let dir = std::path::Path::new(&c.dir);
+            if dir.is_absolute() || dir.components().any(|x| !matches!(x, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
+                return bad(format!("the cell folder `{}` is not inside the run folder", term_safe(&c.dir)));
+            }
+            let k = &c.kunit;
+            if k.tests.len() > MAX_CELL_TESTS {
+                return bad(format!("{} KUnit tests, more than {MAX_CELL_TESTS}", k.tests.len()));
+            }
+            if let Some(t) = k.tests.iter().find(|t| !matches!(t.status.as_str(), "pass" | "fail" | "skip" | "crash")) {
+                return bad(format!("KUnit test `{}`: unknown status `{}`", term_safe(&t.name), term_safe(&t.status)));
+            }
+            let n = k.counts.passed.checked_add(k.counts.failed).and_then(|x| x.checked_add(k.counts.crashed)).and_then(|x| x.checked_add(k.counts.skipped));
+            if k.counts.total != k.tests.len() || n != Some(k.counts.total) {
+                return bad(format!("KUnit counts (total {}) do not match its {} tests", k.counts.total, k.tests.len()));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Current time as RFC 3339 UTC, without a date crate.
 pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());

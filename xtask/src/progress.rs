@@ -5,6 +5,7 @@
 //! least every [`HEARTBEAT`] (stage, elapsed, how far its log has grown), so a CI log never
 //! sits silent through a long build. Children never write here: they log to files.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -32,11 +33,45 @@ fn mode() -> &'static Mode {
     })
 }
 
-fn stamp(line: &str) -> String {
-    format!("[{}] {line}", &now_rfc3339()[11..19])
+/// A character a terminal would act on rather than show: C0 controls but tab and newline,
+/// DEL, C1 controls, and the bidi overrides and isolates that reorder what follows.
+fn acts_on_terminal(c: char) -> bool {
+    matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// A message line (above the bars on a terminal).
+/// Text from outside the harness (patch subjects, summaries, test names, console lines)
+/// made safe for a terminal: every control character but tab and newline, and every bidi
+/// override, is written as a visible escape (`\x1b`, `\u{202e}`), so an escape sequence in
+/// a patch cannot retitle, clear or reorder the terminal it is shown on.
+pub fn term_safe(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(acts_on_terminal) {
+        return Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if !acts_on_terminal(c) {
+            o.push(c);
+        } else if (c as u32) < 0x100 {
+            o.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            o.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    Cow::Owned(o)
+}
+
+/// One progress line: terminal-safe, and a newline in it is shown as `\n`, so a line stays
+/// one line (under Actions, a text that began a line with `::` would be a workflow command).
+fn one_line(text: &str) -> String {
+    term_safe(text).replace('\n', "\\n")
+}
+
+fn stamp(line: &str) -> String {
+    format!("[{}] {}", &now_rfc3339()[11..19], one_line(line))
+}
+
+/// A message line (above the bars on a terminal). Any text may be given: it is made safe
+/// for the terminal here.
 pub fn line(text: &str) {
     match mode() {
         Mode::Bars { multi, .. } => {
@@ -72,7 +107,7 @@ pub fn end_run() {
 /// A block of cells that run together (one entry on one base): a `::group::` under Actions.
 pub fn group_start(title: &str) {
     if let Mode::Plain { actions: true } = mode() {
-        eprintln!("::group::{title}");
+        eprintln!("::group::{}", one_line(title));
     }
     line(&format!("{title}: start"));
 }
@@ -189,7 +224,7 @@ pub fn cell(name: &str, dir: &Path) -> CellBar {
         Mode::Bars { multi, overall } => {
             let b = ProgressBar::new_spinner();
             b.set_style(ProgressStyle::with_template("{spinner} {prefix:40!} {msg:10} {elapsed:>4}").expect("a valid template"));
-            b.set_prefix(name.to_string());
+            b.set_prefix(one_line(name));
             b.set_message("start");
             b.enable_steady_tick(Duration::from_millis(250));
             // Running cells go above the overall bar.
@@ -255,5 +290,18 @@ impl Drop for CellBar {
         if let Some(r) = &self.beat {
             lock(running()).retain(|x| !Arc::ptr_eq(x, r));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_text_is_made_safe_for_a_terminal() {
+        assert_eq!(term_safe("\x1b]0;pwned\x07\x1b[2J"), "\\x1b]0;pwned\\x07\\x1b[2J");
+        assert_eq!(term_safe("a\u{202e}b\u{2066}c\u{9b}d\x7fe\r"), "a\\u{202e}b\\u{2066}c\\x9bd\\x7fe\\x0d");
+        assert!(matches!(term_safe("tab\tnew\nline é ✓"), Cow::Borrowed(_)));
+        assert_eq!(one_line("a\n::error::x"), "a\\n::error::x");
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::health::{self, Health};
 use crate::outcome::{CellResult, EntryInfo, RunResults, Stage, Status};
+use crate::progress::term_safe;
 
 /// Results with the folder their logs live in (several when merged).
 pub struct Loaded {
@@ -16,13 +17,16 @@ pub struct Loaded {
     pub dirs: Vec<PathBuf>,
 }
 
-/// Read one or several results files; several are merged (the CI's last job).
+/// Read one or several results files; several are merged (the CI's last job). Each is
+/// validated first (see `RunResults::validate`): in CI they come from jobs that built
+/// untrusted patches.
 pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     let mut merged = RunResults::default();
     let mut dirs = Vec::new();
     for p in paths {
         let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         let r: RunResults = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", p.display(), e.line(), e.column()))?;
+        r.validate().map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         let dir = p.parent().unwrap_or(Path::new(".")).to_path_buf();
         if merged.started.is_empty() || (!r.started.is_empty() && r.started < merged.started) {
             merged.started = r.started.clone();
@@ -106,7 +110,8 @@ fn row_name(entry: &str, base: &str) -> String {
 }
 
 /// The terminal summary: a grid, then each failing cell with its first error and the
-/// command that reproduces it. Colour only when asked (on a terminal).
+/// command that reproduces it. Colour only when asked (on a terminal). Every text from the
+/// results goes through `term_safe`: the only escape sequences written are the colours.
 pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> {
     let r = &l.results;
     let ar = arches(r);
@@ -122,18 +127,18 @@ pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> 
         };
         format!("\x1b[{code}m{s}\x1b[0m")
     };
-    let width = rows(r).iter().map(|(e, b)| row_name(e, b).len()).max().unwrap_or(5).max(5);
+    let width = rows(r).iter().map(|(e, b)| term_safe(&row_name(e, b)).len()).max().unwrap_or(5).max(5);
     write!(w, "{:<width$}", "entry")?;
     for a in &ar {
-        write!(w, "  {a:<16}")?;
+        write!(w, "  {:<16}", term_safe(a))?;
     }
     writeln!(w)?;
     for (e, b) in rows(r) {
-        write!(w, "{:<width$}", row_name(&e, &b))?;
+        write!(w, "{:<width$}", term_safe(&row_name(&e, &b)))?;
         for a in &ar {
             let cell = find(r, &e, &b, a).map(|(_, c)| health_of(c));
             let (s, v) = cell.map(|h| (short(&h), h.verdict)).unwrap_or(("-".into(), "skip".into()));
-            write!(w, "  {}", paint(&format!("{s:<16}"), &v))?;
+            write!(w, "  {}", paint(&format!("{:<16}", term_safe(&s)), &v))?;
         }
         writeln!(w)?;
     }
@@ -146,9 +151,9 @@ pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> 
         writeln!(w, "\nfailing cells:")?;
         for c in failing {
             let h = health_of(c);
-            writeln!(w, "  {}.{}: {} — {}", row_name(&c.entry, &c.base), c.arch, short(&h), first_line(&h.summary))?;
+            writeln!(w, "  {}.{}: {} — {}", term_safe(&row_name(&c.entry, &c.base)), term_safe(&c.arch), term_safe(&short(&h)), term_safe(first_line(&h.summary)))?;
             if !c.repro.is_empty() {
-                writeln!(w, "    reproduce: {}", c.repro)?;
+                writeln!(w, "    reproduce: {}", term_safe(first_line(&c.repro)))?;
             }
         }
     }
@@ -195,7 +200,7 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     out.push_str(&format!("Run started {}; {} cells.\n\n", md_escape(&r.started), r.cells.len()));
     out.push_str("| Target Area | Status | Author | Source | Base |");
     for a in &ar {
-        out.push_str(&format!(" {a} |"));
+        out.push_str(&format!(" {} |", md_escape(a)));
     }
     out.push_str("\n|---|---|---|---|---|");
     for _ in &ar {
@@ -266,10 +271,37 @@ pub fn xml_escape(s: &str) -> String {
     o
 }
 
+/// The most of a log's end that a report reads.
+const LOG_TAIL_BYTES: u64 = 1024 * 1024;
+
+/// A stage's log as a file the report may read: the cell's `log`, resolved with every link
+/// followed, must be a regular file inside the run folder (`run_dir`, the folder holding the
+/// results file). A log named `/etc/passwd`, `../../x`, a link out of the folder, or
+/// `/dev/zero` is refused.
+fn resolve_log(run_dir: &Path, cell: &CellResult, log: &str) -> Option<PathBuf> {
+    let root = std::fs::canonicalize(run_dir).ok()?;
+    let p = std::fs::canonicalize(run_dir.join(&cell.dir).join(log)).ok()?;
+    (p.starts_with(&root) && std::fs::metadata(&p).is_ok_and(|m| m.is_file())).then_some(p)
+}
+
+/// The last `lines` lines of a stage's log, from at most its last [`LOG_TAIL_BYTES`]; a note
+/// instead when the log is not a file inside the run folder.
 fn log_tail(dir: &Path, cell: &CellResult, log: Option<&str>, lines: usize) -> String {
+    use std::io::{Read, Seek, SeekFrom};
     let Some(log) = log else { return String::new() };
-    let p = dir.join(&cell.dir).join(log);
-    let bytes = std::fs::read(&p).unwrap_or_default();
+    if is_http(log) {
+        return format!("(log: {log})");
+    }
+    let Some(p) = resolve_log(dir, cell, log) else {
+        return format!("(log `{log}` is not a file inside the run folder; not read)");
+    };
+    let mut bytes = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(&p) {
+        let len = f.metadata().map_or(0, |m| m.len());
+        if f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES))).is_ok() {
+            let _ = f.take(LOG_TAIL_BYTES).read_to_end(&mut bytes);
+        }
+    }
     let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -280,7 +312,8 @@ fn log_tail(dir: &Path, cell: &CellResult, log: Option<&str>, lines: usize) -> S
 pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     let r = &l.results;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let total: usize = r.cells.iter().map(|c| c.stages.len() - 1 + c.kunit.tests.len()).sum();
+    // Each stage is one test, except a KUnit stage with tests: each of its tests is one.
+    let total: usize = r.cells.iter().map(|c| c.stages.iter().filter(|s| s.stage != Stage::Kunit || c.kunit.tests.is_empty()).count() + c.kunit.tests.len()).sum();
     out.push_str(&format!("<testsuites name=\"rfl-health\" tests=\"{total}\">\n"));
     for (i, c) in r.cells.iter().enumerate() {
         let who = row_name(&c.entry, &c.base).replace(' ', "-");
@@ -539,17 +572,10 @@ pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::R
                 Some((i, c)) => {
                     let h = health_of(c);
                     let dir = &l.dirs[i];
-                    let rel = |log: &str| -> String {
-                        let p = dir.join(&c.dir).join(log);
-                        match out_dir {
-                            Some(od) => pathdiff(&p, od),
-                            None => p.to_string_lossy().into_owned(),
-                        }
-                    };
                     let links: Vec<String> = c
                         .stages
                         .iter()
-                        .filter_map(|s| s.log.as_ref().map(|lg| format!("<a href=\"{}\">{}</a>", html_escape(&rel(lg)), s.stage.name())))
+                        .filter_map(|s| s.log.as_ref().and_then(|lg| log_href(dir, c, lg, out_dir)).map(|href| format!("<a href=\"{}\">{}</a>", html_escape(&href), s.stage.name())))
                         .collect();
                     o.push_str(&format!(
                         "<td class=\"{}\" title=\"{}\"><b>{}</b><small>{}</small><small>{}</small></td>",
@@ -577,12 +603,48 @@ pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::R
     w.write_all(o.as_bytes())
 }
 
-/// `to` relative to `from_dir` when `to` is under it; else absolute.
-fn pathdiff(to: &Path, from_dir: &Path) -> String {
-    match to.strip_prefix(from_dir) {
-        Ok(rel) => rel.to_string_lossy().into_owned(),
-        Err(_) => to.to_string_lossy().into_owned(),
+/// A log kept elsewhere, named by an http(s) URL.
+fn is_http(log: &str) -> bool {
+    let lower = log.to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
+/// Where the HTML page links a stage's log: an http(s) URL as it is, or a log that resolves
+/// inside the run folder (see `resolve_log`) as a relative path from the page's folder (the
+/// current folder when the page goes to stdout). Anything else (`javascript:`, a path out of
+/// the run folder, a missing file) gets no link.
+fn log_href(run_dir: &Path, cell: &CellResult, log: &str, out_dir: Option<&Path>) -> Option<String> {
+    if is_http(log) {
+        return log.chars().all(|c| c.is_ascii_graphic()).then(|| log.to_string());
     }
+    let target = resolve_log(run_dir, cell, log)?;
+    let from = std::fs::canonicalize(out_dir.unwrap_or(Path::new("."))).ok()?;
+    Some(relative_href(&target, &from))
+}
+
+/// `to` as a relative URL from the folder `from` (both canonical): `./…` or `../…`, each
+/// byte outside `[A-Za-z0-9._~/-]` percent-encoded, so no part of it reads as a scheme.
+fn relative_href(to: &Path, from: &Path) -> String {
+    let to: Vec<_> = to.components().collect();
+    let from: Vec<_> = from.components().collect();
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec![".".into()];
+    parts.extend(std::iter::repeat_n("..".to_string(), from.len() - common));
+    for c in &to[common..] {
+        let mut seg = String::new();
+        for b in c.as_os_str().as_encoded_bytes() {
+            if b.is_ascii_alphanumeric() || b"._~-".contains(b) {
+                seg.push(*b as char);
+            } else {
+                seg.push_str(&format!("%{b:02X}"));
+            }
+        }
+        parts.push(seg);
+    }
+    if parts.len() > 1 && parts[1] == ".." {
+        parts.remove(0);
+    }
+    parts.join("/")
 }
 
 #[cfg(test)]
@@ -596,5 +658,30 @@ mod tests {
         assert_eq!(kcidb_word("rust doctests.kernel"), "rust_doctests_kernel");
         assert_eq!(gh_data("50%\n::x"), "50%25%0A::x");
         assert_eq!(gh_prop("a:b,c"), "a%3Ab%2Cc");
+    }
+
+    #[test]
+    fn relative_links_never_read_as_a_scheme() {
+        let p = |s: &str| Path::new(s).to_path_buf();
+        assert_eq!(relative_href(&p("/r/cells/a/build.log"), &p("/r")), "./cells/a/build.log");
+        assert_eq!(relative_href(&p("/r/cells/a/javascript:alert(1)"), &p("/r/cells/a")), "./javascript%3Aalert%281%29");
+        assert_eq!(relative_href(&p("/r/one/cells/x.log"), &p("/r/two")), "../one/cells/x.log");
+    }
+
+    /// A log's tail comes from its last MiB only: a 2 MiB last line hides what came before.
+    #[test]
+    fn a_log_tail_reads_at_most_its_last_mib() {
+        let dir = std::env::temp_dir().join(format!("rfl-log-tail-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("cells/c")).unwrap();
+        let mut text = String::from("first line\n");
+        text.push_str(&"x".repeat(2 << 20));
+        std::fs::write(dir.join("cells/c/big.log"), text).unwrap();
+        let cell: CellResult = serde_json::from_value(serde_json::json!({"schema": 1, "entry": "e", "base": "b", "arch": "x86_64", "toolchain": {"name": "t", "versions": {}},
+            "stages": [], "dir": "cells/c", "started": "", "duration_s": 0.0})).unwrap();
+        let tail = log_tail(&dir, &cell, Some("big.log"), 40);
+        assert_eq!(tail.len() as u64, LOG_TAIL_BYTES);
+        assert!(!tail.contains("first line"));
+        assert!(log_tail(&dir, &cell, Some("/dev/zero"), 40).contains("not a file inside the run folder"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

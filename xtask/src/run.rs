@@ -762,13 +762,13 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
     let deadline = std::time::Duration::from_secs(opts.boot_timeout.unwrap_or(profile.boot_timeout));
     let console_path = dir.join("console.log");
     let _ = std::fs::write(dir.join("qemu.cmd"), proc::display_command(&cmd) + "\n");
-    let (o, stopped) = match boot::run_qemu(&mut cmd, &console_path, deadline) {
+    let end = match boot::run_qemu(&mut cmd, &console_path, deadline) {
         Ok(x) => x,
         Err(e) => return (StageResult::error(Stage::Boot, format!("could not run QEMU: {e:#}")), String::new()),
     };
-    let console = ktap::decode(&std::fs::read(&console_path).unwrap_or_default());
+    let console = boot::read_console(&console_path);
     let spans = kunit_spans(&console);
-    let v = boot::classify(&console, o.success(), o.timed_out, stopped, &spans);
+    let v = boot::classify_run(&console, &end, &spans);
     let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), "console.log");
     if !modules.is_empty() {
         r.summary.push_str(&format!(" [modules: {}]", modules.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")));
