@@ -203,7 +203,9 @@ fn leftover_children(groups: &[i32]) -> Vec<i32> {
             continue;
         }
         let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
-        if env.split(|b| *b == 0).any(|kv| kv.starts_with(MARKER.as_bytes())) {
+        // A child of this very process is not a leftover (the marker holds the harness's pid).
+        let ours = format!("{MARKER}={}", std::process::id());
+        if env.split(|b| *b == 0).any(|kv| kv.starts_with(MARKER.as_bytes()) && kv != ours.as_bytes()) {
             out.push(pid);
         }
     }
