@@ -361,7 +361,7 @@ pub fn rust_kunit_options(src: &Path) -> Vec<String> {
     collect_kconfigs(&src.join("rust"), &mut files);
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let text = read_tree_text(&f);
         let is_test_file = f.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".test"));
         for sym in kconfig_symbols(&text, |block| is_test_file || block.contains("KUNIT")) {
             if !out.contains(&sym) {
@@ -370,6 +370,21 @@ pub fn rust_kunit_options(src: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// The most of one Kconfig file of the tree that is read: the kernel's largest is ~100 KiB.
+const TREE_TEXT_MAX: u64 = 4 << 20;
+
+/// A Kconfig file of the patched tree as text: only a regular file (a patch may turn it into a
+/// link to `/dev/zero` or out of the tree), at most `TREE_TEXT_MAX` bytes; else empty.
+pub fn read_tree_text(path: &Path) -> String {
+    use std::io::Read;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    let _ = std::fs::File::open(path).and_then(|f| f.take(TREE_TEXT_MAX).read_to_end(&mut bytes));
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// How deep under `rust/` the Kconfig walk goes, and how many folder entries it looks at in
@@ -510,12 +525,16 @@ mod tests {
         symlink("..", rust.join("b")).unwrap();
         symlink("..", rust.join("kernel/up")).unwrap();
         symlink("kernel/Kconfig.test", rust.join("Kconfig.link")).unwrap();
+        symlink("/dev/zero", rust.join("Kconfig.zero")).unwrap();
         let t = std::time::Instant::now();
         let mut files = Vec::new();
         collect_kconfigs(&rust, &mut files);
         assert!(t.elapsed() < std::time::Duration::from_secs(2), "the walk took {:?}", t.elapsed());
         assert_eq!(files, vec![rust.join("kernel/Kconfig.test")]);
         assert_eq!(rust_kunit_options(src.path()), vec!["CONFIG_RUST_LOOP_TEST".to_string()]);
+        // A changed Kconfig the patch made a link to `/dev/zero` reads as nothing, at once.
+        assert_eq!(read_tree_text(&rust.join("Kconfig.zero")), "");
+        assert!(read_tree_text(&rust.join("kernel/Kconfig.test")).contains("RUST_LOOP_TEST"));
     }
 
     /// `rust/` itself a link (to `/`, say) is not walked; a folder deeper than the bound is not
