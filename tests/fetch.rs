@@ -548,3 +548,54 @@ fn a_hostile_patch_subject_is_escaped_on_the_terminal() {
     assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
     assert!(text.contains(shown), "{text}");
 }
+
+/// Two patchsets that differ only in bytes that are not UTF-8 get different patchset hashes,
+/// neither of them the hash of nothing (the diff used to be decoded as text, the decoding
+/// error dropped, and both hashed as the empty string: the second took the first's verdict).
+#[test]
+fn patchsets_differing_only_in_non_utf8_bytes_hash_apart() {
+    let t = TempDir::new("non-utf8");
+    let root = &t.0;
+    let patches = root.join("m");
+    std::fs::create_dir_all(&patches).unwrap();
+    let bare = small_upstream(root, "base.git", |work| {
+        for (name, bytes) in [("a", b"\xff\xfe latin-1 \xe9\n"), ("b", b"\xfe\xff latin-1 \xe8\n")] {
+            git(work, &["checkout", "-q", "-b", name, "master"]);
+            std::fs::create_dir_all(work.join("rust")).unwrap();
+            std::fs::write(work.join("rust/data.txt"), bytes).unwrap();
+            git(work, &["add", "-A"]);
+            git(work, &["commit", "-q", "-m", "rust: add data"]);
+            let o = Command::new("git").arg("-C").arg(work).args(["format-patch", "-1", "--stdout"]).output().unwrap();
+            assert!(o.status.success());
+            std::fs::write(patches.join(format!("{name}.patch")), o.stdout).unwrap();
+            git(work, &["checkout", "-q", "master"]);
+        }
+    });
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n\
+         [[entry]]\nid = \"a\"\nsource = {{ mbox = \"a.patch\" }}\nbase = \"b\"\n[[entry]]\nid = \"b\"\nsource = {{ mbox = \"b.patch\" }}\nbase = \"b\"\n",
+        bare.display()
+    );
+    std::fs::write(patches.join("m.toml"), matrix).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["matrix", "--stage", "apply", "--entry", "a", "--entry", "b", "--matrix"])
+        .arg(patches.join("m.toml"))
+        .arg("--out")
+        .arg(root.join("out"))
+        .arg("--cache")
+        .arg(root.join("cache"))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(root.join("out/results.json")).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no results.json ({e}): {}", String::from_utf8_lossy(&o.stderr)));
+    let hash = |entry: &str| {
+        let c = v["cells"].as_array().unwrap().iter().find(|c| c["entry"] == entry).unwrap_or_else(|| panic!("no cell for {entry}: {v}"));
+        let apply = c["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "apply").unwrap();
+        assert_eq!(apply["status"], "pass", "{entry}: {apply}");
+        c["patchset"]["hash"].as_str().unwrap_or_else(|| panic!("{entry} has no patchset hash: {c}")).to_string()
+    };
+    let (a, b) = (hash("a"), hash("b"));
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    assert_ne!(a, b, "two different patchsets share a hash");
+    assert!(a != empty && b != empty, "a patchset hashed as the empty string: {a} {b}");
+}

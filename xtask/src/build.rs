@@ -361,7 +361,7 @@ pub fn rust_kunit_options(src: &Path) -> Vec<String> {
     collect_kconfigs(&src.join("rust"), &mut files);
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let text = read_tree_text(&f);
         let is_test_file = f.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".test"));
         for sym in kconfig_symbols(&text, |block| is_test_file || block.contains("KUNIT")) {
             if !out.contains(&sym) {
@@ -372,14 +372,58 @@ pub fn rust_kunit_options(src: &Path) -> Vec<String> {
     out
 }
 
+/// The most of one Kconfig file of the tree that is read: the kernel's largest is ~100 KiB.
+const TREE_TEXT_MAX: u64 = 4 << 20;
+
+/// A Kconfig file of the patched tree as text: only a regular file (a patch may turn it into a
+/// link to `/dev/zero` or out of the tree), at most `TREE_TEXT_MAX` bytes; else empty.
+pub fn read_tree_text(path: &Path) -> String {
+    use std::io::Read;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    let _ = std::fs::File::open(path).and_then(|f| f.take(TREE_TEXT_MAX).read_to_end(&mut bytes));
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// How deep under `rust/` the Kconfig walk goes, and how many folder entries it looks at in
+/// all: the kernel's own `rust/` is a few levels deep and holds a few hundred entries, so a
+/// tree past these bounds is a patch's doing and the walk stops rather than follow it.
+const KCONFIG_WALK_DEPTH: usize = 16;
+const KCONFIG_WALK_ENTRIES: usize = 100_000;
+
+/// The Kconfig files under `dir`, sorted, found without following symbolic links (a patch may
+/// add `rust/a -> .`), within the depth and entry bounds above, and given up on interrupt.
 fn collect_kconfigs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut budget = KCONFIG_WALK_ENTRIES;
+    // `rust/` itself may be a link a patch made: only a real folder is walked.
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_dir()) {
+        walk_kconfigs(dir, 0, &mut budget, out);
+    }
+}
+
+fn walk_kconfigs(dir: &Path, depth: usize, budget: &mut usize, out: &mut Vec<PathBuf>) {
+    if depth > KCONFIG_WALK_DEPTH || crate::proc::interrupted() {
+        return;
+    }
     let Ok(rd) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_kconfigs(&p, out);
-        } else if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("Kconfig")) {
+    let mut entries = Vec::new();
+    for e in rd {
+        if *budget == 0 || crate::proc::interrupted() {
+            return;
+        }
+        *budget -= 1;
+        // DirEntry::file_type does not follow links: a link is neither a folder nor a file.
+        if let Ok((path, ft)) = e.and_then(|e| Ok((e.path(), e.file_type()?))) {
+            entries.push((path, ft));
+        }
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (p, ft) in entries {
+        if ft.is_dir() {
+            walk_kconfigs(&p, depth + 1, budget, out);
+        } else if ft.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("Kconfig")) {
             out.push(p);
         }
     }
@@ -466,5 +510,52 @@ mod tests {
         assert_eq!(kconfig_symbols(text, |_| true), vec!["CONFIG_RUST_KUNIT_TESTS", "CONFIG_A_TEST", "CONFIG_B"]);
         let intro = introduced_options(&[("config A\n".into(), "config A\nconfig SAMPLE_NEW\n\ttristate \"n\"\n".into())]);
         assert_eq!(intro, vec!["CONFIG_SAMPLE_NEW"]);
+    }
+
+    /// A patch that adds looping links under `rust/` (`a -> .`, `b -> ..`) and a link to a
+    /// Kconfig file: the walk ends at once and finds only the real file.
+    #[test]
+    fn kconfig_walk_does_not_follow_looping_links() {
+        use std::os::unix::fs::symlink;
+        let src = tempfile::tempdir().unwrap();
+        let rust = src.path().join("rust");
+        std::fs::create_dir_all(rust.join("kernel")).unwrap();
+        std::fs::write(rust.join("kernel/Kconfig.test"), "config RUST_LOOP_TEST\n\ttristate \"t\"\n").unwrap();
+        symlink(".", rust.join("a")).unwrap();
+        symlink("..", rust.join("b")).unwrap();
+        symlink("..", rust.join("kernel/up")).unwrap();
+        symlink("kernel/Kconfig.test", rust.join("Kconfig.link")).unwrap();
+        symlink("/dev/zero", rust.join("Kconfig.zero")).unwrap();
+        let t = std::time::Instant::now();
+        let mut files = Vec::new();
+        collect_kconfigs(&rust, &mut files);
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "the walk took {:?}", t.elapsed());
+        assert_eq!(files, vec![rust.join("kernel/Kconfig.test")]);
+        assert_eq!(rust_kunit_options(src.path()), vec!["CONFIG_RUST_LOOP_TEST".to_string()]);
+        // A changed Kconfig the patch made a link to `/dev/zero` reads as nothing, at once.
+        assert_eq!(read_tree_text(&rust.join("Kconfig.zero")), "");
+        assert!(read_tree_text(&rust.join("kernel/Kconfig.test")).contains("RUST_LOOP_TEST"));
+    }
+
+    /// `rust/` itself a link (to `/`, say) is not walked; a folder deeper than the bound is not
+    /// entered.
+    #[test]
+    fn kconfig_walk_is_bounded() {
+        let src = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/", src.path().join("rust")).unwrap();
+        assert!(rust_kunit_options(src.path()).is_empty());
+        let src = tempfile::tempdir().unwrap();
+        let mut deep = src.path().join("rust");
+        for _ in 0..=KCONFIG_WALK_DEPTH {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("Kconfig"), "config TOO_DEEP\n\tdepends on KUNIT\n").unwrap();
+        std::fs::write(src.path().join("rust/Kconfig"), "config SHALLOW\n\tdepends on KUNIT\n").unwrap();
+        assert_eq!(rust_kunit_options(src.path()), vec!["CONFIG_SHALLOW".to_string()]);
+        // One level less is still found.
+        let mut files = Vec::new();
+        collect_kconfigs(&src.path().join("rust/d"), &mut files);
+        assert_eq!(files, vec![deep.join("Kconfig")]);
     }
 }

@@ -427,11 +427,13 @@ pub fn patchset(worktree: &Path, base: &str, head: &str) -> Option<Patchset> {
         .lines()
         .map(str::to_string)
         .collect();
-    let diff = proc::output(Command::new("git").arg("-C").arg(worktree).args(["diff", "--binary", base, head])).ok()?;
+    // The diff's bytes as git wrote them: a patch may hold bytes that are not UTF-8, and two
+    // such patchsets must not hash alike.
+    let diff = proc::output_bytes(Command::new("git").arg("-C").arg(worktree).args(["diff", "--binary", base, head])).ok()?;
     // SHA-256 of the whole diff: the same change on the same base hashes the same anywhere
     // (and fits KCIDB's patchset_hash).
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(diff.as_bytes());
+    let digest = sha2::Sha256::digest(&diff);
     let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     Some(Patchset { hash, commits, head: head.to_string() })
 }

@@ -122,7 +122,7 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
                 ReportFormat::Html => report::html(&loaded, &mut buf, out_dir.as_deref())?,
                 ReportFormat::Github => {
                     // A token no patch can know in advance: it ends the stop-commands block.
-                    let token = format!("rfl-{:x}-{}", std::process::id(), outcome::now_rfc3339().replace([':', '-'], ""));
+                    let token = report::stop_token().map_err(|e| anyhow::anyhow!("read a random token from /dev/urandom: {e}"))?;
                     report::github(&loaded, &mut buf, &token)?
                 }
             }

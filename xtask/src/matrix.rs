@@ -293,7 +293,77 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     if let Ok(abs) = std::fs::canonicalize(path) {
         loaded.path = abs;
     }
+    check_mbox_files(&loaded, &text)?;
     Ok(loaded)
+}
+
+/// How much of an mbox file is read to find its first patch.
+const MBOX_SNIFF: u64 = 16 << 20;
+
+/// The entries' mbox files as they are on disk: once links are resolved each must still be
+/// inside the matrix file's folder, be a regular file, and hold a patch. A file that is not a
+/// patch is bad input, said here with its place in the matrix; `git am` would call it a
+/// conflict and blame the code. A missing file is left to the fetch stage to report.
+fn check_mbox_files(loaded: &Loaded, text: &str) -> Result<(), MatrixError> {
+    use std::io::Read;
+    let dir = std::fs::canonicalize(loaded.dir()).unwrap_or_else(|_| loaded.dir().to_path_buf());
+    for e in &loaded.matrix.entries {
+        let Source::Mbox(value) = e.source.get_ref() else { continue };
+        let id = e.id.get_ref();
+        let at = |message: String| {
+            let (line, col) = line_col(text, e.source.span().start);
+            MatrixError { path: loaded.path.clone(), line, col, message: format!("entry `{id}`: mbox `{value}`: {message}") }
+        };
+        let Ok(real) = std::fs::canonicalize(dir.join(value)) else { continue };
+        let files = if real.is_dir() {
+            let rd = std::fs::read_dir(&real).map_err(|err| at(format!("cannot read {}: {err}", real.display())))?;
+            rd.filter_map(|d| d.ok().map(|d| d.path())).filter(|p| p.extension().is_some_and(|x| x == "patch" || x == "mbox" || x == "eml")).collect()
+        } else {
+            vec![real]
+        };
+        for f in files {
+            let f = std::fs::canonicalize(&f).unwrap_or(f);
+            if !f.starts_with(&dir) {
+                return Err(at(format!("{} is outside the matrix file's folder {}", f.display(), dir.display())));
+            }
+            if !std::fs::metadata(&f).is_ok_and(|m| m.is_file()) {
+                return Err(at(format!("{} is not a regular file", f.display())));
+            }
+            let mut head = Vec::new();
+            let read = std::fs::File::open(&f).and_then(|file| file.take(MBOX_SNIFF).read_to_end(&mut head));
+            read.map_err(|err| at(format!("cannot read {}: {err}", f.display())))?;
+            if !holds_patch(&head) {
+                return Err(at(format!("{} is not an mbox or patch file (no `diff` or `---`/`+++` lines)", f.display())));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Does the text hold a diff: a `diff ` line, or a `--- ` line followed by a `+++ ` line?
+fn holds_patch(bytes: &[u8]) -> bool {
+    let mut prev: &[u8] = b"";
+    for l in bytes.split(|b| *b == b'\n') {
+        if l.starts_with(b"diff ") || (prev.starts_with(b"--- ") && l.starts_with(b"+++ ")) {
+            return true;
+        }
+        prev = l;
+    }
+    false
+}
+
+/// Mbox paths are relative to the matrix file's folder and stay inside it: no absolute path,
+/// no `..`.
+fn check_mbox_path(p: &str) -> Result<(), &'static str> {
+    use std::path::Component;
+    let path = Path::new(p);
+    if path.is_absolute() {
+        return Err("is absolute: mbox paths are relative to the matrix file's folder");
+    }
+    if path.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err("leaves the matrix file's folder (`..`): mbox paths stay inside it");
+    }
+    Ok(())
 }
 
 /// Parse and validate. Every problem is reported at its place in the file.
@@ -365,6 +435,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
         }
         if e.source.get_ref().value().trim().is_empty() && !matches!(e.source.get_ref(), Source::None(_)) {
             return Err(err_at(e.source.span().start, format!("entry `{id}` has an empty `{}` source", e.source.get_ref().kind())));
+        }
+        if let Source::Mbox(p) = e.source.get_ref() {
+            if let Err(why) = check_mbox_path(p) {
+                return Err(err_at(e.source.span().start, format!("entry `{id}`: mbox `{p}` {why}")));
+            }
         }
     }
     Ok(Loaded { path: path.to_path_buf(), matrix, arches, checks })
@@ -569,6 +644,56 @@ base = "rust-next"
 
     fn parse_str(s: &str) -> Result<Loaded, MatrixError> {
         parse(Path::new("m.toml"), s)
+    }
+
+    fn with_mbox(path: &str) -> String {
+        SMALL.replace("{ github_pr = \"https://github.com/Rust-for-Linux/linux/pull/885\" }", &format!("{{ mbox = {} }}", toml_str(path)))
+    }
+
+    /// An mbox path that leaves the matrix file's folder is refused at load, at its place.
+    #[test]
+    fn mbox_paths_outside_the_matrix_folder_are_refused() {
+        for (p, why) in [("../../etc/passwd", "leaves the matrix file's folder"), ("/etc/passwd", "is absolute"), ("patches/../../x.patch", "leaves")] {
+            let text = with_mbox(p);
+            let e = parse_str(&text).expect_err(p);
+            let line = text.lines().position(|l| l.starts_with("source =")).unwrap() + 1;
+            assert_eq!((e.line, e.col), (line, 10), "{e}");
+            assert!(e.message.contains("entry `one`") && e.message.contains(p) && e.message.contains(why), "{e}");
+        }
+        assert!(parse_str(&with_mbox("patches/x.patch")).is_ok());
+    }
+
+    /// A file that is not an mbox or patch (or a link out of the folder, or a pipe) is bad
+    /// input named at load, not left for `git am` to call a conflict.
+    #[test]
+    fn mbox_files_that_hold_no_patch_are_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let patch = "From 0 Mon Sep 17 00:00:00 2001\nSubject: [PATCH] x\n\n---\n a | 1 +\n\ndiff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -0,0 +1 @@\n+x\n";
+        std::fs::create_dir_all(d.join("patches")).unwrap();
+        std::fs::write(d.join("patches/good.patch"), patch).unwrap();
+        std::fs::write(d.join("notes.txt"), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.join("patches/out.patch")).unwrap();
+        let fifo = std::ffi::CString::new(d.join("pipe.patch").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let m = d.join("m.toml");
+        let load_with = |p: &str| {
+            std::fs::write(&m, with_mbox(p)).unwrap();
+            load(&m)
+        };
+        assert!(load_with("patches/good.patch").is_ok());
+        // A missing file is the fetch stage's to report.
+        assert!(load_with("patches/missing.patch").is_ok());
+        for (p, why) in [("notes.txt", "is not an mbox or patch file"), ("patches/out.patch", "is outside the matrix file's folder"), ("pipe.patch", "is not a regular file")] {
+            let e = format!("{:#}", load_with(p).expect_err(p));
+            assert!(e.contains("m.toml:") && e.contains(":10: entry `one`: mbox") && e.contains(p) && e.contains(why), "{p}: {e}");
+        }
+        // A folder of patches is checked file by file.
+        std::fs::remove_file(d.join("patches/out.patch")).unwrap();
+        assert!(load_with("patches").is_ok());
+        std::fs::write(d.join("patches/junk.mbox"), "no patch here\n").unwrap();
+        let e = format!("{:#}", load_with("patches").unwrap_err());
+        assert!(e.contains("junk.mbox") && e.contains("is not an mbox or patch file"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 /// The repository root (the folder holding the workspace `Cargo.toml`).
 pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace root").to_path_buf()
@@ -64,14 +66,29 @@ pub struct CacheLock {
 }
 
 pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
-    use std::io::Write;
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
-    std::fs::create_dir_all(&cache.root)?;
+    std::fs::create_dir_all(&cache.root).with_context(|| format!("create the cache {}", cache.root.display()))?;
     let path = cache.root.join("lock");
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path)?;
+    let planted = || anyhow::anyhow!("the cache lock {} is a symbolic link; refusing to follow it (remove it if the cache is yours)", path.display());
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(planted());
+    }
+    // O_NOFOLLOW as well: a link planted between the check above and the open still fails
+    // (ELOOP) instead of having its target truncated and written.
+    let mut f = match std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).custom_flags(libc::O_NOFOLLOW).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(planted()),
+        Err(e) => return Err(e).with_context(|| format!("open the cache lock {}", path.display())),
+    };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        anyhow::bail!("the cache lock {} is not a regular file", path.display());
+    }
     let fd = f.as_raw_fd();
     if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut holder = String::new();
+        let _ = (&f).read_to_string(&mut holder);
         eprintln!("waiting for the cache lock {} (held by {}); Ctrl-C gives up", path.display(), holder.trim());
         // Polled, so that an interrupt while waiting ends the wait.
         while unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
@@ -88,8 +105,35 @@ pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
     }
     // The lock dies with the process (kill -9 included); the pid is only for the message.
     f.set_len(0)?;
+    f.seek(std::io::SeekFrom::Start(0))?;
     let _ = writeln!(f, "pid {}", std::process::id());
     // Whatever a killed run left running is ended now that the cache is ours.
     crate::proc::adopt_group_file(&cache.root.join("children"));
     Ok(CacheLock { _file: f })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link planted at `<cache>/lock` is refused with a message naming it, and the file it
+    /// points to is left as it was.
+    #[test]
+    fn a_planted_lock_link_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let root = dir.path().join("cache");
+        std::fs::create_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(&victim, root.join("lock")).unwrap();
+        let cache = Cache { root: root.clone(), slots_at: None, ccache_at: None, results_at: None };
+        let err = format!("{:#}", lock_cache(&cache).err().expect("a planted link must be refused"));
+        assert!(err.contains(&root.join("lock").display().to_string()) && err.contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        // A dangling link (to a file not there yet) is not created through either.
+        std::fs::remove_file(root.join("lock")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("new"), root.join("lock")).unwrap();
+        assert!(lock_cache(&cache).is_err());
+        assert!(!dir.path().join("new").exists());
+    }
 }

@@ -160,8 +160,12 @@ static GROUP_FILE: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
 
 fn save_groups(groups: &[i32]) {
     if let Some(p) = GROUP_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let text: String = groups.iter().map(|g| format!("{g}\n")).collect();
-        let _ = std::fs::write(p, text);
+        // Not through a link planted in the cache: that would overwrite the link's target.
+        let f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).custom_flags(libc::O_NOFOLLOW).open(p);
+        let _ = f.and_then(|mut f| f.write_all(text.as_bytes()));
     }
 }
 
@@ -199,7 +203,9 @@ fn leftover_children(groups: &[i32]) -> Vec<i32> {
             continue;
         }
         let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
-        if env.split(|b| *b == 0).any(|kv| kv.starts_with(MARKER.as_bytes())) {
+        // A child of this very process is not a leftover (the marker holds the harness's pid).
+        let ours = format!("{MARKER}={}", std::process::id());
+        if env.split(|b| *b == 0).any(|kv| kv.starts_with(MARKER.as_bytes()) && kv != ours.as_bytes()) {
             out.push(pid);
         }
     }
@@ -301,37 +307,36 @@ fn run_into(cmd: &mut Command, log: &Path, header: bool, deadline: Option<Durati
 /// Run and capture stdout (stderr kept for the error message), under a deadline.
 pub struct Captured {
     pub outcome: Outcome,
+    /// Stdout as the child wrote it: what is hashed or written out whole.
+    pub stdout_bytes: Vec<u8>,
+    /// Stdout as text for parsing (bytes that are not UTF-8 become U+FFFD).
     pub stdout: String,
     pub stderr: String,
 }
 
 pub fn run_captured(cmd: &mut Command, deadline: Option<Duration>) -> anyhow::Result<Captured> {
+    use std::io::{Seek, SeekFrom};
     record(cmd, None, deadline);
     // Output goes through temporary files rather than pipes so that a child that fills a
-    // pipe can never deadlock against the deadline loop.
-    let dir = std::env::temp_dir();
-    let tag = format!("rfl-{}-{}", std::process::id(), unique());
-    let out_path = dir.join(format!("{tag}.out"));
-    let err_path = dir.join(format!("{tag}.err"));
-    let out = File::create(&out_path)?;
-    let err = File::create(&err_path)?;
-    cmd.stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err));
+    // pipe can never deadlock against the deadline loop. The files are anonymous (unlinked or
+    // O_TMPFILE, made with O_EXCL): no name in /tmp that another user could plant a link at.
+    let mut out = tempfile::tempfile().context("create a temporary file for a child's stdout")?;
+    let mut err = tempfile::tempfile().context("create a temporary file for a child's stderr")?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(out.try_clone()?)).stderr(Stdio::from(err.try_clone()?));
     let child = spawn_in_group(cmd).with_context(|| format!("spawn {}", display_command(cmd)))?;
     let outcome = wait_deadline(child, deadline, || false)?;
     account(cmd, outcome.elapsed);
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    let _ = File::open(&out_path).and_then(|mut f| f.read_to_string(&mut stdout));
-    let _ = File::open(&err_path).and_then(|mut f| f.read_to_string(&mut stderr));
-    let _ = std::fs::remove_file(&out_path);
-    let _ = std::fs::remove_file(&err_path);
-    Ok(Captured { outcome, stdout, stderr })
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::AtomicU64;
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
+    // A capture that cannot be read back is an error: an empty string in its place would be
+    // taken for real (empty) output, and hashed as such.
+    let read_back = |f: &mut File, what: &str| -> anyhow::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        f.seek(SeekFrom::Start(0)).and_then(|_| f.read_to_end(&mut bytes)).with_context(|| format!("read the {what} of {}", display_command(cmd)))?;
+        Ok(bytes)
+    };
+    let stdout_bytes = read_back(&mut out, "stdout")?;
+    let stderr = String::from_utf8_lossy(&read_back(&mut err, "stderr")?).into_owned();
+    let stdout = String::from_utf8_lossy(&stdout_bytes).into_owned();
+    Ok(Captured { outcome, stdout_bytes, stdout, stderr })
 }
 
 /// Run to completion and return stdout; a non-zero exit is an error carrying stderr.
@@ -341,6 +346,16 @@ pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
         anyhow::bail!("`{}` failed ({}): {}", display_command(cmd), c.outcome.describe(), c.stderr.trim());
     }
     Ok(c.stdout)
+}
+
+/// Run to completion and return stdout as the bytes the child wrote; a non-zero exit is an
+/// error carrying stderr. For output that is hashed or stored, where decoding would lose bytes.
+pub fn output_bytes(cmd: &mut Command) -> anyhow::Result<Vec<u8>> {
+    let c = run_captured(cmd, None)?;
+    if !c.outcome.success() {
+        anyhow::bail!("`{}` failed ({}): {}", display_command(cmd), c.outcome.describe(), c.stderr.trim());
+    }
+    Ok(c.stdout_bytes)
 }
 
 /// A shell-quoted rendering of a command, for logs and reproducers.
@@ -416,6 +431,47 @@ mod tests {
         assert_eq!(c.stderr, "err\n");
         assert_eq!(c.outcome.code(), Some(3));
         assert!(output(Command::new("false").arg("x")).is_err());
+    }
+
+    /// Output that is not UTF-8 is kept byte for byte (it used to come back as an empty
+    /// string, so two different outputs looked the same).
+    #[test]
+    fn captured_bytes_are_kept_as_written() {
+        let a = output_bytes(Command::new("printf").arg(r"diff \377\376\n")).unwrap();
+        let b = output_bytes(Command::new("printf").arg(r"diff \376\377\n")).unwrap();
+        assert_eq!(a, b"diff \xff\xfe\n");
+        assert_eq!(b, b"diff \xfe\xff\n");
+        let c = run_captured(Command::new("printf").arg(r"x\377"), None).unwrap();
+        assert_eq!(c.stdout, "x\u{fffd}");
+        assert!(output_bytes(Command::new("sh").arg("-c").arg("printf x; exit 1")).is_err());
+    }
+
+    /// Captures have no predictable name: links planted where the old `/tmp/rfl-<pid>-<n>`
+    /// files went are not written through.
+    #[test]
+    fn captures_do_not_write_through_planted_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let tmp = std::env::temp_dir();
+        let mut planted = Vec::new();
+        for n in 0..64 {
+            for ext in ["out", "err"] {
+                let p = tmp.join(format!("rfl-{}-{n}.{ext}", std::process::id()));
+                if std::os::unix::fs::symlink(&victim, &p).is_ok() {
+                    planted.push(p);
+                }
+            }
+        }
+        for _ in 0..4 {
+            let c = run_captured(Command::new("sh").arg("-c").arg("echo overwritten; echo overwritten >&2"), None).unwrap();
+            assert_eq!(c.stdout, "overwritten\n");
+        }
+        let after = std::fs::read_to_string(&victim).unwrap();
+        for p in planted {
+            let _ = std::fs::remove_file(p);
+        }
+        assert_eq!(after, "precious\n");
     }
 
     #[test]

@@ -511,6 +511,15 @@ pub fn gh_prop(s: &str) -> String {
     gh_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// The token that ends a `::stop-commands::` block: 128 random bits in hex, so that no patch
+/// or console line can guess it and turn workflow commands back on.
+pub fn stop_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// At most ten `::error` annotations with file/line, then the text report wrapped in
 /// `::stop-commands::` so that nothing a patch or a console printed can act as a command.
 pub fn github(l: &Loaded, w: &mut dyn Write, token: &str) -> std::io::Result<()> {
@@ -650,6 +659,17 @@ fn relative_href(to: &Path, from: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stop-commands token is random (it was the pid and the time): two tokens taken in
+    /// the same process at once differ, and each is 128 bits in hex.
+    #[test]
+    fn stop_tokens_are_random() {
+        let (a, b) = (stop_token().unwrap(), stop_token().unwrap());
+        assert_ne!(a, b);
+        for t in [&a, &b] {
+            assert!(t.len() == 32 && t.chars().all(|c| c.is_ascii_hexdigit()), "{t}");
+        }
+    }
 
     #[test]
     fn escapes() {

@@ -725,7 +725,7 @@ fn fragments(m: &Loaded, cell: &Cell, src: &Path, base_commit: &str, changed: &[
             .filter(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig")))
             .map(|f| {
                 let before = proc::output(std::process::Command::new("git").arg("-C").arg(src).args(["show", &format!("{base_commit}:{f}")])).unwrap_or_default();
-                let after = std::fs::read_to_string(src.join(f)).unwrap_or_default();
+                let after = build::read_tree_text(&src.join(f));
                 (before, after)
             })
             .collect();

@@ -153,9 +153,11 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
 
     // bindgen is built from crates.io (minutes of CPU) and loads libclang only when it runs,
     // so its build goes on beside the package installs and the base imports.
+    // The cache's tools and store are shared with runs: written only under the cache lock.
+    let _lock = crate::paths::lock_cache(cache)?;
     std::thread::scope(|s| {
         let bindgen = s.spawn(|| install_bindgen(cache));
-        let rest = install_packages(&os).and_then(|_| provision_offline_bases(cache, matrix));
+        let rest = install_packages(&os).and_then(|_| provision_locked(cache, matrix));
         let bindgen = bindgen.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the bindgen install thread panicked")));
         rest.and(bindgen)
     })?;
@@ -230,6 +232,13 @@ pub fn base_ref(name: &str) -> String {
 /// Import every `offline` base of the matrix into the object store (idempotent: a base whose
 /// package version is already imported is left as it is).
 pub fn provision_offline_bases(cache: &Cache, matrix: &Loaded) -> anyhow::Result<()> {
+    // A run on the same cache may be fetching into the store: wait for it (and make it wait).
+    let _lock = crate::paths::lock_cache(cache)?;
+    provision_locked(cache, matrix)
+}
+
+/// [`provision_offline_bases`] for a caller that holds the cache lock.
+fn provision_locked(cache: &Cache, matrix: &Loaded) -> anyhow::Result<()> {
     let store = Store::open(cache)?;
     for (name, b) in &matrix.matrix.bases {
         if let Some(o) = &b.offline {
@@ -523,4 +532,27 @@ pub fn setup_test_tools(cache: &Cache) -> anyhow::Result<()> {
         eprintln!("setup: test tools already installed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Setup's store writes wait for the cache lock a run holds, and start once it is let go.
+    #[test]
+    fn provisioning_waits_for_the_cache_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache { root: dir.path().join("cache"), slots_at: None, ccache_at: None, results_at: None };
+        let text = "arches = [\"x86_64\"]\n[bases.b]\nkind = \"branch\"\nurl = \"https://example.org/l.git\"\nref = \"master\"\n";
+        let m = crate::matrix::parse(Path::new("m.toml"), text).unwrap();
+        let held = crate::paths::lock_cache(&cache).unwrap();
+        let (c2, m2) = (cache.clone(), m.clone());
+        let setup = std::thread::spawn(move || provision_offline_bases(&c2, &m2));
+        std::thread::sleep(Duration::from_millis(800));
+        assert!(!setup.is_finished(), "provisioning did not wait for the lock");
+        assert!(!cache.store().exists(), "the store was written under another's lock");
+        drop(held);
+        setup.join().unwrap().unwrap();
+        assert!(cache.store().join("HEAD").is_file());
+    }
 }
