@@ -94,12 +94,34 @@ fn url_key(url: &str) -> String {
     url.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
 }
 
+/// A git command in the store that talks to a remote. Git may use only the transports the
+/// matrix allows (`GIT_ALLOW_PROTOCOL` overrides any `protocol.*.allow` in the user's config,
+/// so `ext::` and other command-running transports stay refused, redirects included).
+fn remote_git(store: &Store) -> Command {
+    let mut c = store.cmd();
+    c.env("GIT_ALLOW_PROTOCOL", crate::matrix::GIT_TRANSPORTS.join(":"));
+    c
+}
+
+/// `git fetch -- URL +SRC:DEST`: after `--`, a URL is never read as an option.
+fn fetch_cmd(store: &Store, url: &str, src: &str, dest: &str) -> Command {
+    let mut c = remote_git(store);
+    c.args(["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=30", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--"]);
+    c.arg(url).arg(format!("+{src}:{dest}"));
+    c
+}
+
+/// `git ls-remote OPTS -- URL PATTERNS…`.
+fn ls_remote_cmd(store: &Store, opts: &[&str], url: &str, patterns: &[&str]) -> Command {
+    let mut c = remote_git(store);
+    c.arg("ls-remote").args(opts).arg("--").arg(url).args(patterns);
+    c
+}
+
 /// `git fetch URL +SRC:DEST` into the store; the commit DEST then points to.
 pub fn fetch_ref(store: &Store, url: &str, src: &str, dest: &str) -> Result<String, FetchError> {
     probe(url)?;
-    let mut c = store.cmd();
-    c.args(["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=30", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head"]);
-    c.arg(url).arg(format!("+{src}:{dest}"));
+    let mut c = fetch_cmd(store, url, src, dest);
     let out = proc::run_captured(&mut c, Some(FETCH_DEADLINE)).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
     if !out.outcome.success() {
         let err = out.stderr.trim().lines().last().unwrap_or("").to_string();
@@ -145,8 +167,7 @@ fn try_remote_base(store: &Store, m: &Loaded, name: &str, kind: BaseKind, url: &
 
 fn newest_tag(store: &Store, url: &str, pattern: &str) -> Result<String, FetchError> {
     probe(url)?;
-    let mut c = store.cmd();
-    c.args(["ls-remote", "--tags", "--refs", url, &format!("refs/tags/{pattern}")]);
+    let mut c = ls_remote_cmd(store, &["--tags", "--refs"], url, &[&format!("refs/tags/{pattern}")]);
     let out = proc::run_captured(&mut c, Some(Duration::from_secs(120))).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
     if !out.outcome.success() {
         return Err(FetchError::Failed(format!("git ls-remote {url}: {}", out.stderr.trim())));
@@ -234,6 +255,9 @@ pub fn fetch_source(store: &Store, m: &Loaded, id: &str, source: &Source) -> Res
             let n = tail.get(1).cloned().unwrap_or_default();
             let head = fetch_ref(store, &rewrite(&format!("{repo}.git")), &format!("refs/pull/{n}/head"), &dest)?;
             match (source, tail.get(3)) {
+                (Source::PrCommit(_), Some(sha)) if !sha.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    Err(FetchError::Failed(format!("`{}` in {url} is not a commit SHA", crate::matrix::shown(sha))))
+                }
                 (Source::PrCommit(_), Some(sha)) => {
                     store.rev(sha).ok_or_else(|| FetchError::Failed(format!("commit {sha} is not in pull request {n}")))?;
                     Ok(Fetched::Commit(sha.clone()))
@@ -279,7 +303,7 @@ fn longest_remote_ref(store: &Store, url: &str, words: &[String]) -> Result<Stri
         return Err(FetchError::Failed(format!("no branch in the URL for {url}")));
     }
     probe(url)?;
-    let out = proc::run_captured(store.cmd().args(["ls-remote", "--heads", url]), Some(Duration::from_secs(120))).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
+    let out = proc::run_captured(&mut ls_remote_cmd(store, &["--heads"], url, &[]), Some(Duration::from_secs(120))).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
     if !out.outcome.success() {
         return Err(FetchError::Failed(format!("git ls-remote {url}: {}", out.stderr.trim())));
     }

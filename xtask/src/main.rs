@@ -55,13 +55,13 @@ fn filters(m: &matrix::Loaded, sel: &Selection) -> anyhow::Result<plan::Filters>
     }
     if let Some(b) = &sel.base {
         if !m.matrix.bases.contains_key(b) {
-            anyhow::bail!("--base {b}: not declared in {}", m.path.display());
+            anyhow::bail!("--base {}: not declared in {}", matrix::shown(b), m.path.display());
         }
         f.base = Some(b.clone());
     }
     if let Some(t) = &sel.toolchain {
         if !m.matrix.toolchains.contains_key(t) {
-            anyhow::bail!("--toolchain {t}: not declared in {}", m.path.display());
+            anyhow::bail!("--toolchain {}: not declared in {}", matrix::shown(t), m.path.display());
         }
         f.toolchain = Some(t.clone());
     }
@@ -139,7 +139,11 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
                 None => None,
             };
             if entry != plan::BASE_ENTRY && m.entry(&entry).is_none() {
-                anyhow::bail!("no entry `{entry}` in {}", m.path.display());
+                anyhow::bail!("no entry `{}` in {}", matrix::shown(&entry), m.path.display());
+            }
+            // Only a declared (so checked) base name may reach the reproducer's folder names.
+            if let Some(b) = base.as_deref().filter(|b| !m.matrix.bases.contains_key(*b)) {
+                anyhow::bail!("--base {}: not declared in {}", matrix::shown(b), m.path.display());
             }
             let matrix_arg = match &matrix {
                 Some(p) => format!(" --matrix {}", proc::shell_quote(p)),
