@@ -822,6 +822,81 @@ base = "rust-next"
         }
     }
 
+    /// `SMALL` with `[toolchains.<name>]` and `[mirrors]` added in front of the base.
+    fn with_sections(toolchain: &str, mirror: (&str, &str)) -> String {
+        let tc = format!("[toolchains.{}]\nrustc = \"r\"\nrustdoc = \"r\"\nclippy_driver = \"c\"\nrustfmt = \"f\"\nbindgen = \"b\"\n", toml_str(toolchain));
+        let mirrors = format!("[mirrors]\n{} = {}\n", toml_str(mirror.0), toml_str(mirror.1));
+        SMALL.replace("[bases.rust-next]", &format!("{mirrors}{tc}[bases.rust-next]"))
+    }
+
+    #[test]
+    fn names_that_become_paths_are_checked_where_they_stand() {
+        let ok = with_sections("debian", ("https://github.com/", "file:///m/gh/"));
+        parse_str(&ok).unwrap();
+        // Lines: 2 arches, 3 [mirrors], 4 the mirror, 5 [toolchains.…], 11 [bases.…].
+        let e = parse_str(&with_sections("t/../../../victim", ("https://github.com/", "file:///m/"))).unwrap_err().to_string();
+        assert_eq!(e, "m.toml:5:13: toolchain name `t/../../../victim` may hold only ASCII letters, digits, `-`, `_` and `.`");
+        let e = parse_str(&with_sections("-x", ("https://github.com/", "file:///m/"))).unwrap_err().to_string();
+        assert_eq!(e, "m.toml:5:13: toolchain name `-x` may not start with `.` or `-`");
+        for (bad, why) in [("../../victim", "may not start with"), ("a;rm -rf ~", "may hold only"), ("a\u{1b}[2J", "may hold only"), ("", "is empty")] {
+            let text = SMALL.replace("[bases.rust-next]", &format!("[bases.{}]", toml_str(bad))).replace("base = \"rust-next\"", &format!("base = {}", toml_str(bad)));
+            let e = parse_str(&text).unwrap_err().to_string();
+            assert!(e.starts_with("m.toml:3:8: base name `") && e.contains(why), "{bad:?}: {e}");
+            assert!(!e.contains('\u{1b}'), "the message must not carry the raw escape: {e:?}");
+        }
+    }
+
+    #[test]
+    fn urls_that_reach_git_are_never_options_or_odd_transports() {
+        let e = parse_str(&with_sections("d", ("https://github.com/", "--upload-pack=touch /tmp/x"))).unwrap_err().to_string();
+        assert_eq!(e, "m.toml:4:25: mirror `https://github.com/` = `--upload-pack=touch /tmp/x`: the replacement starts with `-`: git would read it as an option");
+        let e = parse_str(&with_sections("d", ("https://github.com/", "ext::sh -c touch% /tmp/x"))).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:4:25: ") && e.contains("`<transport>::<address>` form"), "{e}");
+        let e = parse_str(&with_sections("d", ("https://github.com/", "ssh://git@example.org/"))).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:4:25: ") && e.contains("transport `ssh`"), "{e}");
+        let e = parse_str(&with_sections("d", ("-x", "https://example.org/"))).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:4:1: mirror prefix `-x` starts with `-`"), "{e}");
+        // A base URL, directly or once a mirror has rewritten it.
+        let e = parse_str(&SMALL.replace("\"https://example.org/linux.git\"", "\"--upload-pack=touch /tmp/x\"")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:5:7: base `rust-next`: url `--upload-pack=touch /tmp/x` starts with `-`"), "{e}");
+        // `ext:` alone is no transport form; joined to the rest of the URL, it is one.
+        let via = with_sections("d", ("https://example.org/", "ext:")).replace("https://example.org/linux.git", "https://example.org/:sh -c x");
+        let e = parse_str(&via).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:13:7: base `rust-next`: url `https://example.org/:sh -c x` (`ext::sh -c x` through [mirrors]) uses git's"), "{e}");
+        let e = parse_str(&SMALL.replace("ref = \"rust-next\"", "ref = \"--delete\"")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:6:7: base `rust-next`: ref `--delete` may not start with `-`"), "{e}");
+        let e = parse_str(&SMALL.replace("ref = \"rust-next\"", "ref = \"a:refs/heads/x\"")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:6:7: ") && e.contains("may hold only"), "{e}");
+        let off = SMALL.replace("ref = \"rust-next\"", "ref = \"v7.2.*\"\noffline = { debian_package = \"-oAPT::x=y\", suite = \"unstable\" }");
+        let e = parse_str(&off).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:7:30: base `rust-next`: debian_package `-oAPT::x=y` must start with"), "{e}");
+        let e = parse_str(&off.replace("-oAPT::x=y", "linux-source-7.2").replace("unstable", "../../x")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:7:58: base `rust-next`: suite `../../x`"), "{e}");
+        // Entry sources that git fetches.
+        let e = parse_str(&SMALL.replace("https://github.com/Rust-for-Linux/linux/pull/885", "--upload-pack=x")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:10:10: entry `one`: github_pr `--upload-pack=x` starts with `-`"), "{e}");
+        let e = parse_str(&SMALL.replace("{ github_pr = \"https://github.com/Rust-for-Linux/linux/pull/885\" }", "{ gitlab = \"ext::sh -c x\" }")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:10:10: entry `one`: gitlab `ext::sh -c x`") && e.contains("form"), "{e}");
+        // What is fine stays fine: plain paths, file:// and http(s) remotes, tag patterns.
+        parse_str(&SMALL.replace("https://example.org/linux.git", "/srv/git/linux.git")).unwrap();
+        parse_str(&SMALL.replace("https://example.org/linux.git", "file:///srv/git/linux.git").replace("ref = \"rust-next\"", "ref = \"v7.2.*\"")).unwrap();
+    }
+
+    #[test]
+    fn any_string_written_loads_back_as_itself() {
+        let hostile = ["\u{1b}[31mred\u{7}", "a\rb\nc\td", "\u{7f}del", "\u{85}\u{9b}c1", "bidi \u{202e}txt.exe", "\"quoted\" \\ back", "ü é 漢字 😀", ""];
+        for h in hostile {
+            let text = format!("{}\nnote = {}\n", SMALL.trim_end(), toml_str(h));
+            let m = parse_str(&text).unwrap_or_else(|e| panic!("{h:?}: {e}\n{text}"));
+            assert_eq!(m.matrix.entries[0].note, h);
+            assert!(!toml_str(h).chars().any(|c| c.is_control() || is_bidi_control(c)), "{h:?} written raw");
+        }
+        // serde_json's form for what earlier imports wrote, so that they read the same.
+        for plain in ["plain", "a\"b", "tab\there", "x\u{1}y"] {
+            assert_eq!(toml_str(plain), serde_json::to_string(plain).unwrap());
+        }
+    }
+
     #[test]
     fn mirrors_rewrite_longest_prefix() {
         let mut m = BTreeMap::new();

@@ -188,6 +188,9 @@ fn parse_web_link(url: &str) -> Result<WebLink<'_>, String> {
     if authority.contains('@') {
         return Err("names a user before the host (`@` in the host part), so it is not a forge link".into());
     }
+    if authority.contains(['[', ']']) {
+        return Err(format!("host `{authority}` is not a plain host name"));
+    }
     let default_port = if scheme == "https" { "443" } else { "80" };
     let (name, port) = match authority.rsplit_once(':') {
         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h, p),
@@ -623,7 +626,120 @@ mod tests {
         );
         assert_eq!(classify_link("https://lore.kernel.org/all/a%40b.c/"), Link::Lore("a@b.c".into()));
         assert_eq!(classify_link("not yet published"), Link::Unpublished);
-        assert!(matches!(classify_link("https://example.com/x"), Link::Unknown(_)));
+        assert!(matches!(classify_link("https://example.com/x"), Link::Unknown { .. }));
+    }
+
+    /// The reason an unusable link is refused (panics when the link is used).
+    fn refused(link: &str) -> String {
+        match classify_link(link) {
+            Link::Unknown { link: l, reason } => {
+                assert_eq!(l, link.trim());
+                reason
+            }
+            other => panic!("{link}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn links_with_userinfo_are_not_forge_links() {
+        // The authority says gitlab.com to a reader and 127.0.0.1 to git and HTTP clients.
+        for link in [
+            "http://gitlab.com@127.0.0.1:18080/x/y",
+            "https://github.com@127.0.0.1/Rust-for-Linux/linux/pull/1",
+            "https://user:pw@github.com/Rust-for-Linux/linux/pull/1",
+            "https://lore.kernel.org@127.0.0.1/rust-for-linux/a@b/",
+            "https://x@lore.kernel.org/rust-for-linux/a@b/",
+        ] {
+            assert!(refused(link).contains("names a user before the host"), "{link}");
+        }
+        // Case, a trailing dot and the default port name the same host; another port does not.
+        let git = |u: &str| match classify_link(u) {
+            Link::Git(s) => s,
+            other => panic!("{u}: {other:?}"),
+        };
+        assert_eq!(git("https://GitHub.COM./o/r/pull/7"), Source::GithubPr("https://github.com/o/r/pull/7".into()));
+        assert_eq!(git("https://github.com:443/o/r/tree/b"), Source::Branch("https://github.com/o/r/tree/b".into()));
+        assert_eq!(git("http://GitLab.freedesktop.org/dakr/nova"), Source::Gitlab("http://gitlab.freedesktop.org/dakr/nova".into()));
+        assert!(refused("https://github.com:8443/o/r/pull/7").contains("no known forge link form on host `github.com:8443`"));
+        assert!(refused("https://github.com:x/o/r/pull/7").contains("port"));
+        assert!(refused("https://[::1]/o/r/pull/7").contains("not a plain host name"));
+        assert!(refused("https://github.com%2e/o/r/pull/7").contains("not a plain host name"));
+        assert!(refused("ftp://github.com/o/r/pull/7").contains("not http or https"));
+        assert!(refused("-x://github.com/o/r/tree/b").contains("not http or https"));
+    }
+
+    #[test]
+    fn non_ascii_links_are_classified_without_panicking() {
+        assert!(refused("https://github.com/ü/é/pull/1").contains("not a GitHub owner"));
+        assert!(refused("https://gitlab.com/ü/é").contains("not a GitLab group"));
+        assert!(refused("https://lore.kernel.org/ö").contains("no known forge link form"));
+        // `%aé`: the two bytes after `%` end inside `é`.
+        assert_eq!(classify_link("https://lore.kernel.org/r/%e2%9c%93@x%aé%ff/"), Link::Lore("✓@x%aé\u{fffd}".into()));
+        assert!(refused("https://exämple.org/x").contains("not a plain host name"));
+        // A commit whose last segment is not ASCII still gets an id, cut at a character.
+        let imp = import(
+            "| Area | Status | Git |\n|---|---|---|\n| a | review | https://github.com/o/r/commit/ééééééééé |\n| a | review | https://github.com/o/r/pull/1/commits/ßßßßßßßßß |\n",
+            &HashMap::new(),
+        );
+        let ids: Vec<&str> = imp.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["a-o", "a-pr1"]);
+    }
+
+    /// Odd strings of every kind through the link parser: no panic, and nothing with a user in
+    /// its authority, a space or a control character is ever a forge or lore link.
+    #[test]
+    fn link_classification_holds_on_generated_strings() {
+        let parts = [
+            "https://", "http://", "HTTPS://", "github.com", "gitlab.com", "gitlab.", "lore.kernel.org", "elixir.bootlin.com", "git.kernel.org",
+            "127.0.0.1", "@", "%", "%4", "%40", "%zz", ":", ":443", ":99999", ".", "/", "//", "?", "#", "pull", "commits", "tree", "commit", "blob",
+            "-", "source", "1", "abc", "ü", "é", "😀", "\u{202e}", "\u{1b}", " ", "\t", "[", "]", "::", "ext::", "-/tree/", "a@b", "T", "",
+        ];
+        // A fixed linear congruential sequence: the same strings on every run.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        let mut cases: Vec<String> = vec![String::new(), "%".into(), "é".repeat(5000), format!("https://github.com/{}", "a/".repeat(10_000))];
+        let schemes = ["https://", "http://", "HTTP://", "ftp://", "", "-x://"];
+        let hosts = ["github.com", "GitHub.com.", "gitlab.com", "gitlab.freedesktop.org", "lore.kernel.org", "git.kernel.org", "elixir.bootlin.com", "127.0.0.1", "ü.org"];
+        let users = ["", "", "", "x@", "github.com@", "a:b@", "@"];
+        let ports = ["", "", "", ":443", ":80", ":18080", ":", ":x"];
+        for i in 0..4000 {
+            if i % 2 == 0 {
+                // Shaped like a link: scheme, maybe a user, a host, maybe a port, segments.
+                let mut c = format!("{}{}{}{}", schemes[next() % schemes.len()], users[next() % users.len()], hosts[next() % hosts.len()], ports[next() % ports.len()]);
+                for _ in 0..next() % 7 {
+                    c.push('/');
+                    c.push_str(parts[next() % parts.len()]);
+                }
+                cases.push(c);
+            } else {
+                let n = next() % 12;
+                cases.push((0..n).map(|_| parts[next() % parts.len()]).collect());
+            }
+        }
+        let mut forge = 0;
+        for case in &cases {
+            let link = classify_link(case);
+            let url = case.trim().trim_end_matches('/');
+            let authority = url.split_once("://").map_or("", |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""));
+            if matches!(link, Link::Git(_) | Link::Lore(_)) {
+                forge += 1;
+                assert!(!authority.contains('@'), "{case:?} has a user yet is {link:?}");
+                assert!(!url.chars().any(|c| c.is_whitespace() || c.is_control()), "{case:?} is {link:?}");
+            }
+            if let Link::Git(s) = &link {
+                let v = s.value();
+                assert!(v.starts_with("http://") || v.starts_with("https://"), "{case:?} → {v}");
+                assert!(crate::matrix::check_git_url(v).is_ok(), "{case:?} → {v}");
+            }
+            if let Link::Unknown { reason, .. } = &link {
+                assert!(!reason.is_empty(), "{case:?}");
+            }
+        }
+        // The generator reaches the forge forms too, not only refusals.
+        assert!(forge > 20, "only {forge} forge links among {} cases", cases.len());
     }
 
     #[test]
