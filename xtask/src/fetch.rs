@@ -471,6 +471,68 @@ pub fn changed_files(worktree: &Path, base: &str, head: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// A store and an upstream repository with one commit, in a fresh folder.
+    fn scratch(tag: &str) -> (PathBuf, Store, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("rfl-fetch-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&crate::paths::Cache::new(Some(&dir.join("cache")))).unwrap();
+        let up = dir.join("up");
+        let git = |args: &[&str]| assert!(Command::new("git").args(args).status().unwrap().success(), "git {args:?}");
+        let up_s = up.to_str().unwrap();
+        git(&["init", "-q", "-b", "master", up_s]);
+        git(&["-C", up_s, "-c", "user.name=T", "-c", "user.email=t@x", "commit", "-q", "--allow-empty", "-m", "x"]);
+        (dir, store, up)
+    }
+
+    /// A URL that is an option (`--upload-pack=…` runs a command) is handed to git after
+    /// `--` by every remote command, so git refuses it instead of running the command. The
+    /// folder named like the option is what lets such a URL through the probe's path check.
+    #[test]
+    fn a_url_is_never_an_option_to_git() {
+        let (dir, store, _) = scratch("option");
+        let hostile = "--upload-pack=touch pwned";
+        std::fs::create_dir_all(dir.join(hostile)).unwrap();
+        std::fs::create_dir_all(dir.join("refs/tags/v7.*")).unwrap();
+        let cmds = [
+            fetch_cmd(&store, hostile, "HEAD", "refs/rfl/x"),
+            ls_remote_cmd(&store, &["--tags", "--refs"], hostile, &["refs/tags/v7.*"]),
+            ls_remote_cmd(&store, &["--heads"], hostile, &[]),
+        ];
+        for mut c in cmds {
+            let o = c.current_dir(&dir).output().unwrap();
+            assert!(!o.status.success(), "{c:?} succeeded");
+            assert!(!dir.join("pwned").exists(), "{c:?} ran the upload-pack option: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        // The same ls-remote without `--` does run it: the check above can fail.
+        let mut bare = store.cmd();
+        bare.args(["ls-remote", "--tags", "--refs", hostile, "refs/tags/v7.*"]).current_dir(&dir);
+        let _ = bare.output().unwrap();
+        assert!(dir.join("pwned").exists(), "the unprotected form no longer runs the option; the test proves nothing");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Git may use only https, http, git and file, even when the user's own configuration
+    /// allows `ext::` (which runs any command).
+    #[test]
+    fn git_uses_only_the_allowed_transports() {
+        let (dir, store, up) = scratch("transport");
+        let config = dir.join("gitconfig");
+        std::fs::write(&config, "[protocol \"ext\"]\n\tallow = always\n").unwrap();
+        let ext = "ext::sh -c touch% pwned";
+        let mut c = fetch_cmd(&store, ext, "HEAD", "refs/rfl/x");
+        let o = c.current_dir(&dir).env("GIT_CONFIG_GLOBAL", &config).output().unwrap();
+        assert!(!o.status.success() && !dir.join("pwned").exists(), "ext:: ran: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("transport 'ext' not allowed"), "{}", String::from_utf8_lossy(&o.stderr));
+        // The same configuration lets a plain git run it: the check above can fail.
+        let _ = store.cmd().args(["fetch", ext, "HEAD"]).current_dir(&dir).env("GIT_CONFIG_GLOBAL", &config).output().unwrap();
+        assert!(dir.join("pwned").exists(), "plain git refused ext:: too; the test proves nothing");
+        // An allowed transport still fetches.
+        let sha = fetch_ref(&store, &format!("file://{}", up.display()), "refs/heads/master", "refs/rfl/y").unwrap();
+        assert_eq!(sha.len(), 40);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn closed_port_is_unreachable_fast() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
