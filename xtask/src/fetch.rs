@@ -525,7 +525,7 @@ mod tests {
         assert!(!o.status.success() && !dir.join("pwned").exists(), "ext:: ran: {}", String::from_utf8_lossy(&o.stderr));
         assert!(String::from_utf8_lossy(&o.stderr).contains("transport 'ext' not allowed"), "{}", String::from_utf8_lossy(&o.stderr));
         // The same configuration lets a plain git run it: the check above can fail.
-        let _ = store.cmd().args(["fetch", ext, "HEAD"]).current_dir(&dir).env("GIT_CONFIG_GLOBAL", &config).output().unwrap();
+        let _ = store.cmd().args(["fetch", ext, "HEAD"]).current_dir(&dir).env("GIT_CONFIG_GLOBAL", &config).env_remove("GIT_ALLOW_PROTOCOL").output().unwrap();
         assert!(dir.join("pwned").exists(), "plain git refused ext:: too; the test proves nothing");
         // An allowed transport still fetches.
         let sha = fetch_ref(&store, &format!("file://{}", up.display()), "refs/heads/master", "refs/rfl/y").unwrap();
