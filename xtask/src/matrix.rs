@@ -335,7 +335,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
     for e in &matrix.entries {
         let id = e.id.get_ref();
         if let Err(why) = check_id(id) {
-            return Err(err_at(e.id.span().start, format!("entry id `{id}` {why}")));
+            return Err(err_at(e.id.span().start, format!("entry id `{}` {why}", shown(id))));
         }
         if !seen.insert(id.clone()) {
             return Err(err_at(e.id.span().start, format!("duplicate entry id `{id}`")));
@@ -345,7 +345,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
                 let known: Vec<&str> = matrix.bases.keys().map(String::as_str).collect();
                 return Err(err_at(
                     b.span().start,
-                    format!("entry `{id}` names base `{}`, which is not declared (declared: {})", b.get_ref(), known.join(", ")),
+                    format!("entry `{id}` names base `{}`, which is not declared (declared: {})", shown(b.get_ref()), known.join(", ")),
                 ));
             }
         }
