@@ -118,6 +118,99 @@ fn bad_matrices_name_file_line_and_column() {
     assert!(err.contains("bad.toml:8:") && err.contains("unknown variant `svn`"), "{err}");
 }
 
+const TOOLCHAIN: &str = "rustc = \"r\"\nrustdoc = \"r\"\nclippy_driver = \"c\"\nrustfmt = \"f\"\nbindgen = \"b\"\n";
+
+/// Names that become folders, refs and shell words, and URLs handed to git: a hostile one is
+/// refused when the matrix loads, at its place in the file, with exit code 2.
+#[test]
+fn hostile_names_and_urls_are_refused_at_load_with_their_place() {
+    let cases = [
+        (GOOD.replace("[bases.b]", &format!("[toolchains.\"t/../../../victim\"]\n{TOOLCHAIN}[bases.b]")), "bad.toml:2:13: toolchain name `t/../../../victim` may hold only"),
+        (GOOD.replace("[bases.b]", "[bases.\"b/../../x\"]").replace("base = \"b\"", "base = \"b/../../x\""), "bad.toml:2:8: base name `b/../../x` may hold only"),
+        (GOOD.replace("[bases.b]", "[bases.\"b;touch x\"]").replace("base = \"b\"", "base = \"b;touch x\""), "bad.toml:2:8: base name `b;touch x` may hold only"),
+        (
+            GOOD.replace("[bases.b]", "[mirrors]\n\"https://github.com/\" = \"--upload-pack=touch /tmp/x\"\n[bases.b]"),
+            "bad.toml:3:25: mirror `https://github.com/` = `--upload-pack=touch /tmp/x`: the replacement starts with `-`",
+        ),
+        (GOOD.replace("url = \"u\"", "url = \"--upload-pack=touch /tmp/x\""), "bad.toml:4:7: base `b`: url `--upload-pack=touch /tmp/x` starts with `-`"),
+        (GOOD.replace("url = \"u\"", "url = \"ext::sh -c touch% /tmp/x\""), "bad.toml:4:7: base `b`: url `ext::sh -c touch% /tmp/x` uses git's"),
+        (GOOD.replace("ref = \"r\"", "ref = \"--upload-pack=x\""), "bad.toml:5:7: base `b`: ref `--upload-pack=x` may not start with `-`"),
+        (GOOD.replace("{ lore = \"m@x\" }", "{ github_pr = \"--upload-pack=x\" }"), "bad.toml:8:10: entry `a`: github_pr `--upload-pack=x` starts with `-`"),
+    ];
+    for (text, want) in cases {
+        let (code, err) = matrix_error(&text);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.starts_with(&format!("error: {want}")), "want {want}\ngot {err}");
+    }
+}
+
+/// A toolchain named to climb out of the run folder, and names on the command line that are
+/// not declared: refused before anything is created or removed.
+#[test]
+fn hostile_names_remove_nothing_outside_the_cache() {
+    let t = TempDir::new("victim");
+    let victim = t.0.join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("keep"), "precious").unwrap();
+    // Two toolchains, so that the toolchain's name is part of each cell's folder name:
+    // <out>/cells/base-b.x86_64.<toolchain> leads to <t>/victim.
+    let text = GOOD.replace("[bases.b]", &format!("[toolchains.d]\n{TOOLCHAIN}[toolchains.\"t/../../../victim\"]\n{TOOLCHAIN}[bases.b]"));
+    let m = t.0.join("m.toml");
+    std::fs::write(&m, text).unwrap();
+    let run = |args: &[&str], matrix: &Path| {
+        let o = xtask().args(args).arg("--matrix").arg(matrix).arg("--cache").arg(t.0.join("cache")).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (code, err) = run(&["matrix", "--stage", "fetch", "--out", t.0.join("out").to_str().unwrap()], &m);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("m.toml:8:13: toolchain name `t/../../../victim`"), "{err}");
+    assert_eq!(std::fs::read_to_string(victim.join("keep")).unwrap(), "precious");
+    assert!(!t.0.join("out").exists() && !t.0.join("cache").exists());
+
+    // On the command line: names that are not declared (or match nothing) are bad input.
+    let good = t.0.join("good.toml");
+    std::fs::write(&good, GOOD).unwrap();
+    for (args, want) in [
+        (&["repro", "a", "--base", "../../victim"][..], "--base ../../victim: not declared"),
+        (&["repro", "../../victim"], "no entry `../../victim`"),
+        (&["plan", "--base", "../../victim"], "--base ../../victim: not declared"),
+        (&["plan", "--toolchain", "../victim"], "--toolchain ../victim: not declared"),
+        (&["plan", "--entry", "../*"], "--entry ../*: matches no entry"),
+        (&["matrix", "--cells", "a@../../victim@x86_64"], "--cells: `a@../../victim` names no entry and base"),
+    ] {
+        let (code, err) = run(args, &good);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(victim.join("keep")).unwrap(), "precious");
+    assert!(!t.0.join("cache").join("repro").exists());
+}
+
+/// Every word of a repro line comes back whole from a POSIX shell, whatever the names hold,
+/// and nothing in them runs; a repro.sh's comment cannot be broken out of.
+#[test]
+fn repro_lines_quote_every_word() {
+    use xtask::arch::Arch;
+    use xtask::plan::Cell;
+    let t = TempDir::new("quote");
+    let hostile = "a'b; rm -rf / $(touch pwned) `touch pwned2` \"x\" \\ *";
+    let words = |line: &str| {
+        let o = Command::new("sh").arg("-c").arg(format!("printf '%s\\n' {line}")).current_dir(&t.0).output().unwrap();
+        assert!(o.status.success(), "{line}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let cell = Cell { entry: hostile.into(), base: "b".into(), arch: Arch::Arm64, toolchain: "d".into() };
+    let line = xtask::run::repro_line(&cell, " --matrix 'my matrix.toml'");
+    assert_eq!(words(&line), ["cargo", "xtask", "repro", hostile, "--arch", "arm64", "--matrix", "my matrix.toml"]);
+    let cell = Cell { entry: "base".into(), base: hostile.into(), arch: Arch::X86_64, toolchain: "d".into() };
+    let line = xtask::run::repro_line(&cell, "");
+    assert_eq!(words(&line), ["cargo", "xtask", "matrix", "--entry", "base", "--base", hostile, "--arch", "x86_64"]);
+    assert!(!t.0.join("pwned").exists() && !t.0.join("pwned2").exists());
+    let script = xtask::repro::script_text("x\ntouch /nothing\n", &t.0.join("repro/cell"), &[]);
+    assert!(script.lines().all(|l| !l.starts_with("touch")), "{script}");
+    assert!(script.contains("# Reproduces cell x\\u{a}touch /nothing\\u{a}: "), "{script}");
+}
+
 #[test]
 fn plan_filters_and_github_matrix() {
     let m = root().join("matrix.toml");

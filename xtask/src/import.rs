@@ -18,7 +18,8 @@ pub fn run(input: &Path, out: Option<&Path>) -> anyhow::Result<()> {
     };
     let (text, notes) = render_with_notes(&md, previous.as_ref());
     for n in notes {
-        eprintln!("import-registry: {}: {n}", input.display());
+        // Notes quote registry cells, which may hold terminal escapes.
+        eprintln!("import-registry: {}: {}", input.display(), matrix::shown(&n));
     }
     let rows = registry::parse_rows(&md).len();
     if rows == 0 {
@@ -109,4 +110,39 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
         header_notes: &notes,
     });
     (text, imp.notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever the registry's cells hold, the file the import writes loads again, holds the
+    /// cells as they were, and a re-import from it is byte-identical.
+    #[test]
+    fn hostile_cells_round_trip_through_the_written_file() {
+        let status = "te\u{1b}[2Jst\u{7}\rmid\u{202e}gnitset\u{7f}";
+        let author = "A\u{1b}]0;title\u{7}, B\u{9b}31m";
+        let md = format!(
+            "| Area | Status | Author | Git Link | Base |\n|---|---|---|---|---|\n\
+             | ar\u{1}ea | {status} | {author} | https://github.com/ü/é/pull/1 https://x\u{1b}y | `rust` |\n\
+             | b | review | B | https://lore.kernel.org/ö | ru\u{85}st\u{202e} |\n\
+             | c | review | C | http://gitlab.com@127.0.0.1:18080/x/y | |\n"
+        );
+        let text = render(&md, None);
+        let loaded = matrix::parse(Path::new("m.toml"), &text).unwrap_or_else(|e| panic!("the written file does not load: {e}\n{text}"));
+        assert!(!text.chars().any(|c| (c.is_control() && c != '\n') || matrix::is_bidi_control(c)), "raw control characters written:\n{text:?}");
+        let es = &loaded.matrix.entries;
+        assert_eq!(es.len(), 3);
+        assert_eq!(es[0].status, status);
+        assert_eq!(es[0].area, "ar\u{1}ea");
+        assert_eq!(es[0].authors, ["A\u{1b}]0;title\u{7}", "B\u{9b}31m"]);
+        assert_eq!(es[0].source.get_ref(), &matrix::Source::None("unrecognised link https://github.com/ü/é/pull/1".into()));
+        assert!(es[0].note.contains("unrecognised link: https://x\u{1b}y"), "{}", es[0].note);
+        assert_eq!(es[1].registry_base, "ru\u{85}st\u{202e}");
+        assert!(es[1].skip.as_deref().is_some_and(|s| s.contains("ru\u{85}st\u{202e}")), "{:?}", es[1].skip);
+        // The userinfo link is kept as a note, never as a GitLab source.
+        assert_eq!(es[2].source.get_ref().kind(), "none");
+        assert!(text.contains("names a user before the host"), "{text}");
+        assert_eq!(render(&md, Some(&loaded)), text, "a re-import from the written file changed it");
+    }
 }

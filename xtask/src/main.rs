@@ -38,7 +38,12 @@ fn load_matrix(p: Option<&Path>) -> anyhow::Result<matrix::Loaded> {
 fn filters(m: &matrix::Loaded, sel: &Selection) -> anyhow::Result<plan::Filters> {
     let mut f = plan::Filters::default();
     for e in &sel.entries {
-        f.entries.push(glob::Pattern::new(e).map_err(|err| anyhow::anyhow!("--entry {e}: {err}"))?);
+        let pattern = glob::Pattern::new(e).map_err(|err| anyhow::anyhow!("--entry {}: {err}", matrix::shown(e)))?;
+        // A pattern that selects nothing is a typo or a name that cannot be an id: bad input.
+        if e != plan::BASE_ENTRY && !m.matrix.entries.iter().any(|x| pattern.matches(x.id.get_ref())) {
+            anyhow::bail!("--entry {}: matches no entry of {}", matrix::shown(e), m.path.display());
+        }
+        f.entries.push(pattern);
     }
     for a in &sel.arches {
         if a == "all" {
@@ -55,13 +60,13 @@ fn filters(m: &matrix::Loaded, sel: &Selection) -> anyhow::Result<plan::Filters>
     }
     if let Some(b) = &sel.base {
         if !m.matrix.bases.contains_key(b) {
-            anyhow::bail!("--base {b}: not declared in {}", m.path.display());
+            anyhow::bail!("--base {}: not declared in {}", matrix::shown(b), m.path.display());
         }
         f.base = Some(b.clone());
     }
     if let Some(t) = &sel.toolchain {
         if !m.matrix.toolchains.contains_key(t) {
-            anyhow::bail!("--toolchain {t}: not declared in {}", m.path.display());
+            anyhow::bail!("--toolchain {}: not declared in {}", matrix::shown(t), m.path.display());
         }
         f.toolchain = Some(t.clone());
     }
@@ -139,7 +144,11 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
                 None => None,
             };
             if entry != plan::BASE_ENTRY && m.entry(&entry).is_none() {
-                anyhow::bail!("no entry `{entry}` in {}", m.path.display());
+                anyhow::bail!("no entry `{}` in {}", matrix::shown(&entry), m.path.display());
+            }
+            // Only a declared (so checked) base name may reach the reproducer's folder names.
+            if let Some(b) = base.as_deref().filter(|b| !m.matrix.bases.contains_key(*b)) {
+                anyhow::bail!("--base {}: not declared in {}", matrix::shown(b), m.path.display());
             }
             let matrix_arg = match &matrix {
                 Some(p) => format!(" --matrix {}", proc::shell_quote(p)),
@@ -179,7 +188,10 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             let m = load_matrix(sel.matrix.as_deref())?;
             let mut p = plan::plan(&m, &filters(&m, &sel)?);
             if let Some(spec) = &cells {
-                let wanted = plan::parse_cell_selectors(spec).map_err(|e| anyhow::anyhow!("--cells: {e}"))?;
+                let wanted = plan::parse_cell_selectors(spec).map_err(|e| anyhow::anyhow!("--cells: {}", matrix::shown(&e)))?;
+                if let Some((e, b, _)) = wanted.iter().find(|(e, b, _)| !m.matrix.bases.contains_key(b) || *e != plan::BASE_ENTRY && m.entry(e).is_none()) {
+                    anyhow::bail!("--cells: `{}@{}` names no entry and base of {}", matrix::shown(e), matrix::shown(b), m.path.display());
+                }
                 p.cells.retain(|c| wanted.iter().any(|(e, b, a)| *e == c.entry && *b == c.base && *a == c.arch));
             }
             let stop_after = match &stage {

@@ -400,19 +400,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
             }
         }
     }
-    for (name, base) in &matrix.bases {
-        if name == "base" {
-            return Err(err_at(0, "a base may not be named `base`: that name marks base cells".into()));
-        }
-        if base.url.trim().is_empty() || base.git_ref.trim().is_empty() {
-            return Err(err_at(0, format!("base `{name}` needs both `url` and `ref`")));
-        }
-    }
+    check_names_and_urls(text, &matrix, &err_at)?;
     let mut seen = HashSet::new();
     for e in &matrix.entries {
         let id = e.id.get_ref();
         if let Err(why) = check_id(id) {
-            return Err(err_at(e.id.span().start, format!("entry id `{id}` {why}")));
+            return Err(err_at(e.id.span().start, format!("entry id `{}` {why}", shown(id))));
         }
         if !seen.insert(id.clone()) {
             return Err(err_at(e.id.span().start, format!("duplicate entry id `{id}`")));
@@ -422,7 +415,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
                 let known: Vec<&str> = matrix.bases.keys().map(String::as_str).collect();
                 return Err(err_at(
                     b.span().start,
-                    format!("entry `{id}` names base `{}`, which is not declared (declared: {})", b.get_ref(), known.join(", ")),
+                    format!("entry `{id}` names base `{}`, which is not declared (declared: {})", shown(b.get_ref()), known.join(", ")),
                 ));
             }
         }
@@ -438,8 +431,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
         }
         if let Source::Mbox(p) = e.source.get_ref() {
             if let Err(why) = check_mbox_path(p) {
-                return Err(err_at(e.source.span().start, format!("entry `{id}`: mbox `{p}` {why}")));
+                return Err(err_at(e.source.span().start, format!("entry `{id}`: mbox `{}` {why}", shown(p))));
             }
+        }
+        if let Err(why) = check_source_url(&matrix.mirrors, e.source.get_ref()) {
+            let s = e.source.get_ref();
+            return Err(err_at(e.source.span().start, format!("entry `{id}`: {} `{}` {why}", s.kind(), shown(s.value()))));
         }
     }
     Ok(Loaded { path: path.to_path_buf(), matrix, arches, checks })
@@ -452,17 +449,197 @@ fn unknown_arch_message(name: &str) -> String {
 
 /// Entry ids name folders in run directories, so they are kept to a safe alphabet.
 pub fn check_id(id: &str) -> Result<(), &'static str> {
-    if id.is_empty() {
-        return Err("is empty");
-    }
     if id == "base" {
         return Err("is reserved for base cells");
     }
-    if id.starts_with('.') || id.starts_with('-') {
+    check_name(id)
+}
+
+/// The safe-name rule for everything that becomes a folder, a git ref or a shell word: entry
+/// ids, base names, toolchain names. Such a name can never climb out of a folder (`..`, `/`),
+/// be read as an option (`-`), hide (`.`), or need quoting in a shell.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("is empty");
+    }
+    if name.starts_with('.') || name.starts_with('-') {
         return Err("may not start with `.` or `-`");
     }
-    if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
         return Err("may hold only ASCII letters, digits, `-`, `_` and `.`");
+    }
+    Ok(())
+}
+
+/// A value as an error message shows it: control characters escaped, so that a hostile name
+/// cannot rewrite the terminal it is reported on.
+pub fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || is_bidi_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Unicode's bidirectional controls, which reorder how the text around them is displayed.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The transports the harness lets git use; `fetch.rs` restricts git to the same list.
+pub const GIT_TRANSPORTS: [&str; 4] = ["https", "http", "git", "file"];
+
+/// A URL or path handed to git (after mirror rewrites): never an option, never git's
+/// `<transport>::<address>` form (`ext::` runs commands), and only the allowed transports.
+pub fn check_git_url(url: &str) -> Result<(), String> {
+    check_url_text(url)?;
+    let first_slash = url.find('/').unwrap_or(url.len());
+    if url[..first_slash].contains("::") {
+        return Err("uses git's `<transport>::<address>` form, which the harness refuses".into());
+    }
+    if let Some((scheme, _)) = url.split_once("://") {
+        if !GIT_TRANSPORTS.iter().any(|t| scheme.eq_ignore_ascii_case(t)) {
+            return Err(format!("uses transport `{}` (allowed: {})", shown(scheme), GIT_TRANSPORTS.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+/// What every URL, path or URL prefix in the matrix must be: something, not an option, and
+/// free of control characters.
+fn check_url_text(url: &str) -> Result<(), String> {
+    if url.trim().is_empty() {
+        return Err("is empty".into());
+    }
+    if url.starts_with('-') {
+        return Err("starts with `-`: git would read it as an option".into());
+    }
+    if url.chars().any(|c| c.is_control()) {
+        return Err("holds control characters".into());
+    }
+    Ok(())
+}
+
+/// A branch, tag or tag pattern (`v7.2.*`) on a remote: what `refs/heads/` or `refs/tags/`
+/// is followed by in a refspec, so nothing that git's ref rules or a refspec would misread.
+pub fn check_git_ref(r: &str) -> Result<(), &'static str> {
+    if r.is_empty() {
+        return Err("is empty");
+    }
+    if r.starts_with(['-', '.', '/']) || r.ends_with(['/', '.']) {
+        return Err("may not start with `-`, `.` or `/`, nor end with `/` or `.`");
+    }
+    if r.contains("..") || r.contains("//") || r.contains("/.") || r.ends_with(".lock") {
+        return Err("is not a valid git ref name (`..`, `//`, `/.` or `.lock`)");
+    }
+    if !r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+' | '*')) {
+        return Err("may hold only ASCII letters, digits, `-`, `_`, `.`, `/`, `+` and `*`");
+    }
+    Ok(())
+}
+
+/// A Debian package name (handed to apt-get) or suite (a folder name and a sources.list word).
+fn check_debian_word(w: &str) -> Result<(), &'static str> {
+    if w.is_empty() {
+        return Err("is empty");
+    }
+    if !w.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("must start with a letter or digit");
+    }
+    if !w.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+')) {
+        return Err("may hold only ASCII letters, digits, `-`, `_`, `.` and `+`");
+    }
+    Ok(())
+}
+
+/// A source that names a remote: never an option, and (for those git fetches) a URL git may
+/// use once the mirrors have rewritten it.
+fn check_source_url(mirrors: &BTreeMap<String, String>, s: &Source) -> Result<(), String> {
+    match s {
+        Source::GithubPr(u) | Source::PrCommit(u) | Source::Branch(u) | Source::Commit(u) | Source::Gitlab(u) => {
+            check_url_text(u)?;
+            let to = rewrite_url(mirrors, u);
+            check_git_url(&to).map_err(|why| if to == *u { why } else { format!("becomes `{}` through [mirrors], which {why}", shown(&to)) })
+        }
+        Source::File(u) => check_url_text(u),
+        Source::Lore(_) | Source::Mbox(_) | Source::Unpublished(_) | Source::None(_) => Ok(()),
+    }
+}
+
+/// Where the names and URLs that `Matrix` holds as plain map keys and strings are in the
+/// file: read in a second pass, so that their checks can say file:line:col.
+#[derive(Deserialize)]
+struct Places {
+    #[serde(default)]
+    mirrors: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    toolchains: BTreeMap<Spanned<String>, serde::de::IgnoredAny>,
+    #[serde(default)]
+    bases: BTreeMap<Spanned<String>, BasePlaces>,
+}
+
+#[derive(Deserialize)]
+struct BasePlaces {
+    url: Spanned<String>,
+    #[serde(rename = "ref")]
+    git_ref: Spanned<String>,
+    offline: Option<OfflinePlaces>,
+}
+
+#[derive(Deserialize)]
+struct OfflinePlaces {
+    debian_package: Spanned<String>,
+    suite: Spanned<String>,
+}
+
+/// Base and toolchain names become folders, refs and shell words, mirror values and base URLs
+/// reach git: each is checked here, at its place in the file.
+fn check_names_and_urls(text: &str, matrix: &Matrix, err_at: &dyn Fn(usize, String) -> MatrixError) -> Result<(), MatrixError> {
+    let places: Places = toml::from_str(text).map_err(|e| err_at(e.span().map_or(0, |s| s.start), e.message().trim().to_string()))?;
+    for (from, to) in &places.mirrors {
+        if let Err(why) = check_url_text(from.get_ref()) {
+            return Err(err_at(from.span().start, format!("mirror prefix `{}` {why}", shown(from.get_ref()))));
+        }
+        if let Err(why) = check_git_url(to.get_ref()) {
+            return Err(err_at(to.span().start, format!("mirror `{}` = `{}`: the replacement {why}", shown(from.get_ref()), shown(to.get_ref()))));
+        }
+    }
+    for name in places.toolchains.keys() {
+        if let Err(why) = check_name(name.get_ref()) {
+            return Err(err_at(name.span().start, format!("toolchain name `{}` {why}", shown(name.get_ref()))));
+        }
+    }
+    for (name, b) in &places.bases {
+        let at = name.span().start;
+        let name = name.get_ref();
+        if name == "base" {
+            return Err(err_at(at, "a base may not be named `base`: that name marks base cells".into()));
+        }
+        if let Err(why) = check_name(name) {
+            return Err(err_at(at, format!("base name `{}` {why}", shown(name))));
+        }
+        if b.url.get_ref().trim().is_empty() || b.git_ref.get_ref().trim().is_empty() {
+            return Err(err_at(at, format!("base `{name}` needs both `url` and `ref`")));
+        }
+        let url = rewrite_url(&matrix.mirrors, b.url.get_ref());
+        if let Err(why) = check_url_text(b.url.get_ref()).and_then(|()| check_git_url(&url)) {
+            let via = if url == *b.url.get_ref() { String::new() } else { format!(" (`{}` through [mirrors])", shown(&url)) };
+            return Err(err_at(b.url.span().start, format!("base `{name}`: url `{}`{via} {why}", shown(b.url.get_ref()))));
+        }
+        if let Err(why) = check_git_ref(b.git_ref.get_ref()) {
+            return Err(err_at(b.git_ref.span().start, format!("base `{name}`: ref `{}` {why}", shown(b.git_ref.get_ref()))));
+        }
+        if let Some(o) = &b.offline {
+            for (field, v) in [("debian_package", &o.debian_package), ("suite", &o.suite)] {
+                if let Err(why) = check_debian_word(v.get_ref()) {
+                    return Err(err_at(v.span().start, format!("base `{name}`: {field} `{}` {why}", shown(v.get_ref()))));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -529,10 +706,30 @@ pub const HEADER: &str = r#"# matrix.toml — what the Rust-for-Linux patch-heal
 #                           note = anything the import wants a human to read.
 "#;
 
+/// A TOML basic string holding exactly `s`, whatever it holds: quotes, backslashes and every
+/// character TOML forbids raw (C0 controls, DEL) are escaped, and so are C1 controls and bidi
+/// overrides, so that the file reads as it loads. The short escapes and the lowercase `\u00xx`
+/// form are serde_json's, which earlier imports used: their output does not change.
 pub fn toml_str(s: &str) -> String {
-    // serde_json's string escaping is valid TOML basic-string escaping for all we write
-    // (quotes, backslashes and control characters).
-    serde_json::to_string(s).expect("string serialises")
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_control() || is_bidi_control(c) => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn toml_list(items: &[String]) -> String {
@@ -554,7 +751,9 @@ pub struct WriteSpec<'a> {
 pub fn write(spec: &WriteSpec) -> String {
     let mut out = String::from(HEADER);
     for n in spec.header_notes {
-        let _ = writeln!(out, "# {n}");
+        // TOML refuses control characters in comments (a registry cell may hold any): notes are
+        // written with them escaped, one comment line each.
+        let _ = writeln!(out, "# {}", shown(n));
     }
     out.push('\n');
     let _ = writeln!(out, "arches = {}", toml_list(spec.arches));
@@ -745,6 +944,81 @@ base = "rust-next"
         for id in ["../x", "a/b", "base", "", ".hidden"] {
             let bad = SMALL.replace("id = \"one\"", &format!("id = {}", toml_str(id)));
             assert!(parse_str(&bad).is_err(), "{id}");
+        }
+    }
+
+    /// `SMALL` with `[toolchains.<name>]` and `[mirrors]` added in front of the base.
+    fn with_sections(toolchain: &str, mirror: (&str, &str)) -> String {
+        let tc = format!("[toolchains.{}]\nrustc = \"r\"\nrustdoc = \"r\"\nclippy_driver = \"c\"\nrustfmt = \"f\"\nbindgen = \"b\"\n", toml_str(toolchain));
+        let mirrors = format!("[mirrors]\n{} = {}\n", toml_str(mirror.0), toml_str(mirror.1));
+        SMALL.replace("[bases.rust-next]", &format!("{mirrors}{tc}[bases.rust-next]"))
+    }
+
+    #[test]
+    fn names_that_become_paths_are_checked_where_they_stand() {
+        let ok = with_sections("debian", ("https://github.com/", "file:///m/gh/"));
+        parse_str(&ok).unwrap();
+        // Lines: 2 arches, 3 [mirrors], 4 the mirror, 5 [toolchains.…], 11 [bases.…].
+        let e = parse_str(&with_sections("t/../../../victim", ("https://github.com/", "file:///m/"))).unwrap_err().to_string();
+        assert_eq!(e, "m.toml:5:13: toolchain name `t/../../../victim` may hold only ASCII letters, digits, `-`, `_` and `.`");
+        let e = parse_str(&with_sections("-x", ("https://github.com/", "file:///m/"))).unwrap_err().to_string();
+        assert_eq!(e, "m.toml:5:13: toolchain name `-x` may not start with `.` or `-`");
+        for (bad, why) in [("../../victim", "may not start with"), ("a;rm -rf ~", "may hold only"), ("a\u{1b}[2J", "may hold only"), ("", "is empty")] {
+            let text = SMALL.replace("[bases.rust-next]", &format!("[bases.{}]", toml_str(bad))).replace("base = \"rust-next\"", &format!("base = {}", toml_str(bad)));
+            let e = parse_str(&text).unwrap_err().to_string();
+            assert!(e.starts_with("m.toml:3:8: base name `") && e.contains(why), "{bad:?}: {e}");
+            assert!(!e.contains('\u{1b}'), "the message must not carry the raw escape: {e:?}");
+        }
+    }
+
+    #[test]
+    fn urls_that_reach_git_are_never_options_or_odd_transports() {
+        let e = parse_str(&with_sections("d", ("https://github.com/", "--upload-pack=touch /tmp/x"))).unwrap_err().to_string();
+        assert_eq!(e, "m.toml:4:25: mirror `https://github.com/` = `--upload-pack=touch /tmp/x`: the replacement starts with `-`: git would read it as an option");
+        let e = parse_str(&with_sections("d", ("https://github.com/", "ext::sh -c touch% /tmp/x"))).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:4:25: ") && e.contains("`<transport>::<address>` form"), "{e}");
+        let e = parse_str(&with_sections("d", ("https://github.com/", "ssh://git@example.org/"))).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:4:25: ") && e.contains("transport `ssh`"), "{e}");
+        let e = parse_str(&with_sections("d", ("-x", "https://example.org/"))).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:4:1: mirror prefix `-x` starts with `-`"), "{e}");
+        // A base URL, directly or once a mirror has rewritten it.
+        let e = parse_str(&SMALL.replace("\"https://example.org/linux.git\"", "\"--upload-pack=touch /tmp/x\"")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:5:7: base `rust-next`: url `--upload-pack=touch /tmp/x` starts with `-`"), "{e}");
+        // `ext:` alone is no transport form; joined to the rest of the URL, it is one.
+        let via = with_sections("d", ("https://example.org/", "ext:")).replace("https://example.org/linux.git", "https://example.org/:sh -c x");
+        let e = parse_str(&via).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:13:7: base `rust-next`: url `https://example.org/:sh -c x` (`ext::sh -c x` through [mirrors]) uses git's"), "{e}");
+        let e = parse_str(&SMALL.replace("ref = \"rust-next\"", "ref = \"--delete\"")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:6:7: base `rust-next`: ref `--delete` may not start with `-`"), "{e}");
+        let e = parse_str(&SMALL.replace("ref = \"rust-next\"", "ref = \"a:refs/heads/x\"")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:6:7: ") && e.contains("may hold only"), "{e}");
+        let off = SMALL.replace("ref = \"rust-next\"", "ref = \"v7.2.*\"\noffline = { debian_package = \"-oAPT::x=y\", suite = \"unstable\" }");
+        let e = parse_str(&off).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:7:30: base `rust-next`: debian_package `-oAPT::x=y` must start with"), "{e}");
+        let e = parse_str(&off.replace("-oAPT::x=y", "linux-source-7.2").replace("unstable", "../../x")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:7:58: base `rust-next`: suite `../../x`"), "{e}");
+        // Entry sources that git fetches.
+        let e = parse_str(&SMALL.replace("https://github.com/Rust-for-Linux/linux/pull/885", "--upload-pack=x")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:10:10: entry `one`: github_pr `--upload-pack=x` starts with `-`"), "{e}");
+        let e = parse_str(&SMALL.replace("{ github_pr = \"https://github.com/Rust-for-Linux/linux/pull/885\" }", "{ gitlab = \"ext::sh -c x\" }")).unwrap_err().to_string();
+        assert!(e.starts_with("m.toml:10:10: entry `one`: gitlab `ext::sh -c x`") && e.contains("form"), "{e}");
+        // What is fine stays fine: plain paths, file:// and http(s) remotes, tag patterns.
+        parse_str(&SMALL.replace("https://example.org/linux.git", "/srv/git/linux.git")).unwrap();
+        parse_str(&SMALL.replace("https://example.org/linux.git", "file:///srv/git/linux.git").replace("ref = \"rust-next\"", "ref = \"v7.2.*\"")).unwrap();
+    }
+
+    #[test]
+    fn any_string_written_loads_back_as_itself() {
+        let hostile = ["\u{1b}[31mred\u{7}", "a\rb\nc\td", "\u{7f}del", "\u{85}\u{9b}c1", "bidi \u{202e}txt.exe", "\"quoted\" \\ back", "ü é 漢字 😀", ""];
+        for h in hostile {
+            let text = format!("{}\nnote = {}\n", SMALL.trim_end(), toml_str(h));
+            let m = parse_str(&text).unwrap_or_else(|e| panic!("{h:?}: {e}\n{text}"));
+            assert_eq!(m.matrix.entries[0].note, h);
+            assert!(!toml_str(h).chars().any(|c| c.is_control() || is_bidi_control(c)), "{h:?} written raw");
+        }
+        // serde_json's form for what earlier imports wrote, so that they read the same.
+        for plain in ["plain", "a\"b", "tab\there", "x\u{1}y"] {
+            assert_eq!(toml_str(plain), serde_json::to_string(plain).unwrap());
         }
     }
 

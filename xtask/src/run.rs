@@ -219,11 +219,14 @@ fn sort_like_plan(cells: &mut [CellResult], plan: &[Cell]) {
     cells.sort_by_key(|r| plan.iter().position(|c| is_result_of(r, c)).unwrap_or(usize::MAX));
 }
 
-fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
+/// The command that runs a cell again, every word quoted for a POSIX shell: names are checked
+/// at load, and this holds even for one that was not.
+pub fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
+    let q = |s: &str| proc::shell_quote(s);
     if cell.is_base() {
-        format!("cargo xtask matrix{matrix_arg} --entry base --base {} --arch {}", cell.base, cell.arch)
+        format!("cargo xtask matrix{matrix_arg} --entry base --base {} --arch {}", q(&cell.base), q(cell.arch.name()))
     } else {
-        format!("cargo xtask repro {} --arch {}{matrix_arg}", cell.entry, cell.arch)
+        format!("cargo xtask repro {} --arch {}{matrix_arg}", q(&cell.entry), q(cell.arch.name()))
     }
 }
 
