@@ -21,7 +21,8 @@ fn main() -> ExitCode {
     match run(flags) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // An error may quote outside text (a matrix value, a server's answer).
+            eprintln!("error: {}", xtask::progress::term_safe(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

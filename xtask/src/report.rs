@@ -503,7 +503,8 @@ pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
 
 /// GitHub workflow-command escaping of a message (data).
 pub fn gh_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    // Terminal escapes first: GitHub's log viewer renders them.
+    crate::progress::term_safe(s).replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// GitHub workflow-command escaping of a property value.

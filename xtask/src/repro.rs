@@ -13,6 +13,7 @@ use crate::outcome::CellResult;
 use crate::paths::Cache;
 use crate::plan::{self, Filters, BASE_ENTRY};
 use crate::proc;
+use crate::progress::term_safe;
 use crate::run;
 
 pub struct Args {
@@ -90,24 +91,24 @@ pub fn script_text(name: &str, work: &Path, commands: &[String]) -> String {
 }
 
 fn show(r: &CellResult, dir: &Path) {
-    println!("{}", run::verdict_line(r));
+    println!("{}", term_safe(&run::verdict_line(r)));
     match r.first_problem() {
         Some(p) => {
-            println!("\nfailing stage: {} ({:?})\n{}", p.stage.name(), p.status, p.summary);
+            println!("\nfailing stage: {} ({:?})\n{}", p.stage.name(), p.status, term_safe(&p.summary));
             for d in p.diagnostics.iter().take(10) {
-                println!("  {}", d.render());
+                println!("  {}", term_safe(&d.render()));
             }
             if let Some(log) = &p.log {
                 let text = String::from_utf8_lossy(&std::fs::read(dir.join(log)).unwrap_or_default()).into_owned();
                 let lines: Vec<&str> = text.lines().collect();
                 println!("\n--- last lines of {log} ---");
                 for l in &lines[lines.len().saturating_sub(30)..] {
-                    println!("{l}");
+                    println!("{}", term_safe(l));
                 }
             }
             let bad: Vec<_> = r.kunit.tests.iter().filter(|t| t.status == "fail" || t.status == "crash").collect();
             for t in bad {
-                println!("kunit {} {}.{} {}", t.status, t.suite, t.name, t.location.as_deref().unwrap_or(""));
+                println!("{}", term_safe(&format!("kunit {} {}.{} {}", t.status, t.suite, t.name, t.location.as_deref().unwrap_or(""))));
             }
         }
         None => println!("the cell passes: nothing failed to reproduce"),
