@@ -338,6 +338,8 @@ fn reports_survive_hostile_text() {
     assert!(before.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ")), "{before}");
     assert!(before.lines().count() <= 10);
     assert!(!before.contains("::set-env name=A::1\n") && before.contains("file=samples/rust/x.rs,line=3"), "{before}");
+    // GitHub's log viewer renders terminal escapes: annotations show them, never act on them.
+    assert!(!gh.contains(['\u{1b}', '\u{7}', '\u{202e}']) && before.contains("\\x1b]0;pwned"), "{gh:?}");
     assert!(after.contains(&format!("::{token}::")), "stop-commands closed");
 }
 
