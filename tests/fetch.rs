@@ -213,15 +213,7 @@ base = "dead"
     std::fs::write(&mpath, matrix).unwrap();
     let out = root.join("out");
     let started = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["matrix", "--stage", "apply", "--matrix"])
-        .arg(&mpath)
-        .arg("--out")
-        .arg(&out)
-        .arg("--cache")
-        .arg(root.join("cache"))
-        .output()
-        .unwrap();
+    let o = apply_only(&mpath, &out, &root.join("cache")).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains("thread 'main' panicked"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
@@ -273,6 +265,14 @@ fn gzip_bomb() -> Vec<u8> {
         e.write_all(&zeros).unwrap();
     }
     e.finish().unwrap()
+}
+
+/// `xtask matrix --stage apply` on a matrix of the test's, with the run folder and the cache
+/// in the test's own folder.
+fn apply_only(mpath: &Path, out: &Path, cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.args(["matrix", "--stage", "apply", "--matrix"]).arg(mpath).arg("--out").arg(out).arg("--cache").arg(cache);
+    c
 }
 
 fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
@@ -349,15 +349,7 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
     std::fs::write(&mpath, matrix).unwrap();
     let out = root.join("out");
     let started = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["matrix", "--stage", "apply", "--matrix"])
-        .arg(&mpath)
-        .arg("--out")
-        .arg(&out)
-        .arg("--cache")
-        .arg(root.join("cache"))
-        .output()
-        .unwrap();
+    let o = apply_only(&mpath, &out, &root.join("cache")).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains("thread 'main' panicked"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
@@ -399,13 +391,7 @@ fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
     std::fs::write(&mpath, matrix).unwrap();
     let cache = root.join("cache");
     let start = |out: &str| {
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["matrix", "--stage", "apply", "--matrix"])
-            .arg(&mpath)
-            .arg("--out")
-            .arg(root.join(out))
-            .arg("--cache")
-            .arg(&cache)
+        apply_only(&mpath, &root.join(out), &cache)
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -524,16 +510,7 @@ fn a_hostile_patch_subject_is_escaped_on_the_terminal() {
     let mpath = root.join("m.toml");
     std::fs::write(&mpath, matrix).unwrap();
     let out = root.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["matrix", "--stage", "apply", "--matrix"])
-        .arg(&mpath)
-        .arg("--out")
-        .arg(&out)
-        .arg("--cache")
-        .arg(root.join("cache"))
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .unwrap();
+    let o = apply_only(&mpath, &out, &root.join("cache")).env_remove("GITHUB_ACTIONS").output().unwrap();
     let log = String::from_utf8_lossy(&o.stderr);
     let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     let cell = v["cells"].as_array().unwrap().iter().find(|c| c["entry"] == "evil").unwrap_or_else(|| panic!("{log}"));
