@@ -252,11 +252,6 @@ pub fn write_results(out: &Path, results: &RunResults) -> anyhow::Result<()> {
 struct Slot {
     src: PathBuf,
     out_base: PathBuf,
-    /// For entries with a config of their own: kept apart, so that the base's folder (where
-    /// plain entries build) never sees a config change (which would rebuild nearly everything
-    /// twice).
-    out_kconfig: PathBuf,
-    clippy_kconfig: PathBuf,
     clippy_base: PathBuf,
     /// `--clean`: emptied before each cell.
     out_clean: PathBuf,
@@ -269,9 +264,7 @@ fn slot(cache: &Cache, cell: &Cell) -> Slot {
     Slot {
         src: b.join("src"),
         out_base: a.join("out-base"),
-        out_kconfig: a.join("out-kconfig"),
         clippy_base: a.join("clippy-base"),
-        clippy_kconfig: a.join("clippy-kconfig"),
         out_clean: a.join("out-clean"),
         clippy_clean: a.join("clippy-clean"),
     }
@@ -503,29 +496,36 @@ fn run_cell(
     };
     let own_config = !cell.is_base()
         && (changed.iter().any(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig"))) || m.entry(&cell.entry).is_some_and(|e| !e.kconfig.is_empty()));
+    // A harness killed during a cell with a config of its own left the base's folders aside.
+    for f in [&sl.out_base, &sl.clippy_base] {
+        if let Err(e) = build::restore_held(f) {
+            l.push(StageResult::error(Stage::Build, format!("restore the base's build folder: {e:#}")));
+        }
+    }
     let (out, clippy_out) = if opts.clean {
         let _ = std::fs::remove_dir_all(&sl.out_clean);
         let _ = std::fs::remove_dir_all(&sl.clippy_clean);
         (&sl.out_clean, &sl.clippy_clean)
-    } else if own_config {
-        // A fresh copy of the base's each time: its config differs from everyone else's.
-        let _ = std::fs::remove_dir_all(&sl.out_kconfig);
-        let _ = std::fs::remove_dir_all(&sl.clippy_kconfig);
-        (&sl.out_kconfig, &sl.clippy_kconfig)
     } else {
-        // A plain entry (the base's config) builds in the base's own folders. The worktree
-        // goes back to the base after every entry, and git rewrites exactly the files that
-        // differed, so the next make there (an entry's or the base's) redoes what those files
-        // feed and nothing else: the folder is the base's again as far as make can tell. A
-        // copy would not be: kbuild's recorded commands name the folder, so objtool and
-        // every Rust crate would be rebuilt in it.
+        // Every entry builds at the base's own folder paths. A plain entry (the base's config)
+        // builds in the base's folders themselves: the worktree goes back to the base after
+        // every entry, and git rewrites exactly the files that differed, so the next make there
+        // (an entry's or the base's own) redoes what those files feed and nothing else. An
+        // entry with a config of its own builds in a stand-in copy at the same paths, so the
+        // base's folders never see a config change.
         (&sl.out_base, &sl.clippy_base)
     };
-    if own_config && !opts.clean && sl.out_base.join(".config").is_file() && l.blocked.is_none() {
-        if let Err(e) = build::sync_dir(&sl.out_base, out) {
-            l.push(StageResult::error(Stage::Build, format!("prepare the entry's build folder: {e:#}")));
+    let stand_in = if own_config && !opts.clean && l.blocked.is_none() {
+        match build::StandIn::new(&[&sl.out_base, &sl.clippy_base]) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                l.push(StageResult::error(Stage::Build, format!("prepare the entry's build folders: {e:#}")));
+                None
+            }
         }
-    }
+    } else {
+        None
+    };
     let kb = Kbuild { src: sl.src.clone(), out: out.clone(), profile: &profile, tc, jobs: opts.jobs, logs: dir.to_path_buf() };
 
     if l.go(Stage::Toolchain) {
@@ -554,13 +554,12 @@ fn run_cell(
     let build_ok = l.stages.iter().any(|s| s.stage == Stage::Build && s.ok());
     let lint_block = if build_ok { None } else { Some("the build did not pass".to_string()) };
     let stopped = opts.stop_after.is_some_and(|s| s < Stage::Clippy);
-    let clippy_seed = (own_config && !opts.clean).then_some(sl.clippy_base.as_path());
     let mut early_clippy: Option<StageResult> = None;
     std::thread::scope(|s| {
         // Clippy builds in a folder of its own, so it runs beside the boot; both hold job
         // tokens, so together they never take more than `-j`.
         let clippy = (build_ok && !stopped && checks.contains(&Check::Clippy) && !proc::interrupted())
-            .then(|| s.spawn(|| kb.clippy(clippy_out, clippy_seed)));
+            .then(|| s.spawn(|| kb.clippy(clippy_out)));
         if l.go(Stage::Boot) {
             let (boot_r, console) = boot_cell(&kb, &profile, dir, opts);
             let kunit_wanted = checks.contains(&Check::Kunit);
@@ -597,7 +596,7 @@ fn run_cell(
                 b.stage(stage);
             }
             l.stages.push(match stage {
-                Stage::Clippy => early_clippy.take().unwrap_or_else(|| kb.clippy(clippy_out, clippy_seed)),
+                Stage::Clippy => early_clippy.take().unwrap_or_else(|| kb.clippy(clippy_out)),
                 Stage::Rustfmt => kb.rustfmt(),
                 _ => match base_cell.and_then(|b| b.stage(Stage::Rustdoc)).filter(|_| !opts.clean && !changed.is_empty() && !changed.iter().any(|f| reads_for_rustdoc(f))) {
                     // rustdoc documents the crates under rust/: a patchset that changes
@@ -615,6 +614,8 @@ fn run_cell(
         }
     }
     res.stages = l.stages;
+    // The base's folders come back before anything else runs in the slot.
+    drop(stand_in);
     if opts.clean {
         // Nothing reuses a clean build (the next `--clean` empties it first): give the disk back.
         let _ = std::fs::remove_dir_all(&sl.out_clean);
