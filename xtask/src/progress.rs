@@ -181,8 +181,11 @@ fn heartbeat_line(r: &Running) -> String {
     let now = Instant::now();
     let mut l = format!("cell {}: {} for {} (cell {})", r.name, r.stage.name(), mins(now - r.stage_start), mins(now - r.cell_start));
     if let Some((log, what)) = stage_log(r.stage) {
-        if let Some(n) = lines_in(&r.dir.join(log)) {
-            l.push_str(&format!(", {n} {what} so far"));
+        match lines_in(&r.dir.join(log)) {
+            Some(n) => l.push_str(&format!(", {n} {what} so far")),
+            // Its make or QEMU starts with a job token; the log comes with it.
+            None if matches!(r.stage, Stage::Build | Stage::Clippy | Stage::Rustdoc) => l.push_str(", waiting for a job slot"),
+            None => {}
         }
     }
     l
