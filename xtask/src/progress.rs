@@ -184,7 +184,7 @@ fn heartbeat_line(r: &Running) -> String {
         match lines_in(&r.dir.join(log)) {
             Some(n) => l.push_str(&format!(", {n} {what} so far")),
             // Its make or QEMU starts with a job token; the log comes with it.
-            None if matches!(r.stage, Stage::Build | Stage::Clippy | Stage::Rustdoc) => l.push_str(", waiting for a job slot"),
+            None if matches!(r.stage, Stage::Build | Stage::Rustdoc) => l.push_str(", waiting for a job slot"),
             None => {}
         }
     }
