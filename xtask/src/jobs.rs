@@ -13,7 +13,6 @@
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 struct Server {
@@ -26,10 +25,21 @@ struct Server {
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
-/// Tokens the harness holds (one per running heavy child).
-static HELD: AtomicUsize = AtomicUsize::new(0);
-/// Running makes: while any runs, the pool's level says nothing about lost tokens.
-static MAKES: Mutex<usize> = Mutex::new(0);
+
+/// What the harness holds, changed only under this lock together with the pipe reads and
+/// writes that go with it, so the top-up never sees a token between the pipe and a count.
+struct Held {
+    /// Tokens the harness holds (one per running heavy child).
+    tokens: usize,
+    /// Running makes: while any runs, the pool's level says nothing about lost tokens.
+    makes: usize,
+}
+
+static HELD: Mutex<Held> = Mutex::new(Held { tokens: 0, makes: 0 });
+
+fn held() -> std::sync::MutexGuard<'static, Held> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Start the jobserver with `size` tokens (once per process; later calls keep the first).
 pub fn init(size: usize) -> anyhow::Result<()> {
@@ -85,10 +95,16 @@ pub struct Token {
 pub fn acquire(make: bool) -> Option<Token> {
     let s = SERVER.get()?;
     loop {
-        let mut b = 0u8;
-        let r = unsafe { libc::read(s.poll_read, (&mut b as *mut u8).cast(), 1) };
-        if r == 1 {
-            break;
+        {
+            // The read and the count under one lock: a top-up in between would take the
+            // token for lost and put another.
+            let mut h = held();
+            let mut b = 0u8;
+            if unsafe { libc::read(s.poll_read, (&mut b as *mut u8).cast(), 1) } == 1 {
+                h.tokens += 1;
+                h.makes += usize::from(make);
+                return Some(Token { make });
+            }
         }
         if crate::proc::interrupted() {
             return None;
@@ -98,28 +114,21 @@ pub fn acquire(make: bool) -> Option<Token> {
             libc::poll(&mut p, 1, 100);
         }
     }
-    HELD.fetch_add(1, Ordering::SeqCst);
-    if make {
-        *MAKES.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-    }
-    Some(Token { make })
 }
 
 impl Drop for Token {
     fn drop(&mut self) {
         let Some(s) = SERVER.get() else { return };
-        let held = HELD.fetch_sub(1, Ordering::SeqCst) - 1;
-        if self.make {
-            let mut makes = MAKES.lock().unwrap_or_else(|e| e.into_inner());
-            *makes -= 1;
-            if *makes == 0 {
-                // No make holds a token now: the pool must hold every token but ours. A killed
-                // make's tokens are put back here.
-                let want = s.size.saturating_sub(held + 1);
-                let have = pooled(s.read);
-                if have < want {
-                    put(s.write, want - have);
-                }
+        let mut h = held();
+        h.tokens -= 1;
+        h.makes -= usize::from(self.make);
+        if self.make && h.makes == 0 {
+            // No make holds a token now: the pool must hold every token but the harness's
+            // own (this one included, put back below). A killed make's tokens come back here.
+            let want = s.size.saturating_sub(h.tokens + 1);
+            let have = pooled(s.read);
+            if have < want {
+                put(s.write, want - have);
             }
         }
         put(s.write, 1);
