@@ -8,7 +8,10 @@ fn xtask() -> Command {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 mod common;
@@ -16,7 +19,12 @@ use common::TempDir;
 
 fn run_ok(cmd: &mut Command) -> String {
     let o = cmd.output().unwrap();
-    assert!(o.status.success(), "{cmd:?}: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{cmd:?}: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).unwrap()
 }
 
@@ -25,19 +33,43 @@ fn whole_registry_imports_to_74_planned_entries_and_reimports_identically() {
     let t = TempDir::new("import");
     let out = t.0.join("T.toml");
     let reg = root().join("tests/fixtures/rfl-patch-registry.md");
-    run_ok(xtask().arg("import-registry").arg(&reg).arg("--out").arg(&out));
+    run_ok(
+        xtask()
+            .arg("import-registry")
+            .arg(&reg)
+            .arg("--out")
+            .arg(&out),
+    );
     let first = std::fs::read(&out).unwrap();
-    run_ok(xtask().arg("import-registry").arg(&reg).arg("--out").arg(&out));
-    assert_eq!(first, std::fs::read(&out).unwrap(), "a second import must be byte-identical");
+    run_ok(
+        xtask()
+            .arg("import-registry")
+            .arg(&reg)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert_eq!(
+        first,
+        std::fs::read(&out).unwrap(),
+        "a second import must be byte-identical"
+    );
 
-    let json = run_ok(xtask().args(["plan", "--format", "json", "--matrix"]).arg(&out));
+    let json = run_ok(
+        xtask()
+            .args(["plan", "--format", "json", "--matrix"])
+            .arg(&out),
+    );
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let entries = v["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 74);
     let mut ids = std::collections::BTreeSet::new();
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
     for e in entries {
-        assert!(ids.insert(e["id"].as_str().unwrap().to_string()), "duplicate id {}", e["id"]);
+        assert!(
+            ids.insert(e["id"].as_str().unwrap().to_string()),
+            "duplicate id {}",
+            e["id"]
+        );
         let kind = e["source"]["kind"].as_str().unwrap().to_string();
         *kinds.entry(kind).or_default() += 1;
         // Each entry has a base or says why it cannot run.
@@ -55,14 +87,23 @@ fn whole_registry_imports_to_74_planned_entries_and_reimports_identically() {
     assert_eq!(count("unpublished"), 1, "{kinds:?}");
     assert_eq!(count("none"), 1, "{kinds:?}");
     let by_id = |id: &str| entries.iter().find(|e| e["id"] == id).unwrap().clone();
-    assert!(by_id("vfs-puzzlefs")["skip_reason"].as_str().unwrap().contains("puzzlefs_dependencies"));
+    assert!(by_id("vfs-puzzlefs")["skip_reason"]
+        .as_str()
+        .unwrap()
+        .contains("puzzlefs_dependencies"));
     assert_eq!(by_id("crypto")["base"], "rust-6.5");
     assert_eq!(by_id("drm")["base"], "v6.3-rc1");
     assert_eq!(by_id("phy")["source"]["kind"], "file");
     assert_eq!(by_id("phy")["base"], "v7.2.x");
-    assert_eq!(by_id("vfs")["source"]["value"], "20231018122518.128049-1-wedsonaf@gmail.com");
+    assert_eq!(
+        by_id("vfs")["source"]["value"],
+        "20231018122518.128049-1-wedsonaf@gmail.com"
+    );
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.contains("id = \"drm-nova-nouveau-rewrite\"\n") && text.contains("lore = \"Zfsj0_tb-0-tNrJy@cassiopeiae\""));
+    assert!(
+        text.contains("id = \"drm-nova-nouveau-rewrite\"\n")
+            && text.contains("lore = \"Zfsj0_tb-0-tNrJy@cassiopeiae\"")
+    );
 }
 
 #[test]
@@ -70,13 +111,28 @@ fn shipped_matrix_is_the_import_of_the_registry() {
     // The shipped file must be what the import writes for the registry fixture.
     let t = TempDir::new("shipped");
     let out = t.0.join("m.toml");
-    run_ok(xtask().arg("import-registry").arg(root().join("tests/fixtures/rfl-patch-registry.md")).arg("--out").arg(&out));
+    run_ok(
+        xtask()
+            .arg("import-registry")
+            .arg(root().join("tests/fixtures/rfl-patch-registry.md"))
+            .arg("--out")
+            .arg(&out),
+    );
     let shipped = std::fs::read_to_string(root().join("matrix.toml")).unwrap();
     let fresh = std::fs::read_to_string(&out).unwrap();
     // Import notes name lines of the source file, which differ between the page and the
     // fixture; everything else must be equal.
-    let strip = |s: &str| s.lines().filter(|l| !l.starts_with("#   line ")).collect::<Vec<_>>().join("\n");
-    assert_eq!(strip(&shipped), strip(&fresh), "matrix.toml is stale: re-run the import");
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("#   line "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(&shipped),
+        strip(&fresh),
+        "matrix.toml is stale: re-run the import"
+    );
 }
 
 fn matrix_error(text: &str) -> (i32, String) {
@@ -86,7 +142,10 @@ fn matrix_error(text: &str) -> (i32, String) {
     let o = xtask().args(["plan", "--matrix"]).arg(&p).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(!err.contains("thread 'main' panicked"), "{err}");
-    (o.status.code().unwrap_or(-1), err.replace(&*p.to_string_lossy(), "bad.toml"))
+    (
+        o.status.code().unwrap_or(-1),
+        err.replace(&*p.to_string_lossy(), "bad.toml"),
+    )
 }
 
 const GOOD: &str = "arches = [\"x86_64\"]\n[bases.b]\nkind = \"tag\"\nurl = \"u\"\nref = \"r\"\n[[entry]]\nid = \"a\"\nsource = { lore = \"m@x\" }\nbase = \"b\"\n";
@@ -95,7 +154,10 @@ const GOOD: &str = "arches = [\"x86_64\"]\n[bases.b]\nkind = \"tag\"\nurl = \"u\
 fn bad_matrices_name_file_line_and_column() {
     let (code, err) = matrix_error(&GOOD.replace("ref = \"r\"", "ref = 3"));
     assert_ne!(code, 0);
-    assert!(err.starts_with("error: bad.toml:5:7: invalid type: integer `3`, expected a string"), "{err}");
+    assert!(
+        err.starts_with("error: bad.toml:5:7: invalid type: integer `3`, expected a string"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     let (code, err) = matrix_error(&GOOD.replace("kind = \"tag\"", "kind = 7"));
     assert_ne!(code, 0);
@@ -103,9 +165,14 @@ fn bad_matrices_name_file_line_and_column() {
 
     let (code, err) = matrix_error(&GOOD.replace("x86_64", "sparc64"));
     assert_ne!(code, 0);
-    assert_eq!(err.trim(), "error: bad.toml:1:11: unknown arch `sparc64` (known: x86_64, arm64, riscv64, loongarch64)");
+    assert_eq!(
+        err.trim(),
+        "error: bad.toml:1:11: unknown arch `sparc64` (known: x86_64, arm64, riscv64, loongarch64)"
+    );
 
-    let (code, err) = matrix_error(&format!("{GOOD}[[entry]]\nid = \"a\"\nsource = {{ lore = \"n@x\" }}\n"));
+    let (code, err) = matrix_error(&format!(
+        "{GOOD}[[entry]]\nid = \"a\"\nsource = {{ lore = \"n@x\" }}\n"
+    ));
     assert_ne!(code, 0);
     assert_eq!(err.trim(), "error: bad.toml:11:6: duplicate entry id `a`");
 
@@ -115,10 +182,14 @@ fn bad_matrices_name_file_line_and_column() {
 
     let (code, err) = matrix_error(&GOOD.replace("lore", "svn"));
     assert_ne!(code, 0);
-    assert!(err.contains("bad.toml:8:") && err.contains("unknown variant `svn`"), "{err}");
+    assert!(
+        err.contains("bad.toml:8:") && err.contains("unknown variant `svn`"),
+        "{err}"
+    );
 }
 
-const TOOLCHAIN: &str = "rustc = \"r\"\nrustdoc = \"r\"\nclippy_driver = \"c\"\nrustfmt = \"f\"\nbindgen = \"b\"\n";
+const TOOLCHAIN: &str =
+    "rustc = \"r\"\nrustdoc = \"r\"\nclippy_driver = \"c\"\nrustfmt = \"f\"\nbindgen = \"b\"\n";
 
 /// Names that become folders, refs and shell words, and URLs handed to git: a hostile one is
 /// refused when the matrix loads, at its place in the file, with exit code 2.
@@ -140,7 +211,10 @@ fn hostile_names_and_urls_are_refused_at_load_with_their_place() {
     for (text, want) in cases {
         let (code, err) = matrix_error(&text);
         assert_eq!(code, 2, "{err}");
-        assert!(err.starts_with(&format!("error: {want}")), "want {want}\ngot {err}");
+        assert!(
+            err.starts_with(&format!("error: {want}")),
+            "want {want}\ngot {err}"
+        );
     }
 }
 
@@ -154,35 +228,83 @@ fn hostile_names_remove_nothing_outside_the_cache() {
     std::fs::write(victim.join("keep"), "precious").unwrap();
     // Two toolchains, so that the toolchain's name is part of each cell's folder name:
     // <out>/cells/base-b.x86_64.<toolchain> leads to <t>/victim.
-    let text = GOOD.replace("[bases.b]", &format!("[toolchains.d]\n{TOOLCHAIN}[toolchains.\"t/../../../victim\"]\n{TOOLCHAIN}[bases.b]"));
+    let text = GOOD.replace(
+        "[bases.b]",
+        &format!(
+            "[toolchains.d]\n{TOOLCHAIN}[toolchains.\"t/../../../victim\"]\n{TOOLCHAIN}[bases.b]"
+        ),
+    );
     let m = t.0.join("m.toml");
     std::fs::write(&m, text).unwrap();
     let run = |args: &[&str], matrix: &Path| {
-        let o = xtask().args(args).arg("--matrix").arg(matrix).arg("--cache").arg(t.0.join("cache")).output().unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+        let o = xtask()
+            .args(args)
+            .arg("--matrix")
+            .arg(matrix)
+            .arg("--cache")
+            .arg(t.0.join("cache"))
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
-    let (code, err) = run(&["matrix", "--stage", "fetch", "--out", t.0.join("out").to_str().unwrap()], &m);
+    let (code, err) = run(
+        &[
+            "matrix",
+            "--stage",
+            "fetch",
+            "--out",
+            t.0.join("out").to_str().unwrap(),
+        ],
+        &m,
+    );
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("m.toml:8:13: toolchain name `t/../../../victim`"), "{err}");
-    assert_eq!(std::fs::read_to_string(victim.join("keep")).unwrap(), "precious");
+    assert!(
+        err.contains("m.toml:8:13: toolchain name `t/../../../victim`"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(victim.join("keep")).unwrap(),
+        "precious"
+    );
     assert!(!t.0.join("out").exists() && !t.0.join("cache").exists());
 
     // On the command line: names that are not declared (or match nothing) are bad input.
     let good = t.0.join("good.toml");
     std::fs::write(&good, GOOD).unwrap();
     for (args, want) in [
-        (&["repro", "a", "--base", "../../victim"][..], "--base ../../victim: not declared"),
+        (
+            &["repro", "a", "--base", "../../victim"][..],
+            "--base ../../victim: not declared",
+        ),
         (&["repro", "../../victim"], "no entry `../../victim`"),
-        (&["plan", "--base", "../../victim"], "--base ../../victim: not declared"),
-        (&["plan", "--toolchain", "../victim"], "--toolchain ../victim: not declared"),
-        (&["plan", "--entry", "../*"], "--entry ../*: matches no entry"),
-        (&["matrix", "--cells", "a@../../victim@x86_64"], "--cells: `a@../../victim` names no entry and base"),
+        (
+            &["plan", "--base", "../../victim"],
+            "--base ../../victim: not declared",
+        ),
+        (
+            &["plan", "--toolchain", "../victim"],
+            "--toolchain ../victim: not declared",
+        ),
+        (
+            &["plan", "--entry", "../*"],
+            "--entry ../*: matches no entry",
+        ),
+        (
+            &["matrix", "--cells", "a@../../victim@x86_64"],
+            "--cells: `a@../../victim` names no entry and base",
+        ),
     ] {
         let (code, err) = run(args, &good);
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
-    assert_eq!(std::fs::read_to_string(victim.join("keep")).unwrap(), "precious");
+    assert_eq!(
+        std::fs::read_to_string(victim.join("keep")).unwrap(),
+        "precious"
+    );
     assert!(!t.0.join("cache").join("repro").exists());
 }
 
@@ -195,40 +317,110 @@ fn repro_lines_quote_every_word() {
     let t = TempDir::new("quote");
     let hostile = "a'b; rm -rf / $(touch pwned) `touch pwned2` \"x\" \\ *";
     let words = |line: &str| {
-        let o = Command::new("sh").arg("-c").arg(format!("printf '%s\\n' {line}")).current_dir(&t.0).output().unwrap();
-        assert!(o.status.success(), "{line}: {}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().lines().map(str::to_string).collect::<Vec<_>>()
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s\\n' {line}"))
+            .current_dir(&t.0)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
     };
-    let cell = Cell { entry: hostile.into(), base: "b".into(), arch: Arch::Arm64, toolchain: "d".into() };
+    let cell = Cell {
+        entry: hostile.into(),
+        base: "b".into(),
+        arch: Arch::Arm64,
+        toolchain: "d".into(),
+    };
     let line = xtask::run::repro_line(&cell, " --matrix 'my matrix.toml'");
-    assert_eq!(words(&line), ["cargo", "xtask", "repro", hostile, "--arch", "arm64", "--matrix", "my matrix.toml"]);
-    let cell = Cell { entry: "base".into(), base: hostile.into(), arch: Arch::X86_64, toolchain: "d".into() };
+    assert_eq!(
+        words(&line),
+        [
+            "cargo",
+            "xtask",
+            "repro",
+            hostile,
+            "--arch",
+            "arm64",
+            "--matrix",
+            "my matrix.toml"
+        ]
+    );
+    let cell = Cell {
+        entry: "base".into(),
+        base: hostile.into(),
+        arch: Arch::X86_64,
+        toolchain: "d".into(),
+    };
     let line = xtask::run::repro_line(&cell, "");
-    assert_eq!(words(&line), ["cargo", "xtask", "matrix", "--entry", "base", "--base", hostile, "--arch", "x86_64"]);
+    assert_eq!(
+        words(&line),
+        ["cargo", "xtask", "matrix", "--entry", "base", "--base", hostile, "--arch", "x86_64"]
+    );
     assert!(!t.0.join("pwned").exists() && !t.0.join("pwned2").exists());
     let script = xtask::repro::script_text("x\ntouch /nothing\n", &t.0.join("repro/cell"), &[]);
     assert!(script.lines().all(|l| !l.starts_with("touch")), "{script}");
-    assert!(script.contains("# Reproduces cell x\\u{a}touch /nothing\\u{a}: "), "{script}");
+    assert!(
+        script.contains("# Reproduces cell x\\u{a}touch /nothing\\u{a}: "),
+        "{script}"
+    );
 }
 
 #[test]
 fn plan_filters_and_github_matrix() {
     let m = root().join("matrix.toml");
-    let json = run_ok(xtask().args(["plan", "--format", "json", "--entry", "base", "--arch", "all", "--base", "v7.2.x", "--matrix"]).arg(&m));
+    let json = run_ok(
+        xtask()
+            .args([
+                "plan", "--format", "json", "--entry", "base", "--arch", "all", "--base", "v7.2.x",
+                "--matrix",
+            ])
+            .arg(&m),
+    );
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let cells = v["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 4);
-    assert!(cells.iter().all(|c| c["entry"] == "base" && c["base"] == "v7.2.x"));
+    assert!(cells
+        .iter()
+        .all(|c| c["entry"] == "base" && c["base"] == "v7.2.x"));
 
-    let gh = run_ok(xtask().args(["plan", "--format", "github", "--max-jobs", "3", "--matrix"]).arg(&m));
+    let gh = run_ok(
+        xtask()
+            .args(["plan", "--format", "github", "--max-jobs", "3", "--matrix"])
+            .arg(&m),
+    );
     let v: serde_json::Value = serde_json::from_str(&gh).unwrap();
     let jobs = v["include"].as_array().unwrap();
     assert_eq!(jobs.len(), 3);
-    let all = run_ok(xtask().args(["plan", "--format", "json", "--matrix"]).arg(&m));
-    let total = serde_json::from_str::<serde_json::Value>(&all).unwrap()["cells"].as_array().unwrap().len() as u64;
-    assert_eq!(jobs.iter().map(|j| j["count"].as_u64().unwrap()).sum::<u64>(), total);
+    let all = run_ok(
+        xtask()
+            .args(["plan", "--format", "json", "--matrix"])
+            .arg(&m),
+    );
+    let total = serde_json::from_str::<serde_json::Value>(&all).unwrap()["cells"]
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    assert_eq!(
+        jobs.iter()
+            .map(|j| j["count"].as_u64().unwrap())
+            .sum::<u64>(),
+        total
+    );
 
-    let o = xtask().args(["plan", "--arch", "sparc", "--matrix"]).arg(&m).output().unwrap();
+    let o = xtask()
+        .args(["plan", "--arch", "sparc", "--matrix"])
+        .arg(&m)
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--arch sparc: unknown arch"));
 }
@@ -242,10 +434,18 @@ fn a_thousand_entry_matrix_plans_quickly() {
     }
     let p = t.0.join("big.toml");
     std::fs::write(&p, text).unwrap();
-    let json = run_ok(xtask().args(["plan", "--format", "json", "--matrix"]).arg(&p));
+    let json = run_ok(
+        xtask()
+            .args(["plan", "--format", "json", "--matrix"])
+            .arg(&p),
+    );
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["cells"].as_array().unwrap().len(), 4004);
-    let gh = run_ok(xtask().args(["plan", "--format", "github", "--matrix"]).arg(&p));
+    let gh = run_ok(
+        xtask()
+            .args(["plan", "--format", "github", "--matrix"])
+            .arg(&p),
+    );
     let v: serde_json::Value = serde_json::from_str(&gh).unwrap();
     assert!(v["include"].as_array().unwrap().len() <= 256);
 }
@@ -254,9 +454,15 @@ fn a_thousand_entry_matrix_plans_quickly() {
 // Reports from a results file whose logs and names carry hostile text.
 
 fn venv_bin(name: &str) -> PathBuf {
-    let cache = std::env::var_os("RFL_CACHE").map(PathBuf::from).unwrap_or_else(|| root().join("target/rfl"));
+    let cache = std::env::var_os("RFL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/rfl"));
     let p = cache.join("venv/bin").join(name);
-    assert!(p.is_file(), "{} missing: run `cargo xtask setup --tests`", p.display());
+    assert!(
+        p.is_file(),
+        "{} missing: run `cargo xtask setup --tests`",
+        p.display()
+    );
     p
 }
 
@@ -296,7 +502,11 @@ fn hostile_results(dir: &Path) -> PathBuf {
 }
 
 fn report(results: &Path, format: &str) -> String {
-    run_ok(xtask().args(["report", "--format", format, "--results"]).arg(results))
+    run_ok(
+        xtask()
+            .args(["report", "--format", format, "--results"])
+            .arg(results),
+    )
 }
 
 #[test]
@@ -309,15 +519,32 @@ fn reports_survive_hostile_text() {
     assert!(!text.contains("\u{1b}[32m"), "no colour off a terminal");
     // The patch's escape sequences are shown, never acted on: no ESC, BEL or bidi override.
     assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
-    assert!(text.contains("\\x1b]0;pwned\\x07\\x1b[2J \\u{202e}rtl"), "{text}");
+    assert!(
+        text.contains("\\x1b]0;pwned\\x07\\x1b[2J \\u{202e}rtl"),
+        "{text}"
+    );
     // The base's own doctest failure is pre-existing, never the entry's.
     assert!(text.contains("base's own"), "{text}");
 
     let junit = t.0.join("junit.xml");
-    run_ok(xtask().args(["report", "--format", "junit", "--output"]).arg(&junit).arg("--results").arg(&results));
+    run_ok(
+        xtask()
+            .args(["report", "--format", "junit", "--output"])
+            .arg(&junit)
+            .arg("--results")
+            .arg(&results),
+    );
     let py = "import sys, xml.etree.ElementTree as E\nr = E.parse(sys.argv[1]).getroot()\ncases = r.findall('.//testcase')\nassert all(c.get('time') is not None for c in cases)\nprint(len(cases), len(r.findall('.//failure')), len(r.findall('.//error')))";
-    let o = Command::new("python3").args(["-c", py]).arg(&junit).output().unwrap();
-    assert!(o.status.success(), "strict XML parser refused the JUnit: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("python3")
+        .args(["-c", py])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "strict XML parser refused the JUnit: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let counts = String::from_utf8_lossy(&o.stdout).trim().to_string();
     assert!(counts.starts_with("14 "), "{counts}");
 
@@ -326,27 +553,55 @@ fn reports_survive_hostile_text() {
     assert!(md.contains("a\\|b &lt;b&gt;"), "{md}");
 
     let html = t.0.join("index.html");
-    run_ok(xtask().args(["report", "--format", "html", "--output"]).arg(&html).arg("--results").arg(&results));
+    run_ok(
+        xtask()
+            .args(["report", "--format", "html", "--output"])
+            .arg(&html)
+            .arg("--results")
+            .arg(&results),
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(!page.contains("<script>alert"), "unescaped script in HTML");
-    assert!(page.contains("href=\"./cells/evil.x86_64/build.log\""), "cell links to its logs");
+    assert!(
+        page.contains("href=\"./cells/evil.x86_64/build.log\""),
+        "cell links to its logs"
+    );
 
     let gh = report(&results, "github");
-    let token_line = gh.lines().find(|l| l.starts_with("::stop-commands::")).expect("stop-commands");
+    let token_line = gh
+        .lines()
+        .find(|l| l.starts_with("::stop-commands::"))
+        .expect("stop-commands");
     let token = token_line.trim_start_matches("::stop-commands::");
     let (before, after) = gh.split_once(token_line).unwrap();
-    assert!(before.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ")), "{before}");
+    assert!(
+        before
+            .lines()
+            .all(|l| l.starts_with("::error ") || l.starts_with("::warning ")),
+        "{before}"
+    );
     assert!(before.lines().count() <= 10);
-    assert!(!before.contains("::set-env name=A::1\n") && before.contains("file=samples/rust/x.rs,line=3"), "{before}");
+    assert!(
+        !before.contains("::set-env name=A::1\n")
+            && before.contains("file=samples/rust/x.rs,line=3"),
+        "{before}"
+    );
     // GitHub's log viewer renders terminal escapes: annotations show them, never act on them.
-    assert!(!gh.contains(['\u{1b}', '\u{7}', '\u{202e}']) && before.contains("\\x1b]0;pwned"), "{gh:?}");
-    assert!(after.contains(&format!("::{token}::")), "stop-commands closed");
+    assert!(
+        !gh.contains(['\u{1b}', '\u{7}', '\u{202e}']) && before.contains("\\x1b]0;pwned"),
+        "{gh:?}"
+    );
+    assert!(
+        after.contains(&format!("::{token}::")),
+        "stop-commands closed"
+    );
 }
 
 /// `hostile_results` with `edit` applied to its JSON before it is written back.
 fn edited_results(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
     let p = hostile_results(dir);
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
     edit(&mut v);
     std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
     p
@@ -390,21 +645,55 @@ fn reports_keep_logs_inside_the_run_folder() {
 
     let started = std::time::Instant::now();
     let junit = report(&results, "junit");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(junit.len() < 256 * 1024, "JUnit of {} bytes", junit.len());
-    assert!(!junit.contains(first_passwd_line), "/etc/passwd leaked into JUnit");
-    assert_eq!(junit.matches("is not a file inside the run folder").count(), 6, "{junit}");
-    assert!(junit.contains("the last line of the big log") && junit.matches("early line").count() == 39, "the big log's last 40 lines");
+    assert!(
+        !junit.contains(first_passwd_line),
+        "/etc/passwd leaked into JUnit"
+    );
+    assert_eq!(
+        junit.matches("is not a file inside the run folder").count(),
+        6,
+        "{junit}"
+    );
+    assert!(
+        junit.contains("the last line of the big log") && junit.matches("early line").count() == 39,
+        "the big log's last 40 lines"
+    );
 
     let html = t.0.join("index.html");
-    run_ok(xtask().args(["report", "--format", "html", "--output"]).arg(&html).arg("--results").arg(&results));
+    run_ok(
+        xtask()
+            .args(["report", "--format", "html", "--output"])
+            .arg(&html)
+            .arg("--results")
+            .arg(&results),
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(!page.contains("javascript:"), "{page}");
-    let hrefs: Vec<&str> = page.split("href=\"").skip(1).map(|h| h.split('"').next().unwrap()).collect();
-    assert!(hrefs.contains(&"./cells/evil.x86_64/big.log") && hrefs.contains(&"https://example.org/rustdoc.log"), "{hrefs:?}");
+    let hrefs: Vec<&str> = page
+        .split("href=\"")
+        .skip(1)
+        .map(|h| h.split('"').next().unwrap())
+        .collect();
+    assert!(
+        hrefs.contains(&"./cells/evil.x86_64/big.log")
+            && hrefs.contains(&"https://example.org/rustdoc.log"),
+        "{hrefs:?}"
+    );
     for h in &hrefs {
-        assert!((h.starts_with("./cells/") && !h.contains("..")) || h.starts_with("https://"), "link out of the run folder: {h}");
-        assert!(!h.contains("passwd") && !h.contains("zero"), "link to a refused log: {h}");
+        assert!(
+            (h.starts_with("./cells/") && !h.contains("..")) || h.starts_with("https://"),
+            "link out of the run folder: {h}"
+        );
+        assert!(
+            !h.contains("passwd") && !h.contains("zero"),
+            "link to a refused log: {h}"
+        );
     }
 }
 
@@ -415,20 +704,50 @@ fn reports_keep_logs_inside_the_run_folder() {
 fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
     type Edit = fn(&mut serde_json::Value);
     let cases: [(&str, Edit, &str); 5] = [
-        ("no-stages", |v| v["cells"][1]["stages"] = serde_json::json!([]), "cell 1 (evil.x86_64): no stages"),
-        ("arch", |v| v["cells"][1]["arch"] = "x86_64 | <script>\u{1b}[2J".into(), "cell 1 (evil.x86_64 | <script>\\x1b[2J): unknown arch"),
-        ("counts", |v| v["cells"][0]["kunit"]["counts"]["total"] = 7.into(), "cell 0 (base.x86_64): KUnit counts (total 7) do not match its 2 tests"),
-        ("dir", |v| v["cells"][1]["dir"] = "../../etc".into(), "cell 1 (evil.x86_64): the cell folder `../../etc` is not inside the run folder"),
-        ("twice", |v| v["cells"][1]["stages"][1]["stage"] = "fetch".into(), "cell 1 (evil.x86_64): stage fetch twice"),
+        (
+            "no-stages",
+            |v| v["cells"][1]["stages"] = serde_json::json!([]),
+            "cell 1 (evil.x86_64): no stages",
+        ),
+        (
+            "arch",
+            |v| v["cells"][1]["arch"] = "x86_64 | <script>\u{1b}[2J".into(),
+            "cell 1 (evil.x86_64 | <script>\\x1b[2J): unknown arch",
+        ),
+        (
+            "counts",
+            |v| v["cells"][0]["kunit"]["counts"]["total"] = 7.into(),
+            "cell 0 (base.x86_64): KUnit counts (total 7) do not match its 2 tests",
+        ),
+        (
+            "dir",
+            |v| v["cells"][1]["dir"] = "../../etc".into(),
+            "cell 1 (evil.x86_64): the cell folder `../../etc` is not inside the run folder",
+        ),
+        (
+            "twice",
+            |v| v["cells"][1]["stages"][1]["stage"] = "fetch".into(),
+            "cell 1 (evil.x86_64): stage fetch twice",
+        ),
     ];
     for (tag, edit, want) in cases {
         let t = TempDir::new(&format!("bad-results-{tag}"));
         let results = edited_results(&t.0, edit);
         for format in ["junit", "markdown", "text", "html"] {
-            let o = xtask().args(["report", "--format", format, "--results"]).arg(&results).output().unwrap();
+            let o = xtask()
+                .args(["report", "--format", format, "--results"])
+                .arg(&results)
+                .output()
+                .unwrap();
             let stderr = String::from_utf8_lossy(&o.stderr);
-            assert!(!o.status.success() && !stderr.contains("panicked"), "{tag} {format}: {stderr}");
-            assert!(stderr.contains(&format!("{}: {want}", results.display())), "{tag} {format}: {stderr}");
+            assert!(
+                !o.status.success() && !stderr.contains("panicked"),
+                "{tag} {format}: {stderr}"
+            );
+            assert!(
+                stderr.contains(&format!("{}: {want}", results.display())),
+                "{tag} {format}: {stderr}"
+            );
             assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
         }
     }
@@ -439,31 +758,70 @@ fn kcidb_output_validates_against_the_schema() {
     let t = TempDir::new("kcidb");
     let results = hostile_results(&t.0);
     let out = t.0.join("kcidb.json");
-    run_ok(xtask().args(["report", "--format", "kcidb", "--output"]).arg(&out).arg("--results").arg(&results));
+    run_ok(
+        xtask()
+            .args(["report", "--format", "kcidb", "--output"])
+            .arg(&out)
+            .arg("--results")
+            .arg(&results),
+    );
     let py = "import json, sys, kcidb_io\nd = json.load(open(sys.argv[1]))\nkcidb_io.schema.LATEST.validate(d)\nprint(len(d['builds']), len(d['tests']))";
-    let o = Command::new(venv_bin("python3")).args(["-c", py]).arg(&out).output().unwrap();
-    assert!(o.status.success(), "kcidb-io: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(venv_bin("python3"))
+        .args(["-c", py])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "kcidb-io: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 const WORKFLOW: &str = ".github/workflows/rfl-health.yml";
 
 #[test]
 fn workflow_validates_against_the_github_schema() {
-    let o = Command::new(venv_bin("check-jsonschema")).args(["--builtin-schema", "vendor.github-workflows"]).arg(root().join(WORKFLOW)).output().unwrap();
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(venv_bin("check-jsonschema"))
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .arg(root().join(WORKFLOW))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     let wf = std::fs::read_to_string(root().join(WORKFLOW)).unwrap();
     assert!(!wf.contains("pull_request_target:"));
     assert!(wf.contains("permissions:\n  contents: read"));
-    assert!(wf.contains("cargo xtask plan --format github") && wf.contains("if: always()") && wf.contains("ci/report.sh"));
+    assert!(
+        wf.contains("cargo xtask plan --format github")
+            && wf.contains("if: always()")
+            && wf.contains("ci/report.sh")
+    );
     let report = std::fs::read_to_string(root().join("ci/report.sh")).unwrap();
     assert!(report.contains("cargo xtask report --merge"), "{report}");
 }
 
 #[test]
 fn workflow_has_no_zizmor_findings() {
-    let o = Command::new(venv_bin("zizmor")).args(["--offline", "--no-progress"]).arg(root().join(WORKFLOW)).output().unwrap();
-    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success(), "zizmor exit {:?}:\n{out}", o.status.code());
+    let o = Command::new(venv_bin("zizmor"))
+        .args(["--offline", "--no-progress"])
+        .arg(root().join(WORKFLOW))
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.status.success(),
+        "zizmor exit {:?}:\n{out}",
+        o.status.code()
+    );
     assert!(out.contains("No findings to report"), "{out}");
 }
 
@@ -474,7 +832,9 @@ fn workflow_run_scripts(wf: &str) -> Vec<(usize, String)> {
     let mut scripts = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let body = line.trim_start().trim_start_matches("- ");
-        let Some(value) = body.strip_prefix("run:") else { continue };
+        let Some(value) = body.strip_prefix("run:") else {
+            continue;
+        };
         // A step's script always has a value (its text, or `|` before a block); the job named
         // `run` and `defaults: run:` hold a mapping instead.
         if value.trim().is_empty() {
@@ -498,32 +858,66 @@ fn workflow_run_scripts(wf: &str) -> Vec<(usize, String)> {
 fn workflow_passes_values_through_env_and_pins_actions() {
     let wf = std::fs::read_to_string(root().join(WORKFLOW)).unwrap();
     let scripts = workflow_run_scripts(&wf);
-    assert!(scripts.iter().any(|(_, s)| s.contains("cargo xtask matrix")), "the run: scripts were not found: {scripts:?}");
+    assert!(
+        scripts
+            .iter()
+            .any(|(_, s)| s.contains("cargo xtask matrix")),
+        "the run: scripts were not found: {scripts:?}"
+    );
     // A `${{ }}` inside a script is pasted into the shell text before bash parses it, so a
     // base name like `a";touch x;"` would run as code: values come in through env: only.
     for (line, text) in &scripts {
-        assert!(!text.contains("${{"), "{WORKFLOW}:{line}: a run: script expands ${{{{ }}}}:\n{text}");
+        assert!(
+            !text.contains("${{"),
+            "{WORKFLOW}:{line}: a run: script expands ${{{{ }}}}:\n{text}"
+        );
     }
     for (i, line) in wf.lines().enumerate() {
-        let Some(uses) = line.trim_start().trim_start_matches("- ").strip_prefix("uses:") else { continue };
+        let Some(uses) = line
+            .trim_start()
+            .trim_start_matches("- ")
+            .strip_prefix("uses:")
+        else {
+            continue;
+        };
         let (action, comment) = uses.split_once('#').unwrap_or((uses, ""));
         let sha = action.trim().rsplit_once('@').map_or("", |(_, r)| r);
-        assert!(sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()), "{WORKFLOW}:{}: not pinned to a commit: {line}", i + 1);
-        assert!(comment.trim().starts_with('v'), "{WORKFLOW}:{}: the pinned version is not named: {line}", i + 1);
+        assert!(
+            sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{WORKFLOW}:{}: not pinned to a commit: {line}",
+            i + 1
+        );
+        assert!(
+            comment.trim().starts_with('v'),
+            "{WORKFLOW}:{}: the pinned version is not named: {line}",
+            i + 1
+        );
     }
 }
 
 #[test]
 fn workflow_hands_a_hostile_cell_list_to_the_harness_as_one_argument() {
     let wf = std::fs::read_to_string(root().join(WORKFLOW)).unwrap();
-    assert!(wf.contains("CELLS: ${{ matrix.cells }}"), "the cells must reach the job's script through env:");
+    assert!(
+        wf.contains("CELLS: ${{ matrix.cells }}"),
+        "the cells must reach the job's script through env:"
+    );
     let scripts = workflow_run_scripts(&wf);
-    let (_, run_cells) = scripts.iter().find(|(_, s)| s.contains("cargo xtask matrix")).expect("a run: step calls cargo xtask matrix");
-    assert_eq!(run_cells, "cargo xtask matrix --cells \"$CELLS\" --out results");
+    let (_, run_cells) = scripts
+        .iter()
+        .find(|(_, s)| s.contains("cargo xtask matrix"))
+        .expect("a run: step calls cargo xtask matrix");
+    assert_eq!(
+        run_cells,
+        "cargo xtask matrix --cells \"$CELLS\" --out results"
+    );
     // The step's own script, with `cargo` replaced by a function that prints its arguments.
     let t = TempDir::new("wf-cells");
     let marker = t.0.join("pwned");
-    let hostile = format!("e@b\";touch {m};\"@x86_64,$(touch {m}) `touch {m}` ' * ?", m = marker.display());
+    let hostile = format!(
+        "e@b\";touch {m};\"@x86_64,$(touch {m}) `touch {m}` ' * ?",
+        m = marker.display()
+    );
     let o = Command::new("bash")
         .arg("-c")
         .arg(format!("cargo() {{ printf '%s\\0' \"$@\"; }}\n{run_cells}"))
@@ -532,8 +926,22 @@ fn workflow_hands_a_hostile_cell_list_to_the_harness_as_one_argument() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let args: Vec<String> = String::from_utf8(o.stdout).unwrap().split_terminator('\0').map(str::to_string).collect();
-    assert_eq!(args, ["xtask", "matrix", "--cells", hostile.as_str(), "--out", "results"]);
+    let args: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        args,
+        [
+            "xtask",
+            "matrix",
+            "--cells",
+            hostile.as_str(),
+            "--out",
+            "results"
+        ]
+    );
     assert!(!marker.exists(), "the cell list ran as shell code");
 }
 
@@ -544,18 +952,42 @@ fn report_script_reads_every_job_folder_whatever_its_name() {
     let bin = t.0.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let shim = bin.join("cargo");
-    std::fs::write(&shim, format!("#!/bin/sh\n[ \"$1\" = xtask ] || exit 97\nshift\nexec '{}' \"$@\"\n", env!("CARGO_BIN_EXE_xtask"))).unwrap();
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = xtask ] || exit 97\nshift\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_xtask")
+        ),
+    )
+    .unwrap();
     std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let script = root().join("ci/report.sh");
     let summary = t.0.join("summary.md");
-    let run = |dir: &str| Command::new("bash").arg(&script).arg(dir).current_dir(&t.0).env("PATH", &path).env("GITHUB_STEP_SUMMARY", &summary).output().unwrap();
+    let run = |dir: &str| {
+        Command::new("bash")
+            .arg(&script)
+            .arg(dir)
+            .current_dir(&t.0)
+            .env("PATH", &path)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .output()
+            .unwrap()
+    };
 
     // No job wrote results: a clear failure, not a report of nothing.
     std::fs::create_dir_all(t.0.join("none/results-0-x86_64")).unwrap();
     let o = run("none");
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no results.json under none"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no results.json under none"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // Folder names with spaces, globs and command substitutions stay one path each.
     let marker = t.0.join("pwned");
@@ -564,14 +996,28 @@ fn report_script_reads_every_job_folder_whatever_its_name() {
     std::fs::create_dir_all(&first).unwrap();
     std::fs::create_dir_all(&second).unwrap();
     hostile_results(&first);
-    let arm = std::fs::read_to_string(hostile_results(&second)).unwrap().replace("x86_64", "arm64");
+    let arm = std::fs::read_to_string(hostile_results(&second))
+        .unwrap()
+        .replace("x86_64", "arm64");
     std::fs::write(second.join("results.json"), arm).unwrap();
-    std::fs::rename(second.join("cells/evil.x86_64"), second.join("cells/evil.arm64")).unwrap();
+    std::fs::rename(
+        second.join("cells/evil.x86_64"),
+        second.join("cells/evil.arm64"),
+    )
+    .unwrap();
     let o = run("all");
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!marker.exists(), "a folder name ran as shell code");
     let junit = std::fs::read_to_string(t.0.join("junit.xml")).unwrap();
-    assert!(junit.contains("x86_64") && junit.contains("arm64"), "both jobs' cells: {junit}");
+    assert!(
+        junit.contains("x86_64") && junit.contains("arm64"),
+        "both jobs' cells: {junit}"
+    );
     assert!(t.0.join("kcidb.json").is_file() && t.0.join("all/index.html").is_file());
     assert!(std::fs::read_to_string(&summary).unwrap().contains("arm64"));
 }
@@ -581,18 +1027,56 @@ fn html_report_renders_its_grid_in_chromium() {
     let t = TempDir::new("html");
     let results = hostile_results(&t.0);
     let html = t.0.join("index.html");
-    run_ok(xtask().args(["report", "--format", "html", "--output"]).arg(&html).arg("--results").arg(&results));
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).is_file()).expect("chromium: run `cargo xtask setup --tests`");
+    run_ok(
+        xtask()
+            .args(["report", "--format", "html", "--output"])
+            .arg(&html)
+            .arg("--results")
+            .arg(&results),
+    );
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("chromium: run `cargo xtask setup --tests`");
     let profile = t.0.join("profile");
-    let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
     let png = t.0.join("shot.png");
-    let o = Command::new(chromium).args(flags).arg(format!("--user-data-dir={}", profile.display())).arg(format!("--screenshot={}", png.display())).arg("--window-size=1200,600").arg(format!("file://{}", html.display())).output().unwrap();
+    let o = Command::new(chromium)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1200,600")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let bytes = std::fs::read(&png).unwrap();
-    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5000, "screenshot of {} bytes", bytes.len());
-    let dom = Command::new(chromium).args(flags).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(format!("file://{}", html.display())).output().unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 5000,
+        "screenshot of {} bytes",
+        bytes.len()
+    );
+    let dom = Command::new(chromium)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.contains("<table id=\"grid\">") && dom.matches("<tr>").count() >= 3, "{dom}");
+    assert!(
+        dom.contains("<table id=\"grid\">") && dom.matches("<tr>").count() >= 3,
+        "{dom}"
+    );
     // Keep the picture for a person to look at.
     let keep = root().join("target/rfl-report-screenshot.png");
     let _ = std::fs::copy(&png, keep);

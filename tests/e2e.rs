@@ -13,11 +13,16 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn cache() -> PathBuf {
-    std::env::var_os("RFL_CACHE").map(PathBuf::from).unwrap_or_else(|| root().join("target/rfl"))
+    std::env::var_os("RFL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/rfl"))
 }
 
 fn xtask() -> Command {
@@ -32,12 +37,23 @@ fn run_matrix(name: &str, args: &[&str]) -> Value {
     let out = cache().join("test-runs").join(name);
     let _ = std::fs::remove_dir_all(&out);
     let t = Instant::now();
-    let o = xtask().arg("matrix").args(args).arg("--out").arg(&out).output().unwrap();
+    let o = xtask()
+        .arg("matrix")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
-    eprintln!("matrix {name}: {:.0}s, exit {:?}\n{stderr}", t.elapsed().as_secs_f64(), o.status.code());
+    eprintln!(
+        "matrix {name}: {:.0}s, exit {:?}\n{stderr}",
+        t.elapsed().as_secs_f64(),
+        o.status.code()
+    );
     assert!(!stderr.contains("thread 'main' panicked"), "{stderr}");
     std::fs::write(out.join("stderr.log"), &*stderr).unwrap();
-    let text = std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|e| panic!("no results.json for {name}: {e}\n{stderr}"));
+    let text = std::fs::read_to_string(out.join("results.json"))
+        .unwrap_or_else(|e| panic!("no results.json for {name}: {e}\n{stderr}"));
     let mut v: Value = serde_json::from_str(&text).unwrap();
     v["_out"] = Value::String(out.to_string_lossy().into_owned());
     v
@@ -47,14 +63,22 @@ fn base_run() -> &'static Value {
     static R: OnceLock<Value> = OnceLock::new();
     // The self-test's boot deadline (its hang entry needs a short one; a base boots in
     // seconds): the self-test's base cells are then this run's, from the result cache.
-    R.get_or_init(|| run_matrix("base-all", &["--entry", "base", "--arch", "all", "--boot-timeout", "60"]))
+    R.get_or_init(|| {
+        run_matrix(
+            "base-all",
+            &["--entry", "base", "--arch", "all", "--boot-timeout", "60"],
+        )
+    })
 }
 
 fn selftest_run() -> &'static Value {
     static R: OnceLock<Value> = OnceLock::new();
     R.get_or_init(|| {
         let m = root().join("tests/selftest/matrix.toml");
-        run_matrix("selftest", &["--matrix", m.to_str().unwrap(), "--boot-timeout", "60"])
+        run_matrix(
+            "selftest",
+            &["--matrix", m.to_str().unwrap(), "--boot-timeout", "60"],
+        )
     })
 }
 
@@ -63,11 +87,19 @@ fn cells(v: &Value) -> &Vec<Value> {
 }
 
 fn stage<'a>(cell: &'a Value, name: &str) -> &'a Value {
-    cell["stages"].as_array().unwrap().iter().find(|s| s["stage"] == name).unwrap_or_else(|| panic!("no stage {name} in {cell}"))
+    cell["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == name)
+        .unwrap_or_else(|| panic!("no stage {name} in {cell}"))
 }
 
 fn cell<'a>(v: &'a Value, entry: &str, arch: &str) -> &'a Value {
-    cells(v).iter().find(|c| c["entry"] == entry && c["arch"] == arch).unwrap_or_else(|| panic!("no cell {entry}.{arch}"))
+    cells(v)
+        .iter()
+        .find(|c| c["entry"] == entry && c["arch"] == arch)
+        .unwrap_or_else(|| panic!("no cell {entry}.{arch}"))
 }
 
 /// The kernel tree the base run checked out (its kunit.py and test_data are the oracle).
@@ -79,30 +111,58 @@ fn kernel_tree() -> PathBuf {
 #[test]
 fn tagged_base_builds_boots_and_tests_on_all_four_arches() {
     let v = base_run();
-    let cs: Vec<&Value> = cells(v).iter().filter(|c| c["entry"] == "base" && c["base"] == "v7.2.x").collect();
+    let cs: Vec<&Value> = cells(v)
+        .iter()
+        .filter(|c| c["entry"] == "base" && c["base"] == "v7.2.x")
+        .collect();
     let arches: Vec<&str> = cs.iter().map(|c| c["arch"].as_str().unwrap()).collect();
     assert_eq!(arches, ["x86_64", "arm64", "riscv64", "loongarch64"]);
     for c in cs {
         let arch = c["arch"].as_str().unwrap();
         for s in ["toolchain", "config", "build", "boot"] {
-            assert_eq!(stage(c, s)["status"], "pass", "{arch} {s}: {}", stage(c, s)["summary"]);
+            assert_eq!(
+                stage(c, s)["status"],
+                "pass",
+                "{arch} {s}: {}",
+                stage(c, s)["summary"]
+            );
         }
         for s in ["kunit", "clippy", "rustfmt", "rustdoc"] {
             let st = stage(c, s)["status"].as_str().unwrap();
-            assert!(st == "pass" || st == "fail", "{arch} {s} not recorded: {}", stage(c, s));
+            assert!(
+                st == "pass" || st == "fail",
+                "{arch} {s} not recorded: {}",
+                stage(c, s)
+            );
         }
         let tests = c["kunit"]["tests"].as_array().unwrap();
-        let doctests = tests.iter().filter(|t| t["name"].as_str().unwrap().starts_with("rust_doctest_")).count();
+        let doctests = tests
+            .iter()
+            .filter(|t| t["name"].as_str().unwrap().starts_with("rust_doctest_"))
+            .count();
         assert!(doctests > 300, "{arch}: only {doctests} Rust doctests");
-        assert!(c["toolchain"]["versions"]["rustc"].is_string() && c["toolchain"]["versions"]["bindgen"].is_string(), "{arch}");
+        assert!(
+            c["toolchain"]["versions"]["rustc"].is_string()
+                && c["toolchain"]["versions"]["bindgen"].is_string(),
+            "{arch}"
+        );
         assert!(c["base_commit"].as_str().unwrap().len() == 40);
         // The known crash of the base on this tiny config, reported with its place and oops.
-        if let Some(t) = tests.iter().find(|t| t["name"] == "rust_doctest_kernel_task_rs_1") {
+        if let Some(t) = tests
+            .iter()
+            .find(|t| t["name"] == "rust_doctest_kernel_task_rs_1")
+        {
             if t["status"] != "pass" {
-                assert!(t["status"] == "fail" || t["status"] == "crash", "{arch}: {t}");
+                assert!(
+                    t["status"] == "fail" || t["status"] == "crash",
+                    "{arch}: {t}"
+                );
                 assert_eq!(t["location"], "rust/kernel/task.rs:71", "{arch}");
                 let s = t["summary"].as_str().unwrap();
-                assert!(s.contains("fault") || s.contains("Oops") || s.contains("BUG"), "{arch}: no oops excerpt in {s:?}");
+                assert!(
+                    s.contains("fault") || s.contains("Oops") || s.contains("BUG"),
+                    "{arch}: no oops excerpt in {s:?}"
+                );
             }
         }
     }
@@ -113,7 +173,9 @@ fn tagged_base_builds_boots_and_tests_on_all_four_arches() {
 #[test]
 fn plain_progress_has_a_line_per_running_cell_every_minute() {
     let v = base_run();
-    let log = std::fs::read_to_string(PathBuf::from(v["_out"].as_str().unwrap()).join("stderr.log")).unwrap();
+    let log =
+        std::fs::read_to_string(PathBuf::from(v["_out"].as_str().unwrap()).join("stderr.log"))
+            .unwrap();
     let secs = |l: &str| -> Option<u32> {
         let t = l.strip_prefix('[')?.get(..8)?;
         let mut p = t.split(':').map(|x| x.parse::<u32>().ok());
@@ -121,23 +183,43 @@ fn plain_progress_has_a_line_per_running_cell_every_minute() {
     };
     let mut long_builds = 0;
     for c in cells(v) {
-        let name = format!("cell base-{}.{}:", c["base"].as_str().unwrap(), c["arch"].as_str().unwrap());
-        let times: Vec<u32> = log.lines().filter(|l| l.contains(&name)).filter_map(secs).collect();
-        assert!(times.len() >= 2, "{name} has no start and end lines in:\n{log}");
+        let name = format!(
+            "cell base-{}.{}:",
+            c["base"].as_str().unwrap(),
+            c["arch"].as_str().unwrap()
+        );
+        let times: Vec<u32> = log
+            .lines()
+            .filter(|l| l.contains(&name))
+            .filter_map(secs)
+            .collect();
+        assert!(
+            times.len() >= 2,
+            "{name} has no start and end lines in:\n{log}"
+        );
         for w in times.windows(2) {
             let gap = (w[1] + 86_400 - w[0]) % 86_400;
             assert!(gap <= 61, "{name} was silent for {gap}s:\n{log}");
         }
         // A build longer than two heartbeats has a heartbeat line of its own.
         let build = stage(c, "build");
-        if build["duration_s"].as_f64().unwrap() > 65.0 && !build["summary"].as_str().unwrap().contains("[cached]") {
-            assert!(log.lines().any(|l| l.contains(&name) && l.contains("build for")), "{name}: no heartbeat in its build:\n{log}");
+        if build["duration_s"].as_f64().unwrap() > 65.0
+            && !build["summary"].as_str().unwrap().contains("[cached]")
+        {
+            assert!(
+                log.lines()
+                    .any(|l| l.contains(&name) && l.contains("build for")),
+                "{name}: no heartbeat in its build:\n{log}"
+            );
             long_builds += 1;
         }
     }
     // A heartbeat says how far the stage's log has come (the objects built).
     if long_builds > 0 {
-        assert!(log.lines().any(|l| l.contains("build steps so far")), "no heartbeat with progress:\n{log}");
+        assert!(
+            log.lines().any(|l| l.contains("build steps so far")),
+            "no heartbeat with progress:\n{log}"
+        );
     }
 }
 
@@ -145,18 +227,40 @@ fn our_cases(console: &Path) -> Vec<(String, String, String)> {
     let o = xtask().arg("parse-ktap").arg(console).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let mut out: Vec<_> = v.as_array().unwrap().iter().map(|c| (c["suite"].as_str().unwrap().into(), c["name"].as_str().unwrap().into(), c["status"].as_str().unwrap().into())).collect();
+    let mut out: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["suite"].as_str().unwrap().into(),
+                c["name"].as_str().unwrap().into(),
+                c["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
     out.sort();
     out
 }
 
 fn kunit_py_cases(tree: &Path, log: &Path) -> Vec<(String, String, String)> {
-    let o = Command::new("python3").arg(tree.join("tools/testing/kunit/kunit.py")).args(["parse", "--json"]).arg(log).output().unwrap();
+    let o = Command::new("python3")
+        .arg(tree.join("tools/testing/kunit/kunit.py"))
+        .args(["parse", "--json"])
+        .arg(log)
+        .output()
+        .unwrap();
     // kunit.py prints its report, then the JSON object: take from the first line that is `{`.
     let text = String::from_utf8_lossy(&o.stdout);
-    let start = text.find("\n{").map(|i| i + 1).or_else(|| text.starts_with('{').then_some(0));
-    let Some(start) = start else { return Vec::new() };
-    let v: Value = serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("kunit.py JSON for {}: {e}", log.display()));
+    let start = text
+        .find("\n{")
+        .map(|i| i + 1)
+        .or_else(|| text.starts_with('{').then_some(0));
+    let Some(start) = start else {
+        return Vec::new();
+    };
+    let v: Value = serde_json::from_str(&text[start..])
+        .unwrap_or_else(|e| panic!("kunit.py JSON for {}: {e}", log.display()));
     let mut out = Vec::new();
     fn walk(g: &Value, path: &mut Vec<String>, out: &mut Vec<(String, String, String)>, top: bool) {
         if !top {
@@ -169,7 +273,11 @@ fn kunit_py_cases(tree: &Path, log: &Path) -> Vec<(String, String, String)> {
                 "ERROR" => "crash",
                 _ => "fail",
             };
-            out.push((path.join("."), c["name"].as_str().unwrap_or("").to_string(), s.to_string()));
+            out.push((
+                path.join("."),
+                c["name"].as_str().unwrap_or("").to_string(),
+                s.to_string(),
+            ));
         }
         for s in g["sub_groups"].as_array().into_iter().flatten() {
             walk(s, path, out, false);
@@ -246,10 +354,29 @@ fn seeded_failures_get_the_right_stage_and_status() {
     .collect();
     const ARCHES: [&str; 4] = ["x86_64", "arm64", "riscv64", "loongarch64"];
     // Seeds whose verdict cannot depend on the arch run on x86_64 only (tests/selftest/matrix.toml).
-    let one_arch = ["build-error", "clippy-warning", "rustfmt-violation", "rustdoc-warning", "apply-conflict", "looping-symlinks"];
+    let one_arch = [
+        "build-error",
+        "clippy-warning",
+        "rustfmt-violation",
+        "rustdoc-warning",
+        "apply-conflict",
+        "looping-symlinks",
+    ];
     for (entry, (st, status)) in &expect {
-        let arches: Vec<&str> = cells(v).iter().filter(|c| c["entry"] == *entry).map(|c| c["arch"].as_str().unwrap()).collect();
-        assert_eq!(arches, if one_arch.contains(entry) { &ARCHES[..1] } else { &ARCHES[..] }, "{entry}");
+        let arches: Vec<&str> = cells(v)
+            .iter()
+            .filter(|c| c["entry"] == *entry)
+            .map(|c| c["arch"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            arches,
+            if one_arch.contains(entry) {
+                &ARCHES[..1]
+            } else {
+                &ARCHES[..]
+            },
+            "{entry}"
+        );
         for arch in arches {
             let c = cell(v, entry, arch);
             for s in c["stages"].as_array().unwrap() {
@@ -259,52 +386,140 @@ fn seeded_failures_get_the_right_stage_and_status() {
                     assert_eq!(got, *status, "{entry}.{arch}: {s}");
                 } else if name == "kunit" && got == "fail" {
                     // The base's own doctest crash shows on every cell; only the seeded test counts.
-                    let bad: Vec<&Value> = c["kunit"]["tests"].as_array().unwrap().iter().filter(|t| t["status"] != "pass" && t["status"] != "skip").collect();
-                    assert!(bad.iter().all(|t| t["name"] == "rust_doctest_kernel_task_rs_1") || *entry == "kunit-failure", "{entry}.{arch}: {bad:?}");
+                    let bad: Vec<&Value> = c["kunit"]["tests"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|t| t["status"] != "pass" && t["status"] != "skip")
+                        .collect();
+                    assert!(
+                        bad.iter()
+                            .all(|t| t["name"] == "rust_doctest_kernel_task_rs_1")
+                            || *entry == "kunit-failure",
+                        "{entry}.{arch}: {bad:?}"
+                    );
                 } else {
-                    assert!(got == "pass" || got == "skip", "{entry}.{arch}: unexpected {name} {got}: {}", s["summary"]);
+                    assert!(
+                        got == "pass" || got == "skip",
+                        "{entry}.{arch}: unexpected {name} {got}: {}",
+                        s["summary"]
+                    );
                 }
             }
             // The health verdict says the same as the stages.
             let verdict = c["health"]["verdict"].as_str().unwrap();
-            assert_eq!(verdict == "pass", st.is_empty(), "{entry}.{arch}: {}", c["health"]);
+            assert_eq!(
+                verdict == "pass",
+                st.is_empty(),
+                "{entry}.{arch}: {}",
+                c["health"]
+            );
         }
     }
     for arch in ARCHES {
-        let boot = |e: &str| stage(cell(v, e, arch), "boot")["summary"].as_str().unwrap().to_string();
-        assert!(boot("init-panic").starts_with("panic"), "{arch}: {}", boot("init-panic"));
-        assert!(boot("init-hang").starts_with("hang") && boot("init-hang").contains("rust_minimal"), "{arch}: {}", boot("init-hang"));
-        assert!(boot("warning-splat").starts_with("warning"), "{arch}: {}", boot("warning-splat"));
+        let boot = |e: &str| {
+            stage(cell(v, e, arch), "boot")["summary"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            boot("init-panic").starts_with("panic"),
+            "{arch}: {}",
+            boot("init-panic")
+        );
+        assert!(
+            boot("init-hang").starts_with("hang") && boot("init-hang").contains("rust_minimal"),
+            "{arch}: {}",
+            boot("init-hang")
+        );
+        assert!(
+            boot("warning-splat").starts_with("warning"),
+            "{arch}: {}",
+            boot("warning-splat")
+        );
         // The kernel's own file names, not paths a compiler cache rewrote.
-        assert!(!boot("warning-splat").contains("../"), "{arch}: {}", boot("warning-splat"));
+        assert!(
+            !boot("warning-splat").contains("../"),
+            "{arch}: {}",
+            boot("warning-splat")
+        );
         // A patchset's new Kconfig option is enabled, its module built, loaded and unloaded.
-        assert!(boot("new-sample").contains("rust_rfl_selftest"), "{arch}: {}", boot("new-sample"));
+        assert!(
+            boot("new-sample").contains("rust_rfl_selftest"),
+            "{arch}: {}",
+            boot("new-sample")
+        );
         // ... in a stand-in at the base folder's path: the config change rebuilds its module,
         // not every Rust crate (as a copy at another path did).
         let ns = cell(v, "new-sample", arch);
-        let log = std::fs::read_to_string(PathBuf::from(v["_out"].as_str().unwrap()).join(ns["dir"].as_str().unwrap()).join("build.log")).unwrap();
-        assert!(log.contains("samples/rust/rust_rfl_selftest.o") && !log.contains("rust/core.o"), "{arch}: the new sample's build:\n{log}");
+        let log = std::fs::read_to_string(
+            PathBuf::from(v["_out"].as_str().unwrap())
+                .join(ns["dir"].as_str().unwrap())
+                .join("build.log"),
+        )
+        .unwrap();
+        assert!(
+            log.contains("samples/rust/rust_rfl_selftest.o") && !log.contains("rust/core.o"),
+            "{arch}: the new sample's build:\n{log}"
+        );
         let kunit = cell(v, "kunit-failure", arch);
-        let t = kunit["kunit"]["tests"].as_array().unwrap().iter().find(|t| t["name"] == "seeded_failure").expect("module KUnit suite parsed");
+        let t = kunit["kunit"]["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "seeded_failure")
+            .expect("module KUnit suite parsed");
         assert_eq!(t["status"], "fail", "{arch}");
         assert_eq!(t["suite"], "rfl_selftest", "{arch}");
         // The arch-only error fails on arm64 and only there.
         let arch_only = stage(cell(v, "arm64-only-error", arch), "build");
-        assert_eq!(arch_only["status"], if arch == "arm64" { "fail" } else { "pass" }, "{arch}: {arch_only}");
+        assert_eq!(
+            arch_only["status"],
+            if arch == "arm64" { "fail" } else { "pass" },
+            "{arch}: {arch_only}"
+        );
     }
     // Links that loop under rust/ end no walk: the config stage (which looks for the tree's
     // Kconfig.test files) takes seconds, as for any other entry.
     let config = stage(cell(v, "looping-symlinks", "x86_64"), "config");
     assert!(config["duration_s"].as_f64().unwrap() < 60.0, "{config}");
     let build = stage(cell(v, "build-error", "x86_64"), "build");
-    assert!(build["diagnostics"].as_array().unwrap().iter().any(|d| d["file"] == "samples/rust/rust_minimal.rs" && d["level"] == "error"), "{build}");
-    assert!(stage(cell(v, "clippy-warning", "x86_64"), "clippy")["diagnostics"].to_string().contains("rust_minimal.rs"));
-    assert!(stage(cell(v, "rustfmt-violation", "x86_64"), "rustfmt")["diagnostics"].to_string().contains("rust_minimal.rs"));
+    assert!(
+        build["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["file"] == "samples/rust/rust_minimal.rs" && d["level"] == "error"),
+        "{build}"
+    );
+    assert!(
+        stage(cell(v, "clippy-warning", "x86_64"), "clippy")["diagnostics"]
+            .to_string()
+            .contains("rust_minimal.rs")
+    );
+    assert!(
+        stage(cell(v, "rustfmt-violation", "x86_64"), "rustfmt")["diagnostics"]
+            .to_string()
+            .contains("rust_minimal.rs")
+    );
     let rustdoc = stage(cell(v, "rustdoc-warning", "x86_64"), "rustdoc");
-    assert!(rustdoc["summary"].to_string().contains("NoSuchItemAnywhere"), "{rustdoc}");
+    assert!(
+        rustdoc["summary"]
+            .to_string()
+            .contains("NoSuchItemAnywhere"),
+        "{rustdoc}"
+    );
     // No QEMU left behind by the hang.
-    let ps = Command::new("pgrep").args(["-f", "qemu-system-"]).output().unwrap();
-    assert!(ps.stdout.is_empty(), "leftover qemu: {}", String::from_utf8_lossy(&ps.stdout));
+    let ps = Command::new("pgrep")
+        .args(["-f", "qemu-system-"])
+        .output()
+        .unwrap();
+    assert!(
+        ps.stdout.is_empty(),
+        "leftover qemu: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
 }
 
 /// The same seeded cell built from nothing in an empty output folder (`--clean`) gives the
@@ -313,25 +528,79 @@ fn seeded_failures_get_the_right_stage_and_status() {
 fn an_incremental_cell_equals_a_clean_build_of_it() {
     let inc = cell(selftest_run(), "kunit-failure", "x86_64").clone();
     let m = root().join("tests/selftest/matrix.toml");
-    let clean = run_matrix("clean", &["--matrix", m.to_str().unwrap(), "--boot-timeout", "60", "--cells", "kunit-failure@v7.2.x@x86_64", "--clean"]);
+    let clean = run_matrix(
+        "clean",
+        &[
+            "--matrix",
+            m.to_str().unwrap(),
+            "--boot-timeout",
+            "60",
+            "--cells",
+            "kunit-failure@v7.2.x@x86_64",
+            "--clean",
+        ],
+    );
     let c = cell(&clean, "kunit-failure", "x86_64");
-    let statuses = |c: &Value| c["stages"].as_array().unwrap().iter().map(|s| format!("{}={}", s["stage"], s["status"])).collect::<Vec<_>>();
+    let statuses = |c: &Value| {
+        c["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| format!("{}={}", s["stage"], s["status"]))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(statuses(c), statuses(&inc));
     let verdicts = |c: &Value| {
-        let mut v: Vec<(String, String)> = c["kunit"]["tests"].as_array().unwrap().iter().map(|t| (format!("{}.{}", t["suite"], t["name"]), t["status"].to_string())).collect();
+        let mut v: Vec<(String, String)> = c["kunit"]["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    format!("{}.{}", t["suite"], t["name"]),
+                    t["status"].to_string(),
+                )
+            })
+            .collect();
         v.sort();
         v
     };
     assert!(verdicts(c).len() > 300);
     assert_eq!(verdicts(c), verdicts(&inc));
-    let first_word = |c: &Value, s: &str| stage(c, s)["summary"].as_str().unwrap().split_whitespace().next().unwrap_or("").to_string();
+    let first_word = |c: &Value, s: &str| {
+        stage(c, s)["summary"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
     assert_eq!(first_word(c, "boot"), first_word(&inc, "boot"));
     // It really was built from nothing: its own config, every object compiled, rustdoc run.
-    assert!(!stage(c, "config")["summary"].as_str().unwrap().contains("the base's config"), "{}", stage(c, "config"));
-    assert!(!stage(c, "rustdoc")["summary"].as_str().unwrap().contains("reused"), "{}", stage(c, "rustdoc"));
+    assert!(
+        !stage(c, "config")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the base's config"),
+        "{}",
+        stage(c, "config")
+    );
+    assert!(
+        !stage(c, "rustdoc")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("reused"),
+        "{}",
+        stage(c, "rustdoc")
+    );
     let out = PathBuf::from(clean["_out"].as_str().unwrap());
-    let log = std::fs::read_to_string(out.join(c["dir"].as_str().unwrap()).join("build.log")).unwrap();
-    assert!(log.contains("init/main.o") && log.contains("rust/core.o"), "the clean build did not compile everything");
+    let log =
+        std::fs::read_to_string(out.join(c["dir"].as_str().unwrap()).join("build.log")).unwrap();
+    assert!(
+        log.contains("init/main.o") && log.contains("rust/core.o"),
+        "the clean build did not compile everything"
+    );
 }
 
 /// Plain entries build in the base's own output folders. After the self-test's entries, the
@@ -343,30 +612,69 @@ fn a_base_cell_after_entries_builds_from_a_base_identical_tree() {
     let st = selftest_run();
     // What the entries that ran on arm64 changed in the tree (their patches' files).
     let mut touched = std::collections::BTreeSet::new();
-    for c in cells(st).iter().filter(|c| c["arch"] == "arm64" && c["entry"] != "base") {
-        let p = root().join("tests/selftest/patches").join(format!("{}.patch", c["entry"].as_str().unwrap()));
-        for l in std::fs::read_to_string(&p).unwrap().lines().filter_map(|l| l.strip_prefix("+++ b/")) {
+    for c in cells(st)
+        .iter()
+        .filter(|c| c["arch"] == "arm64" && c["entry"] != "base")
+    {
+        let p = root()
+            .join("tests/selftest/patches")
+            .join(format!("{}.patch", c["entry"].as_str().unwrap()));
+        for l in std::fs::read_to_string(&p)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("+++ b/"))
+        {
             touched.insert(l.rsplit_once('.').map_or(l, |(stem, _)| stem).to_string());
         }
     }
     let m = root().join("tests/selftest/matrix.toml");
     // Up to KUnit: what the build folder decides (clippy has a folder of its own).
-    let again = run_matrix("base-again", &["--matrix", m.to_str().unwrap(), "--entry", "base", "--arch", "arm64", "--boot-timeout", "60", "--force", "--stage", "kunit"]);
+    let again = run_matrix(
+        "base-again",
+        &[
+            "--matrix",
+            m.to_str().unwrap(),
+            "--entry",
+            "base",
+            "--arch",
+            "arm64",
+            "--boot-timeout",
+            "60",
+            "--force",
+            "--stage",
+            "kunit",
+        ],
+    );
     let c = cell(&again, "base", "arm64");
     let statuses = |c: &Value| {
-        c["stages"].as_array().unwrap().iter().take_while(|s| s["stage"] != "clippy").map(|s| format!("{}={}", s["stage"], s["status"])).collect::<Vec<_>>()
+        c["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take_while(|s| s["stage"] != "clippy")
+            .map(|s| format!("{}={}", s["stage"], s["status"]))
+            .collect::<Vec<_>>()
     };
     assert_eq!(statuses(c), statuses(&before));
-    assert!(statuses(c).iter().any(|s| s.starts_with("\"kunit\"")), "{c}");
+    assert!(
+        statuses(c).iter().any(|s| s.starts_with("\"kunit\"")),
+        "{c}"
+    );
     let verdicts = |c: &Value| {
-        let mut v: Vec<String> = c["kunit"]["tests"].as_array().unwrap().iter().map(|t| format!("{}.{}={}", t["suite"], t["name"], t["status"])).collect();
+        let mut v: Vec<String> = c["kunit"]["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| format!("{}.{}={}", t["suite"], t["name"], t["status"]))
+            .collect();
         v.sort();
         v
     };
     assert!(verdicts(c).len() > 300);
     assert_eq!(verdicts(c), verdicts(&before));
     let out = PathBuf::from(again["_out"].as_str().unwrap());
-    let log = std::fs::read_to_string(out.join(c["dir"].as_str().unwrap()).join("build.log")).unwrap();
+    let log =
+        std::fs::read_to_string(out.join(c["dir"].as_str().unwrap()).join("build.log")).unwrap();
     // Every object compiled again comes from a file an entry changed, and the last entry's
     // change was really undone (its object rebuilt from the base's source).
     let compiled: Vec<&str> = log
@@ -374,13 +682,21 @@ fn a_base_cell_after_entries_builds_from_a_base_identical_tree() {
         .filter_map(|l| {
             let mut w = l.split_whitespace();
             let tool = w.next()?;
-            (["CC", "RUSTC", "AS", "HOSTCC", "HOSTRUSTC"].contains(&tool)).then(|| w.find(|x| x.ends_with(".o"))).flatten()
+            (["CC", "RUSTC", "AS", "HOSTCC", "HOSTRUSTC"].contains(&tool))
+                .then(|| w.find(|x| x.ends_with(".o")))
+                .flatten()
         })
         .collect();
-    assert!(!compiled.is_empty(), "nothing was rebuilt: the entries' changes were never undone?\n{log}");
+    assert!(
+        !compiled.is_empty(),
+        "nothing was rebuilt: the entries' changes were never undone?\n{log}"
+    );
     for o in &compiled {
         let stem = o.trim_end_matches(".o").trim_end_matches(".mod");
-        assert!(touched.contains(stem), "{o} rebuilt, but no entry changed its source ({touched:?})");
+        assert!(
+            touched.contains(stem),
+            "{o} rebuilt, but no entry changed its source ({touched:?})"
+        );
     }
 }
 
@@ -389,9 +705,22 @@ fn shipped_matrix_applies_offline_within_a_minute() {
     let _ = base_run();
     let t = Instant::now();
     let v = run_matrix("apply", &["--stage", "apply"]);
-    assert!(t.elapsed() < Duration::from_secs(60), "took {:?}", t.elapsed());
-    let skipped: Vec<&str> = v["skipped_entries"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
-    let entries: std::collections::BTreeSet<&str> = cells(&v).iter().filter(|c| c["entry"] != "base").map(|c| c["entry"].as_str().unwrap()).collect();
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        t.elapsed()
+    );
+    let skipped: Vec<&str> = v["skipped_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    let entries: std::collections::BTreeSet<&str> = cells(&v)
+        .iter()
+        .filter(|c| c["entry"] != "base")
+        .map(|c| c["entry"].as_str().unwrap())
+        .collect();
     assert_eq!(entries.len() + skipped.len(), 74);
     for c in cells(&v).iter().filter(|c| c["entry"] != "base") {
         let fetch = stage(c, "fetch");
@@ -399,9 +728,16 @@ fn shipped_matrix_applies_offline_within_a_minute() {
         if c["base"] == "v7.2.x" && apply["status"] != "skip" {
             // merged rows: whether the path is in the tagged base
             let s = apply["summary"].as_str().unwrap();
-            assert!(s.contains("present in the base") || s.contains("absent from the base"), "{s}");
+            assert!(
+                s.contains("present in the base") || s.contains("absent from the base"),
+                "{s}"
+            );
         } else {
-            assert!(fetch["summary"].as_str().unwrap().contains("unreachable"), "{}: {fetch}", c["entry"]);
+            assert!(
+                fetch["summary"].as_str().unwrap().contains("unreachable"),
+                "{}: {fetch}",
+                c["entry"]
+            );
         }
         assert_eq!(stage(c, "build")["status"], "skip");
     }
@@ -413,19 +749,41 @@ fn shipped_matrix_applies_offline_within_a_minute() {
 fn setup_is_idempotent_and_provisions_the_same_shas() {
     let _g = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let refs = || {
-        let o = Command::new("git").arg("--git-dir").arg(cache().join("store.git")).args(["for-each-ref", "refs/rfl/bases"]).output().unwrap();
+        let o = Command::new("git")
+            .arg("--git-dir")
+            .arg(cache().join("store.git"))
+            .args(["for-each-ref", "refs/rfl/bases"])
+            .output()
+            .unwrap();
         String::from_utf8(o.stdout).unwrap()
     };
     let before = refs();
-    assert!(before.contains("refs/rfl/bases/v7.2.x") && before.contains("refs/rfl/bases/v6.12.x"), "{before}");
+    assert!(
+        before.contains("refs/rfl/bases/v7.2.x") && before.contains("refs/rfl/bases/v6.12.x"),
+        "{before}"
+    );
     let o = xtask().arg("setup").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(before, refs());
     let d = xtask().arg("doctor").output().unwrap();
     let out = String::from_utf8_lossy(&d.stdout);
     assert!(d.status.success(), "{out}");
-    for tool in ["rustc", "rust-src", "bindgen", "clang", "ld.lld", "qemu-system-x86_64", "qemu-system-aarch64", "qemu-system-riscv64", "qemu-system-loongarch64"] {
-        assert!(out.lines().any(|l| l.trim_start().starts_with(tool) && l.chars().any(|c| c.is_ascii_digit())), "doctor lists no version for {tool}:\n{out}");
+    for tool in [
+        "rustc",
+        "rust-src",
+        "bindgen",
+        "clang",
+        "ld.lld",
+        "qemu-system-x86_64",
+        "qemu-system-aarch64",
+        "qemu-system-riscv64",
+        "qemu-system-loongarch64",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(tool) && l.chars().any(|c| c.is_ascii_digit())),
+            "doctor lists no version for {tool}:\n{out}"
+        );
     }
 }
 
@@ -433,9 +791,16 @@ fn setup_is_idempotent_and_provisions_the_same_shas() {
 fn a_toolchain_that_cannot_serve_is_the_toolchains_fault() {
     let _ = base_run();
     // rustup's toolchain on these machines has no rust-src: a second toolchain in a few lines.
-    let Some(rustup_rustc) = ["/root/.cargo/bin/rustc"].into_iter().map(PathBuf::from).find(|p| p.is_file()).or_else(|| {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/rustc")).filter(|p| p.is_file())
-    }) else {
+    let Some(rustup_rustc) = ["/root/.cargo/bin/rustc"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cargo/bin/rustc"))
+                .filter(|p| p.is_file())
+        })
+    else {
         eprintln!("no rustup toolchain on this machine; using a missing rustc instead");
         return check_unusable("/nonexistent/rustc");
     };
@@ -448,17 +813,36 @@ fn check_unusable(rustc: &str) {
         "\n[toolchains.other]\nrustc = \"{rustc}\"\nrustdoc = \"/usr/bin/rustdoc\"\nclippy_driver = \"/usr/bin/clippy-driver\"\nrustfmt = \"/usr/bin/rustfmt\"\nbindgen = \"{{cache}}/tools/bin/bindgen\"\nllvm = \"/usr/lib/llvm-19/bin/\"\n"
     );
     // The table must come before the first [[entry]] to stay a top-level table.
-    let text = shipped.replacen("[bases.\"v7.2.x\"]", &format!("{extra}\n[bases.\"v7.2.x\"]"), 1);
+    let text = shipped.replacen(
+        "[bases.\"v7.2.x\"]",
+        &format!("{extra}\n[bases.\"v7.2.x\"]"),
+        1,
+    );
     let dir = cache().join("test-runs/toolchain-matrix");
     std::fs::create_dir_all(&dir).unwrap();
     let m = dir.join("matrix.toml");
     std::fs::write(&m, text).unwrap();
-    let v = run_matrix("toolchain", &["--matrix", m.to_str().unwrap(), "--entry", "base", "--toolchain", "other", "--stage", "config"]);
+    let v = run_matrix(
+        "toolchain",
+        &[
+            "--matrix",
+            m.to_str().unwrap(),
+            "--entry",
+            "base",
+            "--toolchain",
+            "other",
+            "--stage",
+            "config",
+        ],
+    );
     let c = &cells(&v)[0];
     let t = stage(c, "toolchain");
     assert_eq!(t["status"], "fail", "{t}");
     assert_eq!(t["fault"], "toolchain", "{t}");
-    assert!(t["summary"].as_str().unwrap().contains("cannot serve"), "{t}");
+    assert!(
+        t["summary"].as_str().unwrap().contains("cannot serve"),
+        "{t}"
+    );
     assert_eq!(stage(c, "build")["status"], "skip");
 }
 
@@ -470,7 +854,10 @@ fn marked_leftovers() -> Vec<String> {
             continue;
         }
         let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
-        if env.split(|b| *b == 0).any(|kv| kv.starts_with(b"RFL_HARNESS_CHILD=")) {
+        if env
+            .split(|b| *b == 0)
+            .any(|kv| kv.starts_with(b"RFL_HARNESS_CHILD="))
+        {
             let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
             out.push(String::from_utf8_lossy(&cmd).replace('\0', " "));
         }
@@ -495,7 +882,19 @@ fn sigint_and_kill_9_mid_run_then_resume_loses_and_redoes_nothing() {
     let _ = std::fs::remove_dir_all(&out);
     let start = |extra: &[&str]| {
         xtask()
-            .args(["matrix", "--matrix", m.to_str().unwrap(), "--entry", "good-sample", "--entry", "build-error", "--arch", "x86_64", "--force", "--out"])
+            .args([
+                "matrix",
+                "--matrix",
+                m.to_str().unwrap(),
+                "--entry",
+                "good-sample",
+                "--entry",
+                "build-error",
+                "--arch",
+                "x86_64",
+                "--force",
+                "--out",
+            ])
             .arg(&out)
             .args(extra)
             .stdout(std::process::Stdio::null())
@@ -503,13 +902,20 @@ fn sigint_and_kill_9_mid_run_then_resume_loses_and_redoes_nothing() {
             .spawn()
             .unwrap()
     };
-    let results = || -> Option<Value> { serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).ok()?).ok() };
+    let results = || -> Option<Value> {
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).ok()?).ok()
+    };
     let finished = || results().map_or(0, |v| cells(&v).len());
 
     // SIGINT while the first entry builds: exit 130, the base cell kept, the run marked.
     let mut child = start(&[]);
-    wait_for("the base cell", Duration::from_secs(900), || finished() >= 1);
-    wait_for("the entry's build", Duration::from_secs(300), || out.join("cells/good-sample.x86_64/build.log").is_file() || out.join("cells/good-sample.x86_64/config.log").is_file());
+    wait_for("the base cell", Duration::from_secs(900), || {
+        finished() >= 1
+    });
+    wait_for("the entry's build", Duration::from_secs(300), || {
+        out.join("cells/good-sample.x86_64/build.log").is_file()
+            || out.join("cells/good-sample.x86_64/config.log").is_file()
+    });
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }
@@ -517,14 +923,22 @@ fn sigint_and_kill_9_mid_run_then_resume_loses_and_redoes_nothing() {
     assert_eq!(status.code(), Some(130));
     let v = results().unwrap();
     assert_eq!(v["interrupted"], true);
-    assert_eq!(cells(&v).len(), 1, "only the finished base cell is recorded");
+    assert_eq!(
+        cells(&v).len(),
+        1,
+        "only the finished base cell is recorded"
+    );
     let base_started = cells(&v)[0]["started"].clone();
-    wait_for("children to end", Duration::from_secs(10), || marked_leftovers().is_empty());
+    wait_for("children to end", Duration::from_secs(10), || {
+        marked_leftovers().is_empty()
+    });
 
     // kill -9 during the next attempt, then --resume: nothing finished is redone or lost.
     let _ = std::fs::remove_dir_all(out.join("cells/good-sample.x86_64"));
     let mut child = start(&["--resume"]);
-    wait_for("the entry's build again", Duration::from_secs(300), || out.join("cells/good-sample.x86_64/build.log").is_file());
+    wait_for("the entry's build again", Duration::from_secs(300), || {
+        out.join("cells/good-sample.x86_64/build.log").is_file()
+    });
     std::thread::sleep(Duration::from_secs(2));
     unsafe {
         libc::kill(child.id() as i32, libc::SIGKILL);
@@ -533,17 +947,38 @@ fn sigint_and_kill_9_mid_run_then_resume_loses_and_redoes_nothing() {
     let mut child = start(&["--resume"]);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
-    assert!(marked_leftovers().is_empty(), "left running: {:?}", marked_leftovers());
+    assert!(
+        marked_leftovers().is_empty(),
+        "left running: {:?}",
+        marked_leftovers()
+    );
     let v = results().unwrap();
     assert_eq!(v["interrupted"], false);
-    let names: Vec<String> = cells(&v).iter().map(|c| c["entry"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = cells(&v)
+        .iter()
+        .map(|c| c["entry"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["base", "good-sample", "build-error"]);
-    assert_eq!(cells(&v)[0]["started"], base_started, "the finished base cell was not redone");
+    assert_eq!(
+        cells(&v)[0]["started"],
+        base_started,
+        "the finished base cell was not redone"
+    );
     // The same verdicts as the uninterrupted self-test run.
     let reference = selftest_run();
     for e in ["good-sample", "build-error"] {
-        let a: Vec<(String, String)> = cell(&v, e, "x86_64")["stages"].as_array().unwrap().iter().map(|s| (s["stage"].to_string(), s["status"].to_string())).collect();
-        let b: Vec<(String, String)> = cell(reference, e, "x86_64")["stages"].as_array().unwrap().iter().map(|s| (s["stage"].to_string(), s["status"].to_string())).collect();
+        let a: Vec<(String, String)> = cell(&v, e, "x86_64")["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["stage"].to_string(), s["status"].to_string()))
+            .collect();
+        let b: Vec<(String, String)> = cell(reference, e, "x86_64")["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["stage"].to_string(), s["status"].to_string()))
+            .collect();
         assert_eq!(a, b, "{e}");
     }
 }
@@ -554,22 +989,57 @@ fn all_five_reports_from_the_real_runs() {
     let selftest = PathBuf::from(selftest_run()["_out"].as_str().unwrap()).join("results.json");
     let dir = cache().join("test-runs/reports");
     std::fs::create_dir_all(&dir).unwrap();
-    for (format, file) in [("text", "report.txt"), ("markdown", "summary.md"), ("junit", "junit.xml"), ("kcidb", "kcidb.json"), ("html", "index.html")] {
-        let o = xtask().args(["report", "--merge", "--format", format, "--output"]).arg(dir.join(file)).arg("--results").arg(&base).arg("--results").arg(&selftest).output().unwrap();
-        assert!(o.status.success(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
-        assert!(std::fs::metadata(dir.join(file)).unwrap().len() > 100, "{format} is empty");
+    for (format, file) in [
+        ("text", "report.txt"),
+        ("markdown", "summary.md"),
+        ("junit", "junit.xml"),
+        ("kcidb", "kcidb.json"),
+        ("html", "index.html"),
+    ] {
+        let o = xtask()
+            .args(["report", "--merge", "--format", format, "--output"])
+            .arg(dir.join(file))
+            .arg("--results")
+            .arg(&base)
+            .arg("--results")
+            .arg(&selftest)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            std::fs::metadata(dir.join(file)).unwrap().len() > 100,
+            "{format} is empty"
+        );
     }
     let py = "import sys, xml.etree.ElementTree as E\nr = E.parse(sys.argv[1]).getroot()\nnames = [c.get('name') for c in r.findall('.//testcase')]\nassert 'seeded_failure' in names and 'rust_doctest_kernel_task_rs_1' in names\nprint(len(names))";
-    let o = Command::new("python3").args(["-c", py]).arg(dir.join("junit.xml")).output().unwrap();
+    let o = Command::new("python3")
+        .args(["-c", py])
+        .arg(dir.join("junit.xml"))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let venv_py = cache().join("venv/bin/python3");
     let o = Command::new(&venv_py).args(["-c", "import json, sys, kcidb_io; kcidb_io.schema.LATEST.validate(json.load(open(sys.argv[1])))"]).arg(dir.join("kcidb.json")).output().unwrap();
-    assert!(o.status.success(), "kcidb-io: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "kcidb-io: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     // Markdown-escaped (GitHub renders `x86\_64` as x86_64).
-    assert!(md.len() < 1024 * 1024 && md.contains("| x86\\_64 |"), "{md}");
+    assert!(
+        md.len() < 1024 * 1024 && md.contains("| x86\\_64 |"),
+        "{md}"
+    );
     let text = std::fs::read_to_string(dir.join("report.txt")).unwrap();
     // The base's crash is pre-existing for every entry, never the entry's failure.
     assert!(text.contains("base's own"), "{text}");
-    assert!(!text.lines().any(|l| l.starts_with("  good-sample.")), "good-sample reported failing:\n{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("  good-sample.")),
+        "good-sample reported failing:\n{text}"
+    );
 }

@@ -26,7 +26,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00+0000")
         .output()
         .unwrap();
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
 
@@ -93,7 +97,12 @@ fn gzip(parts: &[&str]) -> Vec<u8> {
     // Two gzip members, as public-inbox may send.
     let mut out = Vec::new();
     for p in parts {
-        let mut c = Command::new("gzip").arg("-c").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut c = Command::new("gzip")
+            .arg("-c")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         c.stdin.take().unwrap().write_all(p.as_bytes()).unwrap();
         out.extend(c.wait_with_output().unwrap().stdout);
     }
@@ -113,14 +122,27 @@ fn every_source_form_fetches_and_applies_through_mirrors() {
     git(&work, &["branch", "rust-next"]);
     // A PR branch from base0 (older base: needs rebasing onto rust-next).
     git(&work, &["checkout", "-q", "-b", "pr1", &base0]);
-    let pr1_a = commit(&work, "rust/kernel/new.rs", "// new abstraction\n", "rust: add new");
+    let pr1_a = commit(
+        &work,
+        "rust/kernel/new.rs",
+        "// new abstraction\n",
+        "rust: add new",
+    );
     let pr1_b = commit(&work, "rust/kernel/new2.rs", "// more\n", "rust: add more");
     // A conflicting PR.
     git(&work, &["checkout", "-q", "-b", "conflict", &base1]);
     git(&work, &["reset", "-q", "--hard", &base0]);
-    commit(&work, "samples/rust/minimal.rs", "fn init() { conflicting(); }\n", "conflicting change");
+    commit(
+        &work,
+        "samples/rust/minimal.rs",
+        "fn init() { conflicting(); }\n",
+        "conflicting change",
+    );
     // A branch in another user's fork, and a single commit.
-    git(&work, &["checkout", "-q", "-b", "fparent/rust-feature", &base1]);
+    git(
+        &work,
+        &["checkout", "-q", "-b", "fparent/rust-feature", &base1],
+    );
     let feat = commit(&work, "drivers/feature.rs", "// feature\n", "feature");
     git(&work, &["checkout", "-q", "-b", "single", &base1]);
     let single = commit(&work, "rust/kernel/single.rs", "// single\n", "single");
@@ -131,7 +153,16 @@ fn every_source_form_fetches_and_applies_through_mirrors() {
     let korg = root.join("korg/pub/scm/linux/kernel/git/ojeda/linux.git");
     for bare in [&gh, &fork, &korg] {
         std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
-        git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+        git(
+            root,
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                work.to_str().unwrap(),
+                bare.to_str().unwrap(),
+            ],
+        );
     }
     let conflict_sha = git(&work, &["rev-parse", "conflict"]);
     git(&gh, &["update-ref", "refs/pull/1/head", &pr1_b]);
@@ -140,16 +171,62 @@ fn every_source_form_fetches_and_applies_through_mirrors() {
 
     // A lore thread: cover, v1, v2 (two patches) and a reply.
     git(&work, &["checkout", "-q", "-b", "series", &base1]);
-    commit(&work, "rust/kernel/series1.rs", "// v2 one\n", "rust: series one");
-    commit(&work, "rust/kernel/series2.rs", "// v2 two\n", "rust: series two");
-    let v2 = git(&work, &["format-patch", "--stdout", "-2", "--subject-prefix=PATCH v2", "--cover-letter", &format!("--base={base1}"), "HEAD"]);
-    let v2 = v2.replacen("Subject: [PATCH v2 0/2] *** SUBJECT HERE ***", "Subject: [PATCH v2 0/2] the series", 1);
+    commit(
+        &work,
+        "rust/kernel/series1.rs",
+        "// v2 one\n",
+        "rust: series one",
+    );
+    commit(
+        &work,
+        "rust/kernel/series2.rs",
+        "// v2 two\n",
+        "rust: series two",
+    );
+    let v2 = git(
+        &work,
+        &[
+            "format-patch",
+            "--stdout",
+            "-2",
+            "--subject-prefix=PATCH v2",
+            "--cover-letter",
+            &format!("--base={base1}"),
+            "HEAD",
+        ],
+    );
+    let v2 = v2.replacen(
+        "Subject: [PATCH v2 0/2] *** SUBJECT HERE ***",
+        "Subject: [PATCH v2 0/2] the series",
+        1,
+    );
     git(&work, &["reset", "-q", "--hard", "HEAD~2"]);
-    commit(&work, "rust/kernel/series1.rs", "// v1 one\n", "rust: series one");
-    let v1 = git(&work, &["format-patch", "--stdout", "-1", "--subject-prefix=PATCH", "HEAD"]);
+    commit(
+        &work,
+        "rust/kernel/series1.rs",
+        "// v1 one\n",
+        "rust: series one",
+    );
+    let v1 = git(
+        &work,
+        &[
+            "format-patch",
+            "--stdout",
+            "-1",
+            "--subject-prefix=PATCH",
+            "HEAD",
+        ],
+    );
     let reply = "From mboxrd@z Thu Jan  1 00:00:00 1970\nFrom: R <r@x>\nSubject: Re: [PATCH v2 1/2] rust: series one\nMessage-ID: <reply@x>\n\nLooks good.\n";
     let msgid = "20260101-series-v2-0@example.org";
-    let port = serve(vec![(format!("/all/{msgid}/t.mbox.gz"), gzip(&[&format!("{v1}\n{reply}\n"), &v2]))], 20, Duration::from_secs(120));
+    let port = serve(
+        vec![(
+            format!("/all/{msgid}/t.mbox.gz"),
+            gzip(&[&format!("{v1}\n{reply}\n"), &v2]),
+        )],
+        20,
+        Duration::from_secs(120),
+    );
 
     let closed = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -213,37 +290,119 @@ base = "dead"
     std::fs::write(&mpath, matrix).unwrap();
     let out = root.join("out");
     let started = Instant::now();
-    let o = apply_only(&mpath, &out, &root.join("cache")).output().unwrap();
+    let o = apply_only(&mpath, &out, &root.join("cache"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains("thread 'main' panicked"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let cell = |e: &str| v["cells"].as_array().unwrap().iter().find(|c| c["entry"] == e).unwrap_or_else(|| panic!("no {e}: {stderr}")).clone();
-    let stage = |e: &str, s: &str| cell(e)["stages"].as_array().unwrap().iter().find(|x| x["stage"] == s).unwrap().clone();
-    for e in ["pr", "pr-commit", "branch", "commit", "merged", "file", "series"] {
-        assert_eq!(stage(e, "apply")["status"], "pass", "{e}: {}\n{stderr}", stage(e, "apply"));
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cell = |e: &str| {
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["entry"] == e)
+            .unwrap_or_else(|| panic!("no {e}: {stderr}"))
+            .clone()
+    };
+    let stage = |e: &str, s: &str| {
+        cell(e)["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["stage"] == s)
+            .unwrap()
+            .clone()
+    };
+    for e in [
+        "pr",
+        "pr-commit",
+        "branch",
+        "commit",
+        "merged",
+        "file",
+        "series",
+    ] {
+        assert_eq!(
+            stage(e, "apply")["status"],
+            "pass",
+            "{e}: {}\n{stderr}",
+            stage(e, "apply")
+        );
     }
     assert_eq!(cell("pr")["base_commit"], base1.as_str());
-    assert_eq!(cell("pr")["patchset"]["commits"].as_array().unwrap().len(), 2);
-    assert_eq!(cell("pr-commit")["patchset"]["commits"].as_array().unwrap().len(), 1);
-    assert_eq!(cell("branch")["patchset"]["commits"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        cell("pr")["patchset"]["commits"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        cell("pr-commit")["patchset"]["commits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        cell("branch")["patchset"]["commits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let _ = feat;
-    assert!(stage("merged", "apply")["summary"].as_str().unwrap().contains("already in the base"));
-    assert!(stage("file", "apply")["summary"].as_str().unwrap().contains("present in the base"));
+    assert!(stage("merged", "apply")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("already in the base"));
+    assert!(stage("file", "apply")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("present in the base"));
     let ap = stage("conflict", "apply");
     assert_eq!(ap["status"], "fail");
-    assert!(ap["summary"].as_str().unwrap().contains("samples/rust/minimal.rs"), "{ap}");
+    assert!(
+        ap["summary"]
+            .as_str()
+            .unwrap()
+            .contains("samples/rust/minimal.rs"),
+        "{ap}"
+    );
     // The lore series: v2's two patches, in order, not v1's.
     let series = cell("series");
-    assert_eq!(series["patchset"]["commits"].as_array().unwrap().len(), 2, "{series}");
-    assert!(stage("series", "fetch")["summary"].as_str().unwrap().contains("series v2, 2 patches"), "{}", stage("series", "fetch"));
+    assert_eq!(
+        series["patchset"]["commits"].as_array().unwrap().len(),
+        2,
+        "{series}"
+    );
+    assert!(
+        stage("series", "fetch")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("series v2, 2 patches"),
+        "{}",
+        stage("series", "fetch")
+    );
     // Same patches on the same base: the same patchset hash on a second run.
     let hash = series["patchset"]["hash"].clone();
     assert!(hash.as_str().unwrap().len() == 64);
     // The unreachable base answers fast.
-    let dead = v["bases"].as_array().unwrap().iter().find(|b| b["name"] == "dead").unwrap();
+    let dead = v["bases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "dead")
+        .unwrap();
     assert_eq!(dead["status"], "unreachable", "{dead}");
-    assert!(stage("offline", "fetch")["summary"].as_str().unwrap().contains("unreachable"));
+    assert!(stage("offline", "fetch")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("unreachable"));
     assert_eq!(stage("offline", "build")["status"], "skip");
 }
 
@@ -271,7 +430,12 @@ fn gzip_bomb() -> Vec<u8> {
 /// in the test's own folder.
 fn apply_only(mpath: &Path, out: &Path, cache: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.args(["matrix", "--stage", "apply", "--matrix"]).arg(mpath).arg("--out").arg(out).arg("--cache").arg(cache);
+    c.args(["matrix", "--stage", "apply", "--matrix"])
+        .arg(mpath)
+        .arg("--out")
+        .arg(out)
+        .arg("--cache")
+        .arg(cache);
     c
 }
 
@@ -291,7 +455,8 @@ fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
                             let _ = write!(s, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                         }
                         Some(Fault::TruncatedGzip) => {
-                            let gz = gzip(&["From x\nSubject: [PATCH] a\n\nbody\n".repeat(50).as_str()]);
+                            let gz =
+                                gzip(&["From x\nSubject: [PATCH] a\n\nbody\n".repeat(50).as_str()]);
                             let half = &gz[..gz.len() / 2];
                             let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", half.len());
                             let _ = s.write_all(half);
@@ -324,7 +489,16 @@ fn small_upstream(root: &Path, bare: &str, with: impl FnOnce(&Path)) -> std::pat
     with(&work);
     let bare = root.join(bare);
     std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
-    git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
     bare
 }
 
@@ -349,23 +523,59 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
     std::fs::write(&mpath, matrix).unwrap();
     let out = root.join("out");
     let started = Instant::now();
-    let o = apply_only(&mpath, &out, &root.join("cache")).output().unwrap();
+    let o = apply_only(&mpath, &out, &root.join("cache"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains("thread 'main' panicked"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     let fetch = |e: &str| {
-        let c = v["cells"].as_array().unwrap().iter().find(|c| c["entry"] == e).unwrap_or_else(|| panic!("{e}: {stderr}"));
-        c["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "fetch").unwrap()["summary"].as_str().unwrap().to_string()
+        let c = v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["entry"] == e)
+            .unwrap_or_else(|| panic!("{e}: {stderr}"));
+        c["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "fetch")
+            .unwrap()["summary"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     assert!(fetch("e0").contains("HTTP 404"), "{}", fetch("e0"));
     assert!(fetch("e1").contains("HTTP 500"), "{}", fetch("e1"));
-    assert!(fetch("e2").contains("gzip") || fetch("e2").contains("fetch failed"), "{}", fetch("e2"));
-    assert!(fetch("e3").contains("timed out") || fetch("e3").contains("unreachable"), "{}", fetch("e3"));
+    assert!(
+        fetch("e2").contains("gzip") || fetch("e2").contains("fetch failed"),
+        "{}",
+        fetch("e2")
+    );
+    assert!(
+        fetch("e3").contains("timed out") || fetch("e3").contains("unreachable"),
+        "{}",
+        fetch("e3")
+    );
     // The gzip bomb is a fetch failure that names the limit and the URL, not 200 MiB in memory.
-    assert!(fetch("e4").contains("more than 64 MiB") && fetch("e4").contains("/all/bomb@x/t.mbox.gz"), "{}", fetch("e4"));
+    assert!(
+        fetch("e4").contains("more than 64 MiB") && fetch("e4").contains("/all/bomb@x/t.mbox.gz"),
+        "{}",
+        fetch("e4")
+    );
     // The base cell ran regardless.
-    assert!(v["cells"].as_array().unwrap().iter().any(|c| c["entry"] == "base"));
+    assert!(v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["entry"] == "base"));
 }
 
 /// Two runs on one cache: the second waits for the first's lock (and says so), both finish,
@@ -380,7 +590,10 @@ fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
         git(work, &["checkout", "-q", "master"]);
     });
     // A lore server that never answers keeps the first run busy for its receive timeout.
-    let port = serve_faults(vec![("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall)], Duration::from_secs(90));
+    let port = serve_faults(
+        vec![("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall)],
+        Duration::from_secs(90),
+    );
     let matrix = format!(
         "arches = [\"x86_64\"]\nchecks = []\n[mirrors]\n\"https://lore.kernel.org/\" = \"http://127.0.0.1:{port}/\"\n\"https://github.com/\" = \"file://{1}/github/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{0}\"\nref = \"master\"\n\
          [[entry]]\nid = \"slow\"\nsource = {{ lore = \"stall@x\" }}\nbase = \"b\"\n[[entry]]\nid = \"feature\"\nsource = {{ branch = \"https://github.com/someone/linux/tree/feature\" }}\nbase = \"b\"\n",
@@ -400,7 +613,10 @@ fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
     let first = start("out1");
     // The first run holds the lock once its pid is in the lock file.
     let until = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_to_string(cache.join("lock")).unwrap_or_default().contains("pid") {
+    while !std::fs::read_to_string(cache.join("lock"))
+        .unwrap_or_default()
+        .contains("pid")
+    {
         assert!(Instant::now() < until, "the first run never took the lock");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -408,20 +624,40 @@ fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
     let a = first.wait_with_output().unwrap();
     let a_done = Instant::now();
     let b = second.wait_with_output().unwrap();
-    let (ea, eb) = (String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
-    assert!(!ea.contains("panicked") && !eb.contains("panicked"), "{ea}\n{eb}");
-    assert!(eb.contains("waiting for the cache lock") && eb.contains("held by pid"), "the second run did not say it waits:\n{eb}");
+    let (ea, eb) = (
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr),
+    );
+    assert!(
+        !ea.contains("panicked") && !eb.contains("panicked"),
+        "{ea}\n{eb}"
+    );
+    assert!(
+        eb.contains("waiting for the cache lock") && eb.contains("held by pid"),
+        "the second run did not say it waits:\n{eb}"
+    );
     assert!(!ea.contains("waiting for the cache lock"), "{ea}");
-    assert!(a_done.elapsed() < Duration::from_secs(30), "the second run ended long after the first");
+    assert!(
+        a_done.elapsed() < Duration::from_secs(30),
+        "the second run ended long after the first"
+    );
     // Both runs have every cell, with the same verdicts.
     let verdicts = |out: &str| {
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(root.join(out).join("results.json")).unwrap()).unwrap();
+        let v: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(out).join("results.json")).unwrap(),
+        )
+        .unwrap();
         let mut cells: Vec<(String, String)> = v["cells"]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| {
-                let stages: Vec<String> = c["stages"].as_array().unwrap().iter().map(|s| format!("{}={}", s["stage"], s["status"])).collect();
+                let stages: Vec<String> = c["stages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| format!("{}={}", s["stage"], s["status"]))
+                    .collect();
                 (c["entry"].as_str().unwrap().to_string(), stages.join(","))
             })
             .collect();
@@ -430,14 +666,34 @@ fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
     };
     let (v1, v2) = (verdicts("out1"), verdicts("out2"));
     assert_eq!(v1, v2);
-    assert_eq!(v1.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(), ["base", "feature", "slow"]);
-    assert!(v1.iter().any(|(e, s)| e == "feature" && s.contains("\"apply\"=\"pass\"")), "{v1:?}");
+    assert_eq!(
+        v1.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(),
+        ["base", "feature", "slow"]
+    );
+    assert!(
+        v1.iter()
+            .any(|(e, s)| e == "feature" && s.contains("\"apply\"=\"pass\"")),
+        "{v1:?}"
+    );
     // The shared object store is whole, and no half-written result is left.
-    let fsck = Command::new("git").arg("--git-dir").arg(cache.join("store.git")).args(["fsck", "--no-dangling"]).output().unwrap();
-    assert!(fsck.status.success(), "git fsck: {}", String::from_utf8_lossy(&fsck.stderr));
+    let fsck = Command::new("git")
+        .arg("--git-dir")
+        .arg(cache.join("store.git"))
+        .args(["fsck", "--no-dangling"])
+        .output()
+        .unwrap();
+    assert!(
+        fsck.status.success(),
+        "git fsck: {}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
     if let Ok(rd) = std::fs::read_dir(cache.join("results")) {
         for e in rd.flatten() {
-            assert!(!e.file_name().to_string_lossy().ends_with(".tmp"), "left over: {:?}", e.path());
+            assert!(
+                !e.file_name().to_string_lossy().ends_with(".tmp"),
+                "left over: {:?}",
+                e.path()
+            );
         }
     }
 }
@@ -450,7 +706,10 @@ fn progress_is_bars_on_a_terminal_and_plain_lines_elsewhere() {
     let root = &t.0;
     let bare = small_upstream(root, "korg/linux.git", |_| {});
     // A stalled lore fetch keeps the run up long enough to be drawn a few times.
-    let port = serve_faults(vec![("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall)], Duration::from_secs(90));
+    let port = serve_faults(
+        vec![("/all/stall@x/t.mbox.gz".to_string(), Fault::Stall)],
+        Duration::from_secs(90),
+    );
     let matrix = format!(
         "arches = [\"x86_64\", \"arm64\"]\nchecks = []\n[mirrors]\n\"https://lore.kernel.org/\" = \"http://127.0.0.1:{port}/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n[[entry]]\nid = \"slow\"\nsource = {{ lore = \"stall@x\" }}\nbase = \"b\"\n",
         bare.display()
@@ -458,26 +717,66 @@ fn progress_is_bars_on_a_terminal_and_plain_lines_elsewhere() {
     let mpath = root.join("m.toml");
     std::fs::write(&mpath, matrix).unwrap();
     let xtask = env!("CARGO_BIN_EXE_xtask");
-    let args = format!("matrix --stage apply --matrix {} --cache {}", mpath.display(), root.join("cache").display());
+    let args = format!(
+        "matrix --stage apply --matrix {} --cache {}",
+        mpath.display(),
+        root.join("cache").display()
+    );
     // script(1) gives the run a pseudo-terminal; its output is what a terminal would show.
-    let tty = Command::new("script").args(["-qefc", &format!("{xtask} {args} --out {}", root.join("o1").display()), "/dev/null"]).env_remove("GITHUB_ACTIONS").env("COLUMNS", "120").output().unwrap();
+    let tty = Command::new("script")
+        .args([
+            "-qefc",
+            &format!("{xtask} {args} --out {}", root.join("o1").display()),
+            "/dev/null",
+        ])
+        .env_remove("GITHUB_ACTIONS")
+        .env("COLUMNS", "120")
+        .output()
+        .unwrap();
     let shown = String::from_utf8_lossy(&tty.stdout);
     assert!(tty.status.success(), "{shown}");
-    assert!(shown.contains("slow.x86_64") && shown.contains("slow.arm64"), "{shown}");
-    assert!(shown.contains("fetch"), "no stage on the cell lines: {shown}");
-    assert!(shown.contains("cells") && shown.contains("ETA"), "no overall bar: {shown}");
+    assert!(
+        shown.contains("slow.x86_64") && shown.contains("slow.arm64"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("fetch"),
+        "no stage on the cell lines: {shown}"
+    );
+    assert!(
+        shown.contains("cells") && shown.contains("ETA"),
+        "no overall bar: {shown}"
+    );
     assert!(shown.contains("\x1b["), "nothing redrawn in place: {shown}");
-    let plain = Command::new(xtask).args(args.split(' ')).arg("--out").arg(root.join("o2")).env_remove("GITHUB_ACTIONS").output().unwrap();
+    let plain = Command::new(xtask)
+        .args(args.split(' '))
+        .arg("--out")
+        .arg(root.join("o2"))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
     let log = String::from_utf8_lossy(&plain.stderr);
     assert!(plain.status.success(), "{log}");
-    assert!(!log.contains("\x1b["), "terminal codes in a plain log: {log:?}");
+    assert!(
+        !log.contains("\x1b["),
+        "terminal codes in a plain log: {log:?}"
+    );
     let stamped = regex_like_stamp(&log);
     assert!(stamped >= 4, "too few timestamped lines: {log}");
     assert!(log.contains("cell slow.arm64: UNREACHABLE fetch"), "{log}");
     // Under GitHub Actions the entry's cells are one collapsible group.
-    let gha = Command::new(xtask).args(args.split(' ')).arg("--out").arg(root.join("o3")).env("GITHUB_ACTIONS", "true").output().unwrap();
+    let gha = Command::new(xtask)
+        .args(args.split(' '))
+        .arg("--out")
+        .arg(root.join("o3"))
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
     let log = String::from_utf8_lossy(&gha.stderr);
-    assert!(log.contains("::group::slow on b") && log.contains("::endgroup::"), "{log}");
+    assert!(
+        log.contains("::group::slow on b") && log.contains("::endgroup::"),
+        "{log}"
+    );
 }
 
 /// Lines that start with `[hh:mm:ss] `.
@@ -485,7 +784,12 @@ fn regex_like_stamp(log: &str) -> usize {
     log.lines()
         .filter(|l| {
             let b = l.as_bytes();
-            b.len() > 11 && b[0] == b'[' && b[3] == b':' && b[6] == b':' && b[9] == b']' && b[1..9].iter().all(|c| c.is_ascii_digit() || *c == b':')
+            b.len() > 11
+                && b[0] == b'['
+                && b[3] == b':'
+                && b[6] == b':'
+                && b[9] == b']'
+                && b[1..9].iter().all(|c| c.is_ascii_digit() || *c == b':')
         })
         .count()
 }
@@ -510,17 +814,40 @@ fn a_hostile_patch_subject_is_escaped_on_the_terminal() {
     let mpath = root.join("m.toml");
     std::fs::write(&mpath, matrix).unwrap();
     let out = root.join("out");
-    let o = apply_only(&mpath, &out, &root.join("cache")).env_remove("GITHUB_ACTIONS").output().unwrap();
+    let o = apply_only(&mpath, &out, &root.join("cache"))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
     let log = String::from_utf8_lossy(&o.stderr);
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let cell = v["cells"].as_array().unwrap().iter().find(|c| c["entry"] == "evil").unwrap_or_else(|| panic!("{log}"));
-    let apply = cell["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "apply").unwrap();
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cell = v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["entry"] == "evil")
+        .unwrap_or_else(|| panic!("{log}"));
+    let apply = cell["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "apply")
+        .unwrap();
     // The hostile subject really is in the verdict (so the checks below can fail).
     assert!(apply["summary"].as_str().unwrap().contains(evil), "{apply}");
     let shown = "\\x1b]0;pwned\\x07\\x1b[2J \\u{202e}evil";
     assert!(!log.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{log:?}");
-    assert!(log.contains(&format!("cell evil.x86_64: FAIL apply: conflict: Patch failed at 0001 {shown}")), "{log}");
-    let text = Command::new(env!("CARGO_BIN_EXE_xtask")).args(["report", "--format", "text", "--results"]).arg(out.join("results.json")).output().unwrap();
+    assert!(
+        log.contains(&format!(
+            "cell evil.x86_64: FAIL apply: conflict: Patch failed at 0001 {shown}"
+        )),
+        "{log}"
+    );
+    let text = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["report", "--format", "text", "--results"])
+        .arg(out.join("results.json"))
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
     assert!(text.contains(shown), "{text}");
@@ -536,13 +863,21 @@ fn patchsets_differing_only_in_non_utf8_bytes_hash_apart() {
     let patches = root.join("m");
     std::fs::create_dir_all(&patches).unwrap();
     let bare = small_upstream(root, "base.git", |work| {
-        for (name, bytes) in [("a", b"\xff\xfe latin-1 \xe9\n"), ("b", b"\xfe\xff latin-1 \xe8\n")] {
+        for (name, bytes) in [
+            ("a", b"\xff\xfe latin-1 \xe9\n"),
+            ("b", b"\xfe\xff latin-1 \xe8\n"),
+        ] {
             git(work, &["checkout", "-q", "-b", name, "master"]);
             std::fs::create_dir_all(work.join("rust")).unwrap();
             std::fs::write(work.join("rust/data.txt"), bytes).unwrap();
             git(work, &["add", "-A"]);
             git(work, &["commit", "-q", "-m", "rust: add data"]);
-            let o = Command::new("git").arg("-C").arg(work).args(["format-patch", "-1", "--stdout"]).output().unwrap();
+            let o = Command::new("git")
+                .arg("-C")
+                .arg(work)
+                .args(["format-patch", "-1", "--stdout"])
+                .output()
+                .unwrap();
             assert!(o.status.success());
             std::fs::write(patches.join(format!("{name}.patch")), o.stdout).unwrap();
             git(work, &["checkout", "-q", "master"]);
@@ -555,7 +890,9 @@ fn patchsets_differing_only_in_non_utf8_bytes_hash_apart() {
     );
     std::fs::write(patches.join("m.toml"), matrix).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["matrix", "--stage", "apply", "--entry", "a", "--entry", "b", "--matrix"])
+        .args([
+            "matrix", "--stage", "apply", "--entry", "a", "--entry", "b", "--matrix",
+        ])
         .arg(patches.join("m.toml"))
         .arg("--out")
         .arg(root.join("out"))
@@ -563,16 +900,39 @@ fn patchsets_differing_only_in_non_utf8_bytes_hash_apart() {
         .arg(root.join("cache"))
         .output()
         .unwrap();
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(root.join("out/results.json")).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no results.json ({e}): {}", String::from_utf8_lossy(&o.stderr)));
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("out/results.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "no results.json ({e}): {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
     let hash = |entry: &str| {
-        let c = v["cells"].as_array().unwrap().iter().find(|c| c["entry"] == entry).unwrap_or_else(|| panic!("no cell for {entry}: {v}"));
-        let apply = c["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "apply").unwrap();
+        let c = v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["entry"] == entry)
+            .unwrap_or_else(|| panic!("no cell for {entry}: {v}"));
+        let apply = c["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "apply")
+            .unwrap();
         assert_eq!(apply["status"], "pass", "{entry}: {apply}");
-        c["patchset"]["hash"].as_str().unwrap_or_else(|| panic!("{entry} has no patchset hash: {c}")).to_string()
+        c["patchset"]["hash"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{entry} has no patchset hash: {c}"))
+            .to_string()
     };
     let (a, b) = (hash("a"), hash("b"));
     let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     assert_ne!(a, b, "two different patchsets share a hash");
-    assert!(a != empty && b != empty, "a patchset hashed as the empty string: {a} {b}");
+    assert!(
+        a != empty && b != empty,
+        "a patchset hashed as the empty string: {a} {b}"
+    );
 }

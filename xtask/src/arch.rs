@@ -81,11 +81,15 @@ pub struct Profile {
 impl Profile {
     pub fn load(root: &Path, arch: Arch) -> anyhow::Result<Profile> {
         let path = root.join("qemu").join(format!("{}.toml", arch.name()));
-        let text = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
         toml::from_str(&text).map_err(|e| {
             let (line, col) = e.span().map_or((0, 0), |s| {
                 let before = &text[..s.start.min(text.len())];
-                (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, str::len) + 1)
+                (
+                    before.matches('\n').count() + 1,
+                    before.rsplit('\n').next().map_or(0, str::len) + 1,
+                )
             });
             anyhow::anyhow!("{}:{line}:{col}: {}", path.display(), e.message().trim())
         })
@@ -103,7 +107,12 @@ mod tests {
             let p = Profile::load(&root, arch).unwrap();
             assert!(p.boot_timeout > 0, "{arch}");
             assert!(p.binary.starts_with("qemu-system-"), "{arch}");
-            assert!(root.join("kconfigs").join(format!("{}.config", arch.name())).is_file(), "{arch}");
+            assert!(
+                root.join("kconfigs")
+                    .join(format!("{}.config", arch.name()))
+                    .is_file(),
+                "{arch}"
+            );
             assert_eq!(Arch::parse(arch.name()), Some(arch));
         }
     }

@@ -37,15 +37,38 @@ struct Figure {
 /// One x86_64 cell of the bench matrix, run as a matrix run would: with its base cell, which
 /// (after the cold run) comes from the bench's own result cache. `clean` builds the entry from
 /// nothing, alone.
-fn one_cell(cache: &Cache, m: &Loaded, entry: &str, out: &Path, jobs: usize, clean: bool) -> anyhow::Result<CellResult> {
-    let f = Filters { entries: vec![glob::Pattern::new(&glob::Pattern::escape(entry))?], arches: vec![Arch::X86_64], ..Default::default() };
+fn one_cell(
+    cache: &Cache,
+    m: &Loaded,
+    entry: &str,
+    out: &Path,
+    jobs: usize,
+    clean: bool,
+) -> anyhow::Result<CellResult> {
+    let f = Filters {
+        entries: vec![glob::Pattern::new(&glob::Pattern::escape(entry))?],
+        arches: vec![Arch::X86_64],
+        ..Default::default()
+    };
     let mut p = plan::plan(m, &f);
     if clean {
         p.cells.retain(|c| c.entry == entry);
     }
-    let opts = run::Opts { out: out.to_path_buf(), stop_after: None, jobs, boot_timeout: None, force: false, resume: false, clean, matrix_arg: String::new() };
+    let opts = run::Opts {
+        out: out.to_path_buf(),
+        stop_after: None,
+        jobs,
+        boot_timeout: None,
+        force: false,
+        resume: false,
+        clean,
+        matrix_arg: String::new(),
+    };
     let r = run::run(cache, m, &p, &opts)?;
-    r.cells.into_iter().find(|c| c.entry == entry).context("the cell did not run")
+    r.cells
+        .into_iter()
+        .find(|c| c.entry == entry)
+        .context("the cell did not run")
 }
 
 fn timed(cmd: &mut Command, log: &Path) -> anyhow::Result<f64> {
@@ -55,7 +78,12 @@ fn timed(cmd: &mut Command, log: &Path) -> anyhow::Result<f64> {
     let _token = crate::jobs::acquire(true);
     let o = proc::run_logged(cmd, log, Some(Duration::from_secs(3 * 3600)))?;
     if !o.success() {
-        bail!("`{}` failed ({}); see {}", proc::display_command(cmd), o.describe(), log.display());
+        bail!(
+            "`{}` failed ({}); see {}",
+            proc::display_command(cmd),
+            o.describe(),
+            log.display()
+        );
     }
     Ok(t.elapsed().as_secs_f64())
 }
@@ -77,13 +105,41 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
 
     // P1: cold base, then warm entries on the same slot.
     eprintln!("bench: cold base cell (x86_64)");
-    let cold = one_cell(&fresh, &m, plan::BASE_ENTRY, &work.join("run-cold"), a.jobs, false)?;
+    let cold = one_cell(
+        &fresh,
+        &m,
+        plan::BASE_ENTRY,
+        &work.join("run-cold"),
+        a.jobs,
+        false,
+    )?;
     eprintln!("bench: warm sample-module cell");
-    let sample = one_cell(&fresh, &m, "sample", &work.join("run-sample"), a.jobs, false)?;
+    let sample = one_cell(
+        &fresh,
+        &m,
+        "sample",
+        &work.join("run-sample"),
+        a.jobs,
+        false,
+    )?;
     eprintln!("bench: the next warm sample-module cell");
-    let sample2 = one_cell(&fresh, &m, "sample2", &work.join("run-sample2"), a.jobs, false)?;
+    let sample2 = one_cell(
+        &fresh,
+        &m,
+        "sample2",
+        &work.join("run-sample2"),
+        a.jobs,
+        false,
+    )?;
     eprintln!("bench: warm rust/kernel cell");
-    let kernel = one_cell(&fresh, &m, "kernel", &work.join("run-kernel"), a.jobs, false)?;
+    let kernel = one_cell(
+        &fresh,
+        &m,
+        "kernel",
+        &work.join("run-kernel"),
+        a.jobs,
+        false,
+    )?;
     let p3_wall = wall.elapsed().as_secs_f64();
     let p3_child = proc::child_time(&["make", "qemu-system"], wall).as_secs_f64();
     figures.push(Figure {
@@ -94,15 +150,29 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
     figures.push(Figure {
         name: "P1-sample-next",
         ratio: sample2.duration_s / cold.duration_s,
-        detail: format!("the next warm sample cell {:.0} s / cold base cell {:.0} s", sample2.duration_s, cold.duration_s),
+        detail: format!(
+            "the next warm sample cell {:.0} s / cold base cell {:.0} s",
+            sample2.duration_s, cold.duration_s
+        ),
     });
-    figures.push(Figure { name: "P1-kernel", ratio: kernel.duration_s / cold.duration_s, detail: format!("warm rust/kernel cell {:.0} s / cold base cell {:.0} s", kernel.duration_s, cold.duration_s) });
+    figures.push(Figure {
+        name: "P1-kernel",
+        ratio: kernel.duration_s / cold.duration_s,
+        detail: format!(
+            "warm rust/kernel cell {:.0} s / cold base cell {:.0} s",
+            kernel.duration_s, cold.duration_s
+        ),
+    });
 
     // The sample cell from nothing (`--clean`), with ccache warm from the cells above: what
     // ccache saves when an output folder has to be rebuilt.
     eprintln!("bench: the sample cell built clean, ccache warm");
     let clean = one_cell(&fresh, &m, "sample", &work.join("run-clean"), a.jobs, true)?;
-    let ccache_stats = fresh.ccache_at.as_ref().map(|d| ccache_stats(d)).unwrap_or_default();
+    let ccache_stats = fresh
+        .ccache_at
+        .as_ref()
+        .map(|d| ccache_stats(d))
+        .unwrap_or_default();
     figures.push(Figure {
         name: "P1-clean-ccache",
         ratio: clean.duration_s / cold.duration_s,
@@ -119,12 +189,33 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
     });
 
     // P2: the cold cell's build-and-test part vs kunit.py, both cold.
-    let stage_s = |c: &CellResult, s: &[Stage]| c.stages.iter().filter(|x| s.contains(&x.stage)).map(|x| x.duration_s).sum::<f64>();
-    let ours = stage_s(&cold, &[Stage::Toolchain, Stage::Config, Stage::Build, Stage::Boot, Stage::Kunit]);
+    let stage_s = |c: &CellResult, s: &[Stage]| {
+        c.stages
+            .iter()
+            .filter(|x| s.contains(&x.stage))
+            .map(|x| x.duration_s)
+            .sum::<f64>()
+    };
+    let ours = stage_s(
+        &cold,
+        &[
+            Stage::Toolchain,
+            Stage::Config,
+            Stage::Build,
+            Stage::Boot,
+            Stage::Kunit,
+        ],
+    );
     if !a.skip_kunit_py {
         eprintln!("bench: kunit.py run, cold");
         match kunit_py(&fresh, &m, &work, a.jobs) {
-            Ok(k) => figures.push(Figure { name: "P2-kunit.py", ratio: ours / k, detail: format!("harness toolchain+config+build+boot+kunit {ours:.0} s / kunit.py run {k:.0} s") }),
+            Ok(k) => figures.push(Figure {
+                name: "P2-kunit.py",
+                ratio: ours / k,
+                detail: format!(
+                    "harness toolchain+config+build+boot+kunit {ours:.0} s / kunit.py run {k:.0} s"
+                ),
+            }),
             Err(e) => eprintln!("bench: kunit.py failed: {e:#}"),
         }
     }
@@ -135,16 +226,39 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
     });
 
     // KTAP throughput and planning time, medians of five.
-    let console = std::fs::read_to_string(work.join("run-cold").join(&cold.dir).join("console.log")).unwrap_or_default();
+    let console =
+        std::fs::read_to_string(work.join("run-cold").join(&cold.dir).join("console.log"))
+            .unwrap_or_default();
     let (mbps, big_mb) = ktap_rate(&console);
     let plan_s = plan_thousand()?;
 
-    let versions = cold.toolchain.versions.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
-    let qemu = crate::toolchain::tool_version(&Profile::load(&root, Arch::X86_64)?.binary).unwrap_or_default();
-    let mut md = String::from("# Benchmarks\n\nWritten by `cargo xtask bench`; every figure comes from the same run.\n\n");
-    let _ = writeln!(md, "- machine: {} cores, {} GiB, {}", num_cpus(), mem_gib(), cpu_model());
+    let versions = cold
+        .toolchain
+        .versions
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let qemu = crate::toolchain::tool_version(&Profile::load(&root, Arch::X86_64)?.binary)
+        .unwrap_or_default();
+    let mut md = String::from(
+        "# Benchmarks\n\nWritten by `cargo xtask bench`; every figure comes from the same run.\n\n",
+    );
+    let _ = writeln!(
+        md,
+        "- machine: {} cores, {} GiB, {}",
+        num_cpus(),
+        mem_gib(),
+        cpu_model()
+    );
     let _ = writeln!(md, "- toolchain: {versions}; qemu {qemu}");
-    let _ = writeln!(md, "- base: {} ({}), x86_64, `-j{}`\n", cold.base, cold.base_commit.clone().unwrap_or_default(), a.jobs);
+    let _ = writeln!(
+        md,
+        "- base: {} ({}), x86_64, `-j{}`\n",
+        cold.base,
+        cold.base_commit.clone().unwrap_or_default(),
+        a.jobs
+    );
     md.push_str("| figure | ratio | measured | target |\n|---|---|---|---|\n");
     for f in &figures {
         let target = match f.name {
@@ -155,14 +269,30 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
             "P1-clean-ccache" => "(no target)",
             _ => "≤ 0.05",
         };
-        let _ = writeln!(md, "| {} | {:.2} | {} | {target} |", f.name, f.ratio, f.detail);
+        let _ = writeln!(
+            md,
+            "| {} | {:.2} | {} | {target} |",
+            f.name, f.ratio, f.detail
+        );
     }
-    let _ = writeln!(md, "| KTAP parse | {mbps:.0} MB/s | median of 5 over a {big_mb:.0} MB console | ≥ 50 MB/s |");
+    let _ = writeln!(
+        md,
+        "| KTAP parse | {mbps:.0} MB/s | median of 5 over a {big_mb:.0} MB console | ≥ 50 MB/s |"
+    );
     let _ = writeln!(md, "| plan, 1 000 entries | {plan_s:.3} s | `cargo xtask plan --format json`, median of 5 | < 1 s |");
     let _ = writeln!(md, "\nCell stage times (s):\n\n| stage | cold base | warm sample (first entry) | next warm sample | warm rust/kernel | sample, clean, ccache warm |\n|---|---|---|---|---|---|");
     for s in Stage::ALL {
         let d = |c: &CellResult| c.stage(s).map_or(0.0, |x| x.duration_s);
-        let _ = writeln!(md, "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |", s.name(), d(&cold), d(&sample), d(&sample2), d(&kernel), d(&clean));
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            s.name(),
+            d(&cold),
+            d(&sample),
+            d(&sample2),
+            d(&kernel),
+            d(&clean)
+        );
     }
     std::fs::write(&a.output, md).with_context(|| format!("write {}", a.output.display()))?;
     for f in &figures {
@@ -184,29 +314,60 @@ fn floor(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<
     let patch = root_path("tests/bench/sample2.patch");
     let git = |args: &[&str]| {
         let mut c = Command::new("git");
-        c.arg("-C").arg(&src).args(args).env("GIT_COMMITTER_NAME", "bench").env("GIT_COMMITTER_EMAIL", "bench@invalid");
+        c.arg("-C")
+            .arg(&src)
+            .args(args)
+            .env("GIT_COMMITTER_NAME", "bench")
+            .env("GIT_COMMITTER_EMAIL", "bench@invalid");
         c
     };
     proc::output(git(&["am", "-3"]).arg(&patch))?;
-    let tc = crate::toolchain::resolve(cache, "debian", m.matrix.toolchains.values().next().context("no toolchain")?).map_err(|e| anyhow::anyhow!(e))?;
+    let tc = crate::toolchain::resolve(
+        cache,
+        "debian",
+        m.matrix
+            .toolchains
+            .values()
+            .next()
+            .context("no toolchain")?,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let profile = Profile::load(&project_root(), Arch::X86_64)?;
-    let kb = crate::build::Kbuild { src: src.clone(), out: out.clone(), profile: &profile, tc: &tc, jobs, logs: work.join("floor-logs") };
+    let kb = crate::build::Kbuild {
+        src: src.clone(),
+        out: out.clone(),
+        profile: &profile,
+        tc: &tc,
+        jobs,
+        logs: work.join("floor-logs"),
+    };
     let logs = work.join("floor-logs");
     let mut total = timed(&mut kb.make(&out, &["all"]), &logs.join("make.log"))?;
     // The boot: the harness's own initramfs of the sample2 cell, the same QEMU line.
     let initramfs = work.join("run-sample2/cells/sample2.x86_64/initramfs/initramfs.cpio");
     let mut q = crate::boot::qemu_command(&profile, &out, &initramfs, "tcg", "");
     let t = Instant::now();
-    let o = crate::boot::run_qemu(&mut q, &logs.join("console.log"), Duration::from_secs(300))?.outcome;
+    let o =
+        crate::boot::run_qemu(&mut q, &logs.join("console.log"), Duration::from_secs(300))?.outcome;
     if o.timed_out {
         bail!("the floor's boot timed out");
     }
     total += t.elapsed().as_secs_f64();
-    total += timed(&mut kb.make(&clippy, &["CLIPPY=1", "vmlinux", "modules"]), &logs.join("clippy.log"))?;
-    total += timed(&mut kb.make(&out, &["rustfmtcheck"]), &logs.join("rustfmt.log"))?;
+    total += timed(
+        &mut kb.make(&clippy, &["CLIPPY=1", "vmlinux", "modules"]),
+        &logs.join("clippy.log"),
+    )?;
+    total += timed(
+        &mut kb.make(&out, &["rustfmtcheck"]),
+        &logs.join("rustfmt.log"),
+    )?;
     total += timed(&mut kb.make(&out, &["rustdoc"]), &logs.join("rustdoc.log"))?;
-    let base = crate::store::Store::open(cache)?.rev(&crate::setup::base_ref("v7.2.x")).context("base not provisioned")?;
-    let _ = proc::output(&mut git(&["checkout", "--quiet", "--force", "--detach", &base]));
+    let base = crate::store::Store::open(cache)?
+        .rev(&crate::setup::base_ref("v7.2.x"))
+        .context("base not provisioned")?;
+    let _ = proc::output(&mut git(&[
+        "checkout", "--quiet", "--force", "--detach", &base,
+    ]));
     Ok(total)
 }
 
@@ -218,7 +379,16 @@ fn root_path(p: &str) -> PathBuf {
 /// `-accel kvm` first, which hangs on these machines: a wrapper named like QEMU drops it.
 fn kunit_py(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<f64> {
     let src = cache.slots().join("v7.2.x/src");
-    let tc = crate::toolchain::resolve(cache, "debian", m.matrix.toolchains.values().next().context("no toolchain")?).map_err(|e| anyhow::anyhow!(e))?;
+    let tc = crate::toolchain::resolve(
+        cache,
+        "debian",
+        m.matrix
+            .toolchains
+            .values()
+            .next()
+            .context("no toolchain")?,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let bin = work.join("kunit-py-bin");
     std::fs::create_dir_all(&bin)?;
     let real = proc::which("qemu-system-x86_64").context("qemu-system-x86_64 not found")?;
@@ -229,10 +399,20 @@ fn kunit_py(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Resu
     )?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut c = Command::new("python3");
-    c.current_dir(&src).arg("tools/testing/kunit/kunit.py").arg("run").args(["--arch", "x86_64", "--kunitconfig", "rust/.kunitconfig"]);
-    c.arg(format!("--build_dir={}", work.join("kunit-py-build").display()));
+    c.current_dir(&src)
+        .arg("tools/testing/kunit/kunit.py")
+        .arg("run")
+        .args(["--arch", "x86_64", "--kunitconfig", "rust/.kunitconfig"]);
+    c.arg(format!(
+        "--build_dir={}",
+        work.join("kunit-py-build").display()
+    ));
     c.arg(format!("--jobs={jobs}")).arg("--timeout=600");
     // The same compilers, without ccache: kunit.py's own way of building.
     for v in tc.make_vars().into_iter().filter(|v| !v.starts_with("CC=")) {
@@ -249,7 +429,10 @@ fn ktap_rate(console: &str) -> (f64, f64) {
     let mut rates = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let n: usize = crate::ktap::parse_all_limited(&big, usize::MAX).iter().map(|b| crate::ktap::cases(b).len()).sum();
+        let n: usize = crate::ktap::parse_all_limited(&big, usize::MAX)
+            .iter()
+            .map(|b| crate::ktap::cases(b).len())
+            .sum();
         std::hint::black_box(n);
         rates.push(big.len() as f64 / 1e6 / t.elapsed().as_secs_f64());
     }
@@ -260,7 +443,9 @@ fn ktap_rate(console: &str) -> (f64, f64) {
 /// Only the parser figures (no kernel work): KTAP throughput over a real console and planning
 /// a 1 000-entry matrix, printed as `NAME VALUE` lines.
 pub fn parsers(console: &Path) -> anyhow::Result<()> {
-    let text = crate::ktap::decode(&std::fs::read(console).with_context(|| format!("read {}", console.display()))?);
+    let text = crate::ktap::decode(
+        &std::fs::read(console).with_context(|| format!("read {}", console.display()))?,
+    );
     let (mbps, mb) = ktap_rate(&text);
     println!("KTAP-MBps {mbps:.0}");
     println!("KTAP-console-MB {mb:.0}");
@@ -270,8 +455,18 @@ pub fn parsers(console: &Path) -> anyhow::Result<()> {
 
 /// ccache's own count of hits and misses for a cache folder.
 fn ccache_stats(dir: &Path) -> String {
-    let Ok(text) = proc::output(Command::new("ccache").arg("--print-stats").env("CCACHE_DIR", dir)) else { return String::new() };
-    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(k).and_then(|v| v.trim().parse::<u64>().ok())).unwrap_or(0);
+    let Ok(text) = proc::output(
+        Command::new("ccache")
+            .arg("--print-stats")
+            .env("CCACHE_DIR", dir),
+    ) else {
+        return String::new();
+    };
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|v| v.trim().parse::<u64>().ok()))
+            .unwrap_or(0)
+    };
     let hits = get("direct_cache_hit") + get("preprocessed_cache_hit");
     let misses = get("cache_miss");
     format!("ccache over the bench: {hits} hits, {misses} misses")
@@ -285,7 +480,8 @@ fn plan_thousand() -> anyhow::Result<f64> {
     let mut times = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let m = matrix::parse(Path::new("bench.toml"), &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let m =
+            matrix::parse(Path::new("bench.toml"), &text).map_err(|e| anyhow::anyhow!("{e}"))?;
         let p = plan::plan(&m, &Filters::default());
         std::hint::black_box(p.to_json());
         times.push(t.elapsed().as_secs_f64());
@@ -301,10 +497,28 @@ fn num_cpus() -> usize {
 fn mem_gib() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0))))
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:").map(|v| {
+                    v.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0)
+                })
+            })
+        })
         .map_or(0, |kb| (kb + 512 * 1024) / (1024 * 1024))
 }
 
 fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))).unwrap_or_default()
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_default()
 }

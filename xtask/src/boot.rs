@@ -142,7 +142,12 @@ pub struct Module {
 pub fn rust_modules(src: &Path, out: &Path) -> Vec<Module> {
     let mut found = Vec::new();
     let order = std::fs::read_to_string(out.join("modules.order")).unwrap_or_default();
-    let listed: Vec<PathBuf> = order.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| out.join(l).with_extension("ko")).collect();
+    let listed: Vec<PathBuf> = order
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| out.join(l).with_extension("ko"))
+        .collect();
     let candidates: Vec<PathBuf> = if listed.is_empty() {
         let mut all = Vec::new();
         walk(out, &mut |p| {
@@ -156,11 +161,20 @@ pub fn rust_modules(src: &Path, out: &Path) -> Vec<Module> {
     };
     for p in candidates.iter().filter(|p| p.is_file()) {
         if let (Ok(rel), Some(stem)) = (p.strip_prefix(out), p.file_stem()) {
-            let mut objects: Vec<String> =
-                std::fs::read_to_string(p.with_extension("mod")).unwrap_or_default().split_whitespace().map(str::to_string).collect();
+            let mut objects: Vec<String> = std::fs::read_to_string(p.with_extension("mod"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
             objects.push(rel.with_extension("o").to_string_lossy().into_owned());
-            if objects.iter().any(|o| src.join(Path::new(o).with_extension("rs")).is_file()) {
-                found.push(Module { name: stem.to_string_lossy().replace('-', "_"), ko: p.clone() });
+            if objects
+                .iter()
+                .any(|o| src.join(Path::new(o).with_extension("rs")).is_file())
+            {
+                found.push(Module {
+                    name: stem.to_string_lossy().replace('-', "_"),
+                    ko: p.clone(),
+                });
             }
         }
     }
@@ -169,7 +183,9 @@ pub fn rust_modules(src: &Path, out: &Path) -> Vec<Module> {
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.filter_map(Result::ok) {
         let p = e.path();
         match e.file_type() {
@@ -201,19 +217,42 @@ fn c_string(s: &str) -> String {
 }
 
 /// Build the init and the initramfs into `work`; returns the initramfs path.
-pub fn make_initramfs(src: &Path, out: &Path, profile: &Profile, clang: &str, modules: &[Module], work: &Path, log: &Path) -> Result<PathBuf, String> {
+pub fn make_initramfs(
+    src: &Path,
+    out: &Path,
+    profile: &Profile,
+    clang: &str,
+    modules: &[Module],
+    work: &Path,
+    log: &Path,
+) -> Result<PathBuf, String> {
     std::fs::create_dir_all(work).map_err(|e| format!("create {}: {e}", work.display()))?;
     let mut header = String::from("struct rfl_module { const char *name; const char *path; };\nstatic const struct rfl_module modules[] = {\n");
     for m in modules {
-        header.push_str(&format!("\t{{ {}, {} }},\n", c_string(&m.name), c_string(&format!("/modules/{}.ko", m.name))));
+        header.push_str(&format!(
+            "\t{{ {}, {} }},\n",
+            c_string(&m.name),
+            c_string(&format!("/modules/{}.ko", m.name))
+        ));
     }
     header.push_str("\t{ 0, 0 },\n};\n");
-    let write = |name: &str, text: &str| std::fs::write(work.join(name), text).map_err(|e| format!("write {name}: {e}"));
+    let write = |name: &str, text: &str| {
+        std::fs::write(work.join(name), text).map_err(|e| format!("write {name}: {e}"))
+    };
     write("modules.h", &header)?;
     write("init.c", INIT_C)?;
     let mut cc = Command::new(clang);
     cc.arg(format!("--target={}", profile.clang_target))
-        .args(["-Os", "-static", "-nostdlib", "-nostdinc", "-fno-builtin", "-fno-stack-protector", "-fuse-ld=lld", "-Wno-unused-command-line-argument"])
+        .args([
+            "-Os",
+            "-static",
+            "-nostdlib",
+            "-nostdinc",
+            "-fno-builtin",
+            "-fno-stack-protector",
+            "-fuse-ld=lld",
+            "-Wno-unused-command-line-argument",
+        ])
         .arg("-isystem")
         .arg(src.join("tools/include/nolibc"))
         .arg("-isystem")
@@ -229,19 +268,34 @@ pub fn make_initramfs(src: &Path, out: &Path, profile: &Profile, clang: &str, mo
     }
     match proc::run_logged(&mut cc, log, Some(Duration::from_secs(120))) {
         Ok(o) if o.success() => {}
-        Ok(o) => return Err(format!("building the init with clang failed ({})", o.describe())),
+        Ok(o) => {
+            return Err(format!(
+                "building the init with clang failed ({})",
+                o.describe()
+            ))
+        }
         Err(e) => return Err(format!("could not run clang: {e:#}")),
     }
     let mut list = String::from("dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\nnod /dev/kmsg 0600 0 0 c 1 11\ndir /proc 0755 0 0\ndir /modules 0755 0 0\n");
-    list.push_str(&format!("file /init {} 0755 0 0\n", work.join("init").display()));
+    list.push_str(&format!(
+        "file /init {} 0755 0 0\n",
+        work.join("init").display()
+    ));
     for m in modules {
-        list.push_str(&format!("file /modules/{}.ko {} 0644 0 0\n", m.name, m.ko.display()));
+        list.push_str(&format!(
+            "file /modules/{}.ko {} 0644 0 0\n",
+            m.name,
+            m.ko.display()
+        ));
     }
     write("initramfs.list", &list)?;
     let cpio = work.join("initramfs.cpio");
     let gen = out.join("usr/gen_init_cpio");
     if !gen.is_file() {
-        return Err(format!("{} was not built (is CONFIG_BLK_DEV_INITRD set?)", gen.display()));
+        return Err(format!(
+            "{} was not built (is CONFIG_BLK_DEV_INITRD set?)",
+            gen.display()
+        ));
     }
     let mut g = Command::new(&gen);
     g.arg("-o").arg(&cpio).arg(work.join("initramfs.list"));
@@ -249,13 +303,22 @@ pub fn make_initramfs(src: &Path, out: &Path, profile: &Profile, clang: &str, mo
         Ok(o) if o.success() => Ok(cpio),
         Ok(_) => {
             // Older gen_init_cpio has no -o: it writes to stdout.
-            let c = proc::run_captured(Command::new(&gen).arg(work.join("initramfs.list")), Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+            let c = proc::run_captured(
+                Command::new(&gen).arg(work.join("initramfs.list")),
+                Some(Duration::from_secs(60)),
+            )
+            .map_err(|e| e.to_string())?;
             if !c.outcome.success() {
                 return Err(format!("gen_init_cpio failed: {}", c.stderr.trim()));
             }
             // run_captured decodes as text; read the raw bytes instead.
             let mut raw = Command::new("sh");
-            raw.arg("-c").arg(format!("{} {} > {}", proc::shell_quote(&gen), proc::shell_quote(work.join("initramfs.list")), proc::shell_quote(&cpio)));
+            raw.arg("-c").arg(format!(
+                "{} {} > {}",
+                proc::shell_quote(&gen),
+                proc::shell_quote(work.join("initramfs.list")),
+                proc::shell_quote(&cpio)
+            ));
             proc::output(&mut raw).map_err(|e| e.to_string())?;
             Ok(cpio)
         }
@@ -264,9 +327,23 @@ pub fn make_initramfs(src: &Path, out: &Path, profile: &Profile, clang: &str, mo
 }
 
 /// The QEMU command line for a kernel image and initramfs.
-pub fn qemu_command(profile: &Profile, out: &Path, initramfs: &Path, accel: &str, extra_append: &str) -> Command {
+pub fn qemu_command(
+    profile: &Profile,
+    out: &Path,
+    initramfs: &Path,
+    accel: &str,
+    extra_append: &str,
+) -> Command {
     let mut c = Command::new(&profile.binary);
-    c.args(["-nodefaults", "-nographic", "-no-reboot", "-serial", "stdio", "-monitor", "none"]);
+    c.args([
+        "-nodefaults",
+        "-nographic",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-monitor",
+        "none",
+    ]);
     c.args(["-M", &profile.machine]);
     if !profile.cpu.is_empty() {
         c.args(["-cpu", &profile.cpu]);
@@ -277,7 +354,10 @@ pub fn qemu_command(profile: &Profile, out: &Path, initramfs: &Path, accel: &str
     c.arg("-initrd").arg(initramfs);
     // `printk.devkmsg=on`: the init's markers go through /dev/kmsg, which is otherwise
     // rate-limited to a burst of ten lines.
-    let mut append = format!("console={} printk.devkmsg=on {}", profile.console, profile.append);
+    let mut append = format!(
+        "console={} printk.devkmsg=on {}",
+        profile.console, profile.append
+    );
     if !extra_append.is_empty() {
         append.push(' ');
         append.push_str(extra_append);
@@ -323,7 +403,16 @@ pub struct ConsoleWatch {
 
 impl ConsoleWatch {
     pub fn new(path: &Path, cap: u64) -> ConsoleWatch {
-        ConsoleWatch { path: path.to_path_buf(), cap, offset: 0, overlap: Vec::new(), done_at: None, grace: Duration::from_secs(5), stopped_by_us: false, full: false }
+        ConsoleWatch {
+            path: path.to_path_buf(),
+            cap,
+            offset: 0,
+            overlap: Vec::new(),
+            done_at: None,
+            grace: Duration::from_secs(5),
+            stopped_by_us: false,
+            full: false,
+        }
     }
 
     /// Look at what the console gained; true when the child is to be stopped (the console is
@@ -346,7 +435,9 @@ impl ConsoleWatch {
 
     fn scan(&mut self, len: u64) {
         use std::io::{Read, Seek, SeekFrom};
-        let Ok(mut f) = std::fs::File::open(&self.path) else { return };
+        let Ok(mut f) = std::fs::File::open(&self.path) else {
+            return;
+        };
         if f.seek(SeekFrom::Start(self.offset)).is_err() {
             return;
         }
@@ -357,7 +448,10 @@ impl ConsoleWatch {
         self.offset += new.len() as u64;
         let mut window = std::mem::take(&mut self.overlap);
         window.extend_from_slice(&new);
-        if END_MARKERS.iter().any(|m| window.windows(m.len()).any(|w| w == m.as_bytes())) {
+        if END_MARKERS
+            .iter()
+            .any(|m| window.windows(m.len()).any(|w| w == m.as_bytes()))
+        {
             self.done_at = Some(Instant::now());
         }
         let keep = END_MARKERS.iter().map(|m| m.len()).max().unwrap_or(1) - 1;
@@ -368,13 +462,22 @@ impl ConsoleWatch {
 /// Run QEMU with the console to `console_log`; stops early once the init said `done` and
 /// QEMU has had a moment to exit by itself, and kills it when the console reaches
 /// [`MAX_CONSOLE`].
-pub fn run_qemu(cmd: &mut Command, console_log: &Path, deadline: Duration) -> anyhow::Result<QemuEnd> {
+pub fn run_qemu(
+    cmd: &mut Command,
+    console_log: &Path,
+    deadline: Duration,
+) -> anyhow::Result<QemuEnd> {
     run_console(cmd, console_log, deadline, MAX_CONSOLE)
 }
 
 /// [`run_qemu`] with a console cap of `cap` bytes; the console file is cut to `cap` after the
 /// child is gone (it may have written a little more between two polls).
-pub fn run_console(cmd: &mut Command, console_log: &Path, deadline: Duration, cap: u64) -> anyhow::Result<QemuEnd> {
+pub fn run_console(
+    cmd: &mut Command,
+    console_log: &Path,
+    deadline: Duration,
+    cap: u64,
+) -> anyhow::Result<QemuEnd> {
     let _ = std::fs::remove_file(console_log);
     // QEMU (TCG, one vCPU) is a job like a compiler: it waits for a token.
     let _token = crate::jobs::acquire(false);
@@ -386,7 +489,11 @@ pub fn run_console(cmd: &mut Command, console_log: &Path, deadline: Duration, ca
             let _ = f.set_len(cap);
         }
     }
-    Ok(QemuEnd { outcome, stopped_by_us: w.stopped_by_us, console_full: full.then_some(cap) })
+    Ok(QemuEnd {
+        outcome,
+        stopped_by_us: w.stopped_by_us,
+        console_full: full.then_some(cap),
+    })
 }
 
 /// Read a console file, at most [`MAX_CONSOLE`] bytes of it, decoded as `kunit.py` does.
@@ -405,14 +512,30 @@ pub fn read_console(path: &Path) -> String {
 pub fn classify_run(console: &str, end: &QemuEnd, kunit_spans: &[(usize, usize)]) -> BootVerdict {
     let o = &end.outcome;
     let Some(cap) = end.console_full else {
-        return classify(console, o.success(), o.timed_out, end.stopped_by_us, kunit_spans);
+        return classify(
+            console,
+            o.success(),
+            o.timed_out,
+            end.stopped_by_us,
+            kunit_spans,
+        );
     };
-    let why = format!("console exceeded {} MiB: the kernel printed without end; QEMU killed", cap / (1024 * 1024));
+    let why = format!(
+        "console exceeded {} MiB: the kernel printed without end; QEMU killed",
+        cap / (1024 * 1024)
+    );
     let v = classify(console, false, false, true, kunit_spans);
     if matches!(v.kind.as_str(), "panic" | "oops") {
-        return BootVerdict { summary: format!("{}\n({why})", v.summary), ..v };
+        return BootVerdict {
+            summary: format!("{}\n({why})", v.summary),
+            ..v
+        };
     }
-    BootVerdict { status: Status::Fail, kind: "console-flood".into(), summary: why }
+    BootVerdict {
+        status: Status::Fail,
+        kind: "console-flood".into(),
+        summary: why,
+    }
 }
 
 /// The text after an init marker, wherever the line has it (a console timestamp or caller
@@ -432,33 +555,77 @@ pub struct BootVerdict {
 
 /// Classify a console. `kunit_spans` are the console line ranges of KTAP blocks: an oops or
 /// a WARNING inside one belongs to the KUnit test that was running, not to the boot.
-pub fn classify(console: &str, qemu_exit_ok: bool, timed_out: bool, stopped_by_us: bool, kunit_spans: &[(usize, usize)]) -> BootVerdict {
+pub fn classify(
+    console: &str,
+    qemu_exit_ok: bool,
+    timed_out: bool,
+    stopped_by_us: bool,
+    kunit_spans: &[(usize, usize)],
+) -> BootVerdict {
     let lines: Vec<&str> = crate::ktap::split_lines(console);
     let in_kunit = |i: usize| kunit_spans.iter().any(|(a, b)| i >= *a && i < *b);
-    let find = |pred: &dyn Fn(&str) -> bool| lines.iter().enumerate().find(|(i, l)| pred(l) && !in_kunit(*i)).map(|(i, l)| (i, l.trim().to_string()));
+    let find = |pred: &dyn Fn(&str) -> bool| {
+        lines
+            .iter()
+            .enumerate()
+            .find(|(i, l)| pred(l) && !in_kunit(*i))
+            .map(|(i, l)| (i, l.trim().to_string()))
+    };
     let excerpt = |i: usize| -> String {
-        lines[i..].iter().take(8).map(|l| l.trim_end()).collect::<Vec<_>>().join("\n")
+        lines[i..]
+            .iter()
+            .take(8)
+            .map(|l| l.trim_end())
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     // Any marker says the init ran (a marker split by a kernel message must not read as an
     // init that never started).
     let started = console.contains(MARK);
     let done = console.contains("RFL-INIT: done");
-    let v = |status, kind: &str, summary: String| BootVerdict { status, kind: kind.to_string(), summary };
+    let v = |status, kind: &str, summary: String| BootVerdict {
+        status,
+        kind: kind.to_string(),
+        summary,
+    };
 
-    let oops = |l: &str| l.contains("Oops") || l.contains("BUG:") || l.contains("Unable to handle kernel") || l.contains("general protection fault") || l.contains("panicked at");
+    let oops = |l: &str| {
+        l.contains("Oops")
+            || l.contains("BUG:")
+            || l.contains("Unable to handle kernel")
+            || l.contains("general protection fault")
+            || l.contains("panicked at")
+    };
     if let Some((i, _)) = find(&|l| l.contains("Kernel panic - not syncing")) {
         let l = lines[i].trim();
-        let init_died = l.contains("Attempted to kill init") || l.contains("No working init found") || l.contains("VFS: Unable to mount root");
+        let init_died = l.contains("Attempted to kill init")
+            || l.contains("No working init found")
+            || l.contains("VFS: Unable to mount root");
         // An oops or a Rust panic before it is the cause (a module's init that panicked kills
         // the init process that loaded it); without one, the init itself failed.
-        let cause = lines[..i].iter().enumerate().rev().find(|(j, x)| oops(x) && !in_kunit(*j)).map(|(j, _)| j);
-        let kind = if init_died && cause.is_none() { "init-failure" } else { "panic" };
-        return v(Status::Fail, kind, excerpt(cause.map_or(i, |c| first_of_report(&lines, c))));
+        let cause = lines[..i]
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(j, x)| oops(x) && !in_kunit(*j))
+            .map(|(j, _)| j);
+        let kind = if init_died && cause.is_none() {
+            "init-failure"
+        } else {
+            "panic"
+        };
+        return v(
+            Status::Fail,
+            kind,
+            excerpt(cause.map_or(i, |c| first_of_report(&lines, c))),
+        );
     }
     if let Some((i, _)) = find(&|l| oops(l)) {
         return v(Status::Fail, "oops", excerpt(i));
     }
-    if let Some((i, _)) = find(&|l| l.contains("] WARNING:") || l.trim_start().starts_with("WARNING:")) {
+    if let Some((i, _)) =
+        find(&|l| l.contains("] WARNING:") || l.trim_start().starts_with("WARNING:"))
+    {
         return v(Status::Fail, "warning", excerpt(i));
     }
     let module_failures: Vec<String> = lines
@@ -477,32 +644,67 @@ pub fn classify(console: &str, qemu_exit_ok: bool, timed_out: bool, stopped_by_u
         })
         .collect();
     if timed_out && !done {
-        let last = lines.iter().rev().find_map(|l| marker(l)).map(|m| format!("{MARK} {}", m.trim()));
-        let stuck = match last.as_deref().and_then(|l| l.strip_prefix("RFL-INIT: load ")) {
+        let last = lines
+            .iter()
+            .rev()
+            .find_map(|l| marker(l))
+            .map(|m| format!("{MARK} {}", m.trim()));
+        let stuck = match last
+            .as_deref()
+            .and_then(|l| l.strip_prefix("RFL-INIT: load "))
+        {
             Some(m) => format!("; stuck loading module {}", m.trim()),
-            None => last.map(|l| format!("; last marker: {l}")).unwrap_or_else(|| "; the init never started".into()),
+            None => last
+                .map(|l| format!("; last marker: {l}"))
+                .unwrap_or_else(|| "; the init never started".into()),
         };
-        return v(Status::Fail, "hang", format!("deadline hit, QEMU killed{stuck}"));
+        return v(
+            Status::Fail,
+            "hang",
+            format!("deadline hit, QEMU killed{stuck}"),
+        );
     }
     if !module_failures.is_empty() {
         return v(Status::Fail, "module-failure", module_failures.join("; "));
     }
     if !started {
-        return v(Status::Fail, "init-failure", "the init never printed its start marker".into());
+        return v(
+            Status::Fail,
+            "init-failure",
+            "the init never printed its start marker".into(),
+        );
     }
     if !done {
-        let kind = if qemu_exit_ok { "init-failure" } else { "qemu-error" };
+        let kind = if qemu_exit_ok {
+            "init-failure"
+        } else {
+            "qemu-error"
+        };
         return v(Status::Fail, kind, "the init did not finish".into());
     }
-    let how = if stopped_by_us { "; QEMU did not exit after reboot and was stopped" } else { "" };
-    v(Status::Pass, "clean", format!("booted, every module loaded and unloaded{how}"))
+    let how = if stopped_by_us {
+        "; QEMU did not exit after reboot and was stopped"
+    } else {
+        ""
+    };
+    v(
+        Status::Pass,
+        "clean",
+        format!("booted, every module loaded and unloaded{how}"),
+    )
 }
 
 /// The first line of the report a line belongs to (a Rust panic message comes just before
 /// its oops).
 fn first_of_report(lines: &[&str], i: usize) -> usize {
     let lo = i.saturating_sub(6);
-    (lo..=i).find(|&j| lines[j].contains("panicked at") || lines[j].contains("BUG:") || lines[j].contains("Oops")).unwrap_or(i)
+    (lo..=i)
+        .find(|&j| {
+            lines[j].contains("panicked at")
+                || lines[j].contains("BUG:")
+                || lines[j].contains("Oops")
+        })
+        .unwrap_or(i)
 }
 
 pub fn errno_name(e: i32) -> String {
@@ -530,11 +732,19 @@ pub fn errno_name(e: i32) -> String {
 
 /// The boot stage for a console and how QEMU ended.
 pub fn boot_stage(verdict: &BootVerdict, duration: f64, log: &str) -> StageResult {
-    let mut r = StageResult::new(Stage::Boot, verdict.status, format!("{}: {}", verdict.kind, verdict.summary));
+    let mut r = StageResult::new(
+        Stage::Boot,
+        verdict.status,
+        format!("{}: {}", verdict.kind, verdict.summary),
+    );
     r.duration_s = duration;
     r.log = Some(log.to_string());
     if verdict.status != Status::Pass {
-        r.fault = Some(if verdict.kind == "qemu-error" { Fault::Harness } else { Fault::Code });
+        r.fault = Some(if verdict.kind == "qemu-error" {
+            Fault::Harness
+        } else {
+            Fault::Code
+        });
         if verdict.kind == "qemu-error" {
             r.status = Status::Error;
         }
@@ -562,18 +772,39 @@ mod tests {
         let killed_init = "RFL-INIT: start \nRFL-INIT: load bad\nrust_kernel: panicked at samples/rust/bad.rs:5:9:\nseeded\nOops: invalid opcode: 0000 [#1]\nKernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\n";
         let v = classify(killed_init, true, false, false, &[]);
         assert_eq!(v.kind, "panic");
-        assert!(v.summary.starts_with("rust_kernel: panicked at samples/rust/bad.rs:5:9:"), "{}", v.summary);
+        assert!(
+            v.summary
+                .starts_with("rust_kernel: panicked at samples/rust/bad.rs:5:9:"),
+            "{}",
+            v.summary
+        );
         assert_eq!(classify("RFL-INIT: start \nKernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n", true, false, false, &[]).kind, "init-failure");
         let hang = "RFL-INIT: start \nRFL-INIT: load forever\n";
         let v = classify(hang, false, true, false, &[]);
         assert_eq!(v.kind, "hang");
-        assert!(v.summary.contains("stuck loading module forever"), "{}", v.summary);
-        let modfail = CLEAN.replace("RFL-INIT: loaded rust_minimal", "RFL-INIT: load-failed rust_minimal 22");
+        assert!(
+            v.summary.contains("stuck loading module forever"),
+            "{}",
+            v.summary
+        );
+        let modfail = CLEAN.replace(
+            "RFL-INIT: loaded rust_minimal",
+            "RFL-INIT: load-failed rust_minimal 22",
+        );
         let v = classify(&modfail, true, false, false, &[]);
-        assert_eq!((v.kind.as_str(), v.summary.as_str()), ("module-failure", "load-failed rust_minimal: EINVAL (22)"));
-        let warn = CLEAN.replace("RFL-INIT: done", "[    1.0] WARNING: CPU: 0 PID: 1 at samples/rust/w.rs:9\nRFL-INIT: done");
+        assert_eq!(
+            (v.kind.as_str(), v.summary.as_str()),
+            ("module-failure", "load-failed rust_minimal: EINVAL (22)")
+        );
+        let warn = CLEAN.replace(
+            "RFL-INIT: done",
+            "[    1.0] WARNING: CPU: 0 PID: 1 at samples/rust/w.rs:9\nRFL-INIT: done",
+        );
         assert_eq!(classify(&warn, true, false, false, &[]).kind, "warning");
-        assert_eq!(classify("no init here\n", true, false, false, &[]).kind, "init-failure");
+        assert_eq!(
+            classify("no init here\n", true, false, false, &[]).kind,
+            "init-failure"
+        );
         assert_eq!(classify("", false, false, false, &[]).kind, "init-failure");
     }
 
@@ -596,15 +827,25 @@ mod tests {
 
     #[test]
     fn binary_garbage_on_the_serial_console_is_a_clear_result() {
-        let mut bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let mut bytes: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         bytes.extend_from_slice(b"\nRFL-INIT: start \n\x00\xff\xfe\x1b[2J");
         let text = crate::ktap::decode(&bytes);
         let v = classify(&text, false, true, false, &[]);
         assert_eq!(v.kind, "hang", "{}", v.summary);
         // Garbage alone, with QEMU gone: the init never ran.
-        let v = classify(&crate::ktap::decode(&bytes[..4096]), true, false, false, &[]);
+        let v = classify(
+            &crate::ktap::decode(&bytes[..4096]),
+            true,
+            false,
+            false,
+            &[],
+        );
         assert_eq!(v.kind, "init-failure");
-        assert!(crate::ktap::parse_all(&text).iter().all(|b| crate::ktap::cases(b).is_empty()));
+        assert!(crate::ktap::parse_all(&text)
+            .iter()
+            .all(|b| crate::ktap::cases(b).is_empty()));
     }
 
     /// The watcher reads only what the console gained, and a marker written in two pieces
@@ -647,21 +888,35 @@ mod tests {
         let mut cmd = Command::new("yes");
         cmd.arg("[    1.0] rust_minimal: again");
         let end = run_console(&mut cmd, &path, Duration::from_secs(60), cap).unwrap();
-        assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "took {:?}",
+            started.elapsed()
+        );
         assert!(!end.outcome.timed_out);
         assert_eq!(end.console_full, Some(cap));
-        assert!(std::fs::metadata(&path).unwrap().len() <= cap, "the file is cut to the cap");
+        assert!(
+            std::fs::metadata(&path).unwrap().len() <= cap,
+            "the file is cut to the cap"
+        );
         let console = read_console(&path);
         assert!(console.len() as u64 <= cap);
         let v = classify_run(&console, &end, &[]);
         assert_eq!((v.status, v.kind.as_str()), (Status::Fail, "console-flood"));
-        assert_eq!(v.summary, "console exceeded 1 MiB: the kernel printed without end; QEMU killed");
+        assert_eq!(
+            v.summary,
+            "console exceeded 1 MiB: the kernel printed without end; QEMU killed"
+        );
         assert_eq!(boot_stage(&v, 1.0, "console.log").fault, Some(Fault::Code));
         // A panic before the flood is still the cause named.
         let panicked = format!("RFL-INIT: start \nKernel panic - not syncing: boom\n{console}");
         let v = classify_run(&panicked, &end, &[]);
         assert_eq!(v.kind, "panic");
-        assert!(v.summary.contains("console exceeded 1 MiB"), "{}", v.summary);
+        assert!(
+            v.summary.contains("console exceeded 1 MiB"),
+            "{}",
+            v.summary
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -672,8 +927,15 @@ mod tests {
         assert_eq!(classify(split, true, false, true, &[]).kind, "clean");
         let stamped = "[    1.0] RFL-INIT: start\n[    1.1] RFL-INIT: load forever\n";
         let v = classify(stamped, false, true, false, &[]);
-        assert!(v.summary.contains("stuck loading module forever"), "{}", v.summary);
+        assert!(
+            v.summary.contains("stuck loading module forever"),
+            "{}",
+            v.summary
+        );
         let failed = "[    1.0] RFL-INIT: start\n[    1.1] RFL-INIT: load-failed m 2\n[    1.2] RFL-INIT: done\n";
-        assert_eq!(classify(failed, true, false, true, &[]).summary, "load-failed m: ENOENT (2)");
+        assert_eq!(
+            classify(failed, true, false, true, &[]).summary,
+            "load-failed m: ENOENT (2)"
+        );
     }
 }

@@ -27,14 +27,19 @@ pub struct Kbuild<'a> {
 }
 
 /// Fixed build identity, so that ccache and reproducible builds see the same inputs.
-pub const BUILD_ENV: [(&str, &str); 3] =
-    [("KBUILD_BUILD_TIMESTAMP", "Thu Jan  1 00:00:00 UTC 2026"), ("KBUILD_BUILD_USER", "rfl"), ("KBUILD_BUILD_HOST", "rfl-harness")];
+pub const BUILD_ENV: [(&str, &str); 3] = [
+    ("KBUILD_BUILD_TIMESTAMP", "Thu Jan  1 00:00:00 UTC 2026"),
+    ("KBUILD_BUILD_USER", "rfl"),
+    ("KBUILD_BUILD_HOST", "rfl-harness"),
+];
 
 impl Kbuild<'_> {
     /// `make -C src O=out ARCH=… LLVM=… RUSTC=… … <args>`
     pub fn make(&self, out: &Path, args: &[&str]) -> Command {
         let mut c = Command::new("make");
-        c.arg("-C").arg(&self.src).arg(format!("O={}", out.display()));
+        c.arg("-C")
+            .arg(&self.src)
+            .arg(format!("O={}", out.display()));
         c.arg(format!("ARCH={}", self.profile.kernel_arch));
         c.args(self.tc.make_vars());
         crate::jobs::make_client(&mut c, self.jobs);
@@ -46,7 +51,17 @@ impl Kbuild<'_> {
             c.env(k, v);
         }
         // Nothing from the user's environment may change what is built.
-        for k in ["KCONFIG_CONFIG", "KBUILD_OUTPUT", "ARCH", "CROSS_COMPILE", "LLVM", "CC", "RUSTFLAGS", "KRUSTFLAGS", "KCFLAGS"] {
+        for k in [
+            "KCONFIG_CONFIG",
+            "KBUILD_OUTPUT",
+            "ARCH",
+            "CROSS_COMPILE",
+            "LLVM",
+            "CC",
+            "RUSTFLAGS",
+            "KRUSTFLAGS",
+            "KCFLAGS",
+        ] {
             c.env_remove(k);
         }
         c
@@ -63,7 +78,10 @@ impl Kbuild<'_> {
         let marker = out.join(".rfl-make-in-progress");
         if marker.exists() {
             let mut c = Command::new("find");
-            c.arg(out).args(["-type", "f", "-newer"]).arg(&marker).args(["-not", "-name", ".config", "-delete"]);
+            c.arg(out)
+                .args(["-type", "f", "-newer"])
+                .arg(&marker)
+                .args(["-not", "-name", ".config", "-delete"]);
             let _ = proc::output(&mut c);
         }
         let _ = std::fs::write(&marker, b"");
@@ -75,20 +93,38 @@ impl Kbuild<'_> {
         }
     }
 
-    fn run(&self, stage: Stage, cmd: &mut Command, log: &str, deadline: Duration) -> Result<(proc::Outcome, String, StageResult), StageResult> {
+    fn run(
+        &self,
+        stage: Stage,
+        cmd: &mut Command,
+        log: &str,
+        deadline: Duration,
+    ) -> Result<(proc::Outcome, String, StageResult), StageResult> {
         let path = self.log(log);
         let _ = std::fs::remove_file(&path);
         let start = Instant::now();
         let _token = crate::jobs::acquire(true);
         match proc::run_logged(cmd, &path, Some(deadline)) {
             Ok(o) => {
-                let text = std::fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-                let mut r = StageResult::new(stage, if o.success() { Status::Pass } else { Status::Fail }, "");
+                let text = std::fs::read(&path)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                let mut r = StageResult::new(
+                    stage,
+                    if o.success() {
+                        Status::Pass
+                    } else {
+                        Status::Fail
+                    },
+                    "",
+                );
                 r.duration_s = start.elapsed().as_secs_f64();
                 r.log = Some(log.to_string());
                 Ok((o, text, r))
             }
-            Err(e) => Err(StageResult::error(stage, format!("could not run make: {e:#}")).with_log(log)),
+            Err(e) => {
+                Err(StageResult::error(stage, format!("could not run make: {e:#}")).with_log(log))
+            }
         }
     }
 
@@ -100,23 +136,44 @@ impl Kbuild<'_> {
     pub fn toolchain_gate(&self) -> StageResult {
         let start = Instant::now();
         let script = self.src.join("scripts/min-tool-version.sh");
-        let problems = if script.is_file() { self.tc.check_minimums_at(&script, &self.profile.kernel_arch) } else { Vec::new() };
+        let problems = if script.is_file() {
+            self.tc
+                .check_minimums_at(&script, &self.profile.kernel_arch)
+        } else {
+            Vec::new()
+        };
         if !problems.is_empty() {
-            let mut r = StageResult::new(Stage::Toolchain, Status::Fail, problems.join("; ")).with_fault(Fault::Toolchain);
+            let mut r = StageResult::new(Stage::Toolchain, Status::Fail, problems.join("; "))
+                .with_fault(Fault::Toolchain);
             r.duration_s = start.elapsed().as_secs_f64();
             return r;
         }
         let _ = std::fs::create_dir_all(&self.out);
         let mut cmd = self.make(&self.out, &["rustavailable"]);
-        match self.run(Stage::Toolchain, &mut cmd, "toolchain.log", Duration::from_secs(300)) {
+        match self.run(
+            Stage::Toolchain,
+            &mut cmd,
+            "toolchain.log",
+            Duration::from_secs(300),
+        ) {
             Ok((o, text, mut r)) => {
                 r.duration_s = start.elapsed().as_secs_f64();
                 if o.success() {
-                    r.summary = format!("{} meets the base's minimums; Rust is available", self.tc.name);
+                    r.summary = format!(
+                        "{} meets the base's minimums; Rust is available",
+                        self.tc.name
+                    );
                 } else {
                     r.fault = Some(Fault::Toolchain);
-                    let why: Vec<&str> = text.lines().filter(|l| l.contains("***") && !l.trim_matches(['*', ' ']).is_empty()).take(4).collect();
-                    r.summary = format!("make rustavailable failed: {}", why.join(" ").replace("***", "").trim());
+                    let why: Vec<&str> = text
+                        .lines()
+                        .filter(|l| l.contains("***") && !l.trim_matches(['*', ' ']).is_empty())
+                        .take(4)
+                        .collect();
+                    r.summary = format!(
+                        "make rustavailable failed: {}",
+                        why.join(" ").replace("***", "").trim()
+                    );
                 }
                 r
             }
@@ -131,42 +188,74 @@ impl Kbuild<'_> {
         let _ = std::fs::create_dir_all(&self.out);
         let log = "config.log";
         let _ = std::fs::remove_file(self.log(log));
-        let steps: Vec<Command> = vec![self.make(&self.out, &["tinyconfig"]), {
-            let mut c = Command::new("sh");
-            c.current_dir(&self.src).arg("scripts/kconfig/merge_config.sh").arg("-m").arg("-O").arg(&self.out).arg(self.out.join(".config"));
-            c.args(fragments);
-            c
-        }, self.make(&self.out, &["olddefconfig"])];
+        let steps: Vec<Command> = vec![
+            self.make(&self.out, &["tinyconfig"]),
+            {
+                let mut c = Command::new("sh");
+                c.current_dir(&self.src)
+                    .arg("scripts/kconfig/merge_config.sh")
+                    .arg("-m")
+                    .arg("-O")
+                    .arg(&self.out)
+                    .arg(self.out.join(".config"));
+                c.args(fragments);
+                c
+            },
+            self.make(&self.out, &["olddefconfig"]),
+        ];
         for mut cmd in steps {
             let _token = crate::jobs::acquire(true);
             match proc::run_logged(&mut cmd, &self.log(log), Some(Duration::from_secs(600))) {
                 Ok(o) if o.success() => {}
                 Ok(o) => {
-                    let mut r = StageResult::new(Stage::Config, Status::Fail, format!("`{}` failed: {}", proc::display_command(&cmd), o.describe())).with_log(log);
+                    let mut r = StageResult::new(
+                        Stage::Config,
+                        Status::Fail,
+                        format!("`{}` failed: {}", proc::display_command(&cmd), o.describe()),
+                    )
+                    .with_log(log);
                     r.duration_s = start.elapsed().as_secs_f64();
                     return r;
                 }
                 Err(e) => return StageResult::error(Stage::Config, format!("{e:#}")).with_log(log),
             }
         }
-        let final_cfg = parse_config(&std::fs::read_to_string(self.out.join(".config")).unwrap_or_default());
+        let final_cfg =
+            parse_config(&std::fs::read_to_string(self.out.join(".config")).unwrap_or_default());
         let mut requested = BTreeMap::new();
         for f in fragments {
-            requested.extend(parse_config(&std::fs::read_to_string(f).unwrap_or_default()));
+            requested.extend(parse_config(
+                &std::fs::read_to_string(f).unwrap_or_default(),
+            ));
         }
         let dropped = dropped_options(&requested, &final_cfg, soft);
         let mut r = if dropped.is_empty() {
-            StageResult::new(Stage::Config, Status::Pass, format!("{} requested options all present", requested.len()))
+            StageResult::new(
+                Stage::Config,
+                Status::Pass,
+                format!("{} requested options all present", requested.len()),
+            )
         } else {
-            let mut r = StageResult::new(Stage::Config, Status::Fail, format!("Kconfig dropped: {}", dropped.join(", ")));
+            let mut r = StageResult::new(
+                Stage::Config,
+                Status::Fail,
+                format!("Kconfig dropped: {}", dropped.join(", ")),
+            );
             r.fault = Some(Fault::Code);
             r
         };
-        let soft_missing: Vec<&String> = soft.keys().filter(|k| !requested.contains_key(*k) && final_cfg.get(*k).is_none_or(|v| v == "n")).collect();
+        let soft_missing: Vec<&String> = soft
+            .keys()
+            .filter(|k| !requested.contains_key(*k) && final_cfg.get(*k).is_none_or(|v| v == "n"))
+            .collect();
         if !soft_missing.is_empty() {
             r.summary.push_str(&format!(
                 "; not enabled (dependencies unmet): {}",
-                soft_missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                soft_missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         r.duration_s = start.elapsed().as_secs_f64();
@@ -181,15 +270,28 @@ impl Kbuild<'_> {
         args.push("headers_install");
         let mut cmd = self.make(&self.out, &args);
         Self::begin_make(&self.out);
-        let ran = self.run(Stage::Build, &mut cmd, "build.log", Duration::from_secs(3 * 3600));
+        let ran = self.run(
+            Stage::Build,
+            &mut cmd,
+            "build.log",
+            Duration::from_secs(3 * 3600),
+        );
         Self::end_make(&self.out);
         match ran {
             Ok((o, text, mut r)) => {
                 r.duration_s = start.elapsed().as_secs_f64();
                 r.diagnostics = checks::build_diagnostics(&text, &self.src_prefix());
                 if o.success() {
-                    let warnings = r.diagnostics.iter().filter(|d| d.level == "warning").count();
-                    r.summary = if warnings == 0 { "built".into() } else { format!("built with {warnings} warnings") };
+                    let warnings = r
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.level == "warning")
+                        .count();
+                    r.summary = if warnings == 0 {
+                        "built".into()
+                    } else {
+                        format!("built with {warnings} warnings")
+                    };
                     if !self.out.join(&self.profile.image).is_file() {
                         r.status = Status::Fail;
                         r.summary = format!("make succeeded but {} is missing", self.profile.image);
@@ -199,12 +301,25 @@ impl Kbuild<'_> {
                     r.fault = Some(Fault::Harness);
                     r.summary = format!("build {}", o.describe());
                 } else {
-                    r.fault = Some(if looks_like_machine_fault(&text) { Fault::Harness } else { Fault::Code });
+                    r.fault = Some(if looks_like_machine_fault(&text) {
+                        Fault::Harness
+                    } else {
+                        Fault::Code
+                    });
                     if r.fault == Some(Fault::Harness) {
                         r.status = Status::Error;
                     }
-                    let errs: Vec<_> = r.diagnostics.iter().filter(|d| d.level == "error").cloned().collect();
-                    r.summary = if errs.is_empty() { tail_summary(&text) } else { checks::summarise(&errs, 3) };
+                    let errs: Vec<_> = r
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.level == "error")
+                        .cloned()
+                        .collect();
+                    r.summary = if errs.is_empty() {
+                        tail_summary(&text)
+                    } else {
+                        checks::summarise(&errs, 3)
+                    };
                 }
                 r
             }
@@ -217,13 +332,25 @@ impl Kbuild<'_> {
     /// a copy of the build folder and is then kept at the same path, only its config refreshed.
     pub fn clippy(&self, clippy_out: &Path) -> StageResult {
         let start = Instant::now();
-        let prepared = if clippy_out.join(".config").is_file() { sync_config(&self.out, clippy_out) } else { sync_dir(&self.out, clippy_out) };
+        let prepared = if clippy_out.join(".config").is_file() {
+            sync_config(&self.out, clippy_out)
+        } else {
+            sync_dir(&self.out, clippy_out)
+        };
         if let Err(e) = prepared {
-            return StageResult::error(Stage::Clippy, format!("prepare clippy output folder: {e:#}"));
+            return StageResult::error(
+                Stage::Clippy,
+                format!("prepare clippy output folder: {e:#}"),
+            );
         }
         let mut cmd = self.make(clippy_out, &["CLIPPY=1", "vmlinux", "modules"]);
         Self::begin_make(clippy_out);
-        let ran = self.run(Stage::Clippy, &mut cmd, "clippy.log", Duration::from_secs(3600));
+        let ran = self.run(
+            Stage::Clippy,
+            &mut cmd,
+            "clippy.log",
+            Duration::from_secs(3600),
+        );
         Self::end_make(clippy_out);
         match ran {
             Ok((o, text, mut r)) => {
@@ -239,7 +366,12 @@ impl Kbuild<'_> {
     pub fn rustfmt(&self) -> StageResult {
         let start = Instant::now();
         let mut cmd = self.make(&self.out, &["rustfmtcheck"]);
-        match self.run(Stage::Rustfmt, &mut cmd, "rustfmt.log", Duration::from_secs(600)) {
+        match self.run(
+            Stage::Rustfmt,
+            &mut cmd,
+            "rustfmt.log",
+            Duration::from_secs(600),
+        ) {
             Ok((o, text, mut r)) => {
                 r.duration_s = start.elapsed().as_secs_f64();
                 r.diagnostics = checks::rustfmt_diagnostics(&text, &self.src_prefix());
@@ -248,7 +380,15 @@ impl Kbuild<'_> {
                 } else {
                     r.status = Status::Fail;
                     r.fault = Some(Fault::Code);
-                    r.summary = if r.diagnostics.is_empty() { tail_summary(&text) } else { format!("{} files need rustfmt: {}", r.diagnostics.len(), checks::summarise(&r.diagnostics, 3)) };
+                    r.summary = if r.diagnostics.is_empty() {
+                        tail_summary(&text)
+                    } else {
+                        format!(
+                            "{} files need rustfmt: {}",
+                            r.diagnostics.len(),
+                            checks::summarise(&r.diagnostics, 3)
+                        )
+                    };
                 }
                 r
             }
@@ -259,7 +399,12 @@ impl Kbuild<'_> {
     pub fn rustdoc(&self) -> StageResult {
         let start = Instant::now();
         let mut cmd = self.make(&self.out, &["rustdoc"]);
-        match self.run(Stage::Rustdoc, &mut cmd, "rustdoc.log", Duration::from_secs(1800)) {
+        match self.run(
+            Stage::Rustdoc,
+            &mut cmd,
+            "rustdoc.log",
+            Duration::from_secs(1800),
+        ) {
             Ok((o, text, mut r)) => {
                 r.duration_s = start.elapsed().as_secs_f64();
                 r.diagnostics = checks::rust_diagnostics(&text, &self.src_prefix());
@@ -283,13 +428,27 @@ fn lint_verdict(r: &mut StageResult, o: &proc::Outcome, text: &str, what: &str) 
     } else {
         r.status = Status::Fail;
         r.fault = Some(Fault::Code);
-        r.summary = if n == 0 { format!("{what} failed: {}", tail_summary(text)) } else { format!("{n} {what} diagnostics: {}", checks::summarise(&r.diagnostics, 3)) };
+        r.summary = if n == 0 {
+            format!("{what} failed: {}", tail_summary(text))
+        } else {
+            format!(
+                "{n} {what} diagnostics: {}",
+                checks::summarise(&r.diagnostics, 3)
+            )
+        };
     }
 }
 
 /// A disk-full or killed compiler is the machine's fault, not the patch's.
 fn looks_like_machine_fault(log: &str) -> bool {
-    ["No space left on device", "Killed signal terminated program", "Cannot allocate memory", "signal: 9, SIGKILL"].iter().any(|k| log.contains(k))
+    [
+        "No space left on device",
+        "Killed signal terminated program",
+        "Cannot allocate memory",
+        "signal: 9, SIGKILL",
+    ]
+    .iter()
+    .any(|k| log.contains(k))
 }
 
 fn tail_summary(log: &str) -> String {
@@ -301,13 +460,22 @@ fn tail_summary(log: &str) -> String {
 /// redoes what changed.
 pub fn sync_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
-    proc::output(Command::new("rsync").arg("-a").arg("--delete").arg(format!("{}/", from.display())).arg(format!("{}/", to.display())))?;
+    proc::output(
+        Command::new("rsync")
+            .arg("-a")
+            .arg("--delete")
+            .arg(format!("{}/", from.display()))
+            .arg(format!("{}/", to.display())),
+    )?;
     Ok(())
 }
 
 /// Where a base folder waits while a stand-in takes its place (see [`StandIn`]).
 fn held_path(live: &Path) -> PathBuf {
-    let mut name = live.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = live
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".held");
     live.with_file_name(name)
 }
@@ -318,9 +486,11 @@ pub fn restore_held(live: &Path) -> anyhow::Result<()> {
     let held = held_path(live);
     if held.is_dir() {
         if live.exists() {
-            std::fs::remove_dir_all(live).with_context(|| format!("remove the stand-in {}", live.display()))?;
+            std::fs::remove_dir_all(live)
+                .with_context(|| format!("remove the stand-in {}", live.display()))?;
         }
-        std::fs::rename(&held, live).with_context(|| format!("put {} back at {}", held.display(), live.display()))?;
+        std::fs::rename(&held, live)
+            .with_context(|| format!("put {} back at {}", held.display(), live.display()))?;
     }
     Ok(())
 }
@@ -342,9 +512,15 @@ impl StandIn {
             restore_held(live)?;
             let held = held_path(live);
             if live.join(".config").is_file() {
-                std::fs::rename(live, &held).with_context(|| format!("move {} aside", live.display()))?;
+                std::fs::rename(live, &held)
+                    .with_context(|| format!("move {} aside", live.display()))?;
                 s.live.push(live.to_path_buf());
-                sync_dir(&held, live).with_context(|| format!("copy {} for a cell with a config of its own", held.display()))?;
+                sync_dir(&held, live).with_context(|| {
+                    format!(
+                        "copy {} for a cell with a config of its own",
+                        held.display()
+                    )
+                })?;
             } else {
                 // Nothing built there yet: the cell builds from nothing, and its folder goes.
                 s.live.push(live.to_path_buf());
@@ -392,7 +568,11 @@ pub fn parse_config(text: &str) -> BTreeMap<String, String> {
 }
 
 /// Requested options whose final value differs (a requested `n` is satisfied by absence).
-pub fn dropped_options(requested: &BTreeMap<String, String>, final_cfg: &BTreeMap<String, String>, soft: &BTreeMap<String, String>) -> Vec<String> {
+pub fn dropped_options(
+    requested: &BTreeMap<String, String>,
+    final_cfg: &BTreeMap<String, String>,
+    soft: &BTreeMap<String, String>,
+) -> Vec<String> {
     requested
         .iter()
         .filter(|(k, _)| !soft.contains_key(*k))
@@ -400,7 +580,12 @@ pub fn dropped_options(requested: &BTreeMap<String, String>, final_cfg: &BTreeMa
             let have = final_cfg.get(*k).map(String::as_str).unwrap_or("n");
             have != want.as_str()
         })
-        .map(|(k, want)| format!("{k}={want} (got {})", final_cfg.get(k).map(String::as_str).unwrap_or("unset")))
+        .map(|(k, want)| {
+            format!(
+                "{k}={want} (got {})",
+                final_cfg.get(k).map(String::as_str).unwrap_or("unset")
+            )
+        })
         .collect()
 }
 
@@ -412,7 +597,9 @@ pub fn rust_kunit_options(src: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for f in files {
         let text = read_tree_text(&f);
-        let is_test_file = f.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".test"));
+        let is_test_file = f
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with(".test"));
         for sym in kconfig_symbols(&text, |block| is_test_file || block.contains("KUNIT")) {
             if !out.contains(&sym) {
                 out.push(sym);
@@ -457,7 +644,9 @@ fn walk_kconfigs(dir: &Path, depth: usize, budget: &mut usize, out: &mut Vec<Pat
     if depth > KCONFIG_WALK_DEPTH || crate::proc::interrupted() {
         return;
     }
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries = Vec::new();
     for e in rd {
         if *budget == 0 || crate::proc::interrupted() {
@@ -473,7 +662,10 @@ fn walk_kconfigs(dir: &Path, depth: usize, budget: &mut usize, out: &mut Vec<Pat
     for (p, ft) in entries {
         if ft.is_dir() {
             walk_kconfigs(&p, depth + 1, budget, out);
-        } else if ft.is_file() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("Kconfig")) {
+        } else if ft.is_file()
+            && p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("Kconfig"))
+        {
             out.push(p);
         }
     }
@@ -492,11 +684,18 @@ pub fn kconfig_symbols(text: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
     };
     for l in text.lines() {
         let t = l.trim();
-        let sym = t.strip_prefix("config ").or_else(|| t.strip_prefix("menuconfig "));
+        let sym = t
+            .strip_prefix("config ")
+            .or_else(|| t.strip_prefix("menuconfig "));
         if let Some(s) = sym {
             flush(&mut cur);
             cur = Some((s.trim().to_string(), String::new()));
-        } else if t.starts_with("endif") || t.starts_with("endmenu") || t.starts_with("menu ") || t.starts_with("if ") || t.starts_with("source ") {
+        } else if t.starts_with("endif")
+            || t.starts_with("endmenu")
+            || t.starts_with("menu ")
+            || t.starts_with("if ")
+            || t.starts_with("source ")
+        {
             flush(&mut cur);
         } else if let Some((_, block)) = cur.as_mut() {
             block.push_str(t);
@@ -529,8 +728,12 @@ mod tests {
     #[test]
     fn config_parse_and_check() {
         let final_cfg = parse_config("CONFIG_RUST=y\n# CONFIG_BUG is not set\nCONFIG_X=m\n");
-        let req = parse_config("CONFIG_RUST=y\nCONFIG_BUG=y\n# CONFIG_EFI_STUB is not set\nCONFIG_X=m\n");
-        assert_eq!(dropped_options(&req, &final_cfg, &BTreeMap::new()), vec!["CONFIG_BUG=y (got n)".to_string()]);
+        let req =
+            parse_config("CONFIG_RUST=y\nCONFIG_BUG=y\n# CONFIG_EFI_STUB is not set\nCONFIG_X=m\n");
+        assert_eq!(
+            dropped_options(&req, &final_cfg, &BTreeMap::new()),
+            vec!["CONFIG_BUG=y (got n)".to_string()]
+        );
     }
 
     /// A cell with a config of its own works in a copy at the base folder's own path (same
@@ -545,11 +748,22 @@ mod tests {
         std::fs::write(out.join(".config"), "CONFIG_BASE=y\n").unwrap();
         std::fs::write(out.join("rust/core.o"), "base object").unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        std::fs::File::options().write(true).open(out.join("rust/core.o")).unwrap().set_modified(old).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(out.join("rust/core.o"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         {
             let _s = StandIn::new(&[&out, &clippy]).unwrap();
             // The copy stands at the same path, with the same timestamps (make sees nothing new).
-            assert_eq!(std::fs::metadata(out.join("rust/core.o")).unwrap().modified().unwrap(), old);
+            assert_eq!(
+                std::fs::metadata(out.join("rust/core.o"))
+                    .unwrap()
+                    .modified()
+                    .unwrap(),
+                old
+            );
             assert!(d.join("out-base.held/rust/core.o").is_file());
             std::fs::write(out.join(".config"), "CONFIG_BASE=y\nCONFIG_ENTRY=m\n").unwrap();
             std::fs::write(out.join("rust/core.o"), "entry object").unwrap();
@@ -557,8 +771,14 @@ mod tests {
             std::fs::create_dir_all(&clippy).unwrap();
             std::fs::write(clippy.join(".config"), "x").unwrap();
         }
-        assert_eq!(std::fs::read_to_string(out.join(".config")).unwrap(), "CONFIG_BASE=y\n");
-        assert_eq!(std::fs::read_to_string(out.join("rust/core.o")).unwrap(), "base object");
+        assert_eq!(
+            std::fs::read_to_string(out.join(".config")).unwrap(),
+            "CONFIG_BASE=y\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("rust/core.o")).unwrap(),
+            "base object"
+        );
         assert!(!d.join("out-base.held").exists() && !clippy.exists());
 
         // Killed mid-cell: the base's folder aside, a half-built stand-in in its place.
@@ -567,7 +787,10 @@ mod tests {
         std::mem::forget(s);
         assert!(d.join("out-base.held").is_dir());
         restore_held(&out).unwrap();
-        assert_eq!(std::fs::read_to_string(out.join("rust/core.o")).unwrap(), "base object");
+        assert_eq!(
+            std::fs::read_to_string(out.join("rust/core.o")).unwrap(),
+            "base object"
+        );
         assert!(!d.join("out-base.held").exists());
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -586,7 +809,10 @@ mod tests {
         std::fs::write(d.join("sub/half.o"), b"half").unwrap();
         Kbuild::begin_make(&d);
         assert!(d.join("old.o").is_file() && d.join(".config").is_file());
-        assert!(!d.join("sub/half.o").exists(), "a half-written object survived");
+        assert!(
+            !d.join("sub/half.o").exists(),
+            "a half-written object survived"
+        );
         Kbuild::end_make(&d);
         assert!(!d.join(".rfl-make-in-progress").exists());
         std::fs::remove_dir_all(&d).unwrap();
@@ -595,9 +821,18 @@ mod tests {
     #[test]
     fn kconfig_symbols_found() {
         let text = "menuconfig RUST_KUNIT_TESTS\n\tbool \"x\"\n\tdepends on KUNIT && RUST\nif RUST_KUNIT_TESTS\nconfig A_TEST\n\tbool \"a\"\nconfig B\n\tbool \"b\"\n\tdepends on PCI\nendif\n";
-        assert_eq!(kconfig_symbols(text, |b| b.contains("KUNIT")), vec!["CONFIG_RUST_KUNIT_TESTS"]);
-        assert_eq!(kconfig_symbols(text, |_| true), vec!["CONFIG_RUST_KUNIT_TESTS", "CONFIG_A_TEST", "CONFIG_B"]);
-        let intro = introduced_options(&[("config A\n".into(), "config A\nconfig SAMPLE_NEW\n\ttristate \"n\"\n".into())]);
+        assert_eq!(
+            kconfig_symbols(text, |b| b.contains("KUNIT")),
+            vec!["CONFIG_RUST_KUNIT_TESTS"]
+        );
+        assert_eq!(
+            kconfig_symbols(text, |_| true),
+            vec!["CONFIG_RUST_KUNIT_TESTS", "CONFIG_A_TEST", "CONFIG_B"]
+        );
+        let intro = introduced_options(&[(
+            "config A\n".into(),
+            "config A\nconfig SAMPLE_NEW\n\ttristate \"n\"\n".into(),
+        )]);
         assert_eq!(intro, vec!["CONFIG_SAMPLE_NEW"]);
     }
 
@@ -609,7 +844,11 @@ mod tests {
         let src = tempfile::tempdir().unwrap();
         let rust = src.path().join("rust");
         std::fs::create_dir_all(rust.join("kernel")).unwrap();
-        std::fs::write(rust.join("kernel/Kconfig.test"), "config RUST_LOOP_TEST\n\ttristate \"t\"\n").unwrap();
+        std::fs::write(
+            rust.join("kernel/Kconfig.test"),
+            "config RUST_LOOP_TEST\n\ttristate \"t\"\n",
+        )
+        .unwrap();
         symlink(".", rust.join("a")).unwrap();
         symlink("..", rust.join("b")).unwrap();
         symlink("..", rust.join("kernel/up")).unwrap();
@@ -618,9 +857,16 @@ mod tests {
         let t = std::time::Instant::now();
         let mut files = Vec::new();
         collect_kconfigs(&rust, &mut files);
-        assert!(t.elapsed() < std::time::Duration::from_secs(2), "the walk took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "the walk took {:?}",
+            t.elapsed()
+        );
         assert_eq!(files, vec![rust.join("kernel/Kconfig.test")]);
-        assert_eq!(rust_kunit_options(src.path()), vec!["CONFIG_RUST_LOOP_TEST".to_string()]);
+        assert_eq!(
+            rust_kunit_options(src.path()),
+            vec!["CONFIG_RUST_LOOP_TEST".to_string()]
+        );
         // A changed Kconfig the patch made a link to `/dev/zero` reads as nothing, at once.
         assert_eq!(read_tree_text(&rust.join("Kconfig.zero")), "");
         assert!(read_tree_text(&rust.join("kernel/Kconfig.test")).contains("RUST_LOOP_TEST"));
@@ -639,9 +885,20 @@ mod tests {
             deep.push("d");
         }
         std::fs::create_dir_all(&deep).unwrap();
-        std::fs::write(deep.join("Kconfig"), "config TOO_DEEP\n\tdepends on KUNIT\n").unwrap();
-        std::fs::write(src.path().join("rust/Kconfig"), "config SHALLOW\n\tdepends on KUNIT\n").unwrap();
-        assert_eq!(rust_kunit_options(src.path()), vec!["CONFIG_SHALLOW".to_string()]);
+        std::fs::write(
+            deep.join("Kconfig"),
+            "config TOO_DEEP\n\tdepends on KUNIT\n",
+        )
+        .unwrap();
+        std::fs::write(
+            src.path().join("rust/Kconfig"),
+            "config SHALLOW\n\tdepends on KUNIT\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rust_kunit_options(src.path()),
+            vec!["CONFIG_SHALLOW".to_string()]
+        );
         // One level less is still found.
         let mut files = Vec::new();
         collect_kconfigs(&src.path().join("rust/d"), &mut files);

@@ -22,7 +22,10 @@ fn res() -> &'static Res {
         rust_head: Regex::new(r"^(error|warning)(\[[A-Za-z0-9_:]+\])?: (.*)$").unwrap(),
         rust_loc: Regex::new(r"^\s*--> ([^:\s]+):(\d+):(\d+)").unwrap(),
         // `drivers/x.c:12:5: error: …` (clang), also `warning:`
-        clang: Regex::new(r"^([^\s:]+\.(?:c|h|S|rs|lds)):(\d+):(\d+): (error|warning|fatal error): (.*)$").unwrap(),
+        clang: Regex::new(
+            r"^([^\s:]+\.(?:c|h|S|rs|lds)):(\d+):(\d+): (error|warning|fatal error): (.*)$",
+        )
+        .unwrap(),
         ld: Regex::new(r"^ld\.lld: error: (.*)$").unwrap(),
         make_err: Regex::new(r"^make\[\d+\]: \*\*\* \[(?:[^\]]*?):\d+: ([^\]]+)\] Error").unwrap(),
         // rustfmt --check: `Diff in /abs/path/file.rs:12:` or `Diff in /abs/file.rs at line 12:`
@@ -44,19 +47,32 @@ pub fn rust_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
     let lines: Vec<&str> = log.lines().collect();
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
-        let Some(c) = r.rust_head.captures(l) else { continue };
+        let Some(c) = r.rust_head.captures(l) else {
+            continue;
+        };
         let msg = c[3].trim().to_string();
         if is_summary(&msg) {
             continue;
         }
-        let loc = lines[i + 1..].iter().take(4).find_map(|n| r.rust_loc.captures(n));
+        let loc = lines[i + 1..]
+            .iter()
+            .take(4)
+            .find_map(|n| r.rust_loc.captures(n));
         let d = Diagnostic {
             file: loc.as_ref().map(|m| rel(&m[1], src_prefix)),
             line: loc.as_ref().and_then(|m| m[2].parse().ok()),
             col: loc.as_ref().and_then(|m| m[3].parse().ok()),
             level: c[1].to_string(),
             message: match c.get(2) {
-                Some(code) => format!("{}{}", code.as_str(), if msg.is_empty() { String::new() } else { format!(" {msg}") }),
+                Some(code) => format!(
+                    "{}{}",
+                    code.as_str(),
+                    if msg.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {msg}")
+                    }
+                ),
                 None => msg,
             },
         };
@@ -82,7 +98,11 @@ pub fn build_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
     let mut out = rust_diagnostics(log, src_prefix);
     for l in log.lines() {
         if let Some(c) = r.clang.captures(l) {
-            let level = if c[4].starts_with("fatal") { "error".to_string() } else { c[4].to_string() };
+            let level = if c[4].starts_with("fatal") {
+                "error".to_string()
+            } else {
+                c[4].to_string()
+            };
             let d = Diagnostic {
                 file: Some(rel(&c[1], src_prefix)),
                 line: c[2].parse().ok(),
@@ -94,13 +114,25 @@ pub fn build_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
                 out.push(d);
             }
         } else if let Some(c) = r.ld.captures(l) {
-            out.push(Diagnostic { file: None, line: None, col: None, level: "error".into(), message: format!("ld.lld: {}", c[1].trim()) });
+            out.push(Diagnostic {
+                file: None,
+                line: None,
+                col: None,
+                level: "error".into(),
+                message: format!("ld.lld: {}", c[1].trim()),
+            });
         }
     }
     if !out.iter().any(|d| d.level == "error") {
         for l in log.lines() {
             if let Some(c) = r.make_err.captures(l) {
-                out.push(Diagnostic { file: None, line: None, col: None, level: "error".into(), message: format!("make target {} failed", &c[1]) });
+                out.push(Diagnostic {
+                    file: None,
+                    line: None,
+                    col: None,
+                    level: "error".into(),
+                    message: format!("make target {} failed", &c[1]),
+                });
             }
         }
     }
@@ -114,7 +146,10 @@ pub fn rustfmt_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
         .filter_map(|l| r.fmt_diff.captures(l))
         .map(|c| Diagnostic {
             file: Some(rel(&c[1], src_prefix)),
-            line: c.get(2).or_else(|| c.get(3)).and_then(|m| m.as_str().parse().ok()),
+            line: c
+                .get(2)
+                .or_else(|| c.get(3))
+                .and_then(|m| m.as_str().parse().ok()),
             col: None,
             level: "warning".into(),
             message: "not formatted as rustfmt would".into(),
@@ -167,16 +202,28 @@ make[4]: *** [/src/scripts/Makefile.build:300: samples/rust/rust_minimal.o] Erro
     fn clang_and_make() {
         let log = "/src/drivers/x.c:12:5: error: use of undeclared identifier 'y'\nld.lld: error: undefined symbol: foo\n";
         let d = build_diagnostics(log, "/src/");
-        assert_eq!(d[0].render(), "drivers/x.c:12: error: use of undeclared identifier 'y'");
+        assert_eq!(
+            d[0].render(),
+            "drivers/x.c:12: error: use of undeclared identifier 'y'"
+        );
         assert_eq!(d[1].message, "ld.lld: undefined symbol: foo");
-        let d = build_diagnostics("make[2]: *** [scripts/Makefile.build:1: vmlinux.o] Error 2\n", "/src");
+        let d = build_diagnostics(
+            "make[2]: *** [scripts/Makefile.build:1: vmlinux.o] Error 2\n",
+            "/src",
+        );
         assert_eq!(d[0].message, "make target vmlinux.o failed");
     }
 
     #[test]
     fn rustfmt_forms() {
-        let d = rustfmt_diagnostics("Diff in /src/samples/rust/a.rs:12:\nDiff in /src/rust/b.rs at line 3:\n", "/src");
-        assert_eq!(d[0].render(), "samples/rust/a.rs:12: warning: not formatted as rustfmt would");
+        let d = rustfmt_diagnostics(
+            "Diff in /src/samples/rust/a.rs:12:\nDiff in /src/rust/b.rs at line 3:\n",
+            "/src",
+        );
+        assert_eq!(
+            d[0].render(),
+            "samples/rust/a.rs:12: warning: not formatted as rustfmt would"
+        );
         assert_eq!(d[1].line, Some(3));
     }
 

@@ -51,10 +51,20 @@ impl FetchError {
 /// Can a URL's host be reached at all? `file://` URLs and paths: does the path exist?
 pub fn probe(url: &str) -> Result<(), FetchError> {
     if let Some(path) = url.strip_prefix("file://") {
-        return if Path::new(path).exists() { Ok(()) } else { Err(FetchError::Failed(format!("{path} does not exist"))) };
+        return if Path::new(path).exists() {
+            Ok(())
+        } else {
+            Err(FetchError::Failed(format!("{path} does not exist")))
+        };
     }
     let Some((scheme, rest)) = url.split_once("://") else {
-        return if Path::new(url).exists() { Ok(()) } else { Err(FetchError::Failed(format!("{url}: not a URL or an existing path"))) };
+        return if Path::new(url).exists() {
+            Ok(())
+        } else {
+            Err(FetchError::Failed(format!(
+                "{url}: not a URL or an existing path"
+            )))
+        };
     };
     let authority = rest.split('/').next().unwrap_or("");
     let hostport = authority.rsplit('@').next().unwrap_or(authority);
@@ -63,7 +73,11 @@ pub fn probe(url: &str) -> Result<(), FetchError> {
         "https" => 443,
         "git" => 9418,
         "ssh" => 22,
-        _ => return Err(FetchError::Failed(format!("{url}: unsupported scheme {scheme}"))),
+        _ => {
+            return Err(FetchError::Failed(format!(
+                "{url}: unsupported scheme {scheme}"
+            )))
+        }
     };
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => match p.parse::<u16>() {
@@ -91,7 +105,15 @@ pub fn probe(url: &str) -> Result<(), FetchError> {
 
 /// A stable name for a remote URL, used in ref names.
 fn url_key(url: &str) -> String {
-    url.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
+    url.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// A git command in the store that talks to a remote. Git may use only the transports the
@@ -99,14 +121,27 @@ fn url_key(url: &str) -> String {
 /// so `ext::` and other command-running transports stay refused, redirects included).
 fn remote_git(store: &Store) -> Command {
     let mut c = store.cmd();
-    c.env("GIT_ALLOW_PROTOCOL", crate::matrix::GIT_TRANSPORTS.join(":"));
+    c.env(
+        "GIT_ALLOW_PROTOCOL",
+        crate::matrix::GIT_TRANSPORTS.join(":"),
+    );
     c
 }
 
 /// `git fetch -- URL +SRC:DEST`: after `--`, a URL is never read as an option.
 fn fetch_cmd(store: &Store, url: &str, src: &str, dest: &str) -> Command {
     let mut c = remote_git(store);
-    c.args(["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=30", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--"]);
+    c.args([
+        "-c",
+        "http.lowSpeedLimit=1000",
+        "-c",
+        "http.lowSpeedTime=30",
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--",
+    ]);
     c.arg(url).arg(format!("+{src}:{dest}"));
     c
 }
@@ -114,7 +149,11 @@ fn fetch_cmd(store: &Store, url: &str, src: &str, dest: &str) -> Command {
 /// `git ls-remote OPTS -- URL PATTERNS…`.
 fn ls_remote_cmd(store: &Store, opts: &[&str], url: &str, patterns: &[&str]) -> Command {
     let mut c = remote_git(store);
-    c.arg("ls-remote").args(opts).arg("--").arg(url).args(patterns);
+    c.arg("ls-remote")
+        .args(opts)
+        .arg("--")
+        .arg(url)
+        .args(patterns);
     c
 }
 
@@ -122,21 +161,43 @@ fn ls_remote_cmd(store: &Store, opts: &[&str], url: &str, patterns: &[&str]) -> 
 pub fn fetch_ref(store: &Store, url: &str, src: &str, dest: &str) -> Result<String, FetchError> {
     probe(url)?;
     let mut c = fetch_cmd(store, url, src, dest);
-    let out = proc::run_captured(&mut c, Some(FETCH_DEADLINE)).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
+    let out = proc::run_captured(&mut c, Some(FETCH_DEADLINE))
+        .map_err(|e| FetchError::Failed(format!("{e:#}")))?;
     if !out.outcome.success() {
         let err = out.stderr.trim().lines().last().unwrap_or("").to_string();
-        let unreachable = ["Could not resolve host", "Connection refused", "Connection timed out", "unable to access", "Failed to connect"]
-            .iter()
-            .any(|k| out.stderr.contains(k));
-        let msg = format!("git fetch {url} {src}: {}", if err.is_empty() { out.outcome.describe() } else { err });
-        return Err(if unreachable || out.outcome.timed_out { FetchError::Unreachable(msg) } else { FetchError::Failed(msg) });
+        let unreachable = [
+            "Could not resolve host",
+            "Connection refused",
+            "Connection timed out",
+            "unable to access",
+            "Failed to connect",
+        ]
+        .iter()
+        .any(|k| out.stderr.contains(k));
+        let msg = format!(
+            "git fetch {url} {src}: {}",
+            if err.is_empty() {
+                out.outcome.describe()
+            } else {
+                err
+            }
+        );
+        return Err(if unreachable || out.outcome.timed_out {
+            FetchError::Unreachable(msg)
+        } else {
+            FetchError::Failed(msg)
+        });
     }
-    store.rev(dest).ok_or_else(|| FetchError::Failed(format!("{dest} missing after fetch")))
+    store
+        .rev(dest)
+        .ok_or_else(|| FetchError::Failed(format!("{dest} missing after fetch")))
 }
 
 /// The commit of a base: the offline import when declared and provisioned, else the remote.
 pub fn resolve_base(store: &Store, m: &Loaded, name: &str) -> Result<String, FetchError> {
-    let Some(b) = m.matrix.bases.get(name) else { return Err(FetchError::Failed(format!("base {name} is not declared"))) };
+    let Some(b) = m.matrix.bases.get(name) else {
+        return Err(FetchError::Failed(format!("base {name} is not declared")));
+    };
     if let Some(sha) = store.rev(&base_ref(name)) {
         return Ok(sha);
     }
@@ -144,13 +205,25 @@ pub fn resolve_base(store: &Store, m: &Loaded, name: &str) -> Result<String, Fet
         // Not provisioned yet: say how, but still try the remote below.
         let remote = try_remote_base(store, m, name, b.kind, &b.url, &b.git_ref);
         return remote.map_err(|e| {
-            FetchError::Failed(format!("{}; and the offline copy ({} from {}) is not provisioned: run `cargo xtask setup`", e.message(), o.debian_package, o.suite))
+            FetchError::Failed(format!(
+                "{}; and the offline copy ({} from {}) is not provisioned: run `cargo xtask setup`",
+                e.message(),
+                o.debian_package,
+                o.suite
+            ))
         });
     }
     try_remote_base(store, m, name, b.kind, &b.url, &b.git_ref)
 }
 
-fn try_remote_base(store: &Store, m: &Loaded, name: &str, kind: BaseKind, url: &str, r: &str) -> Result<String, FetchError> {
+fn try_remote_base(
+    store: &Store,
+    m: &Loaded,
+    name: &str,
+    kind: BaseKind,
+    url: &str,
+    r: &str,
+) -> Result<String, FetchError> {
     let url = m.rewrite_url(url);
     let src = match kind {
         BaseKind::Branch => format!("refs/heads/{r}"),
@@ -161,20 +234,42 @@ fn try_remote_base(store: &Store, m: &Loaded, name: &str, kind: BaseKind, url: &
         }
         BaseKind::Tag => format!("refs/tags/{r}"),
     };
-    let sha = fetch_ref(store, &url, &src, &format!("refs/rfl/remote/{}/{name}", url_key(&url)))?;
+    let sha = fetch_ref(
+        store,
+        &url,
+        &src,
+        &format!("refs/rfl/remote/{}/{name}", url_key(&url)),
+    )?;
     Ok(sha)
 }
 
 fn newest_tag(store: &Store, url: &str, pattern: &str) -> Result<String, FetchError> {
     probe(url)?;
-    let mut c = ls_remote_cmd(store, &["--tags", "--refs"], url, &[&format!("refs/tags/{pattern}")]);
-    let out = proc::run_captured(&mut c, Some(Duration::from_secs(120))).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
+    let mut c = ls_remote_cmd(
+        store,
+        &["--tags", "--refs"],
+        url,
+        &[&format!("refs/tags/{pattern}")],
+    );
+    let out = proc::run_captured(&mut c, Some(Duration::from_secs(120)))
+        .map_err(|e| FetchError::Failed(format!("{e:#}")))?;
     if !out.outcome.success() {
-        return Err(FetchError::Failed(format!("git ls-remote {url}: {}", out.stderr.trim())));
+        return Err(FetchError::Failed(format!(
+            "git ls-remote {url}: {}",
+            out.stderr.trim()
+        )));
     }
-    let mut tags: Vec<String> = out.stdout.lines().filter_map(|l| l.split("refs/tags/").nth(1)).map(str::to_string).collect();
-    tags.sort_by(|a, b| crate::toolchain::version_cmp(a.trim_start_matches('v'), b.trim_start_matches('v')));
-    tags.pop().ok_or_else(|| FetchError::Failed(format!("no tag matching {pattern} on {url}")))
+    let mut tags: Vec<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split("refs/tags/").nth(1))
+        .map(str::to_string)
+        .collect();
+    tags.sort_by(|a, b| {
+        crate::toolchain::version_cmp(a.trim_start_matches('v'), b.trim_start_matches('v'))
+    });
+    tags.pop()
+        .ok_or_else(|| FetchError::Failed(format!("no tag matching {pattern} on {url}")))
 }
 
 /// A patchset as the entry's source gives it.
@@ -186,7 +281,12 @@ pub enum Fetched {
     /// A path that must exist in the base (no patch).
     PathCheck(String),
     /// A mailing-list series, its newest revision's patches in one mbox.
-    Series { mbox: PathBuf, version: u32, count: usize, base_commit: Option<String> },
+    Series {
+        mbox: PathBuf,
+        version: u32,
+        count: usize,
+        base_commit: Option<String>,
+    },
 }
 
 /// Where mailing-list threads are read from (before mirror rewrites).
@@ -199,8 +299,17 @@ fn forge_parts(url: &str) -> Option<(String, String, Vec<String>)> {
     if segs.len() < 3 {
         return None;
     }
-    let repo = format!("{scheme}://{}/{}/{}", segs[0], segs[1], segs[2].trim_end_matches(".git"));
-    let tail: Vec<String> = segs[3..].iter().filter(|s| **s != "-").map(|s| s.to_string()).collect();
+    let repo = format!(
+        "{scheme}://{}/{}/{}",
+        segs[0],
+        segs[1],
+        segs[2].trim_end_matches(".git")
+    );
+    let tail: Vec<String> = segs[3..]
+        .iter()
+        .filter(|s| **s != "-")
+        .map(|s| s.to_string())
+        .collect();
     Some((repo, segs[0].to_string(), tail))
 }
 
@@ -213,11 +322,31 @@ pub fn file_link_path(url: &str) -> Option<String> {
     }
     if let Some(i) = segs.iter().position(|s| *s == "tree" || *s == "blob") {
         if segs.first().is_some_and(|h| *h == "git.kernel.org") {
-            return Some(segs[i + 1..].join("/").split('?').next().unwrap_or("").to_string());
+            return Some(
+                segs[i + 1..]
+                    .join("/")
+                    .split('?')
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            );
         }
         // GitHub blob: /owner/repo/blob/<ref>/<path>; refs may hold slashes, so take the
         // path from the first segment that looks like a kernel top-level folder.
-        let tops = ["rust", "drivers", "samples", "include", "fs", "net", "kernel", "arch", "lib", "mm", "scripts", "Documentation"];
+        let tops = [
+            "rust",
+            "drivers",
+            "samples",
+            "include",
+            "fs",
+            "net",
+            "kernel",
+            "arch",
+            "lib",
+            "mm",
+            "scripts",
+            "Documentation",
+        ];
         if let Some(j) = segs[i + 1..].iter().position(|s| tops.contains(s)) {
             return Some(segs[i + 1 + j..].join("/"));
         }
@@ -226,73 +355,130 @@ pub fn file_link_path(url: &str) -> Option<String> {
 }
 
 /// Fetch an entry's source into the store.
-pub fn fetch_source(store: &Store, m: &Loaded, id: &str, source: &Source) -> Result<Fetched, FetchError> {
+pub fn fetch_source(
+    store: &Store,
+    m: &Loaded,
+    id: &str,
+    source: &Source,
+) -> Result<Fetched, FetchError> {
     let dest = format!("refs/rfl/entries/{id}");
     let rewrite = |u: &str| m.rewrite_url(u);
     match source {
         Source::Mbox(p) => {
-            let path = if Path::new(p).is_absolute() { PathBuf::from(p) } else { m.dir().join(p) };
+            let path = if Path::new(p).is_absolute() {
+                PathBuf::from(p)
+            } else {
+                m.dir().join(p)
+            };
             if path.is_dir() {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
                     .map_err(|e| FetchError::Failed(format!("{}: {e}", path.display())))?
                     .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "patch" || x == "mbox" || x == "eml"))
+                    .filter(|p| {
+                        p.extension()
+                            .is_some_and(|x| x == "patch" || x == "mbox" || x == "eml")
+                    })
                     .collect();
                 files.sort();
                 if files.is_empty() {
-                    return Err(FetchError::Failed(format!("{}: no .patch or .mbox files", path.display())));
+                    return Err(FetchError::Failed(format!(
+                        "{}: no .patch or .mbox files",
+                        path.display()
+                    )));
                 }
                 Ok(Fetched::Mbox(files))
             } else if path.is_file() {
                 Ok(Fetched::Mbox(vec![path]))
             } else {
-                Err(FetchError::Failed(format!("{}: no such file or folder", path.display())))
+                Err(FetchError::Failed(format!(
+                    "{}: no such file or folder",
+                    path.display()
+                )))
             }
         }
-        Source::File(url) => file_link_path(url).map(Fetched::PathCheck).ok_or_else(|| FetchError::Failed(format!("cannot tell the path in {url}"))),
+        Source::File(url) => file_link_path(url)
+            .map(Fetched::PathCheck)
+            .ok_or_else(|| FetchError::Failed(format!("cannot tell the path in {url}"))),
         Source::GithubPr(url) | Source::PrCommit(url) => {
-            let (repo, _, tail) = forge_parts(url).ok_or_else(|| FetchError::Failed(format!("not a pull request URL: {url}")))?;
+            let (repo, _, tail) = forge_parts(url)
+                .ok_or_else(|| FetchError::Failed(format!("not a pull request URL: {url}")))?;
             let n = tail.get(1).cloned().unwrap_or_default();
-            let head = fetch_ref(store, &rewrite(&format!("{repo}.git")), &format!("refs/pull/{n}/head"), &dest)?;
+            let head = fetch_ref(
+                store,
+                &rewrite(&format!("{repo}.git")),
+                &format!("refs/pull/{n}/head"),
+                &dest,
+            )?;
             match (source, tail.get(3)) {
                 (Source::PrCommit(_), Some(sha)) if !sha.chars().all(|c| c.is_ascii_hexdigit()) => {
-                    Err(FetchError::Failed(format!("`{}` in {url} is not a commit SHA", crate::matrix::shown(sha))))
+                    Err(FetchError::Failed(format!(
+                        "`{}` in {url} is not a commit SHA",
+                        crate::matrix::shown(sha)
+                    )))
                 }
                 (Source::PrCommit(_), Some(sha)) => {
-                    store.rev(sha).ok_or_else(|| FetchError::Failed(format!("commit {sha} is not in pull request {n}")))?;
+                    store.rev(sha).ok_or_else(|| {
+                        FetchError::Failed(format!("commit {sha} is not in pull request {n}"))
+                    })?;
                     Ok(Fetched::Commit(sha.clone()))
                 }
                 _ => Ok(Fetched::Commit(head)),
             }
         }
         Source::Commit(url) => {
-            let (repo, _, tail) = forge_parts(url).ok_or_else(|| FetchError::Failed(format!("not a commit URL: {url}")))?;
+            let (repo, _, tail) = forge_parts(url)
+                .ok_or_else(|| FetchError::Failed(format!("not a commit URL: {url}")))?;
             let sha = tail.last().cloned().unwrap_or_default();
             let sha = fetch_ref(store, &rewrite(&format!("{repo}.git")), &sha, &dest)?;
             Ok(Fetched::Commit(sha))
         }
         Source::Branch(url) => {
-            let (repo, _, tail) = forge_parts(url).ok_or_else(|| FetchError::Failed(format!("not a branch URL: {url}")))?;
+            let (repo, _, tail) = forge_parts(url)
+                .ok_or_else(|| FetchError::Failed(format!("not a branch URL: {url}")))?;
             let repo_url = rewrite(&format!("{repo}.git"));
             // `tree/<ref>[/<path>]`: the ref is the longest prefix the remote has.
             let words: Vec<String> = tail.iter().skip(1).cloned().collect();
             let branch = longest_remote_ref(store, &repo_url, &words)?;
-            Ok(Fetched::Commit(fetch_ref(store, &repo_url, &format!("refs/heads/{branch}"), &dest)?))
+            Ok(Fetched::Commit(fetch_ref(
+                store,
+                &repo_url,
+                &format!("refs/heads/{branch}"),
+                &dest,
+            )?))
         }
         Source::Gitlab(url) => {
-            let u = rewrite(&format!("{}.git", url.trim_end_matches('/').trim_end_matches(".git")));
+            let u = rewrite(&format!(
+                "{}.git",
+                url.trim_end_matches('/').trim_end_matches(".git")
+            ));
             Ok(Fetched::Commit(fetch_ref(store, &u, "HEAD", &dest)?))
         }
         Source::Lore(msgid) => {
-            let url = m.rewrite_url(&format!("{LORE}all/{}/t.mbox.gz", crate::lore::encode_msgid(msgid)));
+            let url = m.rewrite_url(&format!(
+                "{LORE}all/{}/t.mbox.gz",
+                crate::lore::encode_msgid(msgid)
+            ));
             let gz = crate::lore::http_get(&url)?;
-            let text = crate::lore::gunzip(&gz).map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
-            let series = crate::lore::pick_series(&crate::lore::split_mbox(&text)).map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
-            let dir = store.git_dir.parent().unwrap_or(Path::new(".")).join("lore");
-            std::fs::create_dir_all(&dir).map_err(|e| FetchError::Failed(format!("{}: {e}", dir.display())))?;
+            let text =
+                crate::lore::gunzip(&gz).map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
+            let series = crate::lore::pick_series(&crate::lore::split_mbox(&text))
+                .map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
+            let dir = store
+                .git_dir
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("lore");
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| FetchError::Failed(format!("{}: {e}", dir.display())))?;
             let file = dir.join(format!("{id}.mbox"));
-            std::fs::write(&file, crate::lore::to_mbox(&series)).map_err(|e| FetchError::Failed(format!("{}: {e}", file.display())))?;
-            Ok(Fetched::Series { mbox: file, version: series.version, count: series.patches.len(), base_commit: series.base_commit })
+            std::fs::write(&file, crate::lore::to_mbox(&series))
+                .map_err(|e| FetchError::Failed(format!("{}: {e}", file.display())))?;
+            Ok(Fetched::Series {
+                mbox: file,
+                version: series.version,
+                count: series.patches.len(),
+                base_commit: series.base_commit,
+            })
         }
         Source::Unpublished(w) | Source::None(w) => Err(FetchError::Failed(w.clone())),
     }
@@ -300,25 +486,47 @@ pub fn fetch_source(store: &Store, m: &Loaded, id: &str, source: &Source) -> Res
 
 fn longest_remote_ref(store: &Store, url: &str, words: &[String]) -> Result<String, FetchError> {
     if words.is_empty() {
-        return Err(FetchError::Failed(format!("no branch in the URL for {url}")));
+        return Err(FetchError::Failed(format!(
+            "no branch in the URL for {url}"
+        )));
     }
     probe(url)?;
-    let out = proc::run_captured(&mut ls_remote_cmd(store, &["--heads"], url, &[]), Some(Duration::from_secs(120))).map_err(|e| FetchError::Failed(format!("{e:#}")))?;
+    let out = proc::run_captured(
+        &mut ls_remote_cmd(store, &["--heads"], url, &[]),
+        Some(Duration::from_secs(120)),
+    )
+    .map_err(|e| FetchError::Failed(format!("{e:#}")))?;
     if !out.outcome.success() {
-        return Err(FetchError::Failed(format!("git ls-remote {url}: {}", out.stderr.trim())));
+        return Err(FetchError::Failed(format!(
+            "git ls-remote {url}: {}",
+            out.stderr.trim()
+        )));
     }
-    let heads: Vec<&str> = out.stdout.lines().filter_map(|l| l.split("refs/heads/").nth(1)).collect();
+    let heads: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split("refs/heads/").nth(1))
+        .collect();
     for n in (1..=words.len()).rev() {
         let cand = words[..n].join("/");
         if heads.contains(&cand.as_str()) {
             return Ok(cand);
         }
     }
-    Err(FetchError::Failed(format!("{url} has no branch named {}", words.join("/"))))
+    Err(FetchError::Failed(format!(
+        "{url} has no branch named {}",
+        words.join("/")
+    )))
 }
 
 /// Put the patchset on the base in `worktree`; returns the apply stage and the patchset.
-pub fn apply(store: &Store, worktree: &Path, base_commit: &str, fetched: &Fetched, log: &Path) -> (StageResult, Option<Patchset>) {
+pub fn apply(
+    store: &Store,
+    worktree: &Path,
+    base_commit: &str,
+    fetched: &Fetched,
+    log: &Path,
+) -> (StageResult, Option<Patchset>) {
     let start = Instant::now();
     let git = |args: &[&str]| {
         let mut c = Command::new("git");
@@ -330,22 +538,38 @@ pub fn apply(store: &Store, worktree: &Path, base_commit: &str, fetched: &Fetche
     };
     let finish = |mut r: StageResult| {
         r.duration_s = start.elapsed().as_secs_f64();
-        r.log = log.is_file().then(|| log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        r.log = log.is_file().then(|| {
+            log.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
         r
     };
     // A file link is checked in the store: no worktree needed.
     if !matches!(fetched, Fetched::PathCheck(_)) {
         if let Err(e) = store.worktree_at(worktree, base_commit) {
-            return (finish(StageResult::error(Stage::Apply, format!("worktree: {e:#}"))), None);
+            return (
+                finish(StageResult::error(Stage::Apply, format!("worktree: {e:#}"))),
+                None,
+            );
         }
     }
     match fetched {
         Fetched::PathCheck(path) => {
             let present = store.path_exists(base_commit, path);
             let r = if present {
-                StageResult::new(Stage::Apply, Status::Pass, format!("{path} is present in the base"))
+                StageResult::new(
+                    Stage::Apply,
+                    Status::Pass,
+                    format!("{path} is present in the base"),
+                )
             } else {
-                StageResult::new(Stage::Apply, Status::Fail, format!("{path} is absent from the base")).with_fault(Fault::Code)
+                StageResult::new(
+                    Stage::Apply,
+                    Status::Fail,
+                    format!("{path} is absent from the base"),
+                )
+                .with_fault(Fault::Code)
             };
             (finish(r), None)
         }
@@ -361,26 +585,54 @@ pub fn apply(store: &Store, worktree: &Path, base_commit: &str, fetched: &Fetche
                 let o = proc::run_logged(&mut c, log, Some(Duration::from_secs(600)));
                 if !o.as_ref().is_ok_and(|o| o.success()) {
                     let text = std::fs::read_to_string(log).unwrap_or_default();
-                    let _ = proc::run_captured(&mut git(&["am", "--abort"]), Some(Duration::from_secs(60)));
-                    return (finish(conflict_result(&text, &f.display().to_string())), None);
+                    let _ = proc::run_captured(
+                        &mut git(&["am", "--abort"]),
+                        Some(Duration::from_secs(60)),
+                    );
+                    return (
+                        finish(conflict_result(&text, &f.display().to_string())),
+                        None,
+                    );
                 }
             }
-            let head = proc::output(&mut git(&["rev-parse", "HEAD"])).map(|s| s.trim().to_string()).unwrap_or_default();
-            (finish(applied(worktree, base_commit, &head)), patchset(worktree, base_commit, &head))
+            let head = proc::output(&mut git(&["rev-parse", "HEAD"]))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default();
+            (
+                finish(applied(worktree, base_commit, &head)),
+                patchset(worktree, base_commit, &head),
+            )
         }
         Fetched::Commit(head) => {
             // The patchset is merge-base(base, head)..head; a head that already holds the base
             // applies as it is.
-            let mb = proc::output(&mut git(&["merge-base", base_commit, head])).map(|s| s.trim().to_string());
+            let mb = proc::output(&mut git(&["merge-base", base_commit, head]))
+                .map(|s| s.trim().to_string());
             let Ok(mb) = mb else {
-                return (finish(StageResult::new(Stage::Apply, Status::Fail, format!("{head} shares no history with the base")).with_fault(Fault::Code)), None);
+                return (
+                    finish(
+                        StageResult::new(
+                            Stage::Apply,
+                            Status::Fail,
+                            format!("{head} shares no history with the base"),
+                        )
+                        .with_fault(Fault::Code),
+                    ),
+                    None,
+                );
             };
             let final_head = if mb == *head {
                 // The head is an ancestor of the base: everything is already there.
                 base_commit.to_string()
             } else if mb == base_commit {
                 if let Err(e) = proc::output(&mut git(&["checkout", "--quiet", "--detach", head])) {
-                    return (finish(StageResult::error(Stage::Apply, format!("checkout {head}: {e:#}"))), None);
+                    return (
+                        finish(StageResult::error(
+                            Stage::Apply,
+                            format!("checkout {head}: {e:#}"),
+                        )),
+                        None,
+                    );
                 }
                 head.clone()
             } else {
@@ -389,42 +641,75 @@ pub fn apply(store: &Store, worktree: &Path, base_commit: &str, fetched: &Fetche
                 let o = proc::run_logged(&mut c, log, Some(Duration::from_secs(1800)));
                 if !o.as_ref().is_ok_and(|o| o.success()) {
                     let text = std::fs::read_to_string(log).unwrap_or_default();
-                    let _ = proc::run_captured(&mut git(&["cherry-pick", "--abort"]), Some(Duration::from_secs(60)));
+                    let _ = proc::run_captured(
+                        &mut git(&["cherry-pick", "--abort"]),
+                        Some(Duration::from_secs(60)),
+                    );
                     return (finish(conflict_result(&text, head)), None);
                 }
-                proc::output(&mut git(&["rev-parse", "HEAD"])).map(|s| s.trim().to_string()).unwrap_or_default()
+                proc::output(&mut git(&["rev-parse", "HEAD"]))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default()
             };
-            (finish(applied(worktree, base_commit, &final_head)), patchset(worktree, base_commit, &final_head))
+            (
+                finish(applied(worktree, base_commit, &final_head)),
+                patchset(worktree, base_commit, &final_head),
+            )
         }
     }
 }
 
 fn applied(worktree: &Path, base: &str, head: &str) -> StageResult {
-    let n = proc::output(Command::new("git").arg("-C").arg(worktree).args(["rev-list", "--count", &format!("{base}..{head}")]))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "?".into());
+    let n = proc::output(Command::new("git").arg("-C").arg(worktree).args([
+        "rev-list",
+        "--count",
+        &format!("{base}..{head}"),
+    ]))
+    .map(|s| s.trim().to_string())
+    .unwrap_or_else(|_| "?".into());
     if n == "0" {
-        return StageResult::new(Stage::Apply, Status::Pass, "already in the base: nothing to apply");
+        return StageResult::new(
+            Stage::Apply,
+            Status::Pass,
+            "already in the base: nothing to apply",
+        );
     }
     StageResult::new(Stage::Apply, Status::Pass, format!("applied {n} commits"))
 }
 
 fn conflict_result(log: &str, what: &str) -> StageResult {
-    let conflict = ["Patch failed at", "CONFLICT", "patch failed", "does not apply", "could not apply", "patch does not apply", "corrupt patch", "Patch is empty"]
-        .iter()
-        .any(|k| log.contains(k));
+    let conflict = [
+        "Patch failed at",
+        "CONFLICT",
+        "patch failed",
+        "does not apply",
+        "could not apply",
+        "patch does not apply",
+        "corrupt patch",
+        "Patch is empty",
+    ]
+    .iter()
+    .any(|k| log.contains(k));
     if !conflict {
         // git itself failed (a missing file, a broken worktree): not the patch's fault.
-        let last = log.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with('$')).unwrap_or("").trim();
+        let last = log
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.starts_with('$'))
+            .unwrap_or("")
+            .trim();
         return StageResult::error(Stage::Apply, format!("applying {what} failed: {last}"));
     }
     let files: Vec<String> = log
         .lines()
         .filter_map(|l| {
             if l.starts_with("CONFLICT (") {
-                l.split("Merge conflict in ").nth(1).or_else(|| l.split_once("): ").map(|(_, r)| r))
+                l.split("Merge conflict in ")
+                    .nth(1)
+                    .or_else(|| l.split_once("): ").map(|(_, r)| r))
             } else {
-                l.strip_prefix("error: patch failed: ").map(|r| r.rsplit_once(':').map_or(r, |(f, _)| f))
+                l.strip_prefix("error: patch failed: ")
+                    .map(|r| r.rsplit_once(':').map_or(r, |(f, _)| f))
             }
         })
         .map(|s| s.trim().to_string())
@@ -434,11 +719,28 @@ fn conflict_result(log: &str, what: &str) -> StageResult {
             }
             v
         });
-    let first = log.lines().find(|l| l.starts_with("Patch failed at") || l.starts_with("error: could not apply")).unwrap_or("").trim().to_string();
+    let first = log
+        .lines()
+        .find(|l| l.starts_with("Patch failed at") || l.starts_with("error: could not apply"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
     let mut r = StageResult::new(
         Stage::Apply,
         Status::Fail,
-        format!("conflict{}{}", if files.is_empty() { String::new() } else { format!(" in {}", files.join(", ")) }, if first.is_empty() { format!(" applying {what}") } else { format!(": {first}") }),
+        format!(
+            "conflict{}{}",
+            if files.is_empty() {
+                String::new()
+            } else {
+                format!(" in {}", files.join(", "))
+            },
+            if first.is_empty() {
+                format!(" applying {what}")
+            } else {
+                format!(": {first}")
+            }
+        ),
     );
     r.fault = Some(Fault::Code);
     r
@@ -446,27 +748,46 @@ fn conflict_result(log: &str, what: &str) -> StageResult {
 
 /// The commits base..head and a content hash of their diff (git patch-id, stable).
 pub fn patchset(worktree: &Path, base: &str, head: &str) -> Option<Patchset> {
-    let commits: Vec<String> = proc::output(Command::new("git").arg("-C").arg(worktree).args(["rev-list", "--reverse", &format!("{base}..{head}")]))
-        .ok()?
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let commits: Vec<String> = proc::output(Command::new("git").arg("-C").arg(worktree).args([
+        "rev-list",
+        "--reverse",
+        &format!("{base}..{head}"),
+    ]))
+    .ok()?
+    .lines()
+    .map(str::to_string)
+    .collect();
     // The diff's bytes as git wrote them: a patch may hold bytes that are not UTF-8, and two
     // such patchsets must not hash alike.
-    let diff = proc::output_bytes(Command::new("git").arg("-C").arg(worktree).args(["diff", "--binary", base, head])).ok()?;
+    let diff = proc::output_bytes(
+        Command::new("git")
+            .arg("-C")
+            .arg(worktree)
+            .args(["diff", "--binary", base, head]),
+    )
+    .ok()?;
     // SHA-256 of the whole diff: the same change on the same base hashes the same anywhere
     // (and fits KCIDB's patchset_hash).
     use sha2::Digest;
     let digest = sha2::Sha256::digest(&diff);
     let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Some(Patchset { hash, commits, head: head.to_string() })
+    Some(Patchset {
+        hash,
+        commits,
+        head: head.to_string(),
+    })
 }
 
 /// Files the patchset changes.
 pub fn changed_files(worktree: &Path, base: &str, head: &str) -> Vec<String> {
-    proc::output(Command::new("git").arg("-C").arg(worktree).args(["diff", "--name-only", base, head]))
-        .map(|s| s.lines().map(str::to_string).collect())
-        .unwrap_or_default()
+    proc::output(Command::new("git").arg("-C").arg(worktree).args([
+        "diff",
+        "--name-only",
+        base,
+        head,
+    ]))
+    .map(|s| s.lines().map(str::to_string).collect())
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -480,10 +801,27 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::open(&crate::paths::Cache::new(Some(&dir.join("cache")))).unwrap();
         let up = dir.join("up");
-        let git = |args: &[&str]| assert!(Command::new("git").args(args).status().unwrap().success(), "git {args:?}");
+        let git = |args: &[&str]| {
+            assert!(
+                Command::new("git").args(args).status().unwrap().success(),
+                "git {args:?}"
+            )
+        };
         let up_s = up.to_str().unwrap();
         git(&["init", "-q", "-b", "master", up_s]);
-        git(&["-C", up_s, "-c", "user.name=T", "-c", "user.email=t@x", "commit", "-q", "--allow-empty", "-m", "x"]);
+        git(&[
+            "-C",
+            up_s,
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@x",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ]);
         (dir, store, up)
     }
 
@@ -504,13 +842,21 @@ mod tests {
         for mut c in cmds {
             let o = c.current_dir(&dir).output().unwrap();
             assert!(!o.status.success(), "{c:?} succeeded");
-            assert!(!dir.join("pwned").exists(), "{c:?} ran the upload-pack option: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                !dir.join("pwned").exists(),
+                "{c:?} ran the upload-pack option: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
         // The same ls-remote without `--` does run it: the check above can fail.
         let mut bare = store.cmd();
-        bare.args(["ls-remote", "--tags", "--refs", hostile, "refs/tags/v7.*"]).current_dir(&dir);
+        bare.args(["ls-remote", "--tags", "--refs", hostile, "refs/tags/v7.*"])
+            .current_dir(&dir);
         let _ = bare.output().unwrap();
-        assert!(dir.join("pwned").exists(), "the unprotected form no longer runs the option; the test proves nothing");
+        assert!(
+            dir.join("pwned").exists(),
+            "the unprotected form no longer runs the option; the test proves nothing"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -523,14 +869,42 @@ mod tests {
         std::fs::write(&config, "[protocol \"ext\"]\n\tallow = always\n").unwrap();
         let ext = "ext::sh -c touch% pwned";
         let mut c = fetch_cmd(&store, ext, "HEAD", "refs/rfl/x");
-        let o = c.current_dir(&dir).env("GIT_CONFIG_GLOBAL", &config).output().unwrap();
-        assert!(!o.status.success() && !dir.join("pwned").exists(), "ext:: ran: {}", String::from_utf8_lossy(&o.stderr));
-        assert!(String::from_utf8_lossy(&o.stderr).contains("transport 'ext' not allowed"), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = c
+            .current_dir(&dir)
+            .env("GIT_CONFIG_GLOBAL", &config)
+            .output()
+            .unwrap();
+        assert!(
+            !o.status.success() && !dir.join("pwned").exists(),
+            "ext:: ran: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("transport 'ext' not allowed"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         // The same configuration lets a plain git run it: the check above can fail.
-        let _ = store.cmd().args(["fetch", ext, "HEAD"]).current_dir(&dir).env("GIT_CONFIG_GLOBAL", &config).env_remove("GIT_ALLOW_PROTOCOL").output().unwrap();
-        assert!(dir.join("pwned").exists(), "plain git refused ext:: too; the test proves nothing");
+        let _ = store
+            .cmd()
+            .args(["fetch", ext, "HEAD"])
+            .current_dir(&dir)
+            .env("GIT_CONFIG_GLOBAL", &config)
+            .env_remove("GIT_ALLOW_PROTOCOL")
+            .output()
+            .unwrap();
+        assert!(
+            dir.join("pwned").exists(),
+            "plain git refused ext:: too; the test proves nothing"
+        );
         // An allowed transport still fetches.
-        let sha = fetch_ref(&store, &format!("file://{}", up.display()), "refs/heads/master", "refs/rfl/y").unwrap();
+        let sha = fetch_ref(
+            &store,
+            &format!("file://{}", up.display()),
+            "refs/heads/master",
+            "refs/rfl/y",
+        )
+        .unwrap();
         assert_eq!(sha.len(), 40);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -544,17 +918,33 @@ mod tests {
         let e = probe(&format!("http://127.0.0.1:{port}/x")).unwrap_err();
         assert!(matches!(e, FetchError::Unreachable(_)), "{e:?}");
         assert!(t.elapsed() < Duration::from_secs(10));
-        assert!(matches!(probe("https://no-such-host.invalid/x"), Err(FetchError::Unreachable(_))));
-        assert!(matches!(probe("file:///no/such/path"), Err(FetchError::Failed(_))));
+        assert!(matches!(
+            probe("https://no-such-host.invalid/x"),
+            Err(FetchError::Unreachable(_))
+        ));
+        assert!(matches!(
+            probe("file:///no/such/path"),
+            Err(FetchError::Failed(_))
+        ));
     }
 
     #[test]
     fn file_links() {
-        assert_eq!(file_link_path("https://elixir.bootlin.com/linux/v6.4/source/rust/kernel/task.rs").as_deref(), Some("rust/kernel/task.rs"));
+        assert_eq!(
+            file_link_path("https://elixir.bootlin.com/linux/v6.4/source/rust/kernel/task.rs")
+                .as_deref(),
+            Some("rust/kernel/task.rs")
+        );
         assert_eq!(
             file_link_path("https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/tree/rust/kernel/net/phy.rs").as_deref(),
             Some("rust/kernel/net/phy.rs")
         );
-        assert_eq!(file_link_path("https://github.com/AsahiLinux/linux/blob/gpu/rust-for-later/rust/kernel/of.rs").as_deref(), Some("rust/kernel/of.rs"));
+        assert_eq!(
+            file_link_path(
+                "https://github.com/AsahiLinux/linux/blob/gpu/rust-for-later/rust/kernel/of.rs"
+            )
+            .as_deref(),
+            Some("rust/kernel/of.rs")
+        );
     }
 }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "Patch-health harness for Rust-for-Linux", version)]
+#[command(
+    name = "cargo xtask",
+    about = "Patch-health harness for Rust-for-Linux",
+    version
+)]
 pub struct Flags {
     /// Cache folder (object store, build slots, runs). Default: $RFL_CACHE or target/rfl.
     #[arg(long, global = true, value_name = "DIR")]

@@ -30,8 +30,17 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
         match s.status {
             Status::Pass | Status::Skip => continue,
             Status::Error => {
-                let verdict = if s.summary.contains("unreachable") { "unreachable" } else { "error" };
-                return Health { verdict: verdict.into(), stage: Some(s.stage), summary: s.summary.clone(), preexisting: pre };
+                let verdict = if s.summary.contains("unreachable") {
+                    "unreachable"
+                } else {
+                    "error"
+                };
+                return Health {
+                    verdict: verdict.into(),
+                    stage: Some(s.stage),
+                    summary: s.summary.clone(),
+                    preexisting: pre,
+                };
             }
             Status::Fail => {}
         }
@@ -39,26 +48,48 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
         let new: Vec<String> = match (s.stage, b) {
             (Stage::Kunit, Some(_)) => {
                 let base_bad: Vec<(&str, &str)> = base
-                    .map(|b| b.kunit.tests.iter().filter(|t| bad(&t.status)).map(|t| (t.suite.as_str(), t.name.as_str())).collect())
+                    .map(|b| {
+                        b.kunit
+                            .tests
+                            .iter()
+                            .filter(|t| bad(&t.status))
+                            .map(|t| (t.suite.as_str(), t.name.as_str()))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let mut new = Vec::new();
                 for t in cell.kunit.tests.iter().filter(|t| bad(&t.status)) {
                     if base_bad.contains(&(t.suite.as_str(), t.name.as_str())) {
                         pre.push(format!("kunit {} {}", t.status, t.name));
                     } else {
-                        new.push(format!("{} {}{}", t.status, t.name, t.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default()));
+                        new.push(format!(
+                            "{} {}{}",
+                            t.status,
+                            t.name,
+                            t.location
+                                .as_ref()
+                                .map(|l| format!(" ({l})"))
+                                .unwrap_or_default()
+                        ));
                     }
                 }
                 new
             }
-            (Stage::Boot, Some(bs)) if bs.status == Status::Fail && kind(&bs.summary) == kind(&s.summary) => {
+            (Stage::Boot, Some(bs))
+                if bs.status == Status::Fail && kind(&bs.summary) == kind(&s.summary) =>
+            {
                 pre.push(format!("boot {}", kind(&s.summary)));
                 Vec::new()
             }
-            (Stage::Clippy | Stage::Rustdoc | Stage::Rustfmt, Some(bs)) if !s.diagnostics.is_empty() => {
+            (Stage::Clippy | Stage::Rustdoc | Stage::Rustfmt, Some(bs))
+                if !s.diagnostics.is_empty() =>
+            {
                 let mut new = Vec::new();
                 for d in &s.diagnostics {
-                    let same = bs.diagnostics.iter().any(|x| x.file == d.file && x.message == d.message && x.level == d.level);
+                    let same = bs
+                        .diagnostics
+                        .iter()
+                        .any(|x| x.file == d.file && x.message == d.message && x.level == d.level);
                     if same {
                         pre.push(format!("{} {}", s.stage.name(), d.render()));
                     } else {
@@ -70,18 +101,44 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
             _ => vec![s.summary.clone()],
         };
         if !new.is_empty() {
-            let summary = if s.stage == Stage::Kunit { new.iter().take(5).cloned().collect::<Vec<_>>().join("; ") } else { s.summary.clone() };
-            return Health { verdict: "fail".into(), stage: Some(s.stage), summary, preexisting: pre };
+            let summary = if s.stage == Stage::Kunit {
+                new.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+            } else {
+                s.summary.clone()
+            };
+            return Health {
+                verdict: "fail".into(),
+                stage: Some(s.stage),
+                summary,
+                preexisting: pre,
+            };
         }
     }
-    let all_skipped = cell.stages.iter().all(|s| s.status == Status::Skip || s.stage == Stage::Fetch || s.stage == Stage::Apply);
-    let verdict = if all_skipped && cell.stages.iter().any(|s| s.stage == Stage::Apply && s.status == Status::Skip) { "skip" } else { "pass" };
+    let all_skipped = cell
+        .stages
+        .iter()
+        .all(|s| s.status == Status::Skip || s.stage == Stage::Fetch || s.stage == Stage::Apply);
+    let verdict = if all_skipped
+        && cell
+            .stages
+            .iter()
+            .any(|s| s.stage == Stage::Apply && s.status == Status::Skip)
+    {
+        "skip"
+    } else {
+        "pass"
+    };
     let summary = match (verdict, pre.len()) {
         ("skip", _) => "nothing ran".to_string(),
         (_, 0) => "healthy".to_string(),
         (_, n) => format!("healthy; {n} problems are the base's own"),
     };
-    Health { verdict: verdict.into(), stage: None, summary, preexisting: pre }
+    Health {
+        verdict: verdict.into(),
+        stage: None,
+        summary,
+        preexisting: pre,
+    }
 }
 
 fn kind(summary: &str) -> &str {
@@ -93,7 +150,12 @@ pub fn base_of<'a>(cell: &CellResult, cells: &'a [CellResult]) -> Option<&'a Cel
     if cell.entry == crate::plan::BASE_ENTRY {
         return None;
     }
-    cells.iter().find(|b| b.entry == crate::plan::BASE_ENTRY && b.base == cell.base && b.arch == cell.arch && b.toolchain.name == cell.toolchain.name)
+    cells.iter().find(|b| {
+        b.entry == crate::plan::BASE_ENTRY
+            && b.base == cell.base
+            && b.arch == cell.arch
+            && b.toolchain.name == cell.toolchain.name
+    })
 }
 
 /// Worst first: what an entry's overall verdict is when its arches disagree.
@@ -119,9 +181,22 @@ mod tests {
             Some(s) => StageResult::new(Stage::Boot, Status::Fail, s),
             None => StageResult::new(Stage::Boot, Status::Pass, "clean: ok"),
         });
-        let tests: Vec<Case> = kunit.iter().map(|(n, s)| Case { suite: "s".into(), name: n.to_string(), status: s.to_string(), location: None, summary: String::new() }).collect();
+        let tests: Vec<Case> = kunit
+            .iter()
+            .map(|(n, s)| Case {
+                suite: "s".into(),
+                name: n.to_string(),
+                status: s.to_string(),
+                location: None,
+                summary: String::new(),
+            })
+            .collect();
         let any_bad = tests.iter().any(|t| t.status != "pass");
-        stages.push(StageResult::new(Stage::Kunit, if any_bad { Status::Fail } else { Status::Pass }, ""));
+        stages.push(StageResult::new(
+            Stage::Kunit,
+            if any_bad { Status::Fail } else { Status::Pass },
+            "",
+        ));
         CellResult {
             schema: 1,
             entry: entry.into(),
@@ -152,13 +227,22 @@ mod tests {
         assert_eq!((h.verdict.as_str(), h.stage), ("fail", Some(Stage::Kunit)));
         assert_eq!(h.summary, "crash t2");
         // Without a base, every failure counts.
-        assert_eq!(assess(&cell("e", &[("t1", "fail")], None), None).verdict, "fail");
+        assert_eq!(
+            assess(&cell("e", &[("t1", "fail")], None), None).verdict,
+            "fail"
+        );
     }
 
     #[test]
     fn same_boot_failure_kind_is_preexisting_a_new_one_is_not() {
         let base = cell("base", &[], Some("warning: WARNING at x"));
-        assert_eq!(assess(&cell("e", &[], Some("warning: WARNING at y")), Some(&base)).verdict, "pass");
-        assert_eq!(assess(&cell("e", &[], Some("panic: Kernel panic")), Some(&base)).stage, Some(Stage::Boot));
+        assert_eq!(
+            assess(&cell("e", &[], Some("warning: WARNING at y")), Some(&base)).verdict,
+            "pass"
+        );
+        assert_eq!(
+            assess(&cell("e", &[], Some("panic: Kernel panic")), Some(&base)).stage,
+            Some(Stage::Boot)
+        );
     }
 }

@@ -11,24 +11,39 @@ use crate::registry;
 use crate::toolchain;
 
 pub fn run(input: &Path, out: Option<&Path>) -> anyhow::Result<()> {
-    let md = std::fs::read_to_string(input).with_context(|| format!("read registry {}", input.display()))?;
+    let md = std::fs::read_to_string(input)
+        .with_context(|| format!("read registry {}", input.display()))?;
     let previous = match out {
-        Some(p) if p.exists() => Some(matrix::load(p).with_context(|| format!("read the existing {} to keep its ids", p.display()))?),
+        Some(p) if p.exists() => Some(
+            matrix::load(p)
+                .with_context(|| format!("read the existing {} to keep its ids", p.display()))?,
+        ),
         _ => None,
     };
     let (text, notes) = render_with_notes(&md, previous.as_ref());
     for n in notes {
         // Notes quote registry cells, which may hold terminal escapes.
-        eprintln!("import-registry: {}: {}", input.display(), matrix::shown(&n));
+        eprintln!(
+            "import-registry: {}: {}",
+            input.display(),
+            matrix::shown(&n)
+        );
     }
     let rows = registry::parse_rows(&md).len();
     if rows == 0 {
-        anyhow::bail!("{}: no patch table found (a markdown table with area, status and link columns)", input.display());
+        anyhow::bail!(
+            "{}: no patch table found (a markdown table with area, status and link columns)",
+            input.display()
+        );
     }
     match out {
         Some(p) => {
             std::fs::write(p, &text).with_context(|| format!("write {}", p.display()))?;
-            eprintln!("import-registry: {rows} rows → {} entries in {}", text.matches("\n[[entry]]\n").count(), p.display());
+            eprintln!(
+                "import-registry: {rows} rows → {} entries in {}",
+                text.matches("\n[[entry]]\n").count(),
+                p.display()
+            );
         }
         None => print!("{text}"),
     }
@@ -47,7 +62,12 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
             m.matrix
                 .entries
                 .iter()
-                .map(|e| (registry::fingerprint(&e.area, e.source.get_ref()), e.id.get_ref().clone()))
+                .map(|e| {
+                    (
+                        registry::fingerprint(&e.area, e.source.get_ref()),
+                        e.id.get_ref().clone(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -69,8 +89,16 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
                 })
                 .collect();
             (
-                m.matrix.arches.iter().map(|a| a.get_ref().clone()).collect::<Vec<_>>(),
-                m.matrix.checks.iter().map(|c| c.get_ref().clone()).collect::<Vec<_>>(),
+                m.matrix
+                    .arches
+                    .iter()
+                    .map(|a| a.get_ref().clone())
+                    .collect::<Vec<_>>(),
+                m.matrix
+                    .checks
+                    .iter()
+                    .map(|c| c.get_ref().clone())
+                    .collect::<Vec<_>>(),
                 m.matrix.mirrors.clone(),
                 m.matrix.toolchains.clone(),
                 bases,
@@ -80,22 +108,34 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
             let mut tc = BTreeMap::new();
             tc.insert("debian".to_string(), toolchain::debian_default());
             (
-                crate::arch::Arch::ALL.iter().map(|a| a.name().to_string()).collect(),
-                matrix::Check::ALL.iter().map(|c| c.name().to_string()).collect(),
+                crate::arch::Arch::ALL
+                    .iter()
+                    .map(|a| a.name().to_string())
+                    .collect(),
+                matrix::Check::ALL
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect(),
                 BTreeMap::new(),
                 tc,
                 registry::standard_bases(),
             )
         }
     };
-    for b in registry::standard_bases().into_iter().chain(imp.extra_bases.into_values()) {
+    for b in registry::standard_bases()
+        .into_iter()
+        .chain(imp.extra_bases.into_values())
+    {
         if !bases.iter().any(|have| have.name == b.name) {
             bases.push(b);
         }
     }
     // One order whatever the source of a declaration, so that a re-import is byte-identical.
     bases.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut notes = vec![String::new(), "Import notes (unusual values kept as they are):".to_string()];
+    let mut notes = vec![
+        String::new(),
+        "Import notes (unusual values kept as they are):".to_string(),
+    ];
     if imp.notes.is_empty() {
         notes.push("  none".into());
     }
@@ -129,20 +169,44 @@ mod tests {
              | c | review | C | http://gitlab.com@127.0.0.1:18080/x/y | |\n"
         );
         let text = render(&md, None);
-        let loaded = matrix::parse(Path::new("m.toml"), &text).unwrap_or_else(|e| panic!("the written file does not load: {e}\n{text}"));
-        assert!(!text.chars().any(|c| (c.is_control() && c != '\n') || matrix::is_bidi_control(c)), "raw control characters written:\n{text:?}");
+        let loaded = matrix::parse(Path::new("m.toml"), &text)
+            .unwrap_or_else(|e| panic!("the written file does not load: {e}\n{text}"));
+        assert!(
+            !text
+                .chars()
+                .any(|c| (c.is_control() && c != '\n') || matrix::is_bidi_control(c)),
+            "raw control characters written:\n{text:?}"
+        );
         let es = &loaded.matrix.entries;
         assert_eq!(es.len(), 3);
         assert_eq!(es[0].status, status);
         assert_eq!(es[0].area, "ar\u{1}ea");
         assert_eq!(es[0].authors, ["A\u{1b}]0;title\u{7}", "B\u{9b}31m"]);
-        assert_eq!(es[0].source.get_ref(), &matrix::Source::None("unrecognised link https://github.com/ü/é/pull/1".into()));
-        assert!(es[0].note.contains("unrecognised link: https://x\u{1b}y"), "{}", es[0].note);
+        assert_eq!(
+            es[0].source.get_ref(),
+            &matrix::Source::None("unrecognised link https://github.com/ü/é/pull/1".into())
+        );
+        assert!(
+            es[0].note.contains("unrecognised link: https://x\u{1b}y"),
+            "{}",
+            es[0].note
+        );
         assert_eq!(es[1].registry_base, "ru\u{85}st\u{202e}");
-        assert!(es[1].skip.as_deref().is_some_and(|s| s.contains("ru\u{85}st\u{202e}")), "{:?}", es[1].skip);
+        assert!(
+            es[1]
+                .skip
+                .as_deref()
+                .is_some_and(|s| s.contains("ru\u{85}st\u{202e}")),
+            "{:?}",
+            es[1].skip
+        );
         // The userinfo link is kept as a note, never as a GitLab source.
         assert_eq!(es[2].source.get_ref().kind(), "none");
         assert!(text.contains("names a user before the host"), "{text}");
-        assert_eq!(render(&md, Some(&loaded)), text, "a re-import from the written file changed it");
+        assert_eq!(
+            render(&md, Some(&loaded)),
+            text,
+            "a re-import from the written file changed it"
+        );
     }
 }

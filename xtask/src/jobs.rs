@@ -35,7 +35,10 @@ struct Held {
     makes: usize,
 }
 
-static HELD: Mutex<Held> = Mutex::new(Held { tokens: 0, makes: 0 });
+static HELD: Mutex<Held> = Mutex::new(Held {
+    tokens: 0,
+    makes: 0,
+});
 
 fn held() -> std::sync::MutexGuard<'static, Held> {
     HELD.lock().unwrap_or_else(|e| e.into_inner())
@@ -51,12 +54,26 @@ pub fn init(size: usize) -> anyhow::Result<()> {
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         anyhow::bail!("jobserver pipe: {}", std::io::Error::last_os_error());
     }
-    let path = std::ffi::CString::new(format!("/proc/self/fd/{}", fds[0])).expect("no NUL in a path");
-    let poll_read = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    let path =
+        std::ffi::CString::new(format!("/proc/self/fd/{}", fds[0])).expect("no NUL in a path");
+    let poll_read = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    };
     if poll_read < 0 {
-        anyhow::bail!("jobserver pipe (reopen): {}", std::io::Error::last_os_error());
+        anyhow::bail!(
+            "jobserver pipe (reopen): {}",
+            std::io::Error::last_os_error()
+        );
     }
-    let s = Server { size, read: fds[0], write: fds[1], poll_read };
+    let s = Server {
+        size,
+        read: fds[0],
+        write: fds[1],
+        poll_read,
+    };
     put(s.write, size);
     let _ = SERVER.set(s);
     Ok(())
@@ -109,7 +126,11 @@ pub fn acquire(make: bool) -> Option<Token> {
         if crate::proc::interrupted() {
             return None;
         }
-        let mut p = libc::pollfd { fd: s.poll_read, events: libc::POLLIN, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: s.poll_read,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         unsafe {
             libc::poll(&mut p, 1, 100);
         }
@@ -140,7 +161,10 @@ pub fn make_client(cmd: &mut Command, fallback_jobs: usize) {
     match SERVER.get() {
         Some(s) => {
             let (r, w) = (s.read, s.write);
-            cmd.env("MAKEFLAGS", format!("-j{} --jobserver-auth={r},{w}", s.size));
+            cmd.env(
+                "MAKEFLAGS",
+                format!("-j{} --jobserver-auth={r},{w}", s.size),
+            );
             // The descriptors are close-on-exec for every other child; a make keeps them.
             unsafe {
                 cmd.pre_exec(move || {
@@ -165,7 +189,6 @@ pub fn display_makeflags(value: &str) -> Option<String> {
     let j = value.split_whitespace().find(|w| w.starts_with("-j"))?;
     value.contains("--jobserver-auth=").then(|| j.to_string())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -216,7 +239,10 @@ mod tests {
         assert_eq!(events.len(), 24, "all twelve jobs ran");
         assert_eq!(peak, 2, "two tokens, two jobs at most (and both used)");
         assert_eq!(SERVER.get().map(|s| pooled(s.read)), Some(2));
-        assert_eq!(display_makeflags("-j2 --jobserver-auth=3,4").as_deref(), Some("-j2"));
+        assert_eq!(
+            display_makeflags("-j2 --jobserver-auth=3,4").as_deref(),
+            Some("-j2")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

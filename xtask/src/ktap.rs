@@ -225,7 +225,8 @@ fn find_version(line: &str) -> Option<usize> {
     if !line.contains("KTAP version ") {
         return None;
     }
-    re.find(line).map(|_| line.find("KTAP version").expect("matched"))
+    re.find(line)
+        .map(|_| line.find("KTAP version").expect("matched"))
 }
 
 fn find_tap_version(line: &str) -> Option<usize> {
@@ -234,7 +235,8 @@ fn find_tap_version(line: &str) -> Option<usize> {
     if !line.contains("TAP version ") {
         return None;
     }
-    re.find(line).map(|_| line.find("TAP version").expect("matched"))
+    re.find(line)
+        .map(|_| line.find("TAP version").expect("matched"))
 }
 
 /// The lines of one block: `head` (what came before and the first line), then the console
@@ -269,7 +271,11 @@ struct Budget {
 
 impl Budget {
     fn new(max: usize) -> Budget {
-        Budget { max, left: max.saturating_sub(1), over: false }
+        Budget {
+            max,
+            left: max.saturating_sub(1),
+            over: false,
+        }
     }
     /// Take one test's slot; false when the budget is spent.
     fn take(&mut self) -> bool {
@@ -287,7 +293,10 @@ impl Budget {
         self.over = true;
         let mut t = Test::new();
         t.name = "ktap-limit".into();
-        t.log.push(format!("the console holds more than {} KTAP tests; the rest was not parsed", self.max));
+        t.log.push(format!(
+            "the console holds more than {} KTAP tests; the rest was not parsed",
+            self.max
+        ));
         Some(t)
     }
 }
@@ -298,7 +307,10 @@ impl Stream<'_> {
             return Some(h);
         }
         let j = i - self.head.len();
-        while self.end.get().is_none() && self.checked.get() <= j && self.checked.get() < self.rest.len() {
+        while self.end.get().is_none()
+            && self.checked.get() <= j
+            && self.checked.get() < self.rest.len()
+        {
             let k = self.checked.get();
             if is_ktap_end(self.rest[k]) {
                 self.end.set(Some(k));
@@ -324,7 +336,9 @@ impl Stream<'_> {
 /// kunit_parser's end-of-KTAP regex, which is a search for any of three literals (its
 /// leading `\s*` may match nothing): three substring searches.
 fn is_ktap_end(line: &str) -> bool {
-    line.contains("List of all partitions:") || line.contains("Kernel panic - not syncing: VFS:") || line.contains("reboot: System halted")
+    line.contains("List of all partitions:")
+        || line.contains("Kernel panic - not syncing: VFS:")
+        || line.contains("reboot: System halted")
 }
 
 /// Cheap checks that a line can match one of the anchored regexes (`^\s*…`): most lines
@@ -412,8 +426,14 @@ fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bo
         return false;
     }
     let line = s.peek().to_string();
-    let Some(m) = r.result.captures(&line) else { return false };
-    let skip = if line.contains(" # SKIP") { r.result_skip.captures(&line) } else { None };
+    let Some(m) = r.result.captures(&line) else {
+        return false;
+    };
+    let skip = if line.contains(" # SKIP") {
+        r.result_skip.captures(&line)
+    } else {
+        None
+    };
     s.pop();
     test.name = match &skip {
         Some(sk) => sk.get(4).map_or("", |x| x.as_str()).to_string(),
@@ -421,7 +441,9 @@ fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bo
     };
     let num: usize = m[2].parse().unwrap_or(usize::MAX);
     if num != expected_num {
-        test.add_error(&format!("Expected test number {expected_num} but found {num}"));
+        test.add_error(&format!(
+            "Expected test number {expected_num} but found {num}"
+        ));
     }
     if let Some(sk) = skip {
         test.status = Status::Skipped;
@@ -440,8 +462,19 @@ fn parse_diagnostic(s: &mut Stream) -> Vec<String> {
     while s.more() {
         let l = s.peek();
         let t = l.trim_start();
-        let maybe = t.starts_with("ok") || t.starts_with("not ok") || t.starts_with("# Subtest:") || t.starts_with("KTAP version") || t.starts_with("TAP version") || t.starts_with("1..");
-        if maybe && (r.result.is_match(l) || r.header.is_match(l) || r.ktap_start.is_match(l) || r.tap_start.is_match(l) || r.plan.is_match(l)) {
+        let maybe = t.starts_with("ok")
+            || t.starts_with("not ok")
+            || t.starts_with("# Subtest:")
+            || t.starts_with("KTAP version")
+            || t.starts_with("TAP version")
+            || t.starts_with("1..");
+        if maybe
+            && (r.result.is_match(l)
+                || r.header.is_match(l)
+                || r.ktap_start.is_match(l)
+                || r.tap_start.is_match(l)
+                || r.plan.is_match(l))
+        {
             break;
         }
         log.push(s.pop());
@@ -468,7 +501,13 @@ fn bubble_up(test: &mut Test) {
 /// How many missing subtests of one plan are recorded as crashed at most.
 const MAX_MISSING: usize = 10_000;
 
-fn parse_test(s: &mut Stream, expected_num: usize, log: Vec<String>, is_subtest: bool, depth: usize) -> Test {
+fn parse_test(
+    s: &mut Stream,
+    expected_num: usize,
+    log: Vec<String>,
+    is_subtest: bool,
+    depth: usize,
+) -> Test {
     let mut test = Test::new();
     test.log.extend(log);
     let err_log = parse_diagnostic(s);
@@ -542,7 +581,10 @@ fn parse_test(s: &mut Stream, expected_num: usize, log: Vec<String>, is_subtest:
             parse_test_result(s, &mut test, expected_num);
         }
     }
-    if parent && test.subtests.is_empty() && matches!(test.status, Status::Crashed | Status::Success) {
+    if parent
+        && test.subtests.is_empty()
+        && matches!(test.status, Status::Crashed | Status::Success)
+    {
         test.status = Status::NoTests;
         test.add_error("0 tests run!");
     }
@@ -572,7 +614,15 @@ fn parse_block(lines: &[&str], from: usize, budget: &mut Budget) -> (Test, usize
         Some(st) => &lines[st + 1..],
         None => &[],
     };
-    let mut s = Stream { head, rest, prefix, checked: std::cell::Cell::new(0), end: std::cell::Cell::new(None), pos: 0, budget: *budget };
+    let mut s = Stream {
+        head,
+        rest,
+        prefix,
+        checked: std::cell::Cell::new(0),
+        end: std::cell::Cell::new(None),
+        pos: 0,
+        budget: *budget,
+    };
     let mut t = parse_test(&mut s, 0, Vec::new(), false, 0);
     *budget = s.budget;
     if t.status != Status::NoTests {
@@ -596,7 +646,9 @@ pub fn parse_all_limited(console: &str, max_tests: usize) -> Vec<Test> {
     let mut from = 0;
     let mut budget = Budget::new(max_tests);
     while from < lines.len() {
-        let rest_has_block = lines[from..].iter().any(|l| find_version(py_rstrip(l)).is_some() || find_tap_version(py_rstrip(l)).is_some());
+        let rest_has_block = lines[from..].iter().any(|l| {
+            find_version(py_rstrip(l)).is_some() || find_tap_version(py_rstrip(l)).is_some()
+        });
         if !rest_has_block {
             break;
         }
@@ -665,12 +717,25 @@ fn flatten(t: &Test, path: &mut Vec<String>, out: &mut Vec<Case>) {
         }
         let location = sub.log.iter().chain(t.log.iter()).find_map(|l| {
             let l = l.trim_start();
-            let rest = l.strip_prefix("# ")?.strip_prefix(sub.name.as_str())?.strip_prefix(".location: ")?;
+            let rest = l
+                .strip_prefix("# ")?
+                .strip_prefix(sub.name.as_str())?
+                .strip_prefix(".location: ")?;
             Some(rest.trim().to_string())
         });
         let status = status_word(sub.status);
-        let summary = if status == "pass" { String::new() } else { summarise(sub) };
-        out.push(Case { suite: path.join("."), name: sub.name.clone(), status: status.into(), location, summary });
+        let summary = if status == "pass" {
+            String::new()
+        } else {
+            summarise(sub)
+        };
+        out.push(Case {
+            suite: path.join("."),
+            name: sub.name.clone(),
+            status: status.into(),
+            location,
+            summary,
+        });
     }
 }
 
@@ -680,20 +745,42 @@ fn summarise(t: &Test) -> String {
         return t.skip_reason.clone();
     }
     const TELLING: [&str; 14] = [
-        "Oops", "BUG:", "Unable to handle", "page fault", "general protection", "Call Trace", "RIP:", "pc :",
-        "try faulted", "Expected", "ASSERT", "EXPECTATION", "panicked", "Kernel panic",
+        "Oops",
+        "BUG:",
+        "Unable to handle",
+        "page fault",
+        "general protection",
+        "Call Trace",
+        "RIP:",
+        "pc :",
+        "try faulted",
+        "Expected",
+        "ASSERT",
+        "EXPECTATION",
+        "panicked",
+        "Kernel panic",
     ];
     let picked: Vec<&str> = t
         .log
         .iter()
         .map(|l| l.trim())
-        .filter(|l| TELLING.iter().any(|k| l.contains(k)) || l.contains("at rust/") || l.contains(".rs:"))
+        .filter(|l| {
+            TELLING.iter().any(|k| l.contains(k)) || l.contains("at rust/") || l.contains(".rs:")
+        })
         .filter(|l| !l.contains(".location: "))
         .take(12)
         .collect();
     let mut s = picked.join("\n");
     if s.is_empty() {
-        s = t.log.iter().rev().take(6).rev().map(|l| l.trim()).collect::<Vec<_>>().join("\n");
+        s = t
+            .log
+            .iter()
+            .rev()
+            .take(6)
+            .rev()
+            .map(|l| l.trim())
+            .collect::<Vec<_>>()
+            .join("\n");
     }
     s
 }
@@ -703,7 +790,10 @@ mod tests {
     use super::*;
 
     fn verdicts(log: &str) -> Vec<(String, String, String)> {
-        cases(&parse_first(log)).into_iter().map(|c| (c.suite, c.name, c.status)).collect()
+        cases(&parse_first(log))
+            .into_iter()
+            .map(|c| (c.suite, c.name, c.status))
+            .collect()
     }
 
     #[test]
@@ -734,7 +824,12 @@ mod tests {
 
     #[test]
     fn garbage_and_truncation_do_not_panic() {
-        for log in ["", "\u{0}\u{1}KTAP version 1\n1..", "KTAP version 1\n1..99999999999999999999999\nok", "KTAP version 1\n\r\r\n1..1\n  # Subtest: x\n  1..2\n  ok 1 y"] {
+        for log in [
+            "",
+            "\u{0}\u{1}KTAP version 1\n1..",
+            "KTAP version 1\n1..99999999999999999999999\nok",
+            "KTAP version 1\n\r\r\n1..1\n  # Subtest: x\n  1..2\n  ok 1 y",
+        ] {
             let _ = parse_all(log);
             let _ = cases(&parse_first(log));
         }
@@ -747,9 +842,19 @@ mod tests {
         // What `kunit.py parse` says of the same text: a, b pass; the rest of the suite and
         // the second suite crashed.
         let log = "KTAP version 1\n1..2\n    KTAP version 1\n    # Subtest: s\n    1..3\n    ok 1 a\n    ok 2 b\n    not o";
-        let got: Vec<(String, String, String)> = cases(&parse_first(log)).into_iter().map(|c| (c.suite, c.name, c.status)).collect();
-        let want: Vec<(String, String, String)> =
-            [("s", "a", "pass"), ("s", "b", "pass"), ("s", "", "crash"), ("", "", "crash")].iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        let got: Vec<(String, String, String)> = cases(&parse_first(log))
+            .into_iter()
+            .map(|c| (c.suite, c.name, c.status))
+            .collect();
+        let want: Vec<(String, String, String)> = [
+            ("s", "a", "pass"),
+            ("s", "b", "pass"),
+            ("s", "", "crash"),
+            ("", "", "crash"),
+        ]
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
         assert_eq!(got, want);
     }
 
@@ -772,22 +877,45 @@ mod tests {
     fn nested_plans_are_bounded_per_console() {
         let block = "KTAP version 1\n1..10000\n    KTAP version 1\n    # Subtest: a\n    1..10000\n        KTAP version 1\n        # Subtest: b\n        1..10000\n";
         let console = block.repeat(100);
-        assert!(console.len() < 64 * 1024, "a small console: {}", console.len());
+        assert!(
+            console.len() < 64 * 1024,
+            "a small console: {}",
+            console.len()
+        );
         let started = std::time::Instant::now();
         let blocks = parse_all(&console);
         let all: Vec<Case> = blocks.iter().flat_map(cases).collect();
-        assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
         assert!(all.len() <= MAX_TESTS, "{} cases", all.len());
-        assert!(all.len() > MAX_TESTS / 2, "the budget, not the input, stopped it: {} cases", all.len());
-        let marker = all.iter().filter(|c| c.name == "ktap-limit").collect::<Vec<_>>();
+        assert!(
+            all.len() > MAX_TESTS / 2,
+            "the budget, not the input, stopped it: {} cases",
+            all.len()
+        );
+        let marker = all
+            .iter()
+            .filter(|c| c.name == "ktap-limit")
+            .collect::<Vec<_>>();
         assert_eq!(marker.len(), 1, "one marker");
         assert_eq!(marker[0].status, "crash");
-        assert!(marker[0].summary.contains("more than 100000 KTAP tests"), "{}", marker[0].summary);
+        assert!(
+            marker[0].summary.contains("more than 100000 KTAP tests"),
+            "{}",
+            marker[0].summary
+        );
         assert!(all.iter().all(|c| c.status != "pass"));
         // Only empty blocks: the budget counts blocks too.
         let empties = parse_all_limited(&"KTAP version 1\n".repeat(5000), 1000);
         assert!(empties.len() <= 1000, "{}", empties.len());
-        let limit: Vec<Case> = empties.iter().flat_map(cases).filter(|c| c.name == "ktap-limit").collect();
+        let limit: Vec<Case> = empties
+            .iter()
+            .flat_map(cases)
+            .filter(|c| c.name == "ktap-limit")
+            .collect();
         assert_eq!(limit.len(), 1);
         assert_eq!(limit[0].status, "crash");
         // A console under the budget is parsed whole, with no marker.
@@ -803,7 +931,11 @@ mod tests {
         let one = "[  1.0] KTAP version 1\n[  1.0] 1..1\n[  1.0]     KTAP version 1\n[  1.0]     # Subtest: m\n[  1.0]     1..2\n[  1.0]     ok 1 a\n[  1.0]     not ok 2 b\n[  1.0] not ok 1 m\nnoise\n";
         let blocks = parse_all(&one.repeat(2000));
         assert_eq!(blocks.len(), 2000);
-        assert!(blocks.iter().all(|b| cases(b).iter().map(|c| c.status.as_str()).collect::<Vec<_>>() == ["pass", "fail"]));
+        assert!(blocks.iter().all(|b| cases(b)
+            .iter()
+            .map(|c| c.status.as_str())
+            .collect::<Vec<_>>()
+            == ["pass", "fail"]));
     }
 
     #[test]

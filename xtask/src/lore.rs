@@ -35,14 +35,19 @@ pub fn split_mbox(text: &str) -> Vec<Message> {
         }
         if let Some(m) = cur.as_mut() {
             // mboxrd: one level of `>` comes off lines that are `>+From `.
-            let unq = line.strip_prefix('>').filter(|rest| rest.trim_start_matches('>').starts_with("From ")).unwrap_or(line);
+            let unq = line
+                .strip_prefix('>')
+                .filter(|rest| rest.trim_start_matches('>').starts_with("From "))
+                .unwrap_or(line);
             m.push_str(unq);
         }
     }
     if let Some(m) = cur.take() {
         msgs.push(m);
     }
-    msgs.into_iter().map(|raw| parse_message(raw.replace("\r\n", "\n"))).collect()
+    msgs.into_iter()
+        .map(|raw| parse_message(raw.replace("\r\n", "\n")))
+        .collect()
 }
 
 fn parse_message(raw: String) -> Message {
@@ -58,7 +63,13 @@ fn parse_message(raw: String) -> Message {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let get = |k: &str| headers.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| {
+        headers
+            .iter()
+            .find(|(h, _)| h == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     Message {
         subject: get("subject"),
         message_id: get("message-id").trim_matches(['<', '>', ' ']).to_string(),
@@ -100,12 +111,18 @@ pub fn patch_tag(subject: &str) -> Option<PatchTag> {
             }
         }
     }
-    Some(PatchTag { version, index, total })
+    Some(PatchTag {
+        version,
+        index,
+        total,
+    })
 }
 
 fn has_diff(m: &Message) -> bool {
     let b = m.body();
-    b.contains("\ndiff --git ") || b.starts_with("diff --git ") || (b.contains("\n--- ") && b.contains("\n+++ "))
+    b.contains("\ndiff --git ")
+        || b.starts_with("diff --git ")
+        || (b.contains("\n--- ") && b.contains("\n+++ "))
 }
 
 /// The series picked from a thread.
@@ -122,10 +139,20 @@ const MAX_SERIES: u32 = 2000;
 
 /// Keep the newest revision's patches in order; drop the cover letter and replies.
 pub fn pick_series(msgs: &[Message]) -> Result<Series, String> {
-    let tagged: Vec<(PatchTag, &Message)> = msgs.iter().filter_map(|m| patch_tag(&m.subject).map(|t| (t, m))).collect();
-    let with_diff: Vec<&(PatchTag, &Message)> = tagged.iter().filter(|(t, m)| t.index > 0 && has_diff(m)).collect();
+    let tagged: Vec<(PatchTag, &Message)> = msgs
+        .iter()
+        .filter_map(|m| patch_tag(&m.subject).map(|t| (t, m)))
+        .collect();
+    let with_diff: Vec<&(PatchTag, &Message)> = tagged
+        .iter()
+        .filter(|(t, m)| t.index > 0 && has_diff(m))
+        .collect();
     let Some(version) = with_diff.iter().map(|(t, _)| t.version).max() else {
-        return Err(if msgs.is_empty() { "the mbox holds no messages".into() } else { format!("none of the {} messages is a patch", msgs.len()) });
+        return Err(if msgs.is_empty() {
+            "the mbox holds no messages".into()
+        } else {
+            format!("none of the {} messages is a patch", msgs.len())
+        });
     };
     let mut picked: Vec<(u32, &Message)> = Vec::new();
     let mut total = 0;
@@ -139,18 +166,35 @@ pub fn pick_series(msgs: &[Message]) -> Result<Series, String> {
     // No real series has thousands of patches; a subject that says so is garbage (found by
     // the fuzzer: `[PATCH 1/4294967295]` made the missing list 16 GiB).
     if total > MAX_SERIES {
-        return Err(format!("v{version} claims {total} patches, more than {MAX_SERIES}"));
+        return Err(format!(
+            "v{version} claims {total} patches, more than {MAX_SERIES}"
+        ));
     }
     let have: Vec<u32> = picked.iter().map(|(i, _)| *i).collect();
     let missing: Vec<u32> = (1..=total).filter(|i| !have.contains(i)).take(20).collect();
     if !missing.is_empty() {
-        return Err(format!("v{version} is incomplete: patches {missing:?} of {total} are missing"));
+        return Err(format!(
+            "v{version} is incomplete: patches {missing:?} of {total} are missing"
+        ));
     }
-    let cover = tagged.iter().find(|(t, _)| t.version == version && t.index == 0).map(|(_, m)| *m);
-    let base_commit = cover.into_iter().chain(picked.iter().map(|(_, m)| *m)).find_map(|m| {
-        m.body().lines().find_map(|l| l.strip_prefix("base-commit:").map(|s| s.trim().to_string())).filter(|s| s.len() >= 7 && s.chars().all(|c| c.is_ascii_hexdigit()))
-    });
-    Ok(Series { version, patches: picked.into_iter().map(|(_, m)| m.clone()).collect(), base_commit })
+    let cover = tagged
+        .iter()
+        .find(|(t, _)| t.version == version && t.index == 0)
+        .map(|(_, m)| *m);
+    let base_commit = cover
+        .into_iter()
+        .chain(picked.iter().map(|(_, m)| *m))
+        .find_map(|m| {
+            m.body()
+                .lines()
+                .find_map(|l| l.strip_prefix("base-commit:").map(|s| s.trim().to_string()))
+                .filter(|s| s.len() >= 7 && s.chars().all(|c| c.is_ascii_hexdigit()))
+        });
+    Ok(Series {
+        version,
+        patches: picked.into_iter().map(|(_, m)| m.clone()).collect(),
+        base_commit,
+    })
 }
 
 /// The series as one mbox that `git am` takes, patches in order.
@@ -186,9 +230,13 @@ pub fn gunzip(bytes: &[u8]) -> Result<String, String> {
 pub fn gunzip_limited(bytes: &[u8], limit: u64) -> Result<String, String> {
     let mut d = flate2::read::MultiGzDecoder::new(bytes).take(limit.saturating_add(1));
     let mut out = Vec::new();
-    d.read_to_end(&mut out).map_err(|e| format!("bad gzip: {e}"))?;
+    d.read_to_end(&mut out)
+        .map_err(|e| format!("bad gzip: {e}"))?;
     if out.len() as u64 > limit {
-        return Err(format!("the gzip body inflates to more than {} MiB (the limit); refusing it", limit / (1024 * 1024)));
+        return Err(format!(
+            "the gzip body inflates to more than {} MiB (the limit); refusing it",
+            limit / (1024 * 1024)
+        ));
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
@@ -225,13 +273,21 @@ pub fn http_get(url: &str) -> Result<Vec<u8>, crate::fetch::FetchError> {
     })?;
     let status = resp.status();
     if !status.is_success() {
-        return Err(FetchError::Failed(format!("{url}: HTTP {}", status.as_u16())));
+        return Err(FetchError::Failed(format!(
+            "{url}: HTTP {}",
+            status.as_u16()
+        )));
     }
     let mut body = resp.into_body();
-    body.with_config().limit(256 * 1024 * 1024).read_to_vec().map_err(|e| match e {
-        ureq::Error::Timeout(_) => FetchError::Unreachable(format!("{url}: timed out reading the body")),
-        other => FetchError::Failed(format!("{url}: {other}")),
-    })
+    body.with_config()
+        .limit(256 * 1024 * 1024)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::Timeout(_) => {
+                FetchError::Unreachable(format!("{url}: timed out reading the body"))
+            }
+            other => FetchError::Failed(format!("{url}: {other}")),
+        })
 }
 
 #[cfg(test)]
@@ -239,7 +295,14 @@ mod tests {
     use super::*;
 
     fn msg(from_line: bool, subject: &str, id: &str, body: &str) -> String {
-        format!("{}From: A <a@x>\nSubject: {subject}\nMessage-ID: <{id}>\n\n{body}\n", if from_line { "From mboxrd@z Thu Jan  1 00:00:00 1970\n" } else { "" })
+        format!(
+            "{}From: A <a@x>\nSubject: {subject}\nMessage-ID: <{id}>\n\n{body}\n",
+            if from_line {
+                "From mboxrd@z Thu Jan  1 00:00:00 1970\n"
+            } else {
+                ""
+            }
+        )
     }
 
     const DIFF: &str = "msg\n---\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n";
@@ -247,13 +310,33 @@ mod tests {
     #[test]
     fn picks_newest_revision_in_order() {
         let mbox = [
-            msg(true, "[PATCH 0/2] cover", "c1@x", "base-commit: 0123456789abcdef"),
+            msg(
+                true,
+                "[PATCH 0/2] cover",
+                "c1@x",
+                "base-commit: 0123456789abcdef",
+            ),
             msg(true, "[PATCH 1/2] one", "p1@x", DIFF),
             msg(true, "[PATCH 2/2] two", "p2@x", DIFF),
             msg(true, "[PATCH v2 2/2] two again", "q2@x", DIFF),
-            msg(true, "Re: [PATCH v2 1/2] one again", "r@x", "looks good\n> diff --git a b"),
-            msg(true, "[PATCH v2 0/2] cover v2", "c2@x", "base-commit: abcdef0123456789"),
-            msg(true, "[PATCH v2 1/2] one again", "q1@x", &format!("{DIFF}\n>From the body\n")),
+            msg(
+                true,
+                "Re: [PATCH v2 1/2] one again",
+                "r@x",
+                "looks good\n> diff --git a b",
+            ),
+            msg(
+                true,
+                "[PATCH v2 0/2] cover v2",
+                "c2@x",
+                "base-commit: abcdef0123456789",
+            ),
+            msg(
+                true,
+                "[PATCH v2 1/2] one again",
+                "q1@x",
+                &format!("{DIFF}\n>From the body\n"),
+            ),
         ]
         .concat();
         let s = pick_series(&split_mbox(&mbox)).unwrap();
@@ -261,14 +344,34 @@ mod tests {
         let ids: Vec<&str> = s.patches.iter().map(|m| m.message_id.as_str()).collect();
         assert_eq!(ids, ["q1@x", "q2@x"]);
         assert_eq!(s.base_commit.as_deref(), Some("abcdef0123456789"));
-        assert!(s.patches[0].raw.contains("\nFrom the body\n"), "mboxrd unquoted");
-        assert!(to_mbox(&s).contains("\n>From the body\n"), "re-quoted for git am");
+        assert!(
+            s.patches[0].raw.contains("\nFrom the body\n"),
+            "mboxrd unquoted"
+        );
+        assert!(
+            to_mbox(&s).contains("\n>From the body\n"),
+            "re-quoted for git am"
+        );
     }
 
     #[test]
     fn tags() {
-        assert_eq!(patch_tag("[RFC PATCH v3 2/5] x"), Some(PatchTag { version: 3, index: 2, total: 5 }));
-        assert_eq!(patch_tag("[PATCH] x"), Some(PatchTag { version: 1, index: 1, total: 1 }));
+        assert_eq!(
+            patch_tag("[RFC PATCH v3 2/5] x"),
+            Some(PatchTag {
+                version: 3,
+                index: 2,
+                total: 5
+            })
+        );
+        assert_eq!(
+            patch_tag("[PATCH] x"),
+            Some(PatchTag {
+                version: 1,
+                index: 1,
+                total: 1
+            })
+        );
         assert_eq!(patch_tag("Re: [PATCH] x"), None);
         assert_eq!(patch_tag("hello"), None);
     }
@@ -277,14 +380,21 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         assert!(pick_series(&split_mbox("")).is_err());
         assert!(pick_series(&split_mbox("\u{0}\u{ff}garbage\nFrom \n\n\n")).is_err());
-        assert!(pick_series(&split_mbox(&msg(true, "[PATCH 1/3] a", "a@x", DIFF))).unwrap_err().contains("incomplete"));
+        assert!(
+            pick_series(&split_mbox(&msg(true, "[PATCH 1/3] a", "a@x", DIFF)))
+                .unwrap_err()
+                .contains("incomplete")
+        );
         assert!(gunzip(b"not gzip").is_err());
     }
 
     #[test]
     fn an_mbox_with_no_patches_says_so() {
         let talk = "From a@x Thu Jan  1 00:00:00 1970\nFrom: A <a@x>\nSubject: Re: [PATCH] x\n\nLooks good.\n\nFrom b@x Thu Jan  1 00:00:00 1970\nFrom: B <b@x>\nSubject: ping\n\nAny news?\n";
-        assert_eq!(pick_series(&split_mbox(talk)).unwrap_err(), "none of the 2 messages is a patch");
+        assert_eq!(
+            pick_series(&split_mbox(talk)).unwrap_err(),
+            "none of the 2 messages is a patch"
+        );
     }
 
     #[test]
@@ -322,12 +432,18 @@ mod tests {
         let started = std::time::Instant::now();
         let err = gunzip(&bomb).unwrap_err();
         assert!(err.contains("more than 64 MiB"), "{err}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "took {:?}",
+            started.elapsed()
+        );
         // Exactly at the limit is fine; one byte over is not.
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(&[b'x'; 1000]).unwrap();
         let small = e.finish().unwrap();
         assert_eq!(gunzip_limited(&small, 1000).unwrap().len(), 1000);
-        assert!(gunzip_limited(&small, 999).unwrap_err().contains("more than"));
+        assert!(gunzip_limited(&small, 999)
+            .unwrap_err()
+            .contains("more than"));
     }
 }

@@ -34,7 +34,10 @@ pub struct Matrix {
 }
 
 fn default_checks() -> Vec<Spanned<String>> {
-    Check::ALL.iter().map(|c| Spanned::new(0..0, c.name().to_string())).collect()
+    Check::ALL
+        .iter()
+        .map(|c| Spanned::new(0..0, c.name().to_string()))
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -242,7 +245,10 @@ impl Loaded {
     }
     pub fn entry_arches(&self, e: &Entry) -> Vec<Arch> {
         match &e.arches {
-            Some(list) => list.iter().filter_map(|a| Arch::parse(a.get_ref())).collect(),
+            Some(list) => list
+                .iter()
+                .filter_map(|a| Arch::parse(a.get_ref()))
+                .collect(),
             None => self.arches.clone(),
         }
     }
@@ -253,7 +259,10 @@ impl Loaded {
 }
 
 pub fn rewrite_url(mirrors: &BTreeMap<String, String>, url: &str) -> String {
-    let best = mirrors.iter().filter(|(from, _)| url.starts_with(from.as_str())).max_by_key(|(from, _)| from.len());
+    let best = mirrors
+        .iter()
+        .filter(|(from, _)| url.starts_with(from.as_str()))
+        .max_by_key(|(from, _)| from.len());
     match best {
         Some((from, to)) => format!("{to}{}", &url[from.len()..]),
         None => url.to_string(),
@@ -271,7 +280,14 @@ pub struct MatrixError {
 
 impl std::fmt::Display for MatrixError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 impl std::error::Error for MatrixError {}
@@ -308,32 +324,55 @@ fn check_mbox_files(loaded: &Loaded, text: &str) -> Result<(), MatrixError> {
     use std::io::Read;
     let dir = std::fs::canonicalize(loaded.dir()).unwrap_or_else(|_| loaded.dir().to_path_buf());
     for e in &loaded.matrix.entries {
-        let Source::Mbox(value) = e.source.get_ref() else { continue };
+        let Source::Mbox(value) = e.source.get_ref() else {
+            continue;
+        };
         let id = e.id.get_ref();
         let at = |message: String| {
             let (line, col) = line_col(text, e.source.span().start);
-            MatrixError { path: loaded.path.clone(), line, col, message: format!("entry `{id}`: mbox `{value}`: {message}") }
+            MatrixError {
+                path: loaded.path.clone(),
+                line,
+                col,
+                message: format!("entry `{id}`: mbox `{value}`: {message}"),
+            }
         };
-        let Ok(real) = std::fs::canonicalize(dir.join(value)) else { continue };
+        let Ok(real) = std::fs::canonicalize(dir.join(value)) else {
+            continue;
+        };
         let files = if real.is_dir() {
-            let rd = std::fs::read_dir(&real).map_err(|err| at(format!("cannot read {}: {err}", real.display())))?;
-            rd.filter_map(|d| d.ok().map(|d| d.path())).filter(|p| p.extension().is_some_and(|x| x == "patch" || x == "mbox" || x == "eml")).collect()
+            let rd = std::fs::read_dir(&real)
+                .map_err(|err| at(format!("cannot read {}: {err}", real.display())))?;
+            rd.filter_map(|d| d.ok().map(|d| d.path()))
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|x| x == "patch" || x == "mbox" || x == "eml")
+                })
+                .collect()
         } else {
             vec![real]
         };
         for f in files {
             let f = std::fs::canonicalize(&f).unwrap_or(f);
             if !f.starts_with(&dir) {
-                return Err(at(format!("{} is outside the matrix file's folder {}", f.display(), dir.display())));
+                return Err(at(format!(
+                    "{} is outside the matrix file's folder {}",
+                    f.display(),
+                    dir.display()
+                )));
             }
             if !std::fs::metadata(&f).is_ok_and(|m| m.is_file()) {
                 return Err(at(format!("{} is not a regular file", f.display())));
             }
             let mut head = Vec::new();
-            let read = std::fs::File::open(&f).and_then(|file| file.take(MBOX_SNIFF).read_to_end(&mut head));
+            let read = std::fs::File::open(&f)
+                .and_then(|file| file.take(MBOX_SNIFF).read_to_end(&mut head));
             read.map_err(|err| at(format!("cannot read {}: {err}", f.display())))?;
             if !holds_patch(&head) {
-                return Err(at(format!("{} is not an mbox or patch file (no `diff` or `---`/`+++` lines)", f.display())));
+                return Err(at(format!(
+                    "{} is not an mbox or patch file (no `diff` or `---`/`+++` lines)",
+                    f.display()
+                )));
             }
         }
     }
@@ -370,7 +409,12 @@ fn check_mbox_path(p: &str) -> Result<(), &'static str> {
 pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
     let err_at = |offset: usize, message: String| {
         let (line, col) = line_col(text, offset);
-        MatrixError { path: path.to_path_buf(), line, col, message }
+        MatrixError {
+            path: path.to_path_buf(),
+            line,
+            col,
+            message,
+        }
     };
     let matrix: Matrix = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
@@ -381,12 +425,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
     for a in &matrix.arches {
         match Arch::parse(a.get_ref()) {
             Some(arch) if !arches.contains(&arch) => arches.push(arch),
-            Some(_) => return Err(err_at(a.span().start, format!("arch `{}` is listed twice", a.get_ref()))),
+            Some(_) => {
+                return Err(err_at(
+                    a.span().start,
+                    format!("arch `{}` is listed twice", a.get_ref()),
+                ))
+            }
             None => return Err(err_at(a.span().start, unknown_arch_message(a.get_ref()))),
         }
     }
     if arches.is_empty() {
-        return Err(err_at(0, "`arches` must name at least one architecture".into()));
+        return Err(err_at(
+            0,
+            "`arches` must name at least one architecture".into(),
+        ));
     }
     let mut checks = Vec::new();
     for c in &matrix.checks {
@@ -395,7 +447,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
             None => {
                 return Err(err_at(
                     c.span().start,
-                    format!("unknown check `{}` (known: kunit, clippy, rustfmt, rustdoc)", c.get_ref()),
+                    format!(
+                        "unknown check `{}` (known: kunit, clippy, rustfmt, rustdoc)",
+                        c.get_ref()
+                    ),
                 ))
             }
         }
@@ -405,17 +460,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
     for e in &matrix.entries {
         let id = e.id.get_ref();
         if let Err(why) = check_id(id) {
-            return Err(err_at(e.id.span().start, format!("entry id `{}` {why}", shown(id))));
+            return Err(err_at(
+                e.id.span().start,
+                format!("entry id `{}` {why}", shown(id)),
+            ));
         }
         if !seen.insert(id.clone()) {
-            return Err(err_at(e.id.span().start, format!("duplicate entry id `{id}`")));
+            return Err(err_at(
+                e.id.span().start,
+                format!("duplicate entry id `{id}`"),
+            ));
         }
         if let Some(b) = &e.base {
             if !matrix.bases.contains_key(b.get_ref()) {
                 let known: Vec<&str> = matrix.bases.keys().map(String::as_str).collect();
                 return Err(err_at(
                     b.span().start,
-                    format!("entry `{id}` names base `{}`, which is not declared (declared: {})", shown(b.get_ref()), known.join(", ")),
+                    format!(
+                        "entry `{id}` names base `{}`, which is not declared (declared: {})",
+                        shown(b.get_ref()),
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -426,20 +491,39 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
                 }
             }
         }
-        if e.source.get_ref().value().trim().is_empty() && !matches!(e.source.get_ref(), Source::None(_)) {
-            return Err(err_at(e.source.span().start, format!("entry `{id}` has an empty `{}` source", e.source.get_ref().kind())));
+        if e.source.get_ref().value().trim().is_empty()
+            && !matches!(e.source.get_ref(), Source::None(_))
+        {
+            return Err(err_at(
+                e.source.span().start,
+                format!(
+                    "entry `{id}` has an empty `{}` source",
+                    e.source.get_ref().kind()
+                ),
+            ));
         }
         if let Source::Mbox(p) = e.source.get_ref() {
             if let Err(why) = check_mbox_path(p) {
-                return Err(err_at(e.source.span().start, format!("entry `{id}`: mbox `{}` {why}", shown(p))));
+                return Err(err_at(
+                    e.source.span().start,
+                    format!("entry `{id}`: mbox `{}` {why}", shown(p)),
+                ));
             }
         }
         if let Err(why) = check_source_url(&matrix.mirrors, e.source.get_ref()) {
             let s = e.source.get_ref();
-            return Err(err_at(e.source.span().start, format!("entry `{id}`: {} `{}` {why}", s.kind(), shown(s.value()))));
+            return Err(err_at(
+                e.source.span().start,
+                format!("entry `{id}`: {} `{}` {why}", s.kind(), shown(s.value())),
+            ));
         }
     }
-    Ok(Loaded { path: path.to_path_buf(), matrix, arches, checks })
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        matrix,
+        arches,
+        checks,
+    })
 }
 
 fn unknown_arch_message(name: &str) -> String {
@@ -465,7 +549,10 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
     if name.starts_with('.') || name.starts_with('-') {
         return Err("may not start with `.` or `-`");
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         return Err("may hold only ASCII letters, digits, `-`, `_` and `.`");
     }
     Ok(())
@@ -502,8 +589,15 @@ pub fn check_git_url(url: &str) -> Result<(), String> {
         return Err("uses git's `<transport>::<address>` form, which the harness refuses".into());
     }
     if let Some((scheme, _)) = url.split_once("://") {
-        if !GIT_TRANSPORTS.iter().any(|t| scheme.eq_ignore_ascii_case(t)) {
-            return Err(format!("uses transport `{}` (allowed: {})", shown(scheme), GIT_TRANSPORTS.join(", ")));
+        if !GIT_TRANSPORTS
+            .iter()
+            .any(|t| scheme.eq_ignore_ascii_case(t))
+        {
+            return Err(format!(
+                "uses transport `{}` (allowed: {})",
+                shown(scheme),
+                GIT_TRANSPORTS.join(", ")
+            ));
         }
     }
     Ok(())
@@ -536,7 +630,10 @@ pub fn check_git_ref(r: &str) -> Result<(), &'static str> {
     if r.contains("..") || r.contains("//") || r.contains("/.") || r.ends_with(".lock") {
         return Err("is not a valid git ref name (`..`, `//`, `/.` or `.lock`)");
     }
-    if !r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+' | '*')) {
+    if !r
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+' | '*'))
+    {
         return Err("may hold only ASCII letters, digits, `-`, `_`, `.`, `/`, `+` and `*`");
     }
     Ok(())
@@ -550,7 +647,10 @@ fn check_debian_word(w: &str) -> Result<(), &'static str> {
     if !w.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err("must start with a letter or digit");
     }
-    if !w.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+')) {
+    if !w
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'))
+    {
         return Err("may hold only ASCII letters, digits, `-`, `_`, `.` and `+`");
     }
     Ok(())
@@ -560,10 +660,20 @@ fn check_debian_word(w: &str) -> Result<(), &'static str> {
 /// use once the mirrors have rewritten it.
 fn check_source_url(mirrors: &BTreeMap<String, String>, s: &Source) -> Result<(), String> {
     match s {
-        Source::GithubPr(u) | Source::PrCommit(u) | Source::Branch(u) | Source::Commit(u) | Source::Gitlab(u) => {
+        Source::GithubPr(u)
+        | Source::PrCommit(u)
+        | Source::Branch(u)
+        | Source::Commit(u)
+        | Source::Gitlab(u) => {
             check_url_text(u)?;
             let to = rewrite_url(mirrors, u);
-            check_git_url(&to).map_err(|why| if to == *u { why } else { format!("becomes `{}` through [mirrors], which {why}", shown(&to)) })
+            check_git_url(&to).map_err(|why| {
+                if to == *u {
+                    why
+                } else {
+                    format!("becomes `{}` through [mirrors], which {why}", shown(&to))
+                }
+            })
         }
         Source::File(u) => check_url_text(u),
         Source::Lore(_) | Source::Mbox(_) | Source::Unpublished(_) | Source::None(_) => Ok(()),
@@ -598,45 +708,86 @@ struct OfflinePlaces {
 
 /// Base and toolchain names become folders, refs and shell words, mirror values and base URLs
 /// reach git: each is checked here, at its place in the file.
-fn check_names_and_urls(text: &str, matrix: &Matrix, err_at: &dyn Fn(usize, String) -> MatrixError) -> Result<(), MatrixError> {
-    let places: Places = toml::from_str(text).map_err(|e| err_at(e.span().map_or(0, |s| s.start), e.message().trim().to_string()))?;
+fn check_names_and_urls(
+    text: &str,
+    matrix: &Matrix,
+    err_at: &dyn Fn(usize, String) -> MatrixError,
+) -> Result<(), MatrixError> {
+    let places: Places = toml::from_str(text).map_err(|e| {
+        err_at(
+            e.span().map_or(0, |s| s.start),
+            e.message().trim().to_string(),
+        )
+    })?;
     for (from, to) in &places.mirrors {
         if let Err(why) = check_url_text(from.get_ref()) {
-            return Err(err_at(from.span().start, format!("mirror prefix `{}` {why}", shown(from.get_ref()))));
+            return Err(err_at(
+                from.span().start,
+                format!("mirror prefix `{}` {why}", shown(from.get_ref())),
+            ));
         }
         if let Err(why) = check_git_url(to.get_ref()) {
-            return Err(err_at(to.span().start, format!("mirror `{}` = `{}`: the replacement {why}", shown(from.get_ref()), shown(to.get_ref()))));
+            return Err(err_at(
+                to.span().start,
+                format!(
+                    "mirror `{}` = `{}`: the replacement {why}",
+                    shown(from.get_ref()),
+                    shown(to.get_ref())
+                ),
+            ));
         }
     }
     for name in places.toolchains.keys() {
         if let Err(why) = check_name(name.get_ref()) {
-            return Err(err_at(name.span().start, format!("toolchain name `{}` {why}", shown(name.get_ref()))));
+            return Err(err_at(
+                name.span().start,
+                format!("toolchain name `{}` {why}", shown(name.get_ref())),
+            ));
         }
     }
     for (name, b) in &places.bases {
         let at = name.span().start;
         let name = name.get_ref();
         if name == "base" {
-            return Err(err_at(at, "a base may not be named `base`: that name marks base cells".into()));
+            return Err(err_at(
+                at,
+                "a base may not be named `base`: that name marks base cells".into(),
+            ));
         }
         if let Err(why) = check_name(name) {
             return Err(err_at(at, format!("base name `{}` {why}", shown(name))));
         }
         if b.url.get_ref().trim().is_empty() || b.git_ref.get_ref().trim().is_empty() {
-            return Err(err_at(at, format!("base `{name}` needs both `url` and `ref`")));
+            return Err(err_at(
+                at,
+                format!("base `{name}` needs both `url` and `ref`"),
+            ));
         }
         let url = rewrite_url(&matrix.mirrors, b.url.get_ref());
         if let Err(why) = check_url_text(b.url.get_ref()).and_then(|()| check_git_url(&url)) {
-            let via = if url == *b.url.get_ref() { String::new() } else { format!(" (`{}` through [mirrors])", shown(&url)) };
-            return Err(err_at(b.url.span().start, format!("base `{name}`: url `{}`{via} {why}", shown(b.url.get_ref()))));
+            let via = if url == *b.url.get_ref() {
+                String::new()
+            } else {
+                format!(" (`{}` through [mirrors])", shown(&url))
+            };
+            return Err(err_at(
+                b.url.span().start,
+                format!("base `{name}`: url `{}`{via} {why}", shown(b.url.get_ref())),
+            ));
         }
         if let Err(why) = check_git_ref(b.git_ref.get_ref()) {
-            return Err(err_at(b.git_ref.span().start, format!("base `{name}`: ref `{}` {why}", shown(b.git_ref.get_ref()))));
+            return Err(err_at(
+                b.git_ref.span().start,
+                format!("base `{name}`: ref `{}` {why}", shown(b.git_ref.get_ref())),
+            ));
         }
         if let Some(o) = &b.offline {
             for (field, v) in [("debian_package", &o.debian_package), ("suite", &o.suite)] {
                 if let Err(why) = check_debian_word(v.get_ref()) {
-                    return Err(err_at(v.span().start, format!("base `{name}`: {field} `{}` {why}", shown(v.get_ref()))));
+                    return Err(err_at(
+                        v.span().start,
+                        format!("base `{name}`: {field} `{}` {why}", shown(v.get_ref())),
+                    ));
                 }
             }
         }
@@ -798,7 +949,12 @@ pub fn write(spec: &WriteSpec) -> String {
         let _ = writeln!(out, "area = {}", toml_str(&e.area));
         let _ = writeln!(out, "status = {}", toml_str(&e.status));
         let _ = writeln!(out, "authors = {}", toml_list(&e.authors));
-        let _ = writeln!(out, "source = {{ {} = {} }}", e.source.kind(), toml_str(e.source.value()));
+        let _ = writeln!(
+            out,
+            "source = {{ {} = {} }}",
+            e.source.kind(),
+            toml_str(e.source.value())
+        );
         if let Some(b) = &e.base {
             let _ = writeln!(out, "base = {}", toml_str(b));
         }
@@ -817,7 +973,10 @@ pub fn write(spec: &WriteSpec) -> String {
 }
 
 fn toml_key(k: &str) -> String {
-    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         k.to_string()
     } else {
         toml_str(k)
@@ -846,18 +1005,34 @@ base = "rust-next"
     }
 
     fn with_mbox(path: &str) -> String {
-        SMALL.replace("{ github_pr = \"https://github.com/Rust-for-Linux/linux/pull/885\" }", &format!("{{ mbox = {} }}", toml_str(path)))
+        SMALL.replace(
+            "{ github_pr = \"https://github.com/Rust-for-Linux/linux/pull/885\" }",
+            &format!("{{ mbox = {} }}", toml_str(path)),
+        )
     }
 
     /// An mbox path that leaves the matrix file's folder is refused at load, at its place.
     #[test]
     fn mbox_paths_outside_the_matrix_folder_are_refused() {
-        for (p, why) in [("../../etc/passwd", "leaves the matrix file's folder"), ("/etc/passwd", "is absolute"), ("patches/../../x.patch", "leaves")] {
+        for (p, why) in [
+            ("../../etc/passwd", "leaves the matrix file's folder"),
+            ("/etc/passwd", "is absolute"),
+            ("patches/../../x.patch", "leaves"),
+        ] {
             let text = with_mbox(p);
             let e = parse_str(&text).expect_err(p);
-            let line = text.lines().position(|l| l.starts_with("source =")).unwrap() + 1;
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("source ="))
+                .unwrap()
+                + 1;
             assert_eq!((e.line, e.col), (line, 10), "{e}");
-            assert!(e.message.contains("entry `one`") && e.message.contains(p) && e.message.contains(why), "{e}");
+            assert!(
+                e.message.contains("entry `one`")
+                    && e.message.contains(p)
+                    && e.message.contains(why),
+                "{e}"
+            );
         }
         assert!(parse_str(&with_mbox("patches/x.patch")).is_ok());
     }
@@ -883,16 +1058,29 @@ base = "rust-next"
         assert!(load_with("patches/good.patch").is_ok());
         // A missing file is the fetch stage's to report.
         assert!(load_with("patches/missing.patch").is_ok());
-        for (p, why) in [("notes.txt", "is not an mbox or patch file"), ("patches/out.patch", "is outside the matrix file's folder"), ("pipe.patch", "is not a regular file")] {
+        for (p, why) in [
+            ("notes.txt", "is not an mbox or patch file"),
+            ("patches/out.patch", "is outside the matrix file's folder"),
+            ("pipe.patch", "is not a regular file"),
+        ] {
             let e = format!("{:#}", load_with(p).expect_err(p));
-            assert!(e.contains("m.toml:") && e.contains(":10: entry `one`: mbox") && e.contains(p) && e.contains(why), "{p}: {e}");
+            assert!(
+                e.contains("m.toml:")
+                    && e.contains(":10: entry `one`: mbox")
+                    && e.contains(p)
+                    && e.contains(why),
+                "{p}: {e}"
+            );
         }
         // A folder of patches is checked file by file.
         std::fs::remove_file(d.join("patches/out.patch")).unwrap();
         assert!(load_with("patches").is_ok());
         std::fs::write(d.join("patches/junk.mbox"), "no patch here\n").unwrap();
         let e = format!("{:#}", load_with("patches").unwrap_err());
-        assert!(e.contains("junk.mbox") && e.contains("is not an mbox or patch file"), "{e}");
+        assert!(
+            e.contains("junk.mbox") && e.contains("is not an mbox or patch file"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -901,7 +1089,10 @@ base = "rust-next"
         assert_eq!(m.arches, vec![Arch::X86_64, Arch::Arm64]);
         assert_eq!(m.checks.len(), 4);
         let e = &m.matrix.entries[0];
-        assert_eq!(e.source.get_ref(), &Source::GithubPr("https://github.com/Rust-for-Linux/linux/pull/885".into()));
+        assert_eq!(
+            e.source.get_ref(),
+            &Source::GithubPr("https://github.com/Rust-for-Linux/linux/pull/885".into())
+        );
         assert_eq!(e.skip_reason(), None);
     }
 
@@ -917,7 +1108,10 @@ base = "rust-next"
     fn unknown_arch_names_its_place() {
         let bad = SMALL.replace("\"arm64\"", "\"sparc\"");
         let e = parse_str(&bad).unwrap_err().to_string();
-        assert_eq!(e, "m.toml:2:21: unknown arch `sparc` (known: x86_64, arm64, riscv64, loongarch64)");
+        assert_eq!(
+            e,
+            "m.toml:2:21: unknown arch `sparc` (known: x86_64, arm64, riscv64, loongarch64)"
+        );
     }
 
     #[test]
@@ -931,7 +1125,10 @@ base = "rust-next"
     fn undeclared_base_and_two_key_source_are_errors() {
         let bad = SMALL.replace("base = \"rust-next\"", "base = \"rust-nxt\"");
         let e = parse_str(&bad).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:11:8: entry `one` names base `rust-nxt`"), "{e}");
+        assert!(
+            e.starts_with("m.toml:11:8: entry `one` names base `rust-nxt`"),
+            "{e}"
+        );
         let bad = SMALL.replace("{ github_pr", "{ lore = \"a@b\", github_pr");
         assert!(parse_str(&bad).is_err());
         let bad = SMALL.replace("github_pr", "svn");
@@ -950,8 +1147,15 @@ base = "rust-next"
     /// `SMALL` with `[toolchains.<name>]` and `[mirrors]` added in front of the base.
     fn with_sections(toolchain: &str, mirror: (&str, &str)) -> String {
         let tc = format!("[toolchains.{}]\nrustc = \"r\"\nrustdoc = \"r\"\nclippy_driver = \"c\"\nrustfmt = \"f\"\nbindgen = \"b\"\n", toml_str(toolchain));
-        let mirrors = format!("[mirrors]\n{} = {}\n", toml_str(mirror.0), toml_str(mirror.1));
-        SMALL.replace("[bases.rust-next]", &format!("{mirrors}{tc}[bases.rust-next]"))
+        let mirrors = format!(
+            "[mirrors]\n{} = {}\n",
+            toml_str(mirror.0),
+            toml_str(mirror.1)
+        );
+        SMALL.replace(
+            "[bases.rust-next]",
+            &format!("{mirrors}{tc}[bases.rust-next]"),
+        )
     }
 
     #[test]
@@ -959,62 +1163,185 @@ base = "rust-next"
         let ok = with_sections("debian", ("https://github.com/", "file:///m/gh/"));
         parse_str(&ok).unwrap();
         // Lines: 2 arches, 3 [mirrors], 4 the mirror, 5 [toolchains.…], 11 [bases.…].
-        let e = parse_str(&with_sections("t/../../../victim", ("https://github.com/", "file:///m/"))).unwrap_err().to_string();
+        let e = parse_str(&with_sections(
+            "t/../../../victim",
+            ("https://github.com/", "file:///m/"),
+        ))
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "m.toml:5:13: toolchain name `t/../../../victim` may hold only ASCII letters, digits, `-`, `_` and `.`");
-        let e = parse_str(&with_sections("-x", ("https://github.com/", "file:///m/"))).unwrap_err().to_string();
-        assert_eq!(e, "m.toml:5:13: toolchain name `-x` may not start with `.` or `-`");
-        for (bad, why) in [("../../victim", "may not start with"), ("a;rm -rf ~", "may hold only"), ("a\u{1b}[2J", "may hold only"), ("", "is empty")] {
-            let text = SMALL.replace("[bases.rust-next]", &format!("[bases.{}]", toml_str(bad))).replace("base = \"rust-next\"", &format!("base = {}", toml_str(bad)));
+        let e = parse_str(&with_sections("-x", ("https://github.com/", "file:///m/")))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "m.toml:5:13: toolchain name `-x` may not start with `.` or `-`"
+        );
+        for (bad, why) in [
+            ("../../victim", "may not start with"),
+            ("a;rm -rf ~", "may hold only"),
+            ("a\u{1b}[2J", "may hold only"),
+            ("", "is empty"),
+        ] {
+            let text = SMALL
+                .replace("[bases.rust-next]", &format!("[bases.{}]", toml_str(bad)))
+                .replace("base = \"rust-next\"", &format!("base = {}", toml_str(bad)));
             let e = parse_str(&text).unwrap_err().to_string();
-            assert!(e.starts_with("m.toml:3:8: base name `") && e.contains(why), "{bad:?}: {e}");
-            assert!(!e.contains('\u{1b}'), "the message must not carry the raw escape: {e:?}");
+            assert!(
+                e.starts_with("m.toml:3:8: base name `") && e.contains(why),
+                "{bad:?}: {e}"
+            );
+            assert!(
+                !e.contains('\u{1b}'),
+                "the message must not carry the raw escape: {e:?}"
+            );
         }
     }
 
     #[test]
     fn urls_that_reach_git_are_never_options_or_odd_transports() {
-        let e = parse_str(&with_sections("d", ("https://github.com/", "--upload-pack=touch /tmp/x"))).unwrap_err().to_string();
+        let e = parse_str(&with_sections(
+            "d",
+            ("https://github.com/", "--upload-pack=touch /tmp/x"),
+        ))
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "m.toml:4:25: mirror `https://github.com/` = `--upload-pack=touch /tmp/x`: the replacement starts with `-`: git would read it as an option");
-        let e = parse_str(&with_sections("d", ("https://github.com/", "ext::sh -c touch% /tmp/x"))).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:4:25: ") && e.contains("`<transport>::<address>` form"), "{e}");
-        let e = parse_str(&with_sections("d", ("https://github.com/", "ssh://git@example.org/"))).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:4:25: ") && e.contains("transport `ssh`"), "{e}");
-        let e = parse_str(&with_sections("d", ("-x", "https://example.org/"))).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:4:1: mirror prefix `-x` starts with `-`"), "{e}");
+        let e = parse_str(&with_sections(
+            "d",
+            ("https://github.com/", "ext::sh -c touch% /tmp/x"),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("m.toml:4:25: ") && e.contains("`<transport>::<address>` form"),
+            "{e}"
+        );
+        let e = parse_str(&with_sections(
+            "d",
+            ("https://github.com/", "ssh://git@example.org/"),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("m.toml:4:25: ") && e.contains("transport `ssh`"),
+            "{e}"
+        );
+        let e = parse_str(&with_sections("d", ("-x", "https://example.org/")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("m.toml:4:1: mirror prefix `-x` starts with `-`"),
+            "{e}"
+        );
         // A base URL, directly or once a mirror has rewritten it.
-        let e = parse_str(&SMALL.replace("\"https://example.org/linux.git\"", "\"--upload-pack=touch /tmp/x\"")).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:5:7: base `rust-next`: url `--upload-pack=touch /tmp/x` starts with `-`"), "{e}");
+        let e = parse_str(&SMALL.replace(
+            "\"https://example.org/linux.git\"",
+            "\"--upload-pack=touch /tmp/x\"",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "m.toml:5:7: base `rust-next`: url `--upload-pack=touch /tmp/x` starts with `-`"
+            ),
+            "{e}"
+        );
         // `ext:` alone is no transport form; joined to the rest of the URL, it is one.
-        let via = with_sections("d", ("https://example.org/", "ext:")).replace("https://example.org/linux.git", "https://example.org/:sh -c x");
+        let via = with_sections("d", ("https://example.org/", "ext:")).replace(
+            "https://example.org/linux.git",
+            "https://example.org/:sh -c x",
+        );
         let e = parse_str(&via).unwrap_err().to_string();
         assert!(e.starts_with("m.toml:13:7: base `rust-next`: url `https://example.org/:sh -c x` (`ext::sh -c x` through [mirrors]) uses git's"), "{e}");
-        let e = parse_str(&SMALL.replace("ref = \"rust-next\"", "ref = \"--delete\"")).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:6:7: base `rust-next`: ref `--delete` may not start with `-`"), "{e}");
-        let e = parse_str(&SMALL.replace("ref = \"rust-next\"", "ref = \"a:refs/heads/x\"")).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:6:7: ") && e.contains("may hold only"), "{e}");
-        let off = SMALL.replace("ref = \"rust-next\"", "ref = \"v7.2.*\"\noffline = { debian_package = \"-oAPT::x=y\", suite = \"unstable\" }");
+        let e = parse_str(&SMALL.replace("ref = \"rust-next\"", "ref = \"--delete\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("m.toml:6:7: base `rust-next`: ref `--delete` may not start with `-`"),
+            "{e}"
+        );
+        let e = parse_str(&SMALL.replace("ref = \"rust-next\"", "ref = \"a:refs/heads/x\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("m.toml:6:7: ") && e.contains("may hold only"),
+            "{e}"
+        );
+        let off = SMALL.replace(
+            "ref = \"rust-next\"",
+            "ref = \"v7.2.*\"\noffline = { debian_package = \"-oAPT::x=y\", suite = \"unstable\" }",
+        );
         let e = parse_str(&off).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:7:30: base `rust-next`: debian_package `-oAPT::x=y` must start with"), "{e}");
-        let e = parse_str(&off.replace("-oAPT::x=y", "linux-source-7.2").replace("unstable", "../../x")).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:7:58: base `rust-next`: suite `../../x`"), "{e}");
+        assert!(
+            e.starts_with(
+                "m.toml:7:30: base `rust-next`: debian_package `-oAPT::x=y` must start with"
+            ),
+            "{e}"
+        );
+        let e = parse_str(
+            &off.replace("-oAPT::x=y", "linux-source-7.2")
+                .replace("unstable", "../../x"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("m.toml:7:58: base `rust-next`: suite `../../x`"),
+            "{e}"
+        );
         // Entry sources that git fetches.
-        let e = parse_str(&SMALL.replace("https://github.com/Rust-for-Linux/linux/pull/885", "--upload-pack=x")).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:10:10: entry `one`: github_pr `--upload-pack=x` starts with `-`"), "{e}");
-        let e = parse_str(&SMALL.replace("{ github_pr = \"https://github.com/Rust-for-Linux/linux/pull/885\" }", "{ gitlab = \"ext::sh -c x\" }")).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:10:10: entry `one`: gitlab `ext::sh -c x`") && e.contains("form"), "{e}");
+        let e = parse_str(&SMALL.replace(
+            "https://github.com/Rust-for-Linux/linux/pull/885",
+            "--upload-pack=x",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("m.toml:10:10: entry `one`: github_pr `--upload-pack=x` starts with `-`"),
+            "{e}"
+        );
+        let e = parse_str(&SMALL.replace(
+            "{ github_pr = \"https://github.com/Rust-for-Linux/linux/pull/885\" }",
+            "{ gitlab = \"ext::sh -c x\" }",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("m.toml:10:10: entry `one`: gitlab `ext::sh -c x`") && e.contains("form"),
+            "{e}"
+        );
         // What is fine stays fine: plain paths, file:// and http(s) remotes, tag patterns.
         parse_str(&SMALL.replace("https://example.org/linux.git", "/srv/git/linux.git")).unwrap();
-        parse_str(&SMALL.replace("https://example.org/linux.git", "file:///srv/git/linux.git").replace("ref = \"rust-next\"", "ref = \"v7.2.*\"")).unwrap();
+        parse_str(
+            &SMALL
+                .replace("https://example.org/linux.git", "file:///srv/git/linux.git")
+                .replace("ref = \"rust-next\"", "ref = \"v7.2.*\""),
+        )
+        .unwrap();
     }
 
     #[test]
     fn any_string_written_loads_back_as_itself() {
-        let hostile = ["\u{1b}[31mred\u{7}", "a\rb\nc\td", "\u{7f}del", "\u{85}\u{9b}c1", "bidi \u{202e}txt.exe", "\"quoted\" \\ back", "ü é 漢字 😀", ""];
+        let hostile = [
+            "\u{1b}[31mred\u{7}",
+            "a\rb\nc\td",
+            "\u{7f}del",
+            "\u{85}\u{9b}c1",
+            "bidi \u{202e}txt.exe",
+            "\"quoted\" \\ back",
+            "ü é 漢字 😀",
+            "",
+        ];
         for h in hostile {
             let text = format!("{}\nnote = {}\n", SMALL.trim_end(), toml_str(h));
             let m = parse_str(&text).unwrap_or_else(|e| panic!("{h:?}: {e}\n{text}"));
             assert_eq!(m.matrix.entries[0].note, h);
-            assert!(!toml_str(h).chars().any(|c| c.is_control() || is_bidi_control(c)), "{h:?} written raw");
+            assert!(
+                !toml_str(h)
+                    .chars()
+                    .any(|c| c.is_control() || is_bidi_control(c)),
+                "{h:?} written raw"
+            );
         }
         // serde_json's form for what earlier imports wrote, so that they read the same.
         for plain in ["plain", "a\"b", "tab\there", "x\u{1}y"] {
@@ -1025,10 +1352,25 @@ base = "rust-next"
     #[test]
     fn mirrors_rewrite_longest_prefix() {
         let mut m = BTreeMap::new();
-        m.insert("https://github.com/".to_string(), "file:///m/gh/".to_string());
-        m.insert("https://github.com/Rust-for-Linux/".to_string(), "file:///m/rfl/".to_string());
-        assert_eq!(rewrite_url(&m, "https://github.com/Rust-for-Linux/linux.git"), "file:///m/rfl/linux.git");
-        assert_eq!(rewrite_url(&m, "https://github.com/x/linux"), "file:///m/gh/x/linux");
-        assert_eq!(rewrite_url(&m, "https://lore.kernel.org/a"), "https://lore.kernel.org/a");
+        m.insert(
+            "https://github.com/".to_string(),
+            "file:///m/gh/".to_string(),
+        );
+        m.insert(
+            "https://github.com/Rust-for-Linux/".to_string(),
+            "file:///m/rfl/".to_string(),
+        );
+        assert_eq!(
+            rewrite_url(&m, "https://github.com/Rust-for-Linux/linux.git"),
+            "file:///m/rfl/linux.git"
+        );
+        assert_eq!(
+            rewrite_url(&m, "https://github.com/x/linux"),
+            "file:///m/gh/x/linux"
+        );
+        assert_eq!(
+            rewrite_url(&m, "https://lore.kernel.org/a"),
+            "https://lore.kernel.org/a"
+        );
     }
 }

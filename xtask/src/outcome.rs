@@ -121,7 +121,15 @@ pub struct StageResult {
 
 impl StageResult {
     pub fn new(stage: Stage, status: Status, summary: impl Into<String>) -> StageResult {
-        StageResult { stage, status, duration_s: 0.0, summary: summary.into(), log: None, diagnostics: Vec::new(), fault: None }
+        StageResult {
+            stage,
+            status,
+            duration_s: 0.0,
+            summary: summary.into(),
+            log: None,
+            diagnostics: Vec::new(),
+            fault: None,
+        }
     }
     pub fn skip(stage: Stage, why: impl Into<String>) -> StageResult {
         StageResult::new(stage, Status::Skip, why)
@@ -161,7 +169,10 @@ pub struct Kunit {
 
 impl Kunit {
     pub fn from_cases(tests: Vec<Case>) -> Kunit {
-        let mut c = KunitCounts { total: tests.len(), ..Default::default() };
+        let mut c = KunitCounts {
+            total: tests.len(),
+            ..Default::default()
+        };
         for t in &tests {
             match t.status.as_str() {
                 "pass" => c.passed += 1,
@@ -221,7 +232,9 @@ impl CellResult {
     }
     /// The first stage that did not pass or skip.
     pub fn first_problem(&self) -> Option<&StageResult> {
-        self.stages.iter().find(|r| matches!(r.status, Status::Fail | Status::Error))
+        self.stages
+            .iter()
+            .find(|r| matches!(r.status, Status::Fail | Status::Error))
     }
 }
 
@@ -293,11 +306,21 @@ impl RunResults {
     pub fn validate(&self) -> Result<(), String> {
         use crate::progress::term_safe;
         if self.schema != SCHEMA {
-            return Err(format!("schema {} is not the schema this harness reads ({SCHEMA})", self.schema));
+            return Err(format!(
+                "schema {} is not the schema this harness reads ({SCHEMA})",
+                self.schema
+            ));
         }
         for b in &self.bases {
-            if !matches!(b.status.as_str(), "resolved" | "unreachable" | "fetch-failed") {
-                return Err(format!("base `{}`: unknown status `{}`", term_safe(&b.name), term_safe(&b.status)));
+            if !matches!(
+                b.status.as_str(),
+                "resolved" | "unreachable" | "fetch-failed"
+            ) {
+                return Err(format!(
+                    "base `{}`: unknown status `{}`",
+                    term_safe(&b.name),
+                    term_safe(&b.status)
+                ));
             }
         }
         for (i, c) in self.cells.iter().enumerate() {
@@ -322,29 +345,70 @@ impl RunResults {
                     return bad(format!("stage {} twice", s.stage.name()));
                 }
                 if !(s.duration_s.is_finite() && s.duration_s >= 0.0) {
-                    return bad(format!("stage {}: duration {} is not a time", s.stage.name(), s.duration_s));
+                    return bad(format!(
+                        "stage {}: duration {} is not a time",
+                        s.stage.name(),
+                        s.duration_s
+                    ));
                 }
-                if s.log.as_ref().is_some_and(|l| l.is_empty() || l.len() > 4096) {
-                    return bad(format!("stage {}: a log name of {} bytes", s.stage.name(), s.log.as_ref().map_or(0, |l| l.len())));
+                if s.log
+                    .as_ref()
+                    .is_some_and(|l| l.is_empty() || l.len() > 4096)
+                {
+                    return bad(format!(
+                        "stage {}: a log name of {} bytes",
+                        s.stage.name(),
+                        s.log.as_ref().map_or(0, |l| l.len())
+                    ));
                 }
             }
             if !(c.duration_s.is_finite() && c.duration_s >= 0.0) {
                 return bad(format!("duration {} is not a time", c.duration_s));
             }
             let dir = std::path::Path::new(&c.dir);
-            if dir.is_absolute() || dir.components().any(|x| !matches!(x, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
-                return bad(format!("the cell folder `{}` is not inside the run folder", term_safe(&c.dir)));
+            if dir.is_absolute()
+                || dir.components().any(|x| {
+                    !matches!(
+                        x,
+                        std::path::Component::Normal(_) | std::path::Component::CurDir
+                    )
+                })
+            {
+                return bad(format!(
+                    "the cell folder `{}` is not inside the run folder",
+                    term_safe(&c.dir)
+                ));
             }
             let k = &c.kunit;
             if k.tests.len() > MAX_CELL_TESTS {
-                return bad(format!("{} KUnit tests, more than {MAX_CELL_TESTS}", k.tests.len()));
+                return bad(format!(
+                    "{} KUnit tests, more than {MAX_CELL_TESTS}",
+                    k.tests.len()
+                ));
             }
-            if let Some(t) = k.tests.iter().find(|t| !matches!(t.status.as_str(), "pass" | "fail" | "skip" | "crash")) {
-                return bad(format!("KUnit test `{}`: unknown status `{}`", term_safe(&t.name), term_safe(&t.status)));
+            if let Some(t) = k
+                .tests
+                .iter()
+                .find(|t| !matches!(t.status.as_str(), "pass" | "fail" | "skip" | "crash"))
+            {
+                return bad(format!(
+                    "KUnit test `{}`: unknown status `{}`",
+                    term_safe(&t.name),
+                    term_safe(&t.status)
+                ));
             }
-            let n = k.counts.passed.checked_add(k.counts.failed).and_then(|x| x.checked_add(k.counts.crashed)).and_then(|x| x.checked_add(k.counts.skipped));
+            let n = k
+                .counts
+                .passed
+                .checked_add(k.counts.failed)
+                .and_then(|x| x.checked_add(k.counts.crashed))
+                .and_then(|x| x.checked_add(k.counts.skipped));
             if k.counts.total != k.tests.len() || n != Some(k.counts.total) {
-                return bad(format!("KUnit counts (total {}) do not match its {} tests", k.counts.total, k.tests.len()));
+                return bad(format!(
+                    "KUnit counts (total {}) do not match its {} tests",
+                    k.counts.total,
+                    k.tests.len()
+                ));
             }
         }
         Ok(())
@@ -353,7 +417,9 @@ impl RunResults {
 
 /// Current time as RFC 3339 UTC, without a date crate.
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     rfc3339(secs)
 }
 
@@ -371,7 +437,12 @@ pub fn rfc3339(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

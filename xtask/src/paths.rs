@@ -6,7 +6,10 @@ use anyhow::Context;
 
 /// The repository root (the folder holding the workspace `Cargo.toml`).
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace root")
+        .to_path_buf()
 }
 
 /// The cache folder: `--cache`, else `$RFL_CACHE`, else `target/rfl` in the project.
@@ -28,8 +31,17 @@ impl Cache {
             (None, Some(p)) if !p.is_empty() => PathBuf::from(p),
             _ => project_root().join("target").join("rfl"),
         };
-        let root = if root.is_absolute() { root } else { std::env::current_dir().unwrap_or_default().join(root) };
-        Cache { root, slots_at: None, ccache_at: None, results_at: None }
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir().unwrap_or_default().join(root)
+        };
+        Cache {
+            root,
+            slots_at: None,
+            ccache_at: None,
+            results_at: None,
+        }
     }
     /// The one git object store holding every base and entry.
     pub fn store(&self) -> PathBuf {
@@ -44,11 +56,15 @@ impl Cache {
     }
     /// Build slots: a worktree and output folders per (base, toolchain).
     pub fn slots(&self) -> PathBuf {
-        self.slots_at.clone().unwrap_or_else(|| self.root.join("slots"))
+        self.slots_at
+            .clone()
+            .unwrap_or_else(|| self.root.join("slots"))
     }
     /// Results of finished cells, keyed by everything that determines them.
     pub fn results(&self) -> PathBuf {
-        self.results_at.clone().unwrap_or_else(|| self.root.join("results"))
+        self.results_at
+            .clone()
+            .unwrap_or_else(|| self.root.join("results"))
     }
     pub fn runs(&self) -> PathBuf {
         self.root.join("runs")
@@ -69,15 +85,25 @@ pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
     use std::io::{Read, Seek, Write};
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
-    std::fs::create_dir_all(&cache.root).with_context(|| format!("create the cache {}", cache.root.display()))?;
+    std::fs::create_dir_all(&cache.root)
+        .with_context(|| format!("create the cache {}", cache.root.display()))?;
     let path = cache.root.join("lock");
-    let planted = || anyhow::anyhow!("the cache lock {} is a symbolic link; refusing to follow it (remove it if the cache is yours)", path.display());
+    let planted = || {
+        anyhow::anyhow!("the cache lock {} is a symbolic link; refusing to follow it (remove it if the cache is yours)", path.display())
+    };
     if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(planted());
     }
     // O_NOFOLLOW as well: a link planted between the check above and the open still fails
     // (ELOOP) instead of having its target truncated and written.
-    let mut f = match std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).custom_flags(libc::O_NOFOLLOW).open(&path) {
+    let mut f = match std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+    {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(planted()),
         Err(e) => return Err(e).with_context(|| format!("open the cache lock {}", path.display())),
@@ -89,7 +115,11 @@ pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
     if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let mut holder = String::new();
         let _ = (&f).read_to_string(&mut holder);
-        eprintln!("waiting for the cache lock {} (held by {}); Ctrl-C gives up", path.display(), holder.trim());
+        eprintln!(
+            "waiting for the cache lock {} (held by {}); Ctrl-C gives up",
+            path.display(),
+            holder.trim()
+        );
         // Polled, so that an interrupt while waiting ends the wait.
         while unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let err = std::io::Error::last_os_error();
@@ -97,7 +127,10 @@ pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
                 anyhow::bail!("cannot lock {}: {err}", path.display());
             }
             if crate::proc::interrupted() {
-                anyhow::bail!("interrupted while waiting for the cache lock {}", path.display());
+                anyhow::bail!(
+                    "interrupted while waiting for the cache lock {}",
+                    path.display()
+                );
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
@@ -126,9 +159,22 @@ mod tests {
         let root = dir.path().join("cache");
         std::fs::create_dir_all(&root).unwrap();
         std::os::unix::fs::symlink(&victim, root.join("lock")).unwrap();
-        let cache = Cache { root: root.clone(), slots_at: None, ccache_at: None, results_at: None };
-        let err = format!("{:#}", lock_cache(&cache).err().expect("a planted link must be refused"));
-        assert!(err.contains(&root.join("lock").display().to_string()) && err.contains("symbolic link"), "{err}");
+        let cache = Cache {
+            root: root.clone(),
+            slots_at: None,
+            ccache_at: None,
+            results_at: None,
+        };
+        let err = format!(
+            "{:#}",
+            lock_cache(&cache)
+                .err()
+                .expect("a planted link must be refused")
+        );
+        assert!(
+            err.contains(&root.join("lock").display().to_string()) && err.contains("symbolic link"),
+            "{err}"
+        );
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
         // A dangling link (to a file not there yet) is not created through either.
         std::fs::remove_file(root.join("lock")).unwrap();

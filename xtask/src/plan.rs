@@ -27,7 +27,11 @@ impl Filters {
         !self.entries.is_empty() && self.entries.iter().all(|p| p.as_str() == BASE_ENTRY)
     }
     fn wants_entry(&self, id: &str) -> bool {
-        self.entries.is_empty() || self.entries.iter().any(|p| p.as_str() != BASE_ENTRY && p.matches(id))
+        self.entries.is_empty()
+            || self
+                .entries
+                .iter()
+                .any(|p| p.as_str() != BASE_ENTRY && p.matches(id))
     }
 }
 
@@ -61,7 +65,11 @@ impl Cell {
     }
     /// A name unique within a run, also used as a folder name.
     pub fn name(&self, many_toolchains: bool) -> String {
-        let who = if self.is_base() { format!("base-{}", self.base) } else { self.entry.clone() };
+        let who = if self.is_base() {
+            format!("base-{}", self.base)
+        } else {
+            self.entry.clone()
+        };
         if many_toolchains {
             format!("{who}.{}.{}", self.arch, self.toolchain)
         } else {
@@ -81,7 +89,12 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
     let toolchains: Vec<String> = if m.matrix.toolchains.is_empty() {
         vec!["default".to_string()]
     } else {
-        m.matrix.toolchains.keys().filter(|t| f.toolchain.as_ref().is_none_or(|w| w == *t)).cloned().collect()
+        m.matrix
+            .toolchains
+            .keys()
+            .filter(|t| f.toolchain.as_ref().is_none_or(|w| w == *t))
+            .cloned()
+            .collect()
     };
     let arch_ok = |a: &Arch| f.arches.is_empty() || f.arches.contains(a);
     let base_ok = |b: Option<&str>| f.base.as_deref().is_none_or(|w| Some(w) == b);
@@ -92,10 +105,17 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
     let mut needed: Vec<(String, Arch)> = Vec::new();
     for e in &m.matrix.entries {
         let id = e.id.get_ref();
-        let arches: Vec<Arch> = m.entry_arches(e).into_iter().filter(|a| arch_ok(a)).collect();
+        let arches: Vec<Arch> = m
+            .entry_arches(e)
+            .into_iter()
+            .filter(|a| arch_ok(a))
+            .collect();
         let runnable = e.skip_reason().is_none();
         if runnable && base_ok(e.base_name()) {
-            let b = e.base_name().expect("runnable entries have a base").to_string();
+            let b = e
+                .base_name()
+                .expect("runnable entries have a base")
+                .to_string();
             for a in &arches {
                 if !needed.contains(&(b.clone(), *a)) {
                     needed.push((b.clone(), *a));
@@ -107,7 +127,10 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
         }
         entries.push(PlannedEntry {
             id: id.clone(),
-            source: SourceRef { kind: e.source.get_ref().kind(), value: e.source.get_ref().value().to_string() },
+            source: SourceRef {
+                kind: e.source.get_ref().kind(),
+                value: e.source.get_ref().value().to_string(),
+            },
             base: e.base_name().map(str::to_string),
             skip_reason: e.skip_reason(),
             arches: arches.clone(),
@@ -115,7 +138,12 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
         if runnable {
             for a in &arches {
                 for t in &toolchains {
-                    cells.push(Cell { entry: id.clone(), base: e.base_name().unwrap_or_default().into(), arch: *a, toolchain: t.clone() });
+                    cells.push(Cell {
+                        entry: id.clone(),
+                        base: e.base_name().unwrap_or_default().into(),
+                        arch: *a,
+                        toolchain: t.clone(),
+                    });
                 }
             }
         }
@@ -124,12 +152,18 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
         // Base cells for every (base, arch) that the selected entries build on, so that each
         // entry can be compared with its bare base; with only `--entry base`, for every base
         // the matrix's runnable entries use.
-        let selected: BTreeSet<(String, Arch)> = cells.iter().map(|c| (c.base.clone(), c.arch)).collect();
+        let selected: BTreeSet<(String, Arch)> =
+            cells.iter().map(|c| (c.base.clone(), c.arch)).collect();
         let mut base_cells = Vec::new();
         for (b, a) in &needed {
             if f.only_base_cells() || selected.contains(&(b.clone(), *a)) {
                 for t in &toolchains {
-                    base_cells.push(Cell { entry: BASE_ENTRY.into(), base: b.clone(), arch: *a, toolchain: t.clone() });
+                    base_cells.push(Cell {
+                        entry: BASE_ENTRY.into(),
+                        base: b.clone(),
+                        arch: *a,
+                        toolchain: t.clone(),
+                    });
                 }
             }
         }
@@ -137,7 +171,11 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
         base_cells.extend(cells);
         cells = base_cells;
     }
-    Plan { entries, cells, toolchains }
+    Plan {
+        entries,
+        cells,
+        toolchains,
+    }
 }
 
 impl Plan {
@@ -152,11 +190,20 @@ impl Plan {
         for c in &self.cells {
             let _ = writeln!(out, "  {:<48} base {}", c.name(many), c.base);
         }
-        let skipped: Vec<&PlannedEntry> = self.entries.iter().filter(|e| e.skip_reason.is_some()).collect();
+        let skipped: Vec<&PlannedEntry> = self
+            .entries
+            .iter()
+            .filter(|e| e.skip_reason.is_some())
+            .collect();
         if !skipped.is_empty() {
             let _ = writeln!(out, "{} entries cannot run:", skipped.len());
             for e in skipped {
-                let _ = writeln!(out, "  {:<32} {}", e.id, e.skip_reason.as_deref().unwrap_or(""));
+                let _ = writeln!(
+                    out,
+                    "  {:<32} {}",
+                    e.id,
+                    e.skip_reason.as_deref().unwrap_or("")
+                );
             }
         }
         out
@@ -186,7 +233,10 @@ impl Plan {
             .enumerate()
             .map(|(i, cells)| {
                 let first = cells[0];
-                let spec: Vec<String> = cells.iter().map(|c| format!("{}@{}@{}", c.entry, c.base, c.arch)).collect();
+                let spec: Vec<String> = cells
+                    .iter()
+                    .map(|c| format!("{}@{}@{}", c.entry, c.base, c.arch))
+                    .collect();
                 serde_json::json!({
                     "name": format!("{:03}-{}-{}", i, first.base, first.arch),
                     "shard": i,
@@ -258,20 +308,49 @@ arches = ["arm64"]
     #[test]
     fn full_plan_has_base_cells_first_and_skips() {
         let p = plan(&m(), &Filters::default());
-        assert_eq!(names(&p), ["base-a.x86_64", "base-a.arm64", "base-b.arm64", "one.x86_64", "one.arm64", "three.arm64"]);
-        assert_eq!(p.entries[1].skip_reason.as_deref(), Some("not published: soon"));
+        assert_eq!(
+            names(&p),
+            [
+                "base-a.x86_64",
+                "base-a.arm64",
+                "base-b.arm64",
+                "one.x86_64",
+                "one.arm64",
+                "three.arm64"
+            ]
+        );
+        assert_eq!(
+            p.entries[1].skip_reason.as_deref(),
+            Some("not published: soon")
+        );
     }
 
     #[test]
     fn filters() {
-        let f = Filters { entries: vec![glob::Pattern::new("base").unwrap()], ..Default::default() };
-        assert_eq!(names(&plan(&m(), &f)), ["base-a.x86_64", "base-a.arm64", "base-b.arm64"]);
-        let f = Filters { entries: vec![glob::Pattern::new("t*").unwrap()], arches: vec![Arch::Arm64], ..Default::default() };
+        let f = Filters {
+            entries: vec![glob::Pattern::new("base").unwrap()],
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&plan(&m(), &f)),
+            ["base-a.x86_64", "base-a.arm64", "base-b.arm64"]
+        );
+        let f = Filters {
+            entries: vec![glob::Pattern::new("t*").unwrap()],
+            arches: vec![Arch::Arm64],
+            ..Default::default()
+        };
         let p = plan(&m(), &f);
         assert_eq!(names(&p), ["base-b.arm64", "three.arm64"]);
         assert_eq!(p.entries.len(), 2);
-        let f = Filters { base: Some("a".into()), ..Default::default() };
-        assert_eq!(names(&plan(&m(), &f)), ["base-a.x86_64", "base-a.arm64", "one.x86_64", "one.arm64"]);
+        let f = Filters {
+            base: Some("a".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&plan(&m(), &f)),
+            ["base-a.x86_64", "base-a.arm64", "one.x86_64", "one.arm64"]
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static CHILD_TIME: Mutex<Vec<(String, Instant, Instant)>> = Mutex::new(Vec::new());
 
 fn account(cmd: &Command, elapsed: Duration) {
-    let prog = Path::new(cmd.get_program()).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let prog = Path::new(cmd.get_program())
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let end = Instant::now();
     let mut g = CHILD_TIME.lock().unwrap_or_else(|e| e.into_inner());
     g.push((prog, end - elapsed, end));
@@ -32,8 +35,12 @@ fn account(cmd: &Command, elapsed: Duration) {
 /// `prefixes` ran (overlapping children count once), since `since`.
 pub fn child_time(prefixes: &[&str], since: Instant) -> Duration {
     let g = CHILD_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut spans: Vec<(Instant, Instant)> =
-        g.iter().filter(|(p, _, _)| prefixes.iter().any(|x| p.starts_with(x))).map(|(_, a, b)| ((*a).max(since), *b)).filter(|(a, b)| b > a).collect();
+    let mut spans: Vec<(Instant, Instant)> = g
+        .iter()
+        .filter(|(p, _, _)| prefixes.iter().any(|x| p.starts_with(x)))
+        .map(|(_, a, b)| ((*a).max(since), *b))
+        .filter(|(a, b)| b > a)
+        .collect();
     union_length(&mut spans)
 }
 
@@ -65,7 +72,11 @@ pub fn start_recording() {
 }
 
 pub fn take_recording() -> Vec<String> {
-    RECORD.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default()
+    RECORD
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default()
 }
 
 fn record(cmd: &Command, redirect: Option<(&Path, bool)>, deadline: Option<Duration>) {
@@ -75,12 +86,20 @@ fn record(cmd: &Command, redirect: Option<(&Path, bool)>, deadline: Option<Durat
         if let Some(d) = deadline {
             // `timeout` goes right before the program, after any `cd … &&` and variables.
             let prog = shell_quote(cmd.get_program());
-            if let Some(i) = line.find(&format!(" {prog} ")).map(|i| i + 1).or_else(|| line.starts_with(&prog).then_some(0)) {
+            if let Some(i) = line
+                .find(&format!(" {prog} "))
+                .map(|i| i + 1)
+                .or_else(|| line.starts_with(&prog).then_some(0))
+            {
                 line.insert_str(i, &format!("timeout -k 5 {} ", d.as_secs().max(1)));
             }
         }
         if let Some((p, append)) = redirect {
-            line.push_str(&format!(" {} {} 2>&1", if append { ">>" } else { ">" }, shell_quote(p)));
+            line.push_str(&format!(
+                " {} {} 2>&1",
+                if append { ">>" } else { ">" },
+                shell_quote(p)
+            ));
         }
         lines.push(line);
     }
@@ -159,12 +178,21 @@ pub fn kill_group(pgid: i32) {
 static GROUP_FILE: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
 
 fn save_groups(groups: &[i32]) {
-    if let Some(p) = GROUP_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+    if let Some(p) = GROUP_FILE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let text: String = groups.iter().map(|g| format!("{g}\n")).collect();
         // Not through a link planted in the cache: that would overwrite the link's target.
-        let f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).custom_flags(libc::O_NOFOLLOW).open(p);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(p);
         let _ = f.and_then(|mut f| f.write_all(text.as_bytes()));
     }
 }
@@ -173,7 +201,11 @@ fn save_groups(groups: &[i32]) {
 /// children running), then record this run's there.
 pub fn adopt_group_file(path: &Path) {
     if let Ok(text) = std::fs::read_to_string(path) {
-        let stale: Vec<i32> = text.lines().filter_map(|l| l.trim().parse::<i32>().ok()).filter(|g| *g > 1).collect();
+        let stale: Vec<i32> = text
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok())
+            .filter(|g| *g > 1)
+            .collect();
         // Process ids are reused: only processes that carry the harness's marker in their
         // environment and sit in a recorded group are ended.
         for pid in leftover_children(&stale) {
@@ -191,21 +223,36 @@ pub fn adopt_group_file(path: &Path) {
 const MARKER: &str = "RFL_HARNESS_CHILD";
 
 fn leftover_children(groups: &[i32]) -> Vec<i32> {
-    let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
         // Fields after the parenthesised command: state ppid pgrp …
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
-        let pgrp: i32 = rest.split_whitespace().nth(2).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let pgrp: i32 = rest
+            .split_whitespace()
+            .nth(2)
+            .and_then(|f| f.parse().ok())
+            .unwrap_or(0);
         if !groups.contains(&pgrp) {
             continue;
         }
         let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
         // A child of this very process is not a leftover (the marker holds the harness's pid).
         let ours = format!("{MARKER}={}", std::process::id());
-        if env.split(|b| *b == 0).any(|kv| kv.starts_with(MARKER.as_bytes()) && kv != ours.as_bytes()) {
+        if env
+            .split(|b| *b == 0)
+            .any(|kv| kv.starts_with(MARKER.as_bytes()) && kv != ours.as_bytes())
+        {
             out.push(pid);
         }
     }
@@ -239,7 +286,11 @@ fn forget_group(pgid: i32) {
 /// Wait for `child` until `deadline`; past it (or on interrupt), kill its group. `watch` is
 /// polled while waiting and may end the wait early by returning true (the group is then
 /// killed and the outcome is not a timeout).
-pub fn wait_deadline(mut child: Child, deadline: Option<Duration>, mut watch: impl FnMut() -> bool) -> std::io::Result<Outcome> {
+pub fn wait_deadline(
+    mut child: Child,
+    deadline: Option<Duration>,
+    mut watch: impl FnMut() -> bool,
+) -> std::io::Result<Outcome> {
     let start = Instant::now();
     let pgid = child.id() as i32;
     let mut timed_out = false;
@@ -263,11 +314,19 @@ pub fn wait_deadline(mut child: Child, deadline: Option<Duration>, mut watch: im
         libc::kill(-pgid, libc::SIGKILL);
     }
     forget_group(pgid);
-    Ok(Outcome { status, timed_out, elapsed: start.elapsed() })
+    Ok(Outcome {
+        status,
+        timed_out,
+        elapsed: start.elapsed(),
+    })
 }
 
 /// Run with stdout and stderr appended to `log`, under a deadline.
-pub fn run_logged(cmd: &mut Command, log: &Path, deadline: Option<Duration>) -> anyhow::Result<Outcome> {
+pub fn run_logged(
+    cmd: &mut Command,
+    log: &Path,
+    deadline: Option<Duration>,
+) -> anyhow::Result<Outcome> {
     run_logged_watch(cmd, log, deadline, || false)
 }
 
@@ -282,22 +341,39 @@ pub fn run_logged_watch(
 
 /// Run with stdout and stderr going to `path` as they are (no command line on top): for a
 /// console that parsers read.
-pub fn run_to_file(cmd: &mut Command, path: &Path, deadline: Option<Duration>, watch: impl FnMut() -> bool) -> anyhow::Result<Outcome> {
+pub fn run_to_file(
+    cmd: &mut Command,
+    path: &Path,
+    deadline: Option<Duration>,
+    watch: impl FnMut() -> bool,
+) -> anyhow::Result<Outcome> {
     run_into(cmd, path, false, deadline, watch)
 }
 
-fn run_into(cmd: &mut Command, log: &Path, header: bool, deadline: Option<Duration>, watch: impl FnMut() -> bool) -> anyhow::Result<Outcome> {
+fn run_into(
+    cmd: &mut Command,
+    log: &Path,
+    header: bool,
+    deadline: Option<Duration>,
+    watch: impl FnMut() -> bool,
+) -> anyhow::Result<Outcome> {
     use std::io::Write;
     record(cmd, Some((log, header)), deadline);
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("open log {}", log.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("open log {}", log.display()))?;
     if header {
         let _ = writeln!(f, "$ {}", display_command(cmd));
     }
     let f2 = f.try_clone()?;
-    cmd.stdin(Stdio::null()).stdout(Stdio::from(f)).stderr(Stdio::from(f2));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(f))
+        .stderr(Stdio::from(f2));
     let child = spawn_in_group(cmd).with_context(|| format!("spawn {}", display_command(cmd)))?;
     let o = wait_deadline(child, deadline, watch)?;
     account(cmd, o.elapsed);
@@ -322,7 +398,9 @@ pub fn run_captured(cmd: &mut Command, deadline: Option<Duration>) -> anyhow::Re
     // O_TMPFILE, made with O_EXCL): no name in /tmp that another user could plant a link at.
     let mut out = tempfile::tempfile().context("create a temporary file for a child's stdout")?;
     let mut err = tempfile::tempfile().context("create a temporary file for a child's stderr")?;
-    cmd.stdin(Stdio::null()).stdout(Stdio::from(out.try_clone()?)).stderr(Stdio::from(err.try_clone()?));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(out.try_clone()?))
+        .stderr(Stdio::from(err.try_clone()?));
     let child = spawn_in_group(cmd).with_context(|| format!("spawn {}", display_command(cmd)))?;
     let outcome = wait_deadline(child, deadline, || false)?;
     account(cmd, outcome.elapsed);
@@ -330,20 +408,32 @@ pub fn run_captured(cmd: &mut Command, deadline: Option<Duration>) -> anyhow::Re
     // taken for real (empty) output, and hashed as such.
     let read_back = |f: &mut File, what: &str| -> anyhow::Result<Vec<u8>> {
         let mut bytes = Vec::new();
-        f.seek(SeekFrom::Start(0)).and_then(|_| f.read_to_end(&mut bytes)).with_context(|| format!("read the {what} of {}", display_command(cmd)))?;
+        f.seek(SeekFrom::Start(0))
+            .and_then(|_| f.read_to_end(&mut bytes))
+            .with_context(|| format!("read the {what} of {}", display_command(cmd)))?;
         Ok(bytes)
     };
     let stdout_bytes = read_back(&mut out, "stdout")?;
     let stderr = String::from_utf8_lossy(&read_back(&mut err, "stderr")?).into_owned();
     let stdout = String::from_utf8_lossy(&stdout_bytes).into_owned();
-    Ok(Captured { outcome, stdout_bytes, stdout, stderr })
+    Ok(Captured {
+        outcome,
+        stdout_bytes,
+        stdout,
+        stderr,
+    })
 }
 
 /// Run to completion and return stdout; a non-zero exit is an error carrying stderr.
 pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
     let c = run_captured(cmd, None)?;
     if !c.outcome.success() {
-        anyhow::bail!("`{}` failed ({}): {}", display_command(cmd), c.outcome.describe(), c.stderr.trim());
+        anyhow::bail!(
+            "`{}` failed ({}): {}",
+            display_command(cmd),
+            c.outcome.describe(),
+            c.stderr.trim()
+        );
     }
     Ok(c.stdout)
 }
@@ -353,7 +443,12 @@ pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
 pub fn output_bytes(cmd: &mut Command) -> anyhow::Result<Vec<u8>> {
     let c = run_captured(cmd, None)?;
     if !c.outcome.success() {
-        anyhow::bail!("`{}` failed ({}): {}", display_command(cmd), c.outcome.describe(), c.stderr.trim());
+        anyhow::bail!(
+            "`{}` failed ({}): {}",
+            display_command(cmd),
+            c.outcome.describe(),
+            c.stderr.trim()
+        );
     }
     Ok(c.stdout_bytes)
 }
@@ -387,7 +482,10 @@ pub fn display_command(cmd: &Command) -> String {
 
 pub fn shell_quote(s: impl AsRef<OsStr>) -> String {
     let s = s.as_ref().to_string_lossy();
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
         s.into_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -401,7 +499,9 @@ pub fn which(name: &str) -> Option<std::path::PathBuf> {
         return p.is_file().then(|| p.to_path_buf());
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 #[cfg(test)]
@@ -426,7 +526,13 @@ mod tests {
 
     #[test]
     fn captured_output_and_failure() {
-        let c = run_captured(Command::new("sh").arg("-c").arg("echo out; echo err >&2; exit 3"), None).unwrap();
+        let c = run_captured(
+            Command::new("sh")
+                .arg("-c")
+                .arg("echo out; echo err >&2; exit 3"),
+            None,
+        )
+        .unwrap();
         assert_eq!(c.stdout, "out\n");
         assert_eq!(c.stderr, "err\n");
         assert_eq!(c.outcome.code(), Some(3));
@@ -464,7 +570,13 @@ mod tests {
             }
         }
         for _ in 0..4 {
-            let c = run_captured(Command::new("sh").arg("-c").arg("echo overwritten; echo overwritten >&2"), None).unwrap();
+            let c = run_captured(
+                Command::new("sh")
+                    .arg("-c")
+                    .arg("echo overwritten; echo overwritten >&2"),
+                None,
+            )
+            .unwrap();
             assert_eq!(c.stdout, "overwritten\n");
         }
         let after = std::fs::read_to_string(&victim).unwrap();
@@ -478,7 +590,10 @@ mod tests {
     fn overlapping_children_count_once() {
         let t = Instant::now();
         let s = |a: u64, b: u64| (t + Duration::from_secs(a), t + Duration::from_secs(b));
-        assert_eq!(union_length(&mut [s(0, 10), s(5, 12), s(20, 25), s(21, 22)]), Duration::from_secs(17));
+        assert_eq!(
+            union_length(&mut [s(0, 10), s(5, 12), s(20, 25), s(21, 22)]),
+            Duration::from_secs(17)
+        );
         assert_eq!(union_length(&mut []), Duration::ZERO);
     }
 

@@ -16,8 +16,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::outcome::{now_rfc3339, Stage};
 
 enum Mode {
-    Bars { multi: MultiProgress, overall: Mutex<Option<ProgressBar>> },
-    Plain { actions: bool },
+    Bars {
+        multi: MultiProgress,
+        overall: Mutex<Option<ProgressBar>>,
+    },
+    Plain {
+        actions: bool,
+    },
 }
 
 fn mode() -> &'static Mode {
@@ -26,7 +31,10 @@ fn mode() -> &'static Mode {
         let actions = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
         let forced_plain = std::env::var_os("RFL_PROGRESS").is_some_and(|v| v == "plain");
         if std::io::stderr().is_terminal() && !actions && !forced_plain {
-            Mode::Bars { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4)), overall: Mutex::new(None) }
+            Mode::Bars {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4)),
+                overall: Mutex::new(None),
+            }
         } else {
             Mode::Plain { actions }
         }
@@ -86,9 +94,11 @@ pub fn start_run(total: usize) {
     if let Mode::Bars { multi, overall } = mode() {
         let bar = multi.add(ProgressBar::new(total as u64));
         bar.set_style(
-            ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, ETA {eta}")
-                .expect("a valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix:.bold} [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, ETA {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
         );
         bar.set_prefix("matrix");
         bar.enable_steady_tick(Duration::from_millis(500));
@@ -179,12 +189,20 @@ fn mins(d: Duration) -> String {
 /// The heartbeat line of one running cell.
 fn heartbeat_line(r: &Running) -> String {
     let now = Instant::now();
-    let mut l = format!("cell {}: {} for {} (cell {})", r.name, r.stage.name(), mins(now - r.stage_start), mins(now - r.cell_start));
+    let mut l = format!(
+        "cell {}: {} for {} (cell {})",
+        r.name,
+        r.stage.name(),
+        mins(now - r.stage_start),
+        mins(now - r.cell_start)
+    );
     if let Some((log, what)) = stage_log(r.stage) {
         match lines_in(&r.dir.join(log)) {
             Some(n) => l.push_str(&format!(", {n} {what} so far")),
             // Its make or QEMU starts with a job token; the log comes with it.
-            None if matches!(r.stage, Stage::Build | Stage::Rustdoc) => l.push_str(", waiting for a job slot"),
+            None if matches!(r.stage, Stage::Build | Stage::Rustdoc) => {
+                l.push_str(", waiting for a job slot")
+            }
             None => {}
         }
     }
@@ -196,20 +214,26 @@ fn heartbeat_line(r: &Running) -> String {
 fn start_heartbeat() {
     static STARTED: OnceLock<()> = OnceLock::new();
     STARTED.get_or_init(|| {
-        let every = std::env::var("RFL_HEARTBEAT_S").ok().and_then(|v| v.parse::<u64>().ok()).filter(|s| *s > 0).map_or(HEARTBEAT, Duration::from_secs);
-        let _ = std::thread::Builder::new().name("heartbeat".into()).spawn(move || loop {
-            std::thread::sleep(Duration::from_secs(1).min(every));
-            let cells: Vec<Arc<Mutex<Running>>> = lock(running()).clone();
-            for c in cells {
-                let mut r = lock(&c);
-                if r.last_line.elapsed() >= every {
-                    let l = heartbeat_line(&r);
-                    r.last_line = Instant::now();
-                    drop(r);
-                    line(&l);
+        let every = std::env::var("RFL_HEARTBEAT_S")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .map_or(HEARTBEAT, Duration::from_secs);
+        let _ = std::thread::Builder::new()
+            .name("heartbeat".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(1).min(every));
+                let cells: Vec<Arc<Mutex<Running>>> = lock(running()).clone();
+                for c in cells {
+                    let mut r = lock(&c);
+                    if r.last_line.elapsed() >= every {
+                        let l = heartbeat_line(&r);
+                        r.last_line = Instant::now();
+                        drop(r);
+                        line(&l);
+                    }
                 }
-            }
-        });
+            });
     });
 }
 
@@ -226,7 +250,10 @@ pub fn cell(name: &str, dir: &Path) -> CellBar {
     let bar = match mode() {
         Mode::Bars { multi, overall } => {
             let b = ProgressBar::new_spinner();
-            b.set_style(ProgressStyle::with_template("{spinner} {prefix:40!} {msg:10} {elapsed:>4}").expect("a valid template"));
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:40!} {msg:10} {elapsed:>4}")
+                    .expect("a valid template"),
+            );
             b.set_prefix(one_line(name));
             b.set_message("start");
             b.enable_steady_tick(Duration::from_millis(250));
@@ -243,11 +270,22 @@ pub fn cell(name: &str, dir: &Path) -> CellBar {
     let beat = bar.is_none().then(|| {
         start_heartbeat();
         let now = Instant::now();
-        let r = Arc::new(Mutex::new(Running { name: name.to_string(), dir: dir.to_path_buf(), stage: Stage::Fetch, stage_start: now, cell_start: now, last_line: now }));
+        let r = Arc::new(Mutex::new(Running {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            stage: Stage::Fetch,
+            stage_start: now,
+            cell_start: now,
+            last_line: now,
+        }));
         lock(running()).push(r.clone());
         r
     });
-    CellBar { name: name.to_string(), bar, beat }
+    CellBar {
+        name: name.to_string(),
+        bar,
+        beat,
+    }
 }
 
 impl CellBar {
@@ -302,8 +340,14 @@ mod tests {
 
     #[test]
     fn outside_text_is_made_safe_for_a_terminal() {
-        assert_eq!(term_safe("\x1b]0;pwned\x07\x1b[2J"), "\\x1b]0;pwned\\x07\\x1b[2J");
-        assert_eq!(term_safe("a\u{202e}b\u{2066}c\u{9b}d\x7fe\r"), "a\\u{202e}b\\u{2066}c\\x9bd\\x7fe\\x0d");
+        assert_eq!(
+            term_safe("\x1b]0;pwned\x07\x1b[2J"),
+            "\\x1b]0;pwned\\x07\\x1b[2J"
+        );
+        assert_eq!(
+            term_safe("a\u{202e}b\u{2066}c\u{9b}d\x7fe\r"),
+            "a\\u{202e}b\\u{2066}c\\x9bd\\x7fe\\x0d"
+        );
         assert!(matches!(term_safe("tab\tnew\nline é ✓"), Cow::Borrowed(_)));
         assert_eq!(one_line("a\n::error::x"), "a\\n::error::x");
     }

@@ -57,7 +57,10 @@ fn split_cells(line: &str) -> Vec<String> {
 }
 
 fn header_columns(cells: &[String]) -> Option<Columns> {
-    let mut c = Columns { count: cells.len(), ..Default::default() };
+    let mut c = Columns {
+        count: cells.len(),
+        ..Default::default()
+    };
     for (i, h) in cells.iter().enumerate() {
         let h = h.to_lowercase();
         if h.contains("area") || h == "name" || h.contains("project") {
@@ -75,7 +78,8 @@ fn header_columns(cells: &[String]) -> Option<Columns> {
         }
     }
     // A patch table names an area, a status, and at least one kind of link or a base.
-    let is_patch_table = c.area.is_some() && c.status.is_some() && (c.git.is_some() || c.lore.is_some());
+    let is_patch_table =
+        c.area.is_some() && c.status.is_some() && (c.git.is_some() || c.lore.is_some());
     is_patch_table.then_some(c)
 }
 
@@ -96,9 +100,16 @@ pub fn parse_rows(markdown: &str) -> Vec<Row> {
                 i += 2;
                 while i < lines.len() && lines[i].trim_start().starts_with('|') {
                     let cells = split_cells(lines[i]);
-                    let get = |c: Option<usize>| c.and_then(|c| cells.get(c)).cloned().unwrap_or_default();
-                    let shape_problem = (cells.len() != cols.count)
-                        .then(|| format!("row has {} cells, the table has {}", cells.len(), cols.count));
+                    let get = |c: Option<usize>| {
+                        c.and_then(|c| cells.get(c)).cloned().unwrap_or_default()
+                    };
+                    let shape_problem = (cells.len() != cols.count).then(|| {
+                        format!(
+                            "row has {} cells, the table has {}",
+                            cells.len(),
+                            cols.count
+                        )
+                    });
                     let row = Row {
                         line: i + 1,
                         area: get(cols.area),
@@ -130,13 +141,19 @@ pub enum Link {
     Lore(String),
     Unpublished,
     /// Not a link the harness can use: the text as written, and why.
-    Unknown { link: String, reason: String },
+    Unknown {
+        link: String,
+        reason: String,
+    },
 }
 
 fn urls_in(cell: &str) -> Vec<String> {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = RE.get_or_init(|| regex::Regex::new(r#"https?://[^\s<>()\]"'`|]+"#).expect("static regex"));
-    re.find_iter(cell).map(|m| m.as_str().trim_end_matches(['.', ',']).to_string()).collect()
+    let re =
+        RE.get_or_init(|| regex::Regex::new(r#"https?://[^\s<>()\]"'`|]+"#).expect("static regex"));
+    re.find_iter(cell)
+        .map(|m| m.as_str().trim_end_matches(['.', ',']).to_string())
+        .collect()
 }
 
 fn percent_decode(s: &str) -> String {
@@ -175,18 +192,25 @@ struct WebLink<'a> {
 /// another: userinfo (`https://github.com@127.0.0.1/…`), odd characters in the host, spaces
 /// and control characters anywhere.
 fn parse_web_link(url: &str) -> Result<WebLink<'_>, String> {
-    let Some((scheme, rest)) = url.split_once("://") else { return Err("not a URL".into()) };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("not a URL".into());
+    };
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
         return Err(format!("scheme `{scheme}` is not http or https"));
     }
-    if url.chars().any(|c| c.is_control() || c.is_whitespace() || crate::matrix::is_bidi_control(c)) {
+    if url
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || crate::matrix::is_bidi_control(c))
+    {
         return Err("holds spaces or control characters".into());
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     if authority.contains('@') {
-        return Err("names a user before the host (`@` in the host part), so it is not a forge link".into());
+        return Err(
+            "names a user before the host (`@` in the host part), so it is not a forge link".into(),
+        );
     }
     if authority.contains(['[', ']']) {
         return Err(format!("host `{authority}` is not a plain host name"));
@@ -194,21 +218,39 @@ fn parse_web_link(url: &str) -> Result<WebLink<'_>, String> {
     let default_port = if scheme == "https" { "443" } else { "80" };
     let (name, port) = match authority.rsplit_once(':') {
         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h, p),
-        Some(_) => return Err(format!("host part `{authority}` has a port that is not a number")),
+        Some(_) => {
+            return Err(format!(
+                "host part `{authority}` has a port that is not a number"
+            ))
+        }
         None => (authority, ""),
     };
     let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
         return Err(format!("host `{authority}` is not a plain host name"));
     }
-    let host = if port.is_empty() || port.trim_start_matches('0') == default_port { name } else { format!("{name}:{port}") };
-    Ok(WebLink { scheme, host, path: tail.strip_prefix('/').unwrap_or(tail) })
+    let host = if port.is_empty() || port.trim_start_matches('0') == default_port {
+        name
+    } else {
+        format!("{name}:{port}")
+    };
+    Ok(WebLink {
+        scheme,
+        host,
+        path: tail.strip_prefix('/').unwrap_or(tail),
+    })
 }
 
 /// A GitHub owner or repository name (also a GitLab group or project): what such a forge
 /// accepts, so a link with anything else is not one of its links.
 fn forge_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The message-id of a lore URL: `https://lore.kernel.org/<list>/<msgid>/[T/][#m…|#t]`.
@@ -232,7 +274,10 @@ pub fn classify_link(text: &str) -> Link {
     if t.to_lowercase().contains("not yet published") || t.eq_ignore_ascii_case("unpublished") {
         return Link::Unpublished;
     }
-    let unknown = |reason: String| Link::Unknown { link: t.to_string(), reason };
+    let unknown = |reason: String| Link::Unknown {
+        link: t.to_string(),
+        reason,
+    };
     let url = t.trim_end_matches('/');
     let link = match parse_web_link(url) {
         Ok(l) => l,
@@ -248,22 +293,38 @@ pub fn classify_link(text: &str) -> Link {
     let (host, path) = (link.host.as_str(), link.path);
     let segs: Vec<&str> = path.split('/').collect();
     let source = match host {
-        "github.com" | "www.github.com" if segs.len() >= 3 && !(forge_name(segs[0]) && forge_name(segs[1])) => {
-            return unknown(format!("`{}/{}` is not a GitHub owner and repository", segs[0], segs[1]));
+        "github.com" | "www.github.com"
+            if segs.len() >= 3 && !(forge_name(segs[0]) && forge_name(segs[1])) =>
+        {
+            return unknown(format!(
+                "`{}/{}` is not a GitHub owner and repository",
+                segs[0], segs[1]
+            ));
         }
         "github.com" | "www.github.com" if segs.len() >= 3 => match segs[2] {
-            "pull" if segs.len() >= 5 && segs[4] == "commits" && segs.len() >= 6 => Some(Source::PrCommit(url.into())),
-            "pull" if segs.len() >= 4 && segs[3].chars().all(|c| c.is_ascii_digit()) => Some(Source::GithubPr(
-                format!("https://{host}/{}/{}/pull/{}", segs[0], segs[1], segs[3]),
-            )),
+            "pull" if segs.len() >= 5 && segs[4] == "commits" && segs.len() >= 6 => {
+                Some(Source::PrCommit(url.into()))
+            }
+            "pull" if segs.len() >= 4 && segs[3].chars().all(|c| c.is_ascii_digit()) => {
+                Some(Source::GithubPr(format!(
+                    "https://{host}/{}/{}/pull/{}",
+                    segs[0], segs[1], segs[3]
+                )))
+            }
             "tree" | "commits" if segs.len() >= 4 => Some(Source::Branch(url.into())),
             "commit" if segs.len() >= 4 => Some(Source::Commit(url.into())),
             "blob" if segs.len() >= 5 => Some(Source::File(url.into())),
             _ => None,
         },
         "elixir.bootlin.com" if segs.contains(&"source") => Some(Source::File(url.into())),
-        h if h.starts_with("gitlab.") && segs.len() >= 2 && !(forge_name(segs[0]) && forge_name(segs[1])) => {
-            return unknown(format!("`{}/{}` is not a GitLab group and project", segs[0], segs[1]));
+        h if h.starts_with("gitlab.")
+            && segs.len() >= 2
+            && !(forge_name(segs[0]) && forge_name(segs[1])) =>
+        {
+            return unknown(format!(
+                "`{}/{}` is not a GitLab group and project",
+                segs[0], segs[1]
+            ));
         }
         h if h.starts_with("gitlab.") && segs.len() >= 2 => {
             // `…/-/tree/B` names a branch; a bare project URL means its default branch.
@@ -298,7 +359,8 @@ pub fn classify_link(text: &str) -> Link {
 }
 
 /// The remotes that the well-known base names live on.
-pub const RUST_TREE_KERNEL_ORG: &str = "https://git.kernel.org/pub/scm/linux/kernel/git/ojeda/linux.git";
+pub const RUST_TREE_KERNEL_ORG: &str =
+    "https://git.kernel.org/pub/scm/linux/kernel/git/ojeda/linux.git";
 pub const RFL_GITHUB: &str = "https://github.com/Rust-for-Linux/linux.git";
 pub const MAINLINE: &str = "https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git";
 pub const STABLE: &str = "https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git";
@@ -318,16 +380,47 @@ pub fn standard_bases() -> Vec<BaseDecl> {
         kind: BaseKind::Tag,
         url: STABLE.into(),
         git_ref: format!("{series}.*"),
-        offline: Some(Offline { debian_package: pkg.into(), suite: suite.into() }),
+        offline: Some(Offline {
+            debian_package: pkg.into(),
+            suite: suite.into(),
+        }),
         description: desc.into(),
     };
     vec![
-        branch("rust-next", RUST_TREE_KERNEL_ORG, "new Rust features for the next merge window (part of linux-next)"),
-        branch("rust-fixes", RUST_TREE_KERNEL_ORG, "Rust fixes for the current cycle (part of linux-next)"),
-        branch("rust-dev", RFL_GITHUB, "experimental integration queue; rebased often"),
-        branch("rust", RFL_GITHUB, "the original, now frozen, development branch"),
-        tagged("v7.2.x", "v7.2", "linux-source-7.2", "unstable", "stable 7.2 release; offline from Debian's linux-source-7.2"),
-        tagged("v6.12.x", "v6.12", "linux-source-6.12", "bookworm-security", "6.12 LTS; offline from Debian's linux-source-6.12"),
+        branch(
+            "rust-next",
+            RUST_TREE_KERNEL_ORG,
+            "new Rust features for the next merge window (part of linux-next)",
+        ),
+        branch(
+            "rust-fixes",
+            RUST_TREE_KERNEL_ORG,
+            "Rust fixes for the current cycle (part of linux-next)",
+        ),
+        branch(
+            "rust-dev",
+            RFL_GITHUB,
+            "experimental integration queue; rebased often",
+        ),
+        branch(
+            "rust",
+            RFL_GITHUB,
+            "the original, now frozen, development branch",
+        ),
+        tagged(
+            "v7.2.x",
+            "v7.2",
+            "linux-source-7.2",
+            "unstable",
+            "stable 7.2 release; offline from Debian's linux-source-7.2",
+        ),
+        tagged(
+            "v6.12.x",
+            "v6.12",
+            "linux-source-6.12",
+            "bookworm-security",
+            "6.12 LTS; offline from Debian's linux-source-6.12",
+        ),
     ]
 }
 
@@ -349,7 +442,10 @@ pub fn normalise_base(spelling: &str) -> BaseChoice {
     let s = spelling.trim().trim_matches('`').trim().to_lowercase();
     static RES: std::sync::OnceLock<(regex::Regex, regex::Regex)> = std::sync::OnceLock::new();
     let (tag_re, rust_tag_re) = RES.get_or_init(|| {
-        (regex::Regex::new(r"^v?(\d+\.\d+)(-rc\d+)?$").expect("static regex"), regex::Regex::new(r"^rust-(\d+\.\d+)$").expect("static regex"))
+        (
+            regex::Regex::new(r"^v?(\d+\.\d+)(-rc\d+)?$").expect("static regex"),
+            regex::Regex::new(r"^rust-(\d+\.\d+)$").expect("static regex"),
+        )
     });
     match s.as_str() {
         "" => BaseChoice::Named(BLANK_BASE.into(), None),
@@ -387,7 +483,14 @@ pub fn normalise_base(spelling: &str) -> BaseChoice {
     }
 }
 
-const KNOWN_STATUSES: [&str; 6] = ["merged", "review", "rfc", "testing", "experimental", "abandoned"];
+const KNOWN_STATUSES: [&str; 6] = [
+    "merged",
+    "review",
+    "rfc",
+    "testing",
+    "experimental",
+    "abandoned",
+];
 
 /// The result of importing a registry.
 #[derive(Debug, Default)]
@@ -419,13 +522,33 @@ fn slug(s: &str) -> String {
 /// A short word that tells a row's source apart from others of the same area.
 fn discriminator(source: &Source, row: &Row) -> String {
     let v = source.value();
-    let segs: Vec<&str> = v.split("://").nth(1).unwrap_or(v).split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = v
+        .split("://")
+        .nth(1)
+        .unwrap_or(v)
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let d = match source {
         Source::GithubPr(_) => format!("pr{}", segs.get(4).unwrap_or(&"")),
         // Seven characters, not bytes: a segment may hold any character.
-        Source::PrCommit(_) => format!("pr{}-{}", segs.get(4).unwrap_or(&""), segs.get(6).map_or(String::new(), |s| s.chars().take(7).collect())),
-        Source::Branch(_) => format!("{}-{}", segs.get(1).unwrap_or(&""), segs.last().unwrap_or(&"")),
-        Source::Commit(_) => format!("{}-{}", segs.get(1).unwrap_or(&""), segs.last().map_or(String::new(), |s| s.chars().take(7).collect())),
+        Source::PrCommit(_) => format!(
+            "pr{}-{}",
+            segs.get(4).unwrap_or(&""),
+            segs.get(6)
+                .map_or(String::new(), |s| s.chars().take(7).collect())
+        ),
+        Source::Branch(_) => format!(
+            "{}-{}",
+            segs.get(1).unwrap_or(&""),
+            segs.last().unwrap_or(&"")
+        ),
+        Source::Commit(_) => format!(
+            "{}-{}",
+            segs.get(1).unwrap_or(&""),
+            segs.last()
+                .map_or(String::new(), |s| s.chars().take(7).collect())
+        ),
         Source::Lore(id) => {
             // Message-ids of series usually start with the date: that is the short, telling part.
             let local = id.split('@').next().unwrap_or("");
@@ -436,7 +559,13 @@ fn discriminator(source: &Source, row: &Row) -> String {
                 local.chars().take(24).collect()
             }
         }
-        Source::File(_) => segs.last().unwrap_or(&"").split('.').next().unwrap_or("").to_string(),
+        Source::File(_) => segs
+            .last()
+            .unwrap_or(&"")
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .to_string(),
         _ => row.author.clone(),
     };
     slug(&d)
@@ -444,7 +573,12 @@ fn discriminator(source: &Source, row: &Row) -> String {
 
 /// A row's identity for id stability: what it is about and where it comes from.
 pub fn fingerprint(area: &str, source: &Source) -> String {
-    format!("{}\u{1f}{}\u{1f}{}", slug(area), source.kind(), source.value())
+    format!(
+        "{}\u{1f}{}\u{1f}{}",
+        slug(area),
+        source.kind(),
+        source.value()
+    )
 }
 
 /// Import the registry text. `previous` maps fingerprints to the ids an earlier import gave,
@@ -461,7 +595,10 @@ pub fn import(markdown: &str, previous: &HashMap<String, String>) -> Import {
 
     // Ids: keep the earlier import's for unchanged rows, then name the rest by area, adding a
     // word from the source when several rows share an area.
-    let fps: Vec<String> = drafts.iter().map(|e| fingerprint(&e.area, &e.source)).collect();
+    let fps: Vec<String> = drafts
+        .iter()
+        .map(|e| fingerprint(&e.area, &e.source))
+        .collect();
     let mut taken: BTreeSet<String> = BTreeSet::new();
     let mut ids: Vec<Option<String>> = vec![None; drafts.len()];
     for (i, fp) in fps.iter().enumerate() {
@@ -506,7 +643,10 @@ pub fn import(markdown: &str, previous: &HashMap<String, String>) -> Import {
     imp
 }
 
-fn classify_row(row: &Row, extra_bases: &mut BTreeMap<String, BaseDecl>) -> (EntryDecl, Vec<String>) {
+fn classify_row(
+    row: &Row,
+    extra_bases: &mut BTreeMap<String, BaseDecl>,
+) -> (EntryDecl, Vec<String>) {
     let mut notes = Vec::new();
     let at = format!("line {}", row.line);
     if let Some(p) = &row.shape_problem {
@@ -516,8 +656,12 @@ fn classify_row(row: &Row, extra_bases: &mut BTreeMap<String, BaseDecl>) -> (Ent
     if !status.is_empty() && !KNOWN_STATUSES.contains(&status.as_str()) {
         notes.push(format!("{at}: unknown status `{}` kept as is", row.status));
     }
-    let authors: Vec<String> =
-        row.author.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
+    let authors: Vec<String> = row
+        .author
+        .split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect();
 
     // Links: the git column and the mailing-list column, each possibly holding several URLs
     // or the words "not yet published".
@@ -540,7 +684,9 @@ fn classify_row(row: &Row, extra_bases: &mut BTreeMap<String, BaseDecl>) -> (Ent
         }
     }
     for (u, why) in &unknown {
-        notes.push(format!("{at}: link form not recognised ({why}), kept in the note: {u}"));
+        notes.push(format!(
+            "{at}: link form not recognised ({why}), kept in the note: {u}"
+        ));
     }
     let unknown: Vec<String> = unknown.into_iter().map(|(u, _)| u).collect();
     let lore_first = lore_ids.first().cloned();
@@ -549,7 +695,10 @@ fn classify_row(row: &Row, extra_bases: &mut BTreeMap<String, BaseDecl>) -> (Ent
     } else if let Some(id) = lore_first {
         (Source::Lore(id), None)
     } else if unpublished {
-        (Source::Unpublished("the registry says not yet published".into()), None)
+        (
+            Source::Unpublished("the registry says not yet published".into()),
+            None,
+        )
     } else if let Some(u) = unknown.first() {
         (Source::None(format!("unrecognised link {u}")), None)
     } else {
@@ -557,7 +706,10 @@ fn classify_row(row: &Row, extra_bases: &mut BTreeMap<String, BaseDecl>) -> (Ent
     };
 
     let mut skip = None;
-    let mut note_parts: Vec<String> = unknown.iter().map(|u| format!("unrecognised link: {u}")).collect();
+    let mut note_parts: Vec<String> = unknown
+        .iter()
+        .map(|u| format!("unrecognised link: {u}"))
+        .collect();
     let base = match normalise_base(&row.base) {
         BaseChoice::Named(name, decl) => {
             if let Some(d) = decl {
@@ -606,16 +758,40 @@ mod tests {
             Link::Git(s) => s,
             other => panic!("{u}: {other:?}"),
         };
-        assert_eq!(git("https://github.com/Rust-for-Linux/linux/pull/885"), GithubPr("https://github.com/Rust-for-Linux/linux/pull/885".into()));
-        assert_eq!(git("https://github.com/Rust-for-Linux/linux/pull/885/"), GithubPr("https://github.com/Rust-for-Linux/linux/pull/885".into()));
+        assert_eq!(
+            git("https://github.com/Rust-for-Linux/linux/pull/885"),
+            GithubPr("https://github.com/Rust-for-Linux/linux/pull/885".into())
+        );
+        assert_eq!(
+            git("https://github.com/Rust-for-Linux/linux/pull/885/"),
+            GithubPr("https://github.com/Rust-for-Linux/linux/pull/885".into())
+        );
         assert!(matches!(git("https://github.com/Rust-for-Linux/linux/pull/952/commits/f476b2b052165a40eed0a8fcb86b56f794ee62d8"), PrCommit(_)));
-        assert!(matches!(git("https://github.com/nbdd0121/linux/tree/device"), Branch(_)));
-        assert!(matches!(git("https://github.com/wedsonaf/linux/commits/ext2fs/"), Branch(_)));
-        assert!(matches!(git("https://github.com/Fabo/linux/commit/bb525ee7ae4fc0b352442a4853f41d213edd5d30"), Commit(_)));
-        assert!(matches!(git("https://github.com/AsahiLinux/linux/blob/gpu/rust-for-later/rust/kernel/of.rs"), File(_)));
-        assert!(matches!(git("https://elixir.bootlin.com/linux/v6.4/source/rust/kernel/task.rs"), File(_)));
+        assert!(matches!(
+            git("https://github.com/nbdd0121/linux/tree/device"),
+            Branch(_)
+        ));
+        assert!(matches!(
+            git("https://github.com/wedsonaf/linux/commits/ext2fs/"),
+            Branch(_)
+        ));
+        assert!(matches!(
+            git("https://github.com/Fabo/linux/commit/bb525ee7ae4fc0b352442a4853f41d213edd5d30"),
+            Commit(_)
+        ));
+        assert!(matches!(
+            git("https://github.com/AsahiLinux/linux/blob/gpu/rust-for-later/rust/kernel/of.rs"),
+            File(_)
+        ));
+        assert!(matches!(
+            git("https://elixir.bootlin.com/linux/v6.4/source/rust/kernel/task.rs"),
+            File(_)
+        ));
         assert!(matches!(git("https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/tree/rust/kernel/ioctl.rs"), File(_)));
-        assert!(matches!(git("https://gitlab.freedesktop.org/dakr/nova"), Gitlab(_)));
+        assert!(matches!(
+            git("https://gitlab.freedesktop.org/dakr/nova"),
+            Gitlab(_)
+        ));
         assert_eq!(
             classify_link("https://lore.kernel.org/rust-for-linux/20240409-unsaddle-skittle-c93eb77732bb@spud/T/#mcc65b9542b54f1813a490fe374cf2333adcc4ec3"),
             Link::Lore("20240409-unsaddle-skittle-c93eb77732bb@spud".into())
@@ -624,9 +800,15 @@ mod tests {
             classify_link("https://lore.kernel.org/rust-for-linux/20231018122518.128049-1-wedsonaf@gmail.com/#t"),
             Link::Lore("20231018122518.128049-1-wedsonaf@gmail.com".into())
         );
-        assert_eq!(classify_link("https://lore.kernel.org/all/a%40b.c/"), Link::Lore("a@b.c".into()));
+        assert_eq!(
+            classify_link("https://lore.kernel.org/all/a%40b.c/"),
+            Link::Lore("a@b.c".into())
+        );
         assert_eq!(classify_link("not yet published"), Link::Unpublished);
-        assert!(matches!(classify_link("https://example.com/x"), Link::Unknown { .. }));
+        assert!(matches!(
+            classify_link("https://example.com/x"),
+            Link::Unknown { .. }
+        ));
     }
 
     /// The reason an unusable link is refused (panics when the link is used).
@@ -650,17 +832,30 @@ mod tests {
             "https://lore.kernel.org@127.0.0.1/rust-for-linux/a@b/",
             "https://x@lore.kernel.org/rust-for-linux/a@b/",
         ] {
-            assert!(refused(link).contains("names a user before the host"), "{link}");
+            assert!(
+                refused(link).contains("names a user before the host"),
+                "{link}"
+            );
         }
         // Case, a trailing dot and the default port name the same host; another port does not.
         let git = |u: &str| match classify_link(u) {
             Link::Git(s) => s,
             other => panic!("{u}: {other:?}"),
         };
-        assert_eq!(git("https://GitHub.COM./o/r/pull/7"), Source::GithubPr("https://github.com/o/r/pull/7".into()));
-        assert_eq!(git("https://github.com:443/o/r/tree/b"), Source::Branch("https://github.com/o/r/tree/b".into()));
-        assert_eq!(git("http://GitLab.freedesktop.org/dakr/nova"), Source::Gitlab("http://gitlab.freedesktop.org/dakr/nova".into()));
-        assert!(refused("https://github.com:8443/o/r/pull/7").contains("no known forge link form on host `github.com:8443`"));
+        assert_eq!(
+            git("https://GitHub.COM./o/r/pull/7"),
+            Source::GithubPr("https://github.com/o/r/pull/7".into())
+        );
+        assert_eq!(
+            git("https://github.com:443/o/r/tree/b"),
+            Source::Branch("https://github.com/o/r/tree/b".into())
+        );
+        assert_eq!(
+            git("http://GitLab.freedesktop.org/dakr/nova"),
+            Source::Gitlab("http://gitlab.freedesktop.org/dakr/nova".into())
+        );
+        assert!(refused("https://github.com:8443/o/r/pull/7")
+            .contains("no known forge link form on host `github.com:8443`"));
         assert!(refused("https://github.com:x/o/r/pull/7").contains("port"));
         assert!(refused("https://[::1]/o/r/pull/7").contains("not a plain host name"));
         assert!(refused("https://github.com%2e/o/r/pull/7").contains("not a plain host name"));
@@ -674,7 +869,10 @@ mod tests {
         assert!(refused("https://gitlab.com/ü/é").contains("not a GitLab group"));
         assert!(refused("https://lore.kernel.org/ö").contains("no known forge link form"));
         // `%aé`: the two bytes after `%` end inside `é`.
-        assert_eq!(classify_link("https://lore.kernel.org/r/%e2%9c%93@x%aé%ff/"), Link::Lore("✓@x%aé\u{fffd}".into()));
+        assert_eq!(
+            classify_link("https://lore.kernel.org/r/%e2%9c%93@x%aé%ff/"),
+            Link::Lore("✓@x%aé\u{fffd}".into())
+        );
         assert!(refused("https://exämple.org/x").contains("not a plain host name"));
         // A commit whose last segment is not ASCII still gets an id, cut at a character.
         let imp = import(
@@ -690,25 +888,92 @@ mod tests {
     #[test]
     fn link_classification_holds_on_generated_strings() {
         let parts = [
-            "https://", "http://", "HTTPS://", "github.com", "gitlab.com", "gitlab.", "lore.kernel.org", "elixir.bootlin.com", "git.kernel.org",
-            "127.0.0.1", "@", "%", "%4", "%40", "%zz", ":", ":443", ":99999", ".", "/", "//", "?", "#", "pull", "commits", "tree", "commit", "blob",
-            "-", "source", "1", "abc", "ü", "é", "😀", "\u{202e}", "\u{1b}", " ", "\t", "[", "]", "::", "ext::", "-/tree/", "a@b", "T", "",
+            "https://",
+            "http://",
+            "HTTPS://",
+            "github.com",
+            "gitlab.com",
+            "gitlab.",
+            "lore.kernel.org",
+            "elixir.bootlin.com",
+            "git.kernel.org",
+            "127.0.0.1",
+            "@",
+            "%",
+            "%4",
+            "%40",
+            "%zz",
+            ":",
+            ":443",
+            ":99999",
+            ".",
+            "/",
+            "//",
+            "?",
+            "#",
+            "pull",
+            "commits",
+            "tree",
+            "commit",
+            "blob",
+            "-",
+            "source",
+            "1",
+            "abc",
+            "ü",
+            "é",
+            "😀",
+            "\u{202e}",
+            "\u{1b}",
+            " ",
+            "\t",
+            "[",
+            "]",
+            "::",
+            "ext::",
+            "-/tree/",
+            "a@b",
+            "T",
+            "",
         ];
         // A fixed linear congruential sequence: the same strings on every run.
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 33) as usize
         };
-        let mut cases: Vec<String> = vec![String::new(), "%".into(), "é".repeat(5000), format!("https://github.com/{}", "a/".repeat(10_000))];
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "%".into(),
+            "é".repeat(5000),
+            format!("https://github.com/{}", "a/".repeat(10_000)),
+        ];
         let schemes = ["https://", "http://", "HTTP://", "ftp://", "", "-x://"];
-        let hosts = ["github.com", "GitHub.com.", "gitlab.com", "gitlab.freedesktop.org", "lore.kernel.org", "git.kernel.org", "elixir.bootlin.com", "127.0.0.1", "ü.org"];
+        let hosts = [
+            "github.com",
+            "GitHub.com.",
+            "gitlab.com",
+            "gitlab.freedesktop.org",
+            "lore.kernel.org",
+            "git.kernel.org",
+            "elixir.bootlin.com",
+            "127.0.0.1",
+            "ü.org",
+        ];
         let users = ["", "", "", "x@", "github.com@", "a:b@", "@"];
         let ports = ["", "", "", ":443", ":80", ":18080", ":", ":x"];
         for i in 0..4000 {
             if i % 2 == 0 {
                 // Shaped like a link: scheme, maybe a user, a host, maybe a port, segments.
-                let mut c = format!("{}{}{}{}", schemes[next() % schemes.len()], users[next() % users.len()], hosts[next() % hosts.len()], ports[next() % ports.len()]);
+                let mut c = format!(
+                    "{}{}{}{}",
+                    schemes[next() % schemes.len()],
+                    users[next() % users.len()],
+                    hosts[next() % hosts.len()],
+                    ports[next() % ports.len()]
+                );
                 for _ in 0..next() % 7 {
                     c.push('/');
                     c.push_str(parts[next() % parts.len()]);
@@ -723,15 +988,26 @@ mod tests {
         for case in &cases {
             let link = classify_link(case);
             let url = case.trim().trim_end_matches('/');
-            let authority = url.split_once("://").map_or("", |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""));
+            let authority = url
+                .split_once("://")
+                .map_or("", |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""));
             if matches!(link, Link::Git(_) | Link::Lore(_)) {
                 forge += 1;
-                assert!(!authority.contains('@'), "{case:?} has a user yet is {link:?}");
-                assert!(!url.chars().any(|c| c.is_whitespace() || c.is_control()), "{case:?} is {link:?}");
+                assert!(
+                    !authority.contains('@'),
+                    "{case:?} has a user yet is {link:?}"
+                );
+                assert!(
+                    !url.chars().any(|c| c.is_whitespace() || c.is_control()),
+                    "{case:?} is {link:?}"
+                );
             }
             if let Link::Git(s) = &link {
                 let v = s.value();
-                assert!(v.starts_with("http://") || v.starts_with("https://"), "{case:?} → {v}");
+                assert!(
+                    v.starts_with("http://") || v.starts_with("https://"),
+                    "{case:?} → {v}"
+                );
                 assert!(crate::matrix::check_git_url(v).is_ok(), "{case:?} → {v}");
             }
             if let Link::Unknown { reason, .. } = &link {
@@ -739,18 +1015,37 @@ mod tests {
             }
         }
         // The generator reaches the forge forms too, not only refusals.
-        assert!(forge > 20, "only {forge} forge links among {} cases", cases.len());
+        assert!(
+            forge > 20,
+            "only {forge} forge links among {} cases",
+            cases.len()
+        );
     }
 
     #[test]
     fn base_spellings() {
-        assert_eq!(normalise_base("`rust`"), BaseChoice::Named("rust".into(), None));
-        assert_eq!(normalise_base(" "), BaseChoice::Named(BLANK_BASE.into(), None));
-        assert_eq!(normalise_base("merged"), BaseChoice::Named(MERGED_BASE.into(), None));
-        assert!(matches!(normalise_base("`rust-6.5`"), BaseChoice::Named(n, Some(d)) if n == "rust-6.5" && d.kind == BaseKind::Tag));
-        assert!(matches!(normalise_base("`6.3-rc1`"), BaseChoice::Named(n, Some(d)) if n == "v6.3-rc1" && d.git_ref == "v6.3-rc1"));
+        assert_eq!(
+            normalise_base("`rust`"),
+            BaseChoice::Named("rust".into(), None)
+        );
+        assert_eq!(
+            normalise_base(" "),
+            BaseChoice::Named(BLANK_BASE.into(), None)
+        );
+        assert_eq!(
+            normalise_base("merged"),
+            BaseChoice::Named(MERGED_BASE.into(), None)
+        );
+        assert!(
+            matches!(normalise_base("`rust-6.5`"), BaseChoice::Named(n, Some(d)) if n == "rust-6.5" && d.kind == BaseKind::Tag)
+        );
+        assert!(
+            matches!(normalise_base("`6.3-rc1`"), BaseChoice::Named(n, Some(d)) if n == "v6.3-rc1" && d.git_ref == "v6.3-rc1")
+        );
         assert!(matches!(normalise_base("6.6"), BaseChoice::Named(n, Some(_)) if n == "v6.6"));
-        assert!(matches!(normalise_base("`puzzlefs_dependencies`"), BaseChoice::Unknown(w) if w.contains("puzzlefs_dependencies")));
+        assert!(
+            matches!(normalise_base("`puzzlefs_dependencies`"), BaseChoice::Unknown(w) if w.contains("puzzlefs_dependencies"))
+        );
     }
 
     const TABLE: &str = "\
@@ -774,22 +1069,44 @@ mod tests {
     fn imports_rows_and_reports_the_unusual() {
         let imp = import(TABLE, &HashMap::new());
         let ids: Vec<&str> = imp.entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["debugfs-pr885", "debugfs-pr1041", "phy", "widget", "odd"]);
+        assert_eq!(
+            ids,
+            ["debugfs-pr885", "debugfs-pr1041", "phy", "widget", "odd"]
+        );
         let phy = &imp.entries[2];
         assert!(matches!(phy.source, Source::File(_)));
-        assert_eq!(phy.lore.as_deref(), Some("20231026001050.1720612-1-fujita.tomonori@gmail.com"));
+        assert_eq!(
+            phy.lore.as_deref(),
+            Some("20231026001050.1720612-1-fujita.tomonori@gmail.com")
+        );
         assert_eq!(phy.base.as_deref(), Some(MERGED_BASE));
         assert!(imp.extra_bases.contains_key("rust-7.9"));
-        assert!(imp.notes.iter().any(|n| n.contains("unknown status `shiny`")), "{:?}", imp.notes);
-        assert!(imp.notes.iter().any(|n| n.contains("row has 4 cells")), "{:?}", imp.notes);
-        assert_eq!(imp.entries[4].source, Source::None("the registry row has no link".into()));
+        assert!(
+            imp.notes
+                .iter()
+                .any(|n| n.contains("unknown status `shiny`")),
+            "{:?}",
+            imp.notes
+        );
+        assert!(
+            imp.notes.iter().any(|n| n.contains("row has 4 cells")),
+            "{:?}",
+            imp.notes
+        );
+        assert_eq!(
+            imp.entries[4].source,
+            Source::None("the registry row has no link".into())
+        );
     }
 
     #[test]
     fn ids_of_unchanged_rows_survive_a_new_row() {
         let first = import(TABLE, &HashMap::new());
-        let previous: HashMap<String, String> =
-            first.entries.iter().map(|e| (fingerprint(&e.area, &e.source), e.id.clone())).collect();
+        let previous: HashMap<String, String> = first
+            .entries
+            .iter()
+            .map(|e| (fingerprint(&e.area, &e.source), e.id.clone()))
+            .collect();
         // A newer registry: a row added at the top sharing the `phy` area.
         let newer = TABLE.replace(
             "|---|---|---|---|---|---|\n",
@@ -797,6 +1114,16 @@ mod tests {
         );
         let second = import(&newer, &previous);
         let ids: Vec<&str> = second.entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["phy-pr1", "debugfs-pr885", "debugfs-pr1041", "phy", "widget", "odd"]);
+        assert_eq!(
+            ids,
+            [
+                "phy-pr1",
+                "debugfs-pr885",
+                "debugfs-pr1041",
+                "phy",
+                "widget",
+                "odd"
+            ]
+        );
     }
 }

@@ -24,9 +24,12 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     let mut merged = RunResults::default();
     let mut dirs = Vec::new();
     for p in paths {
-        let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        let r: RunResults = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", p.display(), e.line(), e.column()))?;
-        r.validate().map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let text =
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let r: RunResults = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", p.display(), e.line(), e.column()))?;
+        r.validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         let dir = p.parent().unwrap_or(Path::new(".")).to_path_buf();
         if merged.started.is_empty() || (!r.started.is_empty() && r.started < merged.started) {
             merged.started = r.started.clone();
@@ -59,7 +62,10 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     for c in merged.cells.iter_mut() {
         c.health = Some(health::assess(c, health::base_of(c, &snapshot)));
     }
-    Ok(Loaded { results: merged, dirs })
+    Ok(Loaded {
+        results: merged,
+        dirs,
+    })
 }
 
 fn health_of(c: &CellResult) -> Health {
@@ -78,17 +84,40 @@ fn arches(r: &RunResults) -> Vec<String> {
 fn rows(r: &RunResults) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for c in &r.cells {
-        let key = (c.entry.clone(), if c.entry == "base" { c.base.clone() } else { String::new() });
+        let key = (
+            c.entry.clone(),
+            if c.entry == "base" {
+                c.base.clone()
+            } else {
+                String::new()
+            },
+        );
         if !out.contains(&key) {
             out.push(key);
         }
     }
-    out.sort_by_key(|(e, _)| (e != "base", r.entries.iter().position(|x| &x.id == e).unwrap_or(usize::MAX)));
+    out.sort_by_key(|(e, _)| {
+        (
+            e != "base",
+            r.entries
+                .iter()
+                .position(|x| &x.id == e)
+                .unwrap_or(usize::MAX),
+        )
+    });
     out
 }
 
-fn find<'a>(r: &'a RunResults, entry: &str, base: &str, arch: &str) -> Option<(usize, &'a CellResult)> {
-    r.cells.iter().enumerate().find(|(_, c)| c.entry == entry && c.arch == arch && (entry != "base" || c.base == base))
+fn find<'a>(
+    r: &'a RunResults,
+    entry: &str,
+    base: &str,
+    arch: &str,
+) -> Option<(usize, &'a CellResult)> {
+    r.cells
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.entry == entry && c.arch == arch && (entry != "base" || c.base == base))
 }
 
 fn short(h: &Health) -> String {
@@ -127,7 +156,12 @@ pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> 
         };
         format!("\x1b[{code}m{s}\x1b[0m")
     };
-    let width = rows(r).iter().map(|(e, b)| term_safe(&row_name(e, b)).len()).max().unwrap_or(5).max(5);
+    let width = rows(r)
+        .iter()
+        .map(|(e, b)| term_safe(&row_name(e, b)).len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     write!(w, "{:<width$}", "entry")?;
     for a in &ar {
         write!(w, "  {:<16}", term_safe(a))?;
@@ -137,27 +171,48 @@ pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> 
         write!(w, "{:<width$}", term_safe(&row_name(&e, &b)))?;
         for a in &ar {
             let cell = find(r, &e, &b, a).map(|(_, c)| health_of(c));
-            let (s, v) = cell.map(|h| (short(&h), h.verdict)).unwrap_or(("-".into(), "skip".into()));
+            let (s, v) = cell
+                .map(|h| (short(&h), h.verdict))
+                .unwrap_or(("-".into(), "skip".into()));
             write!(w, "  {}", paint(&format!("{:<16}", term_safe(&s)), &v))?;
         }
         writeln!(w)?;
     }
     let skipped = r.skipped_entries.len();
     if skipped > 0 {
-        writeln!(w, "{skipped} entries cannot run (see results.json skipped_entries)")?;
+        writeln!(
+            w,
+            "{skipped} entries cannot run (see results.json skipped_entries)"
+        )?;
     }
-    let failing: Vec<&CellResult> = r.cells.iter().filter(|c| matches!(health_of(c).verdict.as_str(), "fail" | "error")).collect();
+    let failing: Vec<&CellResult> = r
+        .cells
+        .iter()
+        .filter(|c| matches!(health_of(c).verdict.as_str(), "fail" | "error"))
+        .collect();
     if !failing.is_empty() {
         writeln!(w, "\nfailing cells:")?;
         for c in failing {
             let h = health_of(c);
-            writeln!(w, "  {}.{}: {} — {}", term_safe(&row_name(&c.entry, &c.base)), term_safe(&c.arch), term_safe(&short(&h)), term_safe(first_line(&h.summary)))?;
+            writeln!(
+                w,
+                "  {}.{}: {} — {}",
+                term_safe(&row_name(&c.entry, &c.base)),
+                term_safe(&c.arch),
+                term_safe(&short(&h)),
+                term_safe(first_line(&h.summary))
+            )?;
             if !c.repro.is_empty() {
                 writeln!(w, "    reproduce: {}", term_safe(first_line(&c.repro)))?;
             }
         }
     }
-    let pre: usize = r.cells.iter().filter(|c| c.entry != "base").map(|c| health_of(c).preexisting.len()).sum();
+    let pre: usize = r
+        .cells
+        .iter()
+        .filter(|c| c.entry != "base")
+        .map(|c| health_of(c).preexisting.len())
+        .sum();
     if pre > 0 {
         writeln!(w, "\n{pre} problems seen in entries are the base's own (pre-existing), not counted against them")?;
     }
@@ -197,7 +252,11 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     let ar = arches(r);
     let mut out = String::new();
     out.push_str("## RFL patch health\n\n");
-    out.push_str(&format!("Run started {}; {} cells.\n\n", md_escape(&r.started), r.cells.len()));
+    out.push_str(&format!(
+        "Run started {}; {} cells.\n\n",
+        md_escape(&r.started),
+        r.cells.len()
+    ));
     out.push_str("| Target Area | Status | Author | Source | Base |");
     for a in &ar {
         out.push_str(&format!(" {} |", md_escape(a)));
@@ -211,12 +270,33 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     for (e, b) in rows(r) {
         let i = info.get(e.as_str());
         let (area, status, authors, source, base) = match i {
-            Some(i) => (i.area.clone(), i.status.clone(), i.authors.join(", "), format!("{}: {}", i.source_kind, i.source), i.base.clone().unwrap_or_default()),
-            None => (row_name(&e, &b), String::new(), String::new(), String::new(), b.clone()),
+            Some(i) => (
+                i.area.clone(),
+                i.status.clone(),
+                i.authors.join(", "),
+                format!("{}: {}", i.source_kind, i.source),
+                i.base.clone().unwrap_or_default(),
+            ),
+            None => (
+                row_name(&e, &b),
+                String::new(),
+                String::new(),
+                String::new(),
+                b.clone(),
+            ),
         };
-        out.push_str(&format!("| {} | {} | {} | {} | {} |", md_escape(&area), md_escape(&status), md_escape(&authors), md_escape(&source), md_escape(&base)));
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |",
+            md_escape(&area),
+            md_escape(&status),
+            md_escape(&authors),
+            md_escape(&source),
+            md_escape(&base)
+        ));
         for a in &ar {
-            let s = find(r, &e, &b, a).map(|(_, c)| short(&health_of(c))).unwrap_or_else(|| "-".into());
+            let s = find(r, &e, &b, a)
+                .map(|(_, c)| short(&health_of(c)))
+                .unwrap_or_else(|| "-".into());
             out.push_str(&format!(" {} |", md_escape(&s)));
         }
         out.push('\n');
@@ -228,7 +308,10 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
             md_escape(i.map_or(&s.id, |i| &i.area)),
             md_escape(i.map_or("", |i| &i.status)),
             md_escape(&i.map(|i| i.authors.join(", ")).unwrap_or_default()),
-            md_escape(&i.map(|i| format!("{}: {}", i.source_kind, i.source)).unwrap_or_default()),
+            md_escape(
+                &i.map(|i| format!("{}: {}", i.source_kind, i.source))
+                    .unwrap_or_default()
+            ),
             md_escape(&format!("cannot run: {}", s.reason))
         ));
         for _ in &ar {
@@ -242,7 +325,14 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
         if !matches!(h.verdict.as_str(), "fail" | "error") {
             continue;
         }
-        let item = format!("- **{}.{}** {}: {}  \n  reproduce: {}\n", md_escape(&row_name(&c.entry, &c.base)), md_escape(&c.arch), md_escape(&short(&h)), md_escape(first_line(&h.summary)), md_escape(&c.repro));
+        let item = format!(
+            "- **{}.{}** {}: {}  \n  reproduce: {}\n",
+            md_escape(&row_name(&c.entry, &c.base)),
+            md_escape(&c.arch),
+            md_escape(&short(&h)),
+            md_escape(first_line(&h.summary)),
+            md_escape(&c.repro)
+        );
         if out.len() + item.len() > LIMIT {
             out.push_str("- … (truncated to stay under the step summary's 1 MiB)\n");
             break;
@@ -264,7 +354,9 @@ pub fn xml_escape(s: &str) -> String {
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&apos;"),
             '\t' | '\n' | '\r' => o.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => o.push(c),
         }
     }
@@ -298,7 +390,9 @@ fn log_tail(dir: &Path, cell: &CellResult, log: Option<&str>, lines: usize) -> S
     let mut bytes = Vec::new();
     if let Ok(mut f) = std::fs::File::open(&p) {
         let len = f.metadata().map_or(0, |m| m.len());
-        if f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES))).is_ok() {
+        if f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)))
+            .is_ok()
+        {
             let _ = f.take(LOG_TAIL_BYTES).read_to_end(&mut bytes);
         }
     }
@@ -313,8 +407,20 @@ pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     let r = &l.results;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     // Each stage is one test, except a KUnit stage with tests: each of its tests is one.
-    let total: usize = r.cells.iter().map(|c| c.stages.iter().filter(|s| s.stage != Stage::Kunit || c.kunit.tests.is_empty()).count() + c.kunit.tests.len()).sum();
-    out.push_str(&format!("<testsuites name=\"rfl-health\" tests=\"{total}\">\n"));
+    let total: usize = r
+        .cells
+        .iter()
+        .map(|c| {
+            c.stages
+                .iter()
+                .filter(|s| s.stage != Stage::Kunit || c.kunit.tests.is_empty())
+                .count()
+                + c.kunit.tests.len()
+        })
+        .sum();
+    out.push_str(&format!(
+        "<testsuites name=\"rfl-health\" tests=\"{total}\">\n"
+    ));
     for (i, c) in r.cells.iter().enumerate() {
         let who = row_name(&c.entry, &c.base).replace(' ', "-");
         let dir = &l.dirs[i];
@@ -335,18 +441,35 @@ pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
                         xml_escape(&c.started)
                     ));
                     for t in tests {
-                        let (file, line) = t.location.as_deref().and_then(|l| l.rsplit_once(':')).map_or((None, None), |(f, n)| (Some(f), Some(n)));
+                        let (file, line) = t
+                            .location
+                            .as_deref()
+                            .and_then(|l| l.rsplit_once(':'))
+                            .map_or((None, None), |(f, n)| (Some(f), Some(n)));
                         out.push_str(&format!(
                             "    <testcase name=\"{}\" classname=\"{}\" time=\"0\"{}{}>",
                             xml_escape(&t.name),
                             xml_escape(&format!("{who}.{}.{suite}", c.arch)),
-                            file.map(|f| format!(" file=\"{}\"", xml_escape(f))).unwrap_or_default(),
-                            line.map(|n| format!(" line=\"{}\"", xml_escape(n))).unwrap_or_default()
+                            file.map(|f| format!(" file=\"{}\"", xml_escape(f)))
+                                .unwrap_or_default(),
+                            line.map(|n| format!(" line=\"{}\"", xml_escape(n)))
+                                .unwrap_or_default()
                         ));
                         match t.status.as_str() {
-                            "fail" => out.push_str(&format!("<failure message=\"{}\">{}</failure>", xml_escape(&format!("{} failed", t.name)), xml_escape(&t.summary))),
-                            "crash" => out.push_str(&format!("<error message=\"{}\">{}</error>", xml_escape(&format!("{} crashed", t.name)), xml_escape(&t.summary))),
-                            "skip" => out.push_str(&format!("<skipped message=\"{}\"/>", xml_escape(&t.summary))),
+                            "fail" => out.push_str(&format!(
+                                "<failure message=\"{}\">{}</failure>",
+                                xml_escape(&format!("{} failed", t.name)),
+                                xml_escape(&t.summary)
+                            )),
+                            "crash" => out.push_str(&format!(
+                                "<error message=\"{}\">{}</error>",
+                                xml_escape(&format!("{} crashed", t.name)),
+                                xml_escape(&t.summary)
+                            )),
+                            "skip" => out.push_str(&format!(
+                                "<skipped message=\"{}\"/>",
+                                xml_escape(&t.summary)
+                            )),
                             _ => {}
                         }
                         out.push_str("</testcase>\n");
@@ -373,18 +496,42 @@ pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
                 s.stage.name(),
                 xml_escape(&format!("{who}.{}", c.arch)),
                 s.duration_s,
-                loc.and_then(|d| d.file.as_ref()).map(|f| format!(" file=\"{}\"", xml_escape(f))).unwrap_or_default(),
-                loc.and_then(|d| d.line).map(|n| format!(" line=\"{n}\"")).unwrap_or_default()
+                loc.and_then(|d| d.file.as_ref())
+                    .map(|f| format!(" file=\"{}\"", xml_escape(f)))
+                    .unwrap_or_default(),
+                loc.and_then(|d| d.line)
+                    .map(|n| format!(" line=\"{n}\""))
+                    .unwrap_or_default()
             ));
-            let detail = s.diagnostics.iter().take(20).map(|d| d.render()).collect::<Vec<_>>().join("\n");
+            let detail = s
+                .diagnostics
+                .iter()
+                .take(20)
+                .map(|d| d.render())
+                .collect::<Vec<_>>()
+                .join("\n");
             match s.status {
-                Status::Fail => out.push_str(&format!("<failure message=\"{}\">{}</failure>", xml_escape(first_line(&s.summary)), xml_escape(&detail))),
-                Status::Error => out.push_str(&format!("<error message=\"{}\">{}</error>", xml_escape(first_line(&s.summary)), xml_escape(&detail))),
-                Status::Skip => out.push_str(&format!("<skipped message=\"{}\"/>", xml_escape(&s.summary))),
+                Status::Fail => out.push_str(&format!(
+                    "<failure message=\"{}\">{}</failure>",
+                    xml_escape(first_line(&s.summary)),
+                    xml_escape(&detail)
+                )),
+                Status::Error => out.push_str(&format!(
+                    "<error message=\"{}\">{}</error>",
+                    xml_escape(first_line(&s.summary)),
+                    xml_escape(&detail)
+                )),
+                Status::Skip => out.push_str(&format!(
+                    "<skipped message=\"{}\"/>",
+                    xml_escape(&s.summary)
+                )),
                 Status::Pass => {}
             }
             if matches!(s.status, Status::Fail | Status::Error) {
-                out.push_str(&format!("<system-out>{}</system-out>", xml_escape(&log_tail(dir, c, s.log.as_deref(), 40))));
+                out.push_str(&format!(
+                    "<system-out>{}</system-out>",
+                    xml_escape(&log_tail(dir, c, s.log.as_deref(), 40))
+                ));
             }
             out.push_str("</testcase>\n  </testsuite>\n");
         }
@@ -395,7 +542,16 @@ pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
 
 /// A KCIDB path component: `[A-Za-z0-9_-]+`.
 fn kcidb_word(s: &str) -> String {
-    let w: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+    let w: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if w.is_empty() {
         "_".into()
     } else {
@@ -420,11 +576,23 @@ pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     let mut checkouts: Vec<Value> = Vec::new();
     let mut builds = Vec::new();
     let mut tests = Vec::new();
-    let ts = |s: &str| if s.is_empty() { Value::Null } else { Value::String(s.to_string()) };
+    let ts = |s: &str| {
+        if s.is_empty() {
+            Value::Null
+        } else {
+            Value::String(s.to_string())
+        }
+    };
     for c in &r.cells {
         let who = kcidb_word(&row_name(&c.entry, &c.base));
         let commit = c.base_commit.clone().unwrap_or_default();
-        let checkout_id = format!("{ORIGIN}:{who}-{}-{}", kcidb_word(&c.base), c.patchset.as_ref().map_or(commit.clone(), |p| p.hash.clone()));
+        let checkout_id = format!(
+            "{ORIGIN}:{who}-{}-{}",
+            kcidb_word(&c.base),
+            c.patchset
+                .as_ref()
+                .map_or(commit.clone(), |p| p.hash.clone())
+        );
         if !checkouts.iter().any(|x| x["id"] == checkout_id.as_str()) {
             let mut co = json!({
                 "id": checkout_id,
@@ -443,7 +611,12 @@ pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
             }
             checkouts.push(co);
         }
-        let build_id = format!("{ORIGIN}:{who}-{}-{}-{}", kcidb_word(&c.arch), kcidb_word(&c.toolchain.name), kcidb_word(&c.started));
+        let build_id = format!(
+            "{ORIGIN}:{who}-{}-{}-{}",
+            kcidb_word(&c.arch),
+            kcidb_word(&c.toolchain.name),
+            kcidb_word(&c.started)
+        );
         let b = c.stage(Stage::Build);
         let mut build = json!({
             "id": build_id,
@@ -483,7 +656,12 @@ pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
                 _ => "FAIL",
             };
             let mut path = String::from("kunit");
-            for part in t.suite.split('.').filter(|p| !p.is_empty()).chain(std::iter::once(t.name.as_str())) {
+            for part in t
+                .suite
+                .split('.')
+                .filter(|p| !p.is_empty())
+                .chain(std::iter::once(t.name.as_str()))
+            {
                 path.push('.');
                 path.push_str(&kcidb_word(part));
             }
@@ -504,7 +682,10 @@ pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
 /// GitHub workflow-command escaping of a message (data).
 pub fn gh_data(s: &str) -> String {
     // Terminal escapes first: GitHub's log viewer renders them.
-    crate::progress::term_safe(s).replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    crate::progress::term_safe(s)
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// GitHub workflow-command escaping of a property value.
@@ -533,7 +714,12 @@ pub fn github(l: &Loaded, w: &mut dyn Write, token: &str) -> std::io::Result<()>
         }
         let st = h.stage.and_then(|s| c.stage(s));
         let loc = st.and_then(|s| s.diagnostics.iter().find(|d| d.file.is_some()));
-        let kunit_loc = c.kunit.tests.iter().find(|t| (t.status == "fail" || t.status == "crash") && t.location.is_some()).and_then(|t| t.location.clone());
+        let kunit_loc = c
+            .kunit
+            .tests
+            .iter()
+            .find(|t| (t.status == "fail" || t.status == "crash") && t.location.is_some())
+            .and_then(|t| t.location.clone());
         let (file, line) = match (loc, kunit_loc) {
             (Some(d), _) => (d.file.clone(), d.line.map(|l| l.to_string())),
             (None, Some(kl)) => match kl.rsplit_once(':') {
@@ -542,15 +728,32 @@ pub fn github(l: &Loaded, w: &mut dyn Write, token: &str) -> std::io::Result<()>
             },
             _ => (None, None),
         };
-        let mut props = vec![format!("title={}", gh_prop(&format!("{}.{}: {}", row_name(&c.entry, &c.base), c.arch, short(&h))))];
+        let mut props = vec![format!(
+            "title={}",
+            gh_prop(&format!(
+                "{}.{}: {}",
+                row_name(&c.entry, &c.base),
+                c.arch,
+                short(&h)
+            ))
+        )];
         if let Some(f) = file {
             props.insert(0, format!("file={}", gh_prop(&f)));
         }
         if let Some(l) = line {
             props.insert(1.min(props.len()), format!("line={}", gh_prop(&l)));
         }
-        let kind = if h.verdict == "error" { "warning" } else { "error" };
-        writeln!(w, "::{kind} {}::{}", props.join(","), gh_data(&format!("{}\nreproduce: {}", h.summary, c.repro)))?;
+        let kind = if h.verdict == "error" {
+            "warning"
+        } else {
+            "error"
+        };
+        writeln!(
+            w,
+            "::{kind} {}::{}",
+            props.join(","),
+            gh_data(&format!("{}\nreproduce: {}", h.summary, c.repro))
+        )?;
         n += 1;
     }
     writeln!(w, "::stop-commands::{token}")?;
@@ -570,7 +773,11 @@ pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::R
     let mut o = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>RFL patch health</title>\n<style>\nbody{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}\n.pass{background:#d4f4d4}.fail{background:#f8c8c8}.error,.unreachable{background:#f8e8b0}.skip{background:#eee;color:#666}\ntd small{display:block;color:#333}a{color:#036}\n</style></head><body>\n<h1>RFL patch health</h1>\n",
     );
-    o.push_str(&format!("<p>Run started {} — {} cells.</p>\n<table id=\"grid\">\n<tr><th>entry</th>", html_escape(&r.started), r.cells.len()));
+    o.push_str(&format!(
+        "<p>Run started {} — {} cells.</p>\n<table id=\"grid\">\n<tr><th>entry</th>",
+        html_escape(&r.started),
+        r.cells.len()
+    ));
     for a in &ar {
         o.push_str(&format!("<th>{}</th>", html_escape(a)));
     }
@@ -585,7 +792,18 @@ pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::R
                     let links: Vec<String> = c
                         .stages
                         .iter()
-                        .filter_map(|s| s.log.as_ref().and_then(|lg| log_href(dir, c, lg, out_dir)).map(|href| format!("<a href=\"{}\">{}</a>", html_escape(&href), s.stage.name())))
+                        .filter_map(|s| {
+                            s.log
+                                .as_ref()
+                                .and_then(|lg| log_href(dir, c, lg, out_dir))
+                                .map(|href| {
+                                    format!(
+                                        "<a href=\"{}\">{}</a>",
+                                        html_escape(&href),
+                                        s.stage.name()
+                                    )
+                                })
+                        })
                         .collect();
                     o.push_str(&format!(
                         "<td class=\"{}\" title=\"{}\"><b>{}</b><small>{}</small><small>{}</small></td>",
@@ -605,7 +823,11 @@ pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::R
     if !r.skipped_entries.is_empty() {
         o.push_str("<h2>Entries that cannot run</h2>\n<ul>\n");
         for s in &r.skipped_entries {
-            o.push_str(&format!("<li><b>{}</b>: {}</li>\n", html_escape(&s.id), html_escape(&s.reason)));
+            o.push_str(&format!(
+                "<li><b>{}</b>: {}</li>\n",
+                html_escape(&s.id),
+                html_escape(&s.reason)
+            ));
         }
         o.push_str("</ul>\n");
     }
@@ -623,9 +845,17 @@ fn is_http(log: &str) -> bool {
 /// inside the run folder (see `resolve_log`) as a relative path from the page's folder (the
 /// current folder when the page goes to stdout). Anything else (`javascript:`, a path out of
 /// the run folder, a missing file) gets no link.
-fn log_href(run_dir: &Path, cell: &CellResult, log: &str, out_dir: Option<&Path>) -> Option<String> {
+fn log_href(
+    run_dir: &Path,
+    cell: &CellResult,
+    log: &str,
+    out_dir: Option<&Path>,
+) -> Option<String> {
     if is_http(log) {
-        return log.chars().all(|c| c.is_ascii_graphic()).then(|| log.to_string());
+        return log
+            .chars()
+            .all(|c| c.is_ascii_graphic())
+            .then(|| log.to_string());
     }
     let target = resolve_log(run_dir, cell, log)?;
     let from = std::fs::canonicalize(out_dir.unwrap_or(Path::new("."))).ok()?;
@@ -668,7 +898,10 @@ mod tests {
         let (a, b) = (stop_token().unwrap(), stop_token().unwrap());
         assert_ne!(a, b);
         for t in [&a, &b] {
-            assert!(t.len() == 32 && t.chars().all(|c| c.is_ascii_hexdigit()), "{t}");
+            assert!(
+                t.len() == 32 && t.chars().all(|c| c.is_ascii_hexdigit()),
+                "{t}"
+            );
         }
     }
 
@@ -684,9 +917,18 @@ mod tests {
     #[test]
     fn relative_links_never_read_as_a_scheme() {
         let p = |s: &str| Path::new(s).to_path_buf();
-        assert_eq!(relative_href(&p("/r/cells/a/build.log"), &p("/r")), "./cells/a/build.log");
-        assert_eq!(relative_href(&p("/r/cells/a/javascript:alert(1)"), &p("/r/cells/a")), "./javascript%3Aalert%281%29");
-        assert_eq!(relative_href(&p("/r/one/cells/x.log"), &p("/r/two")), "../one/cells/x.log");
+        assert_eq!(
+            relative_href(&p("/r/cells/a/build.log"), &p("/r")),
+            "./cells/a/build.log"
+        );
+        assert_eq!(
+            relative_href(&p("/r/cells/a/javascript:alert(1)"), &p("/r/cells/a")),
+            "./javascript%3Aalert%281%29"
+        );
+        assert_eq!(
+            relative_href(&p("/r/one/cells/x.log"), &p("/r/two")),
+            "../one/cells/x.log"
+        );
     }
 
     /// A log's tail comes from its last MiB only: a 2 MiB last line hides what came before.
@@ -702,7 +944,8 @@ mod tests {
         let tail = log_tail(&dir, &cell, Some("big.log"), 40);
         assert_eq!(tail.len() as u64, LOG_TAIL_BYTES);
         assert!(!tail.contains("first line"));
-        assert!(log_tail(&dir, &cell, Some("/dev/zero"), 40).contains("not a file inside the run folder"));
+        assert!(log_tail(&dir, &cell, Some("/dev/zero"), 40)
+            .contains("not a file inside the run folder"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

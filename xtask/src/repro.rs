@@ -29,14 +29,25 @@ pub struct Args {
 /// Returns true when the cell is healthy (nothing to reproduce).
 pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
     let arch = a.arch.unwrap_or(m.arches[0]);
-    let mut f = Filters { entries: vec![glob::Pattern::new(&glob::Pattern::escape(&a.entry))?], arches: vec![arch], ..Default::default() };
+    let mut f = Filters {
+        entries: vec![glob::Pattern::new(&glob::Pattern::escape(&a.entry))?],
+        arches: vec![arch],
+        ..Default::default()
+    };
     f.base = a.base.clone();
     let mut p = plan::plan(m, &f);
     // Only the cell itself: a reproducer starts from nothing, not from the base's build.
-    p.cells.retain(|c| c.entry == a.entry && (a.entry != BASE_ENTRY || a.base.as_ref().is_none_or(|b| *b == c.base)));
+    p.cells.retain(|c| {
+        c.entry == a.entry
+            && (a.entry != BASE_ENTRY || a.base.as_ref().is_none_or(|b| *b == c.base))
+    });
     p.cells.truncate(1);
     let Some(cell) = p.cells.first().cloned() else {
-        anyhow::bail!("no cell {}.{arch} in {} (is the entry runnable on that arch?)", a.entry, m.path.display());
+        anyhow::bail!(
+            "no cell {}.{arch} in {} (is the entry runnable on that arch?)",
+            a.entry,
+            m.path.display()
+        );
     };
     let work = cache.root.join("repro").join(cell.name(false));
     let _ = std::fs::remove_dir_all(&work);
@@ -46,18 +57,33 @@ pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
     eprintln!("repro: {} in {}", cell.name(false), work.display());
 
     proc::start_recording();
-    let opts = run::Opts { out: work.join("run"), stop_after: None, jobs: a.jobs, boot_timeout: a.boot_timeout, force: true, resume: false, clean: false, matrix_arg: a.matrix_arg.clone() };
+    let opts = run::Opts {
+        out: work.join("run"),
+        stop_after: None,
+        jobs: a.jobs,
+        boot_timeout: a.boot_timeout,
+        force: true,
+        resume: false,
+        clean: false,
+        matrix_arg: a.matrix_arg.clone(),
+    };
     let results = run::run(&fresh, m, &p, &opts);
     let commands = proc::take_recording();
     let results = results?;
     let script = work.join("repro.sh");
-    std::fs::write(&script, script_text(&cell.name(false), &work, &commands)).with_context(|| format!("write {}", script.display()))?;
+    std::fs::write(&script, script_text(&cell.name(false), &work, &commands))
+        .with_context(|| format!("write {}", script.display()))?;
     make_executable(&script);
 
-    let Some(r) = results.cells.first() else { anyhow::bail!("the cell did not run") };
+    let Some(r) = results.cells.first() else {
+        anyhow::bail!("the cell did not run")
+    };
     let out_dir = opts.out.join(&r.dir);
     show(r, &out_dir);
-    println!("\nrepro.sh: {} (every git, make, clang and qemu command of this reproduction, in order)", script.display());
+    println!(
+        "\nrepro.sh: {} (every git, make, clang and qemu command of this reproduction, in order)",
+        script.display()
+    );
     println!("cell folder: {}", out_dir.display());
     if a.interactive {
         interactive(&out_dir)?;
@@ -94,21 +120,42 @@ fn show(r: &CellResult, dir: &Path) {
     println!("{}", term_safe(&run::verdict_line(r)));
     match r.first_problem() {
         Some(p) => {
-            println!("\nfailing stage: {} ({:?})\n{}", p.stage.name(), p.status, term_safe(&p.summary));
+            println!(
+                "\nfailing stage: {} ({:?})\n{}",
+                p.stage.name(),
+                p.status,
+                term_safe(&p.summary)
+            );
             for d in p.diagnostics.iter().take(10) {
                 println!("  {}", term_safe(&d.render()));
             }
             if let Some(log) = &p.log {
-                let text = String::from_utf8_lossy(&std::fs::read(dir.join(log)).unwrap_or_default()).into_owned();
+                let text =
+                    String::from_utf8_lossy(&std::fs::read(dir.join(log)).unwrap_or_default())
+                        .into_owned();
                 let lines: Vec<&str> = text.lines().collect();
                 println!("\n--- last lines of {log} ---");
                 for l in &lines[lines.len().saturating_sub(30)..] {
                     println!("{}", term_safe(l));
                 }
             }
-            let bad: Vec<_> = r.kunit.tests.iter().filter(|t| t.status == "fail" || t.status == "crash").collect();
+            let bad: Vec<_> = r
+                .kunit
+                .tests
+                .iter()
+                .filter(|t| t.status == "fail" || t.status == "crash")
+                .collect();
             for t in bad {
-                println!("{}", term_safe(&format!("kunit {} {}.{} {}", t.status, t.suite, t.name, t.location.as_deref().unwrap_or(""))));
+                println!(
+                    "{}",
+                    term_safe(&format!(
+                        "kunit {} {}.{} {}",
+                        t.status,
+                        t.suite,
+                        t.name,
+                        t.location.as_deref().unwrap_or("")
+                    ))
+                );
             }
         }
         None => println!("the cell passes: nothing failed to reproduce"),
@@ -117,12 +164,17 @@ fn show(r: &CellResult, dir: &Path) {
 
 /// Boot the cell's kernel again with the console on this terminal.
 fn interactive(dir: &Path) -> anyhow::Result<()> {
-    let cmd = std::fs::read_to_string(dir.join("qemu.cmd")).context("no qemu.cmd: the cell did not boot")?;
+    let cmd = std::fs::read_to_string(dir.join("qemu.cmd"))
+        .context("no qemu.cmd: the cell did not boot")?;
     // The init holds instead of rebooting when the command line says `rfl.hold`.
     let cmd = cmd.replacen("panic=-1", "panic=-1 rfl.hold", 1);
-    eprintln!("starting QEMU on this terminal; the kernel stays up after its tests (Ctrl-A X quits)");
-    let status = Command::new("sh").arg("-c").arg(format!("exec {}", cmd.trim())).status()?;
+    eprintln!(
+        "starting QEMU on this terminal; the kernel stays up after its tests (Ctrl-A X quits)"
+    );
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {}", cmd.trim()))
+        .status()?;
     eprintln!("QEMU exited: {status}");
     Ok(())
 }
-

@@ -48,7 +48,16 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         started: now_rfc3339(),
         interrupted: false,
         bases: Vec::new(),
-        skipped_entries: plan.entries.iter().filter_map(|e| e.skip_reason.as_ref().map(|r| SkippedEntry { id: e.id.clone(), reason: r.clone() })).collect(),
+        skipped_entries: plan
+            .entries
+            .iter()
+            .filter_map(|e| {
+                e.skip_reason.as_ref().map(|r| SkippedEntry {
+                    id: e.id.clone(),
+                    reason: r.clone(),
+                })
+            })
+            .collect(),
         entries: plan
             .entries
             .iter()
@@ -72,7 +81,12 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
     // Toolchains and bases, each resolved once for the whole run.
     let mut toolchains: BTreeMap<String, Result<Resolved, String>> = BTreeMap::new();
     for name in &plan.toolchains {
-        let t = m.matrix.toolchains.get(name).cloned().unwrap_or_else(toolchain::debian_default);
+        let t = m
+            .matrix
+            .toolchains
+            .get(name)
+            .cloned()
+            .unwrap_or_else(toolchain::debian_default);
         toolchains.insert(name.clone(), toolchain::resolve(cache, name, &t));
     }
     let mut bases: BTreeMap<String, Result<String, FetchError>> = BTreeMap::new();
@@ -85,15 +99,30 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                 Err(FetchError::Unreachable(w)) => ("unreachable", None, w.clone()),
                 Err(FetchError::Failed(w)) => ("fetch-failed", None, w.clone()),
             };
-            crate::progress::line(&format!("base {}: {status} {}{} ({:.1}s)", c.base, commit.clone().unwrap_or_default(), reason, t.elapsed().as_secs_f64()));
-            results.bases.push(BaseRecord { name: c.base.clone(), status: status.into(), commit, reason });
+            crate::progress::line(&format!(
+                "base {}: {status} {}{} ({:.1}s)",
+                c.base,
+                commit.clone().unwrap_or_default(),
+                reason,
+                t.elapsed().as_secs_f64()
+            ));
+            results.bases.push(BaseRecord {
+                name: c.base.clone(),
+                status: status.into(),
+                commit,
+                reason,
+            });
             bases.insert(c.base.clone(), r);
         }
     }
     if opts.resume {
         if let Ok(text) = std::fs::read_to_string(opts.out.join("results.json")) {
             if let Ok(prev) = serde_json::from_str::<RunResults>(&text) {
-                crate::progress::line(&format!("resume: {} finished cells kept from {}", prev.cells.len(), opts.out.display()));
+                crate::progress::line(&format!(
+                    "resume: {} finished cells kept from {}",
+                    prev.cells.len(),
+                    opts.out.display()
+                ));
                 results.cells = prev.cells;
             }
         }
@@ -116,25 +145,48 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
             lock().interrupted = true;
             break;
         }
-        let base = bases.get(&group[0].base).expect("every base resolved above");
+        let base = bases
+            .get(&group[0].base)
+            .expect("every base resolved above");
         let todo: Vec<&Cell> = {
             let r = lock();
             // A base cell needs its base: one that cannot be had is recorded in `bases` only.
-            group.iter().copied().filter(|c| !(is_done(&r, c) || c.is_base() && base.is_err())).collect()
+            group
+                .iter()
+                .copied()
+                .filter(|c| !(is_done(&r, c) || c.is_base() && base.is_err()))
+                .collect()
         };
         if todo.is_empty() {
             continue;
         }
-        let title = format!("{} on {} ({})", todo[0].entry, todo[0].base, todo.iter().map(|c| c.name(many_tc)).collect::<Vec<_>>().join(", "));
+        let title = format!(
+            "{} on {} ({})",
+            todo[0].entry,
+            todo[0].base,
+            todo.iter()
+                .map(|c| c.name(many_tc))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         crate::progress::group_start(&title);
-        let dirs: Vec<PathBuf> = todo.iter().map(|c| opts.out.join("cells").join(c.name(many_tc))).collect();
+        let dirs: Vec<PathBuf> = todo
+            .iter()
+            .map(|c| opts.out.join("cells").join(c.name(many_tc)))
+            .collect();
         for d in &dirs {
             let _ = std::fs::remove_dir_all(d);
             std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
         }
         let t0 = Instant::now();
-        let bars: Vec<crate::progress::CellBar> = todo.iter().zip(&dirs).map(|(c, d)| crate::progress::cell(&c.name(many_tc), d)).collect();
-        let prep = prepare(cache, &store, m, todo[0], base, opts, &dirs, &|st| crate::progress::shared_stage(&bars, &title, st));
+        let bars: Vec<crate::progress::CellBar> = todo
+            .iter()
+            .zip(&dirs)
+            .map(|(c, d)| crate::progress::cell(&c.name(many_tc), d))
+            .collect();
+        let prep = prepare(cache, &store, m, todo[0], base, opts, &dirs, &|st| {
+            crate::progress::shared_stage(&bars, &title, st)
+        });
         std::thread::scope(|s| {
             for ((cell, dir), bar) in todo.iter().zip(&dirs).zip(bars) {
                 let (prep, results, toolchains) = (&prep, &results, &toolchains);
@@ -143,10 +195,23 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                     let tc = toolchains.get(&cell.toolchain).expect("resolved above");
                     let base_cell = {
                         let r = results.lock().unwrap_or_else(|e| e.into_inner());
-                        let base = Cell { entry: crate::plan::BASE_ENTRY.into(), ..(*cell).clone() };
+                        let base = Cell {
+                            entry: crate::plan::BASE_ENTRY.into(),
+                            ..(*cell).clone()
+                        };
                         r.cells.iter().find(|b| is_result_of(b, &base)).cloned()
                     };
-                    let mut r = run_cell(cache, m, cell, prep, tc, dir, opts, base_cell.as_ref(), &bar);
+                    let mut r = run_cell(
+                        cache,
+                        m,
+                        cell,
+                        prep,
+                        tc,
+                        dir,
+                        opts,
+                        base_cell.as_ref(),
+                        &bar,
+                    );
                     if proc::interrupted() {
                         // The cell was cut short: its stages say nothing about the code. Keep
                         // what finished before it and say the run was interrupted.
@@ -157,18 +222,36 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                     r.duration_s = t0.elapsed().as_secs_f64();
                     r.repro = repro_line(cell, &opts.matrix_arg);
                     let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
-                    r.health = Some(crate::health::assess(&r, crate::health::base_of(&r, &all.cells)));
+                    r.health = Some(crate::health::assess(
+                        &r,
+                        crate::health::base_of(&r, &all.cells),
+                    ));
                     let said = match &r.health {
-                        Some(h) if h.verdict == "pass" && !h.preexisting.is_empty() => format!("pass ({} problems are the base's own)", h.preexisting.len()),
+                        Some(h) if h.verdict == "pass" && !h.preexisting.is_empty() => {
+                            format!("pass ({} problems are the base's own)", h.preexisting.len())
+                        }
                         Some(h) if h.verdict == "pass" => "pass".to_string(),
-                        Some(h) => format!("{} {}: {}", h.verdict.to_uppercase(), h.stage.map_or("", |s| s.name()), h.summary.lines().next().unwrap_or("")),
+                        Some(h) => format!(
+                            "{} {}: {}",
+                            h.verdict.to_uppercase(),
+                            h.stage.map_or("", |s| s.name()),
+                            h.summary.lines().next().unwrap_or("")
+                        ),
                         None => verdict_line(&r),
                     };
-                    let written = std::fs::write(dir.join("result.json"), serde_json::to_string_pretty(&r).unwrap_or_default() + "\n");
+                    let written = std::fs::write(
+                        dir.join("result.json"),
+                        serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
+                    );
                     all.cells.push(r);
                     sort_like_plan(&mut all.cells, &plan.cells);
-                    if let Err(e) = written.map_err(anyhow::Error::from).and_then(|_| write_results(&opts.out, &all)) {
-                        crate::progress::line(&format!("cell {name}: could not write its result: {e:#}"));
+                    if let Err(e) = written
+                        .map_err(anyhow::Error::from)
+                        .and_then(|_| write_results(&opts.out, &all))
+                    {
+                        crate::progress::line(&format!(
+                            "cell {name}: could not write its result: {e:#}"
+                        ));
                     }
                     drop(all);
                     bar.finish(&format!("{said} ({:.0}s)", t0.elapsed().as_secs_f64()));
@@ -211,12 +294,19 @@ fn groups(cells: &[Cell]) -> Vec<Vec<&Cell>> {
 
 /// Is `r` the result of the planned cell `c`?
 fn is_result_of(r: &CellResult, c: &Cell) -> bool {
-    r.entry == c.entry && r.base == c.base && r.arch == c.arch.name() && r.toolchain.name == c.toolchain
+    r.entry == c.entry
+        && r.base == c.base
+        && r.arch == c.arch.name()
+        && r.toolchain.name == c.toolchain
 }
 
 /// Results in the plan's order, whatever order the cells finished in.
 fn sort_like_plan(cells: &mut [CellResult], plan: &[Cell]) {
-    cells.sort_by_key(|r| plan.iter().position(|c| is_result_of(r, c)).unwrap_or(usize::MAX));
+    cells.sort_by_key(|r| {
+        plan.iter()
+            .position(|c| is_result_of(r, c))
+            .unwrap_or(usize::MAX)
+    });
 }
 
 /// The command that runs a cell again, every word quoted for a POSIX shell: names are checked
@@ -224,15 +314,28 @@ fn sort_like_plan(cells: &mut [CellResult], plan: &[Cell]) {
 pub fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
     let q = |s: &str| proc::shell_quote(s);
     if cell.is_base() {
-        format!("cargo xtask matrix{matrix_arg} --entry base --base {} --arch {}", q(&cell.base), q(cell.arch.name()))
+        format!(
+            "cargo xtask matrix{matrix_arg} --entry base --base {} --arch {}",
+            q(&cell.base),
+            q(cell.arch.name())
+        )
     } else {
-        format!("cargo xtask repro {} --arch {}{matrix_arg}", q(&cell.entry), q(cell.arch.name()))
+        format!(
+            "cargo xtask repro {} --arch {}{matrix_arg}",
+            q(&cell.entry),
+            q(cell.arch.name())
+        )
     }
 }
 
 pub fn verdict_line(r: &CellResult) -> String {
     match r.first_problem() {
-        Some(p) => format!("{} {:?}: {}", p.stage.name(), p.status, first_line(&p.summary)),
+        Some(p) => format!(
+            "{} {:?}: {}",
+            p.stage.name(),
+            p.status,
+            first_line(&p.summary)
+        ),
         None => "pass".into(),
     }
 }
@@ -339,22 +442,42 @@ fn prepare(
     dirs: &[PathBuf],
     tell: &dyn Fn(Stage),
 ) -> Prepared {
-    let mut l = Ladder { stages: Vec::new(), stop_after: opts.stop_after, blocked: None, bar: None };
+    let mut l = Ladder {
+        stages: Vec::new(),
+        stop_after: opts.stop_after,
+        blocked: None,
+        bar: None,
+    };
     let sl = slot(cache, cell);
-    let mut prep = Prepared { stages: Vec::new(), blocked: None, base_commit: base.as_ref().ok().cloned(), patchset: None, changed: Vec::new() };
+    let mut prep = Prepared {
+        stages: Vec::new(),
+        blocked: None,
+        base_commit: base.as_ref().ok().cloned(),
+        patchset: None,
+        changed: Vec::new(),
+    };
     let dir = &dirs[0];
 
     // fetch
     tell(Stage::Fetch);
     let fetched = if cell.is_base() {
-        l.push(StageResult::new(Stage::Fetch, Status::Pass, format!("base {} at {}", cell.base, base.as_ref().map(String::as_str).unwrap_or("?"))));
+        l.push(StageResult::new(
+            Stage::Fetch,
+            Status::Pass,
+            format!(
+                "base {} at {}",
+                cell.base,
+                base.as_ref().map(String::as_str).unwrap_or("?")
+            ),
+        ));
         None
     } else {
         let entry = m.entry(&cell.entry).expect("planned entries exist");
         let t = Instant::now();
         let r = match base {
             Err(e) => Err(FetchError::stage(e, Stage::Fetch)),
-            Ok(_) => fetch::fetch_source(store, m, &cell.entry, entry.source.get_ref()).map_err(|e| e.stage(Stage::Fetch)),
+            Ok(_) => fetch::fetch_source(store, m, &cell.entry, entry.source.get_ref())
+                .map_err(|e| e.stage(Stage::Fetch)),
         };
         match r {
             Ok(f) => {
@@ -362,9 +485,17 @@ fn prepare(
                     Fetched::Commit(c) => format!("fetched {c}"),
                     Fetched::Mbox(files) => format!("{} patch files", files.len()),
                     Fetched::PathCheck(p) => format!("file link: {p}"),
-                    Fetched::Series { version, count, base_commit, .. } => format!(
+                    Fetched::Series {
+                        version,
+                        count,
+                        base_commit,
+                        ..
+                    } => format!(
                         "series v{version}, {count} patches{}",
-                        base_commit.as_ref().map(|b| format!(", base-commit {b}")).unwrap_or_default()
+                        base_commit
+                            .as_ref()
+                            .map(|b| format!(", base-commit {b}"))
+                            .unwrap_or_default()
                     ),
                 };
                 let mut s = StageResult::new(Stage::Fetch, Status::Pass, what);
@@ -394,7 +525,11 @@ fn prepare(
         tell(Stage::Apply);
         match &fetched {
             None => match store.worktree_at(&sl.src, base_commit) {
-                Ok(()) => l.push(StageResult::new(Stage::Apply, Status::Pass, "base cell: nothing to apply")),
+                Ok(()) => l.push(StageResult::new(
+                    Stage::Apply,
+                    Status::Pass,
+                    "base cell: nothing to apply",
+                )),
                 Err(e) => l.push(StageResult::error(Stage::Apply, format!("worktree: {e:#}"))),
             },
             Some(f) => {
@@ -410,7 +545,10 @@ fn prepare(
                 let path_check = matches!(f, Fetched::PathCheck(_));
                 l.push(r);
                 if path_check {
-                    l.skip_rest(Stage::Toolchain, "a file link: nothing to build beyond the base");
+                    l.skip_rest(
+                        Stage::Toolchain,
+                        "a file link: nothing to build beyond the base",
+                    );
                 }
             }
         }
@@ -437,7 +575,10 @@ fn run_cell(
         entry: cell.entry.clone(),
         base: cell.base.clone(),
         arch: cell.arch.name().into(),
-        toolchain: ToolchainRecord { name: cell.toolchain.clone(), versions: tc.as_ref().map(|t| t.versions.clone()).unwrap_or_default() },
+        toolchain: ToolchainRecord {
+            name: cell.toolchain.clone(),
+            versions: tc.as_ref().map(|t| t.versions.clone()).unwrap_or_default(),
+        },
         base_commit: prep.base_commit.clone(),
         patchset: prep.patchset.clone(),
         stages: Vec::new(),
@@ -448,7 +589,12 @@ fn run_cell(
         repro: String::new(),
         health: None,
     };
-    let mut l = Ladder { stages: prep.stages.clone(), stop_after: opts.stop_after, blocked: prep.blocked.clone(), bar: Some(bar) };
+    let mut l = Ladder {
+        stages: prep.stages.clone(),
+        stop_after: opts.stop_after,
+        blocked: prep.blocked.clone(),
+        bar: Some(bar),
+    };
     let sl = slot(cache, cell);
     let changed = &prep.changed;
     let Some(base_commit) = prep.base_commit.clone() else {
@@ -461,7 +607,20 @@ fn run_cell(
     }
 
     // The result cache: the same inputs give the same result, so a stored one stands.
-    let key = if l.blocked.is_none() { tc.as_ref().ok().map(|t| cell_key(m, cell, &base_commit, res.patchset.as_ref().map(|p| p.hash.as_str()), t, opts)) } else { None };
+    let key = if l.blocked.is_none() {
+        tc.as_ref().ok().map(|t| {
+            cell_key(
+                m,
+                cell,
+                &base_commit,
+                res.patchset.as_ref().map(|p| p.hash.as_str()),
+                t,
+                opts,
+            )
+        })
+    } else {
+        None
+    };
     if let (Some(k), false) = (&key, opts.force || opts.clean || opts.stop_after.is_some()) {
         if let Some(hit) = cached(cache, k, dir) {
             for st in hit.stages.into_iter().filter(|s| s.stage > Stage::Apply) {
@@ -487,7 +646,14 @@ fn run_cell(
         Ok(t) => t,
         Err(why) => {
             if l.go(Stage::Toolchain) {
-                l.push(StageResult::new(Stage::Toolchain, Status::Fail, format!("toolchain {} cannot serve: {why}", cell.toolchain)).with_fault(Fault::Toolchain));
+                l.push(
+                    StageResult::new(
+                        Stage::Toolchain,
+                        Status::Fail,
+                        format!("toolchain {} cannot serve: {why}", cell.toolchain),
+                    )
+                    .with_fault(Fault::Toolchain),
+                );
             }
             l.skip_rest(Stage::Config, "the toolchain cannot serve");
             res.stages = l.stages;
@@ -495,11 +661,18 @@ fn run_cell(
         }
     };
     let own_config = !cell.is_base()
-        && (changed.iter().any(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig"))) || m.entry(&cell.entry).is_some_and(|e| !e.kconfig.is_empty()));
+        && (changed.iter().any(|f| {
+            f.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with("Kconfig"))
+        }) || m.entry(&cell.entry).is_some_and(|e| !e.kconfig.is_empty()));
     // A harness killed during a cell with a config of its own left the base's folders aside.
     for f in [&sl.out_base, &sl.clippy_base] {
         if let Err(e) = build::restore_held(f) {
-            l.push(StageResult::error(Stage::Build, format!("restore the base's build folder: {e:#}")));
+            l.push(StageResult::error(
+                Stage::Build,
+                format!("restore the base's build folder: {e:#}"),
+            ));
         }
     }
     let (out, clippy_out) = if opts.clean {
@@ -519,14 +692,24 @@ fn run_cell(
         match build::StandIn::new(&[&sl.out_base, &sl.clippy_base]) {
             Ok(s) => Some(s),
             Err(e) => {
-                l.push(StageResult::error(Stage::Build, format!("prepare the entry's build folders: {e:#}")));
+                l.push(StageResult::error(
+                    Stage::Build,
+                    format!("prepare the entry's build folders: {e:#}"),
+                ));
                 None
             }
         }
     } else {
         None
     };
-    let kb = Kbuild { src: sl.src.clone(), out: out.clone(), profile: &profile, tc, jobs: opts.jobs, logs: dir.to_path_buf() };
+    let kb = Kbuild {
+        src: sl.src.clone(),
+        out: out.clone(),
+        profile: &profile,
+        tc,
+        jobs: opts.jobs,
+        logs: dir.to_path_buf(),
+    };
 
     if l.go(Stage::Toolchain) {
         l.push(kb.toolchain_gate());
@@ -538,10 +721,16 @@ fn run_cell(
         let same_inputs = !own_config
             && !opts.clean
             && !cell.is_base()
-            && base_cell.and_then(|b| b.stage(Stage::Config)).is_some_and(|c| c.ok())
+            && base_cell
+                .and_then(|b| b.stage(Stage::Config))
+                .is_some_and(|c| c.ok())
             && out.join(".config").is_file();
         if same_inputs {
-            l.push(StageResult::new(Stage::Config, Status::Pass, "the base's config (the patchset changes no Kconfig and adds no fragment)"));
+            l.push(StageResult::new(
+                Stage::Config,
+                Status::Pass,
+                "the base's config (the patchset changes no Kconfig and adds no fragment)",
+            ));
         } else {
             l.push(kb.configure(&frags, &soft));
         }
@@ -552,14 +741,19 @@ fn run_cell(
     let checks = &m.checks;
     // The lints run whatever the boot said: they read the source, not the kernel's behaviour.
     let build_ok = l.stages.iter().any(|s| s.stage == Stage::Build && s.ok());
-    let lint_block = if build_ok { None } else { Some("the build did not pass".to_string()) };
+    let lint_block = if build_ok {
+        None
+    } else {
+        Some("the build did not pass".to_string())
+    };
     let stopped = opts.stop_after.is_some_and(|s| s < Stage::Clippy);
     let mut early_clippy: Option<StageResult> = None;
     std::thread::scope(|s| {
         // Clippy builds in a folder of its own, so it runs beside the boot; both hold job
         // tokens, so together they never take more than `-j`.
-        let clippy = (build_ok && !stopped && checks.contains(&Check::Clippy) && !proc::interrupted())
-            .then(|| s.spawn(|| kb.clippy(clippy_out)));
+        let clippy =
+            (build_ok && !stopped && checks.contains(&Check::Clippy) && !proc::interrupted())
+                .then(|| s.spawn(|| kb.clippy(clippy_out)));
         if l.go(Stage::Boot) {
             let (boot_r, console) = boot_cell(&kb, &profile, dir, opts);
             let kunit_wanted = checks.contains(&Check::Kunit);
@@ -576,21 +770,38 @@ fn run_cell(
             if let Some(b) = l.bar {
                 b.stage(Stage::Clippy);
             }
-            early_clippy = Some(h.join().unwrap_or_else(|_| StageResult::error(Stage::Clippy, "the clippy thread panicked")));
+            early_clippy = Some(h.join().unwrap_or_else(|_| {
+                StageResult::error(Stage::Clippy, "the clippy thread panicked")
+            }));
         }
     });
     if !checks.contains(&Check::Kunit) {
-        l.stages.push(StageResult::skip(Stage::Kunit, "not in the matrix's checks"));
+        l.stages.push(StageResult::skip(
+            Stage::Kunit,
+            "not in the matrix's checks",
+        ));
     }
-    for (stage, check) in [(Stage::Clippy, Check::Clippy), (Stage::Rustfmt, Check::Rustfmt), (Stage::Rustdoc, Check::Rustdoc)] {
+    for (stage, check) in [
+        (Stage::Clippy, Check::Clippy),
+        (Stage::Rustfmt, Check::Rustfmt),
+        (Stage::Rustdoc, Check::Rustdoc),
+    ] {
         if stopped {
-            l.stages.push(StageResult::skip(stage, format!("stopped after {} (--stage)", opts.stop_after.map_or("", |s| s.name()))));
+            l.stages.push(StageResult::skip(
+                stage,
+                format!(
+                    "stopped after {} (--stage)",
+                    opts.stop_after.map_or("", |s| s.name())
+                ),
+            ));
         } else if !checks.contains(&check) {
-            l.stages.push(StageResult::skip(stage, "not in the matrix's checks"));
+            l.stages
+                .push(StageResult::skip(stage, "not in the matrix's checks"));
         } else if let Some(why) = &lint_block {
             l.stages.push(StageResult::skip(stage, why.clone()));
         } else if proc::interrupted() {
-            l.stages.push(StageResult::skip(stage, "the run was interrupted"));
+            l.stages
+                .push(StageResult::skip(stage, "the run was interrupted"));
         } else {
             if let Some(b) = l.bar {
                 b.stage(stage);
@@ -622,7 +833,9 @@ fn run_cell(
         let _ = std::fs::remove_dir_all(&sl.clippy_clean);
     }
     // Only complete, fault-free ladders are stored: a harness fault may not happen again.
-    let complete = opts.stop_after.is_none() && !res.stages.iter().any(|s| s.status == Status::Error) && !proc::interrupted();
+    let complete = opts.stop_after.is_none()
+        && !res.stages.iter().any(|s| s.status == Status::Error)
+        && !proc::interrupted();
     if let (Some(k), true) = (&key, complete) {
         store_cached(cache, k, &res, dir);
     }
@@ -631,7 +844,14 @@ fn run_cell(
 
 /// What identifies a cell's result: harness build, base, patchset, arch, toolchain, config
 /// inputs, QEMU profile and checks.
-fn cell_key(m: &Loaded, cell: &Cell, base_commit: &str, patchset: Option<&str>, tc: &Resolved, opts: &Opts) -> String {
+fn cell_key(
+    m: &Loaded,
+    cell: &Cell,
+    base_commit: &str,
+    patchset: Option<&str>,
+    tc: &Resolved,
+    opts: &Opts,
+) -> String {
     use sha2::Digest;
     let root = project_root();
     let read = |p: PathBuf| std::fs::read(&p).unwrap_or_default();
@@ -642,7 +862,9 @@ fn cell_key(m: &Loaded, cell: &Cell, base_commit: &str, patchset: Option<&str>, 
     h.update(cell.arch.name().as_bytes());
     h.update(serde_json::to_vec(&(&tc.paths, &tc.versions, &tc.llvm)).unwrap_or_default());
     h.update(read(root.join("kconfigs/common.config")));
-    h.update(read(root.join(format!("kconfigs/{}.config", cell.arch.name()))));
+    h.update(read(
+        root.join(format!("kconfigs/{}.config", cell.arch.name())),
+    ));
     h.update(read(root.join(format!("qemu/{}.toml", cell.arch.name()))));
     if let Some(e) = m.entry(&cell.entry) {
         for k in &e.kconfig {
@@ -660,17 +882,32 @@ fn harness_build_id() -> &'static str {
     ID.get_or_init(|| {
         use sha2::Digest;
         // /proc/self/exe is the running binary even when a rebuild has replaced the file.
-        let bytes = std::fs::read("/proc/self/exe").or_else(|_| std::env::current_exe().and_then(std::fs::read)).unwrap_or_default();
+        let bytes = std::fs::read("/proc/self/exe")
+            .or_else(|_| std::env::current_exe().and_then(std::fs::read))
+            .unwrap_or_default();
         let d = sha2::Sha256::digest(&bytes);
-        format!("{}-{}", env!("CARGO_PKG_VERSION"), d.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
+        format!(
+            "{}-{}",
+            env!("CARGO_PKG_VERSION"),
+            d.iter()
+                .take(12)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
     })
 }
 
 fn cached(cache: &Cache, key: &str, dir: &Path) -> Option<CellResult> {
     let at = cache.results().join(key);
-    let r: CellResult = serde_json::from_str(&std::fs::read_to_string(at.join("result.json")).ok()?).ok()?;
+    let r: CellResult =
+        serde_json::from_str(&std::fs::read_to_string(at.join("result.json")).ok()?).ok()?;
     // The logs come along, so the run folder is complete.
-    let _ = proc::output(std::process::Command::new("cp").arg("-a").arg(format!("{}/.", at.display())).arg(dir));
+    let _ = proc::output(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", at.display()))
+            .arg(dir),
+    );
     let _ = std::fs::remove_file(dir.join("result.json"));
     Some(r)
 }
@@ -690,7 +927,12 @@ fn store_cached(cache: &Cache, key: &str, r: &CellResult, dir: &Path) {
             }
         }
     }
-    if std::fs::write(tmp.join("result.json"), serde_json::to_string(r).unwrap_or_default()).is_ok() {
+    if std::fs::write(
+        tmp.join("result.json"),
+        serde_json::to_string(r).unwrap_or_default(),
+    )
+    .is_ok()
+    {
         let _ = std::fs::remove_dir_all(&at);
         let _ = std::fs::rename(&tmp, &at);
     }
@@ -699,14 +941,29 @@ fn store_cached(cache: &Cache, key: &str, r: &CellResult, dir: &Path) {
 /// Does rustdoc read this file? It documents the crates under `rust/`, configured by the
 /// Kconfig and built by the Makefiles.
 fn reads_for_rustdoc(f: &str) -> bool {
-    f.starts_with("rust/") || f.starts_with("scripts/") || f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig") || n == "Makefile" || n == "Kbuild") || f.starts_with("include/")
+    f.starts_with("rust/")
+        || f.starts_with("scripts/")
+        || f.rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("Kconfig") || n == "Makefile" || n == "Kbuild")
+        || f.starts_with("include/")
 }
 
 /// The fragments for a cell: common, the arch's, the tree's Rust KUnit suites, the entry's
 /// own, and (soft) the options the patchset introduces.
-fn fragments(m: &Loaded, cell: &Cell, src: &Path, base_commit: &str, changed: &[String], dir: &Path) -> (Vec<PathBuf>, BTreeMap<String, String>) {
+fn fragments(
+    m: &Loaded,
+    cell: &Cell,
+    src: &Path,
+    base_commit: &str,
+    changed: &[String],
+    dir: &Path,
+) -> (Vec<PathBuf>, BTreeMap<String, String>) {
     let root = project_root();
-    let mut frags = vec![root.join("kconfigs/common.config"), root.join(format!("kconfigs/{}.config", cell.arch.name()))];
+    let mut frags = vec![
+        root.join("kconfigs/common.config"),
+        root.join(format!("kconfigs/{}.config", cell.arch.name())),
+    ];
     let mut auto = String::from("# Rust KUnit suites found in the tree's own Kconfig\n");
     for o in build::rust_kunit_options(src) {
         auto.push_str(&format!("{o}=y\n"));
@@ -719,22 +976,40 @@ fn fragments(m: &Loaded, cell: &Cell, src: &Path, base_commit: &str, changed: &[
                 extra.push_str(k);
                 extra.push('\n');
             } else {
-                let p = if Path::new(k).is_absolute() { PathBuf::from(k) } else { m.dir().join(k) };
+                let p = if Path::new(k).is_absolute() {
+                    PathBuf::from(k)
+                } else {
+                    m.dir().join(k)
+                };
                 frags.push(p);
             }
         }
         // Options the patchset adds, enabled where their dependencies allow.
         let kconfigs: Vec<(String, String)> = changed
             .iter()
-            .filter(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig")))
+            .filter(|f| {
+                f.rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.starts_with("Kconfig"))
+            })
             .map(|f| {
-                let before = proc::output(std::process::Command::new("git").arg("-C").arg(src).args(["show", &format!("{base_commit}:{f}")])).unwrap_or_default();
+                let before = proc::output(
+                    std::process::Command::new("git")
+                        .arg("-C")
+                        .arg(src)
+                        .args(["show", &format!("{base_commit}:{f}")]),
+                )
+                .unwrap_or_default();
                 let after = build::read_tree_text(&src.join(f));
                 (before, after)
             })
             .collect();
         for o in build::introduced_options(&kconfigs) {
-            let v = if o.contains("SAMPLE") || o.contains("TEST") { "m" } else { "y" };
+            let v = if o.contains("SAMPLE") || o.contains("TEST") {
+                "m"
+            } else {
+                "y"
+            };
             extra.push_str(&format!("{o}={v}\n"));
             soft.insert(o, v.to_string());
         }
@@ -754,28 +1029,69 @@ fn fragments(m: &Loaded, cell: &Cell, src: &Path, base_commit: &str, changed: &[
 fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageResult, String) {
     let start = Instant::now();
     let modules = boot::rust_modules(&kb.src, &kb.out);
-    let clang = kb.tc.paths.get("clang").cloned().unwrap_or_else(|| "clang".into());
-    let initramfs = match boot::make_initramfs(&kb.src, &kb.out, profile, &clang, &modules, &dir.join("initramfs"), &dir.join("initramfs.log")) {
+    let clang = kb
+        .tc
+        .paths
+        .get("clang")
+        .cloned()
+        .unwrap_or_else(|| "clang".into());
+    let initramfs = match boot::make_initramfs(
+        &kb.src,
+        &kb.out,
+        profile,
+        &clang,
+        &modules,
+        &dir.join("initramfs"),
+        &dir.join("initramfs.log"),
+    ) {
         Ok(p) => p,
-        Err(e) => return (StageResult::error(Stage::Boot, format!("initramfs: {e}")).with_log("initramfs.log"), String::new()),
+        Err(e) => {
+            return (
+                StageResult::error(Stage::Boot, format!("initramfs: {e}"))
+                    .with_log("initramfs.log"),
+                String::new(),
+            )
+        }
     };
     if proc::which(&profile.binary).is_none() {
-        return (StageResult::error(Stage::Boot, format!("{} is not installed (run `cargo xtask setup`)", profile.binary)), String::new());
+        return (
+            StageResult::error(
+                Stage::Boot,
+                format!(
+                    "{} is not installed (run `cargo xtask setup`)",
+                    profile.binary
+                ),
+            ),
+            String::new(),
+        );
     }
     let mut cmd = boot::qemu_command(profile, &kb.out, &initramfs, "tcg", "");
-    let deadline = std::time::Duration::from_secs(opts.boot_timeout.unwrap_or(profile.boot_timeout));
+    let deadline =
+        std::time::Duration::from_secs(opts.boot_timeout.unwrap_or(profile.boot_timeout));
     let console_path = dir.join("console.log");
     let _ = std::fs::write(dir.join("qemu.cmd"), proc::display_command(&cmd) + "\n");
     let end = match boot::run_qemu(&mut cmd, &console_path, deadline) {
         Ok(x) => x,
-        Err(e) => return (StageResult::error(Stage::Boot, format!("could not run QEMU: {e:#}")), String::new()),
+        Err(e) => {
+            return (
+                StageResult::error(Stage::Boot, format!("could not run QEMU: {e:#}")),
+                String::new(),
+            )
+        }
     };
     let console = boot::read_console(&console_path);
     let spans = kunit_spans(&console);
     let v = boot::classify_run(&console, &end, &spans);
     let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), "console.log");
     if !modules.is_empty() {
-        r.summary.push_str(&format!(" [modules: {}]", modules.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")));
+        r.summary.push_str(&format!(
+            " [modules: {}]",
+            modules
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     (r, console)
 }
@@ -792,7 +1108,10 @@ fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
         if body.is_some_and(|b| b.starts_with("KTAP version")) && open.is_none() {
             open = Some(i);
         }
-        if open.is_some() && (t.contains("ok ") && (t.contains(" ok ") || t.starts_with("ok ") || t.contains("not ok "))) {
+        if open.is_some()
+            && (t.contains("ok ")
+                && (t.contains(" ok ") || t.starts_with("ok ") || t.contains("not ok ")))
+        {
             last_result = i;
         }
         if let Some(s) = open {
@@ -813,20 +1132,53 @@ fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
 fn kunit_stage(k: &Kunit, console: &str) -> StageResult {
     let c = &k.counts;
     if c.total == 0 {
-        let status = if console.is_empty() { Status::Skip } else { Status::Fail };
-        return StageResult::new(Stage::Kunit, status, if console.is_empty() { "no console" } else { "no KTAP output found on the console" }).with_log("console.log");
+        let status = if console.is_empty() {
+            Status::Skip
+        } else {
+            Status::Fail
+        };
+        return StageResult::new(
+            Stage::Kunit,
+            status,
+            if console.is_empty() {
+                "no console"
+            } else {
+                "no KTAP output found on the console"
+            },
+        )
+        .with_log("console.log");
     }
     let bad: Vec<String> = k
         .tests
         .iter()
         .filter(|t| t.status == "fail" || t.status == "crash")
-        .map(|t| format!("{} {}{}", t.status, t.name, t.location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default()))
+        .map(|t| {
+            format!(
+                "{} {}{}",
+                t.status,
+                t.name,
+                t.location
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default()
+            )
+        })
         .collect();
-    let counts = format!("{} tests: {} passed, {} failed, {} crashed, {} skipped", c.total, c.passed, c.failed, c.crashed, c.skipped);
+    let counts = format!(
+        "{} tests: {} passed, {} failed, {} crashed, {} skipped",
+        c.total, c.passed, c.failed, c.crashed, c.skipped
+    );
     let mut r = if bad.is_empty() {
         StageResult::new(Stage::Kunit, Status::Pass, counts)
     } else {
-        let mut r = StageResult::new(Stage::Kunit, Status::Fail, format!("{counts}; {}", bad.iter().take(5).cloned().collect::<Vec<_>>().join("; ")));
+        let mut r = StageResult::new(
+            Stage::Kunit,
+            Status::Fail,
+            format!(
+                "{counts}; {}",
+                bad.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+            ),
+        );
         r.fault = Some(Fault::Code);
         r
     };

@@ -16,10 +16,27 @@ use crate::toolchain;
 
 /// Debian packages the pipeline needs (resolved by name; versions are printed by doctor).
 pub const PACKAGES: &[&str] = &[
-    "clang-19", "lld-19", "llvm-19", "libclang-19-dev",
-    "rustc-web", "rust-web-src", "rust-web-clippy", "rustfmt-web",
-    "make", "bc", "bison", "flex", "cpio", "rsync", "libelf-dev", "libssl-dev", "ccache",
-    "python3", "git", "xz-utils", "ca-certificates",
+    "clang-19",
+    "lld-19",
+    "llvm-19",
+    "libclang-19-dev",
+    "rustc-web",
+    "rust-web-src",
+    "rust-web-clippy",
+    "rustfmt-web",
+    "make",
+    "bc",
+    "bison",
+    "flex",
+    "cpio",
+    "rsync",
+    "libelf-dev",
+    "libssl-dev",
+    "ccache",
+    "python3",
+    "git",
+    "xz-utils",
+    "ca-certificates",
 ];
 pub const QEMU_PACKAGES: &[&str] = &["qemu-system-x86", "qemu-system-arm", "qemu-system-misc"];
 /// The oldest QEMU known to boot all four arches here.
@@ -41,22 +58,36 @@ fn os_release() -> Option<OsRelease> {
             .map(|v| v.trim_matches('"').to_string())
             .unwrap_or_default()
     };
-    Some(OsRelease { id: get("ID"), like: get("ID_LIKE"), codename: get("VERSION_CODENAME") })
+    Some(OsRelease {
+        id: get("ID"),
+        like: get("ID_LIKE"),
+        codename: get("VERSION_CODENAME"),
+    })
 }
 
 fn installed(pkg: &str) -> bool {
-    proc::run_captured(Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg]), Some(Duration::from_secs(30)))
-        .is_ok_and(|c| c.stdout.contains("install ok installed"))
+    proc::run_captured(
+        Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg]),
+        Some(Duration::from_secs(30)),
+    )
+    .is_ok_and(|c| c.stdout.contains("install ok installed"))
 }
 
 fn apt(args: &[&str]) -> anyhow::Result<()> {
     eprintln!("setup: apt-get {}", args.join(" "));
     let c = proc::run_captured(
-        Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive"),
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
         Some(Duration::from_secs(1800)),
     )?;
     if !c.outcome.success() {
-        bail!("apt-get {} failed ({}):\n{}", args.join(" "), c.outcome.describe(), tail(&c.stderr, 20));
+        bail!(
+            "apt-get {} failed ({}):\n{}",
+            args.join(" "),
+            c.outcome.describe(),
+            tail(&c.stderr, 20)
+        );
     }
     Ok(())
 }
@@ -87,11 +118,21 @@ fn debian_source() -> Option<(String, String)> {
     for t in &texts {
         // deb822 stanzas
         for stanza in t.split("\n\n") {
-            let field = |k: &str| stanza.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string());
+            let field = |k: &str| {
+                stanza
+                    .lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .map(|v| v.trim().to_string())
+            };
             if let (Some(uris), Some(suites)) = (field("URIs:"), field("Suites:")) {
                 if !suites.split_whitespace().any(|s| s.contains("security")) {
-                    let uri = uris.split_whitespace().next().unwrap_or_default().to_string();
-                    let key = field("Signed-By:").unwrap_or_else(|| "/usr/share/keyrings/debian-archive-keyring.gpg".into());
+                    let uri = uris
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let key = field("Signed-By:")
+                        .unwrap_or_else(|| "/usr/share/keyrings/debian-archive-keyring.gpg".into());
                     return Some((uri, key));
                 }
             }
@@ -120,7 +161,9 @@ fn qemu_ok() -> bool {
 
 pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()> {
     let os = os_release();
-    let debianish = os.as_ref().is_some_and(|o| o.id == "debian" || o.id == "ubuntu" || o.like.contains("debian"));
+    let debianish = os
+        .as_ref()
+        .is_some_and(|o| o.id == "debian" || o.id == "ubuntu" || o.like.contains("debian"));
     let root = unsafe { libc::geteuid() } == 0;
     let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
     if dry_run || !debianish || !root {
@@ -137,11 +180,22 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
             println!("setup: {why}, so this machine manages its own toolchains; nothing installed. What setup would install:");
         }
         println!("  apt-get install -y {}", PACKAGES.join(" "));
-        println!("  apt-get install -y {} (QEMU >= {QEMU_MIN}; on Debian 12 from bookworm-backports)", QEMU_PACKAGES.join(" "));
-        println!("  cargo install bindgen-cli --locked --root {}", cache.tools().display());
+        println!(
+            "  apt-get install -y {} (QEMU >= {QEMU_MIN}; on Debian 12 from bookworm-backports)",
+            QEMU_PACKAGES.join(" ")
+        );
+        println!(
+            "  cargo install bindgen-cli --locked --root {}",
+            cache.tools().display()
+        );
         for (name, b) in &matrix.matrix.bases {
             if let Some(o) = &b.offline {
-                println!("  base {name}: Debian package {} from suite {}, imported into {}", o.debian_package, o.suite, cache.store().display());
+                println!(
+                    "  base {name}: Debian package {} from suite {}, imported into {}",
+                    o.debian_package,
+                    o.suite,
+                    cache.store().display()
+                );
             }
         }
         if !missing.is_empty() {
@@ -158,7 +212,9 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
     std::thread::scope(|s| {
         let bindgen = s.spawn(|| install_bindgen(cache));
         let rest = install_packages(&os).and_then(|_| provision_locked(cache, matrix));
-        let bindgen = bindgen.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the bindgen install thread panicked")));
+        let bindgen = bindgen
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the bindgen install thread panicked")));
         rest.and(bindgen)
     })?;
     eprintln!("setup: done");
@@ -183,10 +239,12 @@ fn install_packages(os: &OsRelease) -> anyhow::Result<()> {
         let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
         let backports = format!("{}-backports", os.codename);
         if os.id == "debian" && os.codename == "bookworm" {
-            let (uri, key) = debian_source().context("no Debian source found in /etc/apt to derive backports from")?;
+            let (uri, key) = debian_source()
+                .context("no Debian source found in /etc/apt to derive backports from")?;
             let text = format!("Types: deb\nURIs: {uri}\nSuites: {backports}\nComponents: main\nSigned-By: {key}\n");
             if std::fs::read_to_string(BACKPORTS_FILE).ok().as_deref() != Some(text.as_str()) {
-                std::fs::write(BACKPORTS_FILE, text).with_context(|| format!("write {BACKPORTS_FILE}"))?;
+                std::fs::write(BACKPORTS_FILE, text)
+                    .with_context(|| format!("write {BACKPORTS_FILE}"))?;
                 updated = false;
             }
             args.extend(["-t", backports.as_str()]);
@@ -197,7 +255,10 @@ fn install_packages(os: &OsRelease) -> anyhow::Result<()> {
         args.extend(QEMU_PACKAGES);
         apt(&args)?;
         if !qemu_ok() {
-            bail!("QEMU is still older than {QEMU_MIN} or missing an arch after installing {}", QEMU_PACKAGES.join(" "));
+            bail!(
+                "QEMU is still older than {QEMU_MIN} or missing an arch after installing {}",
+                QEMU_PACKAGES.join(" ")
+            );
         }
     } else {
         eprintln!("setup: QEMU already installed");
@@ -215,11 +276,17 @@ fn install_bindgen(cache: &Cache) -> anyhow::Result<()> {
     }
     eprintln!("setup: cargo install bindgen-cli (about 2 minutes on 2 cores)");
     let c = proc::run_captured(
-        Command::new("cargo").args(["install", "bindgen-cli", "--locked", "--root"]).arg(cache.tools()),
+        Command::new("cargo")
+            .args(["install", "bindgen-cli", "--locked", "--root"])
+            .arg(cache.tools()),
         Some(Duration::from_secs(1800)),
     )?;
     if !c.outcome.success() {
-        bail!("cargo install bindgen-cli failed ({}):\n{}", c.outcome.describe(), tail(&c.stderr, 20));
+        bail!(
+            "cargo install bindgen-cli failed ({}):\n{}",
+            c.outcome.describe(),
+            tail(&c.stderr, 20)
+        );
     }
     Ok(())
 }
@@ -242,7 +309,8 @@ fn provision_locked(cache: &Cache, matrix: &Loaded) -> anyhow::Result<()> {
     let store = Store::open(cache)?;
     for (name, b) in &matrix.matrix.bases {
         if let Some(o) = &b.offline {
-            let sha = provision(cache, &store, name, o).with_context(|| format!("provision base {name}"))?;
+            let sha = provision(cache, &store, name, o)
+                .with_context(|| format!("provision base {name}"))?;
             println!("base {name}: {sha}");
         }
     }
@@ -252,7 +320,10 @@ fn provision_locked(cache: &Cache, matrix: &Loaded) -> anyhow::Result<()> {
 fn apt_private_opts(dir: &Path) -> Vec<String> {
     vec![
         "-o".into(),
-        format!("Dir::Etc::SourceList={}", dir.join("sources.list").display()),
+        format!(
+            "Dir::Etc::SourceList={}",
+            dir.join("sources.list").display()
+        ),
         "-o".into(),
         "Dir::Etc::SourceParts=/dev/null".into(),
         "-o".into(),
@@ -268,14 +339,21 @@ fn provision(cache: &Cache, store: &Store, name: &str, o: &Offline) -> anyhow::R
     let dl = cache.downloads().join(&o.suite);
     std::fs::create_dir_all(dl.join("lists/partial"))?;
     std::fs::create_dir_all(dl.join("archives/partial"))?;
-    let (uri, key) = debian_source().context("no Debian source in /etc/apt to download the kernel source from")?;
+    let (uri, key) = debian_source()
+        .context("no Debian source in /etc/apt to download the kernel source from")?;
     // Security suites live at the `-security` archive next to the main one.
     let suite_uri = if o.suite.contains("security") {
-        uri.trim_end_matches('/').trim_end_matches("/debian").to_string() + "/debian-security"
+        uri.trim_end_matches('/')
+            .trim_end_matches("/debian")
+            .to_string()
+            + "/debian-security"
     } else {
         uri.clone()
     };
-    std::fs::write(dl.join("sources.list"), format!("deb [signed-by={key}] {suite_uri} {} main\n", o.suite))?;
+    std::fs::write(
+        dl.join("sources.list"),
+        format!("deb [signed-by={key}] {suite_uri} {} main\n", o.suite),
+    )?;
     let opts = apt_private_opts(&dl);
     let run_apt = |prog: &str, args: &[&str]| -> anyhow::Result<proc::Captured> {
         let mut c = Command::new(prog);
@@ -284,13 +362,32 @@ fn provision(cache: &Cache, store: &Store, name: &str, o: &Offline) -> anyhow::R
     };
     let up = run_apt("apt-get", &["update", "-q"])?;
     if !up.outcome.success() {
-        bail!("apt-get update for suite {} failed: {}", o.suite, tail(&up.stderr, 5));
+        bail!(
+            "apt-get update for suite {} failed: {}",
+            o.suite,
+            tail(&up.stderr, 5)
+        );
     }
-    let show = run_apt("apt-cache", &["show", "--no-all-versions", &o.debian_package])?;
-    let version = show.stdout.lines().find_map(|l| l.strip_prefix("Version: ")).map(str::trim).map(str::to_string);
+    let show = run_apt(
+        "apt-cache",
+        &["show", "--no-all-versions", &o.debian_package],
+    )?;
+    let version = show
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Version: "))
+        .map(str::trim)
+        .map(str::to_string);
     let Some(version) = version else {
-        let search = run_apt("apt-cache", &["search", "--names-only", "^linux-source-[0-9]"])?;
-        let offered: Vec<&str> = search.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        let search = run_apt(
+            "apt-cache",
+            &["search", "--names-only", "^linux-source-[0-9]"],
+        )?;
+        let offered: Vec<&str> = search
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
         bail!(
             "Debian suite {} no longer offers {}; it offers: {}. Change `offline` of base {name} in matrix.toml",
             o.suite,
@@ -301,9 +398,14 @@ fn provision(cache: &Cache, store: &Store, name: &str, o: &Offline) -> anyhow::R
     let message = format!("Import {} {} from Debian {}\n\nThe Debian source package's tree, Debian patches applied.\n", o.debian_package, version, o.suite);
     let r = base_ref(name);
     if let Some(sha) = store.rev(&r) {
-        let have = store.git(&["log", "-1", "--format=%B", &sha]).unwrap_or_default();
+        let have = store
+            .git(&["log", "-1", "--format=%B", &sha])
+            .unwrap_or_default();
         if have.trim() == message.trim() {
-            eprintln!("setup: base {name} already provisioned ({} {version})", o.debian_package);
+            eprintln!(
+                "setup: base {name} already provisioned ({} {version})",
+                o.debian_package
+            );
             return Ok(sha);
         }
     }
@@ -311,36 +413,60 @@ fn provision(cache: &Cache, store: &Store, name: &str, o: &Offline) -> anyhow::R
     let deb_glob = format!("{}_", o.debian_package);
     let find_deb = || {
         std::fs::read_dir(&dl).ok().and_then(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .find(|p| {
-                    let f = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-                    f.starts_with(&deb_glob) && f.contains(&version.replace(':', "%3a")) && f.ends_with(".deb")
-                })
+            rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+                let f = p
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                f.starts_with(&deb_glob)
+                    && f.contains(&version.replace(':', "%3a"))
+                    && f.ends_with(".deb")
+            })
         })
     };
     if find_deb().is_none() {
-        let d = run_apt("apt-get", &["download", "-q", &format!("{}={version}", o.debian_package)])?;
+        let d = run_apt(
+            "apt-get",
+            &["download", "-q", &format!("{}={version}", o.debian_package)],
+        )?;
         if !d.outcome.success() {
-            bail!("apt-get download {} failed: {}", o.debian_package, tail(&d.stderr, 5));
+            bail!(
+                "apt-get download {} failed: {}",
+                o.debian_package,
+                tail(&d.stderr, 5)
+            );
         }
     }
     let deb = find_deb().context("downloaded .deb not found")?;
     let scratch = cache.root.join("tmp").join(format!("import-{name}"));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
-    proc::output(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(scratch.join("deb")))?;
-    let tarball = find_tarball(&scratch.join("deb/usr/src")).context("no linux-source tarball inside the package")?;
+    proc::output(
+        Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(scratch.join("deb")),
+    )?;
+    let tarball = find_tarball(&scratch.join("deb/usr/src"))
+        .context("no linux-source tarball inside the package")?;
     let unpacked = scratch.join("src");
     std::fs::create_dir_all(&unpacked)?;
     eprintln!("setup: unpacking {}", tarball.display());
-    proc::output(Command::new("tar").arg("-xf").arg(&tarball).arg("-C").arg(&unpacked))?;
+    proc::output(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&unpacked),
+    )?;
     let top = std::fs::read_dir(&unpacked)?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .find(|p| p.join("Makefile").is_file())
         .context("unpacked tarball has no top folder with a Makefile")?;
-    let kver = store::kernel_version(&std::fs::read_to_string(top.join("Makefile"))?).context("no version in the Makefile")?;
+    let kver = store::kernel_version(&std::fs::read_to_string(top.join("Makefile"))?)
+        .context("no version in the Makefile")?;
     eprintln!("setup: importing {kver} into {}", store.git_dir.display());
     let sha = store.import_tree(&top, &message, &scratch)?;
     store.set_ref(&format!("refs/tags/v{kver}"), &sha)?;
@@ -350,20 +476,30 @@ fn provision(cache: &Cache, store: &Store, name: &str, o: &Offline) -> anyhow::R
 }
 
 fn find_tarball(dir: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
-        let f = p.to_string_lossy();
-        f.ends_with(".tar.xz") || f.ends_with(".tar.bz2") || f.ends_with(".tar.gz")
-    })
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            let f = p.to_string_lossy();
+            f.ends_with(".tar.xz") || f.ends_with(".tar.bz2") || f.ends_with(".tar.gz")
+        })
 }
 
 /// `doctor`: every tool with version and path; the base's minimums; the exact fix.
 pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
     let mut ok = true;
     let mut fixes: Vec<String> = Vec::new();
-    let toolchains: Vec<(String, crate::matrix::Toolchain)> = if matrix.matrix.toolchains.is_empty() {
+    let toolchains: Vec<(String, crate::matrix::Toolchain)> = if matrix.matrix.toolchains.is_empty()
+    {
         vec![("default".into(), toolchain::debian_default())]
     } else {
-        matrix.matrix.toolchains.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        matrix
+            .matrix
+            .toolchains
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     };
     let store = Store::open(cache).ok();
     // Every provisioned tagged base is checked: each carries its own minimums.
@@ -390,7 +526,11 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                 Some((Some(v), p)) => println!("  {tool:<14} {v:<10} {}", p.display()),
                 Some((None, p)) => {
                     ok = false;
-                    println!("  {tool:<14} {:<10} {} (does not answer --version)", "?", p.display());
+                    println!(
+                        "  {tool:<14} {:<10} {} (does not answer --version)",
+                        "?",
+                        p.display()
+                    );
                 }
                 None => {
                     ok = false;
@@ -400,7 +540,12 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
         }
         match toolchain::resolve(cache, name, t) {
             Ok(r) => {
-                println!("  {:<14} {:<10} {}", "rust-src", r.versions.get("rust-src").map_or("?", |s| s), r.rust_src.as_deref().unwrap_or("?"));
+                println!(
+                    "  {:<14} {:<10} {}",
+                    "rust-src",
+                    r.versions.get("rust-src").map_or("?", |s| s),
+                    r.rust_src.as_deref().unwrap_or("?")
+                );
                 if references.is_empty() {
                     println!("  minimums: no provisioned base to check against (run `cargo xtask setup`)");
                 }
@@ -416,11 +561,16 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                                     println!("  minimums of base {bname} for {arch}: met");
                                 } else {
                                     ok = false;
-                                    println!("  minimums of base {bname} for {arch}: {}", problems.join("; "));
+                                    println!(
+                                        "  minimums of base {bname} for {arch}: {}",
+                                        problems.join("; ")
+                                    );
                                 }
                             }
                         }
-                        Err(e) => println!("  minimums: cannot read the base's min-tool-version.sh: {e}"),
+                        Err(e) => {
+                            println!("  minimums: cannot read the base's min-tool-version.sh: {e}")
+                        }
                     }
                 }
             }
@@ -429,7 +579,10 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                 println!("  unusable: {e}");
                 fixes.push(format!("apt-get install -y {}", PACKAGES.join(" ")));
                 if e.contains("bindgen") {
-                    fixes.push(format!("cargo install bindgen-cli --locked --root {}", cache.tools().display()));
+                    fixes.push(format!(
+                        "cargo install bindgen-cli --locked --root {}",
+                        cache.tools().display()
+                    ));
                 }
             }
         }
@@ -437,34 +590,65 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
     println!("qemu:");
     for arch in Arch::ALL {
         let p = Profile::load(&project_root(), arch)?;
-        match proc::which(&p.binary).map(|path| (toolchain::tool_version(&path.to_string_lossy()), path)) {
-            Some((Some(v), path)) if toolchain::version_cmp(&v, QEMU_MIN) != std::cmp::Ordering::Less => {
+        match proc::which(&p.binary)
+            .map(|path| (toolchain::tool_version(&path.to_string_lossy()), path))
+        {
+            Some((Some(v), path))
+                if toolchain::version_cmp(&v, QEMU_MIN) != std::cmp::Ordering::Less =>
+            {
                 println!("  {:<24} {v:<10} {}", p.binary, path.display())
             }
             Some((v, path)) => {
                 ok = false;
-                println!("  {:<24} {:<10} {} (need >= {QEMU_MIN})", p.binary, v.unwrap_or_else(|| "?".into()), path.display());
-                fixes.push(format!("apt-get install -y -t bookworm-backports {}", QEMU_PACKAGES.join(" ")));
+                println!(
+                    "  {:<24} {:<10} {} (need >= {QEMU_MIN})",
+                    p.binary,
+                    v.unwrap_or_else(|| "?".into()),
+                    path.display()
+                );
+                fixes.push(format!(
+                    "apt-get install -y -t bookworm-backports {}",
+                    QEMU_PACKAGES.join(" ")
+                ));
             }
             None => {
                 ok = false;
                 println!("  {:<24} {:<10}", p.binary, "MISSING");
-                fixes.push(format!("apt-get install -y -t bookworm-backports {}", QEMU_PACKAGES.join(" ")));
+                fixes.push(format!(
+                    "apt-get install -y -t bookworm-backports {}",
+                    QEMU_PACKAGES.join(" ")
+                ));
             }
         }
         if !p.firmware_file.is_empty() {
             if Path::new(&p.firmware_file).is_file() {
-                println!("  {:<24} {:<10} {}", format!("firmware ({arch})"), "present", p.firmware_file);
+                println!(
+                    "  {:<24} {:<10} {}",
+                    format!("firmware ({arch})"),
+                    "present",
+                    p.firmware_file
+                );
             } else {
                 ok = false;
-                println!("  {:<24} {:<10} {}", format!("firmware ({arch})"), "MISSING", p.firmware_file);
+                println!(
+                    "  {:<24} {:<10} {}",
+                    format!("firmware ({arch})"),
+                    "MISSING",
+                    p.firmware_file
+                );
             }
         }
     }
     println!("other tools:");
-    for tool in ["git", "make", "flex", "bison", "bc", "cpio", "tar", "python3", "ccache"] {
+    for tool in [
+        "git", "make", "flex", "bison", "bc", "cpio", "tar", "python3", "ccache",
+    ] {
         match proc::which(tool) {
-            Some(p) => println!("  {tool:<14} {:<10} {}", toolchain::tool_version(&p.to_string_lossy()).unwrap_or_else(|| "?".into()), p.display()),
+            Some(p) => println!(
+                "  {tool:<14} {:<10} {}",
+                toolchain::tool_version(&p.to_string_lossy()).unwrap_or_else(|| "?".into()),
+                p.display()
+            ),
             None => {
                 ok = false;
                 println!("  {tool:<14} MISSING");
@@ -505,7 +689,10 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
 /// zizmor (the workflow's security audit).
 pub fn setup_test_tools(cache: &Cache) -> anyhow::Result<()> {
     let root = unsafe { libc::geteuid() } == 0;
-    let want: Vec<&str> = ["chromium", "python3-venv"].into_iter().filter(|p| !installed(p)).collect();
+    let want: Vec<&str> = ["chromium", "python3-venv"]
+        .into_iter()
+        .filter(|p| !installed(p))
+        .collect();
     if !want.is_empty() {
         if !root {
             bail!("not root: install {} yourself", want.join(" "));
@@ -521,10 +708,30 @@ pub fn setup_test_tools(cache: &Cache) -> anyhow::Result<()> {
         eprintln!("setup: python venv in {}", venv.display());
         proc::output(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
-    let have = |module: &str| proc::run_captured(Command::new(&py).args(["-c", &format!("import {module}")]), Some(Duration::from_secs(60))).is_ok_and(|c| c.outcome.success());
-    if !have("kcidb_io") || !venv.join("bin/check-jsonschema").is_file() || !venv.join("bin/zizmor").is_file() {
+    let have = |module: &str| {
+        proc::run_captured(
+            Command::new(&py).args(["-c", &format!("import {module}")]),
+            Some(Duration::from_secs(60)),
+        )
+        .is_ok_and(|c| c.outcome.success())
+    };
+    if !have("kcidb_io")
+        || !venv.join("bin/check-jsonschema").is_file()
+        || !venv.join("bin/zizmor").is_file()
+    {
         eprintln!("setup: pip install kcidb-io check-jsonschema zizmor");
-        let c = proc::run_captured(Command::new(&py).args(["-m", "pip", "install", "--quiet", "kcidb-io", "check-jsonschema", "zizmor"]), Some(Duration::from_secs(900)))?;
+        let c = proc::run_captured(
+            Command::new(&py).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "kcidb-io",
+                "check-jsonschema",
+                "zizmor",
+            ]),
+            Some(Duration::from_secs(900)),
+        )?;
         if !c.outcome.success() {
             bail!("pip install failed: {}", tail(&c.stderr, 10));
         }
@@ -542,15 +749,26 @@ mod tests {
     #[test]
     fn provisioning_waits_for_the_cache_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache { root: dir.path().join("cache"), slots_at: None, ccache_at: None, results_at: None };
+        let cache = Cache {
+            root: dir.path().join("cache"),
+            slots_at: None,
+            ccache_at: None,
+            results_at: None,
+        };
         let text = "arches = [\"x86_64\"]\n[bases.b]\nkind = \"branch\"\nurl = \"https://example.org/l.git\"\nref = \"master\"\n";
         let m = crate::matrix::parse(Path::new("m.toml"), text).unwrap();
         let held = crate::paths::lock_cache(&cache).unwrap();
         let (c2, m2) = (cache.clone(), m.clone());
         let setup = std::thread::spawn(move || provision_offline_bases(&c2, &m2));
         std::thread::sleep(Duration::from_millis(800));
-        assert!(!setup.is_finished(), "provisioning did not wait for the lock");
-        assert!(!cache.store().exists(), "the store was written under another's lock");
+        assert!(
+            !setup.is_finished(),
+            "provisioning did not wait for the lock"
+        );
+        assert!(
+            !cache.store().exists(),
+            "the store was written under another's lock"
+        );
         drop(held);
         setup.join().unwrap().unwrap();
         assert!(cache.store().join("HEAD").is_file());

@@ -25,10 +25,18 @@ impl Store {
         let git_dir = cache.store();
         if !git_dir.join("HEAD").is_file() {
             std::fs::create_dir_all(&git_dir)?;
-            proc::output(Command::new("git").args(["init", "--quiet", "--bare"]).arg(&git_dir))?;
+            proc::output(
+                Command::new("git")
+                    .args(["init", "--quiet", "--bare"])
+                    .arg(&git_dir),
+            )?;
             let s = Store { git_dir };
             // Automatic gc in the middle of a run would stall a cell for minutes.
-            for (k, v) in [("gc.auto", "0"), ("core.autocrlf", "false"), ("advice.detachedHead", "false")] {
+            for (k, v) in [
+                ("gc.auto", "0"),
+                ("core.autocrlf", "false"),
+                ("advice.detachedHead", "false"),
+            ] {
                 s.git(&["config", k, v])?;
             }
             return Ok(s);
@@ -50,14 +58,27 @@ impl Store {
 
     /// The commit a ref points to, if it exists.
     pub fn rev(&self, r: &str) -> Option<String> {
-        let c = proc::run_captured(self.cmd().args(["rev-parse", "--verify", "--quiet", &format!("{r}^{{commit}}")]), None).ok()?;
+        let c = proc::run_captured(
+            self.cmd().args([
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{r}^{{commit}}"),
+            ]),
+            None,
+        )
+        .ok()?;
         c.outcome.success().then(|| c.stdout.trim().to_string())
     }
 
     /// Does `path` exist in `commit`?
     pub fn path_exists(&self, commit: &str, path: &str) -> bool {
-        proc::run_captured(self.cmd().args(["cat-file", "-e", &format!("{commit}:{path}")]), None)
-            .is_ok_and(|c| c.outcome.success())
+        proc::run_captured(
+            self.cmd()
+                .args(["cat-file", "-e", &format!("{commit}:{path}")]),
+            None,
+        )
+        .is_ok_and(|c| c.outcome.success())
     }
 
     /// A file's contents at a commit.
@@ -66,13 +87,29 @@ impl Store {
     }
 
     /// Import an unpacked source tree as one commit with fixed metadata; returns its SHA.
-    pub fn import_tree(&self, tree_dir: &Path, message: &str, scratch: &Path) -> anyhow::Result<String> {
+    pub fn import_tree(
+        &self,
+        tree_dir: &Path,
+        message: &str,
+        scratch: &Path,
+    ) -> anyhow::Result<String> {
         let index = scratch.join("import.index");
         let _ = std::fs::remove_file(&index);
         let mut add = self.cmd();
-        add.arg("--work-tree").arg(tree_dir).env("GIT_INDEX_FILE", &index);
+        add.arg("--work-tree")
+            .arg(tree_dir)
+            .env("GIT_INDEX_FILE", &index);
         // -f: the kernel's own .gitignore files must not drop files the tarball ships.
-        add.args(["-c", "core.fileMode=true", "-c", "core.symlinks=true", "add", "--all", "--force", "."]);
+        add.args([
+            "-c",
+            "core.fileMode=true",
+            "-c",
+            "core.symlinks=true",
+            "add",
+            "--all",
+            "--force",
+            ".",
+        ]);
         add.current_dir(tree_dir);
         proc::output(&mut add).context("git add of the unpacked source")?;
         let mut wt = self.cmd();
@@ -101,13 +138,23 @@ impl Store {
         if dir.join(".git").exists() {
             // An interrupted run may have left an am or a cherry-pick in progress, or a lock.
             for args in [["am", "--abort"], ["cherry-pick", "--abort"]] {
-                let _ = proc::run_captured(Command::new("git").arg("-C").arg(dir).args(args), Some(Duration::from_secs(60)));
+                let _ = proc::run_captured(
+                    Command::new("git").arg("-C").arg(dir).args(args),
+                    Some(Duration::from_secs(60)),
+                );
             }
-            if let Ok(gitdir) = proc::output(Command::new("git").arg("-C").arg(dir).args(["rev-parse", "--git-dir"])) {
+            if let Ok(gitdir) = proc::output(
+                Command::new("git")
+                    .arg("-C")
+                    .arg(dir)
+                    .args(["rev-parse", "--git-dir"]),
+            ) {
                 let _ = std::fs::remove_file(dir.join(gitdir.trim()).join("index.lock"));
             }
             let mut c = Command::new("git");
-            c.arg("-C").arg(dir).args(["checkout", "--quiet", "--force", "--detach", commit]);
+            c.arg("-C")
+                .arg(dir)
+                .args(["checkout", "--quiet", "--force", "--detach", commit]);
             let checked_out = proc::output(&mut c);
             if proc::interrupted() {
                 // Never take a failure caused by an interrupt for a broken worktree: removing
@@ -118,7 +165,10 @@ impl Store {
                 // Files a previous entry added are not in the commit: remove them, keeping
                 // nothing the kernel build might read.
                 let mut clean = Command::new("git");
-                clean.arg("-C").arg(dir).args(["clean", "-q", "-f", "-d", "-x"]);
+                clean
+                    .arg("-C")
+                    .arg(dir)
+                    .args(["clean", "-q", "-f", "-d", "-x"]);
                 proc::output(&mut clean)?;
                 return Ok(());
             }
@@ -130,10 +180,16 @@ impl Store {
             std::fs::create_dir_all(p)?;
         }
         let mut c = self.cmd();
-        c.args(["worktree", "add", "--force", "--detach"]).arg(dir).arg(commit);
+        c.args(["worktree", "add", "--force", "--detach"])
+            .arg(dir)
+            .arg(commit);
         let out = proc::run_captured(&mut c, Some(Duration::from_secs(1800)))?;
         if !out.outcome.success() {
-            bail!("git worktree add {} {commit}: {}", dir.display(), out.stderr.trim());
+            bail!(
+                "git worktree add {} {commit}: {}",
+                dir.display(),
+                out.stderr.trim()
+            );
         }
         Ok(())
     }
@@ -150,15 +206,29 @@ pub fn kernel_version(makefile: &str) -> Option<String> {
     let (v, p) = (get("VERSION")?, get("PATCHLEVEL")?);
     let s = get("SUBLEVEL").unwrap_or_default();
     let e = get("EXTRAVERSION").unwrap_or_default();
-    Some(if s.is_empty() || s == "0" { format!("{v}.{p}{e}") } else { format!("{v}.{p}.{s}{e}") })
+    Some(if s.is_empty() || s == "0" {
+        format!("{v}.{p}{e}")
+    } else {
+        format!("{v}.{p}.{s}{e}")
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn kernel_versions() {
-        assert_eq!(super::kernel_version("VERSION = 7\nPATCHLEVEL = 2\nSUBLEVEL = 13\nEXTRAVERSION =\n").as_deref(), Some("7.2.13"));
-        assert_eq!(super::kernel_version("VERSION = 6\nPATCHLEVEL = 6\nSUBLEVEL = 0\nEXTRAVERSION = -rc1\n").as_deref(), Some("6.6-rc1"));
+        assert_eq!(
+            super::kernel_version("VERSION = 7\nPATCHLEVEL = 2\nSUBLEVEL = 13\nEXTRAVERSION =\n")
+                .as_deref(),
+            Some("7.2.13")
+        );
+        assert_eq!(
+            super::kernel_version(
+                "VERSION = 6\nPATCHLEVEL = 6\nSUBLEVEL = 0\nEXTRAVERSION = -rc1\n"
+            )
+            .as_deref(),
+            Some("6.6-rc1")
+        );
         assert_eq!(super::kernel_version("nothing"), None);
     }
 }

@@ -64,12 +64,19 @@ impl Ccache {
             (None, Some(d)) if !d.is_empty() => std::path::PathBuf::from(d),
             _ => cache.root.join("ccache"),
         };
-        Some(Ccache { bin: bin.to_string_lossy().into_owned(), dir: dir.to_string_lossy().into_owned() })
+        Some(Ccache {
+            bin: bin.to_string_lossy().into_owned(),
+            dir: dir.to_string_lossy().into_owned(),
+        })
     }
 
     /// The environment a make needs for ccache.
     pub fn env(&self) -> [(&'static str, String); 3] {
-        [("CCACHE_DIR", self.dir.clone()), ("CCACHE_NOHASHDIR", "1".into()), ("CCACHE_MAXSIZE", "8G".into())]
+        [
+            ("CCACHE_DIR", self.dir.clone()),
+            ("CCACHE_NOHASHDIR", "1".into()),
+            ("CCACHE_MAXSIZE", "8G".into()),
+        ]
     }
 }
 
@@ -95,19 +102,29 @@ pub fn llvm_tool(llvm: &str, tool: &str) -> String {
 /// The first `X.Y[.Z]` in a `--version` line, preferring one after the word "version".
 pub fn parse_version(text: &str) -> Option<String> {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = RE.get_or_init(|| regex::Regex::new(r"(\d+)\.(\d+)(?:\.(\d+))?").expect("static regex"));
+    let re =
+        RE.get_or_init(|| regex::Regex::new(r"(\d+)\.(\d+)(?:\.(\d+))?").expect("static regex"));
     let first_line = text.lines().find(|l| !l.trim().is_empty())?;
     let hay = match first_line.find("version") {
         Some(i) => &first_line[i..],
         None => first_line,
     };
     let c = re.captures(hay).or_else(|| re.captures(first_line))?;
-    Some(format!("{}.{}.{}", &c[1], &c[2], c.get(3).map_or("0", |m| m.as_str())))
+    Some(format!(
+        "{}.{}.{}",
+        &c[1],
+        &c[2],
+        c.get(3).map_or("0", |m| m.as_str())
+    ))
 }
 
 /// Compare dotted versions numerically.
 pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    let nums = |s: &str| s.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    let nums = |s: &str| {
+        s.split('.')
+            .map(|p| p.parse::<u64>().unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
     let (mut x, mut y) = (nums(a), nums(b));
     let n = x.len().max(y.len());
     x.resize(n, 0);
@@ -116,7 +133,11 @@ pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 pub fn tool_version(path: &str) -> Option<String> {
-    let c = proc::run_captured(Command::new(path).arg("--version"), Some(Duration::from_secs(20))).ok()?;
+    let c = proc::run_captured(
+        Command::new(path).arg("--version"),
+        Some(Duration::from_secs(20)),
+    )
+    .ok()?;
     if !c.outcome.success() {
         return None;
     }
@@ -154,20 +175,36 @@ pub fn resolve(cache: &Cache, name: &str, t: &Toolchain) -> Result<Resolved, Str
     }
     let mut rust_src = None;
     if let Some(rustc) = paths.get("rustc") {
-        if let Ok(c) = proc::run_captured(Command::new(rustc).args(["--print", "sysroot"]), Some(Duration::from_secs(20))) {
+        if let Ok(c) = proc::run_captured(
+            Command::new(rustc).args(["--print", "sysroot"]),
+            Some(Duration::from_secs(20)),
+        ) {
             let lib = Path::new(c.stdout.trim()).join("lib/rustlib/src/rust/library");
             if lib.join("core/src/lib.rs").is_file() {
                 rust_src = Some(lib.to_string_lossy().into_owned());
-                versions.insert("rust-src".into(), versions.get("rustc").cloned().unwrap_or_default());
+                versions.insert(
+                    "rust-src".into(),
+                    versions.get("rustc").cloned().unwrap_or_default(),
+                );
             } else {
-                problems.push(format!("rustc at {rustc} has no rust-src (looked in {})", lib.display()));
+                problems.push(format!(
+                    "rustc at {rustc} has no rust-src (looked in {})",
+                    lib.display()
+                ));
             }
         }
     }
     if !problems.is_empty() {
         return Err(problems.join("; "));
     }
-    Ok(Resolved { name: name.to_string(), paths, versions, llvm: t.llvm.clone(), rust_src, ccache: Ccache::for_cache(cache) })
+    Ok(Resolved {
+        name: name.to_string(),
+        paths,
+        versions,
+        llvm: t.llvm.clone(),
+        rust_src,
+        ccache: Ccache::for_cache(cache),
+    })
 }
 
 impl Resolved {
@@ -201,9 +238,17 @@ impl Resolved {
     /// The same, with the tree's own script file (what a reproducer can run again).
     pub fn check_minimums_at(&self, path: &Path, srcarch: &str) -> Vec<String> {
         let mut problems = Vec::new();
-        for (tool, ours) in [("rustc", "rustc"), ("bindgen", "bindgen"), ("llvm", "clang")] {
+        for (tool, ours) in [
+            ("rustc", "rustc"),
+            ("bindgen", "bindgen"),
+            ("llvm", "clang"),
+        ] {
             let c = proc::run_captured(
-                Command::new("sh").arg(path).arg(tool).env("SRCARCH", srcarch).env("ARCH", srcarch),
+                Command::new("sh")
+                    .arg(path)
+                    .arg(tool)
+                    .env("SRCARCH", srcarch)
+                    .env("ARCH", srcarch),
                 Some(Duration::from_secs(10)),
             );
             let Ok(c) = c else { continue };
@@ -212,9 +257,9 @@ impl Resolved {
             }
             let min = c.stdout.trim().to_string();
             match self.versions.get(ours) {
-                Some(have) if version_cmp(have, &min) == std::cmp::Ordering::Less => {
-                    problems.push(format!("{ours} {have} is older than the base's minimum {min} ({tool})"))
-                }
+                Some(have) if version_cmp(have, &min) == std::cmp::Ordering::Less => problems.push(
+                    format!("{ours} {have} is older than the base's minimum {min} ({tool})"),
+                ),
                 Some(_) => {}
                 None => problems.push(format!("{ours}: version unknown, base needs {min}")),
             }
@@ -229,11 +274,24 @@ mod tests {
 
     #[test]
     fn versions_are_read_from_real_banners() {
-        assert_eq!(parse_version("rustc 1.96.0 (ac68faa20 2026-05-25) (built from a source tarball)").as_deref(), Some("1.96.0"));
+        assert_eq!(
+            parse_version("rustc 1.96.0 (ac68faa20 2026-05-25) (built from a source tarball)")
+                .as_deref(),
+            Some("1.96.0")
+        );
         assert_eq!(parse_version("bindgen 0.73.2").as_deref(), Some("0.73.2"));
-        assert_eq!(parse_version("Debian clang version 19.1.7 (3+b1)\nTarget: x86_64").as_deref(), Some("19.1.7"));
-        assert_eq!(parse_version("Debian LLD 19.1.7 (compatible with GNU linkers)").as_deref(), Some("19.1.7"));
-        assert_eq!(parse_version("QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2)").as_deref(), Some("10.0.2"));
+        assert_eq!(
+            parse_version("Debian clang version 19.1.7 (3+b1)\nTarget: x86_64").as_deref(),
+            Some("19.1.7")
+        );
+        assert_eq!(
+            parse_version("Debian LLD 19.1.7 (compatible with GNU linkers)").as_deref(),
+            Some("19.1.7")
+        );
+        assert_eq!(
+            parse_version("QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2)").as_deref(),
+            Some("10.0.2")
+        );
         assert_eq!(parse_version("rustfmt 1.9.0").as_deref(), Some("1.9.0"));
         assert_eq!(parse_version("").as_deref(), None);
     }
@@ -245,7 +303,10 @@ mod tests {
         assert_eq!(version_cmp("0.71.1", "0.71.1"), Equal);
         assert_eq!(version_cmp("17.0", "17.0.1"), Less);
         assert_eq!(llvm_tool("-19", "clang"), "clang-19");
-        assert_eq!(llvm_tool("/usr/lib/llvm-19/bin/", "ld.lld"), "/usr/lib/llvm-19/bin/ld.lld");
+        assert_eq!(
+            llvm_tool("/usr/lib/llvm-19/bin/", "ld.lld"),
+            "/usr/lib/llvm-19/bin/ld.lld"
+        );
         assert_eq!(llvm_tool("1", "clang"), "clang");
     }
 
@@ -254,10 +315,14 @@ mod tests {
         let r = Resolved {
             name: "t".into(),
             paths: BTreeMap::new(),
-            versions: [("rustc", "1.80.0"), ("bindgen", "0.73.2"), ("clang", "17.0.6")]
-                .into_iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
+            versions: [
+                ("rustc", "1.80.0"),
+                ("bindgen", "0.73.2"),
+                ("clang", "17.0.6"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
             llvm: "1".into(),
             rust_src: None,
             ccache: None,
@@ -265,7 +330,10 @@ mod tests {
         let script = "case \"$1\" in rustc) echo 1.85.0;; bindgen) echo 0.71.1;; llvm) if [ \"$SRCARCH\" = loongarch ]; then echo 18.0.0; else echo 17.0.1; fi;; *) exit 1;; esac\n";
         let dir = std::env::temp_dir();
         let p = r.check_minimums(script, "x86", &dir);
-        assert_eq!(p, vec!["rustc 1.80.0 is older than the base's minimum 1.85.0 (rustc)".to_string()]);
+        assert_eq!(
+            p,
+            vec!["rustc 1.80.0 is older than the base's minimum 1.85.0 (rustc)".to_string()]
+        );
         let p = r.check_minimums(script, "loongarch", &dir);
         assert_eq!(p.len(), 2, "{p:?}");
     }
