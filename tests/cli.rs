@@ -312,8 +312,8 @@ fn hostile_names_remove_nothing_outside_the_cache() {
 /// and nothing in them runs; a repro.sh's comment cannot be broken out of.
 #[test]
 fn repro_lines_quote_every_word() {
-    use xtask::arch::Arch;
-    use xtask::plan::Cell;
+    use xtask::model::arch::Arch;
+    use xtask::model::plan::Cell;
     let t = TempDir::new("quote");
     let hostile = "a'b; rm -rf / $(touch pwned) `touch pwned2` \"x\" \\ *";
     let words = |line: &str| {
@@ -366,7 +366,8 @@ fn repro_lines_quote_every_word() {
         ["cargo", "xtask", "matrix", "--entry", "base", "--base", hostile, "--arch", "x86_64"]
     );
     assert!(!t.0.join("pwned").exists() && !t.0.join("pwned2").exists());
-    let script = xtask::repro::script_text("x\ntouch /nothing\n", &t.0.join("repro/cell"), &[]);
+    let script =
+        xtask::commands::repro::script_text("x\ntouch /nothing\n", &t.0.join("repro/cell"), &[]);
     assert!(script.lines().all(|l| !l.starts_with("touch")), "{script}");
     assert!(
         script.contains("# Reproduces cell x\\u{a}touch /nothing\\u{a}: "),

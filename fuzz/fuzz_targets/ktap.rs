@@ -3,10 +3,10 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let text = xtask::ktap::decode(data);
-    for t in xtask::ktap::parse_all(&text) {
-        let _ = xtask::ktap::cases(&t);
+    let text = xtask::stages::ktap::decode(data);
+    for t in xtask::stages::ktap::parse_all(&text) {
+        let _ = xtask::stages::ktap::cases(&t);
     }
-    let _ = xtask::ktap::cases(&xtask::ktap::parse_first(&text));
-    let _ = xtask::boot::classify(&text, true, false, false, &[(0, 3)]);
+    let _ = xtask::stages::ktap::cases(&xtask::stages::ktap::parse_first(&text));
+    let _ = xtask::stages::boot::classify(&text, true, false, false, &[(0, 3)]);
 });

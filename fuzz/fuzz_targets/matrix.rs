@@ -4,8 +4,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(m) = xtask::matrix::parse(std::path::Path::new("fuzz.toml"), text) {
-            let _ = xtask::plan::plan(&m, &Default::default()).to_github(256);
+        if let Ok(m) = xtask::model::matrix::parse(std::path::Path::new("fuzz.toml"), text) {
+            let _ = xtask::model::plan::plan(&m, &Default::default()).to_github(256);
         }
     }
 });

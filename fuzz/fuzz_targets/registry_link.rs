@@ -1,7 +1,7 @@
 //! The registry importer's link parsing (`classify_link`) on arbitrary text.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use xtask::registry::{classify_link, Link};
+use xtask::commands::registry::{classify_link, Link};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(!authority.contains('@'), "{text:?} → {link:?}");
             let v = source.value();
             assert!(v.starts_with("http://") || v.starts_with("https://"), "{text:?} → {v}");
-            assert!(xtask::matrix::check_git_url(v).is_ok(), "{text:?} → {v}");
+            assert!(xtask::model::matrix::check_git_url(v).is_ok(), "{text:?} → {v}");
         }
         Link::Lore(_) => assert!(!authority.contains('@'), "{text:?} → {link:?}"),
         Link::Unknown { reason, .. } => assert!(!reason.is_empty(), "{text:?}"),

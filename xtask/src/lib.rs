@@ -1,27 +1,13 @@
 //! The patch-health harness for Rust-for-Linux as a library: the pipeline's modules, used by
 //! the `cargo xtask` binary and by the fuzz targets.
+//!
+//! Layers, each using only the ones below it (ARCHITECTURE.md has the map):
+//! `commands` → `run` → `report`, `stages`, `sources` → `sys` → `model`.
 
-pub mod arch;
-pub mod bench;
-pub mod boot;
-pub mod build;
-pub mod checks;
-pub mod fetch;
-pub mod health;
-pub mod import;
-pub mod jobs;
-pub mod ktap;
-pub mod lore;
-pub mod matrix;
-pub mod outcome;
-pub mod paths;
-pub mod plan;
-pub mod proc;
-pub mod progress;
-pub mod registry;
+pub mod commands;
+pub mod model;
 pub mod report;
-pub mod repro;
 pub mod run;
-pub mod setup;
-pub mod store;
-pub mod toolchain;
+pub mod sources;
+pub mod stages;
+pub mod sys;

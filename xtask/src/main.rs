@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use xtask::paths::{project_root, Cache};
-use xtask::{
-    arch, bench, import, ktap, matrix, outcome, paths, plan, proc, report, repro, run, setup,
-};
+use xtask::commands::{bench, import, repro, setup};
+use xtask::model::{arch, matrix, outcome, plan};
+use xtask::stages::ktap;
+use xtask::sys::paths::{project_root, Cache};
+use xtask::sys::{paths, proc};
+use xtask::{report, run};
 
 use crate::flags::{Cmd, Flags, PlanFormat, ReportFormat, Selection};
 
@@ -24,7 +26,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // An error may quote outside text (a matrix value, a server's answer).
-            eprintln!("error: {}", xtask::progress::term_safe(&format!("{e:#}")));
+            eprintln!(
+                "error: {}",
+                xtask::model::text::term_safe(&format!("{e:#}"))
+            );
             ExitCode::from(2)
         }
     }
@@ -228,7 +233,7 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
                 Some(p) => format!(" --matrix {}", proc::shell_quote(p)),
                 None => String::new(),
             };
-            proc::install_signal_handlers();
+            xtask::sys::signal::install()?;
             let _lock = paths::lock_cache(&cache)?;
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -261,7 +266,7 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             output,
             parsers_only: None,
         } => {
-            proc::install_signal_handlers();
+            xtask::sys::signal::install()?;
             let _lock = paths::lock_cache(&cache)?;
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -350,7 +355,7 @@ fn run(flags: Flags) -> anyhow::Result<ExitCode> {
             };
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-            proc::install_signal_handlers();
+            xtask::sys::signal::install()?;
             let _lock = paths::lock_cache(&cache)?;
             let opts = run::Opts {
                 out: out.clone(),

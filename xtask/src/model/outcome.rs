@@ -6,8 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ktap::Case;
-
 /// Version of the results JSON schema (documented in ARCHITECTURE.md).
 pub const SCHEMA: u32 = 1;
 
@@ -152,6 +150,27 @@ impl StageResult {
     }
 }
 
+/// The most tests (suites and cases, every block and level together) one console is parsed
+/// into. Plans multiply: 540 blocks of `1..10000` in 13 KB made 5 million cases and 2.4 GB.
+/// Real consoles hold a few thousand.
+pub const MAX_TESTS: usize = 100_000;
+
+/// One test case (a test with no subtests), flattened for results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// Names of the enclosing suites, outermost first, joined with `.`.
+    pub suite: String,
+    pub name: String,
+    /// pass, fail, skip or crash.
+    pub status: String,
+    /// For Rust doctests: `rust/…:LINE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Why it failed, crashed or was skipped: the telling lines of its log.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub summary: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KunitCounts {
     pub total: usize,
@@ -223,7 +242,7 @@ pub struct CellResult {
     pub repro: String,
     /// The verdict against the bare base (see `health.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<crate::health::Health>,
+    pub health: Option<Health>,
 }
 
 impl CellResult {
@@ -236,6 +255,20 @@ impl CellResult {
             .iter()
             .find(|r| matches!(r.status, Status::Fail | Status::Error))
     }
+}
+
+/// A cell's verdict against its bare base (computed in `health.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// pass, fail, error, unreachable, skip
+    pub verdict: String,
+    /// The first stage that counts against the cell.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stage: Option<Stage>,
+    pub summary: String,
+    /// Problems the bare base shows too on the same arch and config: not the entry's.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub preexisting: Vec<String>,
 }
 
 /// The whole run as written to `<out>/results.json`.
@@ -296,7 +329,7 @@ pub struct SkippedEntry {
 }
 
 /// The most KUnit tests one cell may list (what one console's parse records at most).
-const MAX_CELL_TESTS: usize = crate::ktap::MAX_TESTS;
+const MAX_CELL_TESTS: usize = MAX_TESTS;
 
 impl RunResults {
     /// Check what the types alone cannot, for results that come from elsewhere (in CI, from
@@ -304,7 +337,7 @@ impl RunResults {
     /// alphabet, at least one stage and none twice, sane durations and KUnit counts, cell
     /// folders inside the run folder. The error names the cell (`cell 3 (evil.x86_64)`).
     pub fn validate(&self) -> Result<(), String> {
-        use crate::progress::term_safe;
+        use crate::model::text::term_safe;
         if self.schema != SCHEMA {
             return Err(format!(
                 "schema {} is not the schema this harness reads ({SCHEMA})",
@@ -330,11 +363,14 @@ impl RunResults {
                 return bad(format!("schema {} is not {SCHEMA}", c.schema));
             }
             if c.entry != "base" {
-                if let Err(why) = crate::matrix::check_id(&c.entry) {
+                if let Err(why) = crate::model::matrix::check_id(&c.entry) {
                     return bad(format!("the entry id {why}"));
                 }
             }
-            if !crate::arch::Arch::ALL.iter().any(|a| a.name() == c.arch) {
+            if !crate::model::arch::Arch::ALL
+                .iter()
+                .any(|a| a.name() == c.arch)
+            {
                 return bad("unknown arch".into());
             }
             if c.stages.is_empty() {

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::arch::Arch;
-use crate::matrix::Loaded;
+use crate::model::arch::Arch;
+use crate::model::matrix::Loaded;
 
 /// The entry name that marks a base cell.
 pub const BASE_ENTRY: &str = "base";
@@ -272,7 +272,7 @@ mod tests {
     use std::path::Path;
 
     fn m() -> Loaded {
-        crate::matrix::parse(
+        crate::model::matrix::parse(
             Path::new("m.toml"),
             r#"
 arches = ["x86_64", "arm64"]

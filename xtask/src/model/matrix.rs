@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::arch::Arch;
+use crate::model::arch::Arch;
 
 /// The whole matrix as written in the file.
 #[derive(Debug, Clone, Deserialize)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::paths::Cache;
-use crate::proc;
+use crate::sys::paths::Cache;
+use crate::sys::proc;
 
 /// Fixed identity and date of offline imports, so the same tarball gives the same SHA anywhere.
 const IMPORT_IDENT: &str = "RFL harness import";
@@ -156,7 +156,7 @@ impl Store {
                 .arg(dir)
                 .args(["checkout", "--quiet", "--force", "--detach", commit]);
             let checked_out = proc::output(&mut c);
-            if proc::interrupted() {
+            if crate::sys::signal::interrupted() {
                 // Never take a failure caused by an interrupt for a broken worktree: removing
                 // it would cost a full checkout and a rebuild of every output folder.
                 bail!("interrupted");
@@ -211,6 +211,11 @@ pub fn kernel_version(makefile: &str) -> Option<String> {
     } else {
         format!("{v}.{p}.{s}{e}")
     })
+}
+
+/// The local ref that holds a provisioned base.
+pub fn base_ref(name: &str) -> String {
+    format!("refs/rfl/bases/{name}")
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::matrix::Toolchain;
-use crate::paths::Cache;
-use crate::proc;
+use crate::model::matrix::Toolchain;
+use crate::model::version::version_cmp;
+use crate::sys::paths::Cache;
+use crate::sys::proc;
 
 /// The toolchain `setup` installs on Debian: rustc/rustdoc/clippy/rustfmt 1.96 from the
 /// rust-web packages, bindgen built into the cache, LLVM 19.
@@ -116,20 +117,6 @@ pub fn parse_version(text: &str) -> Option<String> {
         &c[2],
         c.get(3).map_or("0", |m| m.as_str())
     ))
-}
-
-/// Compare dotted versions numerically.
-pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    let nums = |s: &str| {
-        s.split('.')
-            .map(|p| p.parse::<u64>().unwrap_or(0))
-            .collect::<Vec<_>>()
-    };
-    let (mut x, mut y) = (nums(a), nums(b));
-    let n = x.len().max(y.len());
-    x.resize(n, 0);
-    y.resize(n, 0);
-    x.cmp(&y)
 }
 
 pub fn tool_version(path: &str) -> Option<String> {

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::arch::Profile;
-use crate::outcome::{Fault, Stage, StageResult, Status};
-use crate::proc;
+use crate::model::arch::Profile;
+use crate::model::outcome::{Fault, Stage, StageResult, Status};
+use crate::sys::proc;
 
 /// Markers the init prints; the classifier reads them back.
 pub const MARK: &str = "RFL-INIT:";
@@ -480,7 +480,7 @@ pub fn run_console(
 ) -> anyhow::Result<QemuEnd> {
     let _ = std::fs::remove_file(console_log);
     // QEMU (TCG, one vCPU) is a job like a compiler: it waits for a token.
-    let _token = crate::jobs::acquire(false);
+    let _token = crate::sys::jobs::acquire(false);
     let mut w = ConsoleWatch::new(console_log, cap);
     let outcome = proc::run_to_file(cmd, console_log, Some(deadline), || w.poll())?;
     let full = w.full || std::fs::metadata(console_log).is_ok_and(|m| m.len() >= cap);
@@ -503,7 +503,7 @@ pub fn read_console(path: &Path) -> String {
     if let Ok(f) = std::fs::File::open(path) {
         let _ = f.take(MAX_CONSOLE).read_to_end(&mut bytes);
     }
-    crate::ktap::decode(&bytes)
+    crate::stages::ktap::decode(&bytes)
 }
 
 /// Classify a finished QEMU run. A console that reached its cap is the kernel's fault (it is
@@ -562,7 +562,7 @@ pub fn classify(
     stopped_by_us: bool,
     kunit_spans: &[(usize, usize)],
 ) -> BootVerdict {
-    let lines: Vec<&str> = crate::ktap::split_lines(console);
+    let lines: Vec<&str> = crate::stages::ktap::split_lines(console);
     let in_kunit = |i: usize| kunit_spans.iter().any(|(a, b)| i >= *a && i < *b);
     let find = |pred: &dyn Fn(&str) -> bool| {
         lines
@@ -831,21 +831,21 @@ mod tests {
             .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
             .collect();
         bytes.extend_from_slice(b"\nRFL-INIT: start \n\x00\xff\xfe\x1b[2J");
-        let text = crate::ktap::decode(&bytes);
+        let text = crate::stages::ktap::decode(&bytes);
         let v = classify(&text, false, true, false, &[]);
         assert_eq!(v.kind, "hang", "{}", v.summary);
         // Garbage alone, with QEMU gone: the init never ran.
         let v = classify(
-            &crate::ktap::decode(&bytes[..4096]),
+            &crate::stages::ktap::decode(&bytes[..4096]),
             true,
             false,
             false,
             &[],
         );
         assert_eq!(v.kind, "init-failure");
-        assert!(crate::ktap::parse_all(&text)
+        assert!(crate::stages::ktap::parse_all(&text)
             .iter()
-            .all(|b| crate::ktap::cases(b).is_empty()));
+            .all(|b| crate::stages::ktap::cases(b).is_empty()));
     }
 
     /// The watcher reads only what the console gained, and a marker written in two pieces

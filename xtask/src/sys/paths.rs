@@ -126,7 +126,7 @@ pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
             if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
                 anyhow::bail!("cannot lock {}: {err}", path.display());
             }
-            if crate::proc::interrupted() {
+            if crate::sys::signal::interrupted() {
                 anyhow::bail!(
                     "interrupted while waiting for the cache lock {}",
                     path.display()
@@ -141,7 +141,7 @@ pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
     f.seek(std::io::SeekFrom::Start(0))?;
     let _ = writeln!(f, "pid {}", std::process::id());
     // Whatever a killed run left running is ended now that the cache is ours.
-    crate::proc::adopt_group_file(&cache.root.join("children"));
+    crate::sys::proc::adopt_group_file(&cache.root.join("children"));
     Ok(CacheLock { _file: f })
 }
 

@@ -7,14 +7,14 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use crate::arch::Arch;
-use crate::matrix::Loaded;
-use crate::outcome::CellResult;
-use crate::paths::Cache;
-use crate::plan::{self, Filters, BASE_ENTRY};
-use crate::proc;
-use crate::progress::term_safe;
+use crate::model::arch::Arch;
+use crate::model::matrix::Loaded;
+use crate::model::outcome::CellResult;
+use crate::model::plan::{self, Filters, BASE_ENTRY};
+use crate::model::text::term_safe;
 use crate::run;
+use crate::sys::paths::Cache;
+use crate::sys::proc;
 
 pub struct Args {
     pub entry: String,
@@ -104,7 +104,7 @@ fn make_executable(p: &Path) {
 pub fn script_text(name: &str, work: &Path, commands: &[String]) -> String {
     let q = proc::shell_quote(work.join("slots"));
     // The name sits in a comment: a line break in it would end the comment and run the rest.
-    let name = crate::matrix::shown(name);
+    let name = crate::model::matrix::shown(name);
     let mut s = format!(
         "#!/usr/bin/env bash\n# Reproduces cell {name}: the exact commands the harness ran, in order.\n# It starts from a fresh work folder; the base comes from the harness's git store.\nset -u\nunset KCONFIG_CONFIG KBUILD_OUTPUT ARCH CROSS_COMPILE LLVM CC RUSTFLAGS KRUSTFLAGS KCFLAGS\ngit --git-dir={} worktree prune 2>/dev/null\nrm -rf {q}\nmkdir -p {q}\n",
         proc::shell_quote(work.parent().and_then(|p| p.parent()).unwrap_or(Path::new(".")).join("store.git"))

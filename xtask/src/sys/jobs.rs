@@ -123,7 +123,7 @@ pub fn acquire(make: bool) -> Option<Token> {
                 return Some(Token { make });
             }
         }
-        if crate::proc::interrupted() {
+        if crate::sys::signal::interrupted() {
             return None;
         }
         let mut p = libc::pollfd {

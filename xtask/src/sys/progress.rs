@@ -5,7 +5,6 @@
 //! least every [`HEARTBEAT`] (stage, elapsed, how far its log has grown), so a CI log never
 //! sits silent through a long build. Children never write here: they log to files.
 
-use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::outcome::{now_rfc3339, Stage};
+use crate::model::outcome::{now_rfc3339, Stage};
 
 enum Mode {
     Bars {
@@ -41,37 +40,10 @@ fn mode() -> &'static Mode {
     })
 }
 
-/// A character a terminal would act on rather than show: C0 controls but tab and newline,
-/// DEL, C1 controls, and the bidi overrides and isolates that reorder what follows.
-fn acts_on_terminal(c: char) -> bool {
-    matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Text from outside the harness (patch subjects, summaries, test names, console lines)
-/// made safe for a terminal: every control character but tab and newline, and every bidi
-/// override, is written as a visible escape (`\x1b`, `\u{202e}`), so an escape sequence in
-/// a patch cannot retitle, clear or reorder the terminal it is shown on.
-pub fn term_safe(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(acts_on_terminal) {
-        return Cow::Borrowed(s);
-    }
-    let mut o = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        if !acts_on_terminal(c) {
-            o.push(c);
-        } else if (c as u32) < 0x100 {
-            o.push_str(&format!("\\x{:02x}", c as u32));
-        } else {
-            o.push_str(&format!("\\u{{{:x}}}", c as u32));
-        }
-    }
-    Cow::Owned(o)
-}
-
 /// One progress line: terminal-safe, and a newline in it is shown as `\n`, so a line stays
 /// one line (under Actions, a text that began a line with `::` would be a workflow command).
 fn one_line(text: &str) -> String {
-    term_safe(text).replace('\n', "\\n")
+    crate::model::text::term_safe(text).replace('\n', "\\n")
 }
 
 fn stamp(line: &str) -> String {
@@ -339,16 +311,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outside_text_is_made_safe_for_a_terminal() {
-        assert_eq!(
-            term_safe("\x1b]0;pwned\x07\x1b[2J"),
-            "\\x1b]0;pwned\\x07\\x1b[2J"
-        );
-        assert_eq!(
-            term_safe("a\u{202e}b\u{2066}c\u{9b}d\x7fe\r"),
-            "a\\u{202e}b\\u{2066}c\\x9bd\\x7fe\\x0d"
-        );
-        assert!(matches!(term_safe("tab\tnew\nline é ✓"), Cow::Borrowed(_)));
-        assert_eq!(one_line("a\n::error::x"), "a\\n::error::x");
+    fn a_progress_line_stays_one_line() {
+        assert_eq!(one_line("a\n::error::x\x1b"), "a\\n::error::x\\x1b");
     }
 }

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::arch::{Arch, Profile};
-use crate::matrix::{Loaded, Offline};
-use crate::paths::{project_root, Cache};
-use crate::proc;
-use crate::store::{self, Store};
-use crate::toolchain;
+use crate::model::arch::{Arch, Profile};
+use crate::model::matrix::{Loaded, Offline};
+use crate::stages::toolchain;
+use crate::sys::paths::{project_root, Cache};
+use crate::sys::proc;
+use crate::sys::store::base_ref;
+use crate::sys::store::{self, Store};
 
 /// Debian packages the pipeline needs (resolved by name; versions are printed by doctor).
 pub const PACKAGES: &[&str] = &[
@@ -155,7 +156,9 @@ fn qemu_ok() -> bool {
         Profile::load(&project_root(), *a)
             .ok()
             .and_then(|p| toolchain::tool_version(&p.binary))
-            .is_some_and(|v| toolchain::version_cmp(&v, QEMU_MIN) != std::cmp::Ordering::Less)
+            .is_some_and(|v| {
+                crate::model::version::version_cmp(&v, QEMU_MIN) != std::cmp::Ordering::Less
+            })
     })
 }
 
@@ -208,7 +211,7 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
     // bindgen is built from crates.io (minutes of CPU) and loads libclang only when it runs,
     // so its build goes on beside the package installs and the base imports.
     // The cache's tools and store are shared with runs: written only under the cache lock.
-    let _lock = crate::paths::lock_cache(cache)?;
+    let _lock = crate::sys::paths::lock_cache(cache)?;
     std::thread::scope(|s| {
         let bindgen = s.spawn(|| install_bindgen(cache));
         let rest = install_packages(&os).and_then(|_| provision_locked(cache, matrix));
@@ -269,7 +272,7 @@ fn install_packages(os: &OsRelease) -> anyhow::Result<()> {
 fn install_bindgen(cache: &Cache) -> anyhow::Result<()> {
     let bin = cache.tools().join("bin/bindgen");
     if let Some(v) = toolchain::tool_version(&bin.to_string_lossy()) {
-        if toolchain::version_cmp(&v, BINDGEN_MIN) != std::cmp::Ordering::Less {
+        if crate::model::version::version_cmp(&v, BINDGEN_MIN) != std::cmp::Ordering::Less {
             eprintln!("setup: bindgen {v} already in {}", bin.display());
             return Ok(());
         }
@@ -291,16 +294,11 @@ fn install_bindgen(cache: &Cache) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The local ref that holds a provisioned base.
-pub fn base_ref(name: &str) -> String {
-    format!("refs/rfl/bases/{name}")
-}
-
 /// Import every `offline` base of the matrix into the object store (idempotent: a base whose
 /// package version is already imported is left as it is).
 pub fn provision_offline_bases(cache: &Cache, matrix: &Loaded) -> anyhow::Result<()> {
     // A run on the same cache may be fetching into the store: wait for it (and make it wait).
-    let _lock = crate::paths::lock_cache(cache)?;
+    let _lock = crate::sys::paths::lock_cache(cache)?;
     provision_locked(cache, matrix)
 }
 
@@ -490,17 +488,17 @@ fn find_tarball(dir: &Path) -> Option<PathBuf> {
 pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
     let mut ok = true;
     let mut fixes: Vec<String> = Vec::new();
-    let toolchains: Vec<(String, crate::matrix::Toolchain)> = if matrix.matrix.toolchains.is_empty()
-    {
-        vec![("default".into(), toolchain::debian_default())]
-    } else {
-        matrix
-            .matrix
-            .toolchains
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
+    let toolchains: Vec<(String, crate::model::matrix::Toolchain)> =
+        if matrix.matrix.toolchains.is_empty() {
+            vec![("default".into(), toolchain::debian_default())]
+        } else {
+            matrix
+                .matrix
+                .toolchains
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
     let store = Store::open(cache).ok();
     // Every provisioned tagged base is checked: each carries its own minimums.
     let references: Vec<(String, String)> = matrix
@@ -594,7 +592,7 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
             .map(|path| (toolchain::tool_version(&path.to_string_lossy()), path))
         {
             Some((Some(v), path))
-                if toolchain::version_cmp(&v, QEMU_MIN) != std::cmp::Ordering::Less =>
+                if crate::model::version::version_cmp(&v, QEMU_MIN) != std::cmp::Ordering::Less =>
             {
                 println!("  {:<24} {v:<10} {}", p.binary, path.display())
             }
@@ -756,8 +754,8 @@ mod tests {
             results_at: None,
         };
         let text = "arches = [\"x86_64\"]\n[bases.b]\nkind = \"branch\"\nurl = \"https://example.org/l.git\"\nref = \"master\"\n";
-        let m = crate::matrix::parse(Path::new("m.toml"), text).unwrap();
-        let held = crate::paths::lock_cache(&cache).unwrap();
+        let m = crate::model::matrix::parse(Path::new("m.toml"), text).unwrap();
+        let held = crate::sys::paths::lock_cache(&cache).unwrap();
         let (c2, m2) = (cache.clone(), m.clone());
         let setup = std::thread::spawn(move || provision_offline_bases(&c2, &m2));
         std::thread::sleep(Duration::from_millis(800));

@@ -7,16 +7,12 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-/// Process groups of running children, so that a signal handler can end them all.
-static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
-/// Set by SIGINT/SIGTERM: the run stops starting work and ends its children.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+use crate::sys::signal;
 
 /// When each child ran, by program name (for the harness-overhead benchmark).
 static CHILD_TIME: Mutex<Vec<(String, Instant, Instant)>> = Mutex::new(Vec::new());
@@ -102,30 +98,6 @@ fn record(cmd: &Command, redirect: Option<(&Path, bool)>, deadline: Option<Durat
             ));
         }
         lines.push(line);
-    }
-}
-
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
-
-extern "C" fn on_signal(_sig: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-    // Only async-signal-safe calls here: try_lock and kill.
-    if let Ok(groups) = GROUPS.try_lock() {
-        for &pgid in groups.iter() {
-            unsafe {
-                libc::kill(-pgid, libc::SIGTERM);
-            }
-        }
-    }
-}
-
-/// Route SIGINT and SIGTERM to `INTERRUPTED` and the children's groups.
-pub fn install_signal_handlers() {
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
 }
 
@@ -271,14 +243,14 @@ fn spawn_in_group(cmd: &mut Command) -> std::io::Result<Child> {
         });
     }
     let child = cmd.spawn()?;
-    let mut g = GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = signal::groups();
     g.push(child.id() as i32);
     save_groups(&g);
     Ok(child)
 }
 
 fn forget_group(pgid: i32) {
-    let mut g = GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = signal::groups();
     g.retain(|&x| x != pgid);
     save_groups(&g);
 }
@@ -302,8 +274,8 @@ pub fn wait_deadline(
             kill_group(pgid);
             break child.wait().ok();
         }
-        if deadline.is_some_and(|d| start.elapsed() >= d) || interrupted() {
-            timed_out = !interrupted();
+        if deadline.is_some_and(|d| start.elapsed() >= d) || signal::interrupted() {
+            timed_out = !signal::interrupted();
             kill_group(pgid);
             break child.wait().ok();
         }
@@ -463,7 +435,7 @@ pub fn display_command(cmd: &Command) -> String {
         }
         if let Some(v) = v {
             if k == "MAKEFLAGS" {
-                if let Some(j) = crate::jobs::display_makeflags(&v.to_string_lossy()) {
+                if let Some(j) = crate::sys::jobs::display_makeflags(&v.to_string_lossy()) {
                     jobs = Some(j);
                     continue;
                 }

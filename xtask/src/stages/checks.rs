@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::outcome::Diagnostic;
+use crate::model::outcome::Diagnostic;
 
 struct Res {
     rust_head: Regex,

@@ -254,10 +254,7 @@ struct Stream<'a> {
     budget: Budget,
 }
 
-/// The most tests (suites and cases, every block and level together) one console is parsed
-/// into. Plans multiply: 540 blocks of `1..10000` in 13 KB made 5 million cases and 2.4 GB.
-/// Real consoles hold a few thousand.
-pub const MAX_TESTS: usize = 100_000;
+pub use crate::model::outcome::MAX_TESTS;
 
 /// What is left of a console's test budget. The last slot is kept for the one crashed test
 /// that says the console went past the budget, so a cut parse never reads as a pass.
@@ -675,21 +672,7 @@ pub fn parse_all_limited(console: &str, max_tests: usize) -> Vec<Test> {
     out
 }
 
-/// One test case (a test with no subtests), flattened for results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Case {
-    /// Names of the enclosing suites, outermost first, joined with `.`.
-    pub suite: String,
-    pub name: String,
-    /// pass, fail, skip or crash.
-    pub status: String,
-    /// For Rust doctests: `rust/…:LINE`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    /// Why it failed, crashed or was skipped: the telling lines of its log.
-    #[serde(skip_serializing_if = "String::is_empty", default)]
-    pub summary: String,
-}
+pub use crate::model::outcome::Case;
 
 pub fn status_word(s: Status) -> &'static str {
     match s {

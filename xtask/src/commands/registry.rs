@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::matrix::{BaseDecl, BaseKind, EntryDecl, Offline, Source};
+use crate::model::matrix::{BaseDecl, BaseKind, EntryDecl, Offline, Source};
 
 /// One row of a patch table, cells trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +201,7 @@ fn parse_web_link(url: &str) -> Result<WebLink<'_>, String> {
     }
     if url
         .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || crate::matrix::is_bidi_control(c))
+        .any(|c| c.is_control() || c.is_whitespace() || crate::model::matrix::is_bidi_control(c))
     {
         return Err("holds spaces or control characters".into());
     }
@@ -1008,7 +1008,10 @@ mod tests {
                     v.starts_with("http://") || v.starts_with("https://"),
                     "{case:?} → {v}"
                 );
-                assert!(crate::matrix::check_git_url(v).is_ok(), "{case:?} → {v}");
+                assert!(
+                    crate::model::matrix::check_git_url(v).is_ok(),
+                    "{case:?} → {v}"
+                );
             }
             if let Link::Unknown { reason, .. } = &link {
                 assert!(!reason.is_empty(), "{case:?}");

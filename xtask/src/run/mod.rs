@@ -8,18 +8,18 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::arch::Profile;
-use crate::boot;
-use crate::build::{self, Kbuild};
-use crate::fetch::{self, FetchError, Fetched};
-use crate::ktap;
-use crate::matrix::{Check, Loaded};
-use crate::outcome::*;
-use crate::paths::{project_root, Cache};
-use crate::plan::{Cell, Plan};
-use crate::proc;
-use crate::store::Store;
-use crate::toolchain::{self, Resolved};
+use crate::model::arch::Profile;
+use crate::model::matrix::{Check, Loaded};
+use crate::model::outcome::*;
+use crate::model::plan::{Cell, Plan};
+use crate::sources::fetch::{self, FetchError, Fetched};
+use crate::stages::boot;
+use crate::stages::build::{self, Kbuild};
+use crate::stages::ktap;
+use crate::stages::toolchain::{self, Resolved};
+use crate::sys::paths::{project_root, Cache};
+use crate::sys::proc;
+use crate::sys::store::Store;
 
 pub struct Opts {
     pub out: PathBuf,
@@ -99,7 +99,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                 Err(FetchError::Unreachable(w)) => ("unreachable", None, w.clone()),
                 Err(FetchError::Failed(w)) => ("fetch-failed", None, w.clone()),
             };
-            crate::progress::line(&format!(
+            crate::sys::progress::line(&format!(
                 "base {}: {status} {}{} ({:.1}s)",
                 c.base,
                 commit.clone().unwrap_or_default(),
@@ -118,7 +118,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
     if opts.resume {
         if let Ok(text) = std::fs::read_to_string(opts.out.join("results.json")) {
             if let Ok(prev) = serde_json::from_str::<RunResults>(&text) {
-                crate::progress::line(&format!(
+                crate::sys::progress::line(&format!(
                     "resume: {} finished cells kept from {}",
                     prev.cells.len(),
                     opts.out.display()
@@ -130,10 +130,10 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
     write_results(&opts.out, &results)?;
 
     let many_tc = plan.toolchains.len() > 1;
-    crate::jobs::init(opts.jobs)?;
+    crate::sys::jobs::init(opts.jobs)?;
     let is_done = |r: &RunResults, cell: &Cell| r.cells.iter().any(|c| is_result_of(c, cell));
     let todo_total = plan.cells.iter().filter(|c| !is_done(&results, c)).count();
-    crate::progress::start_run(todo_total);
+    crate::sys::progress::start_run(todo_total);
     let results = std::sync::Mutex::new(results);
     let lock = || results.lock().unwrap_or_else(|e| e.into_inner());
     // Cells of one entry on one base share the worktree state: the patchset is fetched and
@@ -141,7 +141,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
     // folders of their own. The jobserver keeps them to `-j` jobs in all, so one cell's boot
     // or serial link runs while another compiles.
     for group in groups(&plan.cells) {
-        if proc::interrupted() {
+        if crate::sys::signal::interrupted() {
             lock().interrupted = true;
             break;
         }
@@ -169,7 +169,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        crate::progress::group_start(&title);
+        crate::sys::progress::group_start(&title);
         let dirs: Vec<PathBuf> = todo
             .iter()
             .map(|c| opts.out.join("cells").join(c.name(many_tc)))
@@ -179,13 +179,13 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
             std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
         }
         let t0 = Instant::now();
-        let bars: Vec<crate::progress::CellBar> = todo
+        let bars: Vec<crate::sys::progress::CellBar> = todo
             .iter()
             .zip(&dirs)
-            .map(|(c, d)| crate::progress::cell(&c.name(many_tc), d))
+            .map(|(c, d)| crate::sys::progress::cell(&c.name(many_tc), d))
             .collect();
         let prep = prepare(cache, &store, m, todo[0], base, opts, &dirs, &|st| {
-            crate::progress::shared_stage(&bars, &title, st)
+            crate::sys::progress::shared_stage(&bars, &title, st)
         });
         std::thread::scope(|s| {
             for ((cell, dir), bar) in todo.iter().zip(&dirs).zip(bars) {
@@ -196,7 +196,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                     let base_cell = {
                         let r = results.lock().unwrap_or_else(|e| e.into_inner());
                         let base = Cell {
-                            entry: crate::plan::BASE_ENTRY.into(),
+                            entry: crate::model::plan::BASE_ENTRY.into(),
                             ..(*cell).clone()
                         };
                         r.cells.iter().find(|b| is_result_of(b, &base)).cloned()
@@ -212,7 +212,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                         base_cell.as_ref(),
                         &bar,
                     );
-                    if proc::interrupted() {
+                    if crate::sys::signal::interrupted() {
                         // The cell was cut short: its stages say nothing about the code. Keep
                         // what finished before it and say the run was interrupted.
                         bar.finish("interrupted, not recorded");
@@ -222,9 +222,9 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                     r.duration_s = t0.elapsed().as_secs_f64();
                     r.repro = repro_line(cell, &opts.matrix_arg);
                     let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
-                    r.health = Some(crate::health::assess(
+                    r.health = Some(crate::model::health::assess(
                         &r,
-                        crate::health::base_of(&r, &all.cells),
+                        crate::model::health::base_of(&r, &all.cells),
                     ));
                     let said = match &r.health {
                         Some(h) if h.verdict == "pass" && !h.preexisting.is_empty() => {
@@ -249,7 +249,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                         .map_err(anyhow::Error::from)
                         .and_then(|_| write_results(&opts.out, &all))
                     {
-                        crate::progress::line(&format!(
+                        crate::sys::progress::line(&format!(
                             "cell {name}: could not write its result: {e:#}"
                         ));
                     }
@@ -260,20 +260,20 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         });
         // Leave the slot's worktree at the base for the next entry (an interrupted run leaves
         // it to the next run, which puts it right).
-        if !todo[0].is_base() && !proc::interrupted() {
+        if !todo[0].is_base() && !crate::sys::signal::interrupted() {
             if let Some(b) = &prep.base_commit {
                 let _ = store.worktree_at(&slot(cache, todo[0]).src, b);
             }
         }
-        crate::progress::group_end();
-        if proc::interrupted() {
+        crate::sys::progress::group_end();
+        if crate::sys::signal::interrupted() {
             lock().interrupted = true;
             break;
         }
     }
-    crate::progress::end_run();
+    crate::sys::progress::end_run();
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    if proc::interrupted() {
+    if crate::sys::signal::interrupted() {
         results.interrupted = true;
     }
     write_results(&opts.out, &results)?;
@@ -379,7 +379,7 @@ struct Ladder<'a> {
     stop_after: Option<Stage>,
     blocked: Option<String>,
     /// Told of every stage that starts.
-    bar: Option<&'a crate::progress::CellBar>,
+    bar: Option<&'a crate::sys::progress::CellBar>,
 }
 
 impl Ladder<'_> {
@@ -395,7 +395,7 @@ impl Ladder<'_> {
     }
     /// Should `stage` run? If not, record it as skipped with the reason.
     fn go(&mut self, stage: Stage) -> bool {
-        if self.blocked.is_none() && proc::interrupted() {
+        if self.blocked.is_none() && crate::sys::signal::interrupted() {
             self.blocked = Some("the run was interrupted".into());
         }
         match &self.blocked {
@@ -568,7 +568,7 @@ fn run_cell(
     dir: &Path,
     opts: &Opts,
     base_cell: Option<&CellResult>,
-    bar: &crate::progress::CellBar,
+    bar: &crate::sys::progress::CellBar,
 ) -> CellResult {
     let mut res = CellResult {
         schema: SCHEMA,
@@ -751,9 +751,11 @@ fn run_cell(
     std::thread::scope(|s| {
         // Clippy builds in a folder of its own, so it runs beside the boot; both hold job
         // tokens, so together they never take more than `-j`.
-        let clippy =
-            (build_ok && !stopped && checks.contains(&Check::Clippy) && !proc::interrupted())
-                .then(|| s.spawn(|| kb.clippy(clippy_out)));
+        let clippy = (build_ok
+            && !stopped
+            && checks.contains(&Check::Clippy)
+            && !crate::sys::signal::interrupted())
+        .then(|| s.spawn(|| kb.clippy(clippy_out)));
         if l.go(Stage::Boot) {
             let (boot_r, console) = boot_cell(&kb, &profile, dir, opts);
             let kunit_wanted = checks.contains(&Check::Kunit);
@@ -799,7 +801,7 @@ fn run_cell(
                 .push(StageResult::skip(stage, "not in the matrix's checks"));
         } else if let Some(why) = &lint_block {
             l.stages.push(StageResult::skip(stage, why.clone()));
-        } else if proc::interrupted() {
+        } else if crate::sys::signal::interrupted() {
             l.stages
                 .push(StageResult::skip(stage, "the run was interrupted"));
         } else {
@@ -835,7 +837,7 @@ fn run_cell(
     // Only complete, fault-free ladders are stored: a harness fault may not happen again.
     let complete = opts.stop_after.is_none()
         && !res.stages.iter().any(|s| s.status == Status::Error)
-        && !proc::interrupted();
+        && !crate::sys::signal::interrupted();
     if let (Some(k), true) = (&key, complete) {
         store_cached(cache, k, &res, dir);
     }

@@ -2,18 +2,16 @@
 //! Remotes answer within seconds when unreachable: a DNS + TCP probe with a short timeout
 //! comes before any git or HTTP traffic.
 
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::matrix::{BaseKind, Loaded, Source};
-use crate::outcome::{Fault, Patchset, Stage, StageResult, Status};
-use crate::proc;
-use crate::setup::base_ref;
-use crate::store::Store;
+use crate::model::matrix::{BaseKind, Loaded, Source};
+use crate::model::outcome::{Fault, Patchset, Stage, StageResult, Status};
+pub use crate::sources::remote::{probe, FetchError};
+use crate::sys::proc;
+use crate::sys::store::{base_ref, Store};
 
-const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
 const FETCH_DEADLINE: Duration = Duration::from_secs(900);
 /// Fixed identity for commits the harness makes (am, cherry-pick): same input, same SHA.
 const IDENT: [(&str, &str); 6] = [
@@ -24,84 +22,6 @@ const IDENT: [(&str, &str); 6] = [
     ("GIT_COMMITTER_DATE", "2000-01-01T00:00:00+0000"),
     ("GIT_TERMINAL_PROMPT", "0"),
 ];
-
-/// Why something could not be fetched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchError {
-    /// The host did not answer (DNS, refused, timed out): nothing said about the code.
-    Unreachable(String),
-    /// The remote answered but the fetch failed (no such ref, not a repository, …).
-    Failed(String),
-}
-
-impl FetchError {
-    pub fn message(&self) -> String {
-        match self {
-            FetchError::Unreachable(m) => format!("unreachable: {m}"),
-            FetchError::Failed(m) => format!("fetch failed: {m}"),
-        }
-    }
-    pub fn stage(&self, stage: Stage) -> StageResult {
-        let mut r = StageResult::new(stage, Status::Error, self.message());
-        r.fault = Some(Fault::Remote);
-        r
-    }
-}
-
-/// Can a URL's host be reached at all? `file://` URLs and paths: does the path exist?
-pub fn probe(url: &str) -> Result<(), FetchError> {
-    if let Some(path) = url.strip_prefix("file://") {
-        return if Path::new(path).exists() {
-            Ok(())
-        } else {
-            Err(FetchError::Failed(format!("{path} does not exist")))
-        };
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return if Path::new(url).exists() {
-            Ok(())
-        } else {
-            Err(FetchError::Failed(format!(
-                "{url}: not a URL or an existing path"
-            )))
-        };
-    };
-    let authority = rest.split('/').next().unwrap_or("");
-    let hostport = authority.rsplit('@').next().unwrap_or(authority);
-    let default_port = match scheme {
-        "http" => 80,
-        "https" => 443,
-        "git" => 9418,
-        "ssh" => 22,
-        _ => {
-            return Err(FetchError::Failed(format!(
-                "{url}: unsupported scheme {scheme}"
-            )))
-        }
-    };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => match p.parse::<u16>() {
-            Ok(p) => (h.trim_matches(['[', ']']).to_string(), p),
-            Err(_) => (hostport.to_string(), default_port),
-        },
-        _ => (hostport.trim_matches(['[', ']']).to_string(), default_port),
-    };
-    if host.is_empty() {
-        return Err(FetchError::Failed(format!("{url}: no host")));
-    }
-    let addrs: Vec<_> = (host.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|e| FetchError::Unreachable(format!("{host}: cannot resolve ({e})")))?
-        .collect();
-    let mut last = String::from("no address");
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, PROBE_TIMEOUT) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = format!("{host}:{port}: {e}"),
-        }
-    }
-    Err(FetchError::Unreachable(last))
-}
 
 /// A stable name for a remote URL, used in ref names.
 fn url_key(url: &str) -> String {
@@ -123,7 +43,7 @@ fn remote_git(store: &Store) -> Command {
     let mut c = store.cmd();
     c.env(
         "GIT_ALLOW_PROTOCOL",
-        crate::matrix::GIT_TRANSPORTS.join(":"),
+        crate::model::matrix::GIT_TRANSPORTS.join(":"),
     );
     c
 }
@@ -266,7 +186,7 @@ fn newest_tag(store: &Store, url: &str, pattern: &str) -> Result<String, FetchEr
         .map(str::to_string)
         .collect();
     tags.sort_by(|a, b| {
-        crate::toolchain::version_cmp(a.trim_start_matches('v'), b.trim_start_matches('v'))
+        crate::model::version::version_cmp(a.trim_start_matches('v'), b.trim_start_matches('v'))
     });
     tags.pop()
         .ok_or_else(|| FetchError::Failed(format!("no tag matching {pattern} on {url}")))
@@ -413,7 +333,7 @@ pub fn fetch_source(
                 (Source::PrCommit(_), Some(sha)) if !sha.chars().all(|c| c.is_ascii_hexdigit()) => {
                     Err(FetchError::Failed(format!(
                         "`{}` in {url} is not a commit SHA",
-                        crate::matrix::shown(sha)
+                        crate::model::matrix::shown(sha)
                     )))
                 }
                 (Source::PrCommit(_), Some(sha)) => {
@@ -456,13 +376,14 @@ pub fn fetch_source(
         Source::Lore(msgid) => {
             let url = m.rewrite_url(&format!(
                 "{LORE}all/{}/t.mbox.gz",
-                crate::lore::encode_msgid(msgid)
+                crate::sources::lore::encode_msgid(msgid)
             ));
-            let gz = crate::lore::http_get(&url)?;
-            let text =
-                crate::lore::gunzip(&gz).map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
-            let series = crate::lore::pick_series(&crate::lore::split_mbox(&text))
+            let gz = crate::sources::remote::http_get(&url)?;
+            let text = crate::sources::lore::gunzip(&gz)
                 .map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
+            let series =
+                crate::sources::lore::pick_series(&crate::sources::lore::split_mbox(&text))
+                    .map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
             let dir = store
                 .git_dir
                 .parent()
@@ -471,7 +392,7 @@ pub fn fetch_source(
             std::fs::create_dir_all(&dir)
                 .map_err(|e| FetchError::Failed(format!("{}: {e}", dir.display())))?;
             let file = dir.join(format!("{id}.mbox"));
-            std::fs::write(&file, crate::lore::to_mbox(&series))
+            std::fs::write(&file, crate::sources::lore::to_mbox(&series))
                 .map_err(|e| FetchError::Failed(format!("{}: {e}", file.display())))?;
             Ok(Fetched::Series {
                 mbox: file,
@@ -799,7 +720,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rfl-fetch-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&crate::paths::Cache::new(Some(&dir.join("cache")))).unwrap();
+        let store = Store::open(&crate::sys::paths::Cache::new(Some(&dir.join("cache")))).unwrap();
         let up = dir.join("up");
         let git = |args: &[&str]| {
             assert!(

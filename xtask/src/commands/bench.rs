@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::arch::{Arch, Profile};
-use crate::matrix::{self, Loaded};
-use crate::outcome::{CellResult, Stage};
-use crate::paths::{project_root, Cache};
-use crate::plan::{self, Filters};
-use crate::proc;
+use crate::model::arch::{Arch, Profile};
+use crate::model::matrix::{self, Loaded};
+use crate::model::outcome::{CellResult, Stage};
+use crate::model::plan::{self, Filters};
 use crate::run;
+use crate::sys::paths::{project_root, Cache};
+use crate::sys::proc;
 
 pub struct Args {
     pub jobs: usize,
@@ -75,7 +75,7 @@ fn timed(cmd: &mut Command, log: &Path) -> anyhow::Result<f64> {
     let t = Instant::now();
     // A make by hand is `make -jN`: one token for the make, the pool for the rest, as the
     // harness's own makes get.
-    let _token = crate::jobs::acquire(true);
+    let _token = crate::sys::jobs::acquire(true);
     let o = proc::run_logged(cmd, log, Some(Duration::from_secs(3 * 3600)))?;
     if !o.success() {
         bail!(
@@ -239,7 +239,7 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let qemu = crate::toolchain::tool_version(&Profile::load(&root, Arch::X86_64)?.binary)
+    let qemu = crate::stages::toolchain::tool_version(&Profile::load(&root, Arch::X86_64)?.binary)
         .unwrap_or_default();
     let mut md = String::from(
         "# Benchmarks\n\nWritten by `cargo xtask bench`; every figure comes from the same run.\n\n",
@@ -322,7 +322,7 @@ fn floor(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<
         c
     };
     proc::output(git(&["am", "-3"]).arg(&patch))?;
-    let tc = crate::toolchain::resolve(
+    let tc = crate::stages::toolchain::resolve(
         cache,
         "debian",
         m.matrix
@@ -333,7 +333,7 @@ fn floor(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<
     )
     .map_err(|e| anyhow::anyhow!(e))?;
     let profile = Profile::load(&project_root(), Arch::X86_64)?;
-    let kb = crate::build::Kbuild {
+    let kb = crate::stages::build::Kbuild {
         src: src.clone(),
         out: out.clone(),
         profile: &profile,
@@ -345,10 +345,11 @@ fn floor(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<
     let mut total = timed(&mut kb.make(&out, &["all"]), &logs.join("make.log"))?;
     // The boot: the harness's own initramfs of the sample2 cell, the same QEMU line.
     let initramfs = work.join("run-sample2/cells/sample2.x86_64/initramfs/initramfs.cpio");
-    let mut q = crate::boot::qemu_command(&profile, &out, &initramfs, "tcg", "");
+    let mut q = crate::stages::boot::qemu_command(&profile, &out, &initramfs, "tcg", "");
     let t = Instant::now();
     let o =
-        crate::boot::run_qemu(&mut q, &logs.join("console.log"), Duration::from_secs(300))?.outcome;
+        crate::stages::boot::run_qemu(&mut q, &logs.join("console.log"), Duration::from_secs(300))?
+            .outcome;
     if o.timed_out {
         bail!("the floor's boot timed out");
     }
@@ -362,8 +363,8 @@ fn floor(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<
         &logs.join("rustfmt.log"),
     )?;
     total += timed(&mut kb.make(&out, &["rustdoc"]), &logs.join("rustdoc.log"))?;
-    let base = crate::store::Store::open(cache)?
-        .rev(&crate::setup::base_ref("v7.2.x"))
+    let base = crate::sys::store::Store::open(cache)?
+        .rev(&crate::sys::store::base_ref("v7.2.x"))
         .context("base not provisioned")?;
     let _ = proc::output(&mut git(&[
         "checkout", "--quiet", "--force", "--detach", &base,
@@ -379,7 +380,7 @@ fn root_path(p: &str) -> PathBuf {
 /// `-accel kvm` first, which hangs on these machines: a wrapper named like QEMU drops it.
 fn kunit_py(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<f64> {
     let src = cache.slots().join("v7.2.x/src");
-    let tc = crate::toolchain::resolve(
+    let tc = crate::stages::toolchain::resolve(
         cache,
         "debian",
         m.matrix
@@ -429,9 +430,9 @@ fn ktap_rate(console: &str) -> (f64, f64) {
     let mut rates = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let n: usize = crate::ktap::parse_all_limited(&big, usize::MAX)
+        let n: usize = crate::stages::ktap::parse_all_limited(&big, usize::MAX)
             .iter()
-            .map(|b| crate::ktap::cases(b).len())
+            .map(|b| crate::stages::ktap::cases(b).len())
             .sum();
         std::hint::black_box(n);
         rates.push(big.len() as f64 / 1e6 / t.elapsed().as_secs_f64());
@@ -443,7 +444,7 @@ fn ktap_rate(console: &str) -> (f64, f64) {
 /// Only the parser figures (no kernel work): KTAP throughput over a real console and planning
 /// a 1 000-entry matrix, printed as `NAME VALUE` lines.
 pub fn parsers(console: &Path) -> anyhow::Result<()> {
-    let text = crate::ktap::decode(
+    let text = crate::stages::ktap::decode(
         &std::fs::read(console).with_context(|| format!("read {}", console.display()))?,
     );
     let (mbps, mb) = ktap_rate(&text);

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::matrix::{self, BaseDecl, WriteSpec};
-use crate::registry;
-use crate::toolchain;
+use crate::commands::registry;
+use crate::model::matrix::{self, BaseDecl, WriteSpec};
+use crate::stages::toolchain;
 
 pub fn run(input: &Path, out: Option<&Path>) -> anyhow::Result<()> {
     let md = std::fs::read_to_string(input)
@@ -108,7 +108,7 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
             let mut tc = BTreeMap::new();
             tc.insert("debian".to_string(), toolchain::debian_default());
             (
-                crate::arch::Arch::ALL
+                crate::model::arch::Arch::ALL
                     .iter()
                     .map(|a| a.name().to_string())
                     .collect(),

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::health::{self, Health};
-use crate::outcome::{CellResult, EntryInfo, RunResults, Stage, Status};
-use crate::progress::term_safe;
+use crate::model::health;
+use crate::model::outcome::Health;
+use crate::model::outcome::{CellResult, EntryInfo, RunResults, Stage, Status};
+use crate::model::text::term_safe;
 
 /// Results with the folder their logs live in (several when merged).
 pub struct Loaded {
@@ -426,7 +427,8 @@ pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
         let dir = &l.dirs[i];
         for s in &c.stages {
             if s.stage == Stage::Kunit && !c.kunit.tests.is_empty() {
-                let mut by_suite: BTreeMap<&str, Vec<&crate::ktap::Case>> = BTreeMap::new();
+                let mut by_suite: BTreeMap<&str, Vec<&crate::model::outcome::Case>> =
+                    BTreeMap::new();
                 for t in &c.kunit.tests {
                     by_suite.entry(t.suite.as_str()).or_default().push(t);
                 }
@@ -682,7 +684,7 @@ pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
 /// GitHub workflow-command escaping of a message (data).
 pub fn gh_data(s: &str) -> String {
     // Terminal escapes first: GitHub's log viewer renders them.
-    crate::progress::term_safe(s)
+    crate::model::text::term_safe(s)
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")

@@ -2,7 +2,6 @@
 //! (mboxrd), and the newest revision's patches picked in order. Splitting and picking are pure.
 
 use std::io::Read;
-use std::time::Duration;
 
 /// One message of a thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,42 +251,6 @@ pub fn encode_msgid(id: &str) -> String {
         }
     }
     o
-}
-
-/// GET a URL with bounded connect and total times.
-pub fn http_get(url: &str) -> Result<Vec<u8>, crate::fetch::FetchError> {
-    use crate::fetch::FetchError;
-    crate::fetch::probe(url)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(5)))
-        // A server that accepts and then says nothing is given 15 s to start answering.
-        .timeout_recv_response(Some(Duration::from_secs(15)))
-        .timeout_global(Some(Duration::from_secs(120)))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let resp = agent.get(url).call().map_err(|e| match e {
-        ureq::Error::Timeout(_) => FetchError::Unreachable(format!("{url}: timed out")),
-        ureq::Error::Io(io) => FetchError::Unreachable(format!("{url}: {io}")),
-        other => FetchError::Failed(format!("{url}: {other}")),
-    })?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(FetchError::Failed(format!(
-            "{url}: HTTP {}",
-            status.as_u16()
-        )));
-    }
-    let mut body = resp.into_body();
-    body.with_config()
-        .limit(256 * 1024 * 1024)
-        .read_to_vec()
-        .map_err(|e| match e {
-            ureq::Error::Timeout(_) => {
-                FetchError::Unreachable(format!("{url}: timed out reading the body"))
-            }
-            other => FetchError::Failed(format!("{url}: {other}")),
-        })
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::arch::Profile;
-use crate::checks;
-use crate::outcome::{Fault, Stage, StageResult, Status};
-use crate::proc;
-use crate::toolchain::Resolved;
+use crate::model::arch::Profile;
+use crate::model::outcome::{Fault, Stage, StageResult, Status};
+use crate::stages::checks;
+use crate::stages::toolchain::Resolved;
+use crate::sys::proc;
 
 /// Everything a make invocation needs for one (tree, output folder, arch, toolchain).
 pub struct Kbuild<'a> {
@@ -42,7 +42,7 @@ impl Kbuild<'_> {
             .arg(format!("O={}", out.display()));
         c.arg(format!("ARCH={}", self.profile.kernel_arch));
         c.args(self.tc.make_vars());
-        crate::jobs::make_client(&mut c, self.jobs);
+        crate::sys::jobs::make_client(&mut c, self.jobs);
         c.args(args);
         for (k, v) in BUILD_ENV {
             c.env(k, v);
@@ -88,7 +88,7 @@ impl Kbuild<'_> {
     }
 
     fn end_make(out: &Path) {
-        if !proc::interrupted() {
+        if !crate::sys::signal::interrupted() {
             let _ = std::fs::remove_file(out.join(".rfl-make-in-progress"));
         }
     }
@@ -103,7 +103,7 @@ impl Kbuild<'_> {
         let path = self.log(log);
         let _ = std::fs::remove_file(&path);
         let start = Instant::now();
-        let _token = crate::jobs::acquire(true);
+        let _token = crate::sys::jobs::acquire(true);
         match proc::run_logged(cmd, &path, Some(deadline)) {
             Ok(o) => {
                 let text = std::fs::read(&path)
@@ -204,7 +204,7 @@ impl Kbuild<'_> {
             self.make(&self.out, &["olddefconfig"]),
         ];
         for mut cmd in steps {
-            let _token = crate::jobs::acquire(true);
+            let _token = crate::sys::jobs::acquire(true);
             match proc::run_logged(&mut cmd, &self.log(log), Some(Duration::from_secs(600))) {
                 Ok(o) if o.success() => {}
                 Ok(o) => {
@@ -641,7 +641,7 @@ fn collect_kconfigs(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn walk_kconfigs(dir: &Path, depth: usize, budget: &mut usize, out: &mut Vec<PathBuf>) {
-    if depth > KCONFIG_WALK_DEPTH || crate::proc::interrupted() {
+    if depth > KCONFIG_WALK_DEPTH || crate::sys::signal::interrupted() {
         return;
     }
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -649,7 +649,7 @@ fn walk_kconfigs(dir: &Path, depth: usize, budget: &mut usize, out: &mut Vec<Pat
     };
     let mut entries = Vec::new();
     for e in rd {
-        if *budget == 0 || crate::proc::interrupted() {
+        if *budget == 0 || crate::sys::signal::interrupted() {
             return;
         }
         *budget -= 1;

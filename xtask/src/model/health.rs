@@ -1,22 +1,7 @@
 //! Health of a cell against its bare base (the differential), and of an entry over its
 //! arches. Pure: results in, verdicts out.
 
-use serde::{Deserialize, Serialize};
-
-use crate::outcome::{CellResult, Stage, Status};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Health {
-    /// pass, fail, error, unreachable, skip
-    pub verdict: String,
-    /// The first stage that counts against the cell.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub stage: Option<Stage>,
-    pub summary: String,
-    /// Problems the bare base shows too on the same arch and config: not the entry's.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub preexisting: Vec<String>,
-}
+use crate::model::outcome::{CellResult, Health, Stage, Status};
 
 fn bad(s: &str) -> bool {
     s == "fail" || s == "crash"
@@ -147,11 +132,11 @@ fn kind(summary: &str) -> &str {
 
 /// The base cell an entry cell is compared with.
 pub fn base_of<'a>(cell: &CellResult, cells: &'a [CellResult]) -> Option<&'a CellResult> {
-    if cell.entry == crate::plan::BASE_ENTRY {
+    if cell.entry == crate::model::plan::BASE_ENTRY {
         return None;
     }
     cells.iter().find(|b| {
-        b.entry == crate::plan::BASE_ENTRY
+        b.entry == crate::model::plan::BASE_ENTRY
             && b.base == cell.base
             && b.arch == cell.arch
             && b.toolchain.name == cell.toolchain.name
@@ -172,8 +157,8 @@ pub fn rank(verdict: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ktap::Case;
-    use crate::outcome::*;
+    use crate::model::outcome::Case;
+    use crate::model::outcome::*;
 
     fn cell(entry: &str, kunit: &[(&str, &str)], boot: Option<&str>) -> CellResult {
         let mut stages = vec![StageResult::new(Stage::Build, Status::Pass, "built")];

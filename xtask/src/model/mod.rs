@@ -1,0 +1,7 @@
+pub mod arch;
+pub mod health;
+pub mod matrix;
+pub mod outcome;
+pub mod plan;
+pub mod text;
+pub mod version;

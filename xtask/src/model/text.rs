@@ -1,0 +1,48 @@
+//! Outside text made safe to show.
+
+use std::borrow::Cow;
+
+/// A character a terminal would act on rather than show: C0 controls but tab and newline,
+/// DEL, C1 controls, and the bidi overrides and isolates that reorder what follows.
+fn acts_on_terminal(c: char) -> bool {
+    matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Text from outside the harness (patch subjects, summaries, test names, console lines)
+/// made safe for a terminal: every control character but tab and newline, and every bidi
+/// override, is written as a visible escape (`\x1b`, `\u{202e}`), so an escape sequence in
+/// a patch cannot retitle, clear or reorder the terminal it is shown on.
+pub fn term_safe(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(acts_on_terminal) {
+        return Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if !acts_on_terminal(c) {
+            o.push(c);
+        } else if (c as u32) < 0x100 {
+            o.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            o.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    Cow::Owned(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_text_is_made_safe_for_a_terminal() {
+        assert_eq!(
+            term_safe("\x1b]0;pwned\x07\x1b[2J"),
+            "\\x1b]0;pwned\\x07\\x1b[2J"
+        );
+        assert_eq!(
+            term_safe("a\u{202e}b\u{2066}c\u{9b}d\x7fe\r"),
+            "a\\u{202e}b\\u{2066}c\\x9bd\\x7fe\\x0d"
+        );
+        assert!(matches!(term_safe("tab\tnew\nline é ✓"), Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,3 @@
+pub mod fetch;
+pub mod lore;
+pub mod remote;

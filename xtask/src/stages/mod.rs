@@ -1,0 +1,5 @@
+pub mod boot;
+pub mod build;
+pub mod checks;
+pub mod ktap;
+pub mod toolchain;
