@@ -523,3 +523,28 @@ fn cpu_model() -> String {
         })
         .unwrap_or_default()
 }
+
+impl crate::commands::flags::BenchArgs {
+    pub fn run(self, cache: &Cache) -> anyhow::Result<std::process::ExitCode> {
+        if let Some(console) = &self.parsers_only {
+            parsers(console)?;
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        crate::sys::signal::install()?;
+        let _lock = crate::sys::paths::lock_cache(cache)?;
+        let output = if self.output.is_absolute() {
+            self.output
+        } else {
+            crate::sys::paths::project_root().join(self.output)
+        };
+        bench(
+            cache,
+            &Args {
+                jobs: crate::commands::select::jobs(self.jobs),
+                skip_kunit_py: self.skip_kunit_py,
+                output,
+            },
+        )?;
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}

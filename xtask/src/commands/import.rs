@@ -152,6 +152,13 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
     (text, imp.notes)
 }
 
+impl crate::commands::flags::ImportArgs {
+    pub fn run(self) -> anyhow::Result<std::process::ExitCode> {
+        run(&self.file, self.out.as_deref())?;
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,36 @@
+//! The subcommands: `Flags::run` dispatches each to its module's `run`.
+
 pub mod bench;
+pub mod flags;
 pub mod import;
+pub mod ktap;
+pub mod matrix;
+pub mod plan;
 pub mod registry;
+pub mod report;
 pub mod repro;
+pub mod select;
 pub mod setup;
+
+use std::process::ExitCode;
+
+use crate::sys::paths::Cache;
+pub use flags::{Cmd, Flags};
+
+impl Flags {
+    /// Run the subcommand. `Err` is bad input or a harness fault before any cell ran (exit 2).
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let cache = Cache::new(self.cache.as_deref());
+        match self.cmd {
+            Cmd::Setup(args) => args.run(&cache),
+            Cmd::Doctor(args) => args.run(&cache),
+            Cmd::ImportRegistry(args) => args.run(),
+            Cmd::Plan(args) => args.run(),
+            Cmd::Matrix(args) => args.run(&cache),
+            Cmd::Repro(args) => args.run(&cache),
+            Cmd::Bench(args) => args.run(&cache),
+            Cmd::Report(args) => args.run(),
+            Cmd::ParseKtap(args) => args.run(),
+        }
+    }
+}

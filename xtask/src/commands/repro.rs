@@ -178,3 +178,52 @@ fn interactive(dir: &Path) -> anyhow::Result<()> {
     eprintln!("QEMU exited: {status}");
     Ok(())
 }
+
+impl crate::commands::flags::ReproArgs {
+    /// Exit 1 when the re-created cell is not healthy.
+    pub fn run(self, cache: &Cache) -> anyhow::Result<std::process::ExitCode> {
+        use crate::commands::select;
+        let m = select::load_matrix(self.matrix.as_deref())?;
+        let arch = match &self.arch {
+            Some(a) => {
+                Some(Arch::parse(a).ok_or_else(|| anyhow::anyhow!("--arch {a}: unknown arch"))?)
+            }
+            None => None,
+        };
+        if self.entry != crate::model::plan::BASE_ENTRY && m.entry(&self.entry).is_none() {
+            anyhow::bail!(
+                "no entry `{}` in {}",
+                crate::model::matrix::shown(&self.entry),
+                m.path.display()
+            );
+        }
+        // Only a declared (so checked) base name may reach the reproducer's folder names.
+        if let Some(b) = self
+            .base
+            .as_deref()
+            .filter(|b| !m.matrix.bases.contains_key(*b))
+        {
+            anyhow::bail!(
+                "--base {}: not declared in {}",
+                crate::model::matrix::shown(b),
+                m.path.display()
+            );
+        }
+        crate::sys::signal::install()?;
+        let _lock = crate::sys::paths::lock_cache(cache)?;
+        let args = Args {
+            arch,
+            base: self.base,
+            interactive: self.interactive,
+            jobs: select::jobs(self.jobs),
+            boot_timeout: self.boot_timeout,
+            matrix_arg: select::matrix_arg(self.matrix.as_deref()),
+            entry: self.entry,
+        };
+        Ok(if repro(cache, &m, &args)? {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::from(1)
+        })
+    }
+}

@@ -739,6 +739,29 @@ pub fn setup_test_tools(cache: &Cache) -> anyhow::Result<()> {
     Ok(())
 }
 
+impl crate::commands::flags::SetupArgs {
+    pub fn run(self, cache: &Cache) -> anyhow::Result<std::process::ExitCode> {
+        let m = crate::commands::select::load_matrix(self.matrix.as_deref())?;
+        setup(cache, &m, self.dry_run)?;
+        if self.tests && !self.dry_run {
+            setup_test_tools(cache)?;
+        }
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}
+
+impl crate::commands::flags::DoctorArgs {
+    /// Exit 1 when a tool is missing or too old.
+    pub fn run(self, cache: &Cache) -> anyhow::Result<std::process::ExitCode> {
+        let m = crate::commands::select::load_matrix(self.matrix.as_deref())?;
+        Ok(if doctor(cache, &m)? {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::from(1)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,202 @@
+//! Command-line flags (clap derive), one variant per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Patch-health harness for Rust-for-Linux",
+    version
+)]
+pub struct Flags {
+    /// Cache folder (object store, build slots, runs). Default: $RFL_CACHE or target/rfl.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Install the toolchain, QEMU and the offline tagged bases (Debian/Ubuntu, as root).
+    Setup(SetupArgs),
+    /// List every tool with version and path; check the base's minimum versions.
+    Doctor(DoctorArgs),
+    /// Turn the RFL registry markdown into matrix.toml entries.
+    ImportRegistry(ImportArgs),
+    /// Print the cells a run would execute, and why entries cannot run.
+    Plan(PlanArgs),
+    /// Run the matrix: fetch, apply, config, build, boot, KUnit, clippy, rustfmt, rustdoc.
+    Matrix(MatrixArgs),
+    /// Re-create one cell in a fresh folder, write repro.sh, show the failing stage.
+    Repro(ReproArgs),
+    /// Measure the speed ratios (P1, P2, P3) in one run and write BENCHMARKS.md.
+    Bench(BenchArgs),
+    /// Write a report from finished results.
+    Report(ReportArgs),
+    /// Parse a console log's KTAP output and print its test cases as JSON.
+    ParseKtap(ParseKtapArgs),
+}
+
+/// Which cells: shared by plan and matrix.
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+    /// Entry id glob (repeatable); `base` selects only base cells.
+    #[arg(long = "entry", value_name = "GLOB")]
+    pub entries: Vec<String>,
+    /// Architecture (repeatable or comma-separated); `all` for every one the matrix lists.
+    #[arg(long = "arch", value_name = "ARCH", value_delimiter = ',')]
+    pub arches: Vec<String>,
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub toolchain: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Junit,
+    Kcidb,
+    Html,
+    /// GitHub Actions annotations (at most ten) and the text report behind stop-commands.
+    Github,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetupArgs {
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+    /// Say what would be installed, install nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also install what the test suite uses (Chromium, a Python venv with kcidb-io,
+    /// check-jsonschema and zizmor).
+    #[arg(long)]
+    pub tests: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    /// Output matrix (kept ids and settings are read from it when it exists). Default: stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub sel: Selection,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+    /// Most jobs in a `--format github` matrix (GitHub allows 256).
+    #[arg(long, default_value_t = 256)]
+    pub max_jobs: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MatrixArgs {
+    #[command(flatten)]
+    pub sel: Selection,
+    /// Run folder (results.json and per-cell logs). Default: <cache>/runs/<time>.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Stop every cell after this stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// Exactly these cells, as ENTRY@BASE@ARCH[,…] (what `plan --format github` emits).
+    #[arg(long, value_name = "LIST")]
+    pub cells: Option<String>,
+    /// Parallel make jobs (default: the machine's cores).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Override every arch's boot deadline, in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub boot_timeout: Option<u64>,
+    /// Recompute cells that the result cache already holds.
+    #[arg(long)]
+    pub force: bool,
+    /// Continue an interrupted run in the same --out folder, keeping its finished cells.
+    #[arg(long)]
+    pub resume: bool,
+    /// Build every cell from nothing (no reuse of the base's build, of checks or of cached
+    /// results), to compare with the incremental result.
+    #[arg(long)]
+    pub clean: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReproArgs {
+    /// Entry id, or `base` (with --base) for a base cell.
+    pub entry: String,
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+    /// Boot the kernel again with its console on this terminal.
+    #[arg(long)]
+    pub interactive: bool,
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    #[arg(long, value_name = "SECS")]
+    pub boot_timeout: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Leave out the kunit.py comparison (P2).
+    #[arg(long)]
+    pub skip_kunit_py: bool,
+    #[arg(long, value_name = "FILE", default_value = "BENCHMARKS.md")]
+    pub output: PathBuf,
+    /// Only the parser figures (KTAP throughput over this console, planning 1 000
+    /// entries), printed; no kernel is built and BENCHMARKS.md is left alone.
+    #[arg(long, value_name = "CONSOLE")]
+    pub parsers_only: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// results.json of a run (repeatable; several are merged).
+    #[arg(long = "results", value_name = "FILE", required = true)]
+    pub results: Vec<PathBuf>,
+    /// Merge several results files (implied by more than one --results).
+    #[arg(long)]
+    pub merge: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ParseKtapArgs {
+    pub file: PathBuf,
+    /// Every KTAP block (module suites too), not only the first as kunit.py reads.
+    #[arg(long)]
+    pub all: bool,
+}

@@ -1,0 +1,97 @@
+//! `matrix`: run the planned cells, write results.json, print the text report.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::commands::flags::MatrixArgs;
+use crate::commands::select;
+use crate::model::matrix::{self, Loaded};
+use crate::model::outcome::{self, Fault, Stage};
+use crate::model::plan::{self, Plan};
+use crate::sys::paths::Cache;
+use crate::{report, run};
+
+impl MatrixArgs {
+    /// Exit 130 when interrupted, 3 when the harness itself failed in a cell, else 0.
+    pub fn run(self, cache: &Cache) -> anyhow::Result<ExitCode> {
+        let m = select::load_matrix(self.sel.matrix.as_deref())?;
+        let mut p = plan::plan(&m, &select::filters(&m, &self.sel)?);
+        if let Some(spec) = &self.cells {
+            keep_cells(&m, &mut p, spec)?;
+        }
+        let stop_after = match &self.stage {
+            Some(s) => Some(Stage::parse(s).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--stage {s}: unknown stage (one of {})",
+                    Stage::ALL.map(|s| s.name()).join(", ")
+                )
+            })?),
+            None => None,
+        };
+        let out = match self.out {
+            Some(o) => o,
+            None => cache.runs().join(outcome::now_rfc3339().replace(':', "")),
+        };
+        crate::sys::signal::install()?;
+        let _lock = crate::sys::paths::lock_cache(cache)?;
+        let opts = run::Opts {
+            out: out.clone(),
+            stop_after,
+            jobs: select::jobs(self.jobs),
+            boot_timeout: self.boot_timeout,
+            force: self.force,
+            resume: self.resume,
+            clean: self.clean,
+            matrix_arg: select::matrix_arg(self.sel.matrix.as_deref()),
+        };
+        let results = run::run(cache, &m, &p, &opts)?;
+        link_latest(cache, &out);
+        let loaded = report::load(&[out.join("results.json")])?;
+        let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        report::text(&loaded, &mut std::io::stdout(), colour)?;
+        eprintln!("results: {}", out.join("results.json").display());
+        if results.interrupted {
+            return Ok(ExitCode::from(130));
+        }
+        let harness_errors = results
+            .cells
+            .iter()
+            .any(|c| c.stages.iter().any(|s| s.fault == Some(Fault::Harness)));
+        Ok(if harness_errors {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+}
+
+/// `--cells ENTRY@BASE@ARCH,…`: exactly these cells of the plan; each must name a declared
+/// entry (or `base`) and base.
+fn keep_cells(m: &Loaded, p: &mut Plan, spec: &str) -> anyhow::Result<()> {
+    let wanted = plan::parse_cell_selectors(spec)
+        .map_err(|e| anyhow::anyhow!("--cells: {}", matrix::shown(&e)))?;
+    if let Some((e, b, _)) = wanted.iter().find(|(e, b, _)| {
+        !m.matrix.bases.contains_key(b) || *e != plan::BASE_ENTRY && m.entry(e).is_none()
+    }) {
+        anyhow::bail!(
+            "--cells: `{}@{}` names no entry and base of {}",
+            matrix::shown(e),
+            matrix::shown(b),
+            m.path.display()
+        );
+    }
+    p.cells.retain(|c| {
+        wanted
+            .iter()
+            .any(|(e, b, a)| *e == c.entry && *b == c.base && *a == c.arch)
+    });
+    Ok(())
+}
+
+/// `<cache>/runs/latest` → the newest run folder.
+fn link_latest(cache: &Cache, out: &Path) {
+    let link = cache.runs().join("latest");
+    let _ = std::fs::create_dir_all(cache.runs());
+    let _ = std::fs::remove_file(&link);
+    let _ = std::os::unix::fs::symlink(out, &link);
+}

@@ -1,0 +1,48 @@
+//! `report`: a report in one format from finished results.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::commands::flags::{ReportArgs, ReportFormat};
+use crate::report;
+
+impl ReportArgs {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let loaded = report::load(&self.results)?;
+        let mut buf: Vec<u8> = Vec::new();
+        // The HTML report links logs relative to the folder it is written to.
+        let out_dir = self
+            .output
+            .as_ref()
+            .and_then(|o| o.parent())
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+        let colour = self.output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        match self.format {
+            ReportFormat::Text => report::text(&loaded, &mut buf, colour)?,
+            ReportFormat::Markdown => report::markdown(&loaded, &mut buf)?,
+            ReportFormat::Junit => report::junit(&loaded, &mut buf)?,
+            ReportFormat::Kcidb => report::kcidb(&loaded, &mut buf)?,
+            ReportFormat::Html => report::html(&loaded, &mut buf, out_dir.as_deref())?,
+            ReportFormat::Github => {
+                // A token no patch can know in advance: it ends the stop-commands block.
+                let token = report::stop_token()
+                    .map_err(|e| anyhow::anyhow!("read a random token from /dev/urandom: {e}"))?;
+                report::github(&loaded, &mut buf, &token)?
+            }
+        }
+        match &self.output {
+            Some(p) => {
+                std::fs::write(p, &buf).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+            }
+            None => std::io::Write::write_all(&mut std::io::stdout(), &buf)?,
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
