@@ -1,0 +1,1172 @@
+//! A cell's stages: the stage table and the one loop that walks it.
+//!
+//! Each stage is declared once, in order: its rules (what it needs and when it is skipped,
+//! read in order, the first that holds skips it with its reason) and the function that runs
+//! it, which times itself. Fetch and apply run once for the cells of one entry on one base
+//! ([`prepare`]); the cell's own stages follow on its thread ([`run_cell`]). One loop,
+//! [`Ladder::walk`], decides every skip.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::model::arch::Profile;
+use crate::model::matrix::{Check, Loaded};
+use crate::model::outcome::*;
+use crate::model::plan::Cell;
+use crate::run::folders::{self, Folders};
+use crate::run::{cache, Env, Opts};
+use crate::sources::fetch::{self, FetchError, Fetched};
+use crate::stages::boot;
+use crate::stages::build::{self, Kbuild};
+use crate::stages::ktap;
+use crate::stages::toolchain::Resolved;
+use crate::sys::paths::project_root;
+use crate::sys::proc;
+
+/// One stage of the table.
+struct Step<K> {
+    stage: Stage,
+    /// Read in order: the first that holds skips the stage, with its reason.
+    rules: &'static [Rule],
+    /// Starts on a thread of its own as soon as its rules allow, beside the stages between,
+    /// and is recorded in its own turn.
+    early: bool,
+    run: fn(&K) -> StageResult,
+}
+
+/// When a stage is skipped, and why.
+#[derive(Debug)]
+enum Rule {
+    /// The stage before passed. One it skipped is skipped for the same reason, so a stop
+    /// names its first cause ("fetch did not pass" all the way down).
+    After(Stage),
+    /// The stage ran, whatever it said (kunit reads the console of a failed boot too).
+    Ran(Stage),
+    /// The stage passed; else skipped with this reason.
+    Passed(Stage, &'static str),
+    /// `--stage` named a stage before this one.
+    Stop(Stage),
+    /// The matrix's checks leave it out.
+    Checked(Check),
+    /// SIGINT or SIGTERM came: no stage starts.
+    Interrupted,
+}
+
+/// A cell that ends early: every stage from `from` on is skipped with `why`, whatever the
+/// rest (no base, a file link, no QEMU profile, a toolchain that cannot serve).
+#[derive(Debug, Clone)]
+struct End {
+    from: Stage,
+    why: String,
+}
+
+const BASE_MISSING: &str = "the base could not be fetched";
+
+/// The stage table. Fetch and apply, once per group of cells:
+fn group_stages<'a>() -> [Step<Group<'a>>; 2] {
+    use Rule::*;
+    [
+        Step {
+            stage: Stage::Fetch,
+            rules: &[],
+            early: false,
+            run: fetch_stage,
+        },
+        Step {
+            stage: Stage::Apply,
+            rules: &[After(Stage::Fetch), Stop(Stage::Apply), Interrupted],
+            early: false,
+            run: apply_stage,
+        },
+    ]
+}
+
+/// … and each cell's own. The lints need the build, not the boot: they read the source. They
+/// stop together: `--stage clippy` runs all three. Clippy builds in a folder of its own, so it
+/// starts beside the boot.
+fn cell_stages<'a>() -> [Step<Cx<'a>>; 8] {
+    use Rule::*;
+    const BUILD_FAILED: &str = "the build did not pass";
+    [
+        Step {
+            stage: Stage::Toolchain,
+            rules: &[After(Stage::Apply), Stop(Stage::Toolchain), Interrupted],
+            early: false,
+            run: toolchain_stage,
+        },
+        Step {
+            stage: Stage::Config,
+            rules: &[After(Stage::Toolchain), Stop(Stage::Config), Interrupted],
+            early: false,
+            run: config_stage,
+        },
+        Step {
+            stage: Stage::Build,
+            rules: &[After(Stage::Config), Stop(Stage::Build), Interrupted],
+            early: false,
+            run: |cx| cx.kit().kb.build(),
+        },
+        Step {
+            stage: Stage::Boot,
+            rules: &[After(Stage::Build), Stop(Stage::Boot), Interrupted],
+            early: false,
+            run: boot_stage,
+        },
+        Step {
+            stage: Stage::Kunit,
+            rules: &[Checked(Check::Kunit), Ran(Stage::Boot)],
+            early: false,
+            run: kunit_stage,
+        },
+        Step {
+            stage: Stage::Clippy,
+            rules: &[
+                Stop(Stage::Clippy),
+                Checked(Check::Clippy),
+                Passed(Stage::Build, BUILD_FAILED),
+                Interrupted,
+            ],
+            early: true,
+            run: |cx| cx.kit().kb.clippy(&cx.kit().folders.clippy),
+        },
+        Step {
+            stage: Stage::Rustfmt,
+            rules: &[
+                Stop(Stage::Clippy),
+                Checked(Check::Rustfmt),
+                Passed(Stage::Build, BUILD_FAILED),
+                Interrupted,
+            ],
+            early: false,
+            run: |cx| cx.kit().kb.rustfmt(),
+        },
+        Step {
+            stage: Stage::Rustdoc,
+            rules: &[
+                Stop(Stage::Clippy),
+                Checked(Check::Rustdoc),
+                Passed(Stage::Build, BUILD_FAILED),
+                Interrupted,
+            ],
+            early: false,
+            run: rustdoc_stage,
+        },
+    ]
+}
+
+/// How a table is walked: what the rules read, and who is told of each stage that starts.
+struct Ladder<'a> {
+    stop_after: Option<Stage>,
+    checks: &'a [Check],
+    end: Option<End>,
+    interrupted: &'a dyn Fn() -> bool,
+    announce: &'a dyn Fn(Stage),
+}
+
+impl Ladder<'_> {
+    /// Why `step` is skipped, given the stages recorded so far; None: it runs.
+    fn why_skip<K>(&self, step: &Step<K>, done: &[StageResult]) -> Option<String> {
+        if let Some(e) = self.end.as_ref().filter(|e| step.stage >= e.from) {
+            return Some(e.why.clone());
+        }
+        step.rules.iter().find_map(|r| self.holds(r, done))
+    }
+
+    fn holds(&self, rule: &Rule, done: &[StageResult]) -> Option<String> {
+        let recorded = |s: Stage| done.iter().find(|r| r.stage == s);
+        match *rule {
+            Rule::After(s) | Rule::Ran(s) => match recorded(s) {
+                Some(r) if r.status == Status::Skip => Some(r.summary.clone()),
+                Some(r) if matches!(rule, Rule::After(_)) && !r.ok() => {
+                    Some(format!("{} did not pass", s.name()))
+                }
+                Some(_) => None,
+                None => Some(format!("{} did not run", s.name())),
+            },
+            Rule::Passed(s, why) => (!recorded(s).is_some_and(|r| r.ok())).then(|| why.into()),
+            Rule::Stop(s) => self
+                .stop_after
+                .filter(|stop| *stop < s)
+                .map(|stop| format!("stopped after {} (--stage)", stop.name())),
+            Rule::Checked(c) => {
+                (!self.checks.contains(&c)).then(|| "not in the matrix's checks".into())
+            }
+            Rule::Interrupted => (self.interrupted)().then(|| "the run was interrupted".into()),
+        }
+    }
+
+    /// Every step in order, each recorded once in `done`: skipped with the reason of the
+    /// first rule that holds, or announced, run and recorded. An early step starts as soon as
+    /// its rules allow; in its turn it is waited for, and what it found stands unless a rule
+    /// holds by then (an interrupt).
+    fn walk<K: Sync>(&self, steps: &[Step<K>], k: &K, done: &mut Vec<StageResult>) {
+        std::thread::scope(|s| {
+            let mut started = BTreeMap::new();
+            for (i, step) in steps.iter().enumerate() {
+                for later in steps[i + 1..].iter().filter(|l| l.early) {
+                    if !started.contains_key(&later.stage) && self.why_skip(later, done).is_none() {
+                        started.insert(later.stage, s.spawn(move || (later.run)(k)));
+                    }
+                }
+                let early = started.remove(&step.stage).map(|h| {
+                    (self.announce)(step.stage);
+                    h.join().unwrap_or_else(|_| {
+                        let why = format!("the {} thread panicked", step.stage.name());
+                        StageResult::error(step.stage, why)
+                    })
+                });
+                let r = match (self.why_skip(step, done), early) {
+                    (Some(why), _) => StageResult::skip(step.stage, why),
+                    (None, Some(r)) => r,
+                    (None, None) => {
+                        (self.announce)(step.stage);
+                        (step.run)(k)
+                    }
+                };
+                done.push(r);
+            }
+        });
+    }
+}
+
+/// What the cells of one entry on one base share: the fetch and apply stages, run once with
+/// the slot's worktree left at the patched tree.
+pub(super) struct Prepared {
+    stages: Vec<StageResult>,
+    /// Where the cells end, if before their own stages.
+    end: Option<End>,
+    pub base_commit: Option<String>,
+    patchset: Option<Patchset>,
+    changed: Vec<String>,
+}
+
+/// The group's side of the table: `cell` is the group's first, `dirs` every cell's folder.
+struct Group<'a> {
+    env: &'a Env<'a>,
+    cell: &'a Cell,
+    base: &'a Result<String, FetchError>,
+    dirs: &'a [PathBuf],
+    src: PathBuf,
+    fetched: OnceLock<Fetched>,
+    applied: OnceLock<(Option<Patchset>, Vec<String>)>,
+}
+
+/// Fetch and apply for the cells of one entry on one base; `announce` is told of each stage.
+pub(super) fn prepare(
+    env: &Env,
+    cell: &Cell,
+    base: &Result<String, FetchError>,
+    dirs: &[PathBuf],
+    announce: &dyn Fn(Stage),
+) -> Prepared {
+    let g = Group {
+        env,
+        cell,
+        base,
+        dirs,
+        src: folders::slot(env.cache, cell).src,
+        fetched: OnceLock::new(),
+        applied: OnceLock::new(),
+    };
+    let no_base = base.is_err().then(|| End {
+        from: Stage::Apply,
+        why: BASE_MISSING.into(),
+    });
+    let ladder = Ladder {
+        stop_after: env.opts.stop_after,
+        checks: &env.m.checks,
+        end: no_base.clone(),
+        interrupted: &crate::sys::signal::interrupted,
+        announce,
+    };
+    let mut stages = Vec::new();
+    ladder.walk(&group_stages(), &g, &mut stages);
+    let applied = g.applied.into_inner();
+    // A file link is a check of the base: once applied, nothing is built.
+    let file_link = (applied.is_some() && matches!(g.fetched.get(), Some(Fetched::PathCheck(_))))
+        .then(|| End {
+            from: Stage::Toolchain,
+            why: "a file link: nothing to build beyond the base".into(),
+        });
+    let (patchset, changed) = applied.unwrap_or_default();
+    Prepared {
+        stages,
+        end: no_base.or(file_link),
+        base_commit: base.as_ref().ok().cloned(),
+        patchset,
+        changed,
+    }
+}
+
+fn fetch_stage(g: &Group) -> StageResult {
+    if g.cell.is_base() {
+        return StageResult::new(
+            Stage::Fetch,
+            Status::Pass,
+            format!(
+                "base {} at {}",
+                g.cell.base,
+                g.base.as_ref().map(String::as_str).unwrap_or("?")
+            ),
+        );
+    }
+    let entry = g.env.m.entry(&g.cell.entry).expect("planned entries exist");
+    let t = Instant::now();
+    let r = match g.base {
+        Err(e) => Err(FetchError::stage(e, Stage::Fetch)),
+        Ok(_) => fetch::fetch_source(g.env.store, g.env.m, &g.cell.entry, entry.source.get_ref())
+            .map_err(|e| e.stage(Stage::Fetch)),
+    };
+    let mut s = match r {
+        Ok(f) => {
+            let s = StageResult::new(Stage::Fetch, Status::Pass, fetched_summary(&f));
+            let _ = g.fetched.set(f);
+            s
+        }
+        Err(mut s) => {
+            if let Err(e) = g.base {
+                s.summary = format!("base {}: {}", g.cell.base, e.message());
+            }
+            s
+        }
+    };
+    s.duration_s = t.elapsed().as_secs_f64();
+    s
+}
+
+fn fetched_summary(f: &Fetched) -> String {
+    match f {
+        Fetched::Commit(c) => format!("fetched {c}"),
+        Fetched::Mbox(files) => format!("{} patch files", files.len()),
+        Fetched::PathCheck(p) => format!("file link: {p}"),
+        Fetched::Series {
+            version,
+            count,
+            base_commit,
+            ..
+        } => format!(
+            "series v{version}, {count} patches{}",
+            base_commit
+                .as_ref()
+                .map(|b| format!(", base-commit {b}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// Also puts the slot's worktree at the right commit.
+fn apply_stage(g: &Group) -> StageResult {
+    let Ok(base_commit) = g.base else {
+        return StageResult::skip(Stage::Apply, BASE_MISSING);
+    };
+    let Some(f) = g.fetched.get() else {
+        // A base cell: its worktree at the base.
+        let _ = g.applied.set((None, Vec::new()));
+        return match g.env.store.worktree_at(&g.src, base_commit) {
+            Ok(()) => StageResult::new(Stage::Apply, Status::Pass, "base cell: nothing to apply"),
+            Err(e) => StageResult::error(Stage::Apply, format!("worktree: {e:#}")),
+        };
+    };
+    let log = g.dirs[0].join("apply.log");
+    let (r, ps) = fetch::apply(g.env.store, &g.src, base_commit, f, &log);
+    let changed = ps
+        .as_ref()
+        .map(|p| fetch::changed_files(&g.src, base_commit, &p.head))
+        .unwrap_or_default();
+    for other in &g.dirs[1..] {
+        let _ = std::fs::copy(&log, other.join("apply.log"));
+    }
+    let _ = g.applied.set((ps, changed));
+    r
+}
+
+/// One cell to run after its group's fetch and apply.
+pub(super) struct Job<'a> {
+    pub cell: &'a Cell,
+    /// Its folder, where its logs go.
+    pub dir: &'a Path,
+    pub prep: &'a Prepared,
+    pub tc: &'a Result<Resolved, String>,
+    /// The result of its base cell (same base, arch and toolchain), when there is one.
+    pub base_cell: Option<&'a CellResult>,
+}
+
+/// The cell's side of the table.
+struct Cx<'a> {
+    env: &'a Env<'a>,
+    job: &'a Job<'a>,
+    /// Without a kit, the toolchain stage's result says why, and every later stage needs the
+    /// toolchain to have passed.
+    kit: Result<Kit<'a>, StageResult>,
+    /// The boot's console, for kunit.
+    console: OnceLock<String>,
+    kunit: OnceLock<Kunit>,
+}
+
+/// What the make stages use.
+struct Kit<'a> {
+    kb: Kbuild<'a>,
+    folders: Folders,
+    own_config: bool,
+}
+
+impl<'a> Cx<'a> {
+    fn kit(&self) -> &Kit<'a> {
+        self.kit
+            .as_ref()
+            .expect("a stage after the toolchain runs only when the toolchain passed")
+    }
+}
+
+/// The cell's own stages (after its group's fetch and apply); `bar` is told of each that
+/// starts.
+pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar) -> CellResult {
+    let (cell, prep, opts) = (job.cell, job.prep, env.opts);
+    let mut res = CellResult {
+        schema: SCHEMA,
+        entry: cell.entry.clone(),
+        base: cell.base.clone(),
+        arch: cell.arch.name().into(),
+        toolchain: ToolchainRecord {
+            name: cell.toolchain.clone(),
+            versions: job
+                .tc
+                .as_ref()
+                .map(|t| t.versions.clone())
+                .unwrap_or_default(),
+        },
+        base_commit: prep.base_commit.clone(),
+        patchset: prep.patchset.clone(),
+        stages: Vec::new(),
+        kunit: Kunit::default(),
+        dir: String::new(),
+        started: now_rfc3339(),
+        duration_s: 0.0,
+        repro: String::new(),
+        health: None,
+    };
+    let mut stages = prep.stages.clone();
+    let table = cell_stages();
+    let mut ladder = Ladder {
+        stop_after: opts.stop_after,
+        checks: &env.m.checks,
+        end: prep.end.clone(),
+        interrupted: &crate::sys::signal::interrupted,
+        announce: &|s| bar.stage(s),
+    };
+    let builds = ladder.why_skip(&table[0], &stages).is_none();
+    // The result cache: the same inputs give the same result, so a stored one stands.
+    let key = match (&prep.base_commit, job.tc) {
+        (Some(base_commit), Ok(tc)) if builds => Some(cache::key(
+            env.m,
+            cell,
+            base_commit,
+            prep.patchset.as_ref().map(|p| p.hash.as_str()),
+            tc,
+            opts,
+        )),
+        _ => None,
+    };
+    if let Some(k) = &key {
+        if let Some((cached, kunit)) = cache::reuse(env.cache, opts, k, job.dir) {
+            stages.extend(cached);
+            res.stages = stages;
+            res.kunit = kunit;
+            return res;
+        }
+    }
+    let sl = folders::slot(env.cache, cell);
+    let profile = Profile::load(&project_root(), cell.arch);
+    let kit = match &prep.end {
+        // Nothing of the cell's own runs: nothing to set up.
+        Some(e) => Err(StageResult::skip(Stage::Toolchain, e.why.clone())),
+        None => kit(env, job, &sl, &profile, builds).map_err(|(r, end)| {
+            ladder.end = end;
+            r
+        }),
+    };
+    let cx = Cx {
+        env,
+        job,
+        kit,
+        console: OnceLock::new(),
+        kunit: OnceLock::new(),
+    };
+    ladder.walk(&table, &cx, &mut stages);
+    res.stages = stages;
+    res.kunit = cx.kunit.into_inner().unwrap_or_default();
+    // The base's folders come back before anything else runs in the slot.
+    drop(cx.kit);
+    if let Some(k) = &key {
+        cache::store(env.cache, opts, k, &res, job.dir);
+    }
+    res
+}
+
+/// The kit a cell builds with; else the toolchain stage's result, and where the cell ends.
+fn kit<'a>(
+    env: &Env,
+    job: &Job<'a>,
+    sl: &folders::Slot,
+    profile: &'a anyhow::Result<Profile>,
+    builds: bool,
+) -> Result<Kit<'a>, (StageResult, Option<End>)> {
+    let end = |why: &str| {
+        Some(End {
+            from: Stage::Config,
+            why: why.into(),
+        })
+    };
+    let profile = match profile {
+        Ok(p) => p,
+        Err(e) => {
+            let r = StageResult::error(Stage::Toolchain, format!("{e:#}"));
+            return Err((r, end("no QEMU profile")));
+        }
+    };
+    let tc = match job.tc {
+        Ok(t) => t,
+        Err(why) => {
+            let r = StageResult::new(
+                Stage::Toolchain,
+                Status::Fail,
+                format!("toolchain {} cannot serve: {why}", job.cell.toolchain),
+            )
+            .with_fault(Fault::Toolchain);
+            return Err((r, end("the toolchain cannot serve")));
+        }
+    };
+    let own_config = folders::own_config(env.m, job.cell, &job.prep.changed);
+    let folders = folders::take(sl, env.opts.clean, own_config, builds)
+        .map_err(|e| (StageResult::error(Stage::Toolchain, e), None))?;
+    Ok(Kit {
+        kb: Kbuild {
+            src: sl.src.clone(),
+            out: folders.out.clone(),
+            profile,
+            tc,
+            jobs: env.opts.jobs,
+            logs: job.dir.to_path_buf(),
+        },
+        folders,
+        own_config,
+    })
+}
+
+fn toolchain_stage(cx: &Cx) -> StageResult {
+    match &cx.kit {
+        Ok(k) => k.kb.toolchain_gate(),
+        Err(r) => r.clone(),
+    }
+}
+
+fn config_stage(cx: &Cx) -> StageResult {
+    let (k, job) = (cx.kit(), cx.job);
+    let base_commit = job.prep.base_commit.as_deref().unwrap_or_default();
+    let (frags, soft) = fragments(
+        cx.env.m,
+        job.cell,
+        &k.kb.src,
+        base_commit,
+        &job.prep.changed,
+        job.dir,
+    );
+    // An entry that touches no Kconfig and adds no fragment has the base's config, which
+    // its output folder already holds (copied from the base's build).
+    let same_inputs = !k.own_config
+        && !cx.env.opts.clean
+        && !job.cell.is_base()
+        && job
+            .base_cell
+            .and_then(|b| b.stage(Stage::Config))
+            .is_some_and(|c| c.ok())
+        && k.kb.out.join(".config").is_file();
+    if same_inputs {
+        StageResult::new(
+            Stage::Config,
+            Status::Pass,
+            "the base's config (the patchset changes no Kconfig and adds no fragment)",
+        )
+    } else {
+        k.kb.configure(&frags, &soft)
+    }
+}
+
+fn boot_stage(cx: &Cx) -> StageResult {
+    let k = cx.kit();
+    let (r, console) = boot_cell(&k.kb, k.kb.profile, cx.job.dir, cx.env.opts);
+    let _ = cx.console.set(console);
+    r
+}
+
+fn kunit_stage(cx: &Cx) -> StageResult {
+    let console = cx.console.get().map_or("", String::as_str);
+    let blocks = ktap::parse_all(console);
+    let k = Kunit::from_cases(blocks.iter().flat_map(ktap::cases).collect());
+    let r = kunit_result(&k, console);
+    let _ = cx.kunit.set(k);
+    r
+}
+
+/// rustdoc documents the crates under rust/: a patchset that changes nothing rustdoc reads
+/// cannot change its result, so the base's stands.
+fn rustdoc_stage(cx: &Cx) -> StageResult {
+    let changed = &cx.job.prep.changed;
+    let reused = cx
+        .job
+        .base_cell
+        .and_then(|b| b.stage(Stage::Rustdoc))
+        .filter(|_| {
+            !cx.env.opts.clean
+                && !changed.is_empty()
+                && !changed.iter().any(|f| reads_for_rustdoc(f))
+        });
+    match reused {
+        Some(b) => {
+            let mut r = b.clone();
+            r.summary = format!(
+                "reused from the base (the patchset changes nothing under rust/): {}",
+                b.summary
+            );
+            r.duration_s = 0.0;
+            r.log = None;
+            r
+        }
+        None => cx.kit().kb.rustdoc(),
+    }
+}
+
+/// Does rustdoc read this file? It documents the crates under `rust/`, configured by the
+/// Kconfig and built by the Makefiles.
+fn reads_for_rustdoc(f: &str) -> bool {
+    f.starts_with("rust/")
+        || f.starts_with("scripts/")
+        || f.rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("Kconfig") || n == "Makefile" || n == "Kbuild")
+        || f.starts_with("include/")
+}
+/// The fragments for a cell: common, the arch's, the tree's Rust KUnit suites, the entry's
+/// own, and (soft) the options the patchset introduces.
+fn fragments(
+    m: &Loaded,
+    cell: &Cell,
+    src: &Path,
+    base_commit: &str,
+    changed: &[String],
+    dir: &Path,
+) -> (Vec<PathBuf>, BTreeMap<String, String>) {
+    let root = project_root();
+    let mut frags = vec![
+        root.join("kconfigs/common.config"),
+        root.join(format!("kconfigs/{}.config", cell.arch.name())),
+    ];
+    let mut auto = String::from("# Rust KUnit suites found in the tree's own Kconfig\n");
+    for o in build::rust_kunit_options(src) {
+        auto.push_str(&format!("{o}=y\n"));
+    }
+    let mut soft = BTreeMap::new();
+    if let Some(e) = m.entry(&cell.entry) {
+        let mut extra = String::new();
+        for k in &e.kconfig {
+            if k.starts_with("CONFIG_") {
+                extra.push_str(k);
+                extra.push('\n');
+            } else {
+                let p = if Path::new(k).is_absolute() {
+                    PathBuf::from(k)
+                } else {
+                    m.dir().join(k)
+                };
+                frags.push(p);
+            }
+        }
+        // Options the patchset adds, enabled where their dependencies allow.
+        let kconfigs: Vec<(String, String)> = changed
+            .iter()
+            .filter(|f| {
+                f.rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.starts_with("Kconfig"))
+            })
+            .map(|f| {
+                let before = proc::output(
+                    std::process::Command::new("git")
+                        .arg("-C")
+                        .arg(src)
+                        .args(["show", &format!("{base_commit}:{f}")]),
+                )
+                .unwrap_or_default();
+                let after = build::read_tree_text(&src.join(f));
+                (before, after)
+            })
+            .collect();
+        for o in build::introduced_options(&kconfigs) {
+            let v = if o.contains("SAMPLE") || o.contains("TEST") {
+                "m"
+            } else {
+                "y"
+            };
+            extra.push_str(&format!("{o}={v}\n"));
+            soft.insert(o, v.to_string());
+        }
+        if !extra.is_empty() {
+            let p = dir.join("entry.config");
+            let _ = std::fs::write(&p, extra);
+            frags.push(p);
+        }
+    }
+    let p = dir.join("kunit-suites.config");
+    let _ = std::fs::write(&p, auto);
+    frags.insert(2, p);
+    (frags, soft)
+}
+
+/// Build the init + initramfs, boot, classify; returns the boot stage and the console.
+fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageResult, String) {
+    let start = Instant::now();
+    let modules = boot::rust_modules(&kb.src, &kb.out);
+    let clang = kb
+        .tc
+        .paths
+        .get("clang")
+        .cloned()
+        .unwrap_or_else(|| "clang".into());
+    let initramfs = match boot::make_initramfs(
+        &kb.src,
+        &kb.out,
+        profile,
+        &clang,
+        &modules,
+        &dir.join("initramfs"),
+        &dir.join("initramfs.log"),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                StageResult::error(Stage::Boot, format!("initramfs: {e}"))
+                    .with_log("initramfs.log"),
+                String::new(),
+            )
+        }
+    };
+    if proc::which(&profile.binary).is_none() {
+        return (
+            StageResult::error(
+                Stage::Boot,
+                format!(
+                    "{} is not installed (run `cargo xtask setup`)",
+                    profile.binary
+                ),
+            ),
+            String::new(),
+        );
+    }
+    let mut cmd = boot::qemu_command(profile, &kb.out, &initramfs, "tcg", "");
+    let deadline =
+        std::time::Duration::from_secs(opts.boot_timeout.unwrap_or(profile.boot_timeout));
+    let console_path = dir.join("console.log");
+    let _ = std::fs::write(dir.join("qemu.cmd"), proc::display_command(&cmd) + "\n");
+    let end = match boot::run_qemu(&mut cmd, &console_path, deadline) {
+        Ok(x) => x,
+        Err(e) => {
+            return (
+                StageResult::error(Stage::Boot, format!("could not run QEMU: {e:#}")),
+                String::new(),
+            )
+        }
+    };
+    let console = boot::read_console(&console_path);
+    let spans = kunit_spans(&console);
+    let v = boot::classify_run(&console, &end, &spans);
+    let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), "console.log");
+    if !modules.is_empty() {
+        r.summary.push_str(&format!(
+            " [modules: {}]",
+            modules
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    (r, console)
+}
+
+/// Console line ranges from each KTAP block's first line to its last result line.
+fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
+    let lines = ktap::split_lines(console);
+    let mut spans = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut last_result = 0;
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim_start();
+        let body = t.find("KTAP version").map(|p| &t[p..]);
+        if body.is_some_and(|b| b.starts_with("KTAP version")) && open.is_none() {
+            open = Some(i);
+        }
+        if open.is_some()
+            && (t.contains("ok ")
+                && (t.contains(" ok ") || t.starts_with("ok ") || t.contains("not ok ")))
+        {
+            last_result = i;
+        }
+        if let Some(s) = open {
+            // A block ends at the init's first marker (boot-time suites are done by then) or at
+            // the next block's start.
+            if l.contains("RFL-INIT:") {
+                spans.push((s, last_result.max(s) + 1));
+                open = None;
+            }
+        }
+    }
+    if let Some(s) = open {
+        spans.push((s, last_result.max(s) + 1));
+    }
+    spans
+}
+
+/// The kunit stage's result from the cases on the console.
+fn kunit_result(k: &Kunit, console: &str) -> StageResult {
+    let c = &k.counts;
+    if c.total == 0 {
+        let status = if console.is_empty() {
+            Status::Skip
+        } else {
+            Status::Fail
+        };
+        return StageResult::new(
+            Stage::Kunit,
+            status,
+            if console.is_empty() {
+                "no console"
+            } else {
+                "no KTAP output found on the console"
+            },
+        )
+        .with_log("console.log");
+    }
+    let bad: Vec<String> = k
+        .tests
+        .iter()
+        .filter(|t| t.status == "fail" || t.status == "crash")
+        .map(|t| {
+            format!(
+                "{} {}{}",
+                t.status,
+                t.name,
+                t.location
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let counts = format!(
+        "{} tests: {} passed, {} failed, {} crashed, {} skipped",
+        c.total, c.passed, c.failed, c.crashed, c.skipped
+    );
+    let mut r = if bad.is_empty() {
+        StageResult::new(Stage::Kunit, Status::Pass, counts)
+    } else {
+        let mut r = StageResult::new(
+            Stage::Kunit,
+            Status::Fail,
+            format!(
+                "{counts}; {}",
+                bad.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+            ),
+        );
+        r.fault = Some(Fault::Code);
+        r
+    };
+    r.log = Some("console.log".into());
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// Stage functions that return a set status, and can raise the interrupt flag.
+    #[derive(Default)]
+    struct Fake {
+        failing: Option<Stage>,
+        interrupt_during: Option<Stage>,
+        interrupted: AtomicBool,
+        /// The boot waits for clippy to start, and fails if it never does.
+        boot_waits_for_clippy: bool,
+        clippy_started: AtomicBool,
+        ran: Mutex<Vec<Stage>>,
+    }
+
+    fn fake(f: &Fake, stage: Stage) -> StageResult {
+        f.ran.lock().unwrap().push(stage);
+        if stage == Stage::Clippy {
+            f.clippy_started.store(true, Ordering::SeqCst);
+        }
+        if stage == Stage::Boot && f.boot_waits_for_clippy {
+            let t = Instant::now();
+            while !f.clippy_started.load(Ordering::SeqCst) {
+                if t.elapsed() > Duration::from_secs(10) {
+                    return StageResult::new(stage, Status::Fail, "clippy never started");
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        if f.interrupt_during == Some(stage) {
+            f.interrupted.store(true, Ordering::SeqCst);
+        }
+        let status = if f.failing == Some(stage) {
+            Status::Fail
+        } else {
+            Status::Pass
+        };
+        StageResult::new(stage, status, "ran")
+    }
+
+    /// The table's own rules, with fake stage functions.
+    fn faked<K>(s: &Step<K>) -> Step<Fake> {
+        let run: fn(&Fake) -> StageResult = match s.stage {
+            Stage::Fetch => |f| fake(f, Stage::Fetch),
+            Stage::Apply => |f| fake(f, Stage::Apply),
+            Stage::Toolchain => |f| fake(f, Stage::Toolchain),
+            Stage::Config => |f| fake(f, Stage::Config),
+            Stage::Build => |f| fake(f, Stage::Build),
+            Stage::Boot => |f| fake(f, Stage::Boot),
+            Stage::Kunit => |f| fake(f, Stage::Kunit),
+            Stage::Clippy => |f| fake(f, Stage::Clippy),
+            Stage::Rustfmt => |f| fake(f, Stage::Rustfmt),
+            Stage::Rustdoc => |f| fake(f, Stage::Rustdoc),
+        };
+        Step {
+            stage: s.stage,
+            rules: s.rules,
+            early: s.early,
+            run,
+        }
+    }
+
+    struct Walked {
+        stages: Vec<StageResult>,
+        announced: Vec<Stage>,
+    }
+
+    impl Walked {
+        fn said(&self, s: Stage) -> (Status, &str) {
+            let r = self.stages.iter().find(|r| r.stage == s).unwrap();
+            (r.status, r.summary.as_str())
+        }
+    }
+
+    /// The group's stages, then the cell's, as `prepare` and `run_cell` walk them.
+    fn walk(f: &Fake, stop_after: Option<Stage>, checks: &[Check], end: Option<End>) -> Walked {
+        let announced = Mutex::new(Vec::new());
+        let interrupted = || f.interrupted.load(Ordering::SeqCst);
+        let announce = |s| announced.lock().unwrap().push(s);
+        let ladder = Ladder {
+            stop_after,
+            checks,
+            end,
+            interrupted: &interrupted,
+            announce: &announce,
+        };
+        let mut stages = Vec::new();
+        ladder.walk(&group_stages().map(|s| faked(&s)), f, &mut stages);
+        ladder.walk(&cell_stages().map(|s| faked(&s)), f, &mut stages);
+        Walked {
+            stages,
+            announced: announced.into_inner().unwrap(),
+        }
+    }
+
+    const SKIP: Status = Status::Skip;
+    const RAN: (Status, &str) = (Status::Pass, "ran");
+
+    #[test]
+    fn a_failed_build_skips_boot_and_kunit_and_the_lints_say_the_build_did_not_pass() {
+        let f = Fake {
+            failing: Some(Stage::Build),
+            ..Fake::default()
+        };
+        let w = walk(&f, None, &Check::ALL, None);
+        assert_eq!(w.said(Stage::Build), (Status::Fail, "ran"));
+        for s in [Stage::Boot, Stage::Kunit] {
+            assert_eq!(w.said(s), (SKIP, "build did not pass"));
+        }
+        for s in [Stage::Clippy, Stage::Rustfmt, Stage::Rustdoc] {
+            assert_eq!(w.said(s), (SKIP, "the build did not pass"));
+        }
+        assert_eq!(*f.ran.lock().unwrap(), &Stage::ALL[..5]);
+    }
+
+    #[test]
+    fn a_failed_boot_still_reads_kunit_and_runs_the_lints() {
+        let f = Fake {
+            failing: Some(Stage::Boot),
+            ..Fake::default()
+        };
+        let w = walk(&f, None, &Check::ALL, None);
+        assert_eq!(w.said(Stage::Boot), (Status::Fail, "ran"));
+        for s in [Stage::Kunit, Stage::Clippy, Stage::Rustfmt, Stage::Rustdoc] {
+            assert_eq!(w.said(s), RAN);
+        }
+    }
+
+    #[test]
+    fn a_failed_fetch_is_named_down_the_ladder_and_the_lints_name_the_build() {
+        let f = Fake {
+            failing: Some(Stage::Fetch),
+            ..Fake::default()
+        };
+        let w = walk(&f, None, &Check::ALL, None);
+        for s in &Stage::ALL[1..7] {
+            assert_eq!(w.said(*s), (SKIP, "fetch did not pass"), "{s:?}");
+        }
+        for s in &Stage::ALL[7..] {
+            assert_eq!(w.said(*s), (SKIP, "the build did not pass"), "{s:?}");
+        }
+        assert_eq!(*f.ran.lock().unwrap(), [Stage::Fetch]);
+    }
+
+    #[test]
+    fn stopping_after_config_skips_every_later_stage_with_the_stop() {
+        let f = Fake::default();
+        let w = walk(&f, Some(Stage::Config), &Check::ALL, None);
+        for s in &Stage::ALL[4..] {
+            assert_eq!(
+                w.said(*s),
+                (SKIP, "stopped after config (--stage)"),
+                "{s:?}"
+            );
+        }
+        assert_eq!(*f.ran.lock().unwrap(), &Stage::ALL[..4]);
+    }
+
+    #[test]
+    fn stopping_after_boot_still_reads_kunit_and_stops_the_lints() {
+        let w = walk(&Fake::default(), Some(Stage::Boot), &Check::ALL, None);
+        assert_eq!(w.said(Stage::Kunit), RAN);
+        for s in [Stage::Clippy, Stage::Rustfmt, Stage::Rustdoc] {
+            assert_eq!(w.said(s), (SKIP, "stopped after boot (--stage)"));
+        }
+    }
+
+    #[test]
+    fn stopping_after_clippy_runs_all_three_lints() {
+        let w = walk(&Fake::default(), Some(Stage::Clippy), &Check::ALL, None);
+        for s in [Stage::Clippy, Stage::Rustfmt, Stage::Rustdoc] {
+            assert_eq!(w.said(s), RAN);
+        }
+    }
+
+    #[test]
+    fn a_check_left_out_of_the_matrix_is_skipped_as_such_even_after_a_failed_build() {
+        let f = Fake {
+            failing: Some(Stage::Build),
+            ..Fake::default()
+        };
+        let w = walk(&f, None, &[Check::Rustfmt], None);
+        for s in [Stage::Kunit, Stage::Clippy, Stage::Rustdoc] {
+            assert_eq!(w.said(s), (SKIP, "not in the matrix's checks"));
+        }
+        assert_eq!(w.said(Stage::Rustfmt), (SKIP, "the build did not pass"));
+    }
+
+    #[test]
+    fn an_interrupt_during_the_build_starts_no_further_stage() {
+        let f = Fake {
+            interrupt_during: Some(Stage::Build),
+            ..Fake::default()
+        };
+        let w = walk(&f, None, &Check::ALL, None);
+        assert_eq!(w.said(Stage::Build), RAN);
+        for s in &Stage::ALL[5..] {
+            assert_eq!(w.said(*s), (SKIP, "the run was interrupted"), "{s:?}");
+        }
+        assert_eq!(*f.ran.lock().unwrap(), &Stage::ALL[..5]);
+    }
+
+    #[test]
+    fn an_interrupt_during_the_boot_still_reads_kunit_and_records_no_lint() {
+        let f = Fake {
+            interrupt_during: Some(Stage::Boot),
+            boot_waits_for_clippy: true,
+            ..Fake::default()
+        };
+        let w = walk(&f, None, &Check::ALL, None);
+        assert_eq!(w.said(Stage::Kunit), RAN);
+        // Clippy had started beside the boot: what it found is not recorded.
+        assert!(f.ran.lock().unwrap().contains(&Stage::Clippy));
+        for s in [Stage::Clippy, Stage::Rustfmt, Stage::Rustdoc] {
+            assert_eq!(w.said(s), (SKIP, "the run was interrupted"));
+        }
+    }
+
+    #[test]
+    fn clippy_runs_beside_the_boot_and_is_recorded_in_its_turn() {
+        let f = Fake {
+            boot_waits_for_clippy: true,
+            ..Fake::default()
+        };
+        let w = walk(&f, None, &Check::ALL, None);
+        assert_eq!(w.said(Stage::Boot), RAN);
+        assert_eq!(w.said(Stage::Clippy), RAN);
+        let order: Vec<Stage> = w.stages.iter().map(|r| r.stage).collect();
+        assert_eq!(order, Stage::ALL);
+        // Announced once, in its turn, as every stage that runs.
+        assert_eq!(w.announced, Stage::ALL);
+    }
+
+    #[test]
+    fn clippy_does_not_start_early_when_it_would_be_skipped() {
+        let f = Fake::default();
+        let w = walk(&f, None, &[Check::Kunit, Check::Rustfmt], None);
+        assert_eq!(w.said(Stage::Clippy), (SKIP, "not in the matrix's checks"));
+        assert!(!f.ran.lock().unwrap().contains(&Stage::Clippy));
+    }
+
+    #[test]
+    fn an_ended_cell_skips_every_stage_from_its_end_with_its_reason_whatever_its_checks() {
+        let end = End {
+            from: Stage::Config,
+            why: "the toolchain cannot serve".into(),
+        };
+        let f = Fake::default();
+        let w = walk(&f, None, &[], Some(end));
+        for s in &Stage::ALL[3..] {
+            assert_eq!(w.said(*s), (SKIP, "the toolchain cannot serve"), "{s:?}");
+        }
+        assert_eq!(w.announced, &Stage::ALL[..3]);
+    }
+
+    #[test]
+    fn every_stage_is_recorded_once_in_order_whatever_fails_stops_or_is_left_out() {
+        let some = |s: &[Stage]| s.iter().copied().map(Some).collect::<Vec<_>>();
+        for failing in [vec![None], some(&Stage::ALL)].concat() {
+            for stop_after in [vec![None], some(&Stage::ALL)].concat() {
+                for checks in [&Check::ALL[..], &[], &[Check::Kunit]] {
+                    let f = Fake {
+                        failing,
+                        ..Fake::default()
+                    };
+                    let w = walk(&f, stop_after, checks, None);
+                    let order: Vec<Stage> = w.stages.iter().map(|r| r.stage).collect();
+                    assert_eq!(order, Stage::ALL, "{failing:?} {stop_after:?} {checks:?}");
+                    let ran: Vec<Stage> = w
+                        .stages
+                        .iter()
+                        .filter(|r| r.status != SKIP)
+                        .map(|r| r.stage)
+                        .collect();
+                    assert_eq!(w.announced, ran);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The output folders a cell builds in. Every cell of a (base, toolchain, arch) builds at the
+//! same paths, `out-base` and `clippy-base`: a plain entry in the base's folders themselves,
+//! an entry with a config of its own in a stand-in copy at those paths (the base's folders
+//! wait aside), and a `--clean` cell in `out-clean`/`clippy-clean`, emptied before and after.
+
+use std::path::PathBuf;
+
+use crate::model::matrix::Loaded;
+use crate::model::plan::Cell;
+use crate::stages::build;
+use crate::sys::paths::Cache;
+
+/// Folders of a build slot: one worktree per base, output folders per toolchain and arch.
+pub(super) struct Slot {
+    pub src: PathBuf,
+    out_base: PathBuf,
+    clippy_base: PathBuf,
+    /// `--clean`: emptied before each cell.
+    out_clean: PathBuf,
+    clippy_clean: PathBuf,
+}
+
+pub(super) fn slot(cache: &Cache, cell: &Cell) -> Slot {
+    let b = cache.slots().join(&cell.base);
+    let a = b.join(&cell.toolchain).join(cell.arch.name());
+    Slot {
+        src: b.join("src"),
+        out_base: a.join("out-base"),
+        clippy_base: a.join("clippy-base"),
+        out_clean: a.join("out-clean"),
+        clippy_clean: a.join("clippy-clean"),
+    }
+}
+
+/// Has the entry a config of its own: a Kconfig file changed, or a fragment of its own?
+pub(super) fn own_config(m: &Loaded, cell: &Cell, changed: &[String]) -> bool {
+    !cell.is_base()
+        && (changed.iter().any(|f| {
+            f.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with("Kconfig"))
+        }) || m.entry(&cell.entry).is_some_and(|e| !e.kconfig.is_empty()))
+}
+
+/// The build and clippy folders of one cell, held while it runs: a stand-in puts the base's
+/// folders back when this is dropped, and a `--clean` cell's folders are removed.
+pub(super) struct Folders {
+    pub out: PathBuf,
+    pub clippy: PathBuf,
+    _stand_in: Option<build::StandIn>,
+    /// `--clean`: the folders to give back to the disk.
+    clean: bool,
+}
+
+/// The folders a cell builds in. `builds`: the cell will build (a stand-in is only made
+/// then, it costs a copy). An error says what could not be done with the folders.
+pub(super) fn take(
+    sl: &Slot,
+    clean: bool,
+    own_config: bool,
+    builds: bool,
+) -> Result<Folders, String> {
+    // A harness killed during a cell with a config of its own left the base's folders aside.
+    let restored = [&sl.out_base, &sl.clippy_base].map(|f| {
+        build::restore_held(f).map_err(|e| format!("restore the base's build folder: {e:#}"))
+    });
+    if clean {
+        let _ = std::fs::remove_dir_all(&sl.out_clean);
+        let _ = std::fs::remove_dir_all(&sl.clippy_clean);
+    }
+    restored.into_iter().collect::<Result<Vec<()>, String>>()?;
+    if clean {
+        return Ok(Folders {
+            out: sl.out_clean.clone(),
+            clippy: sl.clippy_clean.clone(),
+            _stand_in: None,
+            clean: true,
+        });
+    }
+    // Every entry builds at the base's own folder paths. A plain entry (the base's config)
+    // builds in the base's folders themselves: the worktree goes back to the base after
+    // every entry, and git rewrites exactly the files that differed, so the next make there
+    // (an entry's or the base's own) redoes what those files feed and nothing else. An
+    // entry with a config of its own builds in a stand-in copy at the same paths, so the
+    // base's folders never see a config change.
+    let stand_in = if own_config && builds {
+        Some(
+            build::StandIn::new(&[&sl.out_base, &sl.clippy_base])
+                .map_err(|e| format!("prepare the entry's build folders: {e:#}"))?,
+        )
+    } else {
+        None
+    };
+    Ok(Folders {
+        out: sl.out_base.clone(),
+        clippy: sl.clippy_base.clone(),
+        _stand_in: stand_in,
+        clean: false,
+    })
+}
+
+impl Drop for Folders {
+    fn drop(&mut self) {
+        if self.clean {
+            // Nothing reuses a clean build (the next `--clean` empties it first): give the
+            // disk back.
+            let _ = std::fs::remove_dir_all(&self.out);
+            let _ = std::fs::remove_dir_all(&self.clippy);
+        }
+    }
+}
