@@ -106,7 +106,7 @@ mod tests {
             .parent()
             .unwrap();
         for arch in Arch::ALL {
-            let p = Profile::load(&root, arch).unwrap();
+            let p = Profile::load(root, arch).unwrap();
             assert!(p.boot_timeout > 0, "{arch}");
             assert!(p.binary.starts_with("qemu-system-"), "{arch}");
             assert!(

@@ -95,20 +95,21 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
             let t = Instant::now();
             let r = fetch::resolve_base(&store, m, &c.base);
             let (status, commit, reason) = match &r {
-                Ok(sha) => ("resolved", Some(sha.clone()), String::new()),
-                Err(FetchError::Unreachable(w)) => ("unreachable", None, w.clone()),
-                Err(FetchError::Failed(w)) => ("fetch-failed", None, w.clone()),
+                Ok(sha) => (BaseStatus::Resolved, Some(sha.clone()), String::new()),
+                Err(FetchError::Unreachable(w)) => (BaseStatus::Unreachable, None, w.clone()),
+                Err(FetchError::Failed(w)) => (BaseStatus::FetchFailed, None, w.clone()),
             };
             crate::sys::progress::line(&format!(
-                "base {}: {status} {}{} ({:.1}s)",
+                "base {}: {} {}{} ({:.1}s)",
                 c.base,
+                status.name(),
                 commit.clone().unwrap_or_default(),
                 reason,
                 t.elapsed().as_secs_f64()
             ));
             results.bases.push(BaseRecord {
                 name: c.base.clone(),
-                status: status.into(),
+                status,
                 commit,
                 reason,
             });
@@ -227,13 +228,13 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
                         crate::model::health::base_of(&r, &all.cells),
                     ));
                     let said = match &r.health {
-                        Some(h) if h.verdict == "pass" && !h.preexisting.is_empty() => {
+                        Some(h) if h.verdict == Verdict::Pass && !h.preexisting.is_empty() => {
                             format!("pass ({} problems are the base's own)", h.preexisting.len())
                         }
-                        Some(h) if h.verdict == "pass" => "pass".to_string(),
+                        Some(h) if h.verdict == Verdict::Pass => "pass".to_string(),
                         Some(h) => format!(
                             "{} {}: {}",
-                            h.verdict.to_uppercase(),
+                            h.verdict.name().to_uppercase(),
                             h.stage.map_or("", |s| s.name()),
                             h.summary.lines().next().unwrap_or("")
                         ),
@@ -294,10 +295,7 @@ fn groups(cells: &[Cell]) -> Vec<Vec<&Cell>> {
 
 /// Is `r` the result of the planned cell `c`?
 fn is_result_of(r: &CellResult, c: &Cell) -> bool {
-    r.entry == c.entry
-        && r.base == c.base
-        && r.arch == c.arch.name()
-        && r.toolchain.name == c.toolchain
+    r.key() == c.key()
 }
 
 /// Results in the plan's order, whatever order the cells finished in.
@@ -1153,7 +1151,7 @@ fn kunit_stage(k: &Kunit, console: &str) -> StageResult {
     let bad: Vec<String> = k
         .tests
         .iter()
-        .filter(|t| t.status == "fail" || t.status == "crash")
+        .filter(|t| t.status.is_bad())
         .map(|t| {
             format!(
                 "{} {}{}",
