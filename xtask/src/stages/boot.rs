@@ -850,15 +850,17 @@ fn panic_report(
 
 /// The finding of the report starting at line `at`.
 fn finding_at(lines: &[&str], at: usize, kind: BootKind, busy_with: Option<&str>) -> BootFinding {
-    // The report's head, not past its end (the next report may name another module).
-    let mut head = lines[at..]
+    // The report's head, not past its end or the next WARNING (which may name another
+    // module; and a flood of WARNINGs is then read once, not a dozen times).
+    let rest = lines[at + 1..]
         .iter()
-        .take(REPORT_HEAD)
-        .take_while(|l| !l.contains("---[ end"));
+        .take(REPORT_HEAD - 1)
+        .take_while(|l| !(l.contains("---[ end") || is_warning(l)));
     BootFinding {
         kind,
         identity: identity(lines[at]),
-        module: head
+        module: std::iter::once(&lines[at])
+            .chain(rest)
             .find_map(|l| faulting_module(l))
             .or(busy_with)
             .map(str::to_string),
