@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::model::matrix::{BaseDecl, BaseKind, EntryDecl, Offline, Source};
+use crate::model::matrix::{BaseDecl, BaseKind, EntryDecl, Offline, Source, BASE_ENTRY};
 
 /// One row of a patch table, cells trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -629,7 +629,7 @@ pub fn import(markdown: &str, previous: &HashMap<String, String>) -> Import {
         };
         let stem = candidate.clone();
         let mut n = 2;
-        while taken.contains(&candidate) || candidate == "base" {
+        while taken.contains(&candidate) || candidate == BASE_ENTRY {
             candidate = format!("{stem}-{n}");
             n += 1;
         }

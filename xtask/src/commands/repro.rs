@@ -139,12 +139,7 @@ fn show(r: &CellResult, dir: &Path) {
                     println!("{}", term_safe(l));
                 }
             }
-            let bad: Vec<_> = r
-                .kunit
-                .tests
-                .iter()
-                .filter(|t| t.status == "fail" || t.status == "crash")
-                .collect();
+            let bad: Vec<_> = r.kunit.tests.iter().filter(|t| t.status.is_bad()).collect();
             for t in bad {
                 println!(
                     "{}",

@@ -1,11 +1,7 @@
 //! Health of a cell against its bare base (the differential), and of an entry over its
 //! arches. Pure: results in, verdicts out.
 
-use crate::model::outcome::{CellResult, Health, Stage, Status};
-
-fn bad(s: &str) -> bool {
-    s == "fail" || s == "crash"
-}
+use crate::model::outcome::{CellResult, Fault, Health, Stage, StageResult, Status, Verdict};
 
 /// Compare a cell with its base cell (same base, arch, toolchain). A base cell is assessed
 /// alone: its failures are the base's findings.
@@ -15,13 +11,13 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
         match s.status {
             Status::Pass | Status::Skip => continue,
             Status::Error => {
-                let verdict = if s.summary.contains("unreachable") {
-                    "unreachable"
+                let verdict = if s.fault == Some(Fault::Remote) {
+                    Verdict::Unreachable
                 } else {
-                    "error"
+                    Verdict::Error
                 };
                 return Health {
-                    verdict: verdict.into(),
+                    verdict,
                     stage: Some(s.stage),
                     summary: s.summary.clone(),
                     preexisting: pre,
@@ -29,70 +25,31 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
             }
             Status::Fail => {}
         }
-        let b = base.and_then(|b| b.stage(s.stage));
-        let new: Vec<String> = match (s.stage, b) {
-            (Stage::Kunit, Some(_)) => {
-                let base_bad: Vec<(&str, &str)> = base
-                    .map(|b| {
-                        b.kunit
-                            .tests
-                            .iter()
-                            .filter(|t| bad(&t.status))
-                            .map(|t| (t.suite.as_str(), t.name.as_str()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let mut new = Vec::new();
-                for t in cell.kunit.tests.iter().filter(|t| bad(&t.status)) {
-                    if base_bad.contains(&(t.suite.as_str(), t.name.as_str())) {
-                        pre.push(format!("kunit {} {}", t.status, t.name));
-                    } else {
-                        new.push(format!(
-                            "{} {}{}",
-                            t.status,
-                            t.name,
-                            t.location
-                                .as_ref()
-                                .map(|l| format!(" ({l})"))
-                                .unwrap_or_default()
-                        ));
-                    }
-                }
-                new
+        let seen = pre.len();
+        let new: Vec<String> = match (s.stage, base, base.and_then(|b| b.stage(s.stage))) {
+            (Stage::Kunit, Some(b), Some(_)) => new_kunit_failures(cell, b, &mut pre),
+            (Stage::Boot, _, Some(bs)) if !s.findings.is_empty() => {
+                new_boot_findings(s, bs, &mut pre)
             }
-            (Stage::Boot, Some(bs))
-                if bs.status == Status::Fail && kind(&bs.summary) == kind(&s.summary) =>
-            {
-                pre.push(format!("boot {}", kind(&s.summary)));
-                Vec::new()
-            }
-            (Stage::Clippy | Stage::Rustdoc | Stage::Rustfmt, Some(bs))
+            (Stage::Clippy | Stage::Rustdoc | Stage::Rustfmt, _, Some(bs))
                 if !s.diagnostics.is_empty() =>
             {
-                let mut new = Vec::new();
-                for d in &s.diagnostics {
-                    let same = bs
-                        .diagnostics
-                        .iter()
-                        .any(|x| x.file == d.file && x.message == d.message && x.level == d.level);
-                    if same {
-                        pre.push(format!("{} {}", s.stage.name(), d.render()));
-                    } else {
-                        new.push(d.render());
-                    }
-                }
-                new
+                new_diagnostics(s, bs, &mut pre)
             }
             _ => vec![s.summary.clone()],
         };
         if !new.is_empty() {
+            // KUnit's summary names only the new failures; a boot's, when the base shares some
+            // of its findings (its own summary may describe one of those).
             let summary = if s.stage == Stage::Kunit {
                 new.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+            } else if s.stage == Stage::Boot && pre.len() > seen {
+                new.join("; ")
             } else {
                 s.summary.clone()
             };
             return Health {
-                verdict: "fail".into(),
+                verdict: Verdict::Fail,
                 stage: Some(s.stage),
                 summary,
                 preexisting: pre,
@@ -109,61 +66,126 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
             .iter()
             .any(|s| s.stage == Stage::Apply && s.status == Status::Skip)
     {
-        "skip"
+        Verdict::Skip
     } else {
-        "pass"
+        Verdict::Pass
     };
     let summary = match (verdict, pre.len()) {
-        ("skip", _) => "nothing ran".to_string(),
+        (Verdict::Skip, _) => "nothing ran".to_string(),
         (_, 0) => "healthy".to_string(),
         (_, n) => format!("healthy; {n} problems are the base's own"),
     };
     Health {
-        verdict: verdict.into(),
+        verdict,
         stage: None,
         summary,
         preexisting: pre,
     }
 }
 
-fn kind(summary: &str) -> &str {
-    summary.split(':').next().unwrap_or("")
+/// The cell's failed or crashed KUnit tests that do not fail or crash on the base (by suite
+/// and name); the others go to `pre`.
+fn new_kunit_failures(cell: &CellResult, base: &CellResult, pre: &mut Vec<String>) -> Vec<String> {
+    let base_bad: Vec<(&str, &str)> = base
+        .kunit
+        .tests
+        .iter()
+        .filter(|t| t.status.is_bad())
+        .map(|t| (t.suite.as_str(), t.name.as_str()))
+        .collect();
+    let mut new = Vec::new();
+    for t in cell.kunit.tests.iter().filter(|t| t.status.is_bad()) {
+        if base_bad.contains(&(t.suite.as_str(), t.name.as_str())) {
+            pre.push(format!("kunit {} {}", t.status, t.name));
+        } else {
+            new.push(format!(
+                "{} {}{}",
+                t.status,
+                t.name,
+                t.location
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    new
 }
 
-/// The base cell an entry cell is compared with.
+/// The boot's findings the base's boot does not show (same kind, identity and module); the
+/// others go to `pre`. A WARNING elsewhere than the base's is new.
+fn new_boot_findings(s: &StageResult, base: &StageResult, pre: &mut Vec<String>) -> Vec<String> {
+    let mut new = Vec::new();
+    for f in &s.findings {
+        if base.findings.contains(f) {
+            pre.push(format!("boot {}", f.render()));
+        } else {
+            new.push(f.render());
+        }
+    }
+    new
+}
+
+/// The lint diagnostics the base does not show too (same file, message and level).
+fn new_diagnostics(s: &StageResult, base: &StageResult, pre: &mut Vec<String>) -> Vec<String> {
+    let mut new = Vec::new();
+    for d in &s.diagnostics {
+        let same = base
+            .diagnostics
+            .iter()
+            .any(|x| x.file == d.file && x.message == d.message && x.level == d.level);
+        if same {
+            pre.push(format!("{} {}", s.stage.name(), d.render()));
+        } else {
+            new.push(d.render());
+        }
+    }
+    new
+}
+
+/// The base cell an entry cell is compared with (see [`CellKey::base_cell`]).
+///
+/// [`CellKey::base_cell`]: crate::model::outcome::CellKey::base_cell
 pub fn base_of<'a>(cell: &CellResult, cells: &'a [CellResult]) -> Option<&'a CellResult> {
-    if cell.entry == crate::model::plan::BASE_ENTRY {
+    if cell.is_base() {
         return None;
     }
-    cells.iter().find(|b| {
-        b.entry == crate::model::plan::BASE_ENTRY
-            && b.base == cell.base
-            && b.arch == cell.arch
-            && b.toolchain.name == cell.toolchain.name
-    })
+    let want = cell.key().base_cell();
+    cells.iter().find(|b| b.key() == want)
 }
 
 /// Worst first: what an entry's overall verdict is when its arches disagree.
-pub fn rank(verdict: &str) -> u8 {
+pub fn rank(verdict: Verdict) -> u8 {
     match verdict {
-        "fail" => 5,
-        "error" => 4,
-        "unreachable" => 3,
-        "pass" => 1,
-        _ => 0,
+        Verdict::Fail => 5,
+        Verdict::Error => 4,
+        Verdict::Unreachable => 3,
+        Verdict::Pass => 1,
+        Verdict::Skip => 0,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::outcome::Case;
     use crate::model::outcome::*;
 
-    fn cell(entry: &str, kunit: &[(&str, &str)], boot: Option<&str>) -> CellResult {
+    fn warning(at: &str, module: Option<&str>) -> BootFinding {
+        BootFinding {
+            kind: BootKind::Warning,
+            identity: at.into(),
+            module: module.map(str::to_string),
+        }
+    }
+
+    fn cell(entry: &str, kunit: &[(&str, CaseStatus)], boot: &[BootFinding]) -> CellResult {
         let mut stages = vec![StageResult::new(Stage::Build, Status::Pass, "built")];
-        stages.push(match boot {
-            Some(s) => StageResult::new(Stage::Boot, Status::Fail, s),
+        stages.push(match boot.first() {
+            Some(f) => {
+                let mut s = StageResult::new(Stage::Boot, Status::Fail, f.render());
+                s.findings = boot.to_vec();
+                s
+            }
             None => StageResult::new(Stage::Boot, Status::Pass, "clean: ok"),
         });
         let tests: Vec<Case> = kunit
@@ -171,19 +193,19 @@ mod tests {
             .map(|(n, s)| Case {
                 suite: "s".into(),
                 name: n.to_string(),
-                status: s.to_string(),
+                status: *s,
                 location: None,
                 summary: String::new(),
             })
             .collect();
-        let any_bad = tests.iter().any(|t| t.status != "pass");
+        let any_bad = tests.iter().any(|t| t.status != CaseStatus::Pass);
         stages.push(StageResult::new(
             Stage::Kunit,
             if any_bad { Status::Fail } else { Status::Pass },
             "",
         ));
         CellResult {
-            schema: 1,
+            schema: SCHEMA,
             entry: entry.into(),
             base: "b".into(),
             arch: "x86_64".into(),
@@ -202,32 +224,89 @@ mod tests {
 
     #[test]
     fn base_failures_are_preexisting() {
-        let base = cell("base", &[("t1", "fail"), ("t2", "pass")], None);
-        let e = cell("e", &[("t1", "fail"), ("t2", "pass")], None);
+        use CaseStatus::*;
+        let base = cell("base", &[("t1", Fail), ("t2", Pass)], &[]);
+        let e = cell("e", &[("t1", Fail), ("t2", Pass)], &[]);
         let h = assess(&e, Some(&base));
-        assert_eq!(h.verdict, "pass");
+        assert_eq!(h.verdict, Verdict::Pass);
         assert_eq!(h.preexisting, vec!["kunit fail t1".to_string()]);
-        let e = cell("e", &[("t1", "fail"), ("t2", "crash")], None);
+        let e = cell("e", &[("t1", Fail), ("t2", Crash)], &[]);
         let h = assess(&e, Some(&base));
-        assert_eq!((h.verdict.as_str(), h.stage), ("fail", Some(Stage::Kunit)));
+        assert_eq!((h.verdict, h.stage), (Verdict::Fail, Some(Stage::Kunit)));
         assert_eq!(h.summary, "crash t2");
         // Without a base, every failure counts.
         assert_eq!(
-            assess(&cell("e", &[("t1", "fail")], None), None).verdict,
-            "fail"
+            assess(&cell("e", &[("t1", Fail)], &[]), None).verdict,
+            Verdict::Fail
         );
     }
 
+    /// Real bases carry WARNINGs of their own: the base's WARNING is not the entry's, but a
+    /// WARNING anywhere else, or the same one from another module, is.
     #[test]
-    fn same_boot_failure_kind_is_preexisting_a_new_one_is_not() {
-        let base = cell("base", &[], Some("warning: WARNING at x"));
-        assert_eq!(
-            assess(&cell("e", &[], Some("warning: WARNING at y")), Some(&base)).verdict,
-            "pass"
+    fn the_bases_own_boot_warning_is_preexisting_a_warning_elsewhere_is_not() {
+        let base = cell("base", &[], &[warning("kernel/x.c:10", None)]);
+        let h = assess(
+            &cell("e", &[], &[warning("kernel/x.c:10", None)]),
+            Some(&base),
         );
+        assert_eq!(h.verdict, Verdict::Pass);
+        assert_eq!(h.preexisting, ["boot warning: kernel/x.c:10"]);
+        for other in [
+            warning("kernel/y.c:20", None),
+            warning("kernel/x.c:10", Some("rust_minimal")),
+        ] {
+            let h = assess(&cell("e", &[], std::slice::from_ref(&other)), Some(&base));
+            assert_eq!((h.verdict, h.stage), (Verdict::Fail, Some(Stage::Boot)));
+            assert_eq!(h.summary, other.render());
+        }
+        // Both the base's WARNING and a new one: the new one counts, and the summary names it,
+        // not the base's that the console showed first.
+        let both = cell(
+            "e",
+            &[],
+            &[
+                warning("kernel/x.c:10", None),
+                warning("kernel/y.c:20", None),
+            ],
+        );
+        let h = assess(&both, Some(&base));
+        assert_eq!(h.verdict, Verdict::Fail);
+        assert_eq!(h.summary, "warning: kernel/y.c:20");
+        assert_eq!(h.preexisting, ["boot warning: kernel/x.c:10"]);
+        let panic = BootFinding {
+            kind: BootKind::Panic,
+            identity: "kernel/x.c:10".into(),
+            module: None,
+        };
         assert_eq!(
-            assess(&cell("e", &[], Some("panic: Kernel panic")), Some(&base)).stage,
+            assess(&cell("e", &[], &[panic]), Some(&base)).stage,
             Some(Stage::Boot)
         );
+    }
+
+    /// `unreachable` is what the stage's fault says, whatever its text.
+    #[test]
+    fn a_remote_that_did_not_answer_is_unreachable_a_missing_source_an_error() {
+        let mut e = cell("e", &[], &[]);
+        e.stages[0] = StageResult::new(Stage::Fetch, Status::Error, "fetch failed: x")
+            .with_fault(Fault::Remote);
+        assert_eq!(assess(&e, None).verdict, Verdict::Unreachable);
+        e.stages[0] = StageResult::new(Stage::Fetch, Status::Error, "unreachable: x")
+            .with_fault(Fault::Source);
+        assert_eq!(assess(&e, None).verdict, Verdict::Error);
+    }
+
+    #[test]
+    fn an_entry_is_compared_with_the_base_cell_of_its_own_toolchain() {
+        let mut base_a = cell("base", &[], &[]);
+        base_a.toolchain.name = "a".into();
+        let mut base_b = base_a.clone();
+        base_b.toolchain.name = "b".into();
+        let mut e = cell("e", &[], &[]);
+        e.toolchain.name = "b".into();
+        let cells = [base_a, base_b, e.clone()];
+        assert_eq!(base_of(&e, &cells).map(|b| b.key()), Some(cells[1].key()));
+        assert!(base_of(&cells[0], &cells).is_none());
     }
 }

@@ -531,9 +531,12 @@ fn unknown_arch_message(name: &str) -> String {
     format!("unknown arch `{name}` (known: {})", known.join(", "))
 }
 
+/// The entry name that marks a base cell: no entry and no base may take it.
+pub const BASE_ENTRY: &str = "base";
+
 /// Entry ids name folders in run directories, so they are kept to a safe alphabet.
 pub fn check_id(id: &str) -> Result<(), &'static str> {
-    if id == "base" {
+    if id == BASE_ENTRY {
         return Err("is reserved for base cells");
     }
     check_name(id)
@@ -748,7 +751,7 @@ fn check_names_and_urls(
     for (name, b) in &places.bases {
         let at = name.span().start;
         let name = name.get_ref();
-        if name == "base" {
+        if name == BASE_ENTRY {
             return Err(err_at(
                 at,
                 "a base may not be named `base`: that name marks base cells".into(),

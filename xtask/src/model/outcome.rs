@@ -6,8 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::matrix::BASE_ENTRY;
+
 /// Version of the results JSON schema (documented in ARCHITECTURE.md).
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
+
+/// The oldest schema this harness still reads: 2 only adds fields (boot findings, a `source`
+/// fault), so a schema 1 file reads as one without them.
+pub const OLDEST_SCHEMA: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -75,8 +81,12 @@ pub enum Fault {
     Toolchain,
     /// The harness or the machine (a missing tool, a full disk, a crash of ours).
     Harness,
-    /// The network or a remote: nothing said about the code.
+    /// The network or a remote that did not answer: nothing said about the code. The cell is
+    /// `unreachable`.
     Remote,
+    /// The remote answered, but what the matrix names is not there (no such ref, a 404):
+    /// nothing said about the code, but the source needs looking at.
+    Source,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +125,67 @@ pub struct StageResult {
     pub diagnostics: Vec<Diagnostic>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fault: Option<Fault>,
+    /// What a boot console shows (see [`BootFinding`]); empty for other stages, a clean
+    /// boot, and results of schema 1.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub findings: Vec<BootFinding>,
+}
+
+/// What a boot ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootKind {
+    /// Nothing to report (a verdict's kind, never a finding's).
+    Clean,
+    Panic,
+    Oops,
+    Warning,
+    InitFailure,
+    ModuleFailure,
+    Hang,
+    ConsoleFlood,
+    QemuError,
+}
+
+impl BootKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BootKind::Clean => "clean",
+            BootKind::Panic => "panic",
+            BootKind::Oops => "oops",
+            BootKind::Warning => "warning",
+            BootKind::InitFailure => "init-failure",
+            BootKind::ModuleFailure => "module-failure",
+            BootKind::Hang => "hang",
+            BootKind::ConsoleFlood => "console-flood",
+            BootKind::QemuError => "qemu-error",
+        }
+    }
+}
+
+/// One problem a boot console shows, by what it is rather than how it was printed: the same
+/// WARNING on two boots has the same finding whatever its addresses, timestamps and PIDs, so
+/// an entry's boot is compared with its base's finding by finding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BootFinding {
+    pub kind: BootKind,
+    /// The report's source location (`file:line`), else its first line with every number
+    /// taken out; for a hang, a module that failed or a flood, what the verdict says of it.
+    pub identity: String,
+    /// The module the report names, or the one being loaded or unloaded when it came.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub module: Option<String>,
+}
+
+impl BootFinding {
+    pub fn render(&self) -> String {
+        let module = self
+            .module
+            .as_ref()
+            .map(|m| format!(" [{m}]"))
+            .unwrap_or_default();
+        format!("{}: {}{module}", self.kind.name(), self.identity)
+    }
 }
 
 impl StageResult {
@@ -127,6 +198,7 @@ impl StageResult {
             log: None,
             diagnostics: Vec::new(),
             fault: None,
+            findings: Vec::new(),
         }
     }
     pub fn skip(stage: Stage, why: impl Into<String>) -> StageResult {
@@ -155,14 +227,45 @@ impl StageResult {
 /// Real consoles hold a few thousand.
 pub const MAX_TESTS: usize = 100_000;
 
+/// How one KUnit test case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaseStatus {
+    Pass,
+    Fail,
+    Skip,
+    /// The test never reported (the kernel died or hung in it).
+    Crash,
+}
+
+impl CaseStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            CaseStatus::Pass => "pass",
+            CaseStatus::Fail => "fail",
+            CaseStatus::Skip => "skip",
+            CaseStatus::Crash => "crash",
+        }
+    }
+    /// A failure or a crash: what counts against a cell.
+    pub fn is_bad(self) -> bool {
+        matches!(self, CaseStatus::Fail | CaseStatus::Crash)
+    }
+}
+
+impl std::fmt::Display for CaseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One test case (a test with no subtests), flattened for results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Case {
     /// Names of the enclosing suites, outermost first, joined with `.`.
     pub suite: String,
     pub name: String,
-    /// pass, fail, skip or crash.
-    pub status: String,
+    pub status: CaseStatus,
     /// For Rust doctests: `rust/…:LINE`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
@@ -193,11 +296,11 @@ impl Kunit {
             ..Default::default()
         };
         for t in &tests {
-            match t.status.as_str() {
-                "pass" => c.passed += 1,
-                "skip" => c.skipped += 1,
-                "crash" => c.crashed += 1,
-                _ => c.failed += 1,
+            match t.status {
+                CaseStatus::Pass => c.passed += 1,
+                CaseStatus::Skip => c.skipped += 1,
+                CaseStatus::Crash => c.crashed += 1,
+                CaseStatus::Fail => c.failed += 1,
             }
         }
         Kunit { counts: c, tests }
@@ -245,7 +348,43 @@ pub struct CellResult {
     pub health: Option<Health>,
 }
 
+/// What names a cell within a run. A result is matched to its planned cell, an entry cell to
+/// its base cell, and a report's grid square to its cell by this key alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellKey<'a> {
+    /// An entry id, or `base`.
+    pub entry: &'a str,
+    pub base: &'a str,
+    pub arch: &'a str,
+    pub toolchain: &'a str,
+}
+
+impl<'a> CellKey<'a> {
+    pub fn is_base(&self) -> bool {
+        self.entry == BASE_ENTRY
+    }
+    /// The base cell an entry cell is compared with: same base, arch and toolchain.
+    pub fn base_cell(self) -> CellKey<'a> {
+        CellKey {
+            entry: BASE_ENTRY,
+            ..self
+        }
+    }
+}
+
 impl CellResult {
+    pub fn key(&self) -> CellKey<'_> {
+        CellKey {
+            entry: &self.entry,
+            base: &self.base,
+            arch: &self.arch,
+            toolchain: &self.toolchain.name,
+        }
+    }
+    /// A base cell: the bare base, what entry cells are compared with.
+    pub fn is_base(&self) -> bool {
+        self.key().is_base()
+    }
     pub fn stage(&self, s: Stage) -> Option<&StageResult> {
         self.stages.iter().find(|r| r.stage == s)
     }
@@ -257,11 +396,37 @@ impl CellResult {
     }
 }
 
+/// What a cell's health says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    /// The code's fault, beyond what the bare base shows.
+    Fail,
+    /// The harness's, the machine's, the toolchain's, or a source that is not there.
+    Error,
+    /// A remote did not answer: nothing said about the code.
+    Unreachable,
+    /// Nothing ran.
+    Skip,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::Unreachable => "unreachable",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
 /// A cell's verdict against its bare base (computed in `health.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
-    /// pass, fail, error, unreachable, skip
-    pub verdict: String,
+    pub verdict: Verdict,
     /// The first stage that counts against the cell.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stage: Option<Stage>,
@@ -291,10 +456,31 @@ pub struct RunResults {
     pub cells: Vec<CellResult>,
 }
 
+/// How a base resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaseStatus {
+    Resolved,
+    /// Its remote did not answer.
+    Unreachable,
+    /// Its remote answered, but the fetch failed.
+    FetchFailed,
+}
+
+impl BaseStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            BaseStatus::Resolved => "resolved",
+            BaseStatus::Unreachable => "unreachable",
+            BaseStatus::FetchFailed => "fetch-failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaseRecord {
     pub name: String,
-    pub status: String,
+    pub status: BaseStatus,
     #[serde(default)]
     pub commit: Option<String>,
     #[serde(default)]
@@ -333,36 +519,29 @@ const MAX_CELL_TESTS: usize = MAX_TESTS;
 
 impl RunResults {
     /// Check what the types alone cannot, for results that come from elsewhere (in CI, from
-    /// jobs that built untrusted patches): the schema, known arches, entry ids of the safe
-    /// alphabet, at least one stage and none twice, sane durations and KUnit counts, cell
-    /// folders inside the run folder. The error names the cell (`cell 3 (evil.x86_64)`).
+    /// jobs that built untrusted patches): a schema this harness reads, known arches, entry
+    /// ids of the safe alphabet, at least one stage and none twice, sane durations and KUnit
+    /// counts, cell folders inside the run folder. (Statuses are enums: serde refuses an
+    /// unknown one.) The error names the cell (`cell 3 (evil.x86_64)`).
     pub fn validate(&self) -> Result<(), String> {
         use crate::model::text::term_safe;
-        if self.schema != SCHEMA {
+        let readable = OLDEST_SCHEMA..=SCHEMA;
+        if !readable.contains(&self.schema) {
             return Err(format!(
-                "schema {} is not the schema this harness reads ({SCHEMA})",
+                "schema {} is not a schema this harness reads ({OLDEST_SCHEMA} to {SCHEMA})",
                 self.schema
             ));
-        }
-        for b in &self.bases {
-            if !matches!(
-                b.status.as_str(),
-                "resolved" | "unreachable" | "fetch-failed"
-            ) {
-                return Err(format!(
-                    "base `{}`: unknown status `{}`",
-                    term_safe(&b.name),
-                    term_safe(&b.status)
-                ));
-            }
         }
         for (i, c) in self.cells.iter().enumerate() {
             let at = format!("cell {i} ({}.{})", term_safe(&c.entry), term_safe(&c.arch));
             let bad = |what: String| Err(format!("{at}: {what}"));
-            if c.schema != SCHEMA {
-                return bad(format!("schema {} is not {SCHEMA}", c.schema));
+            if !readable.contains(&c.schema) {
+                return bad(format!(
+                    "schema {} is not {OLDEST_SCHEMA} to {SCHEMA}",
+                    c.schema
+                ));
             }
-            if c.entry != "base" {
+            if !c.is_base() {
                 if let Err(why) = crate::model::matrix::check_id(&c.entry) {
                     return bad(format!("the entry id {why}"));
                 }
@@ -420,17 +599,6 @@ impl RunResults {
                 return bad(format!(
                     "{} KUnit tests, more than {MAX_CELL_TESTS}",
                     k.tests.len()
-                ));
-            }
-            if let Some(t) = k
-                .tests
-                .iter()
-                .find(|t| !matches!(t.status.as_str(), "pass" | "fail" | "skip" | "crash"))
-            {
-                return bad(format!(
-                    "KUnit test `{}`: unknown status `{}`",
-                    term_safe(&t.name),
-                    term_safe(&t.status)
                 ));
             }
             let n = k

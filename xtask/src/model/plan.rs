@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::model::arch::Arch;
 use crate::model::matrix::Loaded;
+use crate::model::outcome::CellKey;
 
-/// The entry name that marks a base cell.
-pub const BASE_ENTRY: &str = "base";
+pub use crate::model::matrix::BASE_ENTRY;
 
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
@@ -60,8 +60,16 @@ pub struct Cell {
 }
 
 impl Cell {
+    pub fn key(&self) -> CellKey<'_> {
+        CellKey {
+            entry: &self.entry,
+            base: &self.base,
+            arch: self.arch.name(),
+            toolchain: &self.toolchain,
+        }
+    }
     pub fn is_base(&self) -> bool {
-        self.entry == BASE_ENTRY
+        self.key().is_base()
     }
     /// A name unique within a run, also used as a folder name.
     pub fn name(&self, many_toolchains: bool) -> String {

@@ -7,8 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::model::health;
-use crate::model::outcome::Health;
-use crate::model::outcome::{CellResult, EntryInfo, RunResults, Stage, Status};
+use crate::model::outcome::{
+    CaseStatus, CellKey, CellResult, EntryInfo, Health, RunResults, Stage, Status, Verdict,
+};
 use crate::model::text::term_safe;
 
 /// Results with the folder their logs live in (several when merged).
@@ -58,10 +59,14 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
             merged.cells.push(c);
         }
     }
-    // Health is recomputed over the merged set: a base cell may come from another file.
-    let snapshot = merged.cells.clone();
-    for c in merged.cells.iter_mut() {
-        c.health = Some(health::assess(c, health::base_of(c, &snapshot)));
+    // Health was decided when the cell ran, against the base cell of its own run (a job runs
+    // the base cells its entries need); a cell without one is assessed over the merged set.
+    for i in 0..merged.cells.len() {
+        if merged.cells[i].health.is_none() {
+            let c = &merged.cells[i];
+            let h = health::assess(c, health::base_of(c, &merged.cells));
+            merged.cells[i].health = Some(h);
+        }
     }
     Ok(Loaded {
         results: merged,
@@ -73,70 +78,117 @@ fn health_of(c: &CellResult) -> Health {
     c.health.clone().unwrap_or_else(|| health::assess(c, None))
 }
 
-fn arches(r: &RunResults) -> Vec<String> {
+/// A column of the grid: an arch, and a toolchain (named only when the results hold several).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Column {
+    arch: String,
+    toolchain: String,
+}
+
+/// The grid's columns: each arch, in the usual order, once per toolchain it ran with.
+fn columns(r: &RunResults) -> Vec<Column> {
     let order = ["x86_64", "arm64", "riscv64", "loongarch64"];
-    let mut a: Vec<String> = r.cells.iter().map(|c| c.arch.clone()).collect();
-    a.sort_by_key(|x| order.iter().position(|o| o == x).unwrap_or(9));
-    a.dedup();
-    a
+    let mut cols: Vec<Column> = r
+        .cells
+        .iter()
+        .map(|c| Column {
+            arch: c.arch.clone(),
+            toolchain: c.toolchain.name.clone(),
+        })
+        .collect();
+    cols.sort_by(|a, b| {
+        let at = |c: &Column| order.iter().position(|o| *o == c.arch).unwrap_or(9);
+        (at(a), a).cmp(&(at(b), b))
+    });
+    cols.dedup();
+    cols
+}
+
+/// Column headers: the arch, with the toolchain when the results hold several.
+fn column_names(cols: &[Column]) -> Vec<String> {
+    let many = cols.iter().any(|c| c.toolchain != cols[0].toolchain);
+    cols.iter()
+        .map(|c| {
+            if many {
+                format!("{}.{}", c.arch, c.toolchain)
+            } else {
+                c.arch.clone()
+            }
+        })
+        .collect()
+}
+
+/// A row of the grid: an entry on its base, or a base cell's base.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Row<'a> {
+    entry: &'a str,
+    base: &'a str,
+    is_base: bool,
+}
+
+impl<'a> Row<'a> {
+    fn of(c: &'a CellResult) -> Row<'a> {
+        Row {
+            entry: &c.entry,
+            base: &c.base,
+            is_base: c.is_base(),
+        }
+    }
+    fn name(&self) -> String {
+        if self.is_base {
+            format!("base {}", self.base)
+        } else {
+            self.entry.to_string()
+        }
+    }
 }
 
 /// Rows of the entries × arches grid: base cells first, then entries in matrix order.
-fn rows(r: &RunResults) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+fn rows(r: &RunResults) -> Vec<Row<'_>> {
+    let mut out: Vec<Row> = Vec::new();
     for c in &r.cells {
-        let key = (
-            c.entry.clone(),
-            if c.entry == "base" {
-                c.base.clone()
-            } else {
-                String::new()
-            },
-        );
-        if !out.contains(&key) {
-            out.push(key);
+        let row = Row::of(c);
+        if !out.contains(&row) {
+            out.push(row);
         }
     }
-    out.sort_by_key(|(e, _)| {
+    out.sort_by_key(|row| {
         (
-            e != "base",
+            !row.is_base,
             r.entries
                 .iter()
-                .position(|x| &x.id == e)
+                .position(|x| x.id == row.entry)
                 .unwrap_or(usize::MAX),
         )
     });
     out
 }
 
-fn find<'a>(
-    r: &'a RunResults,
-    entry: &str,
-    base: &str,
-    arch: &str,
-) -> Option<(usize, &'a CellResult)> {
-    r.cells
-        .iter()
-        .enumerate()
-        .find(|(_, c)| c.entry == entry && c.arch == arch && (entry != "base" || c.base == base))
+/// The cell of a grid square (by its [`CellKey`], as everywhere).
+fn find<'a>(r: &'a RunResults, row: Row, col: &Column) -> Option<(usize, &'a CellResult)> {
+    let key = CellKey {
+        entry: row.entry,
+        base: row.base,
+        arch: &col.arch,
+        toolchain: &col.toolchain,
+    };
+    r.cells.iter().enumerate().find(|(_, c)| c.key() == key)
 }
 
 fn short(h: &Health) -> String {
-    match (h.verdict.as_str(), h.stage) {
-        ("fail", Some(s)) => format!("FAIL {}", s.name()),
-        ("error", Some(s)) => format!("ERROR {}", s.name()),
-        ("unreachable", _) => "unreachable".into(),
-        ("pass", _) if !h.preexisting.is_empty() => format!("pass ({} pre)", h.preexisting.len()),
-        (v, _) => v.to_string(),
+    match (h.verdict, h.stage) {
+        (Verdict::Fail, Some(s)) => format!("FAIL {}", s.name()),
+        (Verdict::Error, Some(s)) => format!("ERROR {}", s.name()),
+        (Verdict::Pass, _) if !h.preexisting.is_empty() => {
+            format!("pass ({} pre)", h.preexisting.len())
+        }
+        (v, _) => v.name().to_string(),
     }
 }
 
-fn row_name(entry: &str, base: &str) -> String {
-    if entry == "base" {
-        format!("base {base}")
-    } else {
-        entry.to_string()
-    }
+/// Fail or error: a cell the failing-cells lists and the annotations show.
+fn failing(h: &Health) -> bool {
+    matches!(h.verdict, Verdict::Fail | Verdict::Error)
 }
 
 /// The terminal summary: a grid, then each failing cell with its first error and the
@@ -144,38 +196,38 @@ fn row_name(entry: &str, base: &str) -> String {
 /// results goes through `term_safe`: the only escape sequences written are the colours.
 pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> {
     let r = &l.results;
-    let ar = arches(r);
-    let paint = |s: &str, v: &str| -> String {
+    let cols = columns(r);
+    let paint = |s: &str, v: Verdict| -> String {
         if !colour {
             return s.to_string();
         }
         let code = match v {
-            "pass" => "32",
-            "fail" => "31",
-            "error" | "unreachable" => "33",
-            _ => "90",
+            Verdict::Pass => "32",
+            Verdict::Fail => "31",
+            Verdict::Error | Verdict::Unreachable => "33",
+            Verdict::Skip => "90",
         };
         format!("\x1b[{code}m{s}\x1b[0m")
     };
     let width = rows(r)
         .iter()
-        .map(|(e, b)| term_safe(&row_name(e, b)).len())
+        .map(|row| term_safe(&row.name()).len())
         .max()
         .unwrap_or(5)
         .max(5);
     write!(w, "{:<width$}", "entry")?;
-    for a in &ar {
-        write!(w, "  {:<16}", term_safe(a))?;
+    for name in column_names(&cols) {
+        write!(w, "  {:<16}", term_safe(&name))?;
     }
     writeln!(w)?;
-    for (e, b) in rows(r) {
-        write!(w, "{:<width$}", term_safe(&row_name(&e, &b)))?;
-        for a in &ar {
-            let cell = find(r, &e, &b, a).map(|(_, c)| health_of(c));
+    for row in rows(r) {
+        write!(w, "{:<width$}", term_safe(&row.name()))?;
+        for col in &cols {
+            let cell = find(r, row, col).map(|(_, c)| health_of(c));
             let (s, v) = cell
                 .map(|h| (short(&h), h.verdict))
-                .unwrap_or(("-".into(), "skip".into()));
-            write!(w, "  {}", paint(&format!("{:<16}", term_safe(&s)), &v))?;
+                .unwrap_or(("-".into(), Verdict::Skip));
+            write!(w, "  {}", paint(&format!("{:<16}", term_safe(&s)), v))?;
         }
         writeln!(w)?;
     }
@@ -186,11 +238,7 @@ pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> 
             "{skipped} entries cannot run (see results.json skipped_entries)"
         )?;
     }
-    let failing: Vec<&CellResult> = r
-        .cells
-        .iter()
-        .filter(|c| matches!(health_of(c).verdict.as_str(), "fail" | "error"))
-        .collect();
+    let failing: Vec<&CellResult> = r.cells.iter().filter(|c| failing(&health_of(c))).collect();
     if !failing.is_empty() {
         writeln!(w, "\nfailing cells:")?;
         for c in failing {
@@ -198,7 +246,7 @@ pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> 
             writeln!(
                 w,
                 "  {}.{}: {} — {}",
-                term_safe(&row_name(&c.entry, &c.base)),
+                term_safe(&Row::of(c).name()),
                 term_safe(&c.arch),
                 term_safe(&short(&h)),
                 term_safe(first_line(&h.summary))
@@ -211,7 +259,7 @@ pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> 
     let pre: usize = r
         .cells
         .iter()
-        .filter(|c| c.entry != "base")
+        .filter(|c| !c.is_base())
         .map(|c| health_of(c).preexisting.len())
         .sum();
     if pre > 0 {
@@ -250,7 +298,7 @@ pub fn md_escape(s: &str) -> String {
 pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     const LIMIT: usize = 900 * 1024;
     let r = &l.results;
-    let ar = arches(r);
+    let cols = columns(r);
     let mut out = String::new();
     out.push_str("## RFL patch health\n\n");
     out.push_str(&format!(
@@ -259,17 +307,17 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
         r.cells.len()
     ));
     out.push_str("| Target Area | Status | Author | Source | Base |");
-    for a in &ar {
-        out.push_str(&format!(" {} |", md_escape(a)));
+    for name in column_names(&cols) {
+        out.push_str(&format!(" {} |", md_escape(&name)));
     }
     out.push_str("\n|---|---|---|---|---|");
-    for _ in &ar {
+    for _ in &cols {
         out.push_str("---|");
     }
     out.push('\n');
     let info: BTreeMap<&str, &EntryInfo> = r.entries.iter().map(|e| (e.id.as_str(), e)).collect();
-    for (e, b) in rows(r) {
-        let i = info.get(e.as_str());
+    for row in rows(r) {
+        let i = info.get(row.entry);
         let (area, status, authors, source, base) = match i {
             Some(i) => (
                 i.area.clone(),
@@ -279,11 +327,11 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
                 i.base.clone().unwrap_or_default(),
             ),
             None => (
-                row_name(&e, &b),
+                row.name(),
                 String::new(),
                 String::new(),
                 String::new(),
-                b.clone(),
+                row.base.to_string(),
             ),
         };
         out.push_str(&format!(
@@ -294,8 +342,8 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
             md_escape(&source),
             md_escape(&base)
         ));
-        for a in &ar {
-            let s = find(r, &e, &b, a)
+        for col in &cols {
+            let s = find(r, row, col)
                 .map(|(_, c)| short(&health_of(c)))
                 .unwrap_or_else(|| "-".into());
             out.push_str(&format!(" {} |", md_escape(&s)));
@@ -315,7 +363,7 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
             ),
             md_escape(&format!("cannot run: {}", s.reason))
         ));
-        for _ in &ar {
+        for _ in &cols {
             out.push_str(" skip |");
         }
         out.push('\n');
@@ -323,12 +371,12 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     out.push_str("\n<details><summary>Failing cells</summary>\n\n");
     for c in &r.cells {
         let h = health_of(c);
-        if !matches!(h.verdict.as_str(), "fail" | "error") {
+        if !failing(&h) {
             continue;
         }
         let item = format!(
             "- **{}.{}** {}: {}  \n  reproduce: {}\n",
-            md_escape(&row_name(&c.entry, &c.base)),
+            md_escape(&Row::of(c).name()),
             md_escape(&c.arch),
             md_escape(&short(&h)),
             md_escape(first_line(&h.summary)),
@@ -423,7 +471,7 @@ pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
         "<testsuites name=\"rfl-health\" tests=\"{total}\">\n"
     ));
     for (i, c) in r.cells.iter().enumerate() {
-        let who = row_name(&c.entry, &c.base).replace(' ', "-");
+        let who = Row::of(c).name().replace(' ', "-");
         let dir = &l.dirs[i];
         for s in &c.stages {
             if s.stage == Stage::Kunit && !c.kunit.tests.is_empty() {
@@ -433,9 +481,10 @@ pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
                     by_suite.entry(t.suite.as_str()).or_default().push(t);
                 }
                 for (suite, tests) in by_suite {
-                    let fails = tests.iter().filter(|t| t.status == "fail").count();
-                    let errors = tests.iter().filter(|t| t.status == "crash").count();
-                    let skipped = tests.iter().filter(|t| t.status == "skip").count();
+                    let count = |s: CaseStatus| tests.iter().filter(|t| t.status == s).count();
+                    let fails = count(CaseStatus::Fail);
+                    let errors = count(CaseStatus::Crash);
+                    let skipped = count(CaseStatus::Skip);
                     out.push_str(&format!(
                         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"0\" timestamp=\"{}\">\n",
                         xml_escape(&format!("{who}.{}.kunit.{suite}", c.arch)),
@@ -457,22 +506,22 @@ pub fn junit(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
                             line.map(|n| format!(" line=\"{}\"", xml_escape(n)))
                                 .unwrap_or_default()
                         ));
-                        match t.status.as_str() {
-                            "fail" => out.push_str(&format!(
+                        match t.status {
+                            CaseStatus::Fail => out.push_str(&format!(
                                 "<failure message=\"{}\">{}</failure>",
                                 xml_escape(&format!("{} failed", t.name)),
                                 xml_escape(&t.summary)
                             )),
-                            "crash" => out.push_str(&format!(
+                            CaseStatus::Crash => out.push_str(&format!(
                                 "<error message=\"{}\">{}</error>",
                                 xml_escape(&format!("{} crashed", t.name)),
                                 xml_escape(&t.summary)
                             )),
-                            "skip" => out.push_str(&format!(
+                            CaseStatus::Skip => out.push_str(&format!(
                                 "<skipped message=\"{}\"/>",
                                 xml_escape(&t.summary)
                             )),
-                            _ => {}
+                            CaseStatus::Pass => {}
                         }
                         out.push_str("</testcase>\n");
                     }
@@ -586,7 +635,7 @@ pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
         }
     };
     for c in &r.cells {
-        let who = kcidb_word(&row_name(&c.entry, &c.base));
+        let who = kcidb_word(&Row::of(c).name());
         let commit = c.base_commit.clone().unwrap_or_default();
         let checkout_id = format!(
             "{ORIGIN}:{who}-{}-{}",
@@ -651,11 +700,11 @@ pub fn kcidb(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
             }));
         }
         for (n, t) in c.kunit.tests.iter().enumerate() {
-            let status = match t.status.as_str() {
-                "pass" => "PASS",
-                "skip" => "SKIP",
-                "crash" => "ERROR",
-                _ => "FAIL",
+            let status = match t.status {
+                CaseStatus::Pass => "PASS",
+                CaseStatus::Skip => "SKIP",
+                CaseStatus::Crash => "ERROR",
+                CaseStatus::Fail => "FAIL",
             };
             let mut path = String::from("kunit");
             for part in t
@@ -711,7 +760,7 @@ pub fn github(l: &Loaded, w: &mut dyn Write, token: &str) -> std::io::Result<()>
     let mut n = 0;
     for c in &r.cells {
         let h = health_of(c);
-        if !matches!(h.verdict.as_str(), "fail" | "error") || n >= 10 {
+        if !failing(&h) || n >= 10 {
             continue;
         }
         let st = h.stage.and_then(|s| c.stage(s));
@@ -720,7 +769,7 @@ pub fn github(l: &Loaded, w: &mut dyn Write, token: &str) -> std::io::Result<()>
             .kunit
             .tests
             .iter()
-            .find(|t| (t.status == "fail" || t.status == "crash") && t.location.is_some())
+            .find(|t| t.status.is_bad() && t.location.is_some())
             .and_then(|t| t.location.clone());
         let (file, line) = match (loc, kunit_loc) {
             (Some(d), _) => (d.file.clone(), d.line.map(|l| l.to_string())),
@@ -732,12 +781,7 @@ pub fn github(l: &Loaded, w: &mut dyn Write, token: &str) -> std::io::Result<()>
         };
         let mut props = vec![format!(
             "title={}",
-            gh_prop(&format!(
-                "{}.{}: {}",
-                row_name(&c.entry, &c.base),
-                c.arch,
-                short(&h)
-            ))
+            gh_prop(&format!("{}.{}: {}", Row::of(c).name(), c.arch, short(&h)))
         )];
         if let Some(f) = file {
             props.insert(0, format!("file={}", gh_prop(&f)));
@@ -745,7 +789,7 @@ pub fn github(l: &Loaded, w: &mut dyn Write, token: &str) -> std::io::Result<()>
         if let Some(l) = line {
             props.insert(1.min(props.len()), format!("line={}", gh_prop(&l)));
         }
-        let kind = if h.verdict == "error" {
+        let kind = if h.verdict == Verdict::Error {
             "warning"
         } else {
             "error"
@@ -771,7 +815,7 @@ pub fn html_escape(s: &str) -> String {
 /// One self-contained page: the grid, each cell linking to its stage logs.
 pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::Result<()> {
     let r = &l.results;
-    let ar = arches(r);
+    let cols = columns(r);
     let mut o = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>RFL patch health</title>\n<style>\nbody{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}\n.pass{background:#d4f4d4}.fail{background:#f8c8c8}.error,.unreachable{background:#f8e8b0}.skip{background:#eee;color:#666}\ntd small{display:block;color:#333}a{color:#036}\n</style></head><body>\n<h1>RFL patch health</h1>\n",
     );
@@ -780,14 +824,14 @@ pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::R
         html_escape(&r.started),
         r.cells.len()
     ));
-    for a in &ar {
-        o.push_str(&format!("<th>{}</th>", html_escape(a)));
+    for name in column_names(&cols) {
+        o.push_str(&format!("<th>{}</th>", html_escape(&name)));
     }
     o.push_str("</tr>\n");
-    for (e, b) in rows(r) {
-        o.push_str(&format!("<tr><th>{}</th>", html_escape(&row_name(&e, &b))));
-        for a in &ar {
-            match find(r, &e, &b, a) {
+    for row in rows(r) {
+        o.push_str(&format!("<tr><th>{}</th>", html_escape(&row.name())));
+        for col in &cols {
+            match find(r, row, col) {
                 Some((i, c)) => {
                     let h = health_of(c);
                     let dir = &l.dirs[i];
@@ -809,7 +853,7 @@ pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::R
                         .collect();
                     o.push_str(&format!(
                         "<td class=\"{}\" title=\"{}\"><b>{}</b><small>{}</small><small>{}</small></td>",
-                        html_escape(&h.verdict),
+                        h.verdict.name(),
                         html_escape(&h.summary),
                         html_escape(&short(&h)),
                         html_escape(first_line(&h.summary)),
@@ -948,6 +992,105 @@ mod tests {
         assert!(!tail.contains("first line"));
         assert!(log_tail(&dir, &cell, Some("/dev/zero"), 40)
             .contains("not a file inside the run folder"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A results file in a temporary folder; removed with the returned guard's folder.
+    fn results_file(tag: &str, v: &serde_json::Value) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("rfl-report-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("results.json");
+        std::fs::write(&p, serde_json::to_string(v).unwrap()).unwrap();
+        (dir, p)
+    }
+
+    /// A cell as schema 1 wrote it: KUnit test `t` failing, no boot findings.
+    fn schema1_cell(entry: &str, toolchain: &str, fails: bool) -> serde_json::Value {
+        let status = if fails { "fail" } else { "pass" };
+        serde_json::json!({"schema": 1, "entry": entry, "base": "v7.2.x", "arch": "x86_64",
+            "toolchain": {"name": toolchain, "versions": {}},
+            "stages": [{"stage": "boot", "status": "pass", "duration_s": 1.0, "summary": "clean: booted"},
+                       {"stage": "kunit", "status": status, "duration_s": 0.0, "summary": "1 tests"}],
+            "kunit": {"counts": {"total": 1, "passed": usize::from(!fails), "failed": usize::from(fails), "crashed": 0, "skipped": 0},
+                      "tests": [{"suite": "s", "name": "t", "status": status}]},
+            "dir": "cells/x", "started": "", "duration_s": 1.0})
+    }
+
+    fn schema1_results(cells: Vec<serde_json::Value>) -> serde_json::Value {
+        serde_json::json!({"schema": 1, "harness_version": "0.1.0", "started": "2026-11-21T00:00:00Z",
+            "bases": [{"name": "v7.2.x", "status": "resolved", "commit": null, "reason": ""}],
+            "cells": cells})
+    }
+
+    /// Schema 1 files still load: a cell's recorded health is used as it is, one without is
+    /// assessed against the base cell of the merged set. Schema 3 is refused.
+    #[test]
+    fn schema_1_results_load_and_schema_3_is_refused() {
+        let mut recorded = schema1_cell("e", "t", true);
+        recorded["health"] =
+            serde_json::json!({"verdict": "fail", "stage": "kunit", "summary": "as recorded"});
+        let v = schema1_results(vec![
+            schema1_cell("base", "t", true),
+            recorded,
+            schema1_cell("f", "t", true),
+        ]);
+        let (dir, p) = results_file("schema1", &v);
+        let l = load(std::slice::from_ref(&p)).unwrap();
+        let health: Vec<&Health> = l
+            .results
+            .cells
+            .iter()
+            .map(|c| c.health.as_ref().unwrap())
+            .collect();
+        assert_eq!(health[1].summary, "as recorded");
+        assert_eq!(health[2].verdict, Verdict::Pass);
+        assert_eq!(health[2].preexisting, ["kunit fail t"]);
+        assert_eq!(l.results.cells[2].kunit.tests[0].status, CaseStatus::Fail);
+
+        let mut v3 = v.clone();
+        v3["schema"] = 3.into();
+        std::fs::write(&p, serde_json::to_string(&v3).unwrap()).unwrap();
+        let e = load(std::slice::from_ref(&p)).err().unwrap().to_string();
+        assert!(
+            e.ends_with("schema 3 is not a schema this harness reads (1 to 2)"),
+            "{e}"
+        );
+        let mut cell3 = v.clone();
+        cell3["cells"][1]["schema"] = 3.into();
+        std::fs::write(&p, serde_json::to_string(&cell3).unwrap()).unwrap();
+        let e = load(std::slice::from_ref(&p)).err().unwrap().to_string();
+        assert!(
+            e.ends_with("cell 1 (e.x86_64): schema 3 is not 1 to 2"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Two toolchains of one arch are two columns, each cell compared with the base cell of
+    /// its own toolchain.
+    #[test]
+    fn the_grid_keeps_the_toolchains_of_one_arch_apart() {
+        let v = schema1_results(vec![
+            schema1_cell("base", "a", false),
+            schema1_cell("base", "b", true),
+            schema1_cell("e", "a", true),
+            schema1_cell("e", "b", true),
+        ]);
+        let (dir, p) = results_file("toolchains", &v);
+        let l = load(&[p]).unwrap();
+        let mut out = Vec::new();
+        text(&l, &mut out, false).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[..3],
+            [
+                "entry        x86_64.a          x86_64.b        ",
+                "base v7.2.x  pass              FAIL kunit      ",
+                "e            FAIL kunit        pass (1 pre)    ",
+            ],
+            "{out}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

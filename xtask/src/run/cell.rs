@@ -851,7 +851,7 @@ fn kunit_result(k: &Kunit, console: &str) -> StageResult {
     let bad: Vec<String> = k
         .tests
         .iter()
-        .filter(|t| t.status == "fail" || t.status == "crash")
+        .filter(|t| t.status.is_bad())
         .map(|t| {
             format!(
                 "{} {}{}",

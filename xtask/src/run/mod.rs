@@ -135,20 +135,21 @@ fn resolve_bases(
             let t = Instant::now();
             let r = fetch::resolve_base(store, m, &c.base);
             let (status, commit, reason) = match &r {
-                Ok(sha) => ("resolved", Some(sha.clone()), String::new()),
-                Err(FetchError::Unreachable(w)) => ("unreachable", None, w.clone()),
-                Err(FetchError::Failed(w)) => ("fetch-failed", None, w.clone()),
+                Ok(sha) => (BaseStatus::Resolved, Some(sha.clone()), String::new()),
+                Err(FetchError::Unreachable(w)) => (BaseStatus::Unreachable, None, w.clone()),
+                Err(FetchError::Failed(w)) => (BaseStatus::FetchFailed, None, w.clone()),
             };
             crate::sys::progress::line(&format!(
-                "base {}: {status} {}{} ({:.1}s)",
+                "base {}: {} {}{} ({:.1}s)",
                 c.base,
+                status.name(),
                 commit.clone().unwrap_or_default(),
                 reason,
                 t.elapsed().as_secs_f64()
             ));
             records.push(BaseRecord {
                 name: c.base.clone(),
-                status: status.into(),
+                status,
                 commit,
                 reason,
             });

@@ -123,13 +123,13 @@ pub(super) fn run_cells(
                         crate::model::health::base_of(&r, &all.cells),
                     ));
                     let said = match &r.health {
-                        Some(h) if h.verdict == "pass" && !h.preexisting.is_empty() => {
+                        Some(h) if h.verdict == Verdict::Pass && !h.preexisting.is_empty() => {
                             format!("pass ({} problems are the base's own)", h.preexisting.len())
                         }
-                        Some(h) if h.verdict == "pass" => "pass".to_string(),
+                        Some(h) if h.verdict == Verdict::Pass => "pass".to_string(),
                         Some(h) => format!(
                             "{} {}: {}",
-                            h.verdict.to_uppercase(),
+                            h.verdict.name().to_uppercase(),
                             h.stage.map_or("", |s| s.name()),
                             h.summary.lines().next().unwrap_or("")
                         ),
@@ -190,10 +190,7 @@ fn groups(cells: &[Cell]) -> Vec<Vec<&Cell>> {
 
 /// Is `r` the result of the planned cell `c`?
 fn is_result_of(r: &CellResult, c: &Cell) -> bool {
-    r.entry == c.entry
-        && r.base == c.base
-        && r.arch == c.arch.name()
-        && r.toolchain.name == c.toolchain
+    r.key() == c.key()
 }
 
 /// Results in the plan's order, whatever order the cells finished in.

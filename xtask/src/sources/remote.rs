@@ -25,10 +25,13 @@ impl FetchError {
             FetchError::Failed(m) => format!("fetch failed: {m}"),
         }
     }
+    /// The stage this error ends: an error, `unreachable` only when the remote did not answer.
     pub fn stage(&self, stage: Stage) -> StageResult {
-        let mut r = StageResult::new(stage, Status::Error, self.message());
-        r.fault = Some(Fault::Remote);
-        r
+        let fault = match self {
+            FetchError::Unreachable(_) => Fault::Remote,
+            FetchError::Failed(_) => Fault::Source,
+        };
+        StageResult::new(stage, Status::Error, self.message()).with_fault(fault)
     }
 }
 
@@ -120,4 +123,21 @@ pub fn http_get(url: &str) -> Result<Vec<u8>, FetchError> {
             }
             other => FetchError::Failed(format!("{url}: {other}")),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a remote that did not answer makes a cell `unreachable` (its fault is `remote`);
+    /// one that answered without what the matrix names is an error to look at.
+    #[test]
+    fn only_a_remote_that_did_not_answer_is_the_remotes_fault() {
+        let fault = |e: FetchError| e.stage(Stage::Fetch).fault;
+        assert_eq!(
+            fault(FetchError::Unreachable("x".into())),
+            Some(Fault::Remote)
+        );
+        assert_eq!(fault(FetchError::Failed("x".into())), Some(Fault::Source));
+    }
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::model::arch::Profile;
-use crate::model::outcome::{Fault, Stage, StageResult, Status};
+use crate::model::outcome::{BootFinding, BootKind, Fault, Stage, StageResult, Status};
 use crate::sys::proc;
 
 /// Markers the init prints; the classifier reads them back.
@@ -524,17 +524,24 @@ pub fn classify_run(console: &str, end: &QemuEnd, kunit_spans: &[(usize, usize)]
         "console exceeded {} MiB: the kernel printed without end; QEMU killed",
         cap / (1024 * 1024)
     );
-    let v = classify(console, false, false, true, kunit_spans);
-    if matches!(v.kind.as_str(), "panic" | "oops") {
-        return BootVerdict {
-            summary: format!("{}\n({why})", v.summary),
-            ..v
-        };
-    }
+    let c = Console::read(console, kunit_spans);
+    let flood = Ending {
+        kind: BootKind::ConsoleFlood,
+        summary: why.clone(),
+        module: None,
+    };
+    let findings = c.findings(Some(&flood));
+    let (kind, summary) = match c.main_report() {
+        Some(r) if matches!(r.finding.kind, BootKind::Panic | BootKind::Oops) => {
+            (r.finding.kind, format!("{}\n({why})", c.excerpt(r.at)))
+        }
+        _ => (BootKind::ConsoleFlood, why),
+    };
     BootVerdict {
         status: Status::Fail,
-        kind: "console-flood".into(),
-        summary: why,
+        kind,
+        summary,
+        findings,
     }
 }
 
@@ -548,10 +555,20 @@ fn marker(line: &str) -> Option<&str> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootVerdict {
     pub status: Status,
-    /// clean, panic, oops, warning, init-failure, module-failure, hang, console-flood, qemu-error
-    pub kind: String,
+    pub kind: BootKind,
     pub summary: String,
+    /// Every problem the console shows, each once (see [`BootFinding`]): what the boot is
+    /// compared with its base's by.
+    pub findings: Vec<BootFinding>,
 }
+
+/// The most findings one console gives (the first of each kind is always kept): a kernel
+/// that prints WARNINGs without end gives one finding per distinct WARNING, up to this.
+const MAX_FINDINGS: usize = 32;
+
+/// How many lines of a report may name the faulting function's module (`RIP:` or `pc :`
+/// comes within the first dozen).
+const REPORT_HEAD: usize = 12;
 
 /// Classify a console. `kunit_spans` are the console line ranges of KTAP blocks: an oops or
 /// a WARNING inside one belongs to the KUnit test that was running, not to the boot.
@@ -562,136 +579,381 @@ pub fn classify(
     stopped_by_us: bool,
     kunit_spans: &[(usize, usize)],
 ) -> BootVerdict {
-    let lines: Vec<&str> = crate::stages::ktap::split_lines(console);
-    let in_kunit = |i: usize| kunit_spans.iter().any(|(a, b)| i >= *a && i < *b);
-    let find = |pred: &dyn Fn(&str) -> bool| {
-        lines
-            .iter()
-            .enumerate()
-            .find(|(i, l)| pred(l) && !in_kunit(*i))
-            .map(|(i, l)| (i, l.trim().to_string()))
+    let c = Console::read(console, kunit_spans);
+    let ending = c.ending(qemu_exit_ok, timed_out);
+    let findings = c.findings(ending.as_ref());
+    let failed = |kind, summary| (Status::Fail, kind, summary);
+    let (status, kind, summary) = match (c.main_report(), ending) {
+        (Some(r), _) => failed(r.finding.kind, c.excerpt(r.at)),
+        (None, Some(e)) if e.kind == BootKind::Hang => failed(e.kind, e.summary),
+        (None, _) if !c.module_failures.is_empty() => failed(
+            BootKind::ModuleFailure,
+            c.module_failures
+                .iter()
+                .map(|f| f.identity.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        (None, Some(e)) => failed(e.kind, e.summary),
+        (None, None) => {
+            let how = if stopped_by_us {
+                "; QEMU did not exit after reboot and was stopped"
+            } else {
+                ""
+            };
+            (
+                Status::Pass,
+                BootKind::Clean,
+                format!("booted, every module loaded and unloaded{how}"),
+            )
+        }
     };
-    let excerpt = |i: usize| -> String {
-        lines[i..]
+    BootVerdict {
+        status,
+        kind,
+        summary,
+        findings,
+    }
+}
+
+/// A console read once: its lines, the kernel's reports outside KUnit, the modules the init
+/// could not load or unload, and how far the init got.
+struct Console<'a> {
+    lines: Vec<&'a str>,
+    reports: Vec<Report>,
+    module_failures: Vec<BootFinding>,
+    /// Any marker says the init ran (a marker split by a kernel message must not read as an
+    /// init that never started).
+    started: bool,
+    done: bool,
+}
+
+/// A kernel report (panic, oops, WARNING): the line its text starts at, and what it is.
+struct Report {
+    at: usize,
+    finding: BootFinding,
+    /// A panic: the kernel is dead, nothing after it is a finding of its own.
+    fatal: bool,
+}
+
+/// How a boot ended when it did not finish, in the verdict's words.
+struct Ending {
+    kind: BootKind,
+    summary: String,
+    module: Option<String>,
+}
+
+impl<'a> Console<'a> {
+    fn read(console: &'a str, kunit_spans: &[(usize, usize)]) -> Console<'a> {
+        let lines = crate::stages::ktap::split_lines(console);
+        let in_kunit = |i: usize| kunit_spans.iter().any(|(a, b)| i >= *a && i < *b);
+        Console {
+            reports: reports(&lines, &in_kunit),
+            module_failures: module_failures(&lines),
+            started: console.contains(MARK),
+            done: console.contains("RFL-INIT: done"),
+            lines,
+        }
+    }
+
+    fn excerpt(&self, i: usize) -> String {
+        self.lines[i..]
             .iter()
             .take(8)
             .map(|l| l.trim_end())
             .collect::<Vec<_>>()
             .join("\n")
-    };
-    // Any marker says the init ran (a marker split by a kernel message must not read as an
-    // init that never started).
-    let started = console.contains(MARK);
-    let done = console.contains("RFL-INIT: done");
-    let v = |status, kind: &str, summary: String| BootVerdict {
-        status,
-        kind: kind.to_string(),
-        summary,
-    };
+    }
 
-    let oops = |l: &str| {
-        l.contains("Oops")
-            || l.contains("BUG:")
-            || l.contains("Unable to handle kernel")
-            || l.contains("general protection fault")
-            || l.contains("panicked at")
-    };
-    if let Some((i, _)) = find(&|l| l.contains("Kernel panic - not syncing")) {
-        let l = lines[i].trim();
-        let init_died = l.contains("Attempted to kill init")
-            || l.contains("No working init found")
-            || l.contains("VFS: Unable to mount root");
-        // An oops or a Rust panic before it is the cause (a module's init that panicked kills
-        // the init process that loaded it); without one, the init itself failed.
-        let cause = lines[..i]
+    /// The report the verdict names: a panic, else the first oops, else the first WARNING.
+    fn main_report(&self) -> Option<&Report> {
+        let first = |k: BootKind| self.reports.iter().find(|r| r.finding.kind == k);
+        self.reports
             .iter()
-            .enumerate()
-            .rev()
-            .find(|(j, x)| oops(x) && !in_kunit(*j))
-            .map(|(j, _)| j);
-        let kind = if init_died && cause.is_none() {
-            "init-failure"
-        } else {
-            "panic"
-        };
-        return v(
-            Status::Fail,
+            .find(|r| r.fatal)
+            .or_else(|| first(BootKind::Oops))
+            .or_else(|| first(BootKind::Warning))
+    }
+
+    /// Why the init did not finish, if it did not.
+    fn ending(&self, qemu_exit_ok: bool, timed_out: bool) -> Option<Ending> {
+        let end = |kind, summary: &str| Ending {
             kind,
-            excerpt(cause.map_or(i, |c| first_of_report(&lines, c))),
-        );
+            summary: summary.to_string(),
+            module: None,
+        };
+        if timed_out && !self.done {
+            return Some(self.hang());
+        }
+        if !self.started {
+            return Some(end(
+                BootKind::InitFailure,
+                "the init never printed its start marker",
+            ));
+        }
+        if !self.done {
+            let kind = if qemu_exit_ok {
+                BootKind::InitFailure
+            } else {
+                BootKind::QemuError
+            };
+            return Some(end(kind, "the init did not finish"));
+        }
+        None
     }
-    if let Some((i, _)) = find(&|l| oops(l)) {
-        return v(Status::Fail, "oops", excerpt(i));
+
+    /// A boot past its deadline, named by the init's last marker.
+    fn hang(&self) -> Ending {
+        let last = self
+            .lines
+            .iter()
+            .rev()
+            .find_map(|l| marker(l))
+            .map(|m| format!("{MARK} {}", m.trim()));
+        let loading = last
+            .as_deref()
+            .and_then(|l| l.strip_prefix("RFL-INIT: load "))
+            .map(|m| m.trim().to_string());
+        let stuck = match &loading {
+            Some(m) => format!("; stuck loading module {m}"),
+            None => last
+                .map(|l| format!("; last marker: {l}"))
+                .unwrap_or_else(|| "; the init never started".into()),
+        };
+        Ending {
+            kind: BootKind::Hang,
+            summary: format!("deadline hit, QEMU killed{stuck}"),
+            module: loading,
+        }
     }
-    if let Some((i, _)) =
-        find(&|l| l.contains("] WARNING:") || l.trim_start().starts_with("WARNING:"))
-    {
-        return v(Status::Fail, "warning", excerpt(i));
+
+    /// Every problem the console shows, each once: its reports, the modules that failed,
+    /// and how the boot ended, unless a panic ended it.
+    fn findings(&self, ending: Option<&Ending>) -> Vec<BootFinding> {
+        let panicked = self.reports.iter().any(|r| r.fatal);
+        let end = ending.filter(|_| !panicked).map(|e| BootFinding {
+            kind: e.kind,
+            identity: e.summary.clone(),
+            module: e.module.clone(),
+        });
+        let mut out: Vec<BootFinding> = Vec::new();
+        let all = self.reports.iter().map(|r| &r.finding);
+        for f in all.chain(&self.module_failures).chain(end.as_ref()) {
+            if out.len() < MAX_FINDINGS && !out.contains(f) {
+                out.push(f.clone());
+            }
+        }
+        out
     }
-    let module_failures: Vec<String> = lines
+}
+
+fn is_oops(l: &str) -> bool {
+    l.contains("Oops")
+        || l.contains("BUG:")
+        || l.contains("Unable to handle kernel")
+        || l.contains("general protection fault")
+        || l.contains("panicked at")
+}
+
+fn is_warning(l: &str) -> bool {
+    l.contains("] WARNING:") || l.trim_start().starts_with("WARNING:")
+}
+
+/// The kernel's reports outside KUnit, in console order, one per distinct finding (the first
+/// of each kind always): an oops report runs to its `---[ end trace` line, and nothing after
+/// a panic is read.
+fn reports(lines: &[&str], in_kunit: &dyn Fn(usize) -> bool) -> Vec<Report> {
+    let mut out: Vec<Report> = Vec::new();
+    let mut in_oops = false;
+    // The module the init was loading or unloading (its last marker), for reports that name
+    // none.
+    let mut busy_with: Option<&str> = None;
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(m) = marker(l) {
+            busy_with = m
+                .strip_prefix("load ")
+                .or_else(|| m.strip_prefix("loaded "))
+                .map(str::trim);
+        }
+        if in_kunit(i) {
+            continue;
+        }
+        if l.contains("Kernel panic - not syncing") {
+            let p = panic_report(lines, i, in_kunit, busy_with);
+            // The oops that caused the panic is the panic.
+            out.retain(|r| {
+                !(r.finding.kind == BootKind::Oops
+                    && (&r.finding.identity, &r.finding.module)
+                        == (&p.finding.identity, &p.finding.module))
+            });
+            out.push(p);
+            break;
+        }
+        let kind = if is_oops(l) {
+            if in_oops {
+                continue;
+            }
+            in_oops = true;
+            BootKind::Oops
+        } else if is_warning(l) {
+            BootKind::Warning
+        } else {
+            if l.contains("---[ end trace") {
+                in_oops = false;
+            }
+            continue;
+        };
+        let finding = finding_at(lines, i, kind, busy_with);
+        let first_of_kind = !out.iter().any(|r| r.finding.kind == kind);
+        if first_of_kind || out.len() < MAX_FINDINGS && !out.iter().any(|r| r.finding == finding) {
+            out.push(Report {
+                at: i,
+                finding,
+                fatal: false,
+            });
+        }
+    }
+    out
+}
+
+/// The panic at line `i`: an oops or a Rust panic before it is the cause (a module's init
+/// that panicked kills the init process that loaded it); without one, the init itself died.
+fn panic_report(
+    lines: &[&str],
+    i: usize,
+    in_kunit: &dyn Fn(usize) -> bool,
+    busy_with: Option<&str>,
+) -> Report {
+    let l = lines[i].trim();
+    let init_died = l.contains("Attempted to kill init")
+        || l.contains("No working init found")
+        || l.contains("VFS: Unable to mount root");
+    let cause = lines[..i]
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(j, x)| is_oops(x) && !in_kunit(*j))
+        .map(|(j, _)| j);
+    let (kind, at) = match cause {
+        None if init_died => (BootKind::InitFailure, i),
+        _ => (
+            BootKind::Panic,
+            cause.map_or(i, |c| first_of_report(lines, c)),
+        ),
+    };
+    Report {
+        at,
+        finding: finding_at(lines, at, kind, busy_with),
+        fatal: true,
+    }
+}
+
+/// The finding of the report starting at line `at`.
+fn finding_at(lines: &[&str], at: usize, kind: BootKind, busy_with: Option<&str>) -> BootFinding {
+    // The report's head, not past its end or the next WARNING (which may name another
+    // module; and a flood of WARNINGs is then read once, not a dozen times).
+    let rest = lines[at + 1..]
+        .iter()
+        .take(REPORT_HEAD - 1)
+        .take_while(|l| !(l.contains("---[ end") || is_warning(l)));
+    BootFinding {
+        kind,
+        identity: identity(lines[at]),
+        module: std::iter::once(&lines[at])
+            .chain(rest)
+            .find_map(|l| faulting_module(l))
+            .or(busy_with)
+            .map(str::to_string),
+    }
+}
+
+/// The longest identity kept (a report line is rarely half of it).
+const MAX_IDENTITY: usize = 240;
+
+/// What stays the same when the same report comes again: its source location, else its line
+/// with every number (address, PID, CPU, counter, timestamp) as `_`.
+fn identity(line: &str) -> String {
+    let id = location(line).unwrap_or_else(|| without_numbers(line));
+    id.chars().take(MAX_IDENTITY).collect()
+}
+
+/// The first `file:line` a line names: `samples/rust/x.rs:5:9:` gives `samples/rust/x.rs:5`.
+fn location(line: &str) -> Option<String> {
+    line.split_whitespace().find_map(|w| {
+        let mut parts = w.split(':');
+        let (file, number) = (parts.next()?, parts.next()?);
+        let source = file.contains('/') && file.rsplit('/').next().is_some_and(|n| n.contains('.'));
+        let number_ok = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
+        (source && number_ok).then(|| format!("{file}:{number}"))
+    })
+}
+
+/// A line without its `[  12.345]`/`[  T1]` prefixes and with every number as `_`: a word of
+/// hex digits holding a decimal one (`0000`, `ffff8880…`), or `0x…`.
+fn without_numbers(line: &str) -> String {
+    let mut rest = line.trim();
+    while let Some(r) = rest.strip_prefix('[') {
+        match r.find(']') {
+            Some(e) => rest = r[e + 1..].trim_start(),
+            None => break,
+        }
+    }
+    let mut out = String::with_capacity(rest.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let hex = word.strip_prefix("0x").unwrap_or(word);
+        let number = !hex.is_empty()
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            && (hex.len() < word.len() || hex.bytes().any(|b| b.is_ascii_digit()));
+        out.push_str(if number { "_" } else { word });
+        word.clear();
+    };
+    for c in rest.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// The module after a faulting function (`rust_minimal_init+0x1a/0x30 [rust_minimal]`).
+fn faulting_module(line: &str) -> Option<&str> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.windows(2).find_map(|w| {
+        let name = w[1]
+            .trim_end_matches(',')
+            .strip_prefix('[')?
+            .strip_suffix(']')?;
+        let is_name =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        (w[0].contains("+0x") && is_name).then_some(name)
+    })
+}
+
+/// The init's `load-failed`/`unload-failed` markers, one finding per module.
+fn module_failures(lines: &[&str]) -> Vec<BootFinding> {
+    lines
         .iter()
         .filter_map(|l| {
             let rest = marker(l)?;
             let mut parts = rest.split_whitespace();
             let what = parts.next()?;
-            if what == "load-failed" || what == "unload-failed" {
-                let name = parts.next().unwrap_or("?");
-                let errno: i32 = parts.next().and_then(|e| e.parse().ok()).unwrap_or(0);
-                Some(format!("{what} {name}: {}", errno_name(errno)))
-            } else {
-                None
+            if what != "load-failed" && what != "unload-failed" {
+                return None;
             }
+            let name = parts.next().unwrap_or("?");
+            let errno: i32 = parts.next().and_then(|e| e.parse().ok()).unwrap_or(0);
+            Some(BootFinding {
+                kind: BootKind::ModuleFailure,
+                identity: format!("{what} {name}: {}", errno_name(errno)),
+                module: Some(name.to_string()),
+            })
         })
-        .collect();
-    if timed_out && !done {
-        let last = lines
-            .iter()
-            .rev()
-            .find_map(|l| marker(l))
-            .map(|m| format!("{MARK} {}", m.trim()));
-        let stuck = match last
-            .as_deref()
-            .and_then(|l| l.strip_prefix("RFL-INIT: load "))
-        {
-            Some(m) => format!("; stuck loading module {}", m.trim()),
-            None => last
-                .map(|l| format!("; last marker: {l}"))
-                .unwrap_or_else(|| "; the init never started".into()),
-        };
-        return v(
-            Status::Fail,
-            "hang",
-            format!("deadline hit, QEMU killed{stuck}"),
-        );
-    }
-    if !module_failures.is_empty() {
-        return v(Status::Fail, "module-failure", module_failures.join("; "));
-    }
-    if !started {
-        return v(
-            Status::Fail,
-            "init-failure",
-            "the init never printed its start marker".into(),
-        );
-    }
-    if !done {
-        let kind = if qemu_exit_ok {
-            "init-failure"
-        } else {
-            "qemu-error"
-        };
-        return v(Status::Fail, kind, "the init did not finish".into());
-    }
-    let how = if stopped_by_us {
-        "; QEMU did not exit after reboot and was stopped"
-    } else {
-        ""
-    };
-    v(
-        Status::Pass,
-        "clean",
-        format!("booted, every module loaded and unloaded{how}"),
-    )
+        .collect()
 }
 
 /// The first line of the report a line belongs to (a Rust panic message comes just before
@@ -735,17 +997,15 @@ pub fn boot_stage(verdict: &BootVerdict, duration: f64, log: &str) -> StageResul
     let mut r = StageResult::new(
         Stage::Boot,
         verdict.status,
-        format!("{}: {}", verdict.kind, verdict.summary),
+        format!("{}: {}", verdict.kind.name(), verdict.summary),
     );
     r.duration_s = duration;
     r.log = Some(log.to_string());
+    r.findings = verdict.findings.clone();
     if verdict.status != Status::Pass {
-        r.fault = Some(if verdict.kind == "qemu-error" {
-            Fault::Harness
-        } else {
-            Fault::Code
-        });
-        if verdict.kind == "qemu-error" {
+        let qemu = verdict.kind == BootKind::QemuError;
+        r.fault = Some(if qemu { Fault::Harness } else { Fault::Code });
+        if qemu {
             r.status = Status::Error;
         }
     }
@@ -761,27 +1021,30 @@ mod tests {
     #[test]
     fn clean_boot() {
         let v = classify(CLEAN, true, false, false, &[]);
-        assert_eq!(v.kind, "clean");
+        assert_eq!(v.kind, BootKind::Clean);
         assert_eq!(v.status, Status::Pass);
     }
 
     #[test]
     fn failures() {
         let panic = "RFL-INIT: start \nRFL-INIT: load bad\nrust_kernel: panicked at samples/rust/bad.rs:5:9:\nKernel panic - not syncing: Oops: invalid opcode\n";
-        assert_eq!(classify(panic, true, false, false, &[]).kind, "panic");
+        assert_eq!(
+            classify(panic, true, false, false, &[]).kind,
+            BootKind::Panic
+        );
         let killed_init = "RFL-INIT: start \nRFL-INIT: load bad\nrust_kernel: panicked at samples/rust/bad.rs:5:9:\nseeded\nOops: invalid opcode: 0000 [#1]\nKernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\n";
         let v = classify(killed_init, true, false, false, &[]);
-        assert_eq!(v.kind, "panic");
+        assert_eq!(v.kind, BootKind::Panic);
         assert!(
             v.summary
                 .starts_with("rust_kernel: panicked at samples/rust/bad.rs:5:9:"),
             "{}",
             v.summary
         );
-        assert_eq!(classify("RFL-INIT: start \nKernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n", true, false, false, &[]).kind, "init-failure");
+        assert_eq!(classify("RFL-INIT: start \nKernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n", true, false, false, &[]).kind, BootKind::InitFailure);
         let hang = "RFL-INIT: start \nRFL-INIT: load forever\n";
         let v = classify(hang, false, true, false, &[]);
-        assert_eq!(v.kind, "hang");
+        assert_eq!(v.kind, BootKind::Hang);
         assert!(
             v.summary.contains("stuck loading module forever"),
             "{}",
@@ -793,26 +1056,38 @@ mod tests {
         );
         let v = classify(&modfail, true, false, false, &[]);
         assert_eq!(
-            (v.kind.as_str(), v.summary.as_str()),
-            ("module-failure", "load-failed rust_minimal: EINVAL (22)")
+            (v.kind, v.summary.as_str()),
+            (
+                BootKind::ModuleFailure,
+                "load-failed rust_minimal: EINVAL (22)"
+            )
         );
         let warn = CLEAN.replace(
             "RFL-INIT: done",
             "[    1.0] WARNING: CPU: 0 PID: 1 at samples/rust/w.rs:9\nRFL-INIT: done",
         );
-        assert_eq!(classify(&warn, true, false, false, &[]).kind, "warning");
+        assert_eq!(
+            classify(&warn, true, false, false, &[]).kind,
+            BootKind::Warning
+        );
         assert_eq!(
             classify("no init here\n", true, false, false, &[]).kind,
-            "init-failure"
+            BootKind::InitFailure
         );
-        assert_eq!(classify("", false, false, false, &[]).kind, "init-failure");
+        assert_eq!(
+            classify("", false, false, false, &[]).kind,
+            BootKind::InitFailure
+        );
     }
 
     #[test]
     fn an_oops_inside_kunit_is_not_the_boots() {
         let log = "KTAP version 1\n1..1\nOops: 0000 [#1]\nnot ok 1 t\nRFL-INIT: start \nRFL-INIT: done \n";
-        assert_eq!(classify(log, true, false, false, &[(0, 4)]).kind, "clean");
-        assert_eq!(classify(log, true, false, false, &[]).kind, "oops");
+        assert_eq!(
+            classify(log, true, false, false, &[(0, 4)]).kind,
+            BootKind::Clean
+        );
+        assert_eq!(classify(log, true, false, false, &[]).kind, BootKind::Oops);
     }
 
     #[test]
@@ -820,7 +1095,7 @@ mod tests {
         // QEMU killed at the deadline in the middle of a line.
         let cut = "RFL-INIT: start \nRFL-INIT: load rust_minimal\n[   12.3] rust_minimal: Am I the";
         let v = classify(cut, false, true, false, &[]);
-        assert_eq!(v.kind, "hang");
+        assert_eq!(v.kind, BootKind::Hang);
         assert_eq!(v.status, Status::Fail);
         assert!(v.summary.contains("rust_minimal"), "{}", v.summary);
     }
@@ -833,7 +1108,7 @@ mod tests {
         bytes.extend_from_slice(b"\nRFL-INIT: start \n\x00\xff\xfe\x1b[2J");
         let text = crate::stages::ktap::decode(&bytes);
         let v = classify(&text, false, true, false, &[]);
-        assert_eq!(v.kind, "hang", "{}", v.summary);
+        assert_eq!(v.kind, BootKind::Hang, "{}", v.summary);
         // Garbage alone, with QEMU gone: the init never ran.
         let v = classify(
             &crate::stages::ktap::decode(&bytes[..4096]),
@@ -842,7 +1117,7 @@ mod tests {
             false,
             &[],
         );
-        assert_eq!(v.kind, "init-failure");
+        assert_eq!(v.kind, BootKind::InitFailure);
         assert!(crate::stages::ktap::parse_all(&text)
             .iter()
             .all(|b| crate::stages::ktap::cases(b).is_empty()));
@@ -902,7 +1177,7 @@ mod tests {
         let console = read_console(&path);
         assert!(console.len() as u64 <= cap);
         let v = classify_run(&console, &end, &[]);
-        assert_eq!((v.status, v.kind.as_str()), (Status::Fail, "console-flood"));
+        assert_eq!((v.status, v.kind), (Status::Fail, BootKind::ConsoleFlood));
         assert_eq!(
             v.summary,
             "console exceeded 1 MiB: the kernel printed without end; QEMU killed"
@@ -911,7 +1186,7 @@ mod tests {
         // A panic before the flood is still the cause named.
         let panicked = format!("RFL-INIT: start \nKernel panic - not syncing: boom\n{console}");
         let v = classify_run(&panicked, &end, &[]);
-        assert_eq!(v.kind, "panic");
+        assert_eq!(v.kind, BootKind::Panic);
         assert!(
             v.summary.contains("console exceeded 1 MiB"),
             "{}",
@@ -924,7 +1199,10 @@ mod tests {
     fn markers_with_a_prefix_or_split_by_a_kernel_message() {
         // What a real arm64 console showed when the init's marker was written in pieces.
         let split = "Run /init as init process\nRFL-INIT: rust_doctests_kernel: The value is: 42\nstart \nRFL-INIT: load m\nRFL-INIT: loaded m\nRFL-INIT: unloaded m\nRFL-INIT: done \n";
-        assert_eq!(classify(split, true, false, true, &[]).kind, "clean");
+        assert_eq!(
+            classify(split, true, false, true, &[]).kind,
+            BootKind::Clean
+        );
         let stamped = "[    1.0] RFL-INIT: start\n[    1.1] RFL-INIT: load forever\n";
         let v = classify(stamped, false, true, false, &[]);
         assert!(
@@ -937,5 +1215,130 @@ mod tests {
             classify(failed, true, false, true, &[]).summary,
             "load-failed m: ENOENT (2)"
         );
+    }
+
+    /// A boot console of `base` with `extra` kernel lines printed before the init's end.
+    fn boot_with(extra: &str) -> String {
+        CLEAN.replace("RFL-INIT: done", &format!("{extra}RFL-INIT: done"))
+    }
+
+    fn stage_of(console: &str) -> StageResult {
+        boot_stage(
+            &classify(console, true, false, false, &[]),
+            1.0,
+            "console.log",
+        )
+    }
+
+    /// The base's own WARNING, printed with other timestamps, PIDs, CPUs and addresses, is
+    /// the same finding on the entry's boot, so pre-existing; a WARNING anywhere else is new,
+    /// even when the base's comes first on the console and names the verdict.
+    #[test]
+    fn the_same_warning_on_two_boots_is_preexisting_a_warning_elsewhere_is_not() {
+        use crate::model::health::assess;
+        use crate::model::outcome::{CellResult, Verdict};
+        let base_warning = "[    0.500000] WARNING: CPU: 0 PID: 1 at kernel/time/clocksource.c:123 clocksource_watchdog+0x12/0x40\n[    0.500100] RIP: 0010:clocksource_watchdog+0x12/0x40\n[    0.500200] ---[ end trace 0000000000000000 ]---\n";
+        let same = "[    0.612345] WARNING: CPU: 1 PID: 7 at kernel/time/clocksource.c:123 clocksource_watchdog+0x14/0x44\n[    0.612400] RIP: 0010:clocksource_watchdog+0x14/0x44\n[    0.612500] ---[ end trace 1a2b3c4d5e6f7a8b ]---\n";
+        let new = "[    1.234890] WARNING: CPU: 0 PID: 93 at samples/rust/rust_minimal.rs:30 rust_minimal_init+0x1a/0x30 [rust_minimal]\n[    1.235000] Modules linked in: rust_minimal(+)\n[    1.235300] ---[ end trace 0000000000000000 ]---\n";
+        let cell = |entry: &str, console: &str| -> CellResult {
+            serde_json::from_value(serde_json::json!({"schema": 2, "entry": entry, "base": "b", "arch": "x86_64",
+                "toolchain": {"name": "t", "versions": {}}, "stages": [stage_of(console)], "dir": "c", "started": "", "duration_s": 0.0}))
+            .unwrap()
+        };
+        let base = cell("base", &boot_with(base_warning));
+        assert_eq!(
+            base.stages[0].findings,
+            [BootFinding {
+                kind: BootKind::Warning,
+                identity: "kernel/time/clocksource.c:123".into(),
+                module: None
+            }]
+        );
+        let h = assess(&cell("e", &boot_with(same)), Some(&base));
+        assert_eq!(h.verdict, Verdict::Pass);
+        assert_eq!(
+            h.preexisting,
+            ["boot warning: kernel/time/clocksource.c:123"]
+        );
+
+        let both = stage_of(&boot_with(&format!("{same}{new}")));
+        assert!(both.summary.starts_with("warning: [    0.612345] WARNING"));
+        let h = assess(&cell("e", &boot_with(&format!("{same}{new}"))), Some(&base));
+        assert_eq!((h.verdict, h.stage), (Verdict::Fail, Some(Stage::Boot)));
+        assert_eq!(
+            h.summary,
+            "warning: samples/rust/rust_minimal.rs:30 [rust_minimal]"
+        );
+        // A module that failed to load is a finding too, even behind the base's WARNING.
+        let modfail = boot_with(same).replace(
+            "RFL-INIT: loaded rust_minimal",
+            "RFL-INIT: load-failed rust_minimal 22",
+        );
+        let h = assess(&cell("e", &modfail), Some(&base));
+        assert_eq!(h.verdict, Verdict::Fail);
+        assert_eq!(
+            h.summary,
+            "module-failure: load-failed rust_minimal: EINVAL (22) [rust_minimal]"
+        );
+    }
+
+    /// An oops that names no source line is known by its first line without numbers, and by
+    /// the module it faulted in; a panic by the module the init was loading.
+    #[test]
+    fn findings_name_what_stays_the_same_from_boot_to_boot() {
+        let oops = |addr: &str, module: &str| {
+            format!("[    2.0] BUG: kernel NULL pointer dereference, address: {addr}\n[    2.0] #PF: supervisor read access in kernel mode\n[    2.0] Oops: 0000 [#1] SMP NOPTI\n[    2.0] CPU: 0 UID: 0 PID: 93 Comm: init\n[    2.0] RIP: 0010:{module}_init+0x1a/0x30 [{module}]\n[    2.0] ---[ end trace 0000000000000000 ]---\n")
+        };
+        let f = |console: &str| classify(&boot_with(console), true, false, false, &[]).findings;
+        let a = f(&oops("0000000000000008", "rust_a"));
+        assert_eq!(
+            a,
+            [BootFinding {
+                kind: BootKind::Oops,
+                identity: "BUG: kernel NULL pointer dereference, address: _".into(),
+                module: Some("rust_a".into())
+            }],
+            "one finding for the whole report"
+        );
+        assert_eq!(f(&oops("0000000000000010", "rust_a")), a);
+        assert_ne!(f(&oops("0000000000000008", "rust_b")), a);
+        let panic = "RFL-INIT: start \nRFL-INIT: load bad\n[    3.1] rust_kernel: panicked at samples/rust/bad.rs:5:9:\n[    3.1] Oops: invalid opcode: 0000 [#1]\nKernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\n";
+        assert_eq!(
+            classify(panic, true, false, false, &[]).findings,
+            [BootFinding {
+                kind: BootKind::Panic,
+                identity: "samples/rust/bad.rs:5".into(),
+                module: Some("bad".into())
+            }],
+            "the oops that caused the panic is the panic"
+        );
+        let hang = classify(
+            "RFL-INIT: start \nRFL-INIT: load forever\n",
+            false,
+            true,
+            false,
+            &[],
+        );
+        assert_eq!(hang.findings[0].module.as_deref(), Some("forever"));
+    }
+
+    /// A kernel that WARNs without end gives one finding per distinct WARNING, at most
+    /// [`MAX_FINDINGS`], and the verdict still names the first.
+    #[test]
+    fn a_flood_of_warnings_gives_a_bounded_set_of_findings() {
+        let same = "[ 1.0] WARNING: CPU: 0 PID: 1 at kernel/x.c:1 f+0x1/0x2\n".repeat(10_000);
+        assert_eq!(
+            classify(&boot_with(&same), true, false, false, &[])
+                .findings
+                .len(),
+            1
+        );
+        let many: String = (0..10_000)
+            .map(|i| format!("[ 1.0] WARNING: CPU: 0 PID: 1 at kernel/x.c:{i} f+0x1/0x2\n"))
+            .collect();
+        let v = classify(&boot_with(&many), true, false, false, &[]);
+        assert_eq!(v.findings.len(), MAX_FINDINGS);
+        assert_eq!(v.findings[0].identity, "kernel/x.c:0");
+        assert_eq!(v.kind, BootKind::Warning);
     }
 }

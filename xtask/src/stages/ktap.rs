@@ -672,14 +672,15 @@ pub fn parse_all_limited(console: &str, max_tests: usize) -> Vec<Test> {
     out
 }
 
-pub use crate::model::outcome::Case;
+pub use crate::model::outcome::{Case, CaseStatus};
 
-pub fn status_word(s: Status) -> &'static str {
+/// A parsed test's status as results record it.
+pub fn case_status(s: Status) -> CaseStatus {
     match s {
-        Status::Success => "pass",
-        Status::Skipped => "skip",
-        Status::Crashed => "crash",
-        _ => "fail",
+        Status::Success => CaseStatus::Pass,
+        Status::Skipped => CaseStatus::Skip,
+        Status::Crashed => CaseStatus::Crash,
+        _ => CaseStatus::Fail,
     }
 }
 
@@ -706,8 +707,8 @@ fn flatten(t: &Test, path: &mut Vec<String>, out: &mut Vec<Case>) {
                 .strip_prefix(".location: ")?;
             Some(rest.trim().to_string())
         });
-        let status = status_word(sub.status);
-        let summary = if status == "pass" {
+        let status = case_status(sub.status);
+        let summary = if status == CaseStatus::Pass {
             String::new()
         } else {
             summarise(sub)
@@ -715,7 +716,7 @@ fn flatten(t: &Test, path: &mut Vec<String>, out: &mut Vec<Case>) {
         out.push(Case {
             suite: path.join("."),
             name: sub.name.clone(),
-            status: status.into(),
+            status,
             location,
             summary,
         });
@@ -775,7 +776,7 @@ mod tests {
     fn verdicts(log: &str) -> Vec<(String, String, String)> {
         cases(&parse_first(log))
             .into_iter()
-            .map(|c| (c.suite, c.name, c.status))
+            .map(|c| (c.suite, c.name, c.status.name().to_string()))
             .collect()
     }
 
@@ -798,11 +799,11 @@ mod tests {
     fn prefix_skip_and_missing_result_is_a_crash() {
         let log = "[    0.1] boot\n[    0.2] KTAP version 1\n[    0.2] 1..1\n[    0.3]     # Subtest: s\n[    0.3]     1..3\n[    0.3]     ok 1 a # SKIP no hw\n[    0.4]     # b.location: rust/kernel/x.rs:7\n[    0.4]     not ok 2 b\n[    0.5] Oops: general protection fault\n";
         let c = cases(&parse_first(log));
-        assert_eq!(c[0].status, "skip");
+        assert_eq!(c[0].status, CaseStatus::Skip);
         assert_eq!(c[0].summary, "no hw");
-        assert_eq!(c[1].status, "fail");
+        assert_eq!(c[1].status, CaseStatus::Fail);
         assert_eq!(c[1].location.as_deref(), Some("rust/kernel/x.rs:7"));
-        assert_eq!(c[2].status, "crash");
+        assert_eq!(c[2].status, CaseStatus::Crash);
     }
 
     #[test]
@@ -827,7 +828,7 @@ mod tests {
         let log = "KTAP version 1\n1..2\n    KTAP version 1\n    # Subtest: s\n    1..3\n    ok 1 a\n    ok 2 b\n    not o";
         let got: Vec<(String, String, String)> = cases(&parse_first(log))
             .into_iter()
-            .map(|c| (c.suite, c.name, c.status))
+            .map(|c| (c.suite, c.name, c.status.name().to_string()))
             .collect();
         let want: Vec<(String, String, String)> = [
             ("s", "a", "pass"),
@@ -884,13 +885,13 @@ mod tests {
             .filter(|c| c.name == "ktap-limit")
             .collect::<Vec<_>>();
         assert_eq!(marker.len(), 1, "one marker");
-        assert_eq!(marker[0].status, "crash");
+        assert_eq!(marker[0].status, CaseStatus::Crash);
         assert!(
             marker[0].summary.contains("more than 100000 KTAP tests"),
             "{}",
             marker[0].summary
         );
-        assert!(all.iter().all(|c| c.status != "pass"));
+        assert!(all.iter().all(|c| c.status != CaseStatus::Pass));
         // Only empty blocks: the budget counts blocks too.
         let empties = parse_all_limited(&"KTAP version 1\n".repeat(5000), 1000);
         assert!(empties.len() <= 1000, "{}", empties.len());
@@ -900,12 +901,12 @@ mod tests {
             .filter(|c| c.name == "ktap-limit")
             .collect();
         assert_eq!(limit.len(), 1);
-        assert_eq!(limit[0].status, "crash");
+        assert_eq!(limit[0].status, CaseStatus::Crash);
         // A console under the budget is parsed whole, with no marker.
         let ok = "KTAP version 1\n1..2\nok 1 a\nok 2 b\n".repeat(10);
         let c: Vec<Case> = parse_all_limited(&ok, 31).iter().flat_map(cases).collect();
         assert_eq!(c.len(), 20);
-        assert!(c.iter().all(|c| c.status == "pass"));
+        assert!(c.iter().all(|c| c.status == CaseStatus::Pass));
     }
 
     #[test]
@@ -914,11 +915,10 @@ mod tests {
         let one = "[  1.0] KTAP version 1\n[  1.0] 1..1\n[  1.0]     KTAP version 1\n[  1.0]     # Subtest: m\n[  1.0]     1..2\n[  1.0]     ok 1 a\n[  1.0]     not ok 2 b\n[  1.0] not ok 1 m\nnoise\n";
         let blocks = parse_all(&one.repeat(2000));
         assert_eq!(blocks.len(), 2000);
-        assert!(blocks.iter().all(|b| cases(b)
+        assert!(blocks
             .iter()
-            .map(|c| c.status.as_str())
-            .collect::<Vec<_>>()
-            == ["pass", "fail"]));
+            .all(|b| cases(b).iter().map(|c| c.status).collect::<Vec<_>>()
+                == [CaseStatus::Pass, CaseStatus::Fail]));
     }
 
     #[test]
