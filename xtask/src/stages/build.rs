@@ -165,15 +165,13 @@ impl Kbuild<'_> {
                     );
                 } else {
                     r.fault = Some(Fault::Toolchain);
-                    let why: Vec<&str> = text
-                        .lines()
-                        .filter(|l| l.contains("***") && !l.trim_matches(['*', ' ']).is_empty())
-                        .take(4)
-                        .collect();
-                    r.summary = format!(
-                        "make rustavailable failed: {}",
-                        why.join(" ").replace("***", "").trim()
-                    );
+                    r.diagnostics = checks::build_diagnostics(&text, &self.src_prefix());
+                    let why = r
+                        .diagnostics
+                        .iter()
+                        .find(|d| d.level == "error")
+                        .map_or_else(|| tail_summary(&text), |d| d.message.clone());
+                    r.summary = format!("make rustavailable failed: {why}");
                 }
                 r
             }
@@ -208,12 +206,22 @@ impl Kbuild<'_> {
             match proc::run_logged(&mut cmd, &self.log(log), Some(Duration::from_secs(600))) {
                 Ok(o) if o.success() => {}
                 Ok(o) => {
+                    // Kconfig says why it stopped (a .config line, a Kconfig file, the
+                    // toolchain it probes); the exit status alone says nothing.
+                    let text = std::fs::read(self.log(log))
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    let diagnostics = checks::tool_diagnostics(&text, &self.src_prefix());
+                    let why = checks::cause(&diagnostics)
+                        .filter(|_| !o.timed_out)
+                        .unwrap_or_else(|| o.describe());
                     let mut r = StageResult::new(
                         Stage::Config,
                         Status::Fail,
-                        format!("`{}` failed: {}", proc::display_command(&cmd), o.describe()),
+                        format!("`{}` failed: {why}", proc::display_command(&cmd)),
                     )
                     .with_log(log);
+                    r.diagnostics = diagnostics;
                     r.duration_s = start.elapsed().as_secs_f64();
                     return r;
                 }
@@ -309,17 +317,8 @@ impl Kbuild<'_> {
                     if r.fault == Some(Fault::Harness) {
                         r.status = Status::Error;
                     }
-                    let errs: Vec<_> = r
-                        .diagnostics
-                        .iter()
-                        .filter(|d| d.level == "error")
-                        .cloned()
-                        .collect();
-                    r.summary = if errs.is_empty() {
-                        tail_summary(&text)
-                    } else {
-                        checks::summarise(&errs, 3)
-                    };
+                    r.summary =
+                        checks::cause(&r.diagnostics).unwrap_or_else(|| tail_summary(&text));
                 }
                 r
             }

@@ -1,4 +1,6 @@
-//! Diagnostics out of build, clippy, rustdoc and rustfmt logs, as file:line:message. Pure.
+//! Diagnostics out of the logs of the tools a kernel build runs (rustc, clang, bindgen,
+//! ld.lld, objtool, modpost, Kconfig, `make rustavailable`) and of clippy, rustdoc and
+//! rustfmt, as file:line:message. Pure.
 
 use std::sync::OnceLock;
 
@@ -10,7 +12,19 @@ struct Res {
     rust_head: Regex,
     rust_loc: Regex,
     clang: Regex,
+    clang_driver: Regex,
+    kconfig_warning: Regex,
+    kconfig_error: Regex,
+    objtool: Regex,
+    modpost: Regex,
+    modpost_symbol: Regex,
+    modpost_object: Regex,
+    modpost_module: Regex,
     ld: Regex,
+    ld_source: Regex,
+    bindgen: Regex,
+    panic: Regex,
+    make_no_rule: Regex,
     make_err: Regex,
     fmt_diff: Regex,
 }
@@ -26,7 +40,37 @@ fn res() -> &'static Res {
             r"^([^\s:]+\.(?:c|h|S|rs|lds)):(\d+):(\d+): (error|warning|fatal error): (.*)$",
         )
         .unwrap(),
-        ld: Regex::new(r"^ld\.lld: error: (.*)$").unwrap(),
+        // The driver itself: `clang-19: error: unknown argument: '-fno-such'`
+        clang_driver: Regex::new(r"^clang(?:-\d+)?: (error|warning): (.*)$").unwrap(),
+        // conf_warning() and menu.c: `.config:2:warning: symbol value 'maybe' invalid for RUST`
+        kconfig_warning: Regex::new(r"^(\S+):(\d+):warning: (.*)$").unwrap(),
+        // The Kconfig parser and preprocessor stop at `scripts/Kconfig.include:51: Sorry, …`
+        // or `arch/x86/Kconfig:12: error: choice member must be bool`.
+        kconfig_error: Regex::new(r"^(\S*Kconfig[^\s:]*):(\d+): (?:error: )?(.+)$").unwrap(),
+        // tools/objtool/include/objtool/warn.h: "%s: %s: objtool[ [file:line]]: %s"
+        objtool: Regex::new(r"^(\S+): (warning|error): objtool(?: \[[^\]]*\])?: (.*)$").unwrap(),
+        // scripts/mod/modpost.c modpost_log(): "ERROR: " or "WARNING: ", then "modpost: "
+        modpost: Regex::new(r"^(ERROR|WARNING): modpost: (.*)$").unwrap(),
+        // `"sym" [samples/rust/rust_minimal.ko] undefined!` and the other per-symbol messages
+        modpost_symbol: Regex::new(r#"^("[^"]+") \[([^\]\s]+\.ko)\] (.*)$"#).unwrap(),
+        // `missing MODULE_LICENSE() in drivers/x/nolic.o`
+        modpost_object: Regex::new(r"^(.*) in (\S+\.o)$").unwrap(),
+        // `samples/rust/rust_minimal: section mismatch in reference: …`
+        modpost_module: Regex::new(r#"^([^\s:"]+): (.*)$"#).unwrap(),
+        // `ld.lld: error: undefined symbol: foo`, also as `ld.lld-19` when called by that name
+        ld: Regex::new(r"^ld\.lld(?:-\d+)?: (error|warning): (.*)$").unwrap(),
+        // `>>> referenced by use.c:4 (/src/drivers/x/use.c:4)`, `>>> defined at …`
+        ld_source: Regex::new(r"^(?:referenced by|defined at) .*\(([^()\s]+):(\d+)\)$").unwrap(),
+        // bindgen's own failures; libclang's come before it in clang's form.
+        bindgen: Regex::new(r"^Unable to generate bindings: (.*)$").unwrap(),
+        // A Rust host tool (bindgen, a proc macro, rustc itself) that panicked:
+        // `thread 'main' (24691) panicked at main.rs:3:14:` then the message on the next line.
+        panic: Regex::new(r"^thread '([^']+)'(?: \(\d+\))? panicked at (.*?)(:?)$").unwrap(),
+        // GNU make's own reason, e.g. a Makefile naming an object that has no source.
+        make_no_rule: Regex::new(
+            r"^make(?:\[\d+\])?: \*\*\* (No rule to make target .*?)\.?\s+Stop\.$",
+        )
+        .unwrap(),
         make_err: Regex::new(r"^make\[\d+\]: \*\*\* \[(?:[^\]]*?):\d+: ([^\]]+)\] Error").unwrap(),
         // rustfmt --check: `Diff in /abs/path/file.rs:12:` or `Diff in /abs/file.rs at line 12:`
         fmt_diff: Regex::new(r"^Diff in (\S+?)(?::(\d+):| at line (\d+):)").unwrap(),
@@ -40,47 +84,59 @@ fn rel(path: &str, src_prefix: &str) -> String {
     p.strip_prefix("./").unwrap_or(p).to_string()
 }
 
+/// A diagnostic that names no source line: the file, if any, is an object or a module.
+fn said(file: Option<String>, level: &str, message: String) -> Diagnostic {
+    Diagnostic {
+        file,
+        line: None,
+        col: None,
+        level: level.to_string(),
+        message,
+    }
+}
+
+fn push_new(out: &mut Vec<Diagnostic>, d: Diagnostic) {
+    if !out.contains(&d) {
+        out.push(d);
+    }
+}
+
 /// Rust (rustc, clippy, rustdoc) diagnostics: a header line then a `-->` location.
 /// Summary lines such as "warning: 3 warnings emitted" are not diagnostics.
 pub fn rust_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
-    let r = res();
     let lines: Vec<&str> = log.lines().collect();
     let mut out = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        let Some(c) = r.rust_head.captures(l) else {
-            continue;
-        };
-        let msg = c[3].trim().to_string();
-        if is_summary(&msg) {
-            continue;
-        }
-        let loc = lines[i + 1..]
-            .iter()
-            .take(4)
-            .find_map(|n| r.rust_loc.captures(n));
-        let d = Diagnostic {
-            file: loc.as_ref().map(|m| rel(&m[1], src_prefix)),
-            line: loc.as_ref().and_then(|m| m[2].parse().ok()),
-            col: loc.as_ref().and_then(|m| m[3].parse().ok()),
-            level: c[1].to_string(),
-            message: match c.get(2) {
-                Some(code) => format!(
-                    "{}{}",
-                    code.as_str(),
-                    if msg.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" {msg}")
-                    }
-                ),
-                None => msg,
-            },
-        };
-        if !out.contains(&d) {
-            out.push(d);
+    for i in 0..lines.len() {
+        if let Some(d) = rust_at(&lines, i, src_prefix) {
+            push_new(&mut out, d);
         }
     }
     out
+}
+
+/// The Rust diagnostic whose header is line `i`; its location follows within 4 lines.
+fn rust_at(lines: &[&str], i: usize, src_prefix: &str) -> Option<Diagnostic> {
+    let r = res();
+    let c = r.rust_head.captures(lines[i])?;
+    let msg = c[3].trim().to_string();
+    if is_summary(&msg) {
+        return None;
+    }
+    let loc = lines[i + 1..]
+        .iter()
+        .take(4)
+        .find_map(|n| r.rust_loc.captures(n));
+    Some(Diagnostic {
+        file: loc.as_ref().map(|m| rel(&m[1], src_prefix)),
+        line: loc.as_ref().and_then(|m| m[2].parse().ok()),
+        col: loc.as_ref().and_then(|m| m[3].parse().ok()),
+        level: c[1].to_string(),
+        message: match c.get(2) {
+            Some(code) if msg.is_empty() => code.as_str().to_string(),
+            Some(code) => format!("{} {msg}", code.as_str()),
+            None => msg,
+        },
+    })
 }
 
 fn is_summary(msg: &str) -> bool {
@@ -91,52 +147,238 @@ fn is_summary(msg: &str) -> bool {
         || m.contains("generated") && m.contains("warning")
 }
 
-/// Build log → diagnostics: Rust's and clang's, linker errors, and make's failing targets
-/// when nothing better was found.
+/// Build log → diagnostics, each tool's in the order it printed them. make's own
+/// `*** [...] Error` lines only echo a failure that a tool explained above them, so they are
+/// kept only when no tool said anything at error level.
 pub fn build_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
-    let r = res();
-    let mut out = rust_diagnostics(log, src_prefix);
-    for l in log.lines() {
-        if let Some(c) = r.clang.captures(l) {
-            let level = if c[4].starts_with("fatal") {
-                "error".to_string()
-            } else {
-                c[4].to_string()
-            };
-            let d = Diagnostic {
-                file: Some(rel(&c[1], src_prefix)),
-                line: c[2].parse().ok(),
-                col: c[3].parse().ok(),
-                level,
-                message: c[5].trim().to_string(),
-            };
-            if !out.contains(&d) {
-                out.push(d);
-            }
-        } else if let Some(c) = r.ld.captures(l) {
-            out.push(Diagnostic {
-                file: None,
-                line: None,
-                col: None,
-                level: "error".into(),
-                message: format!("ld.lld: {}", c[1].trim()),
-            });
-        }
-    }
+    let mut out = tool_diagnostics(log, src_prefix);
     if !out.iter().any(|d| d.level == "error") {
-        for l in log.lines() {
-            if let Some(c) = r.make_err.captures(l) {
-                out.push(Diagnostic {
-                    file: None,
-                    line: None,
-                    col: None,
-                    level: "error".into(),
-                    message: format!("make target {} failed", &c[1]),
-                });
-            }
-        }
+        out.extend(make_failures(log));
     }
     out
+}
+
+/// What the tools a kernel build runs said, without make's echo of their failures.
+pub fn tool_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
+    let lines: Vec<&str> = log.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let (found, spans) = tool_at(&lines, i, src_prefix);
+        if let Some(d) = found {
+            push_new(&mut out, d);
+        }
+        i += spans;
+    }
+    fail_section_mismatches(&mut out);
+    out
+}
+
+/// The diagnostic a tool starts on line `i`, if any, and how many lines it spans (at least 1).
+fn tool_at(lines: &[&str], i: usize, src_prefix: &str) -> (Option<Diagnostic>, usize) {
+    let spanning = ld_at(lines, i, src_prefix)
+        .or_else(|| panic_at(lines, i))
+        .or_else(|| stars_at(lines, i));
+    if let Some((d, n)) = spanning {
+        return (Some(d), n);
+    }
+    let l = lines[i];
+    let d = rust_at(lines, i, src_prefix)
+        .or_else(|| clang(l, src_prefix))
+        .or_else(|| kconfig(l, src_prefix))
+        .or_else(|| objtool(l, src_prefix))
+        .or_else(|| modpost(l))
+        .or_else(|| bindgen(l))
+        .or_else(|| make_no_rule(l));
+    (d, 1)
+}
+
+/// clang on a file (`x.c:4:9: error: …`), or the clang driver (`clang-19: error: …`).
+fn clang(l: &str, src_prefix: &str) -> Option<Diagnostic> {
+    let r = res();
+    if let Some(c) = r.clang_driver.captures(l) {
+        return Some(said(None, &c[1], format!("clang: {}", c[2].trim())));
+    }
+    let c = r.clang.captures(l)?;
+    Some(Diagnostic {
+        file: Some(rel(&c[1], src_prefix)),
+        line: c[2].parse().ok(),
+        col: c[3].parse().ok(),
+        level: if c[4].starts_with("fatal") {
+            "error"
+        } else {
+            &c[4]
+        }
+        .to_string(),
+        message: c[5].trim().to_string(),
+    })
+}
+
+/// Kconfig's warnings on a Kconfig file or a .config (`.config:2:warning: …`), and the
+/// parser's and preprocessor's errors, which stop it (`scripts/Kconfig.include:51: Sorry, …`).
+fn kconfig(l: &str, src_prefix: &str) -> Option<Diagnostic> {
+    let r = res();
+    let (c, level) = match r.kconfig_warning.captures(l) {
+        Some(c) => (c, "warning"),
+        None => (r.kconfig_error.captures(l)?, "error"),
+    };
+    Some(Diagnostic {
+        file: Some(rel(&c[1], src_prefix)),
+        line: c[2].parse().ok(),
+        col: None,
+        level: level.to_string(),
+        message: c[3].trim().to_string(),
+    })
+}
+
+/// `samples/rust/rust_minimal.o: error: objtool: sym+0x5: unannotated intra-function call`:
+/// the object is the file, the symbol and offset stay in the message.
+fn objtool(l: &str, src_prefix: &str) -> Option<Diagnostic> {
+    let c = res().objtool.captures(l)?;
+    let msg = &c[3];
+    // --verbose adds an indented backtrace under a finding and a count of the warnings
+    // --werror upgraded: neither is a finding of its own.
+    if msg.starts_with(' ') || msg.ends_with("upgraded to errors") {
+        return None;
+    }
+    Some(said(
+        Some(rel(&c[1], src_prefix)),
+        &c[2],
+        format!("objtool: {}", msg.trim()),
+    ))
+}
+
+/// `ERROR: modpost: "sym" [m.ko] undefined!` and modpost's other messages; the module or
+/// object they name becomes the file.
+fn modpost(l: &str) -> Option<Diagnostic> {
+    let r = res();
+    let c = r.modpost.captures(l)?;
+    let level = if &c[1] == "ERROR" { "error" } else { "warning" };
+    let text = c[2].trim();
+    let (file, msg) = if let Some(s) = r.modpost_symbol.captures(text) {
+        (Some(s[2].to_string()), format!("{} {}", &s[1], &s[3]))
+    } else if let Some(o) = r.modpost_object.captures(text) {
+        (Some(o[2].to_string()), o[1].to_string())
+    } else if let Some(m) = r.modpost_module.captures(text) {
+        (Some(m[1].to_string()), m[2].to_string())
+    } else {
+        (None, text.to_string())
+    };
+    Some(said(file, level, format!("modpost: {msg}")))
+}
+
+/// modpost reports each section mismatch as a warning, then fails the build with
+/// "Section mismatches detected." unless CONFIG_SECTION_MISMATCH_WARN_ONLY: the mismatches
+/// are then the errors, and that closing line adds nothing to them.
+fn fail_section_mismatches(out: &mut Vec<Diagnostic>) {
+    let Some(closing) = out
+        .iter()
+        .position(|d| d.message == "modpost: Section mismatches detected.")
+    else {
+        return;
+    };
+    let mut mismatches = out
+        .iter_mut()
+        .filter(|d| {
+            d.message
+                .starts_with("modpost: section mismatch in reference")
+        })
+        .peekable();
+    if mismatches.peek().is_none() {
+        return;
+    }
+    mismatches.for_each(|d| d.level = "error".into());
+    out.remove(closing);
+}
+
+/// ld.lld's diagnostic and the `>>>` lines under it, folded in: the first source location
+/// they give becomes the file:line, the objects and functions go into the message.
+fn ld_at(lines: &[&str], i: usize, src_prefix: &str) -> Option<(Diagnostic, usize)> {
+    let r = res();
+    let c = r.ld.captures(lines[i])?;
+    let mut d = said(None, &c[1], format!("ld.lld: {}", c[2].trim()));
+    let more: Vec<&str> = lines[i + 1..]
+        .iter()
+        .map_while(|l| l.strip_prefix(">>>"))
+        .map(str::trim)
+        .collect();
+    let mut places = Vec::new();
+    for m in &more {
+        if let Some(s) = r.ld_source.captures(m) {
+            if d.file.is_none() {
+                d.file = Some(rel(&s[1], src_prefix));
+                d.line = s[2].parse().ok();
+            }
+        } else if !m.starts_with("referenced by ") && !m.starts_with("defined at ") {
+            // Without debug info those name only a file's base name; the object follows.
+            places.push(*m);
+        }
+    }
+    if !places.is_empty() {
+        d.message = format!("{} ({})", d.message, places.join(", "));
+    }
+    Some((d, 1 + more.len()))
+}
+
+/// A Rust host tool that panicked. Since Rust 1.73 the message is on the line after
+/// `thread 'main' panicked at <location>:`; before, it was on the same line.
+fn panic_at(lines: &[&str], i: usize) -> Option<(Diagnostic, usize)> {
+    let c = res().panic.captures(lines[i])?;
+    let next = lines.get(i + 1).map(|m| m.trim()).filter(|m| !m.is_empty());
+    let (what, n) = match next {
+        Some(m) if !c[3].is_empty() => (format!("{}: {m}", &c[2]), 2),
+        _ => (c[2].to_string(), 1),
+    };
+    let msg = format!("thread '{}' panicked at {what}", &c[1]);
+    Some((said(None, "error", msg), n))
+}
+
+/// A paragraph of `***` lines, as Kconfig, the top Makefile and `make rustavailable`
+/// (scripts/rust_is_available.sh) write them; a bare `***` ends it. Advice ("Please see …")
+/// is a note, anything else says what failed.
+fn stars_at(lines: &[&str], i: usize) -> Option<(Diagnostic, usize)> {
+    let paragraph: Vec<&str> = lines[i..].iter().map_while(|l| stars_text(l)).collect();
+    let first = paragraph.first()?;
+    let level = if first.starts_with("Please ") {
+        "note"
+    } else {
+        "error"
+    };
+    let words: Vec<&str> = paragraph
+        .iter()
+        .flat_map(|t| t.split_whitespace())
+        .collect();
+    Some((said(None, level, words.join(" ")), paragraph.len()))
+}
+
+/// The text of a `***` line, None for a bare one or any other line.
+fn stars_text(l: &str) -> Option<&str> {
+    l.strip_prefix("***")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// bindgen's own failure. When libclang diagnosed the header, bindgen repeats clang's lines,
+/// which were already taken as they came.
+fn bindgen(l: &str) -> Option<Diagnostic> {
+    let c = res().bindgen.captures(l)?;
+    let msg = c[1].trim();
+    (!msg.starts_with("clang diagnosed error:"))
+        .then(|| said(None, "error", format!("bindgen: {msg}")))
+}
+
+/// make's own reason to stop, as opposed to its echo of a recipe that failed.
+fn make_no_rule(l: &str) -> Option<Diagnostic> {
+    let c = res().make_no_rule.captures(l)?;
+    Some(said(None, "error", format!("make: {}", &c[1])))
+}
+
+/// make's `*** [...] Error` lines, the failing targets from the innermost make outwards.
+fn make_failures(log: &str) -> Vec<Diagnostic> {
+    log.lines()
+        .filter_map(|l| res().make_err.captures(l))
+        .map(|c| said(None, "error", format!("make target {} failed", &c[1])))
+        .collect()
 }
 
 /// rustfmtcheck output → one diagnostic per reported hunk.
@@ -168,6 +410,17 @@ pub fn summarise(diags: &[Diagnostic], n: usize) -> String {
     } else {
         shown.join("; ")
     }
+}
+
+/// A failed step's summary: the first error a tool printed, as the tool put it, and how many
+/// more errors followed. None when no error was recognised.
+pub fn cause(diags: &[Diagnostic]) -> Option<String> {
+    let errors: Vec<Diagnostic> = diags
+        .iter()
+        .filter(|d| d.level == "error")
+        .cloned()
+        .collect();
+    (!errors.is_empty()).then(|| summarise(&errors, 1))
 }
 
 #[cfg(test)]
@@ -232,5 +485,244 @@ make[4]: *** [/src/scripts/Makefile.build:300: samples/rust/rust_minimal.o] Erro
         let d = build_diagnostics(RUSTC, "/src");
         assert!(summarise(&d, 1).starts_with("samples/rust/rust_minimal.rs:25: error"));
         assert!(summarise(&d, 1).ends_with("(+1 more)"));
+    }
+}
+
+#[cfg(test)]
+mod tool_tests {
+    //! Fixtures in testdata/ hold real output of each tool, run on small inputs in /tmp:
+    //! rustc 1.95, clang-19 and ld.lld (19) on tiny files; objtool, modpost and Kconfig's
+    //! conf binaries as built by a 7.2 kernel build (x86_64), on small objects and a broken
+    //! .config; bindgen 0.73.2; the 7.2 scripts/rust_is_available.sh with a too-old rustc; and a
+    //! tiny Rust program's panic standing for bindgen's (both print std's panic message).
+    //! The kbuild lines around them (`  RUSTC …`, `make[N]: *** […] Error N`) are written in
+    //! GNU make's and kbuild's format, with the 7.2 Makefiles' line numbers.
+    use super::*;
+
+    const OBJTOOL: &str = include_str!("testdata/objtool.log");
+    const MODPOST: &str = include_str!("testdata/modpost.log");
+    const MODPOST_LICENSE: &str = include_str!("testdata/modpost-license.log");
+    const LD: &str = include_str!("testdata/ld.lld.log");
+    const LD_SUFFIXED: &str = include_str!("testdata/ld.lld-suffixed.log");
+    const RUSTC: &str = include_str!("testdata/rustc.log");
+    const CLANG: &str = include_str!("testdata/clang.log");
+    const KCONFIG: &str = include_str!("testdata/kconfig.log");
+    const KCONFIG_INCLUDE: &str = include_str!("testdata/kconfig-include.log");
+    const RUSTAVAILABLE: &str = include_str!("testdata/rustavailable.log");
+    const BINDGEN: &str = include_str!("testdata/bindgen.log");
+    const PANIC: &str = include_str!("testdata/panic.log");
+
+    fn rendered(d: &[Diagnostic]) -> Vec<String> {
+        d.iter().map(|d| d.render()).collect()
+    }
+
+    #[test]
+    fn objtool_findings_name_the_object_and_the_symbol() {
+        let d = build_diagnostics(OBJTOOL, "/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "samples/rust/rust_minimal.o: error: objtool: _RNvCs1_12rust_minimal4init+0x5: unannotated intra-function call",
+                "drivers/x/fall.o: warning: objtool: a_fn() falls through to next function b_fn()",
+            ]
+        );
+    }
+
+    #[test]
+    fn modpost_messages_name_the_module_or_object() {
+        let d = build_diagnostics(MODPOST, "/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "samples/rust/rust_minimal: error: modpost: section mismatch in reference: holder+0x0 (section: .data) -> init_fn (section: .init.text)",
+                "samples/rust/rust_minimal.ko: error: modpost: \"rust_helper_missing\" undefined!",
+            ],
+            "the mismatch fails the build, so it is an error and the closing line is gone"
+        );
+        let d = build_diagnostics(MODPOST_LICENSE, "/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "drivers/x/nolic.o: error: modpost: missing MODULE_LICENSE()",
+                "drivers/x/nolic.o: warning: modpost: missing MODULE_DESCRIPTION()",
+            ]
+        );
+    }
+
+    #[test]
+    fn section_mismatches_stay_warnings_when_modpost_does_not_fail_on_them() {
+        let mismatch = MODPOST
+            .lines()
+            .find(|l| l.contains("section mismatch"))
+            .unwrap();
+        let d = build_diagnostics(mismatch, "/src/");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].level, "warning");
+    }
+
+    #[test]
+    fn ld_lld_folds_its_referenced_by_lines_into_the_error() {
+        let d = build_diagnostics(LD, "/tmp/h-diag/ld/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "drivers/x/use.c:4: error: ld.lld: undefined symbol: rust_helper_gone (vmlinux.o:(entry), vmlinux.o:(entry2))",
+                "drivers/x/use.c:4: error: ld.lld: undefined symbol: other_gone (vmlinux.o:(entry))",
+            ]
+        );
+        let d = build_diagnostics(LD_SUFFIXED, "/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "warning: ld.lld: unknown -z value: nosuchopt",
+                "error: ld.lld: undefined symbol: rust_helper_gone (drivers/x/nodbg.o:(entry), drivers/x/nodbg.o:(entry2))",
+                "error: ld.lld: undefined symbol: other_gone (drivers/x/nodbg.o:(entry))",
+            ],
+            "without debug info lld names no source line, only the objects"
+        );
+    }
+
+    #[test]
+    fn rustc_diagnostics_keep_file_line_and_column() {
+        let d = build_diagnostics(RUSTC, "/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "samples/rust/rust_warn.rs:3: warning: unused variable: `x`",
+                "samples/rust/rust_minimal.rs:4: error: [E0425] cannot find value `nope` in this scope",
+            ]
+        );
+        assert_eq!((d[1].line, d[1].col), (Some(4), Some(5)));
+    }
+
+    #[test]
+    fn clang_diagnostics_keep_file_line_and_column_and_the_driver_says_its_own() {
+        let d = build_diagnostics(CLANG, "/tmp/h-diag/cc/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "drivers/x/x.c:4: error: use of undeclared identifier 'undeclared_y'",
+                "drivers/x/x.c:6: warning: unused variable 'unused' [-Wunused-variable]",
+                "error: clang: unknown argument: '-fno-such'",
+            ]
+        );
+        assert_eq!(d[0].col, Some(9));
+    }
+
+    #[test]
+    fn kconfig_warnings_name_the_file_and_line_and_its_failure_is_the_error() {
+        let d = build_diagnostics(KCONFIG, "/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "init/Kconfig:203: warning: 'PAHOLE_VERSION': number is invalid",
+                ".config:2: warning: symbol value 'maybe' invalid for RUST",
+                ".config:3: warning: symbol value 'abc' invalid for HZ",
+                ".config:4: warning: unexpected data: garbage line",
+                "error: Error during sync of the configuration.",
+            ]
+        );
+        let d = build_diagnostics(KCONFIG_INCLUDE, "/src/");
+        assert_eq!(
+            rendered(&d),
+            ["scripts/Kconfig.include:51: error: Sorry, this assembler is not supported."]
+        );
+    }
+
+    #[test]
+    fn rustavailable_paragraphs_read_as_one_line_each() {
+        let d = build_diagnostics(RUSTAVAILABLE, "/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "error: Rust compiler './old-rustc' is too old. Your version: 1.60.0 Minimum version: 1.85.0",
+                "note: Please see Documentation/rust/quick-start.rst for details on how to set up the Rust support.",
+            ]
+        );
+    }
+
+    #[test]
+    fn bindgen_failures_give_libclang_line_once_and_bindgen_own_ones() {
+        let d = build_diagnostics(BINDGEN, "/tmp/h-diag/bg/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "rust/bindings/bindings_helper.h:1: error: 'linux/nope.h' file not found",
+                "error: bindgen: header 'src/rust/missing.h' does not exist.",
+                "error: unexpected argument '--no-such-flag' found",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panicking_host_tool_gives_its_message_without_the_thread_id() {
+        let d = build_diagnostics(PANIC, "/src/");
+        assert_eq!(
+            rendered(&d),
+            ["error: thread 'main' panicked at main.rs:3:14: index out of bounds: the len is 0 but the index is 3"]
+        );
+    }
+
+    #[test]
+    fn make_noise_around_one_real_cause_gives_that_cause_as_summary() {
+        // The case users reported: modpost's undefined symbol under `make target
+        // Module.symvers failed`.
+        let undefined: String = MODPOST
+            .lines()
+            .filter(|l| !l.contains("ection mismatch") && !l.starts_with("Set CONFIG"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        for (log, prefix, first) in [
+            (OBJTOOL, "/src/", "samples/rust/rust_minimal.o: error: objtool: _RNvCs1_12rust_minimal4init+0x5: unannotated intra-function call"),
+            (MODPOST, "/src/", "samples/rust/rust_minimal: error: modpost: section mismatch"),
+            (&undefined, "/src/", "samples/rust/rust_minimal.ko: error: modpost: \"rust_helper_missing\" undefined!"),
+            (MODPOST_LICENSE, "/src/", "drivers/x/nolic.o: error: modpost: missing MODULE_LICENSE()"),
+            (LD, "/tmp/h-diag/ld/", "drivers/x/use.c:4: error: ld.lld: undefined symbol: rust_helper_gone"),
+            (RUSTC, "/src/", "samples/rust/rust_minimal.rs:4: error: [E0425]"),
+            (KCONFIG, "/src/", "error: Error during sync of the configuration."),
+            (KCONFIG_INCLUDE, "/src/", "scripts/Kconfig.include:51: error: Sorry"),
+            (RUSTAVAILABLE, "/src/", "error: Rust compiler './old-rustc' is too old."),
+            (BINDGEN, "/tmp/h-diag/bg/src/", "rust/bindings/bindings_helper.h:1: error:"),
+        ] {
+            let d = build_diagnostics(log, prefix);
+            assert!(!d.iter().any(|d| d.message.starts_with("make target")), "{d:?}");
+            let summary = cause(&d).unwrap();
+            assert!(summary.starts_with(first), "{summary}");
+        }
+    }
+
+    #[test]
+    fn a_log_with_only_make_noise_keeps_the_make_lines() {
+        let log =
+            "make[4]: *** [/src/scripts/Makefile.build:365: samples/rust/rust_minimal.o] Error 1
+make[4]: *** Deleting file 'samples/rust/rust_minimal.o'
+make[3]: *** [/src/scripts/Makefile.build:555: samples/rust] Error 2
+make[2]: *** Waiting for unfinished jobs....
+make: *** [/src/Makefile:260: __sub-make] Error 2
+";
+        let d = build_diagnostics(log, "/src/");
+        assert_eq!(
+            rendered(&d),
+            [
+                "error: make target samples/rust/rust_minimal.o failed",
+                "error: make target samples/rust failed",
+            ]
+        );
+        assert_eq!(
+            cause(&d).as_deref(),
+            Some("error: make target samples/rust/rust_minimal.o failed (+1 more)")
+        );
+    }
+
+    #[test]
+    fn make_finding_no_rule_for_a_target_is_a_cause_of_its_own() {
+        // GNU make's format (remake.c): "No rule to make target '%s', needed by '%s'.  Stop."
+        let log = "make[4]: *** No rule to make target 'drivers/x/y.o', needed by 'drivers/x/built-in.a'.  Stop.
+make[3]: *** [/src/scripts/Makefile.build:555: drivers/x] Error 2
+";
+        assert_eq!(
+            rendered(&build_diagnostics(log, "/src/")),
+            ["error: make: No rule to make target 'drivers/x/y.o', needed by 'drivers/x/built-in.a'"]
+        );
     }
 }
