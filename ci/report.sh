@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The report job: merge every run job's results.json (downloaded into the folder $1, one
 # sub-folder per job) and write the step summary, JUnit, HTML, KCIDB and the annotations.
-# junit.xml and kcidb.json go to the current folder, index.html into $1 next to the logs.
+# junit.xml and kcidb.json go to the current folder, index.html into $1 next to the logs, and
+# the merged results to baseline-next/ (the next run's baseline).
 #
 # The results come from jobs that built untrusted patches, so they are only ever read by
 # `cargo xtask report`, which treats them as hostile input; nothing here evaluates them.
@@ -19,8 +20,16 @@ if [ ${#args[@]} -eq 0 ]; then
     exit 1
 fi
 
-cargo xtask report --merge "${args[@]}" --format markdown >> "$GITHUB_STEP_SUMMARY"
-cargo xtask report --merge "${args[@]}" --format junit --output junit.xml
-cargo xtask report --merge "${args[@]}" --format html --output "$dir/index.html"
-cargo xtask report --merge "${args[@]}" --format kcidb --output kcidb.json
-cargo xtask report --merge "${args[@]}" --format github
+# The branch's last results, when the cache had them: cells are then marked regressed, fixed,
+# still failing or new, and a regression fails this job.
+if [ -f baseline/results.json ]; then
+    args+=(--baseline baseline/results.json)
+fi
+mkdir -p baseline-next
+cargo xtask report --merge "${args[@]}" --fail-on never --format json --output baseline-next/results.json
+cargo xtask report --merge "${args[@]}" --fail-on never --format markdown >> "$GITHUB_STEP_SUMMARY"
+cargo xtask report --merge "${args[@]}" --fail-on never --format junit --output junit.xml
+cargo xtask report --merge "${args[@]}" --fail-on never --format html --output "$dir/index.html"
+cargo xtask report --merge "${args[@]}" --fail-on never --format kcidb --output kcidb.json
+# Last: its exit code is the job's (1 on a regressed cell, 2 on unreadable results).
+cargo xtask report --merge "${args[@]}" --fail-on regression --format github

@@ -505,7 +505,14 @@ fn hostile_results(dir: &Path) -> PathBuf {
 fn report(results: &Path, format: &str) -> String {
     run_ok(
         xtask()
-            .args(["report", "--format", format, "--results"])
+            .args([
+                "report",
+                "--fail-on",
+                "never",
+                "--format",
+                format,
+                "--results",
+            ])
             .arg(results),
     )
 }
@@ -530,7 +537,14 @@ fn reports_survive_hostile_text() {
     let junit = t.0.join("junit.xml");
     run_ok(
         xtask()
-            .args(["report", "--format", "junit", "--output"])
+            .args([
+                "report",
+                "--fail-on",
+                "never",
+                "--format",
+                "junit",
+                "--output",
+            ])
             .arg(&junit)
             .arg("--results")
             .arg(&results),
@@ -556,7 +570,14 @@ fn reports_survive_hostile_text() {
     let html = t.0.join("index.html");
     run_ok(
         xtask()
-            .args(["report", "--format", "html", "--output"])
+            .args([
+                "report",
+                "--fail-on",
+                "never",
+                "--format",
+                "html",
+                "--output",
+            ])
             .arg(&html)
             .arg("--results")
             .arg(&results),
@@ -669,7 +690,14 @@ fn reports_keep_logs_inside_the_run_folder() {
     let html = t.0.join("index.html");
     run_ok(
         xtask()
-            .args(["report", "--format", "html", "--output"])
+            .args([
+                "report",
+                "--fail-on",
+                "never",
+                "--format",
+                "html",
+                "--output",
+            ])
             .arg(&html)
             .arg("--results")
             .arg(&results),
@@ -736,7 +764,14 @@ fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
         let results = edited_results(&t.0, edit);
         for format in ["junit", "markdown", "text", "html"] {
             let o = xtask()
-                .args(["report", "--format", format, "--results"])
+                .args([
+                    "report",
+                    "--fail-on",
+                    "never",
+                    "--format",
+                    format,
+                    "--results",
+                ])
                 .arg(&results)
                 .output()
                 .unwrap();
@@ -761,7 +796,14 @@ fn kcidb_output_validates_against_the_schema() {
     let out = t.0.join("kcidb.json");
     run_ok(
         xtask()
-            .args(["report", "--format", "kcidb", "--output"])
+            .args([
+                "report",
+                "--fail-on",
+                "never",
+                "--format",
+                "kcidb",
+                "--output",
+            ])
             .arg(&out)
             .arg("--results")
             .arg(&results),
@@ -1030,7 +1072,14 @@ fn html_report_renders_its_grid_in_chromium() {
     let html = t.0.join("index.html");
     run_ok(
         xtask()
-            .args(["report", "--format", "html", "--output"])
+            .args([
+                "report",
+                "--fail-on",
+                "never",
+                "--format",
+                "html",
+                "--output",
+            ])
             .arg(&html)
             .arg("--results")
             .arg(&results),
@@ -1081,4 +1130,88 @@ fn html_report_renders_its_grid_in_chromium() {
     // Keep the picture for a person to look at.
     let keep = root().join("target/rfl-report-screenshot.png");
     let _ = std::fs::copy(&png, keep);
+}
+
+/// `--fail-on` decides exit 1, and `--baseline` marks each cell against an earlier run: the
+/// text and Markdown reports open with the regressed cells, and the JSON records the change.
+#[test]
+fn exit_codes_follow_fail_on_and_regressions_are_named_first() {
+    let t = TempDir::new("baseline");
+    // Now: the entry's clippy fails where the base's passes (its health is fail).
+    let now = hostile_results(&t.0);
+    // Then: the same cell passed.
+    let old_dir = t.0.join("old");
+    std::fs::create_dir_all(&old_dir).unwrap();
+    let old = edited_results(&old_dir, |v| {
+        v["cells"][1]["stages"][5]["status"] = "pass".into();
+        v["cells"][1]["stages"][5]["diagnostics"] = serde_json::json!([]);
+    });
+    let code = |args: &[&str]| {
+        let o = xtask()
+            .arg("report")
+            .args(args)
+            .arg("--results")
+            .arg(&now)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!err.contains("panicked"), "{err}");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            err,
+        )
+    };
+    assert_eq!(code(&[]).0, Some(1), "a failing entry fails by default");
+    assert_eq!(code(&["--fail-on", "never"]).0, Some(0));
+    assert_eq!(
+        code(&["--fail-on", "regression"]).0,
+        Some(0),
+        "no baseline, no regression"
+    );
+    let base = old.to_str().unwrap();
+    let (c, text, err) = code(&["--fail-on", "regression", "--baseline", base]);
+    assert_eq!(c, Some(1), "{err}");
+    assert!(
+        text.starts_with("Regressions:\n  evil.x86_64 (debian): clippy — "),
+        "{text}"
+    );
+    // The base cell fails its KUnit test in both runs.
+    assert!(text.contains("0 fixed, 1 still failing, 0 new"), "{text}");
+    let (_, md, _) = code(&[
+        "--format",
+        "markdown",
+        "--fail-on",
+        "never",
+        "--baseline",
+        base,
+    ]);
+    let regressions = md
+        .split("### Regressions")
+        .nth(1)
+        .expect("a Regressions section");
+    assert!(
+        regressions.contains("- evil.x86\\_64 (debian): clippy"),
+        "{md}"
+    );
+    let (_, json, _) = code(&["--format", "json", "--fail-on", "never", "--baseline", base]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["cells"][1]["change"], "regressed");
+    assert_eq!(v["cells"][0]["change"], "still-failing");
+    // The same results as their own baseline: nothing regressed.
+    let (c, text, _) = code(&[
+        "--fail-on",
+        "regression",
+        "--baseline",
+        now.to_str().unwrap(),
+    ]);
+    assert_eq!(c, Some(0));
+    assert!(
+        text.contains("none since the baseline") && text.contains("2 still failing"),
+        "{text}"
+    );
+    // A baseline that cannot be read is bad input (2), named.
+    let (c, _, err) = code(&["--baseline", "/nonexistent/results.json"]);
+    assert_eq!(c, Some(2));
+    assert!(err.contains("/nonexistent/results.json"), "{err}");
 }

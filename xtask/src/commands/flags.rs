@@ -67,6 +67,8 @@ pub enum PlanFormat {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ReportFormat {
     Text,
+    /// The (merged) results as results.json, with each cell's change against `--baseline`.
+    Json,
     Markdown,
     Junit,
     Kcidb,
@@ -117,6 +119,14 @@ pub struct PlanArgs {
 pub struct MatrixArgs {
     #[command(flatten)]
     pub sel: Selection,
+    /// An earlier run's results.json: each cell is marked regressed, fixed, still failing or
+    /// new against it.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Exit 1 on any failing entry cell (`fail`), only on a regressed one (`regression`), or
+    /// never.
+    #[arg(long, value_enum, default_value = "fail", value_name = "WHEN")]
+    pub fail_on: crate::model::baseline::FailOn,
     /// Run folder (results.json and per-cell logs). Default: <cache>/runs/<time>.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -186,6 +196,14 @@ pub struct ReportArgs {
     /// Merge several results files (implied by more than one --results).
     #[arg(long)]
     pub merge: bool,
+    /// An earlier run's results.json: each cell is marked regressed, fixed, still failing or
+    /// new against it.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Exit 1 on any failing entry cell (`fail`), only on a regressed one (`regression`), or
+    /// never.
+    #[arg(long, value_enum, default_value = "fail", value_name = "WHEN")]
+    pub fail_on: crate::model::baseline::FailOn,
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// Write here instead of stdout.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use crate::commands::flags::MatrixArgs;
 use crate::commands::select;
+use crate::model::baseline;
 use crate::model::matrix::{self, Loaded};
 use crate::model::outcome::{self, Fault, Stage};
 use crate::model::plan::{self, Plan};
@@ -12,9 +13,15 @@ use crate::sys::paths::Cache;
 use crate::{report, run};
 
 impl MatrixArgs {
-    /// Exit 130 when interrupted, 3 when the harness itself failed in a cell, else 0.
+    /// Exit 130 when interrupted, 3 when the harness itself failed in a cell, 1 when
+    /// `--fail-on` says the results fail, else 0.
     pub fn run(self, cache: &Cache) -> anyhow::Result<ExitCode> {
         let m = select::load_matrix(self.sel.matrix.as_deref())?;
+        // Read before the run: an unreadable baseline is bad input, found at once.
+        let old = match &self.baseline {
+            Some(p) => Some(report::load(std::slice::from_ref(p))?),
+            None => None,
+        };
         let mut p = plan::plan(&m, &select::filters(&m, &self.sel)?);
         if let Some(spec) = &self.cells {
             keep_cells(&m, &mut p, spec)?;
@@ -44,7 +51,11 @@ impl MatrixArgs {
             clean: self.clean,
             matrix_arg: select::matrix_arg(self.sel.matrix.as_deref()),
         };
-        let results = run::run(cache, &m, &p, &opts)?;
+        let mut results = run::run(cache, &m, &p, &opts)?;
+        if let Some(old) = &old {
+            baseline::compare(&mut results.cells, &old.results.cells);
+            run::write_results(&out, &results)?;
+        }
         link_latest(cache, &out);
         let loaded = report::load(&[out.join("results.json")])?;
         let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -59,6 +70,8 @@ impl MatrixArgs {
             .any(|c| c.stages.iter().any(|s| s.fault == Some(Fault::Harness)));
         Ok(if harness_errors {
             ExitCode::from(3)
+        } else if baseline::fails(&results.cells, self.fail_on) {
+            ExitCode::from(1)
         } else {
             ExitCode::SUCCESS
         })

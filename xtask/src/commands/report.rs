@@ -4,11 +4,17 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::commands::flags::{ReportArgs, ReportFormat};
+use crate::model::baseline;
 use crate::report;
 
 impl ReportArgs {
+    /// Exit 1 when `--fail-on` says the results fail, 2 when a results file is unreadable.
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let loaded = report::load(&self.results)?;
+        let mut loaded = report::load(&self.results)?;
+        if let Some(old) = &self.baseline {
+            let old = report::load(std::slice::from_ref(old))?;
+            baseline::compare(&mut loaded.results.cells, &old.results.cells);
+        }
         let mut buf: Vec<u8> = Vec::new();
         // The HTML report links logs relative to the folder it is written to.
         let out_dir = self
@@ -26,6 +32,10 @@ impl ReportArgs {
         let colour = self.output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
         match self.format {
             ReportFormat::Text => report::text(&loaded, &mut buf, colour)?,
+            ReportFormat::Json => {
+                serde_json::to_writer_pretty(&mut buf, &loaded.results)?;
+                buf.push(b'\n');
+            }
             ReportFormat::Markdown => report::markdown(&loaded, &mut buf)?,
             ReportFormat::Junit => report::junit(&loaded, &mut buf)?,
             ReportFormat::Kcidb => report::kcidb(&loaded, &mut buf)?,
@@ -43,6 +53,10 @@ impl ReportArgs {
             }
             None => std::io::Write::write_all(&mut std::io::stdout(), &buf)?,
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(if baseline::fails(&loaded.results.cells, self.fail_on) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
     }
 }

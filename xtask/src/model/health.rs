@@ -219,6 +219,7 @@ mod tests {
             duration_s: 0.0,
             repro: String::new(),
             health: None,
+            change: None,
         }
     }
 

@@ -1,4 +1,5 @@
 pub mod arch;
+pub mod baseline;
 pub mod health;
 pub mod matrix;
 pub mod outcome;

@@ -346,6 +346,9 @@ pub struct CellResult {
     /// The verdict against the bare base (see `health.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// Against the same cell of a baseline run (`--baseline`; see `baseline.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<crate::model::baseline::Change>,
 }
 
 /// What names a cell within a run. A result is matched to its planned cell, an entry cell to

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::model::baseline::Change;
 use crate::model::health;
 use crate::model::outcome::{
     CaseStatus, CellKey, CellResult, EntryInfo, Health, RunResults, Stage, Status, Verdict,
@@ -186,6 +187,46 @@ fn short(h: &Health) -> String {
     }
 }
 
+/// The lines of the "Regressions" section that opens the text and Markdown reports: each
+/// regressed cell with its first failing stage and why, then a count of the other changes.
+/// `None` when the results were not compared with a baseline.
+fn regression_lines(r: &RunResults) -> Option<Vec<String>> {
+    if r.cells.iter().all(|c| c.change.is_none()) {
+        return None;
+    }
+    let mut lines = Vec::new();
+    for c in r
+        .cells
+        .iter()
+        .filter(|c| c.change == Some(Change::Regressed))
+    {
+        let h = health_of(c);
+        lines.push(format!(
+            "{}.{}{}: {} — {}",
+            Row::of(c).name(),
+            c.arch,
+            if c.toolchain.name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.toolchain.name)
+            },
+            h.stage.map_or("-", |s| s.name()),
+            first_line(&h.summary)
+        ));
+    }
+    if lines.is_empty() {
+        lines.push("none since the baseline".into());
+    }
+    let count = |k: Change| r.cells.iter().filter(|c| c.change == Some(k)).count();
+    lines.push(format!(
+        "{} fixed, {} still failing, {} new",
+        count(Change::Fixed),
+        count(Change::StillFailing),
+        count(Change::New)
+    ));
+    Some(lines)
+}
+
 /// Fail or error: a cell the failing-cells lists and the annotations show.
 fn failing(h: &Health) -> bool {
     matches!(h.verdict, Verdict::Fail | Verdict::Error)
@@ -196,6 +237,13 @@ fn failing(h: &Health) -> bool {
 /// results goes through `term_safe`: the only escape sequences written are the colours.
 pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> {
     let r = &l.results;
+    if let Some(lines) = regression_lines(r) {
+        writeln!(w, "Regressions:")?;
+        for line in lines {
+            writeln!(w, "  {}", term_safe(&line))?;
+        }
+        writeln!(w)?;
+    }
     let cols = columns(r);
     let paint = |s: &str, v: Verdict| -> String {
         if !colour {
@@ -306,6 +354,13 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
         md_escape(&r.started),
         r.cells.len()
     ));
+    if let Some(lines) = regression_lines(r) {
+        out.push_str("### Regressions\n\n");
+        for line in lines {
+            out.push_str(&format!("- {}\n", md_escape(&line)));
+        }
+        out.push('\n');
+    }
     out.push_str("| Target Area | Status | Author | Source | Base |");
     for name in column_names(&cols) {
         out.push_str(&format!(" {} |", md_escape(&name)));

@@ -446,6 +446,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
         duration_s: 0.0,
         repro: String::new(),
         health: None,
+        change: None,
     };
     let mut stages = prep.stages.clone();
     let table = cell_stages();

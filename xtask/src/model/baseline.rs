@@ -1,0 +1,185 @@
+//! What changed since an earlier run (`--baseline OLD/results.json`), and the exit code a
+//! run's verdicts call for (`--fail-on`). Pure.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::outcome::{CellResult, Health, Verdict};
+
+/// A cell against the same cell (entry, base, arch, toolchain) of the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// Fails now, passed then.
+    Regressed,
+    /// Passes now, failed then.
+    Fixed,
+    /// Failed then and fails now.
+    StillFailing,
+    /// Not in the baseline.
+    New,
+    /// Passes as it did, or neither run could say (an error, an unreachable remote, a skip).
+    Unchanged,
+}
+
+impl Change {
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Regressed => "regressed",
+            Change::Fixed => "fixed",
+            Change::StillFailing => "still failing",
+            Change::New => "new",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// When a run's exit code is 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FailOn {
+    /// Never: the exit code says only whether the harness worked.
+    Never,
+    /// Any entry cell whose health is `fail` (base cells' findings are the base's).
+    #[default]
+    Fail,
+    /// Only a regressed cell (needs `--baseline`).
+    Regression,
+}
+
+fn verdict_of(h: Option<&Health>) -> Option<Verdict> {
+    h.map(|h| h.verdict)
+}
+
+/// Each cell's change against `old`.
+pub fn compare(cells: &mut [CellResult], old: &[CellResult]) {
+    for c in cells.iter_mut() {
+        let then = old.iter().find(|o| o.key() == c.key());
+        c.change = Some(match then {
+            None => Change::New,
+            Some(o) => match (verdict_of(o.health.as_ref()), verdict_of(c.health.as_ref())) {
+                (Some(Verdict::Pass), Some(Verdict::Fail)) => Change::Regressed,
+                (Some(Verdict::Fail), Some(Verdict::Pass)) => Change::Fixed,
+                (Some(Verdict::Fail), Some(Verdict::Fail)) => Change::StillFailing,
+                _ => Change::Unchanged,
+            },
+        });
+    }
+}
+
+/// Should the run exit 1? Only entry cells count: a base's own findings are reported, but
+/// they are not the entries'.
+pub fn fails(cells: &[CellResult], on: FailOn) -> bool {
+    let entries = cells.iter().filter(|c| !c.is_base());
+    match on {
+        FailOn::Never => false,
+        FailOn::Fail => entries
+            .map(|c| verdict_of(c.health.as_ref()))
+            .any(|v| v == Some(Verdict::Fail)),
+        FailOn::Regression => entries
+            .into_iter()
+            .any(|c| c.change == Some(Change::Regressed)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::outcome::{Kunit, ToolchainRecord};
+
+    fn cell(entry: &str, arch: &str, verdict: Option<Verdict>) -> CellResult {
+        CellResult {
+            schema: crate::model::outcome::SCHEMA,
+            entry: entry.into(),
+            base: "b".into(),
+            arch: arch.into(),
+            toolchain: ToolchainRecord {
+                name: "debian".into(),
+                versions: Default::default(),
+            },
+            base_commit: None,
+            patchset: None,
+            stages: Vec::new(),
+            kunit: Kunit::default(),
+            dir: String::new(),
+            started: String::new(),
+            duration_s: 0.0,
+            repro: String::new(),
+            health: verdict.map(|verdict| Health {
+                verdict,
+                stage: None,
+                summary: String::new(),
+                preexisting: Vec::new(),
+            }),
+            change: None,
+        }
+    }
+
+    #[test]
+    fn each_cell_is_classed_against_the_same_cell_of_the_baseline() {
+        use Verdict::*;
+        let old = [
+            cell("a", "x86_64", Some(Pass)),
+            cell("b", "x86_64", Some(Fail)),
+            cell("c", "x86_64", Some(Fail)),
+            cell("d", "x86_64", Some(Pass)),
+            cell("e", "x86_64", Some(Error)),
+            // The same entry on another arch is another cell.
+            cell("f", "arm64", Some(Pass)),
+        ];
+        let mut now = [
+            cell("a", "x86_64", Some(Fail)),
+            cell("b", "x86_64", Some(Pass)),
+            cell("c", "x86_64", Some(Fail)),
+            cell("d", "x86_64", Some(Pass)),
+            cell("e", "x86_64", Some(Fail)),
+            cell("f", "x86_64", Some(Fail)),
+        ];
+        compare(&mut now, &old);
+        let got: Vec<Change> = now.iter().map(|c| c.change.unwrap()).collect();
+        assert_eq!(
+            got,
+            [
+                Change::Regressed,
+                Change::Fixed,
+                Change::StillFailing,
+                Change::Unchanged,
+                Change::Unchanged,
+                Change::New
+            ]
+        );
+        // Another toolchain is another cell too.
+        let mut other = [cell("a", "x86_64", Some(Fail))];
+        other[0].toolchain.name = "llvm20".into();
+        compare(&mut other, &old);
+        assert_eq!(other[0].change, Some(Change::New));
+    }
+
+    #[test]
+    fn exit_codes_follow_fail_on_and_ignore_the_bases_own_findings() {
+        use Verdict::*;
+        let mut cells = vec![
+            cell("base", "x86_64", Some(Fail)),
+            cell("a", "x86_64", Some(Pass)),
+        ];
+        assert!(
+            !fails(&cells, FailOn::Fail),
+            "a base's finding is not the entries'"
+        );
+        cells.push(cell("b", "x86_64", Some(Fail)));
+        assert!(fails(&cells, FailOn::Fail));
+        assert!(!fails(&cells, FailOn::Never));
+        assert!(
+            !fails(&cells, FailOn::Regression),
+            "no baseline, no regression"
+        );
+        cells[2].change = Some(Change::StillFailing);
+        assert!(!fails(&cells, FailOn::Regression));
+        cells[2].change = Some(Change::Regressed);
+        assert!(fails(&cells, FailOn::Regression));
+        cells[0].change = Some(Change::Regressed);
+        cells[2].change = Some(Change::StillFailing);
+        assert!(
+            !fails(&cells, FailOn::Regression),
+            "the base regressed, not an entry"
+        );
+    }
+}
