@@ -2,20 +2,16 @@
 
 use std::path::PathBuf;
 
-/// A temporary folder removed when dropped.
-pub struct TempDir(pub PathBuf);
+/// A temporary folder with a random name (`tempfile`), removed when dropped. `.0` is its
+/// path.
+pub struct TempDir(pub PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("rfl-test-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let d = tempfile::Builder::new()
+            .prefix(&format!("rfl-test-{tag}-"))
+            .tempdir()
+            .unwrap();
+        TempDir(d.path().to_path_buf(), d)
     }
 }

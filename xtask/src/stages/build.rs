@@ -740,8 +740,8 @@ mod tests {
     /// harness killed in between leaves it aside, and the next cell puts it back.
     #[test]
     fn a_stand_in_leaves_the_base_folder_as_it_was() {
-        let d = std::env::temp_dir().join(format!("rfl-stand-in-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
         let (out, clippy) = (d.join("out-base"), d.join("clippy-base"));
         std::fs::create_dir_all(out.join("rust")).unwrap();
         std::fs::write(out.join(".config"), "CONFIG_BASE=y\n").unwrap();
@@ -791,13 +791,12 @@ mod tests {
             "base object"
         );
         assert!(!d.join("out-base.held").exists());
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn an_interrupted_make_leaves_nothing_that_looks_done() {
-        let d = std::env::temp_dir().join(format!("rfl-make-marker-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("sub")).unwrap();
         std::fs::write(d.join("old.o"), b"done").unwrap();
         std::fs::write(d.join(".config"), b"CONFIG_X=y").unwrap();
@@ -814,7 +813,6 @@ mod tests {
         );
         Kbuild::end_make(&d);
         assert!(!d.join(".rfl-make-in-progress").exists());
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
