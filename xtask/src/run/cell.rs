@@ -483,7 +483,8 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
     let kit = match &prep.end {
         // Nothing of the cell's own runs: nothing to set up.
         Some(e) => Err(StageResult::skip(Stage::Toolchain, e.why.clone())),
-        None => kit(env, job, &sl, &profile, builds).map_err(|(r, end)| {
+        None => kit(env, job, &sl, &profile, builds).map_err(|failed| {
+            let (r, end) = *failed;
             ladder.end = end;
             r
         }),
@@ -513,7 +514,7 @@ fn kit<'a>(
     sl: &folders::Slot,
     profile: &'a anyhow::Result<Profile>,
     builds: bool,
-) -> Result<Kit<'a>, (StageResult, Option<End>)> {
+) -> Result<Kit<'a>, Box<(StageResult, Option<End>)>> {
     let end = |why: &str| {
         Some(End {
             from: Stage::Config,
@@ -524,7 +525,7 @@ fn kit<'a>(
         Ok(p) => p,
         Err(e) => {
             let r = StageResult::error(Stage::Toolchain, format!("{e:#}"));
-            return Err((r, end("no QEMU profile")));
+            return Err(Box::new((r, end("no QEMU profile"))));
         }
     };
     let tc = match job.tc {
@@ -536,12 +537,12 @@ fn kit<'a>(
                 format!("toolchain {} cannot serve: {why}", job.cell.toolchain),
             )
             .with_fault(Fault::Toolchain);
-            return Err((r, end("the toolchain cannot serve")));
+            return Err(Box::new((r, end("the toolchain cannot serve"))));
         }
     };
     let own_config = folders::own_config(env.m, job.cell, &job.prep.changed);
     let folders = folders::take(sl, env.opts.clean, own_config, builds)
-        .map_err(|e| (StageResult::error(Stage::Toolchain, e), None))?;
+        .map_err(|e| Box::new((StageResult::error(Stage::Toolchain, e), None)))?;
     Ok(Kit {
         kb: Kbuild {
             src: sl.src.clone(),
