@@ -349,6 +349,9 @@ fn seeded_failures_get_the_right_stage_and_status() {
         ("warning-splat", ("boot", "fail")),
         ("apply-conflict", ("apply", "fail")),
         ("looping-symlinks", ("", "")),
+        ("modpost-undefined", ("build", "fail")),
+        ("objtool-call", ("build", "fail")),
+        ("helper-splat", ("boot", "fail")),
     ]
     .into_iter()
     .collect();
@@ -361,6 +364,9 @@ fn seeded_failures_get_the_right_stage_and_status() {
         "rustdoc-warning",
         "apply-conflict",
         "looping-symlinks",
+        "modpost-undefined",
+        "objtool-call",
+        "helper-splat",
     ];
     for (entry, (st, status)) in &expect {
         let arches: Vec<&str> = cells(v)
@@ -1050,4 +1056,46 @@ fn all_five_reports_from_the_real_runs() {
         !text.lines().any(|l| l.starts_with("  good-sample.")),
         "good-sample reported failing:\n{text}"
     );
+}
+
+/// A failing cell's summary is the tool's own line, not make's echo: modpost naming the
+/// symbol, objtool naming the function, and a WARNING raised inside generic code blamed on
+/// the Rust frame that called it, demangled.
+#[test]
+fn a_failing_cell_says_why_in_its_first_line() {
+    let v = selftest_run();
+    let build = |e: &str| stage(cell(v, e, "x86_64"), "build").clone();
+    let b = build("modpost-undefined");
+    let summary = b["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("modpost") && summary.contains("rfl_selftest_nowhere"),
+        "{b}"
+    );
+    assert!(!summary.starts_with("error: make"), "{b}");
+    let first = &b["diagnostics"][0];
+    assert!(
+        first["message"].as_str().unwrap().contains("rfl_selftest_nowhere"),
+        "{b}"
+    );
+    let b = build("objtool-call");
+    let summary = b["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("objtool")
+            && summary.contains("unannotated intra-function call")
+            && summary.contains("rust_minimal"),
+        "{b}"
+    );
+    assert!(b["diagnostics"][0]["file"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("rust_minimal.o")));
+    let c = cell(v, "helper-splat", "x86_64");
+    let boot = stage(c, "boot");
+    let summary = boot["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("WARNING")
+            && summary.contains("rust_minimal::RustMinimal as kernel::Module>::init")
+            && summary.contains("[rust_minimal]"),
+        "{boot}"
+    );
+    assert!(!summary.contains("_RNv"), "a mangled name: {boot}");
 }
