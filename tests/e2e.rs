@@ -1074,7 +1074,10 @@ fn a_failing_cell_says_why_in_its_first_line() {
     assert!(!summary.starts_with("error: make"), "{b}");
     let first = &b["diagnostics"][0];
     assert!(
-        first["message"].as_str().unwrap().contains("rfl_selftest_nowhere"),
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("rfl_selftest_nowhere"),
         "{b}"
     );
     let b = build("objtool-call");

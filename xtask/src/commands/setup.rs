@@ -39,7 +39,18 @@ pub const PACKAGES: &[&str] = &[
     "xz-utils",
     "ca-certificates",
 ];
-pub const QEMU_PACKAGES: &[&str] = &["qemu-system-x86", "qemu-system-arm", "qemu-system-misc"];
+/// The QEMU packages of every arch's profile (`package` in `qemu/<arch>.toml`).
+fn qemu_packages() -> anyhow::Result<Vec<String>> {
+    let root = project_root();
+    let mut p = Vec::new();
+    for arch in Arch::ALL {
+        let package = Profile::load(&root, arch)?.package;
+        if !p.contains(&package) {
+            p.push(package);
+        }
+    }
+    Ok(p)
+}
 /// The oldest QEMU known to boot all four arches here.
 const QEMU_MIN: &str = "8.0.0";
 const BINDGEN_MIN: &str = "0.71.1";
@@ -185,7 +196,7 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
         println!("  apt-get install -y {}", PACKAGES.join(" "));
         println!(
             "  apt-get install -y {} (QEMU >= {QEMU_MIN}; on Debian 12 from bookworm-backports)",
-            QEMU_PACKAGES.join(" ")
+            qemu_packages()?.join(" ")
         );
         println!(
             "  cargo install bindgen-cli --locked --root {}",
@@ -255,12 +266,13 @@ fn install_packages(os: &OsRelease) -> anyhow::Result<()> {
         if !updated {
             apt(&["update", "-q"])?;
         }
-        args.extend(QEMU_PACKAGES);
+        let packages = qemu_packages()?;
+        args.extend(packages.iter().map(String::as_str));
         apt(&args)?;
         if !qemu_ok() {
             bail!(
                 "QEMU is still older than {QEMU_MIN} or missing an arch after installing {}",
-                QEMU_PACKAGES.join(" ")
+                qemu_packages()?.join(" ")
             );
         }
     } else {
@@ -606,7 +618,7 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                 );
                 fixes.push(format!(
                     "apt-get install -y -t bookworm-backports {}",
-                    QEMU_PACKAGES.join(" ")
+                    qemu_packages()?.join(" ")
                 ));
             }
             None => {
@@ -614,7 +626,7 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                 println!("  {:<24} {:<10}", p.binary, "MISSING");
                 fixes.push(format!(
                     "apt-get install -y -t bookworm-backports {}",
-                    QEMU_PACKAGES.join(" ")
+                    qemu_packages()?.join(" ")
                 ));
             }
         }

@@ -53,6 +53,8 @@ pub struct Profile {
     /// clang `--target` for the nolibc init.
     pub clang_target: String,
     pub binary: String,
+    /// The Debian package that provides `binary`.
+    pub package: String,
     pub machine: String,
     #[serde(default)]
     pub cpu: String,
@@ -74,6 +76,9 @@ pub struct Profile {
     pub append: String,
     #[serde(default)]
     pub extra_args: Vec<String>,
+    /// Extra clang flags for the nolibc init.
+    #[serde(default)]
+    pub init_cflags: Vec<String>,
     /// Seconds from QEMU start to the init's last marker before the boot is called a hang.
     pub boot_timeout: u64,
 }

@@ -262,10 +262,7 @@ pub fn make_initramfs(
         .args(["-include", "nolibc.h", "-o"])
         .arg(work.join("init"))
         .arg(work.join("init.c"));
-    if profile.kernel_arch == "riscv" {
-        // nolibc's RISC-V startup needs no relaxation against a static, non-PIE link.
-        cc.arg("-mno-relax");
-    }
+    cc.args(&profile.init_cflags);
     match proc::run_logged(&mut cc, log, Some(Duration::from_secs(120))) {
         Ok(o) if o.success() => {}
         Ok(o) => {
