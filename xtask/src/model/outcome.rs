@@ -348,7 +348,7 @@ pub struct CellResult {
     pub health: Option<Health>,
     /// Against the same cell of a baseline run (`--baseline`; see `baseline.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change: Option<crate::model::baseline::Change>,
+    pub change: Option<Change>,
 }
 
 /// What names a cell within a run. A result is matched to its planned cell, an entry cell to
@@ -437,6 +437,34 @@ pub struct Health {
     /// Problems the bare base shows too on the same arch and config: not the entry's.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub preexisting: Vec<String>,
+}
+
+/// A cell against the same cell (entry, base, arch, toolchain) of the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// Fails now, passed then.
+    Regressed,
+    /// Passes now, failed then.
+    Fixed,
+    /// Failed then and fails now.
+    StillFailing,
+    /// Not in the baseline.
+    New,
+    /// Passes as it did, or neither run could say (an error, an unreachable remote, a skip).
+    Unchanged,
+}
+
+impl Change {
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Regressed => "regressed",
+            Change::Fixed => "fixed",
+            Change::StillFailing => "still failing",
+            Change::New => "new",
+            Change::Unchanged => "unchanged",
+        }
+    }
 }
 
 /// The whole run as written to `<out>/results.json`.
