@@ -945,3 +945,211 @@ fn patchsets_differing_only_in_non_utf8_bytes_hash_apart() {
         "a patchset hashed as the empty string: {a} {b}"
     );
 }
+
+/// The patch of one commit, as `git format-patch` writes it.
+fn format_patch(work: &Path, commit: &str) -> String {
+    git(work, &["format-patch", "-1", "--stdout", commit]) + "\n"
+}
+
+/// A series whose every patch is already in its base is `in-base`, whichever way that shows:
+/// its patch-ids are commits of the base's history (the diff no longer reverse-applies: a later
+/// commit changed the same line), its diff reverse-applies, `git am` finds every patch applied,
+/// or a branch's head is an ancestor of the base. Nothing after apply runs, and the registry
+/// table flags the row whose registry status is not `merged`. A real conflict stays a
+/// conflict, and a series only partly in the base applies the rest.
+#[test]
+fn a_series_already_in_its_base_is_in_base_and_nothing_is_built() {
+    let t = TempDir::new("in-base");
+    let root = &t.0;
+    let mut shas = std::collections::BTreeMap::new();
+    let bare = small_upstream(root, "korg/linux.git", |work| {
+        let c0 = commit(work, "rust/f.rs", "a\nb\nc\n", "rust: add f");
+        git(work, &["branch", "old", &c0]);
+        shas.insert("x", commit(work, "rust/f.rs", "a\nB\nc\n", "rust: x"));
+        commit(work, "rust/f.rs", "a\nBB\nc\n", "rust: y");
+        commit(
+            work,
+            "rust/g.rs",
+            "1\n2\n3\n4\n5\n6\n7\n8\n9\n",
+            "rust: add g",
+        );
+        shas.insert(
+            "v",
+            commit(
+                work,
+                "rust/g.rs",
+                "1\ntwo\n3\n4\n5\n6\n7\n8\n9\n",
+                "rust: v",
+            ),
+        );
+        commit(
+            work,
+            "rust/g.rs",
+            "1\ntwo\n3\n4\n5\n6\n7\n8\nnine\n",
+            "rust: v2",
+        );
+        shas.insert("w", commit(work, "README", "base 2\n", "readme: w"));
+        // Branches of a fork: X picked onto the old point (another commit, the same patch),
+        // and a real conflict there.
+        git(work, &["checkout", "-q", "-b", "picked", "old"]);
+        git(work, &["cherry-pick", "-x", shas["x"].as_str()]);
+        git(work, &["checkout", "-q", "-b", "clash", "old"]);
+        commit(work, "rust/f.rs", "a\nQ\nc\n", "rust: q");
+        git(work, &["checkout", "-q", "-b", "merged", &shas["x"]]);
+        git(work, &["checkout", "-q", "master"]);
+        // Mails: X as it was; V without its `index` lines (no 3-way fallback); W, which `git
+        // am -3` finds applied; W then a new file; and a change of the line X changed.
+        let x = format_patch(work, &shas["x"]);
+        let v: String = format_patch(work, &shas["v"])
+            .lines()
+            .filter(|l| !l.starts_with("index "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let w = format_patch(work, &shas["w"]);
+        git(work, &["checkout", "-q", "-b", "more", "master"]);
+        let p = commit(work, "rust/p.rs", "// p\n", "rust: p");
+        git(work, &["checkout", "-q", "clash"]);
+        let q = format_patch(work, "HEAD");
+        git(work, &["checkout", "-q", "master"]);
+        let dir = root.join("m");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("x.mbox"), x).unwrap();
+        std::fs::write(dir.join("v.patch"), v).unwrap();
+        std::fs::write(dir.join("w.mbox"), &w).unwrap();
+        std::fs::write(dir.join("half.mbox"), w + &format_patch(work, &p)).unwrap();
+        std::fs::write(dir.join("q.mbox"), q).unwrap();
+    });
+    let fork = root.join("github/someone/linux.git");
+    std::fs::create_dir_all(fork.parent().unwrap()).unwrap();
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            root.join("work").to_str().unwrap(),
+            fork.to_str().unwrap(),
+        ],
+    );
+    let entry = |id: &str, source: &str| {
+        format!("[[entry]]\nid = \"{id}\"\narea = \"{id}\"\nstatus = \"testing\"\nsource = {{ {source} }}\nbase = \"b\"\n")
+    };
+    let branch = |b: &str| format!("branch = \"https://github.com/someone/linux/tree/{b}\"");
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\n[mirrors]\n\"https://github.com/\" = \"file://{}/github/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n{}",
+        root.display(),
+        bare.display(),
+        [
+            entry("by-patch-id", "mbox = \"x.mbox\""),
+            entry("reverse", "mbox = \"v.patch\""),
+            entry("found-applied", "mbox = \"w.mbox\""),
+            entry("picked", &branch("picked")),
+            entry("ancestor", &branch("merged")),
+            entry("clash", &branch("clash")),
+            entry("clash-mail", "mbox = \"q.mbox\""),
+            entry("half", "mbox = \"half.mbox\""),
+        ]
+        .concat()
+    );
+    let mpath = root.join("m/m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let out = root.join("out");
+    let o = apply_only(&mpath, &out, &root.join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cell = |e: &str| {
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["entry"] == e)
+            .unwrap_or_else(|| panic!("no {e}: {stderr}"))
+            .clone()
+    };
+    let stage = |e: &str, s: &str| {
+        cell(e)["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["stage"] == s)
+            .unwrap()
+            .clone()
+    };
+    let x12 = &shas["x"][..12];
+    for (e, how) in [
+        (
+            "by-patch-id",
+            format!("already in the base (commits {x12})"),
+        ),
+        (
+            "reverse",
+            "already in the base: its patch reverse-applies to it".to_string(),
+        ),
+        (
+            "found-applied",
+            "already in the base: every patch was found applied".to_string(),
+        ),
+        ("picked", format!("already in the base (commits {x12})")),
+        (
+            "ancestor",
+            format!("already in the base: {x12} is an ancestor of it"),
+        ),
+    ] {
+        let apply = stage(e, "apply");
+        assert_eq!(
+            (&apply["status"], &apply["summary"], &apply["in_base"]),
+            (&Value::from("pass"), &Value::from(how), &Value::from(true)),
+            "{e}: {apply}\n{stderr}"
+        );
+        for s in ["toolchain", "config", "build", "boot", "kunit"] {
+            assert_eq!(
+                stage(e, s)["summary"],
+                "the series is already in the base",
+                "{e} {s}"
+            );
+        }
+        assert_eq!(cell(e)["health"]["verdict"], "in-base", "{e}");
+    }
+    for e in ["clash", "clash-mail"] {
+        let apply = stage(e, "apply");
+        assert_eq!(apply["status"], "fail", "{e}: {apply}");
+        assert!(
+            apply["summary"].as_str().unwrap().starts_with("conflict"),
+            "{e}: {apply}"
+        );
+        assert!(apply.get("in_base").is_none(), "{e}: {apply}");
+    }
+    let half = stage("half", "apply");
+    assert_eq!(half["summary"], "applied 1 commits", "{half}");
+    assert_eq!(cell("half")["health"]["verdict"], "pass");
+    assert!(!root
+        .join("out/cells/by-patch-id.x86_64/in-base.tmp")
+        .exists());
+    // The registry table: every in-base row is flagged, its registry says `testing`.
+    let md = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["report", "--format", "markdown", "--results"])
+        .arg(out.join("results.json"))
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&md.stdout);
+    let flagged: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("(stale: already in the base)"))
+        .map(|l| l.split(" | ").next().unwrap().trim_start_matches("| "))
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            "by-patch-id",
+            "reverse",
+            "found-applied",
+            "picked",
+            "ancestor"
+        ],
+        "{md}"
+    );
+}

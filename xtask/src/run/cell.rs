@@ -63,6 +63,7 @@ struct End {
 }
 
 const BASE_MISSING: &str = "the base could not be fetched";
+const IN_BASE: &str = "the series is already in the base";
 
 /// The stage table. Fetch and apply, once per group of cells:
 fn group_stages<'a>() -> [Step<Group<'a>>; 2] {
@@ -290,10 +291,15 @@ pub(super) fn prepare(
             from: Stage::Toolchain,
             why: "a file link: nothing to build beyond the base".into(),
         });
+    // A series already in its base: nothing of it to build.
+    let in_base = stages.iter().any(|s| s.in_base).then(|| End {
+        from: Stage::Toolchain,
+        why: IN_BASE.into(),
+    });
     let (patchset, changed) = applied.unwrap_or_default();
     Prepared {
         stages,
-        end: no_base.or(file_link),
+        end: no_base.or(file_link).or(in_base),
         base_commit: base.as_ref().ok().cloned(),
         patchset,
         changed,
