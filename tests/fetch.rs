@@ -1153,3 +1153,102 @@ fn a_series_already_in_its_base_is_in_base_and_nothing_is_built() {
         "{md}"
     );
 }
+
+/// `try` runs a series in hand as `matrix` runs an entry, without a word of it in the matrix:
+/// the matrix's base cell and not its entries, the same stages and results.json, a repro line
+/// that runs the same `try` again. An mbox may be anywhere; a git source is a branch or a
+/// commit of any allowed URL; a ref already in the base is `in-base`.
+#[test]
+fn try_runs_a_series_in_hand_with_the_matrix_base_and_not_its_entries() {
+    let t = TempDir::new("try");
+    let root = &t.0;
+    let mut feature = String::new();
+    let bare = small_upstream(root, "up/linux.git", |work| {
+        git(work, &["checkout", "-q", "-b", "feature"]);
+        feature = commit(
+            work,
+            "rust/kernel/feature.rs",
+            "// feature\n",
+            "rust: feature",
+        );
+        std::fs::write(root.join("series.mbox"), format_patch(work, "HEAD")).unwrap();
+        git(work, &["checkout", "-q", "master"]);
+    });
+    let dir = root.join("m");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mpath = dir.join("m.toml");
+    std::fs::write(
+        &mpath,
+        format!(
+            "arches = [\"x86_64\", \"arm64\"]\nchecks = []\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n[[entry]]\nid = \"other\"\nsource = {{ lore = \"x@y\" }}\nbase = \"b\"\n",
+            bare.display()
+        ),
+    )
+    .unwrap();
+    let url = format!("file://{}", bare.display());
+    let try_run = |out: &str, series: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("try")
+            .args(series)
+            .args([
+                "--base", "b", "--arch", "x86_64", "--stage", "apply", "--matrix",
+            ])
+            .arg(&mpath)
+            .arg("--out")
+            .arg(root.join(out))
+            .arg("--cache")
+            .arg(root.join("cache"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{series:?}: {stderr}");
+        let v: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(out).join("results.json")).unwrap(),
+        )
+        .unwrap();
+        let cells: Vec<String> = v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}.{}",
+                    c["entry"].as_str().unwrap(),
+                    c["arch"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(cells, ["base.x86_64", "try.x86_64"], "{stderr}");
+        let cell = v["cells"][1].clone();
+        let apply = cell["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "apply")
+            .unwrap()
+            .clone();
+        (v, cell, apply)
+    };
+    let mbox = root.join("series.mbox");
+    let (v, cell, apply) = try_run("o1", &["--mbox", mbox.to_str().unwrap()]);
+    assert_eq!(apply["summary"], "applied 1 commits", "{apply}");
+    assert_eq!(v["entries"][0]["id"], "try");
+    assert_eq!(v["entries"][0]["source_kind"], "mbox");
+    assert_eq!(
+        cell["repro"],
+        format!(
+            "cargo xtask try --mbox {} --base b --matrix {} --arch x86_64",
+            std::fs::canonicalize(&mbox).unwrap().display(),
+            mpath.display()
+        )
+    );
+    for r in ["feature", feature.as_str()] {
+        let (v, cell, apply) = try_run("o2", &["--git", &url, "--ref", r]);
+        assert_eq!(apply["summary"], "applied 1 commits", "{r}: {apply}");
+        assert_eq!(cell["patchset"]["head"], feature.as_str());
+        assert_eq!(v["entries"][0]["source"], format!("{url} {r}"));
+    }
+    let (_, cell, apply) = try_run("o3", &["--git", &url, "--ref", "master"]);
+    assert_eq!(apply["in_base"], true, "{apply}");
+    assert_eq!(cell["health"]["verdict"], "in-base");
+}

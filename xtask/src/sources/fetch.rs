@@ -367,6 +367,11 @@ pub fn fetch_source(
                 &dest,
             )?))
         }
+        Source::Git(v) => {
+            let (url, r) = Source::git_parts(v)
+                .ok_or_else(|| FetchError::Failed(format!("`{v}` names no ref")))?;
+            Ok(Fetched::Commit(fetch_ref(store, &rewrite(url), r, &dest)?))
+        }
         Source::Gitlab(url) => {
             let u = rewrite(&format!(
                 "{}.git",
