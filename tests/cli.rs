@@ -308,6 +308,114 @@ fn hostile_names_remove_nothing_outside_the_cache() {
     assert!(!t.0.join("cache").join("repro").exists());
 }
 
+/// `try` names its series one way only, and every value of it is checked as a matrix's would
+/// be: a hostile URL, ref, message-id, mbox, base or KUnit filter is bad input (exit 2), said
+/// with the flag, before the cache or the run folder exists.
+#[test]
+fn try_refuses_a_missing_series_and_hostile_values_before_anything_runs() {
+    let t = TempDir::new("try-args");
+    let good = t.0.join("good.toml");
+    std::fs::write(&good, GOOD).unwrap();
+    std::fs::write(t.0.join("notes.txt"), "not a patch\n").unwrap();
+    let notes = t.0.join("notes.txt");
+    let notes = notes.to_str().unwrap();
+    let out = t.0.join("out");
+    let cases: [(&[&str], &str); 17] = [
+        (&[], "the following required arguments were not provided"),
+        (&["--mbox", notes, "--lore", "a@b"], "cannot be used with"),
+        (&["--git", "file:///r"], "--ref <REF>"),
+        (&["--ref", "main"], "--git <URL>"),
+        (
+            &["--git=--upload-pack=touch x", "--ref", "main"],
+            "--git --upload-pack=touch x: starts with `-`",
+        ),
+        (
+            &["--git", "ext::sh -c touch% x", "--ref", "main"],
+            "--git ext::sh -c touch% x: uses git's",
+        ),
+        (
+            &["--git", "ssh://h/r", "--ref", "main"],
+            "uses transport `ssh`",
+        ),
+        (
+            &["--git", "file:///r", "--ref=--upload-pack=x"],
+            "--ref --upload-pack=x: may not start with `-`",
+        ),
+        (
+            &["--git", "file:///r", "--ref", "main x"],
+            "--ref main x: may hold only",
+        ),
+        (&["--git", "file:///r", "--ref", "v7.*"], "is a pattern"),
+        (
+            &["--lore", "a b@c"],
+            "--lore a b@c: may hold only printable ASCII",
+        ),
+        (
+            &["--lore", "https://lore.kernel.org/all/a@b/"],
+            "is not a message-id",
+        ),
+        (&["--lore=-x@y"], "may not start with `-`"),
+        (&["--mbox", notes], "is not an mbox or patch file"),
+        (
+            &["--mbox", "/no/such/file"],
+            "--mbox /no/such/file: No such file",
+        ),
+        (
+            &["--lore", "a@b", "--kunit-filter", "a b"],
+            "--kunit-filter a b: may hold only",
+        ),
+        (
+            &["--lore", "a@b", "--kunit-filter=-x"],
+            "may not start with `-` or `.`",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut c = xtask();
+        c.arg("try").args(args);
+        if !args.is_empty() && !args.iter().any(|a| a.starts_with("--base")) {
+            c.args(["--base", "b"]);
+        }
+        let o = c
+            .arg("--matrix")
+            .arg(&good)
+            .arg("--cache")
+            .arg(t.0.join("cache"))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: want {want}\n{err}");
+    }
+    // The base is the matrix's to declare.
+    let o = xtask()
+        .args(["try", "--lore", "a@b", "--base", "../../victim", "--matrix"])
+        .arg(&good)
+        .arg("--cache")
+        .arg(t.0.join("cache"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--base ../../victim: not declared"), "{err}");
+    // `matrix` checks its KUnit filter the same way.
+    let o = xtask()
+        .args(["matrix", "--kunit-filter", "x;reboot", "--matrix"])
+        .arg(&good)
+        .arg("--cache")
+        .arg(t.0.join("cache"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--kunit-filter x;reboot: may hold only"),
+        "{err}"
+    );
+    assert!(!t.0.join("cache").exists() && !out.exists());
+}
+
 /// Every word of a repro line comes back whole from a POSIX shell, whatever the names hold,
 /// and nothing in them runs; a repro.sh's comment cannot be broken out of.
 #[test]

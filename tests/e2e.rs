@@ -33,12 +33,17 @@ fn xtask() -> Command {
 static HEAVY: Mutex<()> = Mutex::new(());
 
 fn run_matrix(name: &str, args: &[&str]) -> Value {
+    run_xtask("matrix", name, args)
+}
+
+/// `xtask SUB ARGS --out <cache>/test-runs/NAME` (`matrix` or `try`); its results.json.
+fn run_xtask(sub: &str, name: &str, args: &[&str]) -> Value {
     let _g = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let out = cache().join("test-runs").join(name);
     let _ = std::fs::remove_dir_all(&out);
     let t = Instant::now();
     let o = xtask()
-        .arg("matrix")
+        .arg(sub)
         .args(args)
         .arg("--out")
         .arg(&out)
@@ -46,7 +51,7 @@ fn run_matrix(name: &str, args: &[&str]) -> Value {
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     eprintln!(
-        "matrix {name}: {:.0}s, exit {:?}\n{stderr}",
+        "{sub} {name}: {:.0}s, exit {:?}\n{stderr}",
         t.elapsed().as_secs_f64(),
         o.status.code()
     );
@@ -1101,4 +1106,347 @@ fn a_failing_cell_says_why_in_its_first_line() {
         "{boot}"
     );
     assert!(!summary.contains("_RNv"), "a mangled name: {boot}");
+}
+
+/// `git ARGS` in `repo` (a bare repository), with `index` as its index when given; stdout.
+fn git_in(repo: &Path, index: Option<&Path>, args: &[&str]) -> String {
+    let mut c = Command::new("git");
+    c.arg("--git-dir").arg(repo).args(args);
+    if let Some(i) = index {
+        c.env("GIT_INDEX_FILE", i);
+    }
+    for (k, v) in [("NAME", "RFL self-test"), ("EMAIL", "selftest@invalid")] {
+        c.env(format!("GIT_AUTHOR_{k}"), v)
+            .env(format!("GIT_COMMITTER_{k}"), v);
+    }
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+/// A bare repository under the test runs that borrows the store's objects, so commits on the
+/// tagged base cost no copy of the kernel; and the base's commit.
+fn borrowed_repo(name: &str) -> (PathBuf, String) {
+    let _ = base_run();
+    let store = cache().join("store.git");
+    let base = git_in(
+        &store,
+        None,
+        &["rev-parse", "refs/rfl/bases/v7.2.x^{commit}"],
+    );
+    let repo = cache().join("test-runs").join(name);
+    let _ = std::fs::remove_dir_all(&repo);
+    std::fs::create_dir_all(&repo).unwrap();
+    git_in(&repo, None, &["init", "--quiet", "--bare"]);
+    std::fs::write(
+        repo.join("objects/info/alternates"),
+        format!("{}\n", store.join("objects").display()),
+    )
+    .unwrap();
+    (repo, base)
+}
+
+/// A commit on `parent`: its tree with `edit` run on an index of its own (never a checkout).
+fn commit_on(repo: &Path, parent: &str, msg: &str, edit: impl FnOnce(&Path)) -> String {
+    let index = repo.join("scratch-index");
+    git_in(repo, Some(&index), &["read-tree", parent]);
+    edit(&index);
+    let tree = git_in(repo, Some(&index), &["write-tree"]);
+    let _ = std::fs::remove_file(&index);
+    git_in(repo, None, &["commit-tree", &tree, "-p", parent, "-m", msg])
+}
+
+/// `try --mbox` and `try --git` run a series in hand on the tagged base as the self-test runs
+/// it: the base cell is the base run's, and the same change is the same patchset (and result)
+/// whether it came as a mail, a git ref, or a matrix entry. Its repro line runs the `try` again.
+#[test]
+fn try_runs_a_mail_and_a_git_ref_on_the_tagged_base_as_the_matrix_does() {
+    let want = cell(selftest_run(), "good-sample", "x86_64");
+    let m = root().join("tests/selftest/matrix.toml");
+    let patch = root().join("tests/selftest/patches/good-sample.patch");
+    let (repo, base) = borrowed_repo("try-up.git");
+    let head = commit_on(
+        &repo,
+        &base,
+        "samples: rust: minimal: a harmless change",
+        |index| {
+            git_in(
+                &repo,
+                Some(index),
+                &["apply", "--cached", patch.to_str().unwrap()],
+            );
+        },
+    );
+    git_in(&repo, None, &["update-ref", "refs/heads/good", &head]);
+    let url = format!("file://{}", repo.display());
+    for (name, series) in [
+        ("try-mbox", vec!["--mbox", patch.to_str().unwrap()]),
+        ("try-git", vec!["--git", &url, "--ref", "good"]),
+    ] {
+        let mut args = series.clone();
+        args.extend([
+            "--base",
+            "v7.2.x",
+            "--arch",
+            "x86_64",
+            "--boot-timeout",
+            "60",
+        ]);
+        args.extend(["--matrix", m.to_str().unwrap()]);
+        let v = run_xtask("try", name, &args);
+        let names: Vec<String> = cells(&v)
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}.{}",
+                    c["entry"].as_str().unwrap(),
+                    c["arch"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(names, ["base.x86_64", "try.x86_64"], "{name}");
+        let c = cell(&v, "try", "x86_64");
+        assert_eq!(c["health"]["verdict"], "pass", "{name}: {}", c["health"]);
+        assert_eq!(stage(c, "apply")["summary"], "applied 1 commits", "{name}");
+        assert_eq!(c["patchset"]["hash"], want["patchset"]["hash"], "{name}");
+        for s in ["build", "boot", "kunit", "clippy", "rustfmt", "rustdoc"] {
+            assert_eq!(
+                stage(c, s)["status"],
+                stage(want, s)["status"],
+                "{name} {s}"
+            );
+        }
+        let repro = c["repro"].as_str().unwrap();
+        assert!(
+            repro.starts_with(&format!("cargo xtask try {}", series[0]))
+                && repro.ends_with("--arch x86_64"),
+            "{name}: {repro}"
+        );
+        // The base cell is the base run's, from the result cache.
+        let b = cell(&v, "base", "x86_64");
+        assert!(
+            stage(b, "build")["summary"]
+                .as_str()
+                .unwrap()
+                .ends_with("[cached]"),
+            "{name}: {}",
+            stage(b, "build")
+        );
+    }
+}
+
+/// A series already in the tagged base builds nothing and says so: as a mail whose diff
+/// reverse-applies (a line of the base's rust_minimal.rs that a commit added), as a git ref
+/// whose commits change nothing on the base, and as a git ref at the base itself (an
+/// ancestor). The base has no history (an offline import), so the series is made on it.
+#[test]
+fn a_series_already_in_the_tagged_base_is_in_base_and_builds_nothing() {
+    let (repo, base) = borrowed_repo("in-base-up.git");
+    let file = "samples/rust/rust_minimal.rs";
+    let text = git_in(&repo, None, &["show", &format!("{base}:{file}")]) + "\n";
+    let greeting = "        pr_info!(\"Rust minimal sample (init)\\n\");\n";
+    assert!(text.contains(greeting), "{text}");
+    let without = text.replacen(greeting, "", 1);
+    let dropped = commit_on(
+        &repo,
+        &base,
+        "samples: rust: minimal: drop the greeting",
+        |index| {
+            let blob = {
+                let mut c = Command::new("git")
+                    .arg("--git-dir")
+                    .arg(&repo)
+                    .args(["hash-object", "-w", "--stdin"])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                use std::io::Write;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(without.as_bytes())
+                    .unwrap();
+                String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap()
+            };
+            let info = format!("100644,{},{file}", blob.trim());
+            git_in(&repo, Some(index), &["update-index", "--cacheinfo", &info]);
+        },
+    );
+    // The greeting back: the base's own tree, on top.
+    let tree = git_in(&repo, None, &["rev-parse", &format!("{base}^{{tree}}")]);
+    let greet = git_in(
+        &repo,
+        None,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &dropped,
+            "-m",
+            "samples: rust: minimal: greet on init",
+        ],
+    );
+    git_in(&repo, None, &["update-ref", "refs/heads/greet", &greet]);
+    git_in(&repo, None, &["update-ref", "refs/heads/at-base", &base]);
+    let mbox = repo.join("greet.mbox");
+    std::fs::write(
+        &mbox,
+        git_in(&repo, None, &["format-patch", "-1", "--stdout", &greet]) + "\n",
+    )
+    .unwrap();
+    let url = format!("file://{}", repo.display());
+    let m = root().join("tests/selftest/matrix.toml");
+    for (name, series, how) in [
+        (
+            "in-base-mbox",
+            vec!["--mbox", mbox.to_str().unwrap()],
+            "already in the base",
+        ),
+        (
+            "in-base-git",
+            vec!["--git", &url, "--ref", "greet"],
+            "already in the base: applied, its 2 commits change nothing",
+        ),
+        (
+            "in-base-ancestor",
+            vec!["--git", &url, "--ref", "at-base"],
+            "already in the base: ",
+        ),
+    ] {
+        let mut args = series;
+        args.extend([
+            "--base",
+            "v7.2.x",
+            "--arch",
+            "x86_64",
+            "--boot-timeout",
+            "60",
+        ]);
+        args.extend(["--matrix", m.to_str().unwrap()]);
+        let t = Instant::now();
+        let v = run_xtask("try", name, &args);
+        let c = cell(&v, "try", "x86_64");
+        let apply = stage(c, "apply");
+        assert_eq!(apply["in_base"], true, "{name}: {apply}");
+        assert!(
+            apply["summary"].as_str().unwrap().starts_with(how),
+            "{name}: {apply}"
+        );
+        assert_eq!(c["health"]["verdict"], "in-base", "{name}");
+        for s in [
+            "toolchain",
+            "config",
+            "build",
+            "boot",
+            "kunit",
+            "clippy",
+            "rustfmt",
+            "rustdoc",
+        ] {
+            assert_eq!(
+                stage(c, s)["summary"],
+                "the series is already in the base",
+                "{name} {s}"
+            );
+        }
+        // Nothing was built: the base cell came from the result cache, the series built nothing.
+        assert!(
+            t.elapsed() < Duration::from_secs(180),
+            "{name}: {:?}",
+            t.elapsed()
+        );
+        let text = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["report", "--format", "text", "--results"])
+            .arg(PathBuf::from(v["_out"].as_str().unwrap()).join("results.json"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("try") && l.contains("in-base")),
+            "{name}: {text}"
+        );
+    }
+}
+
+/// `--kunit-filter` reaches the kernel (`kunit.filter_glob=` on the QEMU command line) of the
+/// entry's boot and its base's: only the matching module suite runs on the entry, none of the
+/// base's built-in suites (not even the doctests), and the base says nothing matched rather
+/// than failing. The entry's seeded failure still counts.
+#[test]
+fn a_kunit_filter_runs_only_the_matching_tests_on_the_entry_and_its_base() {
+    let _ = base_run();
+    let m = root().join("tests/selftest/matrix.toml");
+    let patch = root().join("tests/selftest/patches/kunit-failure.patch");
+    let glob = "rfl_selftest.seeded_*";
+    let v = run_xtask(
+        "try",
+        "kunit-filter",
+        &[
+            "--mbox",
+            patch.to_str().unwrap(),
+            "--base",
+            "v7.2.x",
+            "--arch",
+            "x86_64",
+            "--boot-timeout",
+            "60",
+            "--stage",
+            "kunit",
+            "--kunit-filter",
+            glob,
+            "--matrix",
+            m.to_str().unwrap(),
+        ],
+    );
+    let out = PathBuf::from(v["_out"].as_str().unwrap());
+    for entry in ["base", "try"] {
+        let c = cell(&v, entry, "x86_64");
+        let qemu =
+            std::fs::read_to_string(out.join(c["dir"].as_str().unwrap()).join("qemu.cmd")).unwrap();
+        assert!(
+            qemu.contains(&format!("kunit.filter_glob={glob}")),
+            "{entry}: {qemu}"
+        );
+    }
+    let b = cell(&v, "base", "x86_64");
+    assert_eq!(
+        (&stage(b, "kunit")["status"], &stage(b, "kunit")["summary"]),
+        (
+            &Value::from("skip"),
+            &Value::from(format!("no KUnit test matches kunit.filter_glob={glob}"))
+        )
+    );
+    let c = cell(&v, "try", "x86_64");
+    let mut tests: Vec<String> = c["kunit"]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{}.{}={}", t["suite"], t["name"], t["status"]).replace('"', ""))
+        .collect();
+    tests.sort();
+    assert_eq!(
+        tests,
+        [
+            "rfl_selftest.seeded_failure=fail",
+            "rfl_selftest.seeded_pass=pass"
+        ]
+    );
+    assert!(
+        stage(c, "kunit")["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("2 tests matching kunit.filter_glob={glob}")),
+        "{}",
+        stage(c, "kunit")
+    );
+    assert_eq!(
+        (&c["health"]["verdict"], &c["health"]["stage"]),
+        (&Value::from("fail"), &Value::from("kunit"))
+    );
 }

@@ -945,3 +945,311 @@ fn patchsets_differing_only_in_non_utf8_bytes_hash_apart() {
         "a patchset hashed as the empty string: {a} {b}"
     );
 }
+
+/// The patch of one commit, as `git format-patch` writes it.
+fn format_patch(work: &Path, commit: &str) -> String {
+    git(work, &["format-patch", "-1", "--stdout", commit]) + "\n"
+}
+
+/// A series whose every patch is already in its base is `in-base`, whichever way that shows:
+/// its patch-ids are commits of the base's history (the diff no longer reverse-applies: a later
+/// commit changed the same line), its diff reverse-applies, `git am` finds every patch applied,
+/// or a branch's head is an ancestor of the base. Nothing after apply runs, and the registry
+/// table flags the row whose registry status is not `merged`. A real conflict stays a
+/// conflict, and a series only partly in the base applies the rest.
+#[test]
+fn a_series_already_in_its_base_is_in_base_and_nothing_is_built() {
+    let t = TempDir::new("in-base");
+    let root = &t.0;
+    let mut shas = std::collections::BTreeMap::new();
+    let bare = small_upstream(root, "korg/linux.git", |work| {
+        let c0 = commit(work, "rust/f.rs", "a\nb\nc\n", "rust: add f");
+        git(work, &["branch", "old", &c0]);
+        shas.insert("x", commit(work, "rust/f.rs", "a\nB\nc\n", "rust: x"));
+        commit(work, "rust/f.rs", "a\nBB\nc\n", "rust: y");
+        commit(
+            work,
+            "rust/g.rs",
+            "1\n2\n3\n4\n5\n6\n7\n8\n9\n",
+            "rust: add g",
+        );
+        shas.insert(
+            "v",
+            commit(
+                work,
+                "rust/g.rs",
+                "1\ntwo\n3\n4\n5\n6\n7\n8\n9\n",
+                "rust: v",
+            ),
+        );
+        commit(
+            work,
+            "rust/g.rs",
+            "1\ntwo\n3\n4\n5\n6\n7\n8\nnine\n",
+            "rust: v2",
+        );
+        shas.insert("w", commit(work, "README", "base 2\n", "readme: w"));
+        // Branches of a fork: X picked onto the old point (another commit, the same patch),
+        // and a real conflict there.
+        git(work, &["checkout", "-q", "-b", "picked", "old"]);
+        git(work, &["cherry-pick", "-x", shas["x"].as_str()]);
+        git(work, &["checkout", "-q", "-b", "clash", "old"]);
+        commit(work, "rust/f.rs", "a\nQ\nc\n", "rust: q");
+        git(work, &["checkout", "-q", "-b", "merged", &shas["x"]]);
+        git(work, &["checkout", "-q", "master"]);
+        // Mails: X as it was; V without its `index` lines (no 3-way fallback); W, which `git
+        // am -3` finds applied; W then a new file; and a change of the line X changed.
+        let x = format_patch(work, &shas["x"]);
+        let v: String = format_patch(work, &shas["v"])
+            .lines()
+            .filter(|l| !l.starts_with("index "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let w = format_patch(work, &shas["w"]);
+        git(work, &["checkout", "-q", "-b", "more", "master"]);
+        let p = commit(work, "rust/p.rs", "// p\n", "rust: p");
+        git(work, &["checkout", "-q", "clash"]);
+        let q = format_patch(work, "HEAD");
+        git(work, &["checkout", "-q", "master"]);
+        let dir = root.join("m");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("x.mbox"), x).unwrap();
+        std::fs::write(dir.join("v.patch"), v).unwrap();
+        std::fs::write(dir.join("w.mbox"), &w).unwrap();
+        std::fs::write(dir.join("half.mbox"), w + &format_patch(work, &p)).unwrap();
+        std::fs::write(dir.join("q.mbox"), q).unwrap();
+    });
+    let fork = root.join("github/someone/linux.git");
+    std::fs::create_dir_all(fork.parent().unwrap()).unwrap();
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            root.join("work").to_str().unwrap(),
+            fork.to_str().unwrap(),
+        ],
+    );
+    let entry = |id: &str, source: &str| {
+        format!("[[entry]]\nid = \"{id}\"\narea = \"{id}\"\nstatus = \"testing\"\nsource = {{ {source} }}\nbase = \"b\"\n")
+    };
+    let branch = |b: &str| format!("branch = \"https://github.com/someone/linux/tree/{b}\"");
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\n[mirrors]\n\"https://github.com/\" = \"file://{}/github/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n{}",
+        root.display(),
+        bare.display(),
+        [
+            entry("by-patch-id", "mbox = \"x.mbox\""),
+            entry("reverse", "mbox = \"v.patch\""),
+            entry("found-applied", "mbox = \"w.mbox\""),
+            entry("picked", &branch("picked")),
+            entry("ancestor", &branch("merged")),
+            entry("clash", &branch("clash")),
+            entry("clash-mail", "mbox = \"q.mbox\""),
+            entry("half", "mbox = \"half.mbox\""),
+        ]
+        .concat()
+    );
+    let mpath = root.join("m/m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let out = root.join("out");
+    let o = apply_only(&mpath, &out, &root.join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    // The two conflicts fail the run (`--fail-on fail`); a series in its base fails nothing.
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cell = |e: &str| {
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["entry"] == e)
+            .unwrap_or_else(|| panic!("no {e}: {stderr}"))
+            .clone()
+    };
+    let stage = |e: &str, s: &str| {
+        cell(e)["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["stage"] == s)
+            .unwrap()
+            .clone()
+    };
+    let x12 = &shas["x"][..12];
+    for (e, how) in [
+        (
+            "by-patch-id",
+            format!("already in the base (commits {x12})"),
+        ),
+        (
+            "reverse",
+            "already in the base: its patch reverse-applies to it".to_string(),
+        ),
+        (
+            "found-applied",
+            "already in the base: every patch was found applied".to_string(),
+        ),
+        ("picked", format!("already in the base (commits {x12})")),
+        (
+            "ancestor",
+            format!("already in the base: {x12} is an ancestor of it"),
+        ),
+    ] {
+        let apply = stage(e, "apply");
+        assert_eq!(
+            (&apply["status"], &apply["summary"], &apply["in_base"]),
+            (&Value::from("pass"), &Value::from(how), &Value::from(true)),
+            "{e}: {apply}\n{stderr}"
+        );
+        for s in ["toolchain", "config", "build", "boot", "kunit"] {
+            assert_eq!(
+                stage(e, s)["summary"],
+                "the series is already in the base",
+                "{e} {s}"
+            );
+        }
+        assert_eq!(cell(e)["health"]["verdict"], "in-base", "{e}");
+    }
+    for e in ["clash", "clash-mail"] {
+        let apply = stage(e, "apply");
+        assert_eq!(apply["status"], "fail", "{e}: {apply}");
+        assert!(
+            apply["summary"].as_str().unwrap().starts_with("conflict"),
+            "{e}: {apply}"
+        );
+        assert!(apply.get("in_base").is_none(), "{e}: {apply}");
+    }
+    let half = stage("half", "apply");
+    assert_eq!(half["summary"], "applied 1 commits", "{half}");
+    assert_eq!(cell("half")["health"]["verdict"], "pass");
+    assert!(!root
+        .join("out/cells/by-patch-id.x86_64/in-base.tmp")
+        .exists());
+    // The registry table: every in-base row is flagged, its registry says `testing`.
+    let md = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["report", "--format", "markdown", "--results"])
+        .arg(out.join("results.json"))
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&md.stdout);
+    let flagged: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("(stale: already in the base)"))
+        .map(|l| l.split(" | ").next().unwrap().trim_start_matches("| "))
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            "by-patch-id",
+            "reverse",
+            "found-applied",
+            "picked",
+            "ancestor"
+        ],
+        "{md}"
+    );
+}
+
+/// `try` runs a series in hand as `matrix` runs an entry, without a word of it in the matrix:
+/// the matrix's base cell and not its entries, the same stages and results.json, a repro line
+/// that runs the same `try` again. An mbox may be anywhere; a git source is a branch or a
+/// commit of any allowed URL; a ref already in the base is `in-base`.
+#[test]
+fn try_runs_a_series_in_hand_with_the_matrix_base_and_not_its_entries() {
+    let t = TempDir::new("try");
+    let root = &t.0;
+    let mut feature = String::new();
+    let bare = small_upstream(root, "up/linux.git", |work| {
+        git(work, &["checkout", "-q", "-b", "feature"]);
+        feature = commit(
+            work,
+            "rust/kernel/feature.rs",
+            "// feature\n",
+            "rust: feature",
+        );
+        std::fs::write(root.join("series.mbox"), format_patch(work, "HEAD")).unwrap();
+        git(work, &["checkout", "-q", "master"]);
+    });
+    let dir = root.join("m");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mpath = dir.join("m.toml");
+    std::fs::write(
+        &mpath,
+        format!(
+            "arches = [\"x86_64\", \"arm64\"]\nchecks = []\n[bases.b]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"master\"\n[[entry]]\nid = \"other\"\nsource = {{ lore = \"x@y\" }}\nbase = \"b\"\n",
+            bare.display()
+        ),
+    )
+    .unwrap();
+    let url = format!("file://{}", bare.display());
+    let try_run = |out: &str, series: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("try")
+            .args(series)
+            .args([
+                "--base", "b", "--arch", "x86_64", "--stage", "apply", "--matrix",
+            ])
+            .arg(&mpath)
+            .arg("--out")
+            .arg(root.join(out))
+            .arg("--cache")
+            .arg(root.join("cache"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{series:?}: {stderr}");
+        let v: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(out).join("results.json")).unwrap(),
+        )
+        .unwrap();
+        let cells: Vec<String> = v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}.{}",
+                    c["entry"].as_str().unwrap(),
+                    c["arch"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(cells, ["base.x86_64", "try.x86_64"], "{stderr}");
+        let cell = v["cells"][1].clone();
+        let apply = cell["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "apply")
+            .unwrap()
+            .clone();
+        (v, cell, apply)
+    };
+    let mbox = root.join("series.mbox");
+    let (v, cell, apply) = try_run("o1", &["--mbox", mbox.to_str().unwrap()]);
+    assert_eq!(apply["summary"], "applied 1 commits", "{apply}");
+    assert_eq!(v["entries"][0]["id"], "try");
+    assert_eq!(v["entries"][0]["source_kind"], "mbox");
+    assert_eq!(
+        cell["repro"],
+        format!(
+            "cargo xtask try --mbox {} --base b --matrix {} --arch x86_64",
+            std::fs::canonicalize(&mbox).unwrap().display(),
+            mpath.display()
+        )
+    );
+    for r in ["feature", feature.as_str()] {
+        let (v, cell, apply) = try_run("o2", &["--git", &url, "--ref", r]);
+        assert_eq!(apply["summary"], "applied 1 commits", "{r}: {apply}");
+        assert_eq!(cell["patchset"]["head"], feature.as_str());
+        assert_eq!(v["entries"][0]["source"], format!("{url} {r}"));
+    }
+    let (_, cell, apply) = try_run("o3", &["--git", &url, "--ref", "master"]);
+    assert_eq!(apply["in_base"], true, "{apply}");
+    assert_eq!(cell["health"]["verdict"], "in-base");
+}

@@ -63,6 +63,8 @@ fn one_cell(
         resume: false,
         clean,
         matrix_arg: String::new(),
+        kunit_filter: None,
+        rerun: None,
     };
     let r = run::run(cache, m, &p, &opts)?;
     r.cells

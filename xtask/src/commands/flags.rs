@@ -30,6 +30,9 @@ pub enum Cmd {
     Plan(PlanArgs),
     /// Run the matrix: fetch, apply, config, build, boot, KUnit, clippy, rustfmt, rustdoc.
     Matrix(MatrixArgs),
+    /// Run one series in hand (--mbox, --lore or --git/--ref) on a base, as `matrix` runs an
+    /// entry, without touching matrix.toml.
+    Try(TryArgs),
     /// Re-create one cell in a fresh folder, write repro.sh, show the failing stage.
     Repro(ReproArgs),
     /// Measure the speed ratios (P1, P2, P3) in one run and write BENCHMARKS.md.
@@ -119,6 +122,16 @@ pub struct PlanArgs {
 pub struct MatrixArgs {
     #[command(flatten)]
     pub sel: Selection,
+    #[command(flatten)]
+    pub run: RunFlags,
+    /// Exactly these cells, as ENTRY@BASE@ARCH[,…] (what `plan --format github` emits).
+    #[arg(long, value_name = "LIST")]
+    pub cells: Option<String>,
+}
+
+/// How the planned cells run, and what the exit code says: shared by matrix and try.
+#[derive(Debug, clap::Args)]
+pub struct RunFlags {
     /// An earlier run's results.json: each cell is marked regressed, fixed, still failing or
     /// new against it.
     #[arg(long, value_name = "FILE")]
@@ -133,9 +146,6 @@ pub struct MatrixArgs {
     /// Stop every cell after this stage.
     #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
-    /// Exactly these cells, as ENTRY@BASE@ARCH[,…] (what `plan --format github` emits).
-    #[arg(long, value_name = "LIST")]
-    pub cells: Option<String>,
     /// Parallel make jobs (default: the machine's cores).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
@@ -152,6 +162,43 @@ pub struct MatrixArgs {
     /// results), to compare with the incremental result.
     #[arg(long)]
     pub clean: bool,
+    /// Run only the KUnit suites (`suite`) or tests (`suite.test`) this glob matches, as
+    /// kunit.py's filter_glob: `kunit.filter_glob=GLOB` on every boot, base cells' too.
+    #[arg(long, value_name = "GLOB")]
+    pub kunit_filter: Option<String>,
+}
+
+/// One series in hand, on a declared base: an mbox, a lore thread, or a git ref.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("series").required(true).args(["mbox", "lore", "git"])))]
+pub struct TryArgs {
+    /// An mbox file, or a folder of .patch/.mbox/.eml files.
+    #[arg(long, value_name = "FILE")]
+    pub mbox: Option<PathBuf>,
+    /// A mailing-list thread's message-id: its newest revision's patches, from lore.
+    #[arg(long, value_name = "MSGID")]
+    pub lore: Option<String>,
+    /// A git repository (with --ref).
+    #[arg(long, value_name = "URL", requires = "git_ref")]
+    pub git: Option<String>,
+    /// A branch, tag or commit of the --git repository.
+    #[arg(long = "ref", value_name = "REF", requires = "git")]
+    pub git_ref: Option<String>,
+    /// A base the matrix declares.
+    #[arg(long, value_name = "BASE")]
+    pub base: String,
+    /// Architecture (repeatable or comma-separated); `all` for every one the matrix lists.
+    #[arg(long = "arch", value_name = "ARCH", value_delimiter = ',')]
+    pub arches: Vec<String>,
+    /// A toolchain the matrix declares (default: every one).
+    #[arg(long, value_name = "NAME")]
+    pub toolchain: Option<String>,
+    /// The matrix whose bases, arches, checks, toolchains and mirrors are used (its entries
+    /// are not run).
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,9 +1,10 @@
-//! `matrix`: run the planned cells, write results.json, print the text report.
+//! `matrix`: run the planned cells, write results.json, print the text report; `execute`,
+//! the same for `try`.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::commands::flags::MatrixArgs;
+use crate::commands::flags::{MatrixArgs, RunFlags};
 use crate::commands::select;
 use crate::model::baseline;
 use crate::model::matrix::{self, Loaded};
@@ -17,65 +18,86 @@ impl MatrixArgs {
     /// `--fail-on` says the results fail, else 0.
     pub fn run(self, cache: &Cache) -> anyhow::Result<ExitCode> {
         let m = select::load_matrix(self.sel.matrix.as_deref())?;
-        // Read before the run: an unreadable baseline is bad input, found at once.
-        let old = match &self.baseline {
-            Some(p) => Some(report::load(std::slice::from_ref(p))?),
-            None => None,
-        };
         let mut p = plan::plan(&m, &select::filters(&m, &self.sel)?);
         if let Some(spec) = &self.cells {
             keep_cells(&m, &mut p, spec)?;
         }
-        let stop_after = match &self.stage {
-            Some(s) => Some(Stage::parse(s).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--stage {s}: unknown stage (one of {})",
-                    Stage::ALL.map(|s| s.name()).join(", ")
-                )
-            })?),
-            None => None,
-        };
-        let out = match self.out {
-            Some(o) => o,
-            None => cache.runs().join(outcome::now_rfc3339().replace(':', "")),
-        };
-        crate::sys::signal::install()?;
-        let _lock = crate::sys::paths::lock_cache(cache)?;
-        let opts = run::Opts {
-            out: out.clone(),
-            stop_after,
-            jobs: select::jobs(self.jobs),
-            boot_timeout: self.boot_timeout,
-            force: self.force,
-            resume: self.resume,
-            clean: self.clean,
-            matrix_arg: select::matrix_arg(self.sel.matrix.as_deref()),
-        };
-        let mut results = run::run(cache, &m, &p, &opts)?;
-        if let Some(old) = &old {
-            baseline::compare(&mut results.cells, &old.results.cells);
-            run::write_results(&out, &results)?;
-        }
-        link_latest(cache, &out);
-        let loaded = report::load(&[out.join("results.json")])?;
-        let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-        report::text(&loaded, &mut std::io::stdout(), colour)?;
-        eprintln!("results: {}", out.join("results.json").display());
-        if results.interrupted {
-            return Ok(ExitCode::from(130));
-        }
-        let harness_errors = results
-            .cells
-            .iter()
-            .any(|c| c.stages.iter().any(|s| s.fault == Some(Fault::Harness)));
-        Ok(if harness_errors {
-            ExitCode::from(3)
-        } else if baseline::fails(&results.cells, self.fail_on) {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        })
+        let matrix_arg = select::matrix_arg(self.sel.matrix.as_deref());
+        execute(cache, &m, &p, &self.run, matrix_arg, None)
     }
+}
+
+/// What `matrix` and `try` share once the cells are planned: the run, results.json (marked
+/// against `--baseline`), the text report and the exit code. `rerun` is the command that runs
+/// a `try` again (its entry cells' repro line, with the arch).
+pub fn execute(
+    cache: &Cache,
+    m: &Loaded,
+    p: &Plan,
+    f: &RunFlags,
+    matrix_arg: String,
+    rerun: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    // Read before the run: an unreadable baseline is bad input, found at once.
+    let old = match &f.baseline {
+        Some(p) => Some(report::load(std::slice::from_ref(p))?),
+        None => None,
+    };
+    let stop_after = match &f.stage {
+        Some(s) => Some(Stage::parse(s).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--stage {s}: unknown stage (one of {})",
+                Stage::ALL.map(|s| s.name()).join(", ")
+            )
+        })?),
+        None => None,
+    };
+    if let Some(g) = &f.kunit_filter {
+        matrix::check_kunit_filter(g)
+            .map_err(|why| anyhow::anyhow!("--kunit-filter {}: {why}", matrix::shown(g)))?;
+    }
+    let out = match &f.out {
+        Some(o) => o.clone(),
+        None => cache.runs().join(outcome::now_rfc3339().replace(':', "")),
+    };
+    crate::sys::signal::install()?;
+    let _lock = crate::sys::paths::lock_cache(cache)?;
+    let opts = run::Opts {
+        out: out.clone(),
+        stop_after,
+        jobs: select::jobs(f.jobs),
+        boot_timeout: f.boot_timeout,
+        force: f.force,
+        resume: f.resume,
+        clean: f.clean,
+        matrix_arg,
+        kunit_filter: f.kunit_filter.clone(),
+        rerun,
+    };
+    let mut results = run::run(cache, m, p, &opts)?;
+    if let Some(old) = &old {
+        baseline::compare(&mut results.cells, &old.results.cells);
+        run::write_results(&out, &results)?;
+    }
+    link_latest(cache, &out);
+    let loaded = report::load(&[out.join("results.json")])?;
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    report::text(&loaded, &mut std::io::stdout(), colour)?;
+    eprintln!("results: {}", out.join("results.json").display());
+    if results.interrupted {
+        return Ok(ExitCode::from(130));
+    }
+    let harness_errors = results
+        .cells
+        .iter()
+        .any(|c| c.stages.iter().any(|s| s.fault == Some(Fault::Harness)));
+    Ok(if harness_errors {
+        ExitCode::from(3)
+    } else if baseline::fails(&results.cells, f.fail_on) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `--cells ENTRY@BASE@ARCH,…`: exactly these cells of the plan; each must name a declared

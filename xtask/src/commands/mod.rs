@@ -11,6 +11,7 @@ pub mod report;
 pub mod repro;
 pub mod select;
 pub mod setup;
+pub mod trial;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,7 @@ impl Flags {
             Cmd::ImportRegistry(args) => args.run(),
             Cmd::Plan(args) => args.run(),
             Cmd::Matrix(args) => args.run(&cache),
+            Cmd::Try(args) => args.run(&cache),
             Cmd::Repro(args) => args.run(&cache),
             Cmd::Bench(args) => args.run(&cache),
             Cmd::Report(args) => args.run(),

@@ -66,6 +66,8 @@ pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
         resume: false,
         clean: false,
         matrix_arg: a.matrix_arg.clone(),
+        kunit_filter: None,
+        rerun: None,
     };
     let results = run::run(&fresh, m, &p, &opts);
     let commands = proc::take_recording();

@@ -6,6 +6,15 @@ use crate::model::outcome::{CellResult, Fault, Health, Stage, StageResult, Statu
 /// Compare a cell with its base cell (same base, arch, toolchain). A base cell is assessed
 /// alone: its failures are the base's findings.
 pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
+    // Nothing was built: there is nothing to compare.
+    if let Some(s) = cell.stages.iter().find(|s| s.in_base) {
+        return Health {
+            verdict: Verdict::InBase,
+            stage: Some(s.stage),
+            summary: s.summary.clone(),
+            preexisting: Vec::new(),
+        };
+    }
     let mut pre = Vec::new();
     for s in &cell.stages {
         match s.status {
@@ -160,6 +169,7 @@ pub fn rank(verdict: Verdict) -> u8 {
         Verdict::Fail => 5,
         Verdict::Error => 4,
         Verdict::Unreachable => 3,
+        Verdict::InBase => 2,
         Verdict::Pass => 1,
         Verdict::Skip => 0,
     }
@@ -296,6 +306,31 @@ mod tests {
         e.stages[0] = StageResult::new(Stage::Fetch, Status::Error, "unreachable: x")
             .with_fault(Fault::Source);
         assert_eq!(assess(&e, None).verdict, Verdict::Error);
+    }
+
+    /// A series already in its base built nothing: its verdict says so, not `pass` or `skip`,
+    /// and it reads back from results.json as `in-base`.
+    #[test]
+    fn a_series_already_in_its_base_is_in_base_and_reads_back_as_such() {
+        let mut e = cell("e", &[], &[]);
+        e.stages = vec![
+            StageResult::new(Stage::Fetch, Status::Pass, "2 patch files"),
+            StageResult::already_in_base("already in the base (commits 0123456789ab)"),
+            StageResult::skip(Stage::Toolchain, "the series is already in the base"),
+        ];
+        let h = assess(&e, Some(&cell("base", &[], &[])));
+        assert_eq!((h.verdict, h.stage), (Verdict::InBase, Some(Stage::Apply)));
+        assert_eq!(h.summary, "already in the base (commits 0123456789ab)");
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(json["verdict"], "in-base");
+        assert_eq!(serde_json::from_value::<Health>(json).unwrap(), h);
+        let apply = serde_json::to_value(&e.stages[1]).unwrap();
+        assert_eq!(apply["in_base"], true);
+        // Any other stage says nothing of it.
+        assert!(serde_json::to_value(&e.stages[0])
+            .unwrap()
+            .get("in_base")
+            .is_none());
     }
 
     #[test]

@@ -134,6 +134,10 @@ pub enum Source {
     Mbox(String),
     /// A file link: the path must exist in the base (the health of a `merged` row).
     File(String),
+    /// A git URL and a ref on it (a branch, a tag or a commit), as `URL REF`: what `try --git
+    /// URL --ref REF` runs. Never read from a matrix file.
+    #[serde(skip_deserializing)]
+    Git(String),
     /// Nothing to fetch yet; the value says why.
     Unpublished(String),
     /// The registry row carried no link.
@@ -151,6 +155,7 @@ impl Source {
             Source::Lore(_) => "lore",
             Source::Mbox(_) => "mbox",
             Source::File(_) => "file",
+            Source::Git(_) => "git",
             Source::Unpublished(_) => "unpublished",
             Source::None(_) => "none",
         }
@@ -165,9 +170,19 @@ impl Source {
             | Source::Lore(v)
             | Source::Mbox(v)
             | Source::File(v)
+            | Source::Git(v)
             | Source::Unpublished(v)
             | Source::None(v) => v,
         }
+    }
+    /// A `git` source from its URL and ref.
+    pub fn git(url: &str, git_ref: &str) -> Source {
+        Source::Git(format!("{url} {git_ref}"))
+    }
+    /// The URL and the ref of a `git` source's value: the ref is after the last space (a ref
+    /// holds none).
+    pub fn git_parts(value: &str) -> Option<(&str, &str)> {
+        value.rsplit_once(' ')
     }
     /// Why a source can never run, whatever the network says.
     pub fn inherent_skip(&self) -> Option<String> {
@@ -321,7 +336,6 @@ const MBOX_SNIFF: u64 = 16 << 20;
 /// patch is bad input, said here with its place in the matrix; `git am` would call it a
 /// conflict and blame the code. A missing file is left to the fetch stage to report.
 fn check_mbox_files(loaded: &Loaded, text: &str) -> Result<(), MatrixError> {
-    use std::io::Read;
     let dir = std::fs::canonicalize(loaded.dir()).unwrap_or_else(|_| loaded.dir().to_path_buf());
     for e in &loaded.matrix.entries {
         let Source::Mbox(value) = e.source.get_ref() else {
@@ -340,40 +354,49 @@ fn check_mbox_files(loaded: &Loaded, text: &str) -> Result<(), MatrixError> {
         let Ok(real) = std::fs::canonicalize(dir.join(value)) else {
             continue;
         };
-        let files = if real.is_dir() {
-            let rd = std::fs::read_dir(&real)
-                .map_err(|err| at(format!("cannot read {}: {err}", real.display())))?;
-            rd.filter_map(|d| d.ok().map(|d| d.path()))
-                .filter(|p| {
-                    p.extension()
-                        .is_some_and(|x| x == "patch" || x == "mbox" || x == "eml")
-                })
-                .collect()
-        } else {
-            vec![real]
-        };
-        for f in files {
-            let f = std::fs::canonicalize(&f).unwrap_or(f);
-            if !f.starts_with(&dir) {
-                return Err(at(format!(
-                    "{} is outside the matrix file's folder {}",
-                    f.display(),
-                    dir.display()
-                )));
-            }
-            if !std::fs::metadata(&f).is_ok_and(|m| m.is_file()) {
-                return Err(at(format!("{} is not a regular file", f.display())));
-            }
-            let mut head = Vec::new();
-            let read = std::fs::File::open(&f)
-                .and_then(|file| file.take(MBOX_SNIFF).read_to_end(&mut head));
-            read.map_err(|err| at(format!("cannot read {}: {err}", f.display())))?;
-            if !holds_patch(&head) {
-                return Err(at(format!(
-                    "{} is not an mbox or patch file (no `diff` or `---`/`+++` lines)",
-                    f.display()
-                )));
-            }
+        check_mbox_on_disk(&real, Some(&dir)).map_err(at)?;
+    }
+    Ok(())
+}
+
+/// The patch files of an mbox source as they are on disk (`real`, links resolved: a file, or
+/// a folder's `.patch`, `.mbox` and `.eml` files): each inside `dir` when one is given, a
+/// regular file, and holding a patch.
+pub fn check_mbox_on_disk(real: &Path, dir: Option<&Path>) -> Result<(), String> {
+    use std::io::Read;
+    let files = if real.is_dir() {
+        let rd = std::fs::read_dir(real)
+            .map_err(|err| format!("cannot read {}: {err}", real.display()))?;
+        rd.filter_map(|d| d.ok().map(|d| d.path()))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "patch" || x == "mbox" || x == "eml")
+            })
+            .collect()
+    } else {
+        vec![real.to_path_buf()]
+    };
+    for f in files {
+        let f = std::fs::canonicalize(&f).unwrap_or(f);
+        if let Some(dir) = dir.filter(|d| !f.starts_with(d)) {
+            return Err(format!(
+                "{} is outside the matrix file's folder {}",
+                f.display(),
+                dir.display()
+            ));
+        }
+        if !std::fs::metadata(&f).is_ok_and(|m| m.is_file()) {
+            return Err(format!("{} is not a regular file", f.display()));
+        }
+        let mut head = Vec::new();
+        let read =
+            std::fs::File::open(&f).and_then(|file| file.take(MBOX_SNIFF).read_to_end(&mut head));
+        read.map_err(|err| format!("cannot read {}: {err}", f.display()))?;
+        if !holds_patch(&head) {
+            return Err(format!(
+                "{} is not an mbox or patch file (no `diff` or `---`/`+++` lines)",
+                f.display()
+            ));
         }
     }
     Ok(())
@@ -642,6 +665,47 @@ pub fn check_git_ref(r: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A mailing-list message-id (`<…>` taken off): what becomes a lore URL's path and the
+/// name of nothing. No spaces or control characters, no option, no URL.
+pub fn check_msgid(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() || id.len() > 998 {
+        return Err("is empty or longer than a mail header line");
+    }
+    if id.starts_with('-') {
+        return Err("may not start with `-`");
+    }
+    if !id.chars().all(|c| c.is_ascii_graphic()) || id.contains(['<', '>']) {
+        return Err("may hold only printable ASCII, no spaces and no `<` `>` inside");
+    }
+    if id.contains("://") || !id.contains('@') {
+        return Err("is not a message-id (`local@domain`, not a URL)");
+    }
+    Ok(())
+}
+
+/// A KUnit filter glob, as kunit.py's filter_glob: `suite` or `suite.test`, with `*`, `?` and
+/// `[…]`. It becomes one word of the kernel's command line (`kunit.filter_glob=GLOB`), so
+/// nothing that would end the word, quote it or start an option.
+pub fn check_kunit_filter(glob: &str) -> Result<(), &'static str> {
+    if glob.is_empty() || glob.len() > 256 {
+        return Err("is empty or longer than 256 characters");
+    }
+    if glob.starts_with(['-', '.']) {
+        return Err("may not start with `-` or `.`");
+    }
+    if !glob.chars().all(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*' | '?' | '[' | ']' | '!')
+    }) {
+        return Err(
+            "may hold only ASCII letters, digits, `_`, `-`, `.`, `*`, `?`, `[`, `]` and `!`",
+        );
+    }
+    if glob.matches('.').count() > 1 {
+        return Err("is `suite` or `suite.test`: one `.` at most");
+    }
+    Ok(())
+}
+
 /// A Debian package name (handed to apt-get) or suite (a folder name and a sources.list word).
 fn check_debian_word(w: &str) -> Result<(), &'static str> {
     if w.is_empty() {
@@ -660,9 +724,19 @@ fn check_debian_word(w: &str) -> Result<(), &'static str> {
 }
 
 /// A source that names a remote: never an option, and (for those git fetches) a URL git may
-/// use once the mirrors have rewritten it.
-fn check_source_url(mirrors: &BTreeMap<String, String>, s: &Source) -> Result<(), String> {
+/// use once the mirrors have rewritten it; a `git` source's ref one git fetches as it is.
+pub fn check_source_url(mirrors: &BTreeMap<String, String>, s: &Source) -> Result<(), String> {
     match s {
+        Source::Git(v) => {
+            let (url, r) = Source::git_parts(v).ok_or("names no ref")?;
+            check_source_url(mirrors, &Source::Commit(url.to_string()))?;
+            check_git_ref(r)
+                .and_then(|()| match r.contains('*') {
+                    true => Err("is a pattern (`*`), not one ref"),
+                    false => Ok(()),
+                })
+                .map_err(|why| format!("ref `{}` {why}", shown(r)))
+        }
         Source::GithubPr(u)
         | Source::PrCommit(u)
         | Source::Branch(u)

@@ -129,6 +129,10 @@ pub struct StageResult {
     /// boot, and results of schema 1.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub findings: Vec<BootFinding>,
+    /// An apply stage that found every patch of the series already in the base (its summary
+    /// says how): nothing is built, and the cell's health is `in-base`.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub in_base: bool,
 }
 
 /// What a boot ended in.
@@ -199,6 +203,7 @@ impl StageResult {
             diagnostics: Vec::new(),
             fault: None,
             findings: Vec::new(),
+            in_base: false,
         }
     }
     pub fn skip(stage: Stage, why: impl Into<String>) -> StageResult {
@@ -207,6 +212,13 @@ impl StageResult {
     pub fn error(stage: Stage, why: impl Into<String>) -> StageResult {
         let mut r = StageResult::new(stage, Status::Error, why);
         r.fault = Some(Fault::Harness);
+        r
+    }
+    /// The apply stage of a series whose every patch is already in the base; `how` says how
+    /// that was found.
+    pub fn already_in_base(how: impl Into<String>) -> StageResult {
+        let mut r = StageResult::new(Stage::Apply, Status::Pass, how);
+        r.in_base = true;
         r
     }
     pub fn with_log(mut self, log: &str) -> StageResult {
@@ -412,6 +424,9 @@ pub enum Verdict {
     Unreachable,
     /// Nothing ran.
     Skip,
+    /// Every patch is already in the base: nothing was built.
+    #[serde(rename = "in-base")]
+    InBase,
 }
 
 impl Verdict {
@@ -422,6 +437,7 @@ impl Verdict {
             Verdict::Error => "error",
             Verdict::Unreachable => "unreachable",
             Verdict::Skip => "skip",
+            Verdict::InBase => "in-base",
         }
     }
 }

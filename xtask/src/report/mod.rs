@@ -254,6 +254,7 @@ pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> 
             Verdict::Fail => "31",
             Verdict::Error | Verdict::Unreachable => "33",
             Verdict::Skip => "90",
+            Verdict::InBase => "36",
         };
         format!("\x1b[{code}m{s}\x1b[0m")
     };
@@ -390,9 +391,10 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
             ),
         };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {}{} | {} | {} | {} |",
             md_escape(&area),
             md_escape(&status),
+            stale_note(r, row, &status),
             md_escape(&authors),
             md_escape(&source),
             md_escape(&base)
@@ -445,6 +447,22 @@ pub fn markdown(l: &Loaded, w: &mut dyn Write) -> std::io::Result<()> {
     }
     out.push_str("\n</details>\n");
     w.write_all(out.as_bytes())
+}
+
+/// A row whose series is already in its base while the registry does not say `merged`: the
+/// registry is stale there, and the Status cell says so. A row with no status (not from the
+/// registry) says nothing.
+fn stale_note(r: &RunResults, row: Row, status: &str) -> &'static str {
+    let in_base = r
+        .cells
+        .iter()
+        .any(|c| Row::of(c) == row && health_of(c).verdict == Verdict::InBase);
+    let merged = status.trim().eq_ignore_ascii_case("merged");
+    if in_base && !status.trim().is_empty() && !merged {
+        " (stale: already in the base)"
+    } else {
+        ""
+    }
 }
 
 /// XML text escaping that also drops what XML 1.0 forbids (ANSI escapes' ESC, BEL, …).
@@ -872,7 +890,7 @@ pub fn html(l: &Loaded, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::R
     let r = &l.results;
     let cols = columns(r);
     let mut o = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>RFL patch health</title>\n<style>\nbody{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}\n.pass{background:#d4f4d4}.fail{background:#f8c8c8}.error,.unreachable{background:#f8e8b0}.skip{background:#eee;color:#666}\ntd small{display:block;color:#333}a{color:#036}\n</style></head><body>\n<h1>RFL patch health</h1>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>RFL patch health</title>\n<style>\nbody{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}\n.pass{background:#d4f4d4}.in-base{background:#d4e8f8}.fail{background:#f8c8c8}.error,.unreachable{background:#f8e8b0}.skip{background:#eee;color:#666}\ntd small{display:block;color:#333}a{color:#036}\n</style></head><body>\n<h1>RFL patch health</h1>\n",
     );
     o.push_str(&format!(
         "<p>Run started {} — {} cells.</p>\n<table id=\"grid\">\n<tr><th>entry</th>",
@@ -1117,6 +1135,63 @@ mod tests {
         assert!(
             e.ends_with("cell 1 (e.x86_64): schema 3 is not 1 to 2"),
             "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Rows whose series is already in the base say `in-base`; the Status cell of one the
+    /// registry does not call merged says the registry is stale there. A merged row, and a row
+    /// with no registry status (`try`), say nothing more.
+    #[test]
+    fn the_registry_table_flags_rows_in_the_base_that_the_registry_does_not_call_merged() {
+        let in_base = |entry: &str| {
+            let mut c = schema1_cell(entry, "t", false);
+            c["stages"] = serde_json::json!([
+                {"stage": "fetch", "status": "pass", "duration_s": 0.0, "summary": "1 patch files"},
+                {"stage": "apply", "status": "pass", "duration_s": 0.0,
+                 "summary": "already in the base: its patch reverse-applies to it", "in_base": true},
+                {"stage": "toolchain", "status": "skip", "duration_s": 0.0,
+                 "summary": "the series is already in the base"}]);
+            c["kunit"] = serde_json::json!({"counts": {"total": 0, "passed": 0, "failed": 0, "crashed": 0, "skipped": 0}, "tests": []});
+            c
+        };
+        let mut v = schema1_results(vec![
+            schema1_cell("base", "t", false),
+            in_base("stale"),
+            in_base("merged"),
+            in_base("try"),
+            schema1_cell("building", "t", false),
+        ]);
+        let info = |id: &str, status: &str| serde_json::json!({"id": id, "area": id, "status": status, "source_kind": "mbox", "source": "x"});
+        v["entries"] = serde_json::json!([
+            info("stale", "testing"),
+            info("merged", "Merged"),
+            info("try", ""),
+            info("building", "testing")
+        ]);
+        let (dir, p) = results_file("stale", &v);
+        let l = load(&[p]).unwrap();
+        let mut out = Vec::new();
+        markdown(&l, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let row = |id: &str| {
+            out.lines()
+                .find(|l| l.starts_with(&format!("| {id} |")))
+                .unwrap_or_else(|| panic!("no row {id}: {out}"))
+                .to_string()
+        };
+        assert_eq!(
+            row("stale"),
+            "| stale | testing (stale: already in the base) |  | mbox: x |  | in-base |"
+        );
+        assert_eq!(
+            row("merged"),
+            "| merged | Merged |  | mbox: x |  | in-base |"
+        );
+        assert_eq!(row("try"), "| try |  |  | mbox: x |  | in-base |");
+        assert_eq!(
+            row("building"),
+            "| building | testing |  | mbox: x |  | pass |"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -26,7 +26,7 @@ pub(super) fn resumed(out: &Path) -> Option<Vec<CellResult>> {
 }
 
 /// What identifies a cell's result: harness build, base, patchset, arch, toolchain, config
-/// inputs, QEMU profile and checks.
+/// inputs, QEMU profile, checks and the KUnit filter.
 pub(super) fn key(
     m: &Loaded,
     cell: &Cell,
@@ -56,6 +56,11 @@ pub(super) fn key(
         }
     }
     h.update(format!("{:?}{:?}", m.checks, opts.boot_timeout).as_bytes());
+    // A filtered boot runs other tests: its result is another's (an unfiltered key is as it
+    // was).
+    if let Some(g) = &opts.kunit_filter {
+        h.update(format!("kunit.filter_glob={g}").as_bytes());
+    }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 

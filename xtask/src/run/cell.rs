@@ -63,6 +63,7 @@ struct End {
 }
 
 const BASE_MISSING: &str = "the base could not be fetched";
+const IN_BASE: &str = "the series is already in the base";
 
 /// The stage table. Fetch and apply, once per group of cells:
 fn group_stages<'a>() -> [Step<Group<'a>>; 2] {
@@ -290,10 +291,15 @@ pub(super) fn prepare(
             from: Stage::Toolchain,
             why: "a file link: nothing to build beyond the base".into(),
         });
+    // A series already in its base: nothing of it to build.
+    let in_base = stages.iter().any(|s| s.in_base).then(|| End {
+        from: Stage::Toolchain,
+        why: IN_BASE.into(),
+    });
     let (patchset, changed) = applied.unwrap_or_default();
     Prepared {
         stages,
-        end: no_base.or(file_link),
+        end: no_base.or(file_link).or(in_base),
         base_commit: base.as_ref().ok().cloned(),
         patchset,
         changed,
@@ -607,7 +613,7 @@ fn kunit_stage(cx: &Cx) -> StageResult {
     let console = cx.console.get().map_or("", String::as_str);
     let blocks = ktap::parse_all(console);
     let k = Kunit::from_cases(blocks.iter().flat_map(ktap::cases).collect());
-    let r = kunit_result(&k, console);
+    let r = kunit_result(&k, console, cx.env.opts.kunit_filter.as_deref());
     let _ = cx.kunit.set(k);
     r
 }
@@ -766,7 +772,12 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
             String::new(),
         );
     }
-    let mut cmd = boot::qemu_command(profile, &kb.out, &initramfs, "tcg", "");
+    let filter = opts
+        .kunit_filter
+        .as_ref()
+        .map(|g| format!("kunit.filter_glob={g}"))
+        .unwrap_or_default();
+    let mut cmd = boot::qemu_command(profile, &kb.out, &initramfs, "tcg", &filter);
     let deadline =
         std::time::Duration::from_secs(opts.boot_timeout.unwrap_or(profile.boot_timeout));
     let console_path = dir.join("console.log");
@@ -830,9 +841,18 @@ fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
     spans
 }
 
-/// The kunit stage's result from the cases on the console.
-fn kunit_result(k: &Kunit, console: &str) -> StageResult {
+/// The kunit stage's result from the cases on the console, and the `--kunit-filter` the boot
+/// had: a filter that matches nothing leaves no KTAP at all (the kernel prints none for no
+/// suite), which is no failure of the code.
+fn kunit_result(k: &Kunit, console: &str, filter: Option<&str>) -> StageResult {
     let c = &k.counts;
+    if let Some(g) = filter.filter(|_| c.total == 0 && !console.is_empty()) {
+        return StageResult::skip(
+            Stage::Kunit,
+            format!("no KUnit test matches kunit.filter_glob={g}"),
+        )
+        .with_log("console.log");
+    }
     if c.total == 0 {
         let status = if console.is_empty() {
             Status::Skip
@@ -867,8 +887,15 @@ fn kunit_result(k: &Kunit, console: &str) -> StageResult {
         })
         .collect();
     let counts = format!(
-        "{} tests: {} passed, {} failed, {} crashed, {} skipped",
-        c.total, c.passed, c.failed, c.crashed, c.skipped
+        "{} tests{}: {} passed, {} failed, {} crashed, {} skipped",
+        c.total,
+        filter
+            .map(|g| format!(" matching kunit.filter_glob={g}"))
+            .unwrap_or_default(),
+        c.passed,
+        c.failed,
+        c.crashed,
+        c.skipped
     );
     let mut r = if bad.is_empty() {
         StageResult::new(Stage::Kunit, Status::Pass, counts)
@@ -985,6 +1012,40 @@ mod tests {
             stages,
             announced: announced.into_inner().unwrap(),
         }
+    }
+
+    /// A filtered boot says so in its counts; one whose filter matched nothing printed no
+    /// KTAP, which is a skip that names the filter, not a failure.
+    #[test]
+    fn a_kunit_filter_is_named_in_the_counts_and_matching_nothing_is_a_skip() {
+        let case = |name: &str, status| Case {
+            suite: "rust_kernel_str".into(),
+            name: name.into(),
+            status,
+            location: None,
+            summary: String::new(),
+        };
+        let k = Kunit::from_cases(vec![
+            case("a", CaseStatus::Pass),
+            case("b", CaseStatus::Fail),
+        ]);
+        let r = kunit_result(&k, "console", Some("rust_kernel_*"));
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(
+            r.summary,
+            "2 tests matching kunit.filter_glob=rust_kernel_*: 1 passed, 1 failed, 0 crashed, 0 skipped; fail b"
+        );
+        let none = Kunit::default();
+        let r = kunit_result(&none, "booted, no KTAP", Some("nothing*"));
+        assert_eq!(
+            (r.status, r.summary.as_str()),
+            (SKIP, "no KUnit test matches kunit.filter_glob=nothing*")
+        );
+        let r = kunit_result(&none, "booted, no KTAP", None);
+        assert_eq!(
+            (r.status, r.summary.as_str()),
+            (Status::Fail, "no KTAP output found on the console")
+        );
     }
 
     const SKIP: Status = Status::Skip;

@@ -41,6 +41,10 @@ pub struct Opts {
     pub clean: bool,
     /// The command line that selects this matrix, for reproducer lines.
     pub matrix_arg: String,
+    /// `kunit.filter_glob=` on every boot: only the KUnit suites or tests it matches run.
+    pub kunit_filter: Option<String>,
+    /// A `try` run's own command (quoted): its entry cells' repro line, with the arch.
+    pub rerun: Option<String>,
 }
 
 /// What every cell of a run reads: the cache, the object store, the matrix and the options.
@@ -175,6 +179,16 @@ pub fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
             q(&cell.entry),
             q(cell.arch.name())
         )
+    }
+}
+
+/// A cell's repro line: a `try` run's entry cells run the same `try` again on their arch.
+fn cell_repro(cell: &Cell, opts: &Opts) -> String {
+    match &opts.rerun {
+        Some(line) if !cell.is_base() => {
+            format!("{line} --arch {}", proc::shell_quote(cell.arch.name()))
+        }
+        _ => repro_line(cell, &opts.matrix_arg),
     }
 }
 

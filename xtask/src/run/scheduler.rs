@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::model::outcome::*;
 use crate::model::plan::{Cell, Plan};
 use crate::run::cell::{self, Job};
-use crate::run::{folders, repro_line, verdict_line, write_results, Env};
+use crate::run::{cell_repro, folders, verdict_line, write_results, Env};
 use crate::sources::fetch::FetchError;
 use crate::stages::toolchain::Resolved;
 use crate::sys::progress;
@@ -116,7 +116,7 @@ pub(super) fn run_cells(
                     }
                     r.dir = format!("cells/{name}");
                     r.duration_s = t0.elapsed().as_secs_f64();
-                    r.repro = repro_line(c, &opts.matrix_arg);
+                    r.repro = cell_repro(c, opts);
                     let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
                     r.health = Some(crate::model::health::assess(
                         &r,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::matrix::{BaseKind, Loaded, Source};
 use crate::model::outcome::{Fault, Patchset, Stage, StageResult, Status};
+use crate::sources::in_base;
 pub use crate::sources::remote::{probe, FetchError};
 use crate::sys::proc;
 use crate::sys::store::{base_ref, Store};
@@ -366,6 +367,11 @@ pub fn fetch_source(
                 &dest,
             )?))
         }
+        Source::Git(v) => {
+            let (url, r) = Source::git_parts(v)
+                .ok_or_else(|| FetchError::Failed(format!("`{v}` names no ref")))?;
+            Ok(Fetched::Commit(fetch_ref(store, &rewrite(url), r, &dest)?))
+        }
         Source::Gitlab(url) => {
             let u = rewrite(&format!(
                 "{}.git",
@@ -457,6 +463,8 @@ pub fn apply(
         }
         c
     };
+    // Where the in-base check splits the series, beside the log (never in the worktree).
+    let scratch = log.with_file_name("in-base.tmp");
     let finish = |mut r: StageResult| {
         r.duration_s = start.elapsed().as_secs_f64();
         r.log = log.is_file().then(|| {
@@ -510,10 +518,11 @@ pub fn apply(
                         &mut git(&["am", "--abort"]),
                         Some(Duration::from_secs(60)),
                     );
-                    return (
-                        finish(conflict_result(&text, &f.display().to_string())),
-                        None,
-                    );
+                    let series = in_base::Series::Mails(&files);
+                    let r = in_base::find(worktree, base_commit, &series, &scratch)
+                        .map(StageResult::already_in_base)
+                        .unwrap_or_else(|| conflict_result(&text, &f.display().to_string()));
+                    return (finish(r), None);
                 }
             }
             let head = proc::output(&mut git(&["rev-parse", "HEAD"]))
@@ -544,7 +553,14 @@ pub fn apply(
             };
             let final_head = if mb == *head {
                 // The head is an ancestor of the base: everything is already there.
-                base_commit.to_string()
+                let how = format!(
+                    "already in the base: {} is an ancestor of it",
+                    &head[..head.len().min(12)]
+                );
+                return (
+                    finish(StageResult::already_in_base(how)),
+                    patchset(worktree, base_commit, base_commit),
+                );
             } else if mb == base_commit {
                 if let Err(e) = proc::output(&mut git(&["checkout", "--quiet", "--detach", head])) {
                     return (
@@ -566,7 +582,11 @@ pub fn apply(
                         &mut git(&["cherry-pick", "--abort"]),
                         Some(Duration::from_secs(60)),
                     );
-                    return (finish(conflict_result(&text, head)), None);
+                    let series = in_base::Series::Commits { from: &mb, head };
+                    let r = in_base::find(worktree, base_commit, &series, &scratch)
+                        .map(StageResult::already_in_base)
+                        .unwrap_or_else(|| conflict_result(&text, head));
+                    return (finish(r), None);
                 }
                 proc::output(&mut git(&["rev-parse", "HEAD"]))
                     .map(|s| s.trim().to_string())
@@ -580,20 +600,28 @@ pub fn apply(
     }
 }
 
+/// The apply stage of a series that applied: in the base already when, applied, it changes
+/// nothing (`git am` skips a patch it finds applied; a cherry-pick keeps it as an empty
+/// commit).
 fn applied(worktree: &Path, base: &str, head: &str) -> StageResult {
-    let n = proc::output(Command::new("git").arg("-C").arg(worktree).args([
-        "rev-list",
-        "--count",
-        &format!("{base}..{head}"),
-    ]))
-    .map(|s| s.trim().to_string())
-    .unwrap_or_else(|_| "?".into());
-    if n == "0" {
-        return StageResult::new(
-            Stage::Apply,
-            Status::Pass,
-            "already in the base: nothing to apply",
-        );
+    let git = || {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(worktree);
+        c
+    };
+    let n = proc::output(git().args(["rev-list", "--count", &format!("{base}..{head}")]))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let unchanged = proc::run_captured(
+        git().args(["diff", "--quiet", "--no-ext-diff", base, head]),
+        None,
+    )
+    .is_ok_and(|o| o.outcome.success());
+    if unchanged {
+        return StageResult::already_in_base(match n.as_str() {
+            "0" => "already in the base: every patch was found applied".to_string(),
+            _ => format!("already in the base: applied, its {n} commits change nothing"),
+        });
     }
     StageResult::new(Stage::Apply, Status::Pass, format!("applied {n} commits"))
 }

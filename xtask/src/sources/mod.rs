@@ -1,3 +1,4 @@
 pub mod fetch;
+pub mod in_base;
 pub mod lore;
 pub mod remote;
