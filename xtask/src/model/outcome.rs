@@ -184,12 +184,16 @@ pub struct BootFinding {
 
 impl BootFinding {
     pub fn render(&self) -> String {
+        format!("{}: {}", self.kind.name(), self.what())
+    }
+    /// The identity, and the module when there is one: `identity [module]`.
+    pub fn what(&self) -> String {
         let module = self
             .module
             .as_ref()
             .map(|m| format!(" [{m}]"))
             .unwrap_or_default();
-        format!("{}: {}{module}", self.kind.name(), self.identity)
+        format!("{}{module}", self.identity)
     }
 }
 
