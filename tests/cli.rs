@@ -737,6 +737,27 @@ fn edited_results(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> Path
     p
 }
 
+/// A failing cell's line gives the time its stage ran, and the time it waited for a job
+/// token when that is a second or more; a file without `queued_s` reads as no wait.
+#[test]
+fn a_failing_cells_line_gives_its_stages_run_time_and_a_notable_wait() {
+    let t = TempDir::new("queued");
+    let text = report(&hostile_results(&t.0), "text");
+    assert!(
+        text.contains("  evil.x86_64: FAIL clippy in 1.5 s — "),
+        "{text}"
+    );
+    let results = edited_results(&t.0, |v| {
+        v["cells"][1]["stages"][5]["duration_s"] = 2.25.into();
+        v["cells"][1]["stages"][5]["queued_s"] = 985.4.into();
+    });
+    let text = report(&results, "text");
+    assert!(
+        text.contains("  evil.x86_64: FAIL clippy in 2.2 s (+985 s queued) — "),
+        "{text}"
+    );
+}
+
 /// Logs named by a results file are read only inside its run folder, only as regular files,
 /// and only their last MiB: `/etc/passwd`, a path or a link out of the folder, `/dev/zero`
 /// and `javascript:` get neither their content in JUnit nor a link in HTML.
@@ -840,7 +861,7 @@ fn reports_keep_logs_inside_the_run_folder() {
 #[test]
 fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
     type Edit = fn(&mut serde_json::Value);
-    let cases: [(&str, Edit, &str); 5] = [
+    let cases: [(&str, Edit, &str); 6] = [
         (
             "no-stages",
             |v| v["cells"][1]["stages"] = serde_json::json!([]),
@@ -865,6 +886,11 @@ fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
             "twice",
             |v| v["cells"][1]["stages"][1]["stage"] = "fetch".into(),
             "cell 1 (evil.x86_64): stage fetch twice",
+        ),
+        (
+            "queued",
+            |v| v["cells"][1]["stages"][3]["queued_s"] = (-1.0).into(),
+            "cell 1 (evil.x86_64): stage boot: queued -1 is not a time",
         ),
     ];
     for (tag, edit, want) in cases {

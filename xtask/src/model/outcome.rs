@@ -116,7 +116,12 @@ impl Diagnostic {
 pub struct StageResult {
     pub stage: Stage,
     pub status: Status,
+    /// The time the stage ran: its wall time less [`queued_s`](Self::queued_s).
     pub duration_s: f64,
+    /// The time it waited for a job token, while other cells' or its own cell's makes and
+    /// QEMUs held them (0 in results that predate it).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub queued_s: f64,
     pub summary: String,
     /// Log file, relative to the cell's folder.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -183,12 +188,16 @@ pub struct BootFinding {
 
 impl BootFinding {
     pub fn render(&self) -> String {
+        format!("{}: {}", self.kind.name(), self.what())
+    }
+    /// The identity, and the module when there is one: `identity [module]`.
+    pub fn what(&self) -> String {
         let module = self
             .module
             .as_ref()
             .map(|m| format!(" [{m}]"))
             .unwrap_or_default();
-        format!("{}: {}{module}", self.kind.name(), self.identity)
+        format!("{}{module}", self.identity)
     }
 }
 
@@ -198,6 +207,7 @@ impl StageResult {
             stage,
             status,
             duration_s: 0.0,
+            queued_s: 0.0,
             summary: summary.into(),
             log: None,
             diagnostics: Vec::new(),
@@ -232,6 +242,17 @@ impl StageResult {
     pub fn ok(&self) -> bool {
         self.status == Status::Pass
     }
+    /// The stage waited `queued_s` for job tokens within the wall time it timed itself:
+    /// that wait is not run time.
+    pub fn with_queued(mut self, queued_s: f64) -> StageResult {
+        self.queued_s = queued_s;
+        self.duration_s = (self.duration_s - queued_s).max(0.0);
+        self
+    }
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// The most tests (suites and cases, every block and level together) one console is parsed
@@ -606,12 +627,13 @@ impl RunResults {
                 if c.stages[..j].iter().any(|x| x.stage == s.stage) {
                     return bad(format!("stage {} twice", s.stage.name()));
                 }
-                if !(s.duration_s.is_finite() && s.duration_s >= 0.0) {
-                    return bad(format!(
-                        "stage {}: duration {} is not a time",
-                        s.stage.name(),
-                        s.duration_s
-                    ));
+                for (what, t) in [("duration", s.duration_s), ("queued", s.queued_s)] {
+                    if !(t.is_finite() && t >= 0.0) {
+                        return bad(format!(
+                            "stage {}: {what} {t} is not a time",
+                            s.stage.name()
+                        ));
+                    }
                 }
                 if s.log
                     .as_ref()

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::model::baseline::Change;
 use crate::model::health;
 use crate::model::outcome::{
-    CaseStatus, CellKey, CellResult, EntryInfo, Health, RunResults, Stage, Status, Verdict,
+    CaseStatus, CellKey, CellResult, EntryInfo, Health, RunResults, Stage, StageResult, Status,
+    Verdict,
 };
 use crate::model::text::term_safe;
 
@@ -227,6 +228,16 @@ fn regression_lines(r: &RunResults) -> Option<Vec<String>> {
     Some(lines)
 }
 
+/// A stage's run time, and its wait for job tokens when that is worth a look.
+fn took(s: &StageResult) -> String {
+    let queued = if s.queued_s >= 1.0 {
+        format!(" (+{:.0} s queued)", s.queued_s)
+    } else {
+        String::new()
+    };
+    format!(" in {:.1} s{queued}", s.duration_s)
+}
+
 /// Fail or error: a cell the failing-cells lists and the annotations show.
 fn failing(h: &Health) -> bool {
     matches!(h.verdict, Verdict::Fail | Verdict::Error)
@@ -294,10 +305,11 @@ pub fn text(l: &Loaded, w: &mut dyn Write, colour: bool) -> std::io::Result<()> 
             let h = health_of(c);
             writeln!(
                 w,
-                "  {}.{}: {} — {}",
+                "  {}.{}: {}{} — {}",
                 term_safe(&Row::of(c).name()),
                 term_safe(&c.arch),
                 term_safe(&short(&h)),
+                h.stage.and_then(|s| c.stage(s)).map_or(String::new(), took),
                 term_safe(first_line(&h.summary))
             )?;
             if !c.repro.is_empty() {

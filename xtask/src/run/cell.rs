@@ -36,6 +36,15 @@ struct Step<K> {
     run: fn(&K) -> StageResult,
 }
 
+impl<K> Step<K> {
+    /// Run the stage on this thread. It times itself across its waits for job tokens; what
+    /// it waited is recorded apart, so its duration is the time it ran.
+    fn timed(&self, k: &K) -> StageResult {
+        let (r, queued) = crate::sys::jobs::counting_waits(|| (self.run)(k));
+        r.with_queued(queued.as_secs_f64())
+    }
+}
+
 /// When a stage is skipped, and why.
 #[derive(Debug)]
 enum Rule {
@@ -208,7 +217,7 @@ impl Ladder<'_> {
             for (i, step) in steps.iter().enumerate() {
                 for later in steps[i + 1..].iter().filter(|l| l.early) {
                     if !started.contains_key(&later.stage) && self.why_skip(later, done).is_none() {
-                        started.insert(later.stage, s.spawn(move || (later.run)(k)));
+                        started.insert(later.stage, s.spawn(move || later.timed(k)));
                     }
                 }
                 let early = started.remove(&step.stage).map(|h| {
@@ -223,7 +232,7 @@ impl Ladder<'_> {
                     (None, Some(r)) => r,
                     (None, None) => {
                         (self.announce)(step.stage);
-                        (step.run)(k)
+                        step.timed(k)
                     }
                 };
                 done.push(r);
@@ -513,7 +522,8 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
     res
 }
 
-/// The kit a cell builds with; else the toolchain stage's result, and where the cell ends.
+/// The kit a cell builds with; else the toolchain stage's result, and where the cell ends
+/// (boxed: a stage result is large, and the kit is the usual answer).
 fn kit<'a>(
     env: &Env,
     job: &Job<'a>,
@@ -918,6 +928,7 @@ fn kunit_result(k: &Kunit, console: &str, filter: Option<&str>) -> StageResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::jobs;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
     use std::time::Duration;
@@ -931,13 +942,32 @@ mod tests {
         /// The boot waits for clippy to start, and fails if it never does.
         boot_waits_for_clippy: bool,
         clippy_started: AtomicBool,
+        /// Clippy holds both of the real jobserver's tokens this long, and the boot takes one
+        /// to run 0.1 s, as a QEMU does.
+        clippy_holds_the_tokens: Option<Duration>,
         ran: Mutex<Vec<Stage>>,
     }
 
+    /// A stage times itself, as the real ones do.
     fn fake(f: &Fake, stage: Stage) -> StageResult {
+        let t = Instant::now();
+        let mut r = fake_run(f, stage);
+        r.duration_s = t.elapsed().as_secs_f64();
+        r
+    }
+
+    fn fake_run(f: &Fake, stage: Stage) -> StageResult {
         f.ran.lock().unwrap().push(stage);
+        let held = (stage == Stage::Clippy)
+            .then_some(f.clippy_holds_the_tokens)
+            .flatten()
+            .map(|d| (d, [jobs::acquire(true), jobs::acquire(true)]));
         if stage == Stage::Clippy {
             f.clippy_started.store(true, Ordering::SeqCst);
+        }
+        if let Some((d, tokens)) = held {
+            std::thread::sleep(d);
+            drop(tokens);
         }
         if stage == Stage::Boot && f.boot_waits_for_clippy {
             let t = Instant::now();
@@ -946,6 +976,10 @@ mod tests {
                     return StageResult::new(stage, Status::Fail, "clippy never started");
                 }
                 std::thread::sleep(Duration::from_millis(5));
+            }
+            if f.clippy_holds_the_tokens.is_some() {
+                let _token = jobs::acquire(false);
+                std::thread::sleep(Duration::from_millis(100));
             }
         }
         if f.interrupt_during == Some(stage) {
@@ -1184,6 +1218,29 @@ mod tests {
         assert_eq!(order, Stage::ALL);
         // Announced once, in its turn, as every stage that runs.
         assert_eq!(w.announced, Stage::ALL);
+    }
+
+    /// The boot of a cold run waited for a token while clippy's make held them all: the wait
+    /// is recorded as queued, and the boot's duration is the time it ran.
+    #[test]
+    fn a_boot_that_waits_for_clippys_tokens_records_the_wait_apart_from_its_run_time() {
+        let _pool = jobs::exclusive();
+        let f = Fake {
+            boot_waits_for_clippy: true,
+            clippy_holds_the_tokens: Some(Duration::from_secs(1)),
+            ..Fake::default()
+        };
+        let w = walk(&f, None, &Check::ALL, None);
+        let took = |s| {
+            let r = w.stages.iter().find(|r| r.stage == s).unwrap();
+            (r.duration_s, r.queued_s)
+        };
+        let (boot, boot_queued) = took(Stage::Boot);
+        assert!((0.9..2.0).contains(&boot_queued), "{boot_queued}");
+        assert!((0.1..0.6).contains(&boot), "{boot}");
+        let (clippy, clippy_queued) = took(Stage::Clippy);
+        assert!((1.0..2.0).contains(&clippy), "{clippy}");
+        assert!(clippy_queued < 0.2, "{clippy_queued}");
     }
 
     #[test]

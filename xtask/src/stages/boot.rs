@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::arch::Profile;
 use crate::model::outcome::{BootFinding, BootKind, Fault, Stage, StageResult, Status};
+use crate::stages::frames::{self, Frame};
 use crate::sys::proc;
 
 /// Markers the init prints; the classifier reads them back.
@@ -530,7 +531,7 @@ pub fn classify_run(console: &str, end: &QemuEnd, kunit_spans: &[(usize, usize)]
     let findings = c.findings(Some(&flood));
     let (kind, summary) = match c.main_report() {
         Some(r) if matches!(r.finding.kind, BootKind::Panic | BootKind::Oops) => {
-            (r.finding.kind, format!("{}\n({why})", c.excerpt(r.at)))
+            (r.finding.kind, format!("{}\n({why})", c.summary(r)))
         }
         _ => (BootKind::ConsoleFlood, why),
     };
@@ -581,7 +582,7 @@ pub fn classify(
     let findings = c.findings(ending.as_ref());
     let failed = |kind, summary| (Status::Fail, kind, summary);
     let (status, kind, summary) = match (c.main_report(), ending) {
-        (Some(r), _) => failed(r.finding.kind, c.excerpt(r.at)),
+        (Some(r), _) => failed(r.finding.kind, c.summary(r)),
         (None, Some(e)) if e.kind == BootKind::Hang => failed(e.kind, e.summary),
         (None, _) if !c.module_failures.is_empty() => failed(
             BootKind::ModuleFailure,
@@ -629,6 +630,8 @@ struct Console<'a> {
 struct Report {
     at: usize,
     finding: BootFinding,
+    /// The finding is named by the report's guilty frame (see [`frames`]).
+    by_frame: bool,
     /// A panic: the kernel is dead, nothing after it is a finding of its own.
     fatal: bool,
 }
@@ -653,13 +656,26 @@ impl<'a> Console<'a> {
         }
     }
 
+    /// The report's first lines, Rust symbols demangled.
     fn excerpt(&self, i: usize) -> String {
         self.lines[i..]
             .iter()
             .take(8)
-            .map(|l| l.trim_end())
+            .map(|l| frames::demangle(l.trim_end()))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// What the verdict says of a report: a report named by its guilty frame says so first
+    /// (`BUG: sleeping function called from invalid context in <m::M as kernel::Module>::init
+    /// [m]`), then its first lines.
+    fn summary(&self, r: &Report) -> String {
+        let excerpt = self.excerpt(r.at);
+        if r.by_frame {
+            format!("{}\n{excerpt}", r.finding.what())
+        } else {
+            excerpt
+        }
     }
 
     /// The report the verdict names: a panic, else the first oops, else the first WARNING.
@@ -800,14 +816,11 @@ fn reports(lines: &[&str], in_kunit: &dyn Fn(usize) -> bool) -> Vec<Report> {
             }
             continue;
         };
-        let finding = finding_at(lines, i, kind, busy_with);
-        let first_of_kind = !out.iter().any(|r| r.finding.kind == kind);
-        if first_of_kind || out.len() < MAX_FINDINGS && !out.iter().any(|r| r.finding == finding) {
-            out.push(Report {
-                at: i,
-                finding,
-                fatal: false,
-            });
+        let r = report_at(lines, i, kind, busy_with, false);
+        let first_of_kind = !out.iter().any(|o| o.finding.kind == kind);
+        if first_of_kind || out.len() < MAX_FINDINGS && !out.iter().any(|o| o.finding == r.finding)
+        {
+            out.push(r);
         }
     }
     out
@@ -838,39 +851,210 @@ fn panic_report(
             cause.map_or(i, |c| first_of_report(lines, c)),
         ),
     };
-    Report {
-        at,
-        finding: finding_at(lines, at, kind, busy_with),
-        fatal: true,
-    }
+    report_at(lines, at, kind, busy_with, true)
 }
 
-/// The finding of the report starting at line `at`.
-fn finding_at(lines: &[&str], at: usize, kind: BootKind, busy_with: Option<&str>) -> BootFinding {
+/// The report starting at line `at`. With a call trace it is known by its title and its
+/// guilty frame, the way syzbot titles a crash; else by its location or first line.
+fn report_at(
+    lines: &[&str],
+    at: usize,
+    kind: BootKind,
+    busy_with: Option<&str>,
+    fatal: bool,
+) -> Report {
     // The report's head, not past its end or the next WARNING (which may name another
     // module; and a flood of WARNINGs is then read once, not a dozen times).
     let rest = lines[at + 1..]
         .iter()
         .take(REPORT_HEAD - 1)
         .take_while(|l| !(l.contains("---[ end") || is_warning(l)));
-    BootFinding {
-        kind,
-        identity: identity(lines[at]),
-        module: std::iter::once(&lines[at])
-            .chain(rest)
-            .find_map(|l| faulting_module(l))
-            .or(busy_with)
-            .map(str::to_string),
+    let named = std::iter::once(&lines[at])
+        .chain(rest)
+        .find_map(|l| faulting_module(l))
+        .or(busy_with)
+        .map(str::to_string);
+    let body = report_body(lines, at);
+    // An init that died is known by how it exited, not by the exit path.
+    let culprit = (kind != BootKind::InitFailure)
+        .then(|| call_trace(body))
+        .flatten()
+        .and_then(|f| frames::guilty(&f).cloned());
+    let by_frame = culprit.is_some();
+    let finding = match culprit {
+        Some(g) => BootFinding {
+            kind,
+            identity: format!("{} in {}", title(body), g.function)
+                .chars()
+                .take(MAX_IDENTITY)
+                .collect(),
+            module: g.module.or(named),
+        },
+        None => BootFinding {
+            kind,
+            identity: identity(lines[at]),
+            module: named,
+        },
+    };
+    Report {
+        at,
+        finding,
+        by_frame,
+        fatal,
     }
+}
+
+/// The most lines one report is read over for its call trace (a lockdep report prints its
+/// chains first).
+const REPORT_MAX: usize = 300;
+
+/// The lines of the report that starts at `at`: up to its end marker, the next report, a
+/// panic, an init marker, or [`REPORT_MAX`] lines.
+fn report_body<'l>(lines: &'l [&'l str], at: usize) -> &'l [&'l str] {
+    let end = lines[at + 1..]
+        .iter()
+        .take(REPORT_MAX)
+        .position(|l| {
+            l.contains("---[ end")
+                || is_warning(l)
+                || console_text(l).trim_start().starts_with("BUG:")
+                || l.contains("Kernel panic - not syncing")
+                || l.contains(MARK)
+        })
+        .map_or((at + 1 + REPORT_MAX).min(lines.len()), |p| at + 1 + p);
+    &lines[at..end]
+}
+
+/// A console line without printk's timestamp and caller (`[    1.234567] [   T93] `).
+fn console_text(line: &str) -> &str {
+    let mut t = line;
+    loop {
+        let Some(r) = t.trim_start().strip_prefix('[') else {
+            return t;
+        };
+        let Some(end) = r.find(']') else { return t };
+        let inner = r[..end].trim();
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        let stamp = digits(inner) || inner.strip_prefix(['T', 'C']).is_some_and(digits);
+        if !stamp {
+            return t;
+        }
+        t = &r[end + 1..];
+    }
+}
+
+/// The frames of a report that has a call trace, in order: the function its first line
+/// names (a WARNING's, a KASAN report's), the one its registers name (`RIP:`, `pc :`,
+/// `epc :`, `ERA:`), then the trace's. None without a trace.
+fn call_trace(body: &[&str]) -> Option<Vec<Frame>> {
+    // Lockdep prints the dependency chains it found before the stack of the task.
+    let from = body
+        .iter()
+        .position(|l| l.contains("stack backtrace:"))
+        .map_or(0, |i| i + 1);
+    let rest = &body[from..];
+    let is_header = |l: &&str| matches!(console_text(l).trim(), "Call Trace:" | "Call trace:");
+    let start = match rest.iter().position(is_header) {
+        Some(h) => h + 1,
+        // riscv's register dump is followed by its frames with no header.
+        None => rest.iter().position(|l| {
+            let t = console_text(l).trim_start();
+            t.starts_with("[<") && frames::frame_line(t).is_some()
+        })?,
+    };
+    let mut out = Vec::new();
+    let mut head = console_text(body[0]).split_whitespace();
+    if let Some(w) = head.by_ref().find(|w| w.contains("+0x")) {
+        out.extend(frames::frame_word(w, head.next()));
+    }
+    out.extend(rest[..start].iter().filter_map(|l| register_frame(l)));
+    for l in &rest[start..] {
+        let t = console_text(l).trim();
+        // x86's context markers: <TASK>, <IRQ>, </IRQ>, <EOI>.
+        if t.starts_with('<') && t.ends_with('>') && !t.contains(' ') {
+            continue;
+        }
+        match frames::frame_line(t) {
+            Some(f) => out.push(f),
+            None => break,
+        }
+    }
+    Some(out)
+}
+
+/// The function a register line names: the faulting or warning instruction's.
+fn register_frame(line: &str) -> Option<Frame> {
+    let t = console_text(line).trim_start();
+    let rest = ["RIP:", "EIP:", "pc :", "epc :", "ERA:"]
+        .iter()
+        .find_map(|p| t.strip_prefix(p))?;
+    let mut words = rest.split_whitespace().skip_while(|w| !w.contains("+0x"));
+    let word = words.next()?;
+    // x86 puts the code segment first: `0010:func+0x4/0xb`.
+    frames::frame_word(word.rsplit(':').next()?, words.next())
+}
+
+/// What a report is: its first line's words before its location, address, task or first
+/// number (`BUG: sleeping function called from invalid context`, `Unable to handle kernel
+/// paging request`, `WARNING`), and a KASAN report's access (`Read`, `Write`).
+fn title(body: &[&str]) -> String {
+    let t = headline(console_text(body[0]).trim());
+    let access = body.get(1).and_then(|l| {
+        let w = console_text(l).split_whitespace().next()?;
+        matches!(w, "Read" | "Write").then_some(w)
+    });
+    match access {
+        Some(a) if t.contains("KASAN:") => format!("{t} {a}"),
+        _ => t,
+    }
+}
+
+fn headline(line: &str) -> String {
+    let mut text = line;
+    // loongarch: `CPU 0 Unable to handle…`; a printk prefix: `rust_kernel: panicked at…`.
+    if let Some(r) = text.strip_prefix("CPU ") {
+        text = r
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
+    }
+    if let Some((first, r)) = text.split_once(": ") {
+        if first
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            text = r;
+        }
+    }
+    let mut words = Vec::new();
+    for w in text.split_whitespace() {
+        let stop = matches!(w, "at" | "in" | "for")
+            || w.starts_with("CPU")
+            || w.starts_with(|c: char| c.is_ascii_digit() || "[(<#".contains(c))
+            || w.contains('/')
+            || location(w).is_some();
+        if stop {
+            break;
+        }
+        words.push(w);
+        if w.ends_with(',') {
+            break;
+        }
+    }
+    let joined = without_numbers(&words.join(" "));
+    let before_brackets = joined.split('[').next().unwrap_or_default();
+    before_brackets
+        .trim_end_matches([' ', ':', ',', '-', '!'])
+        .to_string()
 }
 
 /// The longest identity kept (a report line is rarely half of it).
 const MAX_IDENTITY: usize = 240;
 
 /// What stays the same when the same report comes again: its source location, else its line
-/// with every number (address, PID, CPU, counter, timestamp) as `_`.
+/// with every number (address, PID, CPU, counter, timestamp) as `_`, Rust symbols demangled.
 fn identity(line: &str) -> String {
-    let id = location(line).unwrap_or_else(|| without_numbers(line));
+    let line = frames::demangle(line);
+    let id = location(&line).unwrap_or_else(|| without_numbers(&line));
     id.chars().take(MAX_IDENTITY).collect()
 }
 
@@ -1152,6 +1336,8 @@ mod tests {
     /// console's cap, fast; the file is cut to the cap and the verdict says why.
     #[test]
     fn a_console_that_never_ends_is_cut_at_the_cap() {
+        // Its child takes a job token, as QEMU does: not while another test counts them.
+        let _pool = crate::sys::jobs::exclusive();
         let dir = std::env::temp_dir().join(format!("rfl-console-flood-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("console.log");
@@ -1317,6 +1503,244 @@ mod tests {
             &[],
         );
         assert_eq!(hang.findings[0].module.as_deref(), Some("forever"));
+    }
+
+    /// Real boot consoles of this machine's base (a doctest that faults in
+    /// `kernel::task::Task::pid`, read here as the boot's own): each arch's oops is named by
+    /// the function its registers name, demangled, as the x86 trace holds only `?` frames.
+    #[test]
+    fn real_oopses_of_every_arch_are_named_by_the_faulting_function() {
+        let pid = "<kernel::task::Task>::pid";
+        for (arch, console, title) in [
+            (
+                "x86_64",
+                include_str!("testdata/boot-oops-x86_64.log"),
+                "BUG: unable to handle page fault",
+            ),
+            (
+                "arm64",
+                include_str!("testdata/boot-oops-arm64.log"),
+                "Unable to handle kernel paging request",
+            ),
+            (
+                "riscv64",
+                include_str!("testdata/boot-oops-riscv64.log"),
+                "Unable to handle kernel paging request",
+            ),
+            (
+                "loongarch64",
+                include_str!("testdata/boot-oops-loongarch64.log"),
+                "Unable to handle kernel paging request",
+            ),
+        ] {
+            let r = stage_of(&boot_with(console));
+            let identity = format!("{title} in {pid}");
+            assert_eq!(
+                r.findings,
+                [BootFinding {
+                    kind: BootKind::Oops,
+                    identity: identity.clone(),
+                    module: None
+                }],
+                "{arch}"
+            );
+            assert_eq!(
+                r.summary.lines().next(),
+                Some(format!("oops: {identity}").as_str())
+            );
+            assert!(!r.summary.contains("_RNv"), "{arch}: {}", r.summary);
+        }
+        let x86 = stage_of(&boot_with(include_str!("testdata/boot-oops-x86_64.log")));
+        assert!(x86
+            .summary
+            .contains("RIP: 0010:<kernel::task::Task>::pid+0x4/0xb"));
+    }
+
+    /// The finding of each of `cases` (a console, its kind, identity and module) on a boot:
+    /// the summary's first line names it, and no mangled name is left in the summary.
+    fn assert_named(cases: &[(&str, BootKind, &str, &str)]) {
+        for &(console, kind, identity, module) in cases {
+            let finding = BootFinding {
+                kind,
+                identity: identity.into(),
+                module: Some(module.into()),
+            };
+            let r = stage_of(&boot_with(console));
+            assert!(r.findings.contains(&finding), "{:?}", r.findings);
+            assert_eq!(r.summary.lines().next(), Some(finding.render().as_str()));
+            assert!(!r.summary.contains("_RNv"), "{}", r.summary);
+        }
+    }
+
+    /// The self-test's seeded WARNING and panic in `rust_minimal`'s init, as each arch's
+    /// console printed them: named by the module's frame, past `rust_helper_WARN_ON`,
+    /// `rust_helper_BUG`, the panic path and `kernel::fmt`, and x86's `?` frames when no
+    /// frame is reliable. riscv and loongarch unwind through `init_module`, into which the
+    /// init was inlined.
+    #[test]
+    fn real_warnings_and_panics_are_named_by_the_module_s_frame() {
+        use BootKind::{Panic, Warning};
+        let warning = "WARNING in <rust_minimal::RustMinimal as kernel::Module>::init";
+        let m = "rust_minimal";
+        assert_named(&[
+            (
+                include_str!("testdata/boot-warning-x86_64.log"),
+                Warning,
+                warning,
+                m,
+            ),
+            (
+                include_str!("testdata/boot-warning-arm64.log"),
+                Warning,
+                warning,
+                m,
+            ),
+            (
+                include_str!("testdata/boot-warning-riscv64.log"),
+                Warning,
+                warning,
+                m,
+            ),
+            (
+                include_str!("testdata/boot-warning-loongarch64.log"),
+                Warning,
+                warning,
+                m,
+            ),
+            (
+                include_str!("testdata/boot-panic-x86_64.log"),
+                Panic,
+                "panicked in <rust_minimal::RustMinimal as kernel::Module>::init",
+                m,
+            ),
+            (
+                include_str!("testdata/boot-panic-arm64.log"),
+                Panic,
+                "panicked in <rust_minimal::RustMinimal as kernel::InPlaceModule>::init",
+                m,
+            ),
+            (
+                include_str!("testdata/boot-panic-riscv64.log"),
+                Panic,
+                "panicked in init_module",
+                m,
+            ),
+            (
+                include_str!("testdata/boot-panic-loongarch64.log"),
+                Panic,
+                "panicked in init_module",
+                m,
+            ),
+        ]);
+        // arm64's dying init WARNs in the scheduler on its way out: a finding of its own.
+        let arm64 = stage_of(&boot_with(include_str!("testdata/boot-panic-arm64.log")));
+        assert_eq!(
+            (arm64.findings.len(), arm64.findings[0].render()),
+            (2, "warning: WARNING in __switch_to [rust_minimal]".into())
+        );
+        let x86 = stage_of(&boot_with(include_str!("testdata/boot-warning-x86_64.log")));
+        assert_eq!(
+            x86.summary.lines().nth(1),
+            Some("WARNING: samples/rust/rust_minimal.rs:28 at <rust_minimal::RustMinimal as kernel::Module>::init+0x33/0x19f [rust_minimal], CPU#0: init/1")
+        );
+    }
+
+    /// The kinds no boot of this machine has shown, written in the kernel's own formats
+    /// (kernel/sched/core.c `__might_resched`, mm/kasan/report.c, kernel/locking/lockdep.c
+    /// `print_circular_bug`, with lib/dump_stack.c and arch/x86/kernel/dumpstack.c for the
+    /// stack): the issue's own `rust_minimal` frame, and other Rust frames as `nm` shows them
+    /// in crates built with `-Csymbol-mangling-version=v0`. Each is named by its title and
+    /// its guilty frame: past the allocator, KASAN's reporting, lockdep and the kernel crate's
+    /// lock, and never from lockdep's chains or KASAN's allocation and free stacks.
+    #[test]
+    fn sleeping_kasan_and_lockdep_reports_are_named_by_their_guilty_frame() {
+        use BootKind::{Oops, Warning};
+        assert_named(&[
+            (
+                include_str!("testdata/boot-sleeping.log"),
+                Oops,
+                "BUG: sleeping function called from invalid context in <rust_minimal::RustMinimal as kernel::Module>::init",
+                "rust_minimal",
+            ),
+            (
+                include_str!("testdata/boot-kasan.log"),
+                Oops,
+                "BUG: KASAN: slab-use-after-free Read in <rust_other::RustOther as kernel::Module>::init",
+                "rust_other",
+            ),
+            (
+                include_str!("testdata/boot-lockdep.log"),
+                Warning,
+                "WARNING: possible circular locking dependency detected in <rust_minimal::RustMinimal as kernel::Module>::init",
+                "rust_minimal",
+            ),
+        ]);
+        let sleeping = stage_of(&boot_with(include_str!("testdata/boot-sleeping.log")));
+        assert_eq!(
+            sleeping.summary.lines().nth(1),
+            Some("[    2.118240] BUG: sleeping function called from invalid context at include/linux/sched/mm.h:323")
+        );
+    }
+
+    /// A title keeps what a report is and drops where and when: its location, address,
+    /// task, CPU and counters, in every headline format the kernel prints.
+    #[test]
+    fn titles_keep_what_a_report_is_and_drop_where_and_when() {
+        for (headline, want) in [
+            ("[    1.0] BUG: sleeping function called from invalid context at include/linux/sched/mm.h:323", "BUG: sleeping function called from invalid context"),
+            ("WARNING: CPU: 0 PID: 1 at kernel/x.c:1 f+0x1/0x2", "WARNING"),
+            ("WARNING: lib/refcount.c:28 at refcount_warn_saturate+0x82/0xf0, CPU#0: init/93", "WARNING"),
+            ("WARNING: at f+0x1/0x2, CPU#0: init/93", "WARNING"),
+            ("BUG: kernel NULL pointer dereference, address: 0000000000000008", "BUG: kernel NULL pointer dereference"),
+            ("Oops: invalid opcode: 0000 [#1] SMP NOPTI", "Oops: invalid opcode"),
+            ("Oops[#1]:", "Oops"),
+            ("Internal error: Oops - BUG: 00000000f2000800 [#1]  SMP", "Internal error: Oops - BUG"),
+            ("kernel BUG at mm/slub.c:1!", "kernel BUG"),
+            ("Kernel panic - not syncing: boom", "Kernel panic - not syncing: boom"),
+            ("BUG: scheduling while atomic: init/93/0x00000002", "BUG: scheduling while atomic"),
+            ("CPU 0 Unable to handle kernel paging request at virtual address 000002ac000006c4, era == 9", "Unable to handle kernel paging request"),
+            ("rust_kernel: panicked at samples/rust/x.rs:5:9:", "panicked"),
+        ] {
+            assert_eq!(title(&[headline]), want, "{headline}");
+        }
+        let kasan = [
+            "BUG: KASAN: slab-out-of-bounds in f+0x1/0x2 [m]",
+            "Write of size 4 at addr ffff888003c1a5c8 by task init/93",
+        ];
+        assert_eq!(title(&kasan), "BUG: KASAN: slab-out-of-bounds Write");
+    }
+
+    /// Every sleeping-in-atomic BUG names the same place (the allocator's `might_alloc`):
+    /// the guilty frame tells two such bugs apart, and the same bug on another boot (other
+    /// timestamps, PID and offsets) is the same finding, so the base's is pre-existing.
+    #[test]
+    fn two_bugs_at_the_same_place_are_told_apart_by_their_guilty_frame() {
+        use crate::model::health::assess;
+        use crate::model::outcome::{CellResult, Verdict};
+        let cell = |entry: &str, console: &str| -> CellResult {
+            serde_json::from_value(serde_json::json!({"schema": 2, "entry": entry, "base": "b", "arch": "x86_64",
+                "toolchain": {"name": "t", "versions": {}}, "stages": [stage_of(&boot_with(console))], "dir": "c", "started": "", "duration_s": 0.0}))
+            .unwrap()
+        };
+        let minimal = include_str!("testdata/boot-sleeping.log");
+        let again = minimal
+            .replace("[    2.11", "[    3.40")
+            .replace("pid: 93", "pid: 97")
+            .replace("+0x158/0x267", "+0x15c/0x26b");
+        let other = minimal
+            .replace("12rust_minimal", "10rust_other")
+            .replace("11RustMinimal", "9RustOther")
+            .replace("rust_minimal", "rust_other");
+        let base = cell("base", minimal);
+        let h = assess(&cell("e", &again), Some(&base));
+        assert_eq!(h.verdict, Verdict::Pass);
+        assert_eq!(h.preexisting, ["boot oops: BUG: sleeping function called from invalid context in <rust_minimal::RustMinimal as kernel::Module>::init [rust_minimal]"]);
+        let h = assess(&cell("e", &other), Some(&base));
+        assert_eq!((h.verdict, h.stage), (Verdict::Fail, Some(Stage::Boot)));
+        assert_eq!(
+            h.summary.lines().next(),
+            Some("oops: BUG: sleeping function called from invalid context in <rust_other::RustOther as kernel::Module>::init [rust_other]")
+        );
     }
 
     /// A kernel that WARNs without end gives one finding per distinct WARNING, at most

@@ -723,7 +723,8 @@ fn flatten(t: &Test, path: &mut Vec<String>, out: &mut Vec<Case>) {
     }
 }
 
-/// The lines of a failing test's log that say what happened (an oops, an assertion).
+/// The lines of a failing test's log that say what happened (an oops, an assertion), Rust
+/// symbols demangled.
 fn summarise(t: &Test) -> String {
     if t.status == Status::Skipped {
         return t.skip_reason.clone();
@@ -766,7 +767,7 @@ fn summarise(t: &Test) -> String {
             .collect::<Vec<_>>()
             .join("\n");
     }
-    s
+    crate::stages::frames::demangle(&s).into_owned()
 }
 
 #[cfg(test)]
@@ -792,6 +793,18 @@ mod tests {
                 ("subtest 1".into(), "test 1".into(), "pass".into()),
                 ("subtest 2".into(), "subsubtest 1".into(), "fail".into())
             ]
+        );
+    }
+
+    /// The base's own doctest fault, as its console printed it: the case's summary names the
+    /// faulting function demangled.
+    #[test]
+    fn a_failing_cases_summary_names_rust_functions_demangled() {
+        let log = "KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: rust_doctests_kernel\n    1..1\n    # rust_doctest_kernel_task_rs_1.location: rust/kernel/task.rs:71\nBUG: unable to handle page fault for address: 000002a100000679\nRIP: 0010:_RNvMs1_NtCsl7L7n58I0Vr_6kernel4taskNtB5_4Task3pid+0x4/0xb\n    # rust_doctest_kernel_task_rs_1: try faulted\n    not ok 1 rust_doctest_kernel_task_rs_1\nnot ok 1 rust_doctests_kernel\n";
+        let c = cases(&parse_first(log));
+        assert_eq!(
+            c[0].summary,
+            "BUG: unable to handle page fault for address: 000002a100000679\nRIP: 0010:<kernel::task::Task>::pid+0x4/0xb\n# rust_doctest_kernel_task_rs_1: try faulted"
         );
     }
 

@@ -9,11 +9,17 @@
 //!
 //! A make that is killed can take tokens with it. Whenever no make is running, the pool is
 //! topped up again to what it should hold.
+//!
+//! Each thread adds up how long it waited in [`acquire`], so a stage's time splits into the
+//! time it ran and the time it queued for a token ([`counting_waits`]). The tokens a make
+//! takes for its further jobs are make's own business, not a wait of ours.
 
+use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 struct Server {
     size: usize,
@@ -107,10 +113,30 @@ pub struct Token {
     make: bool,
 }
 
+thread_local! {
+    /// How long this thread has waited in [`acquire`], in all.
+    static WAITED: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+}
+
+/// Run `f` and say how long this thread waited for tokens meanwhile.
+pub fn counting_waits<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let before = WAITED.get();
+    let r = f();
+    (r, WAITED.get().saturating_sub(before))
+}
+
 /// Wait for a token for a child (`make` says whether the child is a make). Returns `None`
-/// without a jobserver, or when the run is interrupted while waiting.
+/// without a jobserver, or when the run is interrupted while waiting. The wait is added to
+/// this thread's.
 pub fn acquire(make: bool) -> Option<Token> {
     let s = SERVER.get()?;
+    let start = Instant::now();
+    let t = wait_for_token(s, make);
+    WAITED.set(WAITED.get() + start.elapsed());
+    t
+}
+
+fn wait_for_token(s: &Server, make: bool) -> Option<Token> {
     loop {
         {
             // The read and the count under one lock: a top-up in between would take the
@@ -190,32 +216,54 @@ pub fn display_makeflags(value: &str) -> Option<String> {
     value.contains("--jobserver-auth=").then(|| j.to_string())
 }
 
+/// For tests that take tokens (from a jobserver of two): one at a time, each with the whole
+/// pool.
+#[cfg(test)]
+pub(crate) fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: Mutex<()> = Mutex::new(());
+    let g = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    init(2).unwrap();
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A make of `jobs` jobs of 0.4 s each, in a fresh folder; each job's start and end are
+    /// written to the folder's `events`.
+    fn makefile(tag: &str, jobs: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rfl-jobs-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("events");
+        std::fs::write(
+            dir.join("Makefile"),
+            format!("all: {jobs}\n{jobs}:\n\t@echo \"+ $$(date +%s%N)\" >> {0}; sleep 0.4; echo \"- $$(date +%s%N)\" >> {0}\n", log.display()),
+        )
+        .unwrap();
+        dir
+    }
+
+    fn run_make(dir: &std::path::Path) {
+        let mut c = Command::new("make");
+        c.arg("-s").arg("-C").arg(dir);
+        make_client(&mut c, 9);
+        assert!(c.status().unwrap().success());
+    }
 
     /// Two makes of six one-second jobs each, sharing two tokens: never more than two jobs at
     /// once (real GNU make), and the pool is whole again afterwards.
     #[test]
     fn concurrent_makes_share_the_tokens() {
-        init(2).unwrap();
-        let dir = std::env::temp_dir().join(format!("rfl-jobs-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let _pool = exclusive();
+        let dir = makefile("share", "a b c d e f");
         let log = dir.join("events");
-        std::fs::write(
-            dir.join("Makefile"),
-            format!("all: a b c d e f\na b c d e f:\n\t@echo \"+ $$(date +%s%N)\" >> {0}; sleep 0.4; echo \"- $$(date +%s%N)\" >> {0}\n", log.display()),
-        )
-        .unwrap();
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 let dir = dir.clone();
                 std::thread::spawn(move || {
                     let _t = acquire(true).unwrap();
-                    let mut c = Command::new("make");
-                    c.arg("-s").arg("-C").arg(&dir);
-                    make_client(&mut c, 9);
-                    assert!(c.status().unwrap().success());
+                    run_make(&dir);
                 })
             })
             .collect();
@@ -243,6 +291,40 @@ mod tests {
             display_makeflags("-j2 --jobserver-auth=3,4").as_deref(),
             Some("-j2")
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The thread that waits for a token has the wait counted, the one holding the tokens
+    /// does not; and the tokens a make takes for its further jobs are not a wait of ours,
+    /// though its jobs queue for them.
+    #[test]
+    fn only_our_own_waits_for_tokens_count() {
+        let _pool = exclusive();
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            counting_waits(|| {
+                let both = [acquire(false), acquire(false)];
+                held_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_secs(1));
+                drop(both);
+            })
+            .1
+        });
+        held_rx.recv().unwrap();
+        let (token, waited) = counting_waits(|| acquire(false));
+        drop(token);
+        assert!(waited > Duration::from_millis(800), "{waited:?}");
+        assert!(holder.join().unwrap() < Duration::from_millis(200));
+
+        // Four jobs of 0.4 s on two tokens: two rounds, the second queued inside make.
+        let dir = makefile("own", "a b c d");
+        let start = Instant::now();
+        let ((), waited) = counting_waits(|| {
+            let _t = acquire(true).unwrap();
+            run_make(&dir);
+        });
+        assert!(start.elapsed() > Duration::from_millis(750));
+        assert!(waited < Duration::from_millis(200), "{waited:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
