@@ -712,12 +712,14 @@ fn a_base_cell_after_entries_builds_from_a_base_identical_tree() {
 }
 
 #[test]
-fn shipped_matrix_applies_offline_within_a_minute() {
+fn shipped_matrix_applies_offline_and_unreachable_remotes_answer_at_once() {
     let _ = base_run();
     let t = Instant::now();
     let v = run_matrix("apply", &["--stage", "apply"]);
+    // A hang guard only (the machine may be busy with other tests): how fast an unreachable
+    // remote answers is asserted per cell below, from the time its fetch stage ran.
     assert!(
-        t.elapsed() < Duration::from_secs(60),
+        t.elapsed() < Duration::from_secs(600),
         "took {:?}",
         t.elapsed()
     );
@@ -746,6 +748,12 @@ fn shipped_matrix_applies_offline_within_a_minute() {
         } else {
             assert!(
                 fetch["summary"].as_str().unwrap().contains("unreachable"),
+                "{}: {fetch}",
+                c["entry"]
+            );
+            // The probe's 4 s connect timeout bounds it, not git's or TCP's minutes.
+            assert!(
+                fetch["duration_s"].as_f64().unwrap() < 15.0,
                 "{}: {fetch}",
                 c["entry"]
             );
