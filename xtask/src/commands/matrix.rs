@@ -59,7 +59,7 @@ impl MatrixArgs {
         link_latest(cache, &out);
         let loaded = report::load(&[out.join("results.json")])?;
         let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-        report::text(&loaded, &mut std::io::stdout(), colour)?;
+        report::text::write(&report::Grid::new(&loaded), &mut std::io::stdout(), colour)?;
         eprintln!("results: {}", out.join("results.json").display());
         if results.interrupted {
             return Ok(ExitCode::from(130));
