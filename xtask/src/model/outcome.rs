@@ -100,9 +100,17 @@ pub struct Diagnostic {
     /// error, warning, note
     pub level: String,
     pub message: String,
+    /// The line of the stage's log it was read from (from 1), where the parser knows it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub log_line: Option<u32>,
 }
 
 impl Diagnostic {
+    /// The same finding, wherever in the log it was read.
+    pub fn same_as(&self, o: &Diagnostic) -> bool {
+        (&self.file, self.line, self.col, &self.level, &self.message)
+            == (&o.file, o.line, o.col, &o.level, &o.message)
+    }
     pub fn render(&self) -> String {
         match (&self.file, self.line) {
             (Some(f), Some(l)) => format!("{f}:{l}: {}: {}", self.level, self.message),
