@@ -327,6 +327,10 @@ pub struct Patchset {
     pub hash: String,
     pub commits: Vec<String>,
     pub head: String,
+    /// SHA-256 of each commit's patch (`git format-patch`), in the order of `commits`: what
+    /// KCIDB's `patchset_hash` is made of. Empty in results written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patch_hashes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -496,6 +500,9 @@ pub struct BaseRecord {
     pub commit: Option<String>,
     #[serde(default)]
     pub reason: String,
+    /// The git remote the commit was fetched from; none for an offline import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
