@@ -29,10 +29,17 @@ impl ReportArgs {
                 }
             })
             .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
-        let colour = self.output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        // Colour as anstream decides for where the text goes: `--color`, NO_COLOR,
+        // CLICOLOR_FORCE, and whether stdout is a terminal (a file never is).
+        let colour = match self.output {
+            None => anstream::AutoStream::choice(&std::io::stdout()),
+            Some(_) => anstream::AutoStream::choice(&Vec::new()),
+        };
         let grid = report::Grid::new(&loaded);
         match self.format {
-            ReportFormat::Text => report::text::write(&grid, &mut buf, colour)?,
+            ReportFormat::Text => {
+                report::text::write(&grid, &mut anstream::AutoStream::new(&mut buf, colour))?
+            }
             ReportFormat::Json => {
                 serde_json::to_writer_pretty(&mut buf, &loaded.results)?;
                 buf.push(b'\n');

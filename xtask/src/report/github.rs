@@ -30,37 +30,24 @@ pub fn stop_token() -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// At most ten `::error` annotations with file/line, then the text report wrapped in
+/// At most ten `::error` annotations with file/line, each saying why its cell fails (as the
+/// other reports do), then the text report (without colour) wrapped in
 /// `::stop-commands::` so that nothing a patch or a console printed can act as a command.
 pub fn write(g: &Grid, w: &mut dyn Write, token: &str) -> std::io::Result<()> {
     for cell in g.failing().take(10) {
         let (c, h) = (cell.result, cell.health);
-        let st = h.stage.and_then(|s| c.stage(s));
-        let loc = st.and_then(|s| s.diagnostics.iter().find(|d| d.file.is_some()));
-        let kunit_loc = c
-            .kunit
-            .tests
-            .iter()
-            .find(|t| t.status.is_bad() && t.location.is_some())
-            .and_then(|t| t.location.clone());
-        let (file, line) = match (loc, kunit_loc) {
-            (Some(d), _) => (d.file.clone(), d.line.map(|l| l.to_string())),
-            (None, Some(kl)) => match kl.rsplit_once(':') {
-                Some((f, l)) => (Some(f.to_string()), Some(l.to_string())),
-                None => (Some(kl), None),
-            },
-            _ => (None, None),
-        };
-        let mut props = vec![format!(
+        let why = cell.why();
+        let mut props = Vec::new();
+        if let Some((file, line)) = why.source() {
+            props.push(format!("file={}", prop(&file)));
+            if let Some(n) = line {
+                props.push(format!("line={n}"));
+            }
+        }
+        props.push(format!(
             "title={}",
             prop(&format!("{}.{}: {}", cell.name(), c.arch, cell.short()))
-        )];
-        if let Some(f) = file {
-            props.insert(0, format!("file={}", prop(&f)));
-        }
-        if let Some(l) = line {
-            props.insert(1.min(props.len()), format!("line={}", prop(&l)));
-        }
+        ));
         let kind = if h.verdict == Verdict::Error {
             "warning"
         } else {
@@ -70,11 +57,13 @@ pub fn write(g: &Grid, w: &mut dyn Write, token: &str) -> std::io::Result<()> {
             w,
             "::{kind} {}::{}",
             props.join(","),
-            data(&format!("{}\nreproduce: {}", h.summary, c.repro))
+            data(&format!("{why}\nreproduce: {}", c.repro))
         )?;
     }
     writeln!(w, "::stop-commands::{token}")?;
-    text::write(g, w, false)?;
+    let mut plain = anstream::StripStream::new(Vec::new());
+    text::write(g, &mut plain)?;
+    w.write_all(&plain.into_inner())?;
     writeln!(w, "::{token}::")?;
     Ok(())
 }

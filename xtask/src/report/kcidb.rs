@@ -2,8 +2,12 @@
 
 use std::io::Write;
 
-use crate::model::outcome::{CaseStatus, Stage, Status};
-use crate::report::Grid;
+use sha2::{Digest, Sha256};
+
+use crate::model::outcome::{
+    CaseStatus, CellResult, Fault, RunResults, Stage, StageResult, Status,
+};
+use crate::report::{is_http, Grid};
 
 /// A KCIDB path component: `[A-Za-z0-9_-]+`.
 pub(crate) fn word(s: &str) -> String {
@@ -24,13 +28,51 @@ pub(crate) fn word(s: &str) -> String {
     }
 }
 
-fn status(s: Status) -> &'static str {
-    match s {
+/// A stage's status in KCIDB's words: the harness's own fault is `MISS` (the test did not run
+/// for the harness's failure, nothing is known of the code), any other error `ERROR`.
+fn status(s: &StageResult) -> &'static str {
+    match s.status {
         Status::Pass => "PASS",
         Status::Fail => "FAIL",
+        Status::Error if s.fault == Some(Fault::Harness) => "MISS",
         Status::Error => "ERROR",
         Status::Skip => "SKIP",
     }
+}
+
+/// KCIDB's `patchset_hash`: SHA-256 over the newline-terminated SHA-256 hex of each patch, in
+/// order (`sha256sum *.patch | cut -c-64 | sha256sum`); the empty string when nothing was
+/// applied. `None` when the results hold no hash of each patch (written before they did).
+fn patchset_hash(c: &CellResult) -> Option<String> {
+    let Some(p) = &c.patchset else {
+        return Some(String::new());
+    };
+    if p.commits.is_empty() {
+        return Some(String::new());
+    }
+    if p.patch_hashes.len() != p.commits.len() {
+        return None;
+    }
+    let mut h = Sha256::new();
+    for patch in &p.patch_hashes {
+        h.update(patch.as_bytes());
+        h.update(b"\n");
+    }
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The https URL of the repository the cell's base was fetched from, when its results say.
+fn repository_url<'a>(r: &'a RunResults, c: &CellResult) -> Option<&'a str> {
+    let url = r.bases.iter().find(|b| b.name == c.base)?.url.as_deref()?;
+    (url.starts_with("https://") && url.chars().all(|c| c.is_ascii_graphic())).then_some(url)
+}
+
+/// A stage's log as KCIDB's `log_url`, which must be a URL: a log kept at an http(s) URL. A
+/// log in the run folder has no URL that would hold outside this machine.
+fn log_url(s: &StageResult) -> Option<&str> {
+    s.log
+        .as_deref()
+        .filter(|l| is_http(l) && l.chars().all(|c| c.is_ascii_graphic()))
 }
 
 /// Checkouts, builds and tests, as kcidb-io validates them.
@@ -68,8 +110,11 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
             if commit.len() == 40 {
                 co["git_commit_hash"] = json!(commit);
             }
-            if let Some(p) = &c.patchset {
-                co["patchset_hash"] = json!(p.hash);
+            if let Some(h) = patchset_hash(c) {
+                co["patchset_hash"] = json!(h);
+            }
+            if let Some(url) = repository_url(g.results, c) {
+                co["git_repository_url"] = json!(url);
             }
             if let Some(t) = ts(&c.started).as_str() {
                 co["start_time"] = json!(t);
@@ -90,7 +135,7 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
             "architecture": word(&c.arch),
             "compiler": format!("rustc {} / clang {}", c.toolchain.versions.get("rustc").map_or("?", |s| s), c.toolchain.versions.get("clang").map_or("?", |s| s)),
             "config_name": "tinyconfig+rfl",
-            "status": b.map_or("MISS", |s| status(s.status)),
+            "status": b.map_or("MISS", status),
             "duration": b.map_or(0.0, |s| s.duration_s),
         });
         if let Some(t) = ts(&c.started).as_str() {
@@ -99,22 +144,29 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
         if let Some(s) = b {
             let excerpt: String = s.summary.chars().take(16000).collect();
             build["log_excerpt"] = json!(excerpt);
+            if let Some(url) = log_url(s) {
+                build["log_url"] = json!(url);
+            }
         }
         builds.push(build);
         for s in c.stages.iter().filter(|s| s.stage > Stage::Build) {
             let path = format!("rfl.{}", s.stage.name());
-            tests.push(json!({
+            let mut test = json!({
                 "id": format!("{build_id}-{}", s.stage.name()),
                 "origin": ORIGIN,
                 "build_id": build_id,
                 "path": path,
-                "status": status(s.status),
+                "status": status(s),
                 "duration": s.duration_s,
                 "log_excerpt": s.summary.chars().take(16000).collect::<String>(),
-            }));
+            });
+            if let Some(url) = log_url(s) {
+                test["log_url"] = json!(url);
+            }
+            tests.push(test);
         }
         for (n, t) in c.kunit.tests.iter().enumerate() {
-            let status = match t.status {
+            let case_status = match t.status {
                 CaseStatus::Pass => "PASS",
                 CaseStatus::Skip => "SKIP",
                 CaseStatus::Crash => "ERROR",
@@ -135,7 +187,7 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
                 "origin": ORIGIN,
                 "build_id": build_id,
                 "path": path,
-                "status": status,
+                "status": case_status,
                 "log_excerpt": t.summary.chars().take(16000).collect::<String>(),
             }));
         }

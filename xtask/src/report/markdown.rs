@@ -1,10 +1,11 @@
 //! The registry table with a health column per arch, for `$GITHUB_STEP_SUMMARY` (< 1 MiB).
+//! A failing square has a footnote that says why.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::model::outcome::EntryInfo;
-use crate::report::{first_line, Grid};
+use crate::report::Grid;
 
 /// Markdown escaping for table cells: no pipe, backtick, angle bracket or newline survives.
 pub fn escape(s: &str) -> String {
@@ -28,9 +29,34 @@ pub fn escape(s: &str) -> String {
     o
 }
 
+/// The most bytes written, under the step summary's 1 MiB.
+const LIMIT: usize = 900 * 1024;
+
+/// Footnotes of the failing cells, numbered in order, as many as half the limit holds: by
+/// cell index, its number and its line.
+fn footnotes(g: &Grid) -> BTreeMap<usize, (usize, String)> {
+    let mut notes = BTreeMap::new();
+    let mut size = 0;
+    for (n, c) in g.failing().enumerate() {
+        let note = format!(
+            "[^{}]: {}.{}: {}\n",
+            n + 1,
+            escape(&c.name()),
+            escape(&c.result.arch),
+            escape(&c.why().to_string())
+        );
+        size += note.len();
+        if size > LIMIT / 2 {
+            break;
+        }
+        notes.insert(c.index, (n + 1, note));
+    }
+    notes
+}
+
 pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
-    const LIMIT: usize = 900 * 1024;
     let r = g.results;
+    let notes = footnotes(g);
     let mut out = String::new();
     out.push_str("## RFL patch health\n\n");
     out.push_str(&format!(
@@ -82,7 +108,12 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
         ));
         for j in 0..g.columns.len() {
             let s = g.square(i, j).map_or_else(|| "-".into(), |c| c.short());
-            out.push_str(&format!(" {} |", escape(&s)));
+            let note = g
+                .square(i, j)
+                .and_then(|c| notes.get(&c.index))
+                .map(|(n, _)| format!("[^{n}]"))
+                .unwrap_or_default();
+            out.push_str(&format!(" {}{note} |", escape(&s)));
         }
         out.push('\n');
     }
@@ -104,6 +135,12 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
         }
         out.push('\n');
     }
+    if !notes.is_empty() {
+        out.push('\n');
+        for (_, note) in notes.values() {
+            out.push_str(note);
+        }
+    }
     out.push_str("\n<details><summary>Failing cells</summary>\n\n");
     for c in g.failing() {
         let item = format!(
@@ -111,7 +148,7 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
             escape(&c.name()),
             escape(&c.result.arch),
             escape(&c.short()),
-            escape(first_line(&c.health.summary)),
+            escape(&c.why().to_string()),
             escape(&c.result.repro)
         );
         if out.len() + item.len() > LIMIT {

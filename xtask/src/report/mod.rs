@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use crate::model::baseline::Change;
 use crate::model::health;
-use crate::model::outcome::{CellKey, CellResult, Health, RunResults, Verdict};
+use crate::model::outcome::{
+    CellKey, CellResult, Diagnostic, Health, RunResults, Stage, StageResult, Verdict,
+};
 
 /// Results with the folder their logs live in (several when merged).
 pub struct Loaded {
@@ -114,6 +116,8 @@ impl<'a> Row<'a> {
 /// One cell as every format sees it: its result, its health and its run folder.
 #[derive(Clone, Copy)]
 pub struct Cell<'a> {
+    /// Its index in `results.cells`.
+    pub index: usize,
     pub result: &'a CellResult,
     pub health: &'a Health,
     /// The run folder its `dir` and logs are relative to.
@@ -140,6 +144,104 @@ impl Cell<'_> {
     /// Fail or error: a cell the failing-cells lists and the annotations show.
     pub fn failing(&self) -> bool {
         matches!(self.health.verdict, Verdict::Fail | Verdict::Error)
+    }
+    /// Why the cell fails: its health's summary, as the text report's failing cells, the
+    /// Markdown footnotes, the JUnit message and the GitHub annotation all give it.
+    pub fn why(&self) -> Why<'_> {
+        let h = self.health;
+        Why::new(
+            self.result,
+            h.stage.and_then(|s| self.result.stage(s)),
+            &h.summary,
+        )
+    }
+}
+
+/// Why a cell or a stage fails, on one line: the summary's first line, which starts with the
+/// first diagnostic (`checks::cause`), then where it was found: the stage's log in the run
+/// folder and the line of it (`… — cells/x.x86_64/build.log:1234`).
+pub struct Why<'a> {
+    cell: &'a CellResult,
+    stage: Option<&'a StageResult>,
+    /// The summary's first line, trimmed.
+    pub text: &'a str,
+    /// The stage's diagnostic the text names, if any.
+    pub diagnostic: Option<&'a Diagnostic>,
+}
+
+impl<'a> Why<'a> {
+    pub fn new(cell: &'a CellResult, stage: Option<&'a StageResult>, summary: &'a str) -> Why<'a> {
+        let text = first_line(summary).trim();
+        // The first diagnostic the summary quotes: a summary says why in the tool's words.
+        let diagnostic = stage.and_then(|s| {
+            s.diagnostics
+                .iter()
+                .find(|d| !d.message.is_empty() && text.contains(&d.message))
+        });
+        Why {
+            cell,
+            stage,
+            text,
+            diagnostic,
+        }
+    }
+
+    /// The stage's log, as a path inside the run folder (or the URL it is kept at), with the
+    /// line the diagnostic was read from when known.
+    pub fn log(&self) -> Option<String> {
+        let log = self.stage?.log.as_deref()?;
+        let path = if is_http(log) {
+            log.to_string()
+        } else {
+            Path::new(&self.cell.dir).join(log).display().to_string()
+        };
+        Some(match self.diagnostic.and_then(|d| d.log_line) {
+            Some(n) => format!("{path}:{n}"),
+            None => path,
+        })
+    }
+
+    /// The source file (and line) to point at: the diagnostic's, else the stage's first
+    /// diagnostic that names a file, else for KUnit the first failing test the text names
+    /// (`rust/kernel/x.rs:12`).
+    pub fn source(&self) -> Option<(String, Option<u32>)> {
+        let stage = self.stage?;
+        let d = self
+            .diagnostic
+            .filter(|d| d.file.is_some())
+            .or_else(|| stage.diagnostics.iter().find(|d| d.file.is_some()));
+        if let Some(d) = d {
+            return d.file.clone().map(|f| (f, d.line));
+        }
+        if stage.stage != Stage::Kunit {
+            return None;
+        }
+        let location = self
+            .cell
+            .kunit
+            .tests
+            .iter()
+            .filter(|t| t.status.is_bad() && self.text.contains(&t.name))
+            .find_map(|t| t.location.as_deref())?;
+        Some(split_location(location))
+    }
+}
+
+impl std::fmt::Display for Why<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text)?;
+        match self.log() {
+            Some(log) => write!(f, " — {log}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `rust/kernel/x.rs:12` as its file and line; a location without a line is all file.
+pub fn split_location(location: &str) -> (String, Option<u32>) {
+    match location.rsplit_once(':') {
+        Some((f, n)) if n.parse::<u32>().is_ok() => (f.to_string(), n.parse().ok()),
+        _ => (location.to_string(), None),
     }
 }
 
@@ -201,6 +303,7 @@ impl<'a> Grid<'a> {
 
     fn cell(&self, i: usize) -> Cell<'_> {
         Cell {
+            index: i,
             result: &self.results.cells[i],
             health: &self.health[i],
             run_dir: &self.dirs[i],
@@ -250,7 +353,6 @@ impl<'a> Grid<'a> {
             .cells()
             .filter(|c| c.result.change == Some(Change::Regressed))
         {
-            let h = c.health;
             lines.push(format!(
                 "{}.{}{}: {} — {}",
                 c.name(),
@@ -260,8 +362,8 @@ impl<'a> Grid<'a> {
                 } else {
                     format!(" ({})", c.result.toolchain.name)
                 },
-                h.stage.map_or("-", |s| s.name()),
-                first_line(&h.summary)
+                c.health.stage.map_or("-", |s| s.name()),
+                c.why()
             ));
         }
         if lines.is_empty() {
@@ -473,7 +575,7 @@ mod tests {
         let (dir, p) = results_file("toolchains", &v);
         let l = load(&[p]).unwrap();
         let mut out = Vec::new();
-        text::write(&Grid::new(&l), &mut out, false).unwrap();
+        text::write(&Grid::new(&l), &mut anstream::StripStream::new(&mut out)).unwrap();
         let out = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(

@@ -1,15 +1,19 @@
-//! The terminal summary: the Regressions section, a grid, then each failing cell with its
-//! first error and the command that reproduces it.
+//! The terminal summary: the Regressions section, a grid, then each failing cell with why
+//! (its first diagnostic and where it was found) and the command that reproduces it.
 
 use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
 
 use crate::model::outcome::Verdict;
 use crate::model::text::term_safe;
 use crate::report::{first_line, Grid};
 
-/// Colour only when asked (on a terminal). Every text from the results goes through
-/// `term_safe`: the only escape sequences written are the colours.
-pub fn write(g: &Grid, w: &mut dyn Write, colour: bool) -> std::io::Result<()> {
+/// The grid squares are coloured by verdict; write through an `anstream::AutoStream`, which
+/// keeps the colours or strips them (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`, a terminal or
+/// not). Every text from the results goes through `term_safe`: the only escape sequences
+/// written are the colours.
+pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
     let r = g.results;
     if let Some(lines) = g.regression_lines() {
         writeln!(w, "Regressions:")?;
@@ -19,16 +23,14 @@ pub fn write(g: &Grid, w: &mut dyn Write, colour: bool) -> std::io::Result<()> {
         writeln!(w)?;
     }
     let paint = |s: &str, v: Verdict| -> String {
-        if !colour {
-            return s.to_string();
-        }
-        let code = match v {
-            Verdict::Pass => "32",
-            Verdict::Fail => "31",
-            Verdict::Error | Verdict::Unreachable => "33",
-            Verdict::Skip => "90",
+        let colour = match v {
+            Verdict::Pass => AnsiColor::Green,
+            Verdict::Fail => AnsiColor::Red,
+            Verdict::Error | Verdict::Unreachable => AnsiColor::Yellow,
+            Verdict::Skip => AnsiColor::BrightBlack,
         };
-        format!("\x1b[{code}m{s}\x1b[0m")
+        let style = Style::new().fg_color(Some(colour.into()));
+        format!("{style}{s}{style:#}")
     };
     let width = g
         .rows
@@ -70,7 +72,7 @@ pub fn write(g: &Grid, w: &mut dyn Write, colour: bool) -> std::io::Result<()> {
                 term_safe(&c.name()),
                 term_safe(&c.result.arch),
                 term_safe(&c.short()),
-                term_safe(first_line(&c.health.summary))
+                term_safe(&c.why().to_string())
             )?;
             if !c.result.repro.is_empty() {
                 writeln!(
