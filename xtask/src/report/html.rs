@@ -6,7 +6,8 @@ use std::path::Path;
 use crate::model::outcome::CellResult;
 use crate::report::{first_line, is_http, resolve_log, Grid};
 
-/// XML text escaping that also drops what XML 1.0 forbids (ANSI escapes' ESC, BEL, …).
+/// XML text escaping that also shows as visible escapes what XML 1.0 forbids (ANSI escapes'
+/// ESC, BEL, …) and the bidi overrides and isolates that would reorder the page.
 pub fn xml_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -19,6 +20,9 @@ pub fn xml_escape(s: &str) -> String {
             '\t' | '\n' | '\r' => o.push(c),
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
                 o.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                o.push_str(&format!("\\u{{{:x}}}", c as u32))
             }
             c => o.push(c),
         }
@@ -151,6 +155,7 @@ mod tests {
     #[test]
     fn xml_escaping_drops_what_xml_forbids() {
         assert_eq!(xml_escape("\u{1b}[31m]]>\u{7}"), "\\x1b[31m]]&gt;\\x07");
+        assert_eq!(xml_escape("a\u{202e}b"), "a\\u{202e}b");
     }
 
     #[test]

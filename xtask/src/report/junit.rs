@@ -83,8 +83,10 @@ fn stage_suite(cell: Cell, s: &StageResult, who: &str) -> TestSuite {
                 NonSuccessKind::Error
             };
             let mut st = TestCaseStatus::non_success(kind);
-            st.set_message(xml(&why.to_string()))
-                .set_description(xml(&detail));
+            st.set_message(xml(&why.to_string()));
+            if !detail.is_empty() {
+                st.set_description(xml(&detail));
+            }
             st
         }
     };

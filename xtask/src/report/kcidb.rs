@@ -198,8 +198,38 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn path_words_keep_only_their_alphabet() {
-        assert_eq!(super::word("rust doctests.kernel"), "rust_doctests_kernel");
+        assert_eq!(word("rust doctests.kernel"), "rust_doctests_kernel");
+    }
+
+    fn cell(patchset: serde_json::Value) -> CellResult {
+        serde_json::from_value(serde_json::json!({"schema": 2, "entry": "e", "base": "b",
+            "arch": "x86_64", "toolchain": {"name": "t", "versions": {}}, "patchset": patchset,
+            "stages": [], "dir": "cells/c", "started": "", "duration_s": 0.0}))
+        .unwrap()
+    }
+
+    /// The patchset hash is the schema's own recipe: for two patches holding `one` and `two`,
+    /// `sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64` gives a50bf38a….
+    #[test]
+    fn patchset_hash_is_the_sha256_of_each_patch_sha256_line() {
+        let p = serde_json::json!({"hash": "x", "commits": ["a", "b"], "head": "b", "patch_hashes": [
+            "2c8b08da5ce60398e1f19af0e5dccc744df274b826abe585eaba68c525434806",
+            "27dd8ed44a83ff94d557f9fd0412ed5a8cbca69ea04922d88c01184a07300a5a"]});
+        assert_eq!(
+            patchset_hash(&cell(p)).as_deref(),
+            Some("a50bf38ac5895077796ec5aaebcc94163ceb75563de42cf017e749178f4ad333")
+        );
+        // Nothing applied: the empty string, as the schema says.
+        assert_eq!(
+            patchset_hash(&cell(serde_json::Value::Null)).as_deref(),
+            Some("")
+        );
+        // Results from before each patch was hashed: no hash is made up.
+        let old = serde_json::json!({"hash": "x", "commits": ["a"], "head": "a"});
+        assert_eq!(patchset_hash(&cell(old)), None);
     }
 }

@@ -7,7 +7,8 @@ use std::io::Write;
 use crate::model::outcome::EntryInfo;
 use crate::report::Grid;
 
-/// Markdown escaping for table cells: no pipe, backtick, angle bracket or newline survives.
+/// Markdown escaping for table cells: no pipe, backtick, angle bracket or newline survives,
+/// nor a control character or a bidi override or isolate (they would reorder the page).
 pub fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -23,6 +24,7 @@ pub fn escape(s: &str) -> String {
             }
             '\n' | '\r' => o.push(' '),
             c if c.is_control() => {}
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
             c => o.push(c),
         }
     }
@@ -166,5 +168,6 @@ mod tests {
     #[test]
     fn table_cells_are_escaped() {
         assert_eq!(super::escape("a|b`c<script>"), "a\\|b\\`c&lt;script&gt;");
+        assert_eq!(super::escape("a\u{202e}b\u{2066}c"), "abc");
     }
 }
