@@ -1,37 +1,7 @@
 //! What changed since an earlier run (`--baseline OLD/results.json`), and the exit code a
 //! run's verdicts call for (`--fail-on`). Pure.
 
-use serde::{Deserialize, Serialize};
-
-use crate::model::outcome::{CellResult, Health, Verdict};
-
-/// A cell against the same cell (entry, base, arch, toolchain) of the baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Change {
-    /// Fails now, passed then.
-    Regressed,
-    /// Passes now, failed then.
-    Fixed,
-    /// Failed then and fails now.
-    StillFailing,
-    /// Not in the baseline.
-    New,
-    /// Passes as it did, or neither run could say (an error, an unreachable remote, a skip).
-    Unchanged,
-}
-
-impl Change {
-    pub fn name(self) -> &'static str {
-        match self {
-            Change::Regressed => "regressed",
-            Change::Fixed => "fixed",
-            Change::StillFailing => "still failing",
-            Change::New => "new",
-            Change::Unchanged => "unchanged",
-        }
-    }
-}
+use crate::model::outcome::{CellResult, Change, Health, Verdict};
 
 /// When a run's exit code is 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

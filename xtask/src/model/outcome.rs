@@ -360,7 +360,36 @@ pub struct CellResult {
     pub health: Option<Health>,
     /// Against the same cell of a baseline run (`--baseline`; see `baseline.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change: Option<crate::model::baseline::Change>,
+    pub change: Option<Change>,
+}
+
+/// A cell against the same cell (entry, base, arch, toolchain) of a baseline run (see
+/// `baseline.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// Fails now, passed then.
+    Regressed,
+    /// Passes now, failed then.
+    Fixed,
+    /// Failed then and fails now.
+    StillFailing,
+    /// Not in the baseline.
+    New,
+    /// Passes as it did, or neither run could say (an error, an unreachable remote, a skip).
+    Unchanged,
+}
+
+impl Change {
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Regressed => "regressed",
+            Change::Fixed => "fixed",
+            Change::StillFailing => "still failing",
+            Change::New => "new",
+            Change::Unchanged => "unchanged",
+        }
+    }
 }
 
 /// What names a cell within a run. A result is matched to its planned cell, an entry cell to

@@ -13,10 +13,9 @@ pub mod text;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::model::baseline::Change;
 use crate::model::health;
 use crate::model::outcome::{
-    CellKey, CellResult, Diagnostic, Health, RunResults, Stage, StageResult, Verdict,
+    CellKey, CellResult, Change, Diagnostic, Health, RunResults, Stage, StageResult, Verdict,
 };
 
 /// Results with the folder their logs live in (several when merged).
@@ -221,10 +220,20 @@ impl<'a> Why<'a> {
             .kunit
             .tests
             .iter()
-            .filter(|t| t.status.is_bad() && self.text.contains(&t.name))
+            .filter(|t| t.status.is_bad() && names(self.text, &format!("{} {}", t.status, t.name)))
             .find_map(|t| t.location.as_deref())?;
         Some(split_location(location))
     }
+}
+
+/// Does `text` name `what` as a word of its own (as health's KUnit summary names a test:
+/// `fail name (location); …`)?
+fn names(text: &str, what: &str) -> bool {
+    text.match_indices(what).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + what.len()..].chars().next();
+        matches!(before, None | Some(' ' | ';')) && matches!(after, None | Some(' ' | ';'))
+    })
 }
 
 impl std::fmt::Display for Why<'_> {
@@ -560,6 +569,24 @@ mod tests {
             "{e}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A KUnit failure points at the test its summary names, not at a pre-existing one
+    /// listed before it; a stage without a log says why without a place.
+    #[test]
+    fn why_points_at_the_failing_test_the_summary_names() {
+        let mut c: CellResult = serde_json::from_value(schema1_cell("e", "t", true)).unwrap();
+        c.kunit.tests[0].location = Some("rust/kernel/old.rs:1".into());
+        let mut new = c.kunit.tests[0].clone();
+        new.name = "u".into();
+        new.location = Some("rust/kernel/new.rs:12".into());
+        c.kunit.tests.push(new);
+        let kunit = c.stage(Stage::Kunit);
+        let why = Why::new(&c, kunit, "fail u (rust/kernel/new.rs:12)\nmore");
+        assert_eq!(why.to_string(), "fail u (rust/kernel/new.rs:12)");
+        assert_eq!(why.source(), Some(("rust/kernel/new.rs".into(), Some(12))));
+        assert_eq!(split_location("rust/x.rs"), ("rust/x.rs".into(), None));
+        assert!(!names("fail test_x", "fail t") && names("a; fail t (x)", "fail t"));
     }
 
     /// Two toolchains of one arch are two columns, each cell compared with the base cell of
