@@ -923,36 +923,42 @@ fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
     }
 }
 
+/// KCIDB output validates with kcidb-io: the hostile results (schema 1, no patch hashes) and
+/// the report fixture (a harness fault as MISS, patchset hashes, the base's repository).
 #[test]
 fn kcidb_output_validates_against_the_schema() {
     let t = TempDir::new("kcidb");
-    let results = hostile_results(&t.0);
-    let out = t.0.join("kcidb.json");
-    run_ok(
-        xtask()
-            .args([
-                "report",
-                "--fail-on",
-                "never",
-                "--format",
-                "kcidb",
-                "--output",
-            ])
+    let fixture = t.0.join("fixture");
+    copy_dir(&root().join("tests/fixtures/report"), &fixture);
+    for results in [hostile_results(&t.0), fixture.join("results.json")] {
+        let out = t.0.join("kcidb.json");
+        run_ok(
+            xtask()
+                .args([
+                    "report",
+                    "--fail-on",
+                    "never",
+                    "--format",
+                    "kcidb",
+                    "--output",
+                ])
+                .arg(&out)
+                .arg("--results")
+                .arg(&results),
+        );
+        let py = "import json, sys, kcidb_io\nd = json.load(open(sys.argv[1]))\nkcidb_io.schema.LATEST.validate(d)\nprint(len(d['builds']), len(d['tests']))";
+        let o = Command::new(venv_bin("python3"))
+            .args(["-c", py])
             .arg(&out)
-            .arg("--results")
-            .arg(&results),
-    );
-    let py = "import json, sys, kcidb_io\nd = json.load(open(sys.argv[1]))\nkcidb_io.schema.LATEST.validate(d)\nprint(len(d['builds']), len(d['tests']))";
-    let o = Command::new(venv_bin("python3"))
-        .args(["-c", py])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "kcidb-io: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "kcidb-io on {}: {}",
+            results.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }
 
 const WORKFLOW: &str = ".github/workflows/rfl-health.yml";
@@ -1348,4 +1354,153 @@ fn exit_codes_follow_fail_on_and_regressions_are_named_first() {
     let (c, _, err) = code(&["--baseline", "/nonexistent/results.json"]);
     assert_eq!(c, Some(2));
     assert!(err.contains("/nonexistent/results.json"), "{err}");
+}
+
+/// `from` copied into `to`, folders and files.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Every report format from one fixed results file (`tests/fixtures/report`: a base cell, a
+/// regression with hostile text, a build error, a harness fault, an entry that cannot run)
+/// is what its snapshot shows. The GitHub format's stop token, random on every run, is masked.
+#[test]
+fn every_report_format_matches_its_snapshot() {
+    let t = TempDir::new("snapshots");
+    copy_dir(&root().join("tests/fixtures/report"), &t.0);
+    let results = t.0.join("results.json");
+    for format in [
+        "text", "markdown", "junit", "kcidb", "html", "github", "json",
+    ] {
+        let out = t.0.join(format!("report.{format}"));
+        run_ok(
+            xtask()
+                .args(["report", "--fail-on", "never", "--format", format])
+                .arg("--output")
+                .arg(&out)
+                .arg("--results")
+                .arg(&results),
+        );
+        let mut text = std::fs::read_to_string(&out).unwrap();
+        if format == "github" {
+            let token = text
+                .lines()
+                .find_map(|l| l.strip_prefix("::stop-commands::"))
+                .expect("a stop-commands line")
+                .to_string();
+            assert_eq!(token.len(), 32, "{token}");
+            text = text.replace(&token, "<random token>");
+        }
+        insta::assert_snapshot!(format!("report_{format}"), text);
+    }
+}
+
+/// A cell says why it fails on one line, the same in the text report, the Markdown footnote,
+/// the JUnit message and the GitHub annotation: the first diagnostic, then the log and the
+/// line it was read from.
+#[test]
+fn every_report_gives_a_failing_cell_the_same_first_line() {
+    let t = TempDir::new("first-line");
+    copy_dir(&root().join("tests/fixtures/report"), &t.0);
+    let results = t.0.join("results.json");
+    let why = "drivers/x.c:12: error: use of undeclared identifier 'y' (+1 more) — cells/build-error.x86_64/build.log:4";
+    let text = report(&results, "text");
+    assert!(
+        text.contains(&format!(
+            "  build-error.x86_64: FAIL build in 1.5 s — {why}\n"
+        )),
+        "{text}"
+    );
+    let md = report(&results, "markdown");
+    assert!(
+        md.contains("FAIL build[^3] |")
+            && md.contains("\n[^3]: build-error.x86\\_64: drivers/x.c:12: error: use of undeclared identifier 'y' (+1 more) — cells/build-error.x86\\_64/build.log:4\n"),
+        "{md}"
+    );
+    let junit = report(&results, "junit");
+    assert!(
+        junit.contains(&format!(
+            "<failure message=\"{}\">",
+            why.replace('\'', "&apos;")
+        )),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("file=\"drivers/x.c\" line=\"12\""),
+        "{junit}"
+    );
+    let gh = report(&results, "github");
+    assert!(
+        gh.lines().any(|l| l.starts_with(
+            "::error file=drivers/x.c,line=12,title=build-error.x86_64%3A FAIL build::"
+        ) && l.contains(&format!("::{why}%0Areproduce: "))),
+        "{gh}"
+    );
+}
+
+/// The text report's colours follow `--color`, NO_COLOR and CLICOLOR_FORCE (through
+/// anstream); a pipe gets none by default.
+#[test]
+fn text_report_colours_follow_color_no_color_and_clicolor_force() {
+    let t = TempDir::new("colour");
+    copy_dir(&root().join("tests/fixtures/report"), &t.0);
+    let results = t.0.join("results.json");
+    let coloured = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = xtask();
+        cmd.env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("CLICOLOR")
+            .args(["report", "--fail-on", "never"])
+            .args(args)
+            .arg("--results")
+            .arg(&results);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let text = run_ok(&mut cmd);
+        assert!(text.contains("FAIL build"), "{text}");
+        text.contains("\u{1b}[31m")
+    };
+    assert!(!coloured(&[], &[]), "a pipe gets no colour");
+    assert!(coloured(&["--color", "always"], &[]));
+    assert!(coloured(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(
+        &[],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
+    assert!(!coloured(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
+    // Only the text report is coloured.
+    let mut md = xtask();
+    md.args([
+        "--color",
+        "always",
+        "report",
+        "--fail-on",
+        "never",
+        "--format",
+        "markdown",
+    ])
+    .arg("--results")
+    .arg(&results);
+    assert!(!run_ok(&mut md).contains('\u{1b}'));
+}
+
+/// The command line's help, as a person reads it.
+#[test]
+fn help_matches_its_snapshot() {
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("report_help", &["report", "--help"][..]),
+    ] {
+        let help = run_ok(xtask().env("NO_COLOR", "1").args(args));
+        insta::assert_snapshot!(name, help);
+    }
 }

@@ -356,6 +356,35 @@ base = "dead"
         1
     );
     let _ = feat;
+    // Each patch hashed as `git format-patch` writes it, so the rebase onto rust-next that
+    // gave the PR's commits new ids leaves their hashes as they were upstream.
+    let patch_hash = |sha: &str| {
+        use sha2::Digest;
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(&work)
+            .args([
+                "format-patch",
+                "--stdout",
+                "--zero-commit",
+                "--no-signature",
+                "-1",
+                sha,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let hex: String = sha2::Sha256::digest(&o.stdout)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Value::from(hex)
+    };
+    assert_eq!(
+        cell("pr")["patchset"]["patch_hashes"],
+        Value::from(vec![patch_hash(&pr1_a), patch_hash(&pr1_b)])
+    );
+    assert_ne!(cell("pr")["patchset"]["commits"][0], pr1_a.as_str());
     assert!(stage("merged", "apply")["summary"]
         .as_str()
         .unwrap()
@@ -399,6 +428,19 @@ base = "dead"
         .find(|b| b["name"] == "dead")
         .unwrap();
     assert_eq!(dead["status"], "unreachable", "{dead}");
+    // A base fetched from its remote records it (as the matrix names it, before mirrors);
+    // one that could not be had records none.
+    let rust_next = v["bases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "rust-next")
+        .unwrap();
+    assert_eq!(
+        rust_next["url"], "https://git.kernel.org/pub/scm/linux/kernel/git/ojeda/linux.git",
+        "{rust_next}"
+    );
+    assert!(dead.get("url").is_none(), "{dead}");
     assert!(stage("offline", "fetch")["summary"]
         .as_str()
         .unwrap()

@@ -14,6 +14,16 @@ pub struct Flags {
     /// Cache folder (object store, build slots, runs). Default: $RFL_CACHE or target/rfl.
     #[arg(long, global = true, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Colour in the text report: on a terminal (`auto`, unless NO_COLOR is set or
+    /// CLICOLOR_FORCE forces it), `always` or `never`.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: clap::ColorChoice,
     #[command(subcommand)]
     pub cmd: Cmd,
 }

@@ -81,8 +81,8 @@ pub fn execute(
     }
     link_latest(cache, &out);
     let loaded = report::load(&[out.join("results.json")])?;
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    report::text(&loaded, &mut std::io::stdout(), colour)?;
+    let mut stdout = anstream::AutoStream::auto(std::io::stdout());
+    report::text::write(&report::Grid::new(&loaded), &mut stdout)?;
     eprintln!("results: {}", out.join("results.json").display());
     if results.interrupted {
         return Ok(ExitCode::from(130));

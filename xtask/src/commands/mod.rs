@@ -21,6 +21,12 @@ pub use flags::{Cmd, Flags};
 impl Flags {
     /// Run the subcommand. `Err` is bad input or a harness fault before any cell ran (exit 2).
     pub fn run(self) -> anyhow::Result<ExitCode> {
+        // anstream reads it, with NO_COLOR and CLICOLOR_FORCE, wherever colour is written.
+        anstream::ColorChoice::write_global(match self.color {
+            clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
+            clap::ColorChoice::Always => anstream::ColorChoice::Always,
+            clap::ColorChoice::Never => anstream::ColorChoice::Never,
+        });
         let cache = Cache::new(self.cache.as_deref());
         match self.cmd {
             Cmd::Setup(args) => args.run(&cache),

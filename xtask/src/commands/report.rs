@@ -29,22 +29,30 @@ impl ReportArgs {
                 }
             })
             .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
-        let colour = self.output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        // Colour as anstream decides for where the text goes: `--color`, NO_COLOR,
+        // CLICOLOR_FORCE, and whether stdout is a terminal (a file never is).
+        let colour = match self.output {
+            None => anstream::AutoStream::choice(&std::io::stdout()),
+            Some(_) => anstream::AutoStream::choice(&Vec::new()),
+        };
+        let grid = report::Grid::new(&loaded);
         match self.format {
-            ReportFormat::Text => report::text(&loaded, &mut buf, colour)?,
+            ReportFormat::Text => {
+                report::text::write(&grid, &mut anstream::AutoStream::new(&mut buf, colour))?
+            }
             ReportFormat::Json => {
                 serde_json::to_writer_pretty(&mut buf, &loaded.results)?;
                 buf.push(b'\n');
             }
-            ReportFormat::Markdown => report::markdown(&loaded, &mut buf)?,
-            ReportFormat::Junit => report::junit(&loaded, &mut buf)?,
-            ReportFormat::Kcidb => report::kcidb(&loaded, &mut buf)?,
-            ReportFormat::Html => report::html(&loaded, &mut buf, out_dir.as_deref())?,
+            ReportFormat::Markdown => report::markdown::write(&grid, &mut buf)?,
+            ReportFormat::Junit => report::junit::write(&grid, &mut buf)?,
+            ReportFormat::Kcidb => report::kcidb::write(&grid, &mut buf)?,
+            ReportFormat::Html => report::html::write(&grid, &mut buf, out_dir.as_deref())?,
             ReportFormat::Github => {
                 // A token no patch can know in advance: it ends the stop-commands block.
-                let token = report::stop_token()
+                let token = report::github::stop_token()
                     .map_err(|e| anyhow::anyhow!("read a random token from /dev/urandom: {e}"))?;
-                report::github(&loaded, &mut buf, &token)?
+                report::github::write(&grid, &mut buf, &token)?
             }
         }
         match &self.output {

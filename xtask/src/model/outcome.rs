@@ -100,9 +100,17 @@ pub struct Diagnostic {
     /// error, warning, note
     pub level: String,
     pub message: String,
+    /// The line of the stage's log it was read from (from 1), where the parser knows it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub log_line: Option<u32>,
 }
 
 impl Diagnostic {
+    /// The same finding, wherever in the log it was read.
+    pub fn same_as(&self, o: &Diagnostic) -> bool {
+        (&self.file, self.line, self.col, &self.level, &self.message)
+            == (&o.file, o.line, o.col, &o.level, &o.message)
+    }
     pub fn render(&self) -> String {
         match (&self.file, self.line) {
             (Some(f), Some(l)) => format!("{f}:{l}: {}: {}", self.level, self.message),
@@ -352,6 +360,10 @@ pub struct Patchset {
     pub hash: String,
     pub commits: Vec<String>,
     pub head: String,
+    /// SHA-256 of each commit's patch (`git format-patch`), in the order of `commits`: what
+    /// KCIDB's `patchset_hash` is made of. Empty in results written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patch_hashes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -553,6 +565,9 @@ pub struct BaseRecord {
     pub commit: Option<String>,
     #[serde(default)]
     pub reason: String,
+    /// The git remote the commit was fetched from; none for an offline import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -139,10 +139,11 @@ fn resolve_bases(
             let t = Instant::now();
             let r = fetch::resolve_base(store, m, &c.base);
             let (status, commit, reason) = match &r {
-                Ok(sha) => (BaseStatus::Resolved, Some(sha.clone()), String::new()),
+                Ok(b) => (BaseStatus::Resolved, Some(b.commit.clone()), String::new()),
                 Err(FetchError::Unreachable(w)) => (BaseStatus::Unreachable, None, w.clone()),
                 Err(FetchError::Failed(w)) => (BaseStatus::FetchFailed, None, w.clone()),
             };
+            let url = r.as_ref().ok().and_then(|b| b.url.clone());
             crate::sys::progress::line(&format!(
                 "base {}: {} {}{} ({:.1}s)",
                 c.base,
@@ -156,8 +157,9 @@ fn resolve_bases(
                 status,
                 commit,
                 reason,
+                url,
             });
-            bases.insert(c.base.clone(), r);
+            bases.insert(c.base.clone(), r.map(|b| b.commit));
         }
     }
     bases

@@ -114,27 +114,39 @@ pub fn fetch_ref(store: &Store, url: &str, src: &str, dest: &str) -> Result<Stri
         .ok_or_else(|| FetchError::Failed(format!("{dest} missing after fetch")))
 }
 
+/// A resolved base: its commit, and the remote it came from.
+pub struct ResolvedBase {
+    pub commit: String,
+    /// The remote as the matrix names it (before mirror rewrites), when the commit was
+    /// fetched from it; `None` for an offline import, whose commit is the harness's own.
+    pub url: Option<String>,
+}
+
 /// The commit of a base: the offline import when declared and provisioned, else the remote.
-pub fn resolve_base(store: &Store, m: &Loaded, name: &str) -> Result<String, FetchError> {
+pub fn resolve_base(store: &Store, m: &Loaded, name: &str) -> Result<ResolvedBase, FetchError> {
     let Some(b) = m.matrix.bases.get(name) else {
         return Err(FetchError::Failed(format!("base {name} is not declared")));
     };
-    if let Some(sha) = store.rev(&base_ref(name)) {
-        return Ok(sha);
+    if let Some(commit) = store.rev(&base_ref(name)) {
+        return Ok(ResolvedBase { commit, url: None });
     }
-    if let Some(o) = &b.offline {
-        // Not provisioned yet: say how, but still try the remote below.
-        let remote = try_remote_base(store, m, name, b.kind, &b.url, &b.git_ref);
-        return remote.map_err(|e| {
+    let remote =
+        try_remote_base(store, m, name, b.kind, &b.url, &b.git_ref).map(|commit| ResolvedBase {
+            commit,
+            url: Some(b.url.clone()),
+        });
+    match &b.offline {
+        // Not provisioned yet: say how, but still try the remote.
+        Some(o) => remote.map_err(|e| {
             FetchError::Failed(format!(
                 "{}; and the offline copy ({} from {}) is not provisioned: run `cargo xtask setup`",
                 e.message(),
                 o.debian_package,
                 o.suite
             ))
-        });
+        }),
+        None => remote,
     }
-    try_remote_base(store, m, name, b.kind, &b.url, &b.git_ref)
 }
 
 fn try_remote_base(
@@ -695,36 +707,54 @@ fn conflict_result(log: &str, what: &str) -> StageResult {
     r
 }
 
-/// The commits base..head and a content hash of their diff (git patch-id, stable).
+/// The commits base..head, a content hash of their diff, and a hash of each commit's patch.
 pub fn patchset(worktree: &Path, base: &str, head: &str) -> Option<Patchset> {
-    let commits: Vec<String> = proc::output(Command::new("git").arg("-C").arg(worktree).args([
-        "rev-list",
-        "--reverse",
-        &format!("{base}..{head}"),
-    ]))
-    .ok()?
-    .lines()
-    .map(str::to_string)
-    .collect();
+    let git = || {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(worktree);
+        c
+    };
+    let commits: Vec<String> =
+        proc::output(git().args(["rev-list", "--reverse", &format!("{base}..{head}")]))
+            .ok()?
+            .lines()
+            .map(str::to_string)
+            .collect();
     // The diff's bytes as git wrote them: a patch may hold bytes that are not UTF-8, and two
     // such patchsets must not hash alike.
-    let diff = proc::output_bytes(
-        Command::new("git")
-            .arg("-C")
-            .arg(worktree)
-            .args(["diff", "--binary", base, head]),
-    )
-    .ok()?;
-    // SHA-256 of the whole diff: the same change on the same base hashes the same anywhere
-    // (and fits KCIDB's patchset_hash).
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(&diff);
-    let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let diff = proc::output_bytes(git().args(["diff", "--binary", base, head])).ok()?;
+    // SHA-256 of the whole diff: the same change on the same base hashes the same anywhere.
+    // It keys the result cache.
+    let hash = sha256_hex(&diff);
+    // Each commit as the patch a mail would carry, with neither its commit id nor git's
+    // version in it, so that the same patch hashes alike after a rebase and on any git.
+    let mut patch_hashes = Vec::with_capacity(commits.len());
+    for c in &commits {
+        let patch = proc::output_bytes(git().args([
+            "format-patch",
+            "--stdout",
+            "--zero-commit",
+            "--no-signature",
+            "-1",
+            c,
+        ]))
+        .ok()?;
+        patch_hashes.push(sha256_hex(&patch));
+    }
     Some(Patchset {
         hash,
         commits,
         head: head.to_string(),
+        patch_hashes,
     })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Files the patchset changes.

@@ -92,11 +92,18 @@ fn said(file: Option<String>, level: &str, message: String) -> Diagnostic {
         col: None,
         level: level.to_string(),
         message,
+        log_line: None,
     }
 }
 
+/// Line `i` (from 0) of a log as a diagnostic's `log_line` (from 1).
+fn log_line(i: usize) -> Option<u32> {
+    u32::try_from(i + 1).ok()
+}
+
+/// Each finding once, where the log first showed it.
 fn push_new(out: &mut Vec<Diagnostic>, d: Diagnostic) {
-    if !out.contains(&d) {
+    if !out.iter().any(|x| x.same_as(&d)) {
         out.push(d);
     }
 }
@@ -136,6 +143,7 @@ fn rust_at(lines: &[&str], i: usize, src_prefix: &str) -> Option<Diagnostic> {
             Some(code) => format!("{} {msg}", code.as_str()),
             None => msg,
         },
+        log_line: log_line(i),
     })
 }
 
@@ -180,7 +188,13 @@ fn tool_at(lines: &[&str], i: usize, src_prefix: &str) -> (Option<Diagnostic>, u
         .or_else(|| panic_at(lines, i))
         .or_else(|| stars_at(lines, i));
     if let Some((d, n)) = spanning {
-        return (Some(d), n);
+        return (
+            Some(Diagnostic {
+                log_line: log_line(i),
+                ..d
+            }),
+            n,
+        );
     }
     let l = lines[i];
     let d = rust_at(lines, i, src_prefix)
@@ -190,7 +204,13 @@ fn tool_at(lines: &[&str], i: usize, src_prefix: &str) -> (Option<Diagnostic>, u
         .or_else(|| modpost(l))
         .or_else(|| bindgen(l))
         .or_else(|| make_no_rule(l));
-    (d, 1)
+    (
+        d.map(|d| Diagnostic {
+            log_line: log_line(i),
+            ..d
+        }),
+        1,
+    )
 }
 
 /// clang on a file (`x.c:4:9: error: …`), or the clang driver (`clang-19: error: …`).
@@ -211,6 +231,7 @@ fn clang(l: &str, src_prefix: &str) -> Option<Diagnostic> {
         }
         .to_string(),
         message: c[5].trim().to_string(),
+        log_line: None,
     })
 }
 
@@ -228,6 +249,7 @@ fn kconfig(l: &str, src_prefix: &str) -> Option<Diagnostic> {
         col: None,
         level: level.to_string(),
         message: c[3].trim().to_string(),
+        log_line: None,
     })
 }
 
@@ -376,8 +398,12 @@ fn make_no_rule(l: &str) -> Option<Diagnostic> {
 /// make's `*** [...] Error` lines, the failing targets from the innermost make outwards.
 fn make_failures(log: &str) -> Vec<Diagnostic> {
     log.lines()
-        .filter_map(|l| res().make_err.captures(l))
-        .map(|c| said(None, "error", format!("make target {} failed", &c[1])))
+        .enumerate()
+        .filter_map(|(i, l)| Some((i, res().make_err.captures(l)?)))
+        .map(|(i, c)| Diagnostic {
+            log_line: log_line(i),
+            ..said(None, "error", format!("make target {} failed", &c[1]))
+        })
         .collect()
 }
 
@@ -385,8 +411,9 @@ fn make_failures(log: &str) -> Vec<Diagnostic> {
 pub fn rustfmt_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
     let r = res();
     log.lines()
-        .filter_map(|l| r.fmt_diff.captures(l))
-        .map(|c| Diagnostic {
+        .enumerate()
+        .filter_map(|(i, l)| Some((i, r.fmt_diff.captures(l)?)))
+        .map(|(i, c)| Diagnostic {
             file: Some(rel(&c[1], src_prefix)),
             line: c
                 .get(2)
@@ -395,6 +422,7 @@ pub fn rustfmt_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
             col: None,
             level: "warning".into(),
             message: "not formatted as rustfmt would".into(),
+            log_line: log_line(i),
         })
         .collect()
 }
@@ -478,6 +506,27 @@ make[4]: *** [/src/scripts/Makefile.build:300: samples/rust/rust_minimal.o] Erro
             "samples/rust/a.rs:12: warning: not formatted as rustfmt would"
         );
         assert_eq!(d[1].line, Some(3));
+    }
+
+    /// Each diagnostic says on which line of its log the tool printed it (the first time,
+    /// when it printed it twice), so a report can point at it.
+    #[test]
+    fn diagnostics_name_the_log_line_they_were_read_from() {
+        let lines = |d: Vec<Diagnostic>| d.iter().map(|d| d.log_line).collect::<Vec<_>>();
+        assert_eq!(lines(build_diagnostics(RUSTC, "/src")), [Some(2), Some(8)]);
+        let twice = format!("{RUSTC}{RUSTC}");
+        assert_eq!(lines(build_diagnostics(&twice, "/src")), [Some(2), Some(8)]);
+        assert_eq!(
+            lines(build_diagnostics(
+                "  LD vmlinux\nmake[2]: *** [scripts/Makefile.build:1: vmlinux.o] Error 2\n",
+                "/src"
+            )),
+            [Some(2)]
+        );
+        let fmt = "Diff in /src/a.rs:1:\n x\nDiff in /src/b.rs at line 3:\n";
+        assert_eq!(lines(rustfmt_diagnostics(fmt, "/src")), [Some(1), Some(3)]);
+        let ld = "x\nld.lld: error: undefined symbol: foo\n>>> referenced by a.c:4 (/src/a.c:4)\n";
+        assert_eq!(lines(tool_diagnostics(ld, "/src")), [Some(2)]);
     }
 
     #[test]

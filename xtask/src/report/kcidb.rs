@@ -1,0 +1,235 @@
+//! KCIDB v5 (checkouts, builds, tests) as validated by kcidb-io.
+
+use std::io::Write;
+
+use sha2::{Digest, Sha256};
+
+use crate::model::outcome::{
+    CaseStatus, CellResult, Fault, RunResults, Stage, StageResult, Status,
+};
+use crate::report::{is_http, Grid};
+
+/// A KCIDB path component: `[A-Za-z0-9_-]+`.
+pub(crate) fn word(s: &str) -> String {
+    let w: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if w.is_empty() {
+        "_".into()
+    } else {
+        w
+    }
+}
+
+/// A stage's status in KCIDB's words: the harness's own fault is `MISS` (the test did not run
+/// for the harness's failure, nothing is known of the code), any other error `ERROR`.
+fn status(s: &StageResult) -> &'static str {
+    match s.status {
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::Error if s.fault == Some(Fault::Harness) => "MISS",
+        Status::Error => "ERROR",
+        Status::Skip => "SKIP",
+    }
+}
+
+/// KCIDB's `patchset_hash`: SHA-256 over the newline-terminated SHA-256 hex of each patch, in
+/// order (`sha256sum *.patch | cut -c-64 | sha256sum`); the empty string when nothing was
+/// applied. `None` when the results hold no hash of each patch (written before they did).
+fn patchset_hash(c: &CellResult) -> Option<String> {
+    let Some(p) = &c.patchset else {
+        return Some(String::new());
+    };
+    if p.commits.is_empty() {
+        return Some(String::new());
+    }
+    if p.patch_hashes.len() != p.commits.len() {
+        return None;
+    }
+    let mut h = Sha256::new();
+    for patch in &p.patch_hashes {
+        h.update(patch.as_bytes());
+        h.update(b"\n");
+    }
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The https URL of the repository the cell's base was fetched from, when its results say.
+fn repository_url<'a>(r: &'a RunResults, c: &CellResult) -> Option<&'a str> {
+    let url = r.bases.iter().find(|b| b.name == c.base)?.url.as_deref()?;
+    (url.starts_with("https://") && url.chars().all(|c| c.is_ascii_graphic())).then_some(url)
+}
+
+/// A stage's log as KCIDB's `log_url`, which must be a URL: a log kept at an http(s) URL. A
+/// log in the run folder has no URL that would hold outside this machine.
+fn log_url(s: &StageResult) -> Option<&str> {
+    s.log
+        .as_deref()
+        .filter(|l| is_http(l) && l.chars().all(|c| c.is_ascii_graphic()))
+}
+
+/// Checkouts, builds and tests, as kcidb-io validates them.
+pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
+    use serde_json::{json, Value};
+    const ORIGIN: &str = "rfl_health";
+    let mut checkouts: Vec<Value> = Vec::new();
+    let mut builds = Vec::new();
+    let mut tests = Vec::new();
+    let ts = |s: &str| {
+        if s.is_empty() {
+            Value::Null
+        } else {
+            Value::String(s.to_string())
+        }
+    };
+    for cell in g.cells() {
+        let c = cell.result;
+        let who = word(&cell.name());
+        let commit = c.base_commit.clone().unwrap_or_default();
+        let checkout_id = format!(
+            "{ORIGIN}:{who}-{}-{}",
+            word(&c.base),
+            c.patchset
+                .as_ref()
+                .map_or(commit.clone(), |p| p.hash.clone())
+        );
+        if !checkouts.iter().any(|x| x["id"] == checkout_id.as_str()) {
+            let mut co = json!({
+                "id": checkout_id,
+                "origin": ORIGIN,
+                "tree_name": c.base,
+                "valid": c.stage(Stage::Apply).is_some_and(|s| s.status == Status::Pass),
+            });
+            if commit.len() == 40 {
+                co["git_commit_hash"] = json!(commit);
+            }
+            if let Some(h) = patchset_hash(c) {
+                co["patchset_hash"] = json!(h);
+            }
+            if let Some(url) = repository_url(g.results, c) {
+                co["git_repository_url"] = json!(url);
+            }
+            if let Some(t) = ts(&c.started).as_str() {
+                co["start_time"] = json!(t);
+            }
+            checkouts.push(co);
+        }
+        let build_id = format!(
+            "{ORIGIN}:{who}-{}-{}-{}",
+            word(&c.arch),
+            word(&c.toolchain.name),
+            word(&c.started)
+        );
+        let b = c.stage(Stage::Build);
+        let mut build = json!({
+            "id": build_id,
+            "origin": ORIGIN,
+            "checkout_id": checkout_id,
+            "architecture": word(&c.arch),
+            "compiler": format!("rustc {} / clang {}", c.toolchain.versions.get("rustc").map_or("?", |s| s), c.toolchain.versions.get("clang").map_or("?", |s| s)),
+            "config_name": "tinyconfig+rfl",
+            "status": b.map_or("MISS", status),
+            "duration": b.map_or(0.0, |s| s.duration_s),
+        });
+        if let Some(t) = ts(&c.started).as_str() {
+            build["start_time"] = json!(t);
+        }
+        if let Some(s) = b {
+            let excerpt: String = s.summary.chars().take(16000).collect();
+            build["log_excerpt"] = json!(excerpt);
+            if let Some(url) = log_url(s) {
+                build["log_url"] = json!(url);
+            }
+        }
+        builds.push(build);
+        for s in c.stages.iter().filter(|s| s.stage > Stage::Build) {
+            let path = format!("rfl.{}", s.stage.name());
+            let mut test = json!({
+                "id": format!("{build_id}-{}", s.stage.name()),
+                "origin": ORIGIN,
+                "build_id": build_id,
+                "path": path,
+                "status": status(s),
+                "duration": s.duration_s,
+                "log_excerpt": s.summary.chars().take(16000).collect::<String>(),
+            });
+            if let Some(url) = log_url(s) {
+                test["log_url"] = json!(url);
+            }
+            tests.push(test);
+        }
+        for (n, t) in c.kunit.tests.iter().enumerate() {
+            let case_status = match t.status {
+                CaseStatus::Pass => "PASS",
+                CaseStatus::Skip => "SKIP",
+                CaseStatus::Crash => "ERROR",
+                CaseStatus::Fail => "FAIL",
+            };
+            let mut path = String::from("kunit");
+            for part in t
+                .suite
+                .split('.')
+                .filter(|p| !p.is_empty())
+                .chain(std::iter::once(t.name.as_str()))
+            {
+                path.push('.');
+                path.push_str(&word(part));
+            }
+            tests.push(json!({
+                "id": format!("{build_id}-kunit-{n}"),
+                "origin": ORIGIN,
+                "build_id": build_id,
+                "path": path,
+                "status": case_status,
+                "log_excerpt": t.summary.chars().take(16000).collect::<String>(),
+            }));
+        }
+    }
+    let v = json!({ "version": { "major": 5, "minor": 3 }, "checkouts": checkouts, "builds": builds, "tests": tests });
+    w.write_all((serde_json::to_string_pretty(&v).expect("json") + "\n").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_words_keep_only_their_alphabet() {
+        assert_eq!(word("rust doctests.kernel"), "rust_doctests_kernel");
+    }
+
+    fn cell(patchset: serde_json::Value) -> CellResult {
+        serde_json::from_value(serde_json::json!({"schema": 2, "entry": "e", "base": "b",
+            "arch": "x86_64", "toolchain": {"name": "t", "versions": {}}, "patchset": patchset,
+            "stages": [], "dir": "cells/c", "started": "", "duration_s": 0.0}))
+        .unwrap()
+    }
+
+    /// The patchset hash is the schema's own recipe: for two patches holding `one` and `two`,
+    /// `sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64` gives a50bf38a….
+    #[test]
+    fn patchset_hash_is_the_sha256_of_each_patch_sha256_line() {
+        let p = serde_json::json!({"hash": "x", "commits": ["a", "b"], "head": "b", "patch_hashes": [
+            "2c8b08da5ce60398e1f19af0e5dccc744df274b826abe585eaba68c525434806",
+            "27dd8ed44a83ff94d557f9fd0412ed5a8cbca69ea04922d88c01184a07300a5a"]});
+        assert_eq!(
+            patchset_hash(&cell(p)).as_deref(),
+            Some("a50bf38ac5895077796ec5aaebcc94163ceb75563de42cf017e749178f4ad333")
+        );
+        // Nothing applied: the empty string, as the schema says.
+        assert_eq!(
+            patchset_hash(&cell(serde_json::Value::Null)).as_deref(),
+            Some("")
+        );
+        // Results from before each patch was hashed: no hash is made up.
+        let old = serde_json::json!({"hash": "x", "commits": ["a"], "head": "a"});
+        assert_eq!(patchset_hash(&cell(old)), None);
+    }
+}
