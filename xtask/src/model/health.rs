@@ -107,15 +107,7 @@ fn new_kunit_failures(cell: &CellResult, base: &CellResult, pre: &mut Vec<String
         if base_bad.contains(&(t.suite.as_str(), t.name.as_str())) {
             pre.push(format!("kunit {} {}", t.status, t.name));
         } else {
-            new.push(format!(
-                "{} {}{}",
-                t.status,
-                t.name,
-                t.location
-                    .as_ref()
-                    .map(|l| format!(" ({l})"))
-                    .unwrap_or_default()
-            ));
+            new.push(t.describe());
         }
     }
     new

@@ -315,6 +315,16 @@ pub struct Case {
     pub summary: String,
 }
 
+impl Case {
+    /// `fail name (rust/kernel/x.rs:12)`: how a failing case is named in summaries.
+    pub fn describe(&self) -> String {
+        match &self.location {
+            Some(l) => format!("{} {} ({l})", self.status, self.name),
+            None => format!("{} {}", self.status, self.name),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KunitCounts {
     pub total: usize,

@@ -884,17 +884,7 @@ fn kunit_result(k: &Kunit, console: &str, filter: Option<&str>) -> StageResult {
         .tests
         .iter()
         .filter(|t| t.status.is_bad())
-        .map(|t| {
-            format!(
-                "{} {}{}",
-                t.status,
-                t.name,
-                t.location
-                    .as_ref()
-                    .map(|l| format!(" ({l})"))
-                    .unwrap_or_default()
-            )
-        })
+        .map(|t| t.describe())
         .collect();
     let counts = format!(
         "{} tests{}: {} passed, {} failed, {} crashed, {} skipped",
