@@ -6,9 +6,9 @@
 # Outputs (each key part holds only [A-Za-z0-9._-], so it can go into a cache key as is):
 #   os       the container's OS and machine, e.g. debian-12-x86_64
 #   rustc    the harness's rustc version and commit (a new rustc rebuilds everything)
-#   bindgen  BINDGEN_MIN of xtask/src/setup.rs: setup keeps a bindgen at least this new
+#   bindgen  BINDGEN_MIN of xtask/src/commands/setup.rs: setup keeps a bindgen at least this new
 #   bases    a hash of what decides the imported bases: every `offline` line of matrix.toml
-#            with its [bases.…] header, and the code that imports them (setup.rs, store.rs)
+#            with its [bases.…] header, and the code that imports them (commands/setup.rs, sys/store.rs)
 #
 # It also gives every tracked file one fixed old modification time. Cargo decides whether a
 # workspace crate is fresh by comparing its sources' times with the build's, and a fresh
@@ -51,9 +51,9 @@ clean() {
 . /etc/os-release
 os=$(printf '%s-%s-%s' "$ID" "${VERSION_ID:-none}" "$(uname -m)" | clean)
 rustc=$(rustc -V | cut -d' ' -f2- | clean)
-bindgen=$(sed -n 's/^const BINDGEN_MIN: &str = "\([^"]*\)";$/\1/p' xtask/src/setup.rs | clean)
+bindgen=$(sed -n 's/^const BINDGEN_MIN: &str = "\([^"]*\)";$/\1/p' xtask/src/commands/setup.rs | clean)
 if [ -z "$bindgen" ]; then
-    echo "ci/job-setup.sh: no BINDGEN_MIN in xtask/src/setup.rs; the bindgen cache key needs it" >&2
+    echo "ci/job-setup.sh: no BINDGEN_MIN in xtask/src/commands/setup.rs; the bindgen cache key needs it" >&2
     exit 1
 fi
 offline=$(awk '
@@ -66,7 +66,7 @@ offline=$(awk '
 if [ -z "$offline" ]; then
     echo "ci/job-setup.sh: matrix.toml declares no offline base" >&2
 fi
-bases=$({ printf '%s\n' "$offline"; cat xtask/src/setup.rs xtask/src/store.rs; } | sha256sum | cut -c1-16)
+bases=$({ printf '%s\n' "$offline"; cat xtask/src/commands/setup.rs xtask/src/sys/store.rs; } | sha256sum | cut -c1-16)
 
 {
     echo "os=$os"

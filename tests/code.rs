@@ -164,3 +164,36 @@ fn clippy_finds_nothing() {
     ]);
     assert!(ok, "cargo clippy --all-targets -- -D warnings:\n{out}");
 }
+
+/// Every source path the CI scripts and the documents name exists: a moved file must not
+/// leave a cache key hashing nothing or a map pointing nowhere.
+#[test]
+fn the_paths_that_scripts_and_documents_name_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut files = vec![
+        root.join("README.md"),
+        root.join("ARCHITECTURE.md"),
+        root.join("ci/README.md"),
+    ];
+    for e in std::fs::read_dir(root.join("ci")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "sh") {
+            files.push(p);
+        }
+    }
+    let mut missing = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, _) in text.match_indices("xtask/src/") {
+            let path: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-'))
+                .collect();
+            let path = path.trim_end_matches('.');
+            if path.ends_with(".rs") && !root.join(path).is_file() {
+                missing.push(format!("{}: {path}", f.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
