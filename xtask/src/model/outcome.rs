@@ -253,6 +253,8 @@ impl StageResult {
     /// The stage waited `queued_s` for job tokens within the wall time it timed itself:
     /// that wait is not run time.
     pub fn with_queued(mut self, queued_s: f64) -> StageResult {
+        // Below a millisecond is no wait at all, only the cost of asking.
+        let queued_s = if queued_s < 0.001 { 0.0 } else { queued_s };
         self.queued_s = queued_s;
         self.duration_s = (self.duration_s - queued_s).max(0.0);
         self

@@ -254,7 +254,7 @@ fn kconfig(l: &str, src_prefix: &str) -> Option<Diagnostic> {
 }
 
 /// `samples/rust/rust_minimal.o: error: objtool: sym+0x5: unannotated intra-function call`:
-/// the object is the file, the symbol and offset stay in the message.
+/// the object is the file, the symbol (a Rust one demangled) and offset stay in the message.
 fn objtool(l: &str, src_prefix: &str) -> Option<Diagnostic> {
     let c = res().objtool.captures(l)?;
     let msg = &c[3];
@@ -266,7 +266,7 @@ fn objtool(l: &str, src_prefix: &str) -> Option<Diagnostic> {
     Some(said(
         Some(rel(&c[1], src_prefix)),
         &c[2],
-        format!("objtool: {}", msg.trim()),
+        format!("objtool: {}", crate::stages::frames::demangle(msg.trim())),
     ))
 }
 
@@ -571,7 +571,7 @@ mod tool_tests {
         assert_eq!(
             rendered(&d),
             [
-                "samples/rust/rust_minimal.o: error: objtool: _RNvCs1_12rust_minimal4init+0x5: unannotated intra-function call",
+                "samples/rust/rust_minimal.o: error: objtool: rust_minimal::init+0x5: unannotated intra-function call",
                 "drivers/x/fall.o: warning: objtool: a_fn() falls through to next function b_fn()",
             ]
         );
@@ -722,7 +722,7 @@ mod tool_tests {
             .map(|l| format!("{l}\n"))
             .collect();
         for (log, prefix, first) in [
-            (OBJTOOL, "/src/", "samples/rust/rust_minimal.o: error: objtool: _RNvCs1_12rust_minimal4init+0x5: unannotated intra-function call"),
+            (OBJTOOL, "/src/", "samples/rust/rust_minimal.o: error: objtool: rust_minimal::init+0x5: unannotated intra-function call"),
             (MODPOST, "/src/", "samples/rust/rust_minimal: error: modpost: section mismatch"),
             (&undefined, "/src/", "samples/rust/rust_minimal.ko: error: modpost: \"rust_helper_missing\" undefined!"),
             (MODPOST_LICENSE, "/src/", "drivers/x/nolic.o: error: modpost: missing MODULE_LICENSE()"),
