@@ -446,6 +446,53 @@ base = "dead"
         .unwrap()
         .contains("unreachable"));
     assert_eq!(stage("offline", "build")["status"], "skip");
+
+    // The same thread through `try --lore`, with the matrix's mirror to the loopback server:
+    // the same two patches of v2, the same patchset hash as the matrix's entry.
+    let try_out = root.join("try-lore");
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "try",
+            "--lore",
+            msgid,
+            "--base",
+            "rust-next",
+            "--stage",
+            "apply",
+        ])
+        .arg("--matrix")
+        .arg(&mpath)
+        .arg("--out")
+        .arg(&try_out)
+        .arg("--cache")
+        .arg(root.join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let t: Value =
+        serde_json::from_str(&std::fs::read_to_string(try_out.join("results.json")).unwrap())
+            .unwrap();
+    let tried = t["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["entry"] == "try")
+        .unwrap_or_else(|| panic!("no try cell: {stderr}"));
+    let fetch = tried["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "fetch")
+        .unwrap();
+    assert!(
+        fetch["summary"]
+            .as_str()
+            .unwrap()
+            .contains("series v2, 2 patches"),
+        "{fetch}"
+    );
+    assert_eq!(tried["patchset"]["hash"], hash, "{tried}");
 }
 
 /// How the fault server answers a path (any other path: 404).
