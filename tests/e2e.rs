@@ -370,6 +370,10 @@ fn seeded_failures_get_the_right_stage_and_status() {
         ("modpost-undefined", ("build", "fail")),
         ("objtool-call", ("build", "fail")),
         ("helper-splat", ("boot", "fail")),
+        // Healthy in release; their failures show only in the debug variant.
+        ("atomic-sleep", ("", "")),
+        ("lockdep-order", ("", "")),
+        ("kasan-oob", ("", "")),
     ]
     .into_iter()
     .collect();
@@ -385,6 +389,9 @@ fn seeded_failures_get_the_right_stage_and_status() {
         "modpost-undefined",
         "objtool-call",
         "helper-splat",
+        "atomic-sleep",
+        "lockdep-order",
+        "kasan-oob",
     ];
     for (entry, (st, status)) in &expect {
         let arches: Vec<&str> = cells(v)
@@ -1489,4 +1496,139 @@ fn a_kunit_filter_runs_only_the_matching_tests_on_the_entry_and_its_base() {
         (&c["health"]["verdict"], &c["health"]["stage"]),
         (&Value::from("fail"), &Value::from("kunit"))
     );
+}
+
+/// The self-test matrix's `[toolchains]` table, for matrices the tests write.
+fn selftest_toolchains() -> String {
+    let text = std::fs::read_to_string(root().join("tests/selftest/matrix.toml")).unwrap();
+    let from = text.find("[toolchains.").unwrap();
+    let to = text[from..].find("[bases.").unwrap() + from;
+    text[from..to].to_string()
+}
+
+/// A base with a WARNING of its own: the tagged base plus a late initcall in init/main.c
+/// that warns, committed in a borrowed repository and fetched as a branch base over file://.
+/// On it a harmless entry passes with the base's warning pre-existing, and the sample whose
+/// init warns (a WARNING elsewhere) fails at boot.
+#[test]
+fn on_a_base_that_warns_only_a_new_warning_fails_the_entry() {
+    let (repo, base) = borrowed_repo("warns.git");
+    let head = commit_on(&repo, &base, "init: warn once at boot", |index| {
+        let main_c = git_in(&repo, None, &["show", &format!("{base}:init/main.c")]);
+        let edited = repo.join("main.c");
+        std::fs::write(
+            &edited,
+            format!(
+                "{main_c}\n\nstatic int __init rfl_selftest_base_warns(void)\n{{\n\tWARN(1, \"rfl self-test: the base's own warning\\n\");\n\treturn 0;\n}}\nlate_initcall(rfl_selftest_base_warns);\n"
+            ),
+        )
+        .unwrap();
+        let blob = git_in(&repo, None, &["hash-object", "-w", edited.to_str().unwrap()]);
+        git_in(
+            &repo,
+            Some(index),
+            &["update-index", "--cacheinfo", &format!("100644,{blob},init/main.c")],
+        );
+    });
+    git_in(&repo, None, &["update-ref", "refs/heads/warns", &head]);
+    let dir = cache().join("test-runs").join("warns-matrix");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut m = format!(
+        "arches = [\"x86_64\"]\nchecks = [\"kunit\"]\n\n[mirrors]\n\n{}[bases.warns]\nkind = \"branch\"\nurl = \"file://{}\"\nref = \"warns\"\n",
+        selftest_toolchains(),
+        repo.display()
+    );
+    for id in ["good-sample", "warning-splat"] {
+        std::fs::copy(
+            root().join(format!("tests/selftest/patches/{id}.patch")),
+            dir.join(format!("{id}.patch")),
+        )
+        .unwrap();
+        m += &format!(
+            "\n[[entry]]\nid = \"{id}\"\nsource = {{ mbox = \"{id}.patch\" }}\nbase = \"warns\"\n"
+        );
+    }
+    let path = dir.join("matrix.toml");
+    std::fs::write(&path, m).unwrap();
+    let v = run_matrix(
+        "warns",
+        &["--matrix", path.to_str().unwrap(), "--boot-timeout", "60"],
+    );
+    let b = cell(&v, "base", "x86_64");
+    let own = &stage(b, "boot")["findings"];
+    assert!(
+        own.as_array().unwrap().iter().any(|f| f
+            .to_string()
+            .contains("rfl_selftest_base_warns")),
+        "the base's boot finds its own warning: {}",
+        stage(b, "boot")
+    );
+    let good = cell(&v, "good-sample", "x86_64");
+    assert_eq!(good["health"]["verdict"], "pass", "{}", good["health"]);
+    assert!(
+        good["health"]["preexisting"]
+            .to_string()
+            .contains("rfl_selftest_base_warns"),
+        "{}",
+        good["health"]
+    );
+    let warns = cell(&v, "warning-splat", "x86_64");
+    assert_eq!(warns["health"]["verdict"], "fail", "{}", warns["health"]);
+    assert_eq!(warns["health"]["stage"], "boot", "{}", warns["health"]);
+    let summary = warns["health"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("rust_minimal") && !summary.contains("rfl_selftest_base_warns"),
+        "the new warning, not the base's: {summary}"
+    );
+}
+
+/// The debug variant (`[configs.debug]`: kconfigs/debug.config) on the tagged base, x86_64:
+/// the base boots through its KUnit suites and its console is classified like any other; the
+/// seeds that pass in release fail at boot here, each named by its splat's title and blamed
+/// on the Rust module's init (demangled), not on the generic helper that raised it.
+#[test]
+fn the_debug_variant_fails_at_boot_what_release_passes() {
+    let release = selftest_run();
+    let m = root().join("tests/selftest/matrix.toml");
+    let seeds = [
+        ("atomic-sleep", "BUG: sleeping function called from invalid context"),
+        ("lockdep-order", "possible circular locking dependency detected"),
+        ("kasan-oob", "KASAN: slab-out-of-bounds"),
+    ];
+    let mut args = vec!["--matrix", m.to_str().unwrap(), "--config", "debug"];
+    args.extend(["--arch", "x86_64"]);
+    for (id, _) in &seeds {
+        args.extend(["--entry", id]);
+    }
+    let v = run_matrix("debug", &args);
+    let b = cell(&v, "base", "x86_64");
+    assert_eq!(b["config"], "debug");
+    assert_eq!(stage(b, "config")["status"], "pass", "{}", stage(b, "config"));
+    assert_eq!(stage(b, "build")["status"], "pass", "{}", stage(b, "build"));
+    assert!(
+        b["kunit"]["tests"].as_array().unwrap().len() > 300,
+        "the debug base boots through its KUnit suites: {}",
+        stage(b, "kunit")
+    );
+    for (id, title) in seeds {
+        let r = cell(release, id, "x86_64");
+        assert_eq!(r["config"], "release");
+        assert_eq!(r["health"]["verdict"], "pass", "{id} release: {}", r["health"]);
+        let d = cell(&v, id, "x86_64");
+        assert_eq!(d["config"], "debug");
+        assert_eq!(d["health"]["verdict"], "fail", "{id} debug: {}", d["health"]);
+        assert_eq!(d["health"]["stage"], "boot", "{id} debug: {}", d["health"]);
+        let summary = d["health"]["summary"].as_str().unwrap();
+        assert!(
+            summary.contains(title)
+                && summary.contains("<rust_minimal::RustMinimal as kernel::Module>::init"),
+            "{id}: {summary}"
+        );
+        assert!(
+            d["repro"].as_str().unwrap().contains("--config debug"),
+            "{}",
+            d["repro"]
+        );
+    }
 }

@@ -68,6 +68,9 @@ pub struct Selection {
     pub base: Option<String>,
     #[arg(long, value_name = "NAME")]
     pub toolchain: Option<String>,
+    /// A config variant the matrix declares, or `all` (default: the variants marked default).
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -203,6 +206,9 @@ pub struct TryArgs {
     /// A toolchain the matrix declares (default: every one).
     #[arg(long, value_name = "NAME")]
     pub toolchain: Option<String>,
+    /// A config variant the matrix declares, or `all` (default: the variants marked default).
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
     /// The matrix whose bases, arches, checks, toolchains and mirrors are used (its entries
     /// are not run).
     #[arg(long, value_name = "FILE")]
@@ -219,6 +225,9 @@ pub struct ReproArgs {
     pub arch: Option<String>,
     #[arg(long, value_name = "BASE")]
     pub base: Option<String>,
+    /// The cell's config variant (default: the matrix's first default one).
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
     /// Boot the kernel again with its console on this terminal.

@@ -73,7 +73,7 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
         .unwrap_or_default();
     let imp = registry::import(md, &kept);
 
-    let (arches, checks, mirrors, toolchains, mut bases) = match previous {
+    let (arches, checks, mirrors, toolchains, configs, mut bases) = match previous {
         Some(m) => {
             let bases: Vec<BaseDecl> = m
                 .matrix
@@ -101,6 +101,11 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
                     .collect::<Vec<_>>(),
                 m.matrix.mirrors.clone(),
                 m.matrix.toolchains.clone(),
+                if m.matrix.configs.is_empty() {
+                    matrix::standard_configs()
+                } else {
+                    m.matrix.configs.clone()
+                },
                 bases,
             )
         }
@@ -118,6 +123,7 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
                     .collect(),
                 BTreeMap::new(),
                 tc,
+                matrix::standard_configs(),
                 registry::standard_bases(),
             )
         }
@@ -145,6 +151,7 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
         checks: &checks,
         mirrors: &mirrors,
         toolchains: &toolchains,
+        configs: &configs,
         bases: &bases,
         entries: &imp.entries,
         header_notes: &notes,

@@ -18,7 +18,12 @@ impl MatrixArgs {
     /// `--fail-on` says the results fail, else 0.
     pub fn run(self, cache: &Cache) -> anyhow::Result<ExitCode> {
         let m = select::load_matrix(self.sel.matrix.as_deref())?;
-        let mut p = plan::plan(&m, &select::filters(&m, &self.sel)?);
+        let mut f = select::filters(&m, &self.sel)?;
+        if self.cells.is_some() && f.config.is_none() {
+            // A selector names its config; the plan offers every one to choose from.
+            f.config = Some("all".into());
+        }
+        let mut p = plan::plan(&m, &f);
         if let Some(spec) = &self.cells {
             keep_cells(&m, &mut p, spec)?;
         }
@@ -100,12 +105,12 @@ pub fn execute(
     })
 }
 
-/// `--cells ENTRY@BASE@ARCH,…`: exactly these cells of the plan; each must name a declared
-/// entry (or `base`) and base.
+/// `--cells ENTRY@BASE@ARCH[@CONFIG],…`: exactly these cells of the plan; each must name a
+/// declared entry (or `base`) and base. Without a config, a selector takes the default ones.
 fn keep_cells(m: &Loaded, p: &mut Plan, spec: &str) -> anyhow::Result<()> {
     let wanted = plan::parse_cell_selectors(spec)
         .map_err(|e| anyhow::anyhow!("--cells: {}", matrix::shown(&e)))?;
-    if let Some((e, b, _)) = wanted.iter().find(|(e, b, _)| {
+    if let Some((e, b, _, _)) = wanted.iter().find(|(e, b, _, _)| {
         !m.matrix.bases.contains_key(b) || *e != plan::BASE_ENTRY && m.entry(e).is_none()
     }) {
         anyhow::bail!(
@@ -115,11 +120,21 @@ fn keep_cells(m: &Loaded, p: &mut Plan, spec: &str) -> anyhow::Result<()> {
             m.path.display()
         );
     }
+    let defaults: Vec<String> = m
+        .configs()
+        .into_iter()
+        .filter(|(_, v)| v.default)
+        .map(|(n, _)| n)
+        .collect();
     p.cells.retain(|c| {
-        wanted
-            .iter()
-            .any(|(e, b, a)| *e == c.entry && *b == c.base && *a == c.arch)
+        wanted.iter().any(|(e, b, a, config)| {
+            *e == c.entry
+                && *b == c.base
+                && *a == c.arch
+                && config.as_ref().map_or(defaults.contains(&c.config), |w| *w == c.config)
+        })
     });
+    p.configs.retain(|c| p.cells.iter().any(|x| x.config == *c));
     Ok(())
 }
 

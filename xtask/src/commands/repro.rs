@@ -20,6 +20,7 @@ pub struct Args {
     pub entry: String,
     pub arch: Option<Arch>,
     pub base: Option<String>,
+    pub config: Option<String>,
     pub interactive: bool,
     pub jobs: usize,
     pub boot_timeout: Option<u64>,
@@ -35,6 +36,7 @@ pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
         ..Default::default()
     };
     f.base = a.base.clone();
+    f.config = a.config.clone();
     let mut p = plan::plan(m, &f);
     // Only the cell itself: a reproducer starts from nothing, not from the base's build.
     p.cells.retain(|c| {
@@ -206,11 +208,16 @@ impl crate::commands::flags::ReproArgs {
                 m.path.display()
             );
         }
+        if self.config.as_deref() == Some("all") {
+            anyhow::bail!("--config all: a reproducer re-creates one cell; name its config");
+        }
+        let config = select::config_filter(&m, self.config.as_deref())?;
         crate::sys::signal::install()?;
         let _lock = crate::sys::paths::lock_cache(cache)?;
         let args = Args {
             arch,
             base: self.base,
+            config,
             interactive: self.interactive,
             jobs: select::jobs(self.jobs),
             boot_timeout: self.boot_timeout,

@@ -12,7 +12,24 @@ pub fn matrix_path(p: Option<&Path>) -> PathBuf {
 }
 
 pub fn load_matrix(p: Option<&Path>) -> anyhow::Result<matrix::Loaded> {
-    matrix::load(&matrix_path(p))
+    let m = matrix::load(&matrix_path(p))?;
+    // A variant's fragments are files of the project's kconfigs/ folder: a name with no file
+    // is a typo, found before anything runs.
+    let dir = crate::sys::paths::project_root().join("kconfigs");
+    for (name, c) in m.configs() {
+        if let Some(f) = c
+            .fragments
+            .iter()
+            .find(|f| !dir.join(format!("{f}.config")).is_file())
+        {
+            anyhow::bail!(
+                "{}: config `{name}`: fragment `{f}` has no file {}",
+                m.path.display(),
+                dir.join(format!("{f}.config")).display()
+            );
+        }
+    }
+    Ok(m)
 }
 
 /// `-j`, or the machine's cores.
@@ -88,5 +105,23 @@ pub fn filters(m: &matrix::Loaded, sel: &Selection) -> anyhow::Result<plan::Filt
         }
         f.toolchain = Some(t.clone());
     }
+    f.config = config_filter(m, sel.config.as_deref())?;
     Ok(f)
+}
+
+/// `--config NAME|all`, checked against the matrix's variants.
+pub fn config_filter(m: &matrix::Loaded, config: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(c) = config else {
+        return Ok(None);
+    };
+    let known: Vec<String> = m.configs().into_iter().map(|(n, _)| n).collect();
+    if c != "all" && !known.iter().any(|k| k == c) {
+        anyhow::bail!(
+            "--config {}: not declared in {} (declared: {}, all)",
+            matrix::shown(c),
+            m.path.display(),
+            known.join(", ")
+        );
+    }
+    Ok(Some(c.to_string()))
 }

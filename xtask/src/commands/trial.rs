@@ -27,6 +27,7 @@ impl TryArgs {
             arches: self.arches.clone(),
             base: Some(self.base.clone()),
             toolchain: self.toolchain.clone(),
+            config: self.config.clone(),
         };
         // The base, arches and toolchain are the matrix's to declare.
         let filters = select::filters(&m, &sel)?;

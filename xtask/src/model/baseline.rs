@@ -66,6 +66,7 @@ mod tests {
                 name: "debian".into(),
                 versions: Default::default(),
             },
+            config: "release".into(),
             base_commit: None,
             patchset: None,
             stages: Vec::new(),

@@ -212,6 +212,7 @@ mod tests {
             base: "b".into(),
             arch: "x86_64".into(),
             toolchain: ToolchainRecord::default(),
+            config: "release".into(),
             base_commit: None,
             patchset: None,
             stages,

@@ -27,6 +27,10 @@ pub struct Matrix {
     pub mirrors: BTreeMap<String, String>,
     #[serde(default)]
     pub toolchains: BTreeMap<String, Toolchain>,
+    /// Config variants: every cell runs in each selected one. None declared is one
+    /// `release` variant: the common and arch fragments alone, modules loadable.
+    #[serde(default)]
+    pub configs: BTreeMap<String, ConfigVariant>,
     #[serde(default)]
     pub bases: BTreeMap<String, Base>,
     #[serde(default, rename = "entry")]
@@ -81,6 +85,64 @@ pub struct Toolchain {
 
 fn default_llvm() -> String {
     "1".into()
+}
+
+/// The variant a matrix without `[configs]` has, and the one a results file without a
+/// `config` field was run in.
+pub const DEFAULT_CONFIG: &str = "release";
+
+/// A kernel config variant (`[configs.<name>]`), on top of `kconfigs/common.config` and the
+/// arch's fragment.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigVariant {
+    /// Fragments of the project's `kconfigs/` folder, by name (`debug` is
+    /// `kconfigs/debug.config`). Every option they set is checked in the final .config.
+    #[serde(default)]
+    pub fragments: Vec<String>,
+    /// Fragments of the base's own `kernel/configs/`, by file name (`debug.config`). Options
+    /// of these that Kconfig cannot enable on the tiny config are listed, not failed: they are
+    /// the tree's.
+    #[serde(default)]
+    pub tree_fragments: Vec<String>,
+    /// Whether the Rust samples and test modules (every `=m` of the fragments) are built in
+    /// or loadable.
+    #[serde(default)]
+    pub modules: Modules,
+    /// This variant's checks, among the matrix's (default: all of them).
+    pub checks: Option<Vec<String>>,
+    /// Run when `--config` does not choose (default: yes).
+    #[serde(default = "yes")]
+    pub default: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What `[configs.<name>]` with nothing in it is: no fragment of its own, modules loadable,
+/// the matrix's checks, run by default.
+impl Default for ConfigVariant {
+    fn default() -> Self {
+        ConfigVariant {
+            fragments: Vec::new(),
+            tree_fragments: Vec::new(),
+            modules: Modules::Loadable,
+            checks: None,
+            default: true,
+            description: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modules {
+    #[default]
+    Loadable,
+    Builtin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -265,6 +327,37 @@ impl Loaded {
                 .filter_map(|a| Arch::parse(a.get_ref()))
                 .collect(),
             None => self.arches.clone(),
+        }
+    }
+    /// The config variants by name; a matrix that declares none has `release`.
+    pub fn configs(&self) -> Vec<(String, ConfigVariant)> {
+        if self.matrix.configs.is_empty() {
+            return vec![(DEFAULT_CONFIG.to_string(), ConfigVariant::default())];
+        }
+        self.matrix
+            .configs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+    /// One variant by name (a name the plan took from `configs()`).
+    pub fn config(&self, name: &str) -> ConfigVariant {
+        self.configs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    }
+    /// The checks a cell of `config` runs: the matrix's, narrowed by the variant's own list.
+    pub fn checks_of(&self, config: &str) -> Vec<Check> {
+        match self.config(config).checks {
+            Some(own) => self
+                .checks
+                .iter()
+                .copied()
+                .filter(|c| own.iter().any(|o| o == c.name()))
+                .collect(),
+            None => self.checks.clone(),
         }
     }
     /// Rewrite a URL with the longest matching mirror prefix.
@@ -767,6 +860,17 @@ struct Places {
     toolchains: BTreeMap<Spanned<String>, serde::de::IgnoredAny>,
     #[serde(default)]
     bases: BTreeMap<Spanned<String>, BasePlaces>,
+    #[serde(default)]
+    configs: BTreeMap<Spanned<String>, ConfigPlaces>,
+}
+
+#[derive(Deserialize)]
+struct ConfigPlaces {
+    #[serde(default)]
+    fragments: Vec<Spanned<String>>,
+    #[serde(default)]
+    tree_fragments: Vec<Spanned<String>>,
+    checks: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -822,6 +926,7 @@ fn check_names_and_urls(
             ));
         }
     }
+    check_configs(&places.configs, err_at)?;
     for (name, b) in &places.bases {
         let at = name.span().start;
         let name = name.get_ref();
@@ -866,6 +971,49 @@ fn check_names_and_urls(
                         format!("base `{name}`: {field} `{}` {why}", shown(v.get_ref())),
                     ));
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Config names become folder names and a `--config` word; fragment names become file names
+/// under `kconfigs/` or the tree's `kernel/configs/`; a variant's checks must be known ones.
+fn check_configs(
+    configs: &BTreeMap<Spanned<String>, ConfigPlaces>,
+    err_at: &dyn Fn(usize, String) -> MatrixError,
+) -> Result<(), MatrixError> {
+    for (name, c) in configs {
+        let n = name.get_ref();
+        if n == "all" {
+            return Err(err_at(
+                name.span().start,
+                "a config may not be named `all`: `--config all` selects every one".into(),
+            ));
+        }
+        if let Err(why) = check_name(n) {
+            return Err(err_at(
+                name.span().start,
+                format!("config name `{}` {why}", shown(n)),
+            ));
+        }
+        for f in c.fragments.iter().chain(&c.tree_fragments) {
+            if let Err(why) = check_name(f.get_ref()) {
+                return Err(err_at(
+                    f.span().start,
+                    format!("config `{n}`: fragment `{}` {why}", shown(f.get_ref())),
+                ));
+            }
+        }
+        for k in c.checks.iter().flatten() {
+            if Check::parse(k.get_ref()).is_none() {
+                return Err(err_at(
+                    k.span().start,
+                    format!(
+                        "config `{n}`: unknown check `{}` (known: kunit, clippy, rustfmt, rustdoc)",
+                        shown(k.get_ref())
+                    ),
+                ));
             }
         }
     }
@@ -917,6 +1065,12 @@ pub const HEADER: &str = r#"# matrix.toml — what the Rust-for-Linux patch-heal
 #                           PATH ({cache} = the harness's cache folder); llvm = the LLVM= value
 #                           ("1", "-19" or "/usr/lib/llvm-19/bin/"). Every toolchain declared is
 #                           a matrix dimension; the first one (by name) is the default.
+#
+#   [configs.<name>]        a config variant, a matrix dimension: fragments = names in kconfigs/
+#                           (checked in the final .config); tree_fragments = file names in the
+#                           base's kernel/configs/ (listed when Kconfig drops an option);
+#                           modules = "loadable" | "builtin"; checks = a subset; default = false
+#                           runs it only when `--config` names it (or `all`).
 #
 #   [bases.<name>]          kind = "branch" | "tag"; url = git remote; ref = branch or tag;
 #                           offline = { debian_package = "linux-source-X.Y", suite = "…" } makes
@@ -970,10 +1124,59 @@ pub struct WriteSpec<'a> {
     pub checks: &'a [String],
     pub mirrors: &'a BTreeMap<String, String>,
     pub toolchains: &'a BTreeMap<String, Toolchain>,
+    pub configs: &'a BTreeMap<String, ConfigVariant>,
     pub bases: &'a [BaseDecl],
     pub entries: &'a [EntryDecl],
     /// Lines appended to the header (the import's report of unknown values, for example).
     pub header_notes: &'a [String],
+}
+
+fn write_config(out: &mut String, name: &str, c: &ConfigVariant) {
+    let _ = writeln!(out, "\n[configs.{}]", toml_key(name));
+    let _ = writeln!(out, "fragments = {}", toml_list(&c.fragments));
+    if !c.tree_fragments.is_empty() {
+        let _ = writeln!(out, "tree_fragments = {}", toml_list(&c.tree_fragments));
+    }
+    if c.modules == Modules::Builtin {
+        let _ = writeln!(out, "modules = \"builtin\"");
+    }
+    if let Some(checks) = &c.checks {
+        let _ = writeln!(out, "checks = {}", toml_list(checks));
+    }
+    if !c.default {
+        let _ = writeln!(out, "default = false");
+    }
+    if !c.description.is_empty() {
+        let _ = writeln!(out, "description = {}", toml_str(&c.description));
+    }
+}
+
+/// The variants a new matrix gets: `release`, the tiny config the harness always ran, and
+/// `debug`, the same with the kernel's debugging options (`kconfigs/debug.config`), run on
+/// request (`--config debug` or `all`) and with KUnit only, since the lints do not depend on
+/// the config.
+pub fn standard_configs() -> BTreeMap<String, ConfigVariant> {
+    let mut m = BTreeMap::new();
+    m.insert(
+        DEFAULT_CONFIG.to_string(),
+        ConfigVariant {
+            description: "tinyconfig + kconfigs/common.config + the arch's fragment".into(),
+            ..Default::default()
+        },
+    );
+    m.insert(
+        "debug".to_string(),
+        ConfigVariant {
+            fragments: vec!["debug".into()],
+            checks: Some(vec![Check::Kunit.name().to_string()]),
+            default: false,
+            description: "release + kconfigs/debug.config: lockdep, atomic-sleep checks, KASAN, \
+                          debug objects"
+                .into(),
+            ..Default::default()
+        },
+    );
+    m
 }
 
 pub fn write(spec: &WriteSpec) -> String {
@@ -998,6 +1201,9 @@ pub fn write(spec: &WriteSpec) -> String {
         let _ = writeln!(out, "rustfmt = {}", toml_str(&t.rustfmt));
         let _ = writeln!(out, "bindgen = {}", toml_str(&t.bindgen));
         let _ = writeln!(out, "llvm = {}", toml_str(&t.llvm));
+    }
+    for (name, c) in spec.configs {
+        write_config(&mut out, name, c);
     }
     for b in spec.bases {
         let _ = writeln!(out, "\n[bases.{}]", toml_key(&b.name));
@@ -1450,4 +1656,35 @@ base = "rust-next"
             "https://lore.kernel.org/a"
         );
     }
+    /// A config variant's name and fragment names become folder and file names, its checks
+    /// must be known ones, and `all` is the selector's word: each refused at its place.
+    #[test]
+    fn config_variants_are_checked_where_they_are_written() {
+        let with = |cfg: &str| {
+            let text = format!("arches = [\"x86_64\"]\n{cfg}\n");
+            parse(Path::new("m.toml"), &text).map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert_eq!(with("[configs.debug]\nfragments = [\"debug\"]"), Ok(()));
+        for (cfg, want) in [
+            ("[configs.all]", "m.toml:2:10: a config may not be named `all`"),
+            ("[configs.\"../x\"]", "m.toml:2:10: config name `../x` may not start"),
+            (
+                "[configs.d]\nfragments = [\"../../etc/passwd\"]",
+                "m.toml:3:14: config `d`: fragment `../../etc/passwd` may not start",
+            ),
+            (
+                "[configs.d]\ntree_fragments = [\"a/b.config\"]",
+                "m.toml:3:19: config `d`: fragment `a/b.config` may hold only",
+            ),
+            (
+                "[configs.d]\nchecks = [\"kunit\", \"sparse\"]",
+                "m.toml:3:20: config `d`: unknown check `sparse`",
+            ),
+            ("[configs.d]\nmodules = \"static\"", "m.toml:3:11: unknown variant `static`"),
+        ] {
+            let got = with(cfg).unwrap_err();
+            assert!(got.starts_with(want), "{cfg}: {got}");
+        }
+    }
+
 }

@@ -386,6 +386,9 @@ pub struct CellResult {
     pub base: String,
     pub arch: String,
     pub toolchain: ToolchainRecord,
+    /// The config variant (`[configs.<name>]`); files from before variants ran `release`.
+    #[serde(default = "default_config")]
+    pub config: String,
     #[serde(default)]
     pub base_commit: Option<String>,
     #[serde(default)]
@@ -408,6 +411,10 @@ pub struct CellResult {
     pub change: Option<Change>,
 }
 
+fn default_config() -> String {
+    crate::model::matrix::DEFAULT_CONFIG.to_string()
+}
+
 /// What names a cell within a run. A result is matched to its planned cell, an entry cell to
 /// its base cell, and a report's grid square to its cell by this key alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -417,13 +424,14 @@ pub struct CellKey<'a> {
     pub base: &'a str,
     pub arch: &'a str,
     pub toolchain: &'a str,
+    pub config: &'a str,
 }
 
 impl<'a> CellKey<'a> {
     pub fn is_base(&self) -> bool {
         self.entry == BASE_ENTRY
     }
-    /// The base cell an entry cell is compared with: same base, arch and toolchain.
+    /// The base cell an entry cell is compared with: same base, arch, toolchain and config.
     pub fn base_cell(self) -> CellKey<'a> {
         CellKey {
             entry: BASE_ENTRY,
@@ -439,6 +447,7 @@ impl CellResult {
             base: &self.base,
             arch: &self.arch,
             toolchain: &self.toolchain.name,
+            config: &self.config,
         }
     }
     /// A base cell: the bare base, what entry cells are compared with.

@@ -10,7 +10,7 @@ use crate::model::arch::Arch;
 use crate::model::matrix::Loaded;
 use crate::model::outcome::CellKey;
 
-pub use crate::model::matrix::BASE_ENTRY;
+pub use crate::model::matrix::{BASE_ENTRY, DEFAULT_CONFIG};
 
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
@@ -20,6 +20,8 @@ pub struct Filters {
     pub arches: Vec<Arch>,
     pub base: Option<String>,
     pub toolchain: Option<String>,
+    /// A config variant, or `all`; none: the matrix's default ones.
+    pub config: Option<String>,
 }
 
 impl Filters {
@@ -57,6 +59,7 @@ pub struct Cell {
     pub base: String,
     pub arch: Arch,
     pub toolchain: String,
+    pub config: String,
 }
 
 impl Cell {
@@ -66,23 +69,28 @@ impl Cell {
             base: &self.base,
             arch: self.arch.name(),
             toolchain: &self.toolchain,
+            config: &self.config,
         }
     }
     pub fn is_base(&self) -> bool {
         self.key().is_base()
     }
-    /// A name unique within a run, also used as a folder name.
+    /// A name unique within a run, also used as a folder name: the toolchain is named when the
+    /// run has several, the config when it is not the default `release`.
     pub fn name(&self, many_toolchains: bool) -> String {
         let who = if self.is_base() {
             format!("base-{}", self.base)
         } else {
             self.entry.clone()
         };
+        let mut name = format!("{who}.{}", self.arch);
         if many_toolchains {
-            format!("{who}.{}.{}", self.arch, self.toolchain)
-        } else {
-            format!("{who}.{}", self.arch)
+            name = format!("{name}.{}", self.toolchain);
         }
+        if self.config != DEFAULT_CONFIG {
+            name = format!("{name}.{}", self.config);
+        }
+        name
     }
 }
 
@@ -91,6 +99,7 @@ pub struct Plan {
     pub entries: Vec<PlannedEntry>,
     pub cells: Vec<Cell>,
     pub toolchains: Vec<String>,
+    pub configs: Vec<String>,
 }
 
 pub fn plan(m: &Loaded, f: &Filters) -> Plan {
@@ -104,6 +113,16 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
             .cloned()
             .collect()
     };
+    let configs: Vec<String> = m
+        .configs()
+        .into_iter()
+        .filter(|(name, c)| match f.config.as_deref() {
+            None => c.default,
+            Some("all") => true,
+            Some(w) => w == name,
+        })
+        .map(|(name, _)| name)
+        .collect();
     let arch_ok = |a: &Arch| f.arches.is_empty() || f.arches.contains(a);
     let base_ok = |b: Option<&str>| f.base.as_deref().is_none_or(|w| Some(w) == b);
 
@@ -146,12 +165,15 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
         if runnable {
             for a in &arches {
                 for t in &toolchains {
-                    cells.push(Cell {
-                        entry: id.clone(),
-                        base: e.base_name().unwrap_or_default().into(),
-                        arch: *a,
-                        toolchain: t.clone(),
-                    });
+                    for c in &configs {
+                        cells.push(Cell {
+                            entry: id.clone(),
+                            base: e.base_name().unwrap_or_default().into(),
+                            arch: *a,
+                            toolchain: t.clone(),
+                            config: c.clone(),
+                        });
+                    }
                 }
             }
         }
@@ -166,12 +188,15 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
         for (b, a) in &needed {
             if f.only_base_cells() || selected.contains(&(b.clone(), *a)) {
                 for t in &toolchains {
-                    base_cells.push(Cell {
-                        entry: BASE_ENTRY.into(),
-                        base: b.clone(),
-                        arch: *a,
-                        toolchain: t.clone(),
-                    });
+                    for c in &configs {
+                        base_cells.push(Cell {
+                            entry: BASE_ENTRY.into(),
+                            base: b.clone(),
+                            arch: *a,
+                            toolchain: t.clone(),
+                            config: c.clone(),
+                        });
+                    }
                 }
             }
         }
@@ -183,6 +208,7 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
         entries,
         cells,
         toolchains,
+        configs,
     }
 }
 
@@ -194,9 +220,20 @@ impl Plan {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let many = self.toolchains.len() > 1;
-        let _ = writeln!(out, "{} cells", self.cells.len());
+        let _ = writeln!(
+            out,
+            "{} cells; config {}",
+            self.cells.len(),
+            self.configs.join(", ")
+        );
         for c in &self.cells {
-            let _ = writeln!(out, "  {:<48} base {}", c.name(many), c.base);
+            let _ = writeln!(
+                out,
+                "  {:<48} base {}, config {}",
+                c.name(many),
+                c.base,
+                c.config
+            );
         }
         let skipped: Vec<&PlannedEntry> = self
             .entries
@@ -217,15 +254,15 @@ impl Plan {
         out
     }
 
-    /// A GitHub Actions matrix (`{"include": [...]}`): one job per (base, arch, toolchain)
+    /// A GitHub Actions matrix (`{"include": [...]}`): one job per (base, arch, toolchain, config)
     /// group so that a job's entries reuse its base build; groups are folded together when
     /// there would be more than `max_jobs`.
     pub fn to_github(&self, max_jobs: usize) -> String {
         let max_jobs = max_jobs.clamp(1, 256);
-        type Key = (String, Arch, String);
+        type Key = (String, Arch, String, String);
         let mut groups: Vec<(Key, Vec<&Cell>)> = Vec::new();
         for c in &self.cells {
-            let key = (c.base.clone(), c.arch, c.toolchain.clone());
+            let key = (c.base.clone(), c.arch, c.toolchain.clone(), c.config.clone());
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(c),
                 None => groups.push((key, vec![c])),
@@ -243,10 +280,10 @@ impl Plan {
                 let first = cells[0];
                 let spec: Vec<String> = cells
                     .iter()
-                    .map(|c| format!("{}@{}@{}", c.entry, c.base, c.arch))
+                    .map(|c| format!("{}@{}@{}@{}", c.entry, c.base, c.arch, c.config))
                     .collect();
                 serde_json::json!({
-                    "name": format!("{:03}-{}-{}", i, first.base, first.arch),
+                    "name": format!("{:03}-{}-{}-{}", i, first.base, first.arch, first.config),
                     "shard": i,
                     "arch": first.arch.name(),
                     "cells": spec.join(","),
@@ -258,18 +295,24 @@ impl Plan {
     }
 }
 
-/// Parse `entry@base@arch` cell selectors (what `--format github` hands to each job).
-pub fn parse_cell_selectors(spec: &str) -> Result<Vec<(String, String, Arch)>, String> {
+/// One cell a selector names: entry, base, arch, and config (none: every selected one).
+pub type Selector = (String, String, Arch, Option<String>);
+
+/// Parse `entry@base@arch[@config]` cell selectors (what `--format github` hands to each
+/// job).
+pub fn parse_cell_selectors(spec: &str) -> Result<Vec<Selector>, String> {
     spec.split(',')
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
             let parts: Vec<&str> = s.trim().split('@').collect();
-            match parts.as_slice() {
-                [e, b, a] => Arch::parse(a)
-                    .map(|arch| (e.to_string(), b.to_string(), arch))
-                    .ok_or_else(|| format!("cell `{s}`: unknown arch `{a}`")),
-                _ => Err(format!("cell `{s}`: expected ENTRY@BASE@ARCH")),
-            }
+            let (e, b, a, c) = match parts.as_slice() {
+                [e, b, a] => (e, b, a, None),
+                [e, b, a, c] => (e, b, a, Some(c.to_string())),
+                _ => return Err(format!("cell `{s}`: expected ENTRY@BASE@ARCH[@CONFIG]")),
+            };
+            Arch::parse(a)
+                .map(|arch| (e.to_string(), b.to_string(), arch, c))
+                .ok_or_else(|| format!("cell `{s}`: unknown arch `{a}`"))
         })
         .collect()
 }
@@ -361,18 +404,85 @@ arches = ["arm64"]
         );
     }
 
+    /// Config variants are a dimension: the default ones run unless `--config` names another
+    /// or `all`; a base cell exists per variant, and names and job groups carry the variant.
+    #[test]
+    fn config_variants_multiply_cells_and_default_ones_run_unless_chosen() {
+        let text = r#"
+arches = ["x86_64"]
+[configs.release]
+[configs.debug]
+fragments = ["debug"]
+checks = ["kunit"]
+default = false
+[bases.a]
+kind = "branch"
+url = "u"
+ref = "a"
+[[entry]]
+id = "one"
+source = { lore = "x@y" }
+base = "a"
+"#;
+        let m = crate::model::matrix::parse(Path::new("m.toml"), text).unwrap();
+        let names_with = |config: Option<&str>| {
+            let f = Filters {
+                config: config.map(str::to_string),
+                ..Default::default()
+            };
+            names(&plan(&m, &f))
+        };
+        assert_eq!(names_with(None), ["base-a.x86_64", "one.x86_64"]);
+        assert_eq!(
+            names_with(Some("debug")),
+            ["base-a.x86_64.debug", "one.x86_64.debug"]
+        );
+        let all = plan(
+            &m,
+            &Filters {
+                config: Some("all".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            names(&all),
+            [
+                "base-a.x86_64.debug",
+                "base-a.x86_64",
+                "one.x86_64.debug",
+                "one.x86_64"
+            ]
+        );
+        assert!(all.to_text().contains("config debug, release"));
+        let v: serde_json::Value = serde_json::from_str(&all.to_github(256)).unwrap();
+        assert_eq!(v["include"][0]["cells"], "base@a@x86_64@debug,one@a@x86_64@debug");
+        assert_eq!(m.checks_of("debug"), [crate::model::matrix::Check::Kunit]);
+        assert_eq!(m.checks_of("release").len(), 4);
+    }
+
     #[test]
     fn github_matrix_groups_and_caps_jobs() {
         let p = plan(&m(), &Filters::default());
         let v: serde_json::Value = serde_json::from_str(&p.to_github(256)).unwrap();
         assert_eq!(v["include"].as_array().unwrap().len(), 3);
-        assert_eq!(v["include"][0]["cells"], "base@a@x86_64,one@a@x86_64");
+        assert_eq!(
+            v["include"][0]["cells"],
+            "base@a@x86_64@release,one@a@x86_64@release"
+        );
         let v: serde_json::Value = serde_json::from_str(&p.to_github(2)).unwrap();
         let jobs = v["include"].as_array().unwrap();
         assert_eq!(jobs.len(), 2);
         let total: u64 = jobs.iter().map(|j| j["count"].as_u64().unwrap()).sum();
         assert_eq!(total, 6);
         let sel = parse_cell_selectors(jobs[1]["cells"].as_str().unwrap()).unwrap();
-        assert_eq!(sel[0], ("base".to_string(), "a".to_string(), Arch::Arm64));
+        assert_eq!(
+            sel[0],
+            (
+                "base".to_string(),
+                "a".to_string(),
+                Arch::Arm64,
+                Some("release".to_string())
+            )
+        );
     }
 }

@@ -122,9 +122,10 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
             checkouts.push(co);
         }
         let build_id = format!(
-            "{ORIGIN}:{who}-{}-{}-{}",
+            "{ORIGIN}:{who}-{}-{}-{}-{}",
             word(&c.arch),
             word(&c.toolchain.name),
+            word(&c.config),
             word(&c.started)
         );
         let b = c.stage(Stage::Build);
@@ -134,7 +135,7 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
             "checkout_id": checkout_id,
             "architecture": word(&c.arch),
             "compiler": format!("rustc {} / clang {}", c.toolchain.versions.get("rustc").map_or("?", |s| s), c.toolchain.versions.get("clang").map_or("?", |s| s)),
-            "config_name": "tinyconfig+rfl",
+            "config_name": format!("tinyconfig+rfl-{}", word(&c.config)),
             "status": b.map_or("MISS", status),
             "duration": b.map_or(0.0, |s| s.duration_s),
         });

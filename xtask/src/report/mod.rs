@@ -80,11 +80,13 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     })
 }
 
-/// A column of the grid: an arch, and a toolchain (named only when the results hold several).
+/// A column of the grid: an arch, a toolchain and a config variant (each named only when the
+/// results hold several).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Column {
     pub arch: String,
     pub toolchain: String,
+    pub config: String,
 }
 
 /// A row of the grid: an entry on its base, or a base cell's base.
@@ -289,6 +291,7 @@ impl<'a> Grid<'a> {
                             base: row.base,
                             arch: &col.arch,
                             toolchain: &col.toolchain,
+                            config: &col.config,
                         };
                         by_key.get(&key).copied()
                     })
@@ -334,17 +337,22 @@ impl<'a> Grid<'a> {
         self.squares[row][column].map(|i| self.cell(i))
     }
 
-    /// Column headers: the arch, with the toolchain when the results hold several.
+    /// Column headers: the arch, with the toolchain and the config when the results hold
+    /// several.
     pub fn column_names(&self) -> Vec<String> {
         let cols = &self.columns;
-        let many = cols.iter().any(|c| c.toolchain != cols[0].toolchain);
+        let many_tc = cols.iter().any(|c| c.toolchain != cols[0].toolchain);
+        let many_cfg = cols.iter().any(|c| c.config != cols[0].config);
         cols.iter()
             .map(|c| {
-                if many {
-                    format!("{}.{}", c.arch, c.toolchain)
-                } else {
-                    c.arch.clone()
+                let mut name = c.arch.clone();
+                if many_tc {
+                    name = format!("{name}.{}", c.toolchain);
                 }
+                if many_cfg {
+                    name = format!("{name}.{}", c.config);
+                }
+                name
             })
             .collect()
     }
@@ -389,7 +397,8 @@ impl<'a> Grid<'a> {
     }
 }
 
-/// The grid's columns: each arch, in the usual order, once per toolchain it ran with.
+/// The grid's columns: each arch, in the usual order, once per toolchain and config it ran
+/// with.
 fn columns(r: &RunResults) -> Vec<Column> {
     let order = ["x86_64", "arm64", "riscv64", "loongarch64"];
     let mut cols: Vec<Column> = r
@@ -398,6 +407,7 @@ fn columns(r: &RunResults) -> Vec<Column> {
         .map(|c| Column {
             arch: c.arch.clone(),
             toolchain: c.toolchain.name.clone(),
+            config: c.config.clone(),
         })
         .collect();
     cols.sort_by(|a, b| {

@@ -49,13 +49,19 @@ pub(super) fn key(
         root.join(format!("kconfigs/{}.config", cell.arch.name())),
     ));
     h.update(read(root.join(format!("qemu/{}.toml", cell.arch.name()))));
+    // The variant: its name (a folder), its settings, and its fragments' text.
+    let variant = m.config(&cell.config);
+    h.update(serde_json::to_vec(&(&cell.config, &variant)).unwrap_or_default());
+    for f in super::cell::variant_fragments(&variant, cell.arch) {
+        h.update(read(f));
+    }
     if let Some(e) = m.entry(&cell.entry) {
         for k in &e.kconfig {
             h.update(k.as_bytes());
             h.update(read(m.dir().join(k)));
         }
     }
-    h.update(format!("{:?}{:?}", m.checks, opts.boot_timeout).as_bytes());
+    h.update(format!("{:?}{:?}", m.checks_of(&cell.config), opts.boot_timeout).as_bytes());
     // A filtered boot runs other tests: its result is another's (an unfiltered key is as it
     // was).
     if let Some(g) = &opts.kunit_filter {

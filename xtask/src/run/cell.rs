@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use crate::model::arch::Profile;
-use crate::model::matrix::{Check, Loaded};
+use crate::model::arch::{Arch, Profile};
+use crate::model::matrix::{Check, ConfigVariant, Loaded, Modules};
 use crate::model::outcome::*;
 use crate::model::plan::Cell;
 use crate::run::folders::{self, Folders};
@@ -286,7 +286,7 @@ pub(super) fn prepare(
     });
     let ladder = Ladder {
         stop_after: env.opts.stop_after,
-        checks: &env.m.checks,
+        checks: &env.m.checks_of(&cell.config),
         end: no_base.clone(),
         interrupted: &crate::sys::signal::interrupted,
         announce,
@@ -452,6 +452,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
                 .map(|t| t.versions.clone())
                 .unwrap_or_default(),
         },
+        config: cell.config.clone(),
         base_commit: prep.base_commit.clone(),
         patchset: prep.patchset.clone(),
         stages: Vec::new(),
@@ -467,7 +468,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
     let table = cell_stages();
     let mut ladder = Ladder {
         stop_after: opts.stop_after,
-        checks: &env.m.checks,
+        checks: &env.m.checks_of(&cell.config),
         end: prep.end.clone(),
         interrupted: &crate::sys::signal::interrupted,
         announce: &|s| bar.stage(s),
@@ -666,8 +667,10 @@ fn reads_for_rustdoc(f: &str) -> bool {
             .is_some_and(|n| n.starts_with("Kconfig") || n == "Makefile" || n == "Kbuild")
         || f.starts_with("include/")
 }
-/// The fragments for a cell: common, the arch's, the tree's Rust KUnit suites, the entry's
-/// own, and (soft) the options the patchset introduces.
+/// The fragments for a cell: common, the arch's, the config variant's (the tree's own, then
+/// the project's), the tree's Rust KUnit suites, the entry's own, and (soft) the options the
+/// patchset introduces and those of the tree's fragments; last, for a `builtin` variant,
+/// every module option of those turned to `y`.
 fn fragments(
     m: &Loaded,
     cell: &Cell,
@@ -677,15 +680,23 @@ fn fragments(
     dir: &Path,
 ) -> (Vec<PathBuf>, BTreeMap<String, String>) {
     let root = project_root();
+    let variant = m.config(&cell.config);
     let mut frags = vec![
         root.join("kconfigs/common.config"),
         root.join(format!("kconfigs/{}.config", cell.arch.name())),
     ];
+    let mut soft = BTreeMap::new();
+    for t in &variant.tree_fragments {
+        let p = src.join("kernel/configs").join(t);
+        soft.extend(build::parse_config(&build::read_tree_text(&p)));
+        frags.push(p);
+    }
+    frags.extend(variant_fragments(&variant, cell.arch));
+    let suites_at = frags.len();
     let mut auto = String::from("# Rust KUnit suites found in the tree's own Kconfig\n");
     for o in build::rust_kunit_options(src) {
         auto.push_str(&format!("{o}=y\n"));
     }
-    let mut soft = BTreeMap::new();
     if let Some(e) = m.entry(&cell.entry) {
         let mut extra = String::new();
         for k in &e.kconfig {
@@ -738,8 +749,46 @@ fn fragments(
     }
     let p = dir.join("kunit-suites.config");
     let _ = std::fs::write(&p, auto);
-    frags.insert(2, p);
+    frags.insert(suites_at, p);
+    if variant.modules == Modules::Builtin {
+        let p = dir.join("builtin.config");
+        let _ = std::fs::write(&p, builtin_fragment(&frags));
+        for v in soft.values_mut().filter(|v| *v == "m") {
+            *v = "y".into();
+        }
+        frags.push(p);
+    }
     (frags, soft)
+}
+
+/// A variant's project fragments, each followed by its arch's adjustment
+/// (`kconfigs/<name>.<arch>.config`) where there is one.
+pub(super) fn variant_fragments(variant: &ConfigVariant, arch: Arch) -> Vec<PathBuf> {
+    let dir = project_root().join("kconfigs");
+    variant
+        .fragments
+        .iter()
+        .flat_map(|f| {
+            let own = dir.join(format!("{f}.{}.config", arch.name()));
+            [Some(dir.join(format!("{f}.config"))), own.is_file().then_some(own)]
+        })
+        .flatten()
+        .collect()
+}
+
+/// Every option the fragments set to `m`, set to `y`: the samples and test modules built in.
+fn builtin_fragment(frags: &[PathBuf]) -> String {
+    let mut out = String::from("# The config variant builds its modules in\n");
+    let mut seen = std::collections::BTreeSet::new();
+    for f in frags {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        for (k, v) in build::parse_config(&text) {
+            if v == "m" && seen.insert(k.clone()) {
+                out.push_str(&format!("{k}=y\n"));
+            }
+        }
+    }
+    out
 }
 
 /// Build the init + initramfs, boot, classify; returns the boot stage and the console.

@@ -10,7 +10,8 @@ use crate::model::plan::Cell;
 use crate::stages::build;
 use crate::sys::paths::Cache;
 
-/// Folders of a build slot: one worktree per base, output folders per toolchain and arch.
+/// Folders of a build slot: one worktree per base, output folders per toolchain, arch and
+/// config variant (`<arch>` for the default one, `<arch>.<config>` for the others).
 pub(super) struct Slot {
     pub src: PathBuf,
     out_base: PathBuf,
@@ -22,7 +23,12 @@ pub(super) struct Slot {
 
 pub(super) fn slot(cache: &Cache, cell: &Cell) -> Slot {
     let b = cache.slots().join(&cell.base);
-    let a = b.join(&cell.toolchain).join(cell.arch.name());
+    let a = if cell.config == crate::model::plan::DEFAULT_CONFIG {
+        b.join(&cell.toolchain).join(cell.arch.name())
+    } else {
+        b.join(&cell.toolchain)
+            .join(format!("{}.{}", cell.arch.name(), cell.config))
+    };
     Slot {
         src: b.join("src"),
         out_base: a.join("out-base"),

@@ -19,7 +19,7 @@ use anyhow::Context;
 
 use crate::model::matrix::Loaded;
 use crate::model::outcome::*;
-use crate::model::plan::{Cell, Plan};
+use crate::model::plan::{self, Cell, Plan};
 use crate::sources::fetch::{self, FetchError};
 use crate::stages::toolchain::{self, Resolved};
 use crate::sys::paths::Cache;
@@ -169,27 +169,34 @@ fn resolve_bases(
 /// at load, and this holds even for one that was not.
 pub fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
     let q = |s: &str| proc::shell_quote(s);
+    let cell_words = cell_words(cell);
     if cell.is_base() {
         format!(
-            "cargo xtask matrix{matrix_arg} --entry base --base {} --arch {}",
+            "cargo xtask matrix{matrix_arg} --entry base --base {}{cell_words}",
             q(&cell.base),
-            q(cell.arch.name())
         )
     } else {
         format!(
-            "cargo xtask repro {} --arch {}{matrix_arg}",
+            "cargo xtask repro {}{cell_words}{matrix_arg}",
             q(&cell.entry),
-            q(cell.arch.name())
         )
     }
 }
 
-/// A cell's repro line: a `try` run's entry cells run the same `try` again on their arch.
+/// ` --arch A`, and ` --config C` when the cell's is not the default variant.
+fn cell_words(cell: &Cell) -> String {
+    let mut w = format!(" --arch {}", proc::shell_quote(cell.arch.name()));
+    if cell.config != plan::DEFAULT_CONFIG {
+        w += &format!(" --config {}", proc::shell_quote(&cell.config));
+    }
+    w
+}
+
+/// A cell's repro line: a `try` run's entry cells run the same `try` again on their arch and
+/// config.
 fn cell_repro(cell: &Cell, opts: &Opts) -> String {
     match &opts.rerun {
-        Some(line) if !cell.is_base() => {
-            format!("{line} --arch {}", proc::shell_quote(cell.arch.name()))
-        }
+        Some(line) if !cell.is_base() => format!("{line}{}", cell_words(cell)),
         _ => repro_line(cell, &opts.matrix_arg),
     }
 }
