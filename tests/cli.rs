@@ -447,6 +447,7 @@ fn repro_lines_quote_every_word() {
         base: "b".into(),
         arch: Arch::Arm64,
         toolchain: "d".into(),
+        config: "release".into(),
     };
     let line = xtask::run::repro_line(&cell, " --matrix 'my matrix.toml'");
     assert_eq!(
@@ -467,11 +468,15 @@ fn repro_lines_quote_every_word() {
         base: hostile.into(),
         arch: Arch::X86_64,
         toolchain: "d".into(),
+        config: "debug".into(),
     };
     let line = xtask::run::repro_line(&cell, "");
     assert_eq!(
         words(&line),
-        ["cargo", "xtask", "matrix", "--entry", "base", "--base", hostile, "--arch", "x86_64"]
+        [
+            "cargo", "xtask", "matrix", "--entry", "base", "--base", hostile, "--arch", "x86_64",
+            "--config", "debug"
+        ]
     );
     assert!(!t.0.join("pwned").exists() && !t.0.join("pwned2").exists());
     let script =

@@ -29,6 +29,11 @@ fn xtask() -> Command {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
 }
 
+/// The self-test's boot deadline, shared by every run whose base cells come from the base
+/// run's results (the deadline is part of a result's key). Its hang seed waits it out on four
+/// arches; a base boots through its KUnit suites in about 2 s.
+const BOOT_TIMEOUT: &str = "30";
+
 /// Heavy runs one at a time: they share build slots and the machine's two cores.
 static HEAVY: Mutex<()> = Mutex::new(());
 
@@ -71,7 +76,7 @@ fn base_run() -> &'static Value {
     R.get_or_init(|| {
         run_matrix(
             "base-all",
-            &["--entry", "base", "--arch", "all", "--boot-timeout", "60"],
+            &["--entry", "base", "--arch", "all", "--boot-timeout", BOOT_TIMEOUT],
         )
     })
 }
@@ -82,7 +87,7 @@ fn selftest_run() -> &'static Value {
         let m = root().join("tests/selftest/matrix.toml");
         run_matrix(
             "selftest",
-            &["--matrix", m.to_str().unwrap(), "--boot-timeout", "60"],
+            &["--matrix", m.to_str().unwrap(), "--boot-timeout", BOOT_TIMEOUT],
         )
     })
 }
@@ -124,7 +129,7 @@ fn tagged_base_builds_boots_and_tests_on_all_four_arches() {
     assert_eq!(arches, ["x86_64", "arm64", "riscv64", "loongarch64"]);
     // Time worked apart from time waited: four cells share two job tokens, so some stages
     // wait, and that wait is recorded as `queued_s`; every boot's own time is then under its
-    // deadline (the run's 60 s), however long it queued behind the other arches' makes.
+    // deadline (the run's 30 s), however long it queued behind the other arches' makes.
     let queued: f64 = cs
         .iter()
         .flat_map(|c| c["stages"].as_array().unwrap())
@@ -565,7 +570,7 @@ fn an_incremental_cell_equals_a_clean_build_of_it() {
             "--matrix",
             m.to_str().unwrap(),
             "--boot-timeout",
-            "60",
+            BOOT_TIMEOUT,
             "--cells",
             "kunit-failure@v7.2.x@x86_64",
             "--clean",
@@ -670,7 +675,7 @@ fn a_base_cell_after_entries_builds_from_a_base_identical_tree() {
             "--arch",
             "arm64",
             "--boot-timeout",
-            "60",
+            BOOT_TIMEOUT,
             "--force",
             "--stage",
             "kunit",
@@ -1223,7 +1228,7 @@ fn try_runs_a_mail_and_a_git_ref_on_the_tagged_base_as_the_matrix_does() {
             "--arch",
             "x86_64",
             "--boot-timeout",
-            "60",
+            BOOT_TIMEOUT,
         ]);
         args.extend(["--matrix", m.to_str().unwrap()]);
         let v = run_xtask("try", name, &args);
@@ -1354,7 +1359,7 @@ fn a_series_already_in_the_tagged_base_is_in_base_and_builds_nothing() {
             "--arch",
             "x86_64",
             "--boot-timeout",
-            "60",
+            BOOT_TIMEOUT,
         ]);
         args.extend(["--matrix", m.to_str().unwrap()]);
         let t = Instant::now();
@@ -1442,7 +1447,7 @@ fn a_kunit_filter_runs_only_the_matching_tests_on_the_entry_and_its_base() {
             "--arch",
             "x86_64",
             "--boot-timeout",
-            "60",
+            BOOT_TIMEOUT,
             "--stage",
             "kunit",
             "--kunit-filter",
@@ -1553,7 +1558,7 @@ fn on_a_base_that_warns_only_a_new_warning_fails_the_entry() {
     std::fs::write(&path, m).unwrap();
     let v = run_matrix(
         "warns",
-        &["--matrix", path.to_str().unwrap(), "--boot-timeout", "60"],
+        &["--matrix", path.to_str().unwrap(), "--boot-timeout", BOOT_TIMEOUT],
     );
     let b = cell(&v, "base", "x86_64");
     let own = &stage(b, "boot")["findings"];
