@@ -76,7 +76,14 @@ fn base_run() -> &'static Value {
     R.get_or_init(|| {
         run_matrix(
             "base-all",
-            &["--entry", "base", "--arch", "all", "--boot-timeout", BOOT_TIMEOUT],
+            &[
+                "--entry",
+                "base",
+                "--arch",
+                "all",
+                "--boot-timeout",
+                BOOT_TIMEOUT,
+            ],
         )
     })
 }
@@ -87,7 +94,12 @@ fn selftest_run() -> &'static Value {
         let m = root().join("tests/selftest/matrix.toml");
         run_matrix(
             "selftest",
-            &["--matrix", m.to_str().unwrap(), "--boot-timeout", BOOT_TIMEOUT],
+            &[
+                "--matrix",
+                m.to_str().unwrap(),
+                "--boot-timeout",
+                BOOT_TIMEOUT,
+            ],
         )
     })
 }
@@ -374,6 +386,7 @@ fn seeded_failures_get_the_right_stage_and_status() {
         ("looping-symlinks", ("", "")),
         ("modpost-undefined", ("build", "fail")),
         ("objtool-call", ("build", "fail")),
+        ("objtool-warn", ("objtool", "fail")),
         ("helper-splat", ("boot", "fail")),
         // Healthy in release; their failures show only in the debug variant.
         ("atomic-sleep", ("", "")),
@@ -393,6 +406,7 @@ fn seeded_failures_get_the_right_stage_and_status() {
         "looping-symlinks",
         "modpost-undefined",
         "objtool-call",
+        "objtool-warn",
         "helper-splat",
         "atomic-sleep",
         "lockdep-order",
@@ -498,6 +512,16 @@ fn seeded_failures_get_the_right_stage_and_status() {
         assert!(
             log.contains("samples/rust/rust_rfl_selftest.o") && !log.contains("rust/core.o"),
             "{arch}: the new sample's build:\n{log}"
+        );
+        // Its option moves nothing rustdoc reads (no file under rust/ or include/ names it):
+        // the base's rustdoc stands.
+        assert!(
+            stage(ns, "rustdoc")["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("reused from the base"),
+            "{arch}: {}",
+            stage(ns, "rustdoc")
         );
         let kunit = cell(v, "kunit-failure", arch);
         let t = kunit["kunit"]["tests"]
@@ -1130,6 +1154,24 @@ fn a_failing_cell_says_why_in_its_first_line() {
     assert!(b["diagnostics"][0]["file"]
         .as_str()
         .is_some_and(|f| f.ends_with("rust_minimal.o")));
+    // An objtool warning passes the build and fails the objtool check, naming the Rust
+    // object and its (demangled) function; the base's own check has nothing against it.
+    let c = cell(v, "objtool-warn", "x86_64");
+    assert_eq!(stage(c, "build")["status"], "pass", "{}", stage(c, "build"));
+    let o = stage(c, "objtool");
+    let summary = o["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("samples/rust/rust_minimal.o: warning: objtool:")
+            && summary.contains("rust_minimal")
+            && !summary.contains("_RNv"),
+        "{o}"
+    );
+    assert_eq!(c["health"]["stage"], "objtool", "{}", c["health"]);
+    for arch in ["x86_64", "arm64"] {
+        let base = stage(cell(v, "base", arch), "objtool");
+        let want = if arch == "x86_64" { "pass" } else { "skip" };
+        assert_eq!(base["status"], want, "{arch}: {base}");
+    }
     let c = cell(v, "helper-splat", "x86_64");
     let boot = stage(c, "boot");
     let summary = boot["summary"].as_str().unwrap();
@@ -1528,11 +1570,19 @@ fn on_a_base_that_warns_only_a_new_warning_fails_the_entry() {
             ),
         )
         .unwrap();
-        let blob = git_in(&repo, None, &["hash-object", "-w", edited.to_str().unwrap()]);
+        let blob = git_in(
+            &repo,
+            None,
+            &["hash-object", "-w", edited.to_str().unwrap()],
+        );
         git_in(
             &repo,
             Some(index),
-            &["update-index", "--cacheinfo", &format!("100644,{blob},init/main.c")],
+            &[
+                "update-index",
+                "--cacheinfo",
+                &format!("100644,{blob},init/main.c"),
+            ],
         );
     });
     git_in(&repo, None, &["update-ref", "refs/heads/warns", &head]);
@@ -1558,14 +1608,20 @@ fn on_a_base_that_warns_only_a_new_warning_fails_the_entry() {
     std::fs::write(&path, m).unwrap();
     let v = run_matrix(
         "warns",
-        &["--matrix", path.to_str().unwrap(), "--boot-timeout", BOOT_TIMEOUT],
+        &[
+            "--matrix",
+            path.to_str().unwrap(),
+            "--boot-timeout",
+            BOOT_TIMEOUT,
+        ],
     );
     let b = cell(&v, "base", "x86_64");
     let own = &stage(b, "boot")["findings"];
     assert!(
-        own.as_array().unwrap().iter().any(|f| f
-            .to_string()
-            .contains("rfl_selftest_base_warns")),
+        own.as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f.to_string().contains("rfl_selftest_base_warns")),
         "the base's boot finds its own warning: {}",
         stage(b, "boot")
     );
@@ -1597,8 +1653,14 @@ fn the_debug_variant_fails_at_boot_what_release_passes() {
     let release = selftest_run();
     let m = root().join("tests/selftest/matrix.toml");
     let seeds = [
-        ("atomic-sleep", "BUG: sleeping function called from invalid context"),
-        ("lockdep-order", "possible circular locking dependency detected"),
+        (
+            "atomic-sleep",
+            "BUG: sleeping function called from invalid context",
+        ),
+        (
+            "lockdep-order",
+            "possible circular locking dependency detected",
+        ),
         ("kasan-oob", "KASAN: slab-out-of-bounds"),
     ];
     let mut args = vec!["--matrix", m.to_str().unwrap(), "--config", "debug"];
@@ -1609,7 +1671,12 @@ fn the_debug_variant_fails_at_boot_what_release_passes() {
     let v = run_matrix("debug", &args);
     let b = cell(&v, "base", "x86_64");
     assert_eq!(b["config"], "debug");
-    assert_eq!(stage(b, "config")["status"], "pass", "{}", stage(b, "config"));
+    assert_eq!(
+        stage(b, "config")["status"],
+        "pass",
+        "{}",
+        stage(b, "config")
+    );
     assert_eq!(stage(b, "build")["status"], "pass", "{}", stage(b, "build"));
     assert!(
         b["kunit"]["tests"].as_array().unwrap().len() > 300,
@@ -1619,10 +1686,18 @@ fn the_debug_variant_fails_at_boot_what_release_passes() {
     for (id, title) in seeds {
         let r = cell(release, id, "x86_64");
         assert_eq!(r["config"], "release");
-        assert_eq!(r["health"]["verdict"], "pass", "{id} release: {}", r["health"]);
+        assert_eq!(
+            r["health"]["verdict"], "pass",
+            "{id} release: {}",
+            r["health"]
+        );
         let d = cell(&v, id, "x86_64");
         assert_eq!(d["config"], "debug");
-        assert_eq!(d["health"]["verdict"], "fail", "{id} debug: {}", d["health"]);
+        assert_eq!(
+            d["health"]["verdict"], "fail",
+            "{id} debug: {}",
+            d["health"]
+        );
         assert_eq!(d["health"]["stage"], "boot", "{id} debug: {}", d["health"]);
         let summary = d["health"]["summary"].as_str().unwrap();
         assert!(
@@ -1636,4 +1711,72 @@ fn the_debug_variant_fails_at_boot_what_release_passes() {
             d["repro"]
         );
     }
+}
+
+/// Two toolchains declared and `toolchain` left to `auto`: the tagged base (7.2 needs rustc
+/// 1.85.0 or newer) gets the one that meets its minimums, and its results say why; the other,
+/// named with `--toolchain`, is the toolchain's fault, naming the version the base needs.
+#[test]
+fn auto_gives_the_base_the_declared_toolchain_that_meets_its_minimums() {
+    let _ = base_run();
+    let dir = cache().join("test-runs/auto-toolchain");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // A rustc that says it is 1.60 (and is the real one for everything else).
+    let old = dir.join("rustc");
+    std::fs::write(
+        &old,
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'rustc 1.60.0 (00000000 2022-04-04)'; exit 0; fi\nexec /usr/bin/rustc \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let shipped = std::fs::read_to_string(root().join("tests/selftest/matrix.toml")).unwrap();
+    let extra = selftest_toolchains()
+        .replace("[toolchains.debian]", "[toolchains.old]")
+        .replace("\"/usr/bin/rustc\"", &format!("\"{}\"", old.display()));
+    let text = shipped.replacen(
+        "[bases.\"v7.2.x\"]",
+        &format!("{extra}\n[bases.\"v7.2.x\"]"),
+        1,
+    );
+    let m = dir.join("matrix.toml");
+    std::fs::write(&m, text).unwrap();
+    let args = [
+        "--matrix",
+        m.to_str().unwrap(),
+        "--entry",
+        "base",
+        "--arch",
+        "x86_64",
+    ];
+    let mut auto = args.to_vec();
+    auto.extend(["--stage", "toolchain"]);
+    let v = run_matrix("auto-toolchain", &auto);
+    let c = cell(&v, "base", "x86_64");
+    assert_eq!(c["toolchain"]["name"], "debian", "{}", c["toolchain"]);
+    let why = c["toolchain"]["chosen"].as_str().unwrap();
+    assert!(
+        why.starts_with("auto: debian (rustc 1.96")
+            && why.contains("not old: rustc 1.60.0 is older than the base's minimum 1.85.0"),
+        "{why}"
+    );
+    assert_eq!(
+        stage(c, "toolchain")["status"],
+        "pass",
+        "{}",
+        stage(c, "toolchain")
+    );
+    let mut named = auto.clone();
+    named.extend(["--toolchain", "old"]);
+    let v = run_matrix("named-toolchain", &named);
+    let t = stage(cell(&v, "base", "x86_64"), "toolchain");
+    assert_eq!(t["fault"], "toolchain", "{t}");
+    assert!(
+        t["summary"]
+            .as_str()
+            .unwrap()
+            .contains("older than the base's minimum 1.85.0"),
+        "{t}"
+    );
 }

@@ -150,11 +150,18 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
         ("warm rust/kernel cell", "kernel"),
     ] {
         eprintln!("bench: {what}");
-        let dir = work.join(format!("run-{}", if entry == plan::BASE_ENTRY { "cold" } else { entry }));
+        let dir = work.join(format!(
+            "run-{}",
+            if entry == plan::BASE_ENTRY {
+                "cold"
+            } else {
+                entry
+            }
+        ));
         cells.push(one_cell(&fresh, &m, entry, &dir, a.jobs, None)?);
     }
-    let [cold, sample, sample2, kernel] = <[CellResult; 4]>::try_from(cells)
-        .map_err(|_| anyhow::anyhow!("four cells were run"))?;
+    let [cold, sample, sample2, kernel] =
+        <[CellResult; 4]>::try_from(cells).map_err(|_| anyhow::anyhow!("four cells were run"))?;
     let p3_wall = wall.elapsed().as_secs_f64();
     let p3_child = proc::child_time(&["make", "qemu-system"], wall).as_secs_f64();
     figures.push(Figure {

@@ -131,7 +131,9 @@ fn keep_cells(m: &Loaded, p: &mut Plan, spec: &str) -> anyhow::Result<()> {
             *e == c.entry
                 && *b == c.base
                 && *a == c.arch
-                && config.as_ref().map_or(defaults.contains(&c.config), |w| *w == c.config)
+                && config
+                    .as_ref()
+                    .map_or(defaults.contains(&c.config), |w| *w == c.config)
         })
     });
     p.configs.retain(|c| p.cells.iter().any(|x| x.config == *c));

@@ -496,6 +496,49 @@ fn find_tarball(dir: &Path) -> Option<PathBuf> {
         })
 }
 
+/// `toolchain = "auto"` with several toolchains: which one each provisioned base gets on each
+/// arch, and why (what a run would choose).
+fn print_auto_choice(
+    cache: &Cache,
+    matrix: &Loaded,
+    store: Option<&Store>,
+    references: &[(String, String)],
+) {
+    let mode = matrix
+        .matrix
+        .toolchain
+        .as_ref()
+        .map_or(crate::model::matrix::AUTO_TOOLCHAIN, |t| {
+            t.get_ref().as_str()
+        });
+    if mode != crate::model::matrix::AUTO_TOOLCHAIN || matrix.matrix.toolchains.len() < 2 {
+        return;
+    }
+    let resolved: Vec<toolchain::Resolved> = matrix
+        .matrix
+        .toolchains
+        .iter()
+        .filter_map(|(n, t)| toolchain::resolve(cache, n, t).ok())
+        .collect();
+    let usable: Vec<&toolchain::Resolved> = resolved.iter().collect();
+    println!("toolchain choice (auto):");
+    for (bname, sha) in references {
+        let script = store
+            .and_then(|s| s.show(sha, "scripts/min-tool-version.sh").ok())
+            .unwrap_or_default();
+        for arch in matrix.arches.iter().copied() {
+            let Ok(p) = Profile::load(&project_root(), arch) else {
+                continue;
+            };
+            if let Some((_, why)) =
+                toolchain::choose(&script, &p.kernel_arch, &cache.scratch(), &usable)
+            {
+                println!("  base {bname} on {arch}: {why}");
+            }
+        }
+    }
+}
+
 /// `doctor`: every tool with version and path; the base's minimums; the exact fix.
 pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
     let mut ok = true;
@@ -563,7 +606,7 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                     let Some(store) = &store else { break };
                     match store.show(sha, "scripts/min-tool-version.sh") {
                         Ok(script) => {
-                            let scratch = std::env::temp_dir();
+                            let scratch = cache.scratch();
                             for arch in Arch::ALL {
                                 let p = Profile::load(&project_root(), arch)?;
                                 let problems = r.check_minimums(&script, &p.kernel_arch, &scratch);
@@ -597,6 +640,7 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
             }
         }
     }
+    print_auto_choice(cache, matrix, store.as_ref(), &references);
     println!("qemu:");
     for arch in Arch::ALL {
         let p = Profile::load(&project_root(), arch)?;

@@ -65,6 +65,7 @@ mod tests {
             toolchain: ToolchainRecord {
                 name: "debian".into(),
                 versions: Default::default(),
+                chosen: None,
             },
             config: "release".into(),
             base_commit: None,

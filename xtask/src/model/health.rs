@@ -40,7 +40,7 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
             (Stage::Boot, _, Some(bs)) if !s.findings.is_empty() => {
                 new_boot_findings(s, bs, &mut pre)
             }
-            (Stage::Clippy | Stage::Rustdoc | Stage::Rustfmt, _, Some(bs))
+            (Stage::Clippy | Stage::Rustdoc | Stage::Rustfmt | Stage::Objtool, _, Some(bs))
                 if !s.diagnostics.is_empty() =>
             {
                 new_diagnostics(s, bs, &mut pre)
@@ -131,10 +131,9 @@ fn new_boot_findings(s: &StageResult, base: &StageResult, pre: &mut Vec<String>)
 fn new_diagnostics(s: &StageResult, base: &StageResult, pre: &mut Vec<String>) -> Vec<String> {
     let mut new = Vec::new();
     for d in &s.diagnostics {
-        let same = base
-            .diagnostics
-            .iter()
-            .any(|x| x.file == d.file && x.message == d.message && x.level == d.level);
+        let same = base.diagnostics.iter().any(|x| {
+            x.file == d.file && same_message(&x.message, &d.message) && x.level == d.level
+        });
         if same {
             pre.push(format!("{} {}", s.stage.name(), d.render()));
         } else {
@@ -142,6 +141,22 @@ fn new_diagnostics(s: &StageResult, base: &StageResult, pre: &mut Vec<String>) -
         }
     }
     new
+}
+
+/// Two findings' messages say the same: equal once code offsets (`sym+0x1f`, which move when
+/// anything before them in the object changes) are left out.
+fn same_message(a: &str, b: &str) -> bool {
+    fn without_offsets(m: &str) -> String {
+        let mut out = String::with_capacity(m.len());
+        let mut rest = m;
+        while let Some(i) = rest.find("+0x") {
+            out.push_str(&rest[..i]);
+            rest = rest[i + 3..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+        }
+        out.push_str(rest);
+        out
+    }
+    a == b || without_offsets(a) == without_offsets(b)
 }
 
 /// The base cell an entry cell is compared with (see [`CellKey::base_cell`]).
@@ -337,5 +352,39 @@ mod tests {
         let cells = [base_a, base_b, e.clone()];
         assert_eq!(base_of(&e, &cells).map(|b| b.key()), Some(cells[1].key()));
         assert!(base_of(&cells[0], &cells).is_none());
+    }
+
+    /// An objtool finding the base has (its offset moved with the code before it) is the
+    /// base's; another one on the same object is the entry's.
+    #[test]
+    fn objtool_findings_the_base_has_are_preexisting_wherever_their_offset_moved() {
+        let finding = |msg: &str| Diagnostic {
+            file: Some("rust/kernel.o".into()),
+            line: None,
+            col: None,
+            level: "warning".into(),
+            message: msg.into(),
+            log_line: None,
+        };
+        let with = |msgs: &[&str]| {
+            let mut s = StageResult::new(Stage::Objtool, Status::Fail, "x");
+            s.diagnostics = msgs.iter().map(|m| finding(m)).collect();
+            s
+        };
+        let base = with(&["objtool: kernel::a+0x1f: unreachable instruction"]);
+        let mut pre = Vec::new();
+        let new = new_diagnostics(
+            &with(&[
+                "objtool: kernel::a+0x2b: unreachable instruction",
+                "objtool: kernel::b+0x4: unreachable instruction",
+            ]),
+            &base,
+            &mut pre,
+        );
+        assert_eq!(pre.len(), 1, "{pre:?}");
+        assert_eq!(
+            new,
+            ["rust/kernel.o: warning: objtool: kernel::b+0x4: unreachable instruction"]
+        );
     }
 }

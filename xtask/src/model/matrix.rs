@@ -27,6 +27,10 @@ pub struct Matrix {
     pub mirrors: BTreeMap<String, String>,
     #[serde(default)]
     pub toolchains: BTreeMap<String, Toolchain>,
+    /// Which toolchains a cell runs with: `auto` (the default: per base, the newest declared
+    /// one that meets the base's minimums), `all` (each declared one is a dimension), or one
+    /// declared name.
+    pub toolchain: Option<Spanned<String>>,
     /// Config variants: every cell runs in each selected one. None declared is one
     /// `release` variant: the common and arch fragments alone, modules loadable.
     #[serde(default)]
@@ -51,16 +55,24 @@ pub enum Check {
     Clippy,
     Rustfmt,
     Rustdoc,
+    Objtool,
 }
 
 impl Check {
-    pub const ALL: [Check; 4] = [Check::Kunit, Check::Clippy, Check::Rustfmt, Check::Rustdoc];
+    pub const ALL: [Check; 5] = [
+        Check::Kunit,
+        Check::Clippy,
+        Check::Rustfmt,
+        Check::Rustdoc,
+        Check::Objtool,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             Check::Kunit => "kunit",
             Check::Clippy => "clippy",
             Check::Rustfmt => "rustfmt",
             Check::Rustdoc => "rustdoc",
+            Check::Objtool => "objtool",
         }
     }
     pub fn parse(s: &str) -> Option<Check> {
@@ -86,6 +98,9 @@ pub struct Toolchain {
 fn default_llvm() -> String {
     "1".into()
 }
+
+/// `toolchain = "auto"`, and the toolchain name of a cell whose toolchain the run chooses.
+pub const AUTO_TOOLCHAIN: &str = "auto";
 
 /// The variant a matrix without `[configs]` has, and the one a results file without a
 /// `config` field was run in.
@@ -564,7 +579,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Loaded, MatrixError> {
                 return Err(err_at(
                     c.span().start,
                     format!(
-                        "unknown check `{}` (known: kunit, clippy, rustfmt, rustdoc)",
+                        "unknown check `{}` (known: kunit, clippy, rustfmt, rustdoc, objtool)",
                         c.get_ref()
                     ),
                 ))
@@ -918,7 +933,28 @@ fn check_names_and_urls(
             ));
         }
     }
+    if let Some(t) = &matrix.toolchain {
+        let v = t.get_ref();
+        if v != AUTO_TOOLCHAIN && v != "all" && !matrix.toolchains.contains_key(v) {
+            return Err(err_at(
+                t.span().start,
+                format!(
+                    "toolchain `{}`: not `auto`, `all` or a declared toolchain",
+                    shown(v)
+                ),
+            ));
+        }
+    }
     for name in places.toolchains.keys() {
+        if [AUTO_TOOLCHAIN, "all"].contains(&name.get_ref().as_str()) {
+            return Err(err_at(
+                name.span().start,
+                format!(
+                    "a toolchain may not be named `{}`: `toolchain =` says that",
+                    name.get_ref()
+                ),
+            ));
+        }
         if let Err(why) = check_name(name.get_ref()) {
             return Err(err_at(
                 name.span().start,
@@ -1010,7 +1046,7 @@ fn check_configs(
                 return Err(err_at(
                     k.span().start,
                     format!(
-                        "config `{n}`: unknown check `{}` (known: kunit, clippy, rustfmt, rustdoc)",
+                        "config `{n}`: unknown check `{}` (known: kunit, clippy, rustfmt, rustdoc, objtool)",
                         shown(k.get_ref())
                     ),
                 ));
@@ -1056,7 +1092,8 @@ pub const HEADER: &str = r#"# matrix.toml — what the Rust-for-Linux patch-heal
 # are kept). Format:
 #
 #   arches = [...]          x86_64, arm64, riscv64, loongarch64 (one qemu/<arch>.toml each)
-#   checks = [...]          kunit, clippy, rustfmt, rustdoc (config, build and boot always run)
+#   checks = [...]          kunit, clippy, rustfmt, rustdoc, objtool (config, build and boot
+#                           always run)
 #
 #   [mirrors]               URL prefix rewrites applied to every fetch (git and HTTP), longest
 #                           prefix wins: "https://github.com/" = "file:///srv/mirror/github/"
@@ -1064,7 +1101,9 @@ pub const HEADER: &str = r#"# matrix.toml — what the Rust-for-Linux patch-heal
 #   [toolchains.<name>]     rustc, rustdoc, clippy_driver, rustfmt, bindgen: paths or names on
 #                           PATH ({cache} = the harness's cache folder); llvm = the LLVM= value
 #                           ("1", "-19" or "/usr/lib/llvm-19/bin/"). Every toolchain declared is
-#                           a matrix dimension; the first one (by name) is the default.
+#                           a choice: `toolchain = "auto"` (the default) gives each base the
+#                           newest one that meets its scripts/min-tool-version.sh; "all" makes
+#                           them a dimension; a name picks that one.
 #
 #   [configs.<name>]        a config variant, a matrix dimension: fragments = names in kconfigs/
 #                           (checked in the final .config); tree_fragments = file names in the
@@ -1370,7 +1409,7 @@ base = "rust-next"
     fn parses_a_small_matrix() {
         let m = parse_str(SMALL).unwrap();
         assert_eq!(m.arches, vec![Arch::X86_64, Arch::Arm64]);
-        assert_eq!(m.checks.len(), 4);
+        assert_eq!(m.checks.len(), 5);
         let e = &m.matrix.entries[0];
         assert_eq!(
             e.source.get_ref(),
@@ -1662,12 +1701,20 @@ base = "rust-next"
     fn config_variants_are_checked_where_they_are_written() {
         let with = |cfg: &str| {
             let text = format!("arches = [\"x86_64\"]\n{cfg}\n");
-            parse(Path::new("m.toml"), &text).map(|_| ()).map_err(|e| e.to_string())
+            parse(Path::new("m.toml"), &text)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         };
         assert_eq!(with("[configs.debug]\nfragments = [\"debug\"]"), Ok(()));
         for (cfg, want) in [
-            ("[configs.all]", "m.toml:2:10: a config may not be named `all`"),
-            ("[configs.\"../x\"]", "m.toml:2:10: config name `../x` may not start"),
+            (
+                "[configs.all]",
+                "m.toml:2:10: a config may not be named `all`",
+            ),
+            (
+                "[configs.\"../x\"]",
+                "m.toml:2:10: config name `../x` may not start",
+            ),
             (
                 "[configs.d]\nfragments = [\"../../etc/passwd\"]",
                 "m.toml:3:14: config `d`: fragment `../../etc/passwd` may not start",
@@ -1680,11 +1727,13 @@ base = "rust-next"
                 "[configs.d]\nchecks = [\"kunit\", \"sparse\"]",
                 "m.toml:3:20: config `d`: unknown check `sparse`",
             ),
-            ("[configs.d]\nmodules = \"static\"", "m.toml:3:11: unknown variant `static`"),
+            (
+                "[configs.d]\nmodules = \"static\"",
+                "m.toml:3:11: unknown variant `static`",
+            ),
         ] {
             let got = with(cfg).unwrap_err();
             assert!(got.starts_with(want), "{cfg}: {got}");
         }
     }
-
 }

@@ -28,10 +28,11 @@ pub enum Stage {
     Clippy,
     Rustfmt,
     Rustdoc,
+    Objtool,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 11] = [
         Stage::Fetch,
         Stage::Apply,
         Stage::Toolchain,
@@ -42,6 +43,7 @@ impl Stage {
         Stage::Clippy,
         Stage::Rustfmt,
         Stage::Rustdoc,
+        Stage::Objtool,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -55,6 +57,7 @@ impl Stage {
             Stage::Clippy => "clippy",
             Stage::Rustfmt => "rustfmt",
             Stage::Rustdoc => "rustdoc",
+            Stage::Objtool => "objtool",
         }
     }
     pub fn parse(s: &str) -> Option<Stage> {
@@ -364,6 +367,9 @@ impl Kunit {
 pub struct ToolchainRecord {
     pub name: String,
     pub versions: std::collections::BTreeMap<String, String>,
+    /// Why this toolchain, where the run chose it (`toolchain = "auto"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use crate::model::arch::Arch;
 use crate::model::matrix::Loaded;
 use crate::model::outcome::CellKey;
 
-pub use crate::model::matrix::{BASE_ENTRY, DEFAULT_CONFIG};
+pub use crate::model::matrix::{AUTO_TOOLCHAIN, BASE_ENTRY, DEFAULT_CONFIG};
 
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
@@ -103,16 +103,7 @@ pub struct Plan {
 }
 
 pub fn plan(m: &Loaded, f: &Filters) -> Plan {
-    let toolchains: Vec<String> = if m.matrix.toolchains.is_empty() {
-        vec!["default".to_string()]
-    } else {
-        m.matrix
-            .toolchains
-            .keys()
-            .filter(|t| f.toolchain.as_ref().is_none_or(|w| w == *t))
-            .cloned()
-            .collect()
-    };
+    let toolchains = cell_toolchains(m, f);
     let configs: Vec<String> = m
         .configs()
         .into_iter()
@@ -212,6 +203,30 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
     }
 }
 
+/// The toolchain names cells get: the one `--toolchain` names; else as the matrix's
+/// `toolchain =` says: every declared one (`all`), one by name, or, with several declared,
+/// `auto` (the run chooses per base).
+fn cell_toolchains(m: &Loaded, f: &Filters) -> Vec<String> {
+    let declared: Vec<String> = m.matrix.toolchains.keys().cloned().collect();
+    if declared.is_empty() {
+        return vec!["default".to_string()];
+    }
+    if let Some(t) = &f.toolchain {
+        return vec![t.clone()];
+    }
+    let mode = m
+        .matrix
+        .toolchain
+        .as_ref()
+        .map_or(AUTO_TOOLCHAIN, |t| t.get_ref().as_str());
+    match mode {
+        "all" => declared,
+        AUTO_TOOLCHAIN if declared.len() > 1 => vec![AUTO_TOOLCHAIN.to_string()],
+        AUTO_TOOLCHAIN => declared,
+        name => vec![name.to_string()],
+    }
+}
+
 impl Plan {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("plan serialises") + "\n"
@@ -262,7 +277,12 @@ impl Plan {
         type Key = (String, Arch, String, String);
         let mut groups: Vec<(Key, Vec<&Cell>)> = Vec::new();
         for c in &self.cells {
-            let key = (c.base.clone(), c.arch, c.toolchain.clone(), c.config.clone());
+            let key = (
+                c.base.clone(),
+                c.arch,
+                c.toolchain.clone(),
+                c.config.clone(),
+            );
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(c),
                 None => groups.push((key, vec![c])),
@@ -455,9 +475,12 @@ base = "a"
         );
         assert!(all.to_text().contains("config debug, release"));
         let v: serde_json::Value = serde_json::from_str(&all.to_github(256)).unwrap();
-        assert_eq!(v["include"][0]["cells"], "base@a@x86_64@debug,one@a@x86_64@debug");
+        assert_eq!(
+            v["include"][0]["cells"],
+            "base@a@x86_64@debug,one@a@x86_64@debug"
+        );
         assert_eq!(m.checks_of("debug"), [crate::model::matrix::Check::Kunit]);
-        assert_eq!(m.checks_of("release").len(), 4);
+        assert_eq!(m.checks_of("release").len(), 5);
     }
 
     #[test]

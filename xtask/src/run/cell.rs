@@ -93,10 +93,11 @@ fn group_stages<'a>() -> [Step<Group<'a>>; 2] {
     ]
 }
 
-/// … and each cell's own. The lints need the build, not the boot: they read the source. They
-/// stop together: `--stage clippy` runs all three. Clippy builds in a folder of its own, so it
+/// … and each cell's own. The lints need the build, not the boot: they read the source; the
+/// objtool check reads what objtool said during the build. They stop together: `--stage
+/// clippy` runs all four. Clippy builds in a folder of its own, so it
 /// starts beside the boot.
-fn cell_stages<'a>() -> [Step<Cx<'a>>; 8] {
+fn cell_stages<'a>() -> [Step<Cx<'a>>; 9] {
     use Rule::*;
     const BUILD_FAILED: &str = "the build did not pass";
     [
@@ -162,6 +163,17 @@ fn cell_stages<'a>() -> [Step<Cx<'a>>; 8] {
             ],
             early: false,
             run: rustdoc_stage,
+        },
+        Step {
+            stage: Stage::Objtool,
+            rules: &[
+                Stop(Stage::Clippy),
+                Checked(Check::Objtool),
+                Passed(Stage::Build, BUILD_FAILED),
+                Interrupted,
+            ],
+            early: false,
+            run: |cx| cx.kit().kb.objtool(),
         },
     ]
 }
@@ -451,6 +463,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
                 .as_ref()
                 .map(|t| t.versions.clone())
                 .unwrap_or_default(),
+            chosen: env.chosen.get(&(cell.base.clone(), cell.arch)).cloned(),
         },
         config: cell.config.clone(),
         base_commit: prep.base_commit.clone(),
@@ -630,23 +643,31 @@ fn kunit_stage(cx: &Cx) -> StageResult {
 }
 
 /// rustdoc documents the crates under rust/: a patchset that changes nothing rustdoc reads
-/// cannot change its result, so the base's stands.
+/// cannot change its result, so the base's stands. A Kconfig change elsewhere (a new sample's
+/// option) reaches rustdoc only through options whose value moved from the base's, and only
+/// when rust/ or a header bindgen reads names one of them.
 fn rustdoc_stage(cx: &Cx) -> StageResult {
     let changed = &cx.job.prep.changed;
+    let kconfig_moved = || {
+        let base = build::held_config(&cx.kit().kb.out)?;
+        let own = std::fs::read_to_string(cx.kit().kb.out.join(".config")).ok()?;
+        Some(moved_options(&base, &own))
+    };
+    let unread = !cx.env.opts.clean
+        && !changed.is_empty()
+        && !changed.iter().any(|f| reads_for_rustdoc(f))
+        && (!changed.iter().any(|f| is_kconfig(f))
+            || kconfig_moved().is_some_and(|o| !named_where_rustdoc_reads(&cx.kit().kb.src, &o)));
     let reused = cx
         .job
         .base_cell
         .and_then(|b| b.stage(Stage::Rustdoc))
-        .filter(|_| {
-            !cx.env.opts.clean
-                && !changed.is_empty()
-                && !changed.iter().any(|f| reads_for_rustdoc(f))
-        });
+        .filter(|_| unread);
     match reused {
         Some(b) => {
             let mut r = b.clone();
             r.summary = format!(
-                "reused from the base (the patchset changes nothing under rust/): {}",
+                "reused from the base (the patchset changes nothing rustdoc reads): {}",
                 b.summary
             );
             r.duration_s = 0.0;
@@ -657,16 +678,57 @@ fn rustdoc_stage(cx: &Cx) -> StageResult {
     }
 }
 
-/// Does rustdoc read this file? It documents the crates under `rust/`, configured by the
-/// Kconfig and built by the Makefiles.
+/// Does rustdoc read this file? It documents the crates under `rust/` (their Kconfig
+/// included), built by the Makefiles, with bindings from the headers. Kconfig files elsewhere
+/// are judged by the options they move (see [`rustdoc_stage`]).
 fn reads_for_rustdoc(f: &str) -> bool {
     f.starts_with("rust/")
         || f.starts_with("scripts/")
+        || f.starts_with("include/")
         || f.rsplit('/')
             .next()
-            .is_some_and(|n| n.starts_with("Kconfig") || n == "Makefile" || n == "Kbuild")
-        || f.starts_with("include/")
+            .is_some_and(|n| n == "Makefile" || n == "Kbuild")
 }
+
+fn is_kconfig(f: &str) -> bool {
+    f.rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with("Kconfig"))
+}
+
+/// The options whose value differs between two .config texts (set, unset or changed).
+fn moved_options(base: &str, own: &str) -> Vec<String> {
+    let (a, b) = (build::parse_config(base), build::parse_config(own));
+    let mut moved: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    moved.sort();
+    moved.dedup();
+    moved
+}
+
+/// Is any of these options named under rust/ or in the headers bindgen reads? A failed search
+/// says yes: rustdoc then runs.
+fn named_where_rustdoc_reads(src: &Path, options: &[String]) -> bool {
+    if options.is_empty() {
+        return false;
+    }
+    let mut c = std::process::Command::new("git");
+    c.arg("-C").arg(src).args(["grep", "-q", "-w", "-F"]);
+    for o in options {
+        c.arg("-e").arg(o);
+    }
+    c.args(["--", "rust", "include", "arch/*/include"]);
+    // `git grep -q` exits 0 on a match, 1 on none; anything else is an error.
+    match proc::run_captured(&mut c, Some(std::time::Duration::from_secs(120))) {
+        Ok(o) => o.outcome.code() != Some(1),
+        Err(_) => true,
+    }
+}
+
 /// The fragments for a cell: common, the arch's, the config variant's (the tree's own, then
 /// the project's), the tree's Rust KUnit suites, the entry's own, and (soft) the options the
 /// patchset introduces and those of the tree's fragments; last, for a `builtin` variant,
@@ -770,7 +832,10 @@ pub(super) fn variant_fragments(variant: &ConfigVariant, arch: Arch) -> Vec<Path
         .iter()
         .flat_map(|f| {
             let own = dir.join(format!("{f}.{}.config", arch.name()));
-            [Some(dir.join(format!("{f}.config"))), own.is_file().then_some(own)]
+            [
+                Some(dir.join(format!("{f}.config"))),
+                own.is_file().then_some(own),
+            ]
         })
         .flatten()
         .collect()
@@ -1045,6 +1110,7 @@ mod tests {
             Stage::Clippy => |f| fake(f, Stage::Clippy),
             Stage::Rustfmt => |f| fake(f, Stage::Rustfmt),
             Stage::Rustdoc => |f| fake(f, Stage::Rustdoc),
+            Stage::Objtool => |f| fake(f, Stage::Objtool),
         };
         Step {
             stage: s.stage,
@@ -1327,5 +1393,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Options set, unset or changed between two configs are the ones that moved; one that
+    /// kept its value did not.
+    #[test]
+    fn moved_options_are_the_ones_whose_value_changed() {
+        let base = "CONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D=\"x\"\n";
+        let own = "CONFIG_A=y\nCONFIG_B=y\nCONFIG_C=y\nCONFIG_E=m\nCONFIG_D=\"x\"\n";
+        assert_eq!(
+            moved_options(base, own),
+            ["CONFIG_B", "CONFIG_C", "CONFIG_E"]
+        );
+        assert!(moved_options(base, base).is_empty());
+        assert!(reads_for_rustdoc("rust/kernel/Kconfig.test"));
+        assert!(!reads_for_rustdoc("samples/rust/Kconfig") && is_kconfig("samples/rust/Kconfig"));
     }
 }

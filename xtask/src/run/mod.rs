@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::model::arch::{Arch, Profile};
 use crate::model::matrix::Loaded;
 use crate::model::outcome::*;
 use crate::model::plan::{self, Cell, Plan};
@@ -53,6 +54,8 @@ struct Env<'a> {
     store: &'a Store,
     m: &'a Loaded,
     opts: &'a Opts,
+    /// Why a cell of (base, arch) runs with its toolchain, where the run chose it (`auto`).
+    chosen: BTreeMap<(String, Arch), String>,
 }
 
 /// Run every cell of the plan; returns the results (also written to `<out>/results.json`).
@@ -60,9 +63,15 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
     std::fs::create_dir_all(&opts.out).with_context(|| format!("create {}", opts.out.display()))?;
     let store = Store::open(cache)?;
     let mut results = new_results(m, plan);
-    // Toolchains and bases, each resolved once for the whole run.
+    // Toolchains and bases, each resolved once for the whole run; under `auto`, every
+    // declared toolchain, to choose from.
+    let names: Vec<String> = if plan.toolchains.iter().any(|t| t == plan::AUTO_TOOLCHAIN) {
+        m.matrix.toolchains.keys().cloned().collect()
+    } else {
+        plan.toolchains.clone()
+    };
     let mut toolchains: BTreeMap<String, Result<Resolved, String>> = BTreeMap::new();
-    for name in &plan.toolchains {
+    for name in &names {
         let t = m
             .matrix
             .toolchains
@@ -72,6 +81,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         toolchains.insert(name.clone(), toolchain::resolve(cache, name, &t));
     }
     let bases = resolve_bases(&store, m, plan, &mut results.bases);
+    let (plan, chosen) = &choose_toolchains(cache, &store, plan, &toolchains, &bases);
     if opts.resume {
         if let Some(prev) = cache::resumed(&opts.out) {
             results.cells = prev;
@@ -83,8 +93,67 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         store: &store,
         m,
         opts,
+        chosen: chosen.clone(),
     };
     scheduler::run_cells(&env, plan, &toolchains, &bases, results)
+}
+
+/// The plan with each `auto` cell's toolchain chosen for its base and arch (see
+/// [`toolchain::choose`]), and why. A base that could not be had keeps the first declared
+/// toolchain: its cells only record that the base is missing.
+fn choose_toolchains(
+    cache: &Cache,
+    store: &Store,
+    plan: &Plan,
+    toolchains: &BTreeMap<String, Result<Resolved, String>>,
+    bases: &BTreeMap<String, Result<String, FetchError>>,
+) -> (Plan, BTreeMap<(String, Arch), String>) {
+    let mut out = plan.clone();
+    let mut chosen: BTreeMap<(String, Arch), (String, String)> = BTreeMap::new();
+    let usable: Vec<&Resolved> = toolchains
+        .values()
+        .filter_map(|t| t.as_ref().ok())
+        .collect();
+    let first = toolchains.keys().next().cloned().unwrap_or_default();
+    for c in out
+        .cells
+        .iter_mut()
+        .filter(|c| c.toolchain == plan::AUTO_TOOLCHAIN)
+    {
+        let key = (c.base.clone(), c.arch);
+        if !chosen.contains_key(&key) {
+            let script = match bases.get(&c.base) {
+                Some(Ok(commit)) => store
+                    .show(commit, "scripts/min-tool-version.sh")
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            let srcarch = Profile::load(&crate::sys::paths::project_root(), c.arch)
+                .map(|p| p.kernel_arch)
+                .unwrap_or_default();
+            let pick = toolchain::choose(&script, &srcarch, &cache.scratch(), &usable)
+                .unwrap_or_else(|| {
+                    (
+                        first.clone(),
+                        "auto: no declared toolchain could be resolved".to_string(),
+                    )
+                });
+            crate::sys::progress::line(&format!(
+                "toolchain for {} on {}: {}",
+                c.base, c.arch, pick.1
+            ));
+            chosen.insert(key.clone(), pick);
+        }
+        c.toolchain = chosen[&key].0.clone();
+    }
+    out.toolchains = out.cells.iter().map(|c| c.toolchain.clone()).collect();
+    out.toolchains.dedup();
+    out.toolchains.sort();
+    out.toolchains.dedup();
+    (
+        out,
+        chosen.into_iter().map(|(k, (_, why))| (k, why)).collect(),
+    )
 }
 
 /// A run's results before any cell: the plan's entries, those it skips, no cells yet.

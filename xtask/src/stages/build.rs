@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::model::arch::Profile;
-use crate::model::outcome::{Fault, Stage, StageResult, Status};
+use crate::model::outcome::{Diagnostic, Fault, Stage, StageResult, Status};
 use crate::stages::checks;
 use crate::stages::toolchain::Resolved;
 use crate::sys::proc;
@@ -349,6 +349,53 @@ impl Kbuild<'_> {
         }
     }
 
+    /// objtool's findings on the Rust objects this build compiled. objtool runs inside the
+    /// build on every object, where the arch has it (CONFIG_OBJTOOL); without `--werror` most
+    /// findings are warnings the build passes with, and this check is where they fail.
+    pub fn objtool(&self) -> StageResult {
+        let start = Instant::now();
+        let cfg = parse_config(&read_tree_text(&self.out.join(".config")));
+        if cfg.get("CONFIG_OBJTOOL").map(String::as_str) != Some("y") {
+            return StageResult::new(
+                Stage::Objtool,
+                Status::Skip,
+                format!(
+                    "objtool does not run on {} (CONFIG_OBJTOOL is not set)",
+                    self.profile.kernel_arch
+                ),
+            );
+        }
+        let text = read_tree_text(&self.log("build.log"));
+        let found: Vec<Diagnostic> = checks::build_diagnostics(&text, &self.src_prefix())
+            .into_iter()
+            .filter(|d| d.message.starts_with("objtool: "))
+            .filter(|d| d.file.as_deref().is_some_and(|f| self.is_rust_object(f)))
+            .collect();
+        let mut r = match found.first() {
+            None => StageResult::new(
+                Stage::Objtool,
+                Status::Pass,
+                "objtool found nothing in the Rust objects this build compiled",
+            ),
+            Some(first) => {
+                let mut r = StageResult::new(Stage::Objtool, Status::Fail, first.render());
+                r.fault = Some(Fault::Code);
+                r
+            }
+        };
+        r.diagnostics = found;
+        r.duration_s = start.elapsed().as_secs_f64();
+        r.with_log("build.log")
+    }
+
+    /// An object built from Rust: anything under rust/, or an object beside its `.rs` source.
+    fn is_rust_object(&self, object: &str) -> bool {
+        object.starts_with("rust/")
+            || object
+                .strip_suffix(".o")
+                .is_some_and(|stem| self.src.join(format!("{stem}.rs")).is_file())
+    }
+
     /// `CLIPPY=1` in an output folder of its own (it recompiles every Rust object, and the
     /// objects it leaves must not be mistaken for the real build's). The folder starts once as
     /// a copy of the build folder and is then kept at the same path, only its config refreshed.
@@ -500,6 +547,11 @@ fn held_path(live: &Path) -> PathBuf {
         .unwrap_or_default();
     name.push(".held");
     live.with_file_name(name)
+}
+
+/// The base's .config while a stand-in takes its folder's place, or None when no stand-in does.
+pub fn held_config(live: &Path) -> Option<String> {
+    std::fs::read_to_string(held_path(live).join(".config")).ok()
 }
 
 /// Puts a base folder back if a harness killed mid-cell (kill -9, a power cut) left it moved

@@ -255,9 +255,105 @@ impl Resolved {
     }
 }
 
+/// Under `toolchain = "auto"`: of the toolchains that resolved, the newest (by rustc, then
+/// clang) that meets a base's `min-tool-version.sh` (`script`, its text; empty when the tree
+/// has none) for `srcarch`, and why. When none does, the newest, with why none fits: its
+/// toolchain stage then fails, naming the versions the base needs.
+pub fn choose(
+    script: &str,
+    srcarch: &str,
+    scratch: &Path,
+    candidates: &[&Resolved],
+) -> Option<(String, String)> {
+    let mut by_age: Vec<&Resolved> = candidates.to_vec();
+    let version = |r: &Resolved, tool: &str| r.versions.get(tool).cloned().unwrap_or_default();
+    by_age.sort_by(|a, b| {
+        version_cmp(&version(b, "rustc"), &version(a, "rustc"))
+            .then_with(|| version_cmp(&version(b, "clang"), &version(a, "clang")))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let mut refused = Vec::new();
+    for r in &by_age {
+        let problems = if script.trim().is_empty() {
+            Vec::new()
+        } else {
+            r.check_minimums(script, srcarch, scratch)
+        };
+        if problems.is_empty() {
+            let mut why = format!(
+                "auto: {} (rustc {}, clang {}), the newest declared toolchain that meets the base's minimums",
+                r.name,
+                version(r, "rustc"),
+                version(r, "clang")
+            );
+            if !refused.is_empty() {
+                why.push_str(&format!("; not {}", refused.join("; ")));
+            }
+            return Some((r.name.clone(), why));
+        }
+        refused.push(format!("{}: {}", r.name, problems.join(", ")));
+    }
+    let newest = by_age.first()?;
+    Some((
+        newest.name.clone(),
+        format!(
+            "auto: no declared toolchain meets the base's minimums ({}); {} runs, and fails",
+            refused.join("; "),
+            newest.name
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fake(name: &str, rustc: &str, clang: &str) -> Resolved {
+        Resolved {
+            name: name.into(),
+            paths: BTreeMap::new(),
+            versions: [("rustc", rustc), ("clang", clang), ("bindgen", "0.72.0")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            llvm: "1".into(),
+            rust_src: None,
+            ccache: None,
+        }
+    }
+
+    /// An older base's minimums and a newer base's that only the newer
+    /// toolchain meets: each gets the newest toolchain that fits, and says why.
+    #[test]
+    fn auto_picks_the_newest_toolchain_each_base_allows() {
+        let scratch = tempfile::tempdir().unwrap();
+        let script = |rustc: &str| {
+            format!("#!/bin/sh\ncase \"$1\" in\nrustc) echo {rustc} ;;\nbindgen) echo 0.65.1 ;;\nllvm) echo 15.0.0 ;;\n*) exit 1 ;;\nesac\n")
+        };
+        let old = fake("old", "1.85.0", "16.0.6");
+        let new = fake("new", "1.96.0", "19.1.7");
+        let both = [&old, &new];
+        let (name, why) = choose(&script("1.78.0"), "x86", scratch.path(), &both).unwrap();
+        assert_eq!(name, "new");
+        assert!(
+            why.starts_with("auto: new (rustc 1.96.0, clang 19.1.7)"),
+            "{why}"
+        );
+        // Only the newer one meets a base that wants rustc 1.90: the older is refused, by
+        // name and version.
+        let (name, why) = choose(&script("1.90.0"), "x86", scratch.path(), &[&old]).unwrap();
+        assert_eq!(name, "old");
+        assert!(
+            why.contains("no declared toolchain meets")
+                && why.contains("rustc 1.85.0 is older than the base's minimum 1.90.0"),
+            "{why}"
+        );
+        let newer_base = script("1.90.0");
+        let (name, _) = choose(&newer_base, "x86", scratch.path(), &both).unwrap();
+        assert_eq!(name, "new");
+        // A tree without the script: every toolchain fits, the newest runs.
+        assert_eq!(choose("", "x86", scratch.path(), &both).unwrap().0, "new");
+    }
 
     #[test]
     fn versions_are_read_from_real_banners() {

@@ -66,6 +66,13 @@ impl Cache {
             .clone()
             .unwrap_or_else(|| self.root.join("results"))
     }
+    /// Short-lived files (a base's min-tool-version.sh to run): inside the cache, never
+    /// the system's temporary folder.
+    pub fn scratch(&self) -> PathBuf {
+        let p = self.root.join("tmp");
+        let _ = std::fs::create_dir_all(&p);
+        p
+    }
     pub fn runs(&self) -> PathBuf {
         self.root.join("runs")
     }
