@@ -1509,3 +1509,35 @@ fn help_matches_its_snapshot() {
         insta::assert_snapshot!(name, help);
     }
 }
+
+/// The shipped matrix's config variants in the plan: `release` by default, `debug` on request,
+/// both with `all`, each with its own base cell; an undeclared one is bad input.
+#[test]
+fn plan_shows_the_config_dimension() {
+    let plan = |config: &[&str]| {
+        run_ok(
+            xtask()
+                .args(["plan", "--entry", "base", "--arch", "x86_64", "--base", "v7.2.x"])
+                .args(config),
+        )
+    };
+    let default = plan(&[]);
+    assert!(default.starts_with("1 cells; config release\n"), "{default}");
+    let debug = plan(&["--config", "debug"]);
+    assert!(
+        debug.contains("base-v7.2.x.x86_64.debug") && debug.contains("config debug"),
+        "{debug}"
+    );
+    let all = plan(&["--config", "all"]);
+    assert!(all.starts_with("2 cells; config debug, release\n"), "{all}");
+    let o = xtask()
+        .args(["plan", "--config", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--config nope: not declared in") && err.contains("(declared: debug, release, all)"),
+        "{err}"
+    );
+}
