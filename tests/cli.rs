@@ -1517,12 +1517,17 @@ fn plan_shows_the_config_dimension() {
     let plan = |config: &[&str]| {
         run_ok(
             xtask()
-                .args(["plan", "--entry", "base", "--arch", "x86_64", "--base", "v7.2.x"])
+                .args([
+                    "plan", "--entry", "base", "--arch", "x86_64", "--base", "v7.2.x",
+                ])
                 .args(config),
         )
     };
     let default = plan(&[]);
-    assert!(default.starts_with("1 cells; config release\n"), "{default}");
+    assert!(
+        default.starts_with("1 cells; config release\n"),
+        "{default}"
+    );
     let debug = plan(&["--config", "debug"]);
     assert!(
         debug.contains("base-v7.2.x.x86_64.debug") && debug.contains("config debug"),
@@ -1530,14 +1535,12 @@ fn plan_shows_the_config_dimension() {
     );
     let all = plan(&["--config", "all"]);
     assert!(all.starts_with("2 cells; config debug, release\n"), "{all}");
-    let o = xtask()
-        .args(["plan", "--config", "nope"])
-        .output()
-        .unwrap();
+    let o = xtask().args(["plan", "--config", "nope"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("--config nope: not declared in") && err.contains("(declared: debug, release, all)"),
+        err.contains("--config nope: not declared in")
+            && err.contains("(declared: debug, release, all)"),
         "{err}"
     );
 }

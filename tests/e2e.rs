@@ -61,6 +61,8 @@ fn run_xtask(sub: &str, name: &str, args: &[&str]) -> Value {
         o.status.code()
     );
     assert!(!stderr.contains("thread 'main' panicked"), "{stderr}");
+    // A run refused as bad input made no folder: its stderr is what the failure shows.
+    let _ = std::fs::create_dir_all(&out);
     std::fs::write(out.join("stderr.log"), &*stderr).unwrap();
     let text = std::fs::read_to_string(out.join("results.json"))
         .unwrap_or_else(|e| panic!("no results.json for {name}: {e}\n{stderr}"));
@@ -875,21 +877,31 @@ fn a_toolchain_that_cannot_serve_is_the_toolchains_fault() {
     check_unusable(rustup_rustc.to_str().unwrap());
 }
 
-fn check_unusable(rustc: &str) {
+/// The self-test matrix with a second toolchain, `name`, whose rustc is `rustc`, written in
+/// `dir`; its path.
+fn matrix_with_toolchain(name: &str, rustc: &Path, dir: &Path) -> PathBuf {
     let shipped = std::fs::read_to_string(root().join("tests/selftest/matrix.toml")).unwrap();
-    let extra = format!(
-        "\n[toolchains.other]\nrustc = \"{rustc}\"\nrustdoc = \"/usr/bin/rustdoc\"\nclippy_driver = \"/usr/bin/clippy-driver\"\nrustfmt = \"/usr/bin/rustfmt\"\nbindgen = \"{{cache}}/tools/bin/bindgen\"\nllvm = \"/usr/lib/llvm-19/bin/\"\n"
-    );
+    let extra = selftest_toolchains()
+        .replace("[toolchains.debian]", &format!("[toolchains.{name}]"))
+        .replace("\"/usr/bin/rustc\"", &format!("\"{}\"", rustc.display()));
     // The table must come before the first [[entry]] to stay a top-level table.
     let text = shipped.replacen(
         "[bases.\"v7.2.x\"]",
         &format!("{extra}\n[bases.\"v7.2.x\"]"),
         1,
     );
-    let dir = cache().join("test-runs/toolchain-matrix");
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let m = dir.join("matrix.toml");
     std::fs::write(&m, text).unwrap();
+    m
+}
+
+fn check_unusable(rustc: &str) {
+    let m = matrix_with_toolchain(
+        "other",
+        Path::new(rustc),
+        &cache().join("test-runs/toolchain-matrix"),
+    );
     let v = run_matrix(
         "toolchain",
         &[
@@ -1731,17 +1743,7 @@ fn auto_gives_the_base_the_declared_toolchain_that_meets_its_minimums() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let shipped = std::fs::read_to_string(root().join("tests/selftest/matrix.toml")).unwrap();
-    let extra = selftest_toolchains()
-        .replace("[toolchains.debian]", "[toolchains.old]")
-        .replace("\"/usr/bin/rustc\"", &format!("\"{}\"", old.display()));
-    let text = shipped.replacen(
-        "[bases.\"v7.2.x\"]",
-        &format!("{extra}\n[bases.\"v7.2.x\"]"),
-        1,
-    );
-    let m = dir.join("matrix.toml");
-    std::fs::write(&m, text).unwrap();
+    let m = matrix_with_toolchain("old", &old, &dir);
     let args = [
         "--matrix",
         m.to_str().unwrap(),

@@ -35,30 +35,9 @@ struct Figure {
 }
 
 /// One x86_64 cell of the bench matrix, run as a matrix run would: with its base cell, which
-/// (after the cold run) comes from the bench's own result cache; up to `stop_after`.
+/// (after the cold run) comes from the bench's own result cache; up to `stop_after`. `clean`:
+/// the entry's cell alone, built from nothing (`--clean`).
 fn one_cell(
-    cache: &Cache,
-    m: &Loaded,
-    entry: &str,
-    out: &Path,
-    jobs: usize,
-    stop_after: Option<Stage>,
-) -> anyhow::Result<CellResult> {
-    run_cells(cache, m, entry, out, jobs, stop_after, false)
-}
-
-/// The entry's cell alone, built from nothing (`--clean`).
-fn one_cell_clean(
-    cache: &Cache,
-    m: &Loaded,
-    entry: &str,
-    out: &Path,
-    jobs: usize,
-) -> anyhow::Result<CellResult> {
-    run_cells(cache, m, entry, out, jobs, None, true)
-}
-
-fn run_cells(
     cache: &Cache,
     m: &Loaded,
     entry: &str,
@@ -138,6 +117,7 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
         &work.join("run-checkout"),
         a.jobs,
         Some(Stage::Apply),
+        false,
     )?;
     let wall = Instant::now();
 
@@ -158,7 +138,7 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
                 entry
             }
         ));
-        cells.push(one_cell(&fresh, &m, entry, &dir, a.jobs, None)?);
+        cells.push(one_cell(&fresh, &m, entry, &dir, a.jobs, None, false)?);
     }
     let [cold, sample, sample2, kernel] =
         <[CellResult; 4]>::try_from(cells).map_err(|_| anyhow::anyhow!("four cells were run"))?;
@@ -189,7 +169,15 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
     // The sample cell from nothing (`--clean`), with ccache warm from the cells above: what
     // ccache saves when an output folder has to be rebuilt.
     eprintln!("bench: the sample cell built clean, ccache warm");
-    let clean = one_cell_clean(&fresh, &m, "sample", &work.join("run-clean"), a.jobs)?;
+    let clean = one_cell(
+        &fresh,
+        &m,
+        "sample",
+        &work.join("run-clean"),
+        a.jobs,
+        None,
+        true,
+    )?;
     let ccache_stats = fresh
         .ccache_at
         .as_ref()

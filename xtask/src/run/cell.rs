@@ -1417,12 +1417,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.config");
         let b = dir.path().join("b.config");
-        std::fs::write(&a, "CONFIG_RUST=y\nCONFIG_SAMPLE_RUST_MINIMAL=m\n# CONFIG_X is not set\n")
-            .unwrap();
+        std::fs::write(
+            &a,
+            "CONFIG_RUST=y\nCONFIG_SAMPLE_RUST_MINIMAL=m\n# CONFIG_X is not set\n",
+        )
+        .unwrap();
         std::fs::write(&b, "CONFIG_SAMPLE_RUST_MINIMAL=m\nCONFIG_RFL_TEST=m\n").unwrap();
         let text = builtin_fragment(&[a, b]);
         let set: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(set, ["CONFIG_SAMPLE_RUST_MINIMAL=y", "CONFIG_RFL_TEST=y"]);
     }
-
 }
