@@ -46,7 +46,7 @@ pub fn write(g: &Grid, w: &mut dyn Write, token: &str) -> std::io::Result<()> {
         }
         props.push(format!(
             "title={}",
-            prop(&format!("{}.{}: {}", cell.name(), c.arch, cell.short()))
+            prop(&format!("{}: {}", cell.at(), cell.short()))
         ));
         let kind = if h.verdict == Verdict::Error {
             "warning"

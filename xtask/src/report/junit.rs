@@ -41,6 +41,8 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
     for cell in g.cells() {
         let c = cell.result;
         let who = cell.name().replace(' ', "-");
+        // `who.arch[.config]`: the cell, as every report names it.
+        let who = super::at(&who, c);
         for s in &c.stages {
             if s.stage == Stage::Kunit && !c.kunit.tests.is_empty() {
                 report.add_test_suites(kunit_suites(c, &who));
@@ -91,13 +93,13 @@ fn stage_suite(cell: Cell, s: &StageResult, who: &str) -> TestSuite {
         }
     };
     let mut case = TestCase::new(s.stage.name(), status);
-    case.set_classname(xml(&format!("{who}.{}", c.arch)))
+    case.set_classname(xml(who))
         .set_time(seconds(s.duration_s));
     locate(&mut case, why.source());
     if matches!(s.status, Status::Fail | Status::Error) {
         case.set_system_out(xml(&log_tail(cell.run_dir, c, s.log.as_deref(), 40)));
     }
-    let mut suite = TestSuite::new(xml(&format!("{who}.{}.{}", c.arch, s.stage.name())));
+    let mut suite = TestSuite::new(xml(&format!("{who}.{}", s.stage.name())));
     set_timestamp(&mut suite, c);
     suite.set_time(seconds(s.duration_s)).add_test_case(case);
     suite
@@ -112,7 +114,7 @@ fn kunit_suites(c: &CellResult, who: &str) -> Vec<TestSuite> {
     by_suite
         .into_iter()
         .map(|(name, tests)| {
-            let mut suite = TestSuite::new(xml(&format!("{who}.{}.kunit.{name}", c.arch)));
+            let mut suite = TestSuite::new(xml(&format!("{who}.kunit.{name}")));
             set_timestamp(&mut suite, c);
             suite.set_time(Duration::ZERO);
             for t in tests {
@@ -136,7 +138,7 @@ fn kunit_suites(c: &CellResult, who: &str) -> Vec<TestSuite> {
                     }
                 };
                 let mut case = TestCase::new(xml(&t.name), status);
-                case.set_classname(xml(&format!("{who}.{}.{name}", c.arch)))
+                case.set_classname(xml(&format!("{who}.{name}")))
                     .set_time(Duration::ZERO);
                 locate(&mut case, t.location.as_deref().map(split_location));
                 suite.add_test_case(case);

@@ -41,10 +41,9 @@ fn footnotes(g: &Grid) -> BTreeMap<usize, (usize, String)> {
     let mut size = 0;
     for (n, c) in g.failing().enumerate() {
         let note = format!(
-            "[^{}]: {}.{}: {}\n",
+            "[^{}]: {}: {}\n",
             n + 1,
-            escape(&c.name()),
-            escape(&c.result.arch),
+            escape(&c.at()),
             escape(&c.why().to_string())
         );
         size += note.len();
@@ -147,9 +146,8 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
     out.push_str("\n<details><summary>Failing cells</summary>\n\n");
     for c in g.failing() {
         let item = format!(
-            "- **{}.{}** {}: {}  \n  reproduce: {}\n",
-            escape(&c.name()),
-            escape(&c.result.arch),
+            "- **{}** {}: {}  \n  reproduce: {}\n",
+            escape(&c.at()),
             escape(&c.short()),
             escape(&c.why().to_string()),
             escape(&c.result.repro)

@@ -114,6 +114,15 @@ impl<'a> Row<'a> {
     }
 }
 
+/// `name.arch`, and `.config` for a variant other than `release`: what a report calls a cell.
+pub fn at(name: &str, c: &CellResult) -> String {
+    if c.config == crate::model::matrix::DEFAULT_CONFIG {
+        format!("{name}.{}", c.arch)
+    } else {
+        format!("{name}.{}.{}", c.arch, c.config)
+    }
+}
+
 /// One cell as every format sees it: its result, its health and its run folder.
 #[derive(Clone, Copy)]
 pub struct Cell<'a> {
@@ -129,6 +138,10 @@ impl Cell<'_> {
     /// Its row's name: the entry, or `base <name>`.
     pub fn name(&self) -> String {
         Row::of(self.result).name()
+    }
+    /// The cell in one word: `name.arch`, and `.config` for a variant other than `release`.
+    pub fn at(&self) -> String {
+        at(&self.name(), self.result)
     }
     /// What a grid square shows: `FAIL build`, `pass (2 pre)`, `unreachable`.
     pub fn short(&self) -> String {
@@ -371,9 +384,8 @@ impl<'a> Grid<'a> {
             .filter(|c| c.result.change == Some(Change::Regressed))
         {
             lines.push(format!(
-                "{}.{}{}: {} — {}",
-                c.name(),
-                c.result.arch,
+                "{}{}: {} — {}",
+                c.at(),
                 if c.result.toolchain.name.is_empty() {
                     String::new()
                 } else {

@@ -69,9 +69,8 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
         for c in failing {
             writeln!(
                 w,
-                "  {}.{}: {}{} — {}",
-                term_safe(&c.name()),
-                term_safe(&c.result.arch),
+                "  {}: {}{} — {}",
+                term_safe(&c.at()),
                 term_safe(&c.short()),
                 c.health
                     .stage
