@@ -93,8 +93,7 @@ fn stage_suite(cell: Cell, s: &StageResult, who: &str) -> TestSuite {
         }
     };
     let mut case = TestCase::new(s.stage.name(), status);
-    case.set_classname(xml(who))
-        .set_time(seconds(s.duration_s));
+    case.set_classname(xml(who)).set_time(seconds(s.duration_s));
     locate(&mut case, why.source());
     if matches!(s.status, Status::Fail | Status::Error) {
         case.set_system_out(xml(&log_tail(cell.run_dir, c, s.log.as_deref(), 40)));

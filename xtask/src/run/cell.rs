@@ -928,6 +928,17 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        let proves_locking = build::parse_config(&build::read_tree_text(&kb.out.join(".config")))
+            .get("CONFIG_PROVE_LOCKING")
+            .is_some_and(|v| v == "y");
+        if let Some(line) = boot::lockdep_lost_before_modules(&console).filter(|_| proves_locking) {
+            // Said on the first line, which every report shows: a pass here checked no lock.
+            let (first, rest) = r.summary.split_once('\n').unwrap_or((&r.summary, ""));
+            r.summary = format!(
+                "{first}; lockdep was off before the modules loaded (stopped at console.log:{line}): their locking was not checked{}{rest}",
+                if rest.is_empty() { "" } else { "\n" }
+            );
+        }
     }
     (r, console)
 }
