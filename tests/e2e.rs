@@ -382,6 +382,7 @@ fn seeded_failures_get_the_right_stage_and_status() {
         ("rustdoc-warning", ("rustdoc", "fail")),
         ("kunit-failure", ("kunit", "fail")),
         ("init-panic", ("boot", "fail")),
+        ("init-error", ("boot", "fail")),
         ("init-hang", ("boot", "fail")),
         ("warning-splat", ("boot", "fail")),
         ("apply-conflict", ("apply", "fail")),
@@ -401,6 +402,7 @@ fn seeded_failures_get_the_right_stage_and_status() {
     // Seeds whose verdict cannot depend on the arch run on x86_64 only (tests/selftest/matrix.toml).
     let one_arch = [
         "build-error",
+        "init-error",
         "clippy-warning",
         "rustfmt-violation",
         "rustdoc-warning",
@@ -1765,6 +1767,63 @@ fn the_debug_variant_fails_at_boot_what_release_passes() {
             d["repro"]
         );
     }
+}
+
+/// The `builtin` variant builds the samples in: a sample's init runs as an initcall before the
+/// init, and the boot reads its return from the console (`initcall_debug`). The sample whose
+/// init returns EINVAL fails at boot in both variants, each by its own mechanism; the good
+/// sample passes built in, and a panic at init is a boot failure there too.
+#[test]
+fn a_built_in_samples_init_is_judged_from_its_initcall() {
+    let release = selftest_run();
+    let m = root().join("tests/selftest/matrix.toml");
+    let mut args = vec!["--matrix", m.to_str().unwrap(), "--config", "builtin"];
+    args.extend(["--arch", "x86_64"]);
+    for id in ["good-sample", "init-error", "init-panic"] {
+        args.extend(["--entry", id]);
+    }
+    let v = run_matrix("builtin", &args);
+    let b = cell(&v, "base", "x86_64");
+    assert_eq!(b["config"], "builtin");
+    let boot = stage(b, "boot");
+    assert_eq!(boot["status"], "pass", "{boot}");
+    let said = boot["summary"].as_str().unwrap();
+    assert!(
+        said.contains("[built in: ")
+            && said.contains("rust_minimal")
+            && !said.contains("not checked"),
+        "{said}"
+    );
+    assert!(
+        b["kunit"]["tests"].as_array().unwrap().len() > 300,
+        "{}",
+        b["kunit"]
+    );
+    let loaded = cell(release, "init-error", "x86_64");
+    assert!(
+        stage(loaded, "boot")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("load-failed rust_minimal: EINVAL"),
+        "{}",
+        stage(loaded, "boot")
+    );
+    let good = cell(&v, "good-sample", "x86_64");
+    assert_eq!(good["health"]["verdict"], "pass", "{}", good["health"]);
+    for id in ["init-error", "init-panic"] {
+        let c = cell(&v, id, "x86_64");
+        assert_eq!(c["config"], "builtin");
+        assert_eq!(c["health"]["verdict"], "fail", "{id}: {}", c["health"]);
+        assert_eq!(c["health"]["stage"], "boot", "{id}: {}", c["health"]);
+    }
+    let failed = stage(cell(&v, "init-error", "x86_64"), "boot");
+    assert!(
+        failed["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("module-failure: init-failed rust_minimal (built in): EINVAL"),
+        "{failed}"
+    );
 }
 
 /// Two toolchains declared and `toolchain` left to `auto`: the tagged base (7.2 needs rustc

@@ -860,6 +860,7 @@ fn builtin_fragment(frags: &[PathBuf]) -> String {
 fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageResult, String) {
     let start = Instant::now();
     let modules = boot::rust_modules(&kb.src, &kb.out);
+    let builtin = boot::builtin_rust_modules(&kb.out);
     let clang = kb
         .tc
         .paths
@@ -872,6 +873,7 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
         profile,
         &clang,
         &modules,
+        &builtin,
         &dir.join("initramfs"),
         &dir.join("initramfs.log"),
     ) {
@@ -896,12 +898,15 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
             String::new(),
         );
     }
-    let filter = opts
+    let mut append: Vec<String> = opts
         .kunit_filter
-        .as_ref()
+        .iter()
         .map(|g| format!("kunit.filter_glob={g}"))
-        .unwrap_or_default();
-    let mut cmd = boot::qemu_command(profile, &kb.out, &initramfs, "tcg", &filter);
+        .collect();
+    if !builtin.is_empty() {
+        append.push(boot::BUILTIN_APPEND.to_string());
+    }
+    let mut cmd = boot::qemu_command(profile, &kb.out, &initramfs, "tcg", &append.join(" "));
     let deadline =
         std::time::Duration::from_secs(opts.boot_timeout.unwrap_or(profile.boot_timeout));
     let console_path = dir.join("console.log");
@@ -919,6 +924,23 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
     let spans = kunit_spans(&console);
     let v = boot::classify_run(&console, &end, &spans);
     let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), "console.log");
+    if !builtin.is_empty() {
+        let said = boot::builtin_inits(&console);
+        let unseen: Vec<&str> = builtin
+            .iter()
+            .filter(|b| !said.iter().any(|(n, ret)| n == *b && ret.is_some()))
+            .map(String::as_str)
+            .collect();
+        r.summary
+            .push_str(&format!(" [built in: {}]", builtin.join(", ")));
+        if !unseen.is_empty() && v.kind == BootKind::Clean {
+            // No initcall line for it: its init was not checked, whatever the boot says.
+            r.summary.push_str(&format!(
+                "; no initcall return on the console for {}: their init was not checked",
+                unseen.join(", ")
+            ));
+        }
+    }
     if !modules.is_empty() {
         r.summary.push_str(&format!(
             " [modules: {}]",

@@ -90,6 +90,9 @@ int main(void)
 {
 	int i;
 	say("start", "", 0, 0);
+	/* The Rust modules built in: their init ran as an initcall before this one. */
+	for (i = 0; builtin[i]; i++)
+		say("builtin", builtin[i], 0, 0);
 	mkdir("/proc", 0755);
 	mount("proc", "/proc", "proc", 0, 0);
 	for (i = 0; modules[i].path; i++) {
@@ -183,6 +186,76 @@ pub fn rust_modules(src: &Path, out: &Path) -> Vec<Module> {
     found
 }
 
+/// The Rust modules built into this kernel: the modules of Kbuild's `modules.builtin` whose
+/// init is a symbol `__<name>_init` in `System.map`, the name the `module!` macro gives a
+/// built-in module's initcall (a module of several objects, such as `rust_print`, included).
+pub fn builtin_rust_modules(out: &Path) -> Vec<String> {
+    use std::io::{BufRead, Read};
+    let list = crate::stages::build::read_tree_text(&out.join("modules.builtin"));
+    let names: Vec<String> = list
+        .lines()
+        .filter_map(|l| Path::new(l.trim()).file_stem())
+        .map(|s| s.to_string_lossy().replace('-', "_"))
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    if names.is_empty() {
+        return names;
+    }
+    let mut inits = std::collections::BTreeSet::new();
+    if let Ok(f) = std::fs::File::open(out.join("System.map")) {
+        // A full kernel's System.map is tens of MiB; a bigger one is not a kernel's.
+        for line in std::io::BufReader::new(f.take(256 << 20)).lines() {
+            let Ok(line) = line else { break };
+            if let Some(sym) = line.split_whitespace().nth(2) {
+                if let Some(n) = sym.strip_prefix("__").and_then(|s| s.strip_suffix("_init")) {
+                    inits.insert(n.to_string());
+                }
+            }
+        }
+    }
+    let mut found: Vec<String> = names.into_iter().filter(|n| inits.contains(n)).collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The kernel command line a boot with built-in Rust modules adds: every initcall's return
+/// is printed (`initcall_debug`, at the debug level, hence `loglevel=8`), so a built-in init
+/// that fails is seen as a loaded one's `finit_module` error is.
+pub const BUILTIN_APPEND: &str = "initcall_debug loglevel=8";
+
+/// What the console says of each built-in Rust module the init named (`RFL-INIT: builtin
+/// NAME`): the value its initcall returned, `None` when no `initcall __NAME_init… returned`
+/// line is on the console (its init was not checked).
+pub fn builtin_inits(console: &str) -> Vec<(String, Option<i64>)> {
+    let lines = crate::stages::ktap::split_lines(console);
+    builtin_returns(&lines)
+}
+
+fn builtin_returns(lines: &[&str]) -> Vec<(String, Option<i64>)> {
+    let mut names: Vec<String> = Vec::new();
+    for l in lines {
+        if let Some(n) = marker(l).and_then(|m| m.strip_prefix("builtin ")) {
+            let n = n.trim();
+            if !n.is_empty() && !names.iter().any(|x| x == n) && names.len() < MAX_FINDINGS {
+                names.push(n.to_string());
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|n| {
+            let sym = format!("initcall __{n}_init+");
+            let ret = lines.iter().find_map(|l| {
+                let rest = &l[l.find(&sym)? + sym.len()..];
+                let after = &rest[rest.find(" returned ")? + " returned ".len()..];
+                after.split_whitespace().next()?.parse::<i64>().ok()
+            });
+            (n, ret)
+        })
+        .collect()
+}
+
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -224,6 +297,7 @@ pub fn make_initramfs(
     profile: &Profile,
     clang: &str,
     modules: &[Module],
+    builtin: &[String],
     work: &Path,
     log: &Path,
 ) -> Result<PathBuf, String> {
@@ -236,7 +310,11 @@ pub fn make_initramfs(
             c_string(&format!("/modules/{}.ko", m.name))
         ));
     }
-    header.push_str("\t{ 0, 0 },\n};\n");
+    header.push_str("\t{ 0, 0 },\n};\nstatic const char *const builtin[] = {\n");
+    for b in builtin {
+        header.push_str(&format!("\t{},\n", c_string(b)));
+    }
+    header.push_str("\t0,\n};\n");
     let write = |name: &str, text: &str| {
         std::fs::write(work.join(name), text).map_err(|e| format!("write {name}: {e}"))
     };
@@ -1142,6 +1220,16 @@ fn faulting_module(line: &str) -> Option<&str> {
 
 /// The init's `load-failed`/`unload-failed` markers, one finding per module.
 fn module_failures(lines: &[&str]) -> Vec<BootFinding> {
+    let builtin = builtin_returns(lines)
+        .into_iter()
+        .filter_map(|(name, ret)| {
+            let errno = i32::try_from(-ret.filter(|r| *r != 0)?).unwrap_or(0);
+            Some(BootFinding {
+                kind: BootKind::ModuleFailure,
+                identity: format!("init-failed {name} (built in): {}", errno_name(errno)),
+                module: Some(name),
+            })
+        });
     lines
         .iter()
         .filter_map(|l| {
@@ -1159,6 +1247,7 @@ fn module_failures(lines: &[&str]) -> Vec<BootFinding> {
                 module: Some(name.to_string()),
             })
         })
+        .chain(builtin)
         .collect()
 }
 
@@ -1422,6 +1511,42 @@ mod tests {
         assert_eq!(
             classify(failed, true, false, true, &[]).summary,
             "load-failed m: ENOENT (2)"
+        );
+    }
+
+    /// A built-in module's init is an initcall: with `initcall_debug` its return is on the
+    /// console, and an error there fails the boot as a loaded module's `finit_module` error
+    /// does; an initcall that is not of a module the init named is not judged.
+    #[test]
+    fn a_built_in_modules_failing_initcall_fails_the_boot() {
+        let console = |ret: i64| {
+            format!(
+                "[    0.9] calling  __rust_minimal_init+0x0/0x50 @ 1\n[    0.9] rust_minimal: Rust minimal sample (init)\n[    0.9] initcall __rust_minimal_init+0x0/0x50 returned {ret} after 12 usecs\n[    0.9] initcall __other_init+0x0/0x10 returned -19 after 1 usecs\n[    1.0] RFL-INIT: start\n[    1.0] RFL-INIT: builtin rust_minimal\n[    1.1] RFL-INIT: done\n"
+            )
+        };
+        let bad = classify(&console(-22), true, false, true, &[]);
+        assert_eq!(bad.status, Status::Fail);
+        assert_eq!(bad.kind, BootKind::ModuleFailure);
+        assert_eq!(
+            bad.summary,
+            "init-failed rust_minimal (built in): EINVAL (22)"
+        );
+        assert_eq!(bad.findings[0].module.as_deref(), Some("rust_minimal"));
+        let good = classify(&console(0), true, false, true, &[]);
+        assert_eq!(good.status, Status::Pass, "{}", good.summary);
+        assert_eq!(
+            builtin_inits(&console(0)),
+            vec![("rust_minimal".to_string(), Some(0))]
+        );
+        // Named by the init, but no initcall line: unknown, not a pass and not a failure here.
+        let unseen = "RFL-INIT: start\nRFL-INIT: builtin rust_print\nRFL-INIT: done\n";
+        assert_eq!(
+            builtin_inits(unseen),
+            vec![("rust_print".to_string(), None)]
+        );
+        assert_eq!(
+            classify(unseen, true, false, true, &[]).status,
+            Status::Pass
         );
     }
 
