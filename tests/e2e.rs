@@ -882,10 +882,20 @@ fn a_toolchain_that_cannot_serve_is_the_toolchains_fault() {
 /// The self-test matrix with a second toolchain, `name`, whose rustc is `rustc`, written in
 /// `dir`; its path.
 fn matrix_with_toolchain(name: &str, rustc: &Path, dir: &Path) -> PathBuf {
+    let rustc = format!("\"{}\"", rustc.display());
+    matrix_with_toolchain_as(name, &[("\"/usr/bin/rustc\"", &rustc)], dir)
+}
+
+/// The self-test matrix with a second toolchain `name`: `debian`'s, each `(from, to)` of its
+/// text replaced.
+fn matrix_with_toolchain_as(name: &str, edits: &[(&str, &str)], dir: &Path) -> PathBuf {
     let shipped = std::fs::read_to_string(root().join("tests/selftest/matrix.toml")).unwrap();
-    let extra = selftest_toolchains()
-        .replace("[toolchains.debian]", &format!("[toolchains.{name}]"))
-        .replace("\"/usr/bin/rustc\"", &format!("\"{}\"", rustc.display()));
+    let mut extra =
+        selftest_toolchains().replace("[toolchains.debian]", &format!("[toolchains.{name}]"));
+    for (from, to) in edits {
+        assert!(extra.contains(from), "{from}");
+        extra = extra.replace(from, to);
+    }
     // The table must come before the first [[entry]] to stay a top-level table.
     let text = shipped.replacen(
         "[bases.\"v7.2.x\"]",
@@ -1767,6 +1777,70 @@ fn the_debug_variant_fails_at_boot_what_release_passes() {
             d["repro"]
         );
     }
+}
+
+/// A second, really different toolchain: Debian 12's own clang/lld 16 for the C side
+/// (`setup --tests` installs it; `debian` has 19), the same rustc. The tagged base builds
+/// and boots with it, and its results name it; left to `auto`, the base gets the newer one.
+#[test]
+fn a_second_real_toolchain_builds_and_boots_the_tagged_base() {
+    let _ = base_run();
+    let dir = cache().join("test-runs/llvm16");
+    let _ = std::fs::remove_dir_all(&dir);
+    let m = matrix_with_toolchain_as(
+        "llvm16",
+        &[("\"/usr/lib/llvm-19/bin/\"", "\"/usr/lib/llvm-16/bin/\"")],
+        &dir,
+    );
+    let mut args = vec!["--matrix", m.to_str().unwrap(), "--entry", "base"];
+    args.extend([
+        "--arch",
+        "x86_64",
+        "--stage",
+        "kunit",
+        "--toolchain",
+        "llvm16",
+    ]);
+    let v = run_matrix("llvm16", &args);
+    let c = cell(&v, "base", "x86_64");
+    assert_eq!(c["toolchain"]["name"], "llvm16", "{}", c["toolchain"]);
+    let clang = c["toolchain"]["versions"]["clang"].as_str().unwrap();
+    assert!(clang.starts_with("16."), "{}", c["toolchain"]);
+    for s in ["toolchain", "config", "build", "boot"] {
+        assert_eq!(stage(c, s)["status"], "pass", "{}", stage(c, s));
+    }
+    // The kernel says what built it.
+    let console = std::fs::read_to_string(
+        PathBuf::from(v["_out"].as_str().unwrap())
+            .join(c["dir"].as_str().unwrap())
+            .join("console.log"),
+    )
+    .unwrap();
+    let banner = console
+        .lines()
+        .find(|l| l.contains("Linux version"))
+        .unwrap_or_default();
+    assert!(
+        banner.contains("clang version 16.") && banner.contains("LLD 16."),
+        "{banner}"
+    );
+    assert!(
+        c["kunit"]["tests"].as_array().unwrap().len() > 300,
+        "{}",
+        c["kunit"]
+    );
+    // Without --toolchain and with the stage swapped: `auto` chooses.
+    args.truncate(args.len() - 4);
+    args.extend(["--stage", "toolchain"]);
+    let auto = run_matrix("llvm16-auto", &args);
+    let chosen = cell(&auto, "base", "x86_64")["toolchain"]["chosen"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        chosen.starts_with("auto: debian (rustc 1.96") && chosen.contains("clang 19"),
+        "{chosen}"
+    );
 }
 
 /// The `builtin` variant builds the samples in: a sample's init runs as an initcall before the

@@ -39,6 +39,32 @@ pub const PACKAGES: &[&str] = &[
     "xz-utils",
     "ca-certificates",
 ];
+/// Debian's packages for the matrix: [`PACKAGES`], and for every declared toolchain whose
+/// `llvm` is Debian's `/usr/lib/llvm-N/bin/`, that LLVM's clang, lld and llvm.
+pub fn packages(matrix: &Loaded) -> Vec<String> {
+    let mut out: Vec<String> = PACKAGES.iter().map(|p| p.to_string()).collect();
+    for t in matrix.matrix.toolchains.values() {
+        if let Some(major) = debian_llvm_major(&t.llvm) {
+            for tool in ["clang", "lld", "llvm"] {
+                let p = format!("{tool}-{major}");
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `N` of a Debian LLVM folder `/usr/lib/llvm-N/bin[/]`, if `llvm` is one.
+fn debian_llvm_major(llvm: &str) -> Option<&str> {
+    let n = llvm
+        .strip_prefix("/usr/lib/llvm-")?
+        .trim_end_matches('/')
+        .strip_suffix("/bin")?;
+    (!n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
+}
+
 /// The QEMU packages of every arch's profile (`package` in `qemu/<arch>.toml`).
 fn qemu_packages() -> anyhow::Result<Vec<String>> {
     let root = project_root();
@@ -179,7 +205,12 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
         .as_ref()
         .is_some_and(|o| o.id == "debian" || o.id == "ubuntu" || o.like.contains("debian"));
     let root = unsafe { libc::geteuid() } == 0;
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    let wanted = packages(matrix);
+    let missing: Vec<&str> = wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !installed(p))
+        .collect();
     if dry_run || !debianish || !root {
         let why = if dry_run {
             "dry run"
@@ -193,7 +224,7 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
         } else {
             println!("setup: {why}, so this machine manages its own toolchains; nothing installed. What setup would install:");
         }
-        println!("  apt-get install -y {}", PACKAGES.join(" "));
+        println!("  apt-get install -y {}", wanted.join(" "));
         println!(
             "  apt-get install -y {} (QEMU >= {QEMU_MIN}; on Debian 12 from bookworm-backports)",
             qemu_packages()?.join(" ")
@@ -225,7 +256,7 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
     let _lock = crate::sys::paths::lock_cache(cache)?;
     std::thread::scope(|s| {
         let bindgen = s.spawn(|| install_bindgen(cache));
-        let rest = install_packages(&os).and_then(|_| provision_locked(cache, matrix));
+        let rest = install_packages(&os, &wanted).and_then(|_| provision_locked(cache, matrix));
         let bindgen = bindgen
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the bindgen install thread panicked")));
@@ -236,8 +267,12 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
 }
 
 /// The toolchain's Debian packages, and QEMU (from backports on Debian 12).
-fn install_packages(os: &OsRelease) -> anyhow::Result<()> {
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+fn install_packages(os: &OsRelease, wanted: &[String]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !installed(p))
+        .collect();
     let mut updated = false;
     if !missing.is_empty() {
         apt(&["update", "-q"])?;
@@ -630,7 +665,7 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
             Err(e) => {
                 ok = false;
                 println!("  unusable: {e}");
-                fixes.push(format!("apt-get install -y {}", PACKAGES.join(" ")));
+                fixes.push(format!("apt-get install -y {}", packages(matrix).join(" ")));
                 if e.contains("bindgen") {
                     fixes.push(format!(
                         "cargo install bindgen-cli --locked --root {}",
@@ -706,7 +741,7 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
             None => {
                 ok = false;
                 println!("  {tool:<14} MISSING");
-                fixes.push(format!("apt-get install -y {}", PACKAGES.join(" ")));
+                fixes.push(format!("apt-get install -y {}", packages(matrix).join(" ")));
             }
         }
     }
@@ -738,12 +773,19 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-/// What the test suite needs beyond the pipeline: Chromium (HTML screenshot), and a Python
-/// venv in the cache with kcidb-io (KCIDB schema), check-jsonschema (workflow schema) and
-/// zizmor (the workflow's security audit).
+/// The second LLVM the test suite builds a real cell with (`[toolchains.llvm16]` of the
+/// e2e test's matrix): a different major from [`PACKAGES`]' for the C side, from Debian 12's
+/// own archive.
+pub const TEST_LLVM: [&str; 3] = ["clang-16", "lld-16", "llvm-16"];
+
+/// What the test suite needs beyond the pipeline: Chromium (HTML screenshot), a second LLVM
+/// ([`TEST_LLVM`]), and a Python venv in the cache with kcidb-io (KCIDB schema),
+/// check-jsonschema (workflow schema) and zizmor (the workflow's security audit).
 pub fn setup_test_tools(cache: &Cache) -> anyhow::Result<()> {
     let root = unsafe { libc::geteuid() } == 0;
     let want: Vec<&str> = ["chromium", "python3-venv"]
+        .into_iter()
+        .chain(TEST_LLVM)
         .into_iter()
         .filter(|p| !installed(p))
         .collect();
@@ -820,6 +862,24 @@ impl crate::commands::flags::DoctorArgs {
 
 #[cfg(test)]
 mod tests {
+    /// A toolchain in Debian's `/usr/lib/llvm-N/bin/` names the packages setup installs for
+    /// it; any other folder names none.
+    #[test]
+    fn a_debian_llvm_folder_names_its_packages() {
+        use super::debian_llvm_major as major;
+        assert_eq!(major("/usr/lib/llvm-16/bin/"), Some("16"));
+        assert_eq!(major("/usr/lib/llvm-19/bin"), Some("19"));
+        for other in [
+            "/opt/llvm/bin/",
+            "/usr/lib/llvm-16/",
+            "/usr/lib/llvm-1x/bin/",
+            "/usr/lib/llvm-/bin",
+            "/usr/lib/llvm-16/bin/../../x/bin",
+        ] {
+            assert_eq!(major(other), None, "{other}");
+        }
+    }
+
     use super::*;
 
     /// Setup's store writes wait for the cache lock a run holds, and start once it is let go.
