@@ -1573,7 +1573,12 @@ fn a_kunit_filter_runs_only_the_matching_tests_on_the_entry_and_its_base() {
 fn selftest_toolchains() -> String {
     let text = std::fs::read_to_string(root().join("tests/selftest/matrix.toml")).unwrap();
     let from = text.find("[toolchains.").unwrap();
-    let to = text[from..].find("[bases.").unwrap() + from;
+    // Up to the next table that is not a toolchain's (`[configs.*]` come after them).
+    let to = text[from + 1..]
+        .match_indices("\n[")
+        .map(|(i, _)| from + 1 + i + 1)
+        .find(|&i| !text[i..].starts_with("[toolchains."))
+        .unwrap();
     text[from..to].to_string()
 }
 
@@ -1784,8 +1789,7 @@ fn the_debug_variant_fails_at_boot_what_release_passes() {
 /// and boots with it, and its results name it; left to `auto`, the base gets the newer one.
 #[test]
 fn a_second_real_toolchain_builds_and_boots_the_tagged_base() {
-    let _ = base_run();
-    let dir = cache().join("test-runs/llvm16");
+    let dir = cache().join("test-runs/llvm16-matrix");
     let _ = std::fs::remove_dir_all(&dir);
     let m = matrix_with_toolchain_as(
         "llvm16",
@@ -1849,7 +1853,6 @@ fn a_second_real_toolchain_builds_and_boots_the_tagged_base() {
 /// sample passes built in, and a panic at init is a boot failure there too.
 #[test]
 fn a_built_in_samples_init_is_judged_from_its_initcall() {
-    let release = selftest_run();
     let m = root().join("tests/selftest/matrix.toml");
     let mut args = vec!["--matrix", m.to_str().unwrap(), "--config", "builtin"];
     args.extend(["--arch", "x86_64"]);
@@ -1872,15 +1875,6 @@ fn a_built_in_samples_init_is_judged_from_its_initcall() {
         b["kunit"]["tests"].as_array().unwrap().len() > 300,
         "{}",
         b["kunit"]
-    );
-    let loaded = cell(release, "init-error", "x86_64");
-    assert!(
-        stage(loaded, "boot")["summary"]
-            .as_str()
-            .unwrap()
-            .contains("load-failed rust_minimal: EINVAL"),
-        "{}",
-        stage(loaded, "boot")
     );
     let good = cell(&v, "good-sample", "x86_64");
     assert_eq!(good["health"]["verdict"], "pass", "{}", good["health"]);
@@ -1906,7 +1900,8 @@ fn a_built_in_samples_init_is_judged_from_its_initcall() {
 #[test]
 fn auto_gives_the_base_the_declared_toolchain_that_meets_its_minimums() {
     let _ = base_run();
-    let dir = cache().join("test-runs/auto-toolchain");
+    // Not under the run's own folder, which each run first removes.
+    let dir = cache().join("test-runs/auto-toolchain-matrix");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // A rustc that says it is 1.60 (and is the real one for everything else).

@@ -682,12 +682,14 @@ fn rustdoc_stage(cx: &Cx) -> StageResult {
 /// included), built by the Makefiles, with bindings from the headers. Kconfig files elsewhere
 /// are judged by the options they move (see [`rustdoc_stage`]).
 fn reads_for_rustdoc(f: &str) -> bool {
+    // The top Makefile and the arches' (flags, targets) reach rustdoc; a Makefile of samples/
+    // or drivers/ builds objects rustdoc never reads.
+    let top_make = !f.contains('/') && (f.starts_with("Makefile") || f == "Kbuild");
     f.starts_with("rust/")
         || f.starts_with("scripts/")
         || f.starts_with("include/")
-        || f.rsplit('/')
-            .next()
-            .is_some_and(|n| n == "Makefile" || n == "Kbuild")
+        || f.starts_with("arch/")
+        || top_make
 }
 
 fn is_kconfig(f: &str) -> bool {
@@ -1441,6 +1443,15 @@ mod tests {
         assert!(moved_options(base, base).is_empty());
         assert!(reads_for_rustdoc("rust/kernel/Kconfig.test"));
         assert!(!reads_for_rustdoc("samples/rust/Kconfig") && is_kconfig("samples/rust/Kconfig"));
+        assert!(!reads_for_rustdoc("samples/rust/Makefile"));
+        for read in [
+            "Makefile",
+            "arch/x86/Makefile",
+            "scripts/Makefile.build",
+            "rust/Makefile",
+        ] {
+            assert!(reads_for_rustdoc(read), "{read}");
+        }
     }
 
     /// A `builtin` variant turns every module option of the fragments into a built-in one,
