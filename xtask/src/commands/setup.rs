@@ -786,7 +786,6 @@ pub fn setup_test_tools(cache: &Cache) -> anyhow::Result<()> {
     let want: Vec<&str> = ["chromium", "python3-venv"]
         .into_iter()
         .chain(TEST_LLVM)
-        .into_iter()
         .filter(|p| !installed(p))
         .collect();
     if !want.is_empty() {

@@ -877,7 +877,6 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
         &modules,
         &builtin,
         &dir.join("initramfs"),
-        &dir.join("initramfs.log"),
     ) {
         Ok(p) => p,
         Err(e) => {

@@ -290,7 +290,8 @@ fn c_string(s: &str) -> String {
     o
 }
 
-/// Build the init and the initramfs into `work`; returns the initramfs path.
+/// Build the init and the initramfs into `work` (its log beside it, `work` + `.log`); returns
+/// the initramfs path.
 pub fn make_initramfs(
     src: &Path,
     out: &Path,
@@ -299,8 +300,9 @@ pub fn make_initramfs(
     modules: &[Module],
     builtin: &[String],
     work: &Path,
-    log: &Path,
 ) -> Result<PathBuf, String> {
+    // Beside the folder: `initramfs/` logs to `initramfs.log`.
+    let log = &work.with_extension("log");
     std::fs::create_dir_all(work).map_err(|e| format!("create {}: {e}", work.display()))?;
     let mut header = String::from("struct rfl_module { const char *name; const char *path; };\nstatic const struct rfl_module modules[] = {\n");
     for m in modules {
