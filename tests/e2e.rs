@@ -1784,69 +1784,6 @@ fn the_debug_variant_fails_at_boot_what_release_passes() {
     }
 }
 
-/// A second, really different toolchain: Debian 12's own clang/lld 16 for the C side
-/// (`setup --tests` installs it; `debian` has 19), the same rustc. The tagged base builds
-/// and boots with it, and its results name it; left to `auto`, the base gets the newer one.
-#[test]
-fn a_second_real_toolchain_builds_and_boots_the_tagged_base() {
-    let dir = cache().join("test-runs/llvm16-matrix");
-    let _ = std::fs::remove_dir_all(&dir);
-    let m = matrix_with_toolchain_as(
-        "llvm16",
-        &[("\"/usr/lib/llvm-19/bin/\"", "\"/usr/lib/llvm-16/bin/\"")],
-        &dir,
-    );
-    let mut args = vec!["--matrix", m.to_str().unwrap(), "--entry", "base"];
-    args.extend([
-        "--arch",
-        "x86_64",
-        "--stage",
-        "kunit",
-        "--toolchain",
-        "llvm16",
-    ]);
-    let v = run_matrix("llvm16", &args);
-    let c = cell(&v, "base", "x86_64");
-    assert_eq!(c["toolchain"]["name"], "llvm16", "{}", c["toolchain"]);
-    let clang = c["toolchain"]["versions"]["clang"].as_str().unwrap();
-    assert!(clang.starts_with("16."), "{}", c["toolchain"]);
-    for s in ["toolchain", "config", "build", "boot"] {
-        assert_eq!(stage(c, s)["status"], "pass", "{}", stage(c, s));
-    }
-    // The kernel says what built it.
-    let console = std::fs::read_to_string(
-        PathBuf::from(v["_out"].as_str().unwrap())
-            .join(c["dir"].as_str().unwrap())
-            .join("console.log"),
-    )
-    .unwrap();
-    let banner = console
-        .lines()
-        .find(|l| l.contains("Linux version"))
-        .unwrap_or_default();
-    assert!(
-        banner.contains("clang version 16.") && banner.contains("LLD 16."),
-        "{banner}"
-    );
-    assert!(
-        c["kunit"]["tests"].as_array().unwrap().len() > 300,
-        "{}",
-        c["kunit"]
-    );
-    // Without --toolchain and with the stage swapped: `auto` chooses.
-    args.truncate(args.len() - 4);
-    args.extend(["--stage", "toolchain"]);
-    let auto = run_matrix("llvm16-auto", &args);
-    let chosen = cell(&auto, "base", "x86_64")["toolchain"]["chosen"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        chosen.starts_with("auto: debian (rustc 1.96") && chosen.contains("clang 19"),
-        "{chosen}"
-    );
-}
-
 /// The `builtin` variant builds the samples in: a sample's init runs as an initcall before the
 /// init, and the boot reads its return from the console (`initcall_debug`). The sample whose
 /// init returns EINVAL fails at boot in both variants, each by its own mechanism; the good
@@ -1894,9 +1831,12 @@ fn a_built_in_samples_init_is_judged_from_its_initcall() {
     );
 }
 
-/// Two toolchains declared and `toolchain` left to `auto`: the tagged base (7.2 needs rustc
-/// 1.85.0 or newer) gets the one that meets its minimums, and its results say why; the other,
-/// named with `--toolchain`, is the toolchain's fault, naming the version the base needs.
+/// Two toolchains declared and `toolchain` left to `auto`. `newer` has a rustc that says it
+/// is 1.99 (the real one otherwise) and Debian 12's own clang/lld 16 (`setup --tests`
+/// installs it): the newest by rustc, but the tagged base needs LLVM 17.0.1 or newer, so
+/// only `debian` (clang 19) meets its minimums. `auto` gives the base `debian` and says why
+/// not `newer`; named with `--toolchain`, `newer` is the toolchain's fault, naming the version
+/// the base needs.
 #[test]
 fn auto_gives_the_base_the_declared_toolchain_that_meets_its_minimums() {
     let _ = base_run();
@@ -1904,33 +1844,37 @@ fn auto_gives_the_base_the_declared_toolchain_that_meets_its_minimums() {
     let dir = cache().join("test-runs/auto-toolchain-matrix");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    // A rustc that says it is 1.60 (and is the real one for everything else).
-    let old = dir.join("rustc");
+    let rustc = dir.join("rustc");
     std::fs::write(
-        &old,
-        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'rustc 1.60.0 (00000000 2022-04-04)'; exit 0; fi\nexec /usr/bin/rustc \"$@\"\n",
+        &rustc,
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'rustc 1.99.0 (00000000 2027-01-01)'; exit 0; fi\nexec /usr/bin/rustc \"$@\"\n",
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let m = matrix_with_toolchain("old", &old, &dir);
-    let args = [
-        "--matrix",
-        m.to_str().unwrap(),
-        "--entry",
-        "base",
-        "--arch",
-        "x86_64",
-    ];
-    let mut auto = args.to_vec();
-    auto.extend(["--stage", "toolchain"]);
+    std::fs::set_permissions(&rustc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let quoted = format!("\"{}\"", rustc.display());
+    let m = matrix_with_toolchain_as(
+        "newer",
+        &[
+            ("\"/usr/bin/rustc\"", &quoted),
+            ("\"/usr/lib/llvm-19/bin/\"", "\"/usr/lib/llvm-16/bin/\""),
+        ],
+        &dir,
+    );
+    let mut auto = vec!["--matrix", m.to_str().unwrap(), "--entry", "base"];
+    auto.extend(["--arch", "x86_64", "--stage", "toolchain"]);
     let v = run_matrix("auto-toolchain", &auto);
     let c = cell(&v, "base", "x86_64");
     assert_eq!(c["toolchain"]["name"], "debian", "{}", c["toolchain"]);
+    assert!(c["toolchain"]["versions"]["clang"]
+        .as_str()
+        .unwrap()
+        .starts_with("19."));
     let why = c["toolchain"]["chosen"].as_str().unwrap();
     assert!(
         why.starts_with("auto: debian (rustc 1.96")
-            && why.contains("not old: rustc 1.60.0 is older than the base's minimum 1.85.0"),
+            && why.contains("not newer: clang 16.")
+            && why.contains("older than the base's minimum 17.0.1"),
         "{why}"
     );
     assert_eq!(
@@ -1940,7 +1884,7 @@ fn auto_gives_the_base_the_declared_toolchain_that_meets_its_minimums() {
         stage(c, "toolchain")
     );
     let mut named = auto.clone();
-    named.extend(["--toolchain", "old"]);
+    named.extend(["--toolchain", "newer"]);
     let v = run_matrix("named-toolchain", &named);
     let t = stage(cell(&v, "base", "x86_64"), "toolchain");
     assert_eq!(t["fault"], "toolchain", "{t}");
@@ -1948,7 +1892,7 @@ fn auto_gives_the_base_the_declared_toolchain_that_meets_its_minimums() {
         t["summary"]
             .as_str()
             .unwrap()
-            .contains("older than the base's minimum 1.85.0"),
+            .contains("older than the base's minimum 17.0.1"),
         "{t}"
     );
 }
