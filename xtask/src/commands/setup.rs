@@ -773,9 +773,8 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-/// The second LLVM the test suite builds a real cell with (`[toolchains.llvm16]` of the
-/// e2e test's matrix): a different major from [`PACKAGES`]' for the C side, from Debian 12's
-/// own archive.
+/// The second LLVM of the test suite's toolchain `newer` (the auto-toolchain e2e test): a
+/// major below the tagged base's minimum, from Debian 12's own archive.
 pub const TEST_LLVM: [&str; 3] = ["clang-16", "lld-16", "llvm-16"];
 
 /// What the test suite needs beyond the pipeline: Chromium (HTML screenshot), a second LLVM

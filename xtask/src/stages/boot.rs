@@ -1225,7 +1225,12 @@ fn module_failures(lines: &[&str]) -> Vec<BootFinding> {
     let builtin = builtin_returns(lines)
         .into_iter()
         .filter_map(|(name, ret)| {
-            let errno = i32::try_from(-ret.filter(|r| *r != 0)?).unwrap_or(0);
+            // The value is the console's: any i64, i64::MIN included, so no plain negation.
+            let ret = ret.filter(|r| *r != 0)?;
+            let errno = ret
+                .checked_neg()
+                .and_then(|e| i32::try_from(e).ok())
+                .unwrap_or(0);
             Some(BootFinding {
                 kind: BootKind::ModuleFailure,
                 identity: format!("init-failed {name} (built in): {}", errno_name(errno)),
@@ -1541,6 +1546,12 @@ mod tests {
             vec![("rust_minimal".to_string(), Some(0))]
         );
         // Named by the init, but no initcall line: unknown, not a pass and not a failure here.
+        // Whatever number the console prints, no overflow.
+        let odd = console(i64::MIN);
+        assert_eq!(
+            classify(&odd, true, false, true, &[]).kind,
+            BootKind::ModuleFailure
+        );
         let unseen = "RFL-INIT: start\nRFL-INIT: builtin rust_print\nRFL-INIT: done\n";
         assert_eq!(
             builtin_inits(unseen),
