@@ -100,7 +100,6 @@ struct Res {
     executor_error: Regex,
     header: Regex,
     plan: Regex,
-    result: Regex,
     result_skip: Regex,
 }
 
@@ -112,7 +111,6 @@ fn res() -> &'static Res {
         executor_error: Regex::new(r"\s*kunit executor: (.*)$").unwrap(),
         header: Regex::new(r"^\s*# Subtest: (.*)$").unwrap(),
         plan: Regex::new(r"^\s*1\.\.([0-9]+)").unwrap(),
-        result: Regex::new(r"^\s*(ok|not ok) ([0-9]+) ?(:?- )?([^#]*)( # .*)?$").unwrap(),
         result_skip: Regex::new(r"^\s*(ok|not ok) ([0-9]+) ?(:?- )?(.*) # SKIP ?(.*)$").unwrap(),
     })
 }
@@ -179,6 +177,10 @@ pub fn split_lines(text: &str) -> Vec<&str> {
 }
 
 fn py_rstrip(s: &str) -> &str {
+    // Most lines end in a printable ASCII char: nothing to strip.
+    if s.as_bytes().last().is_some_and(u8::is_ascii_graphic) {
+        return s;
+    }
     s.trim_end_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c))
 }
 
@@ -349,6 +351,69 @@ fn could_be_result(line: &str) -> bool {
     t.starts_with("ok") || t.starts_with("not ok")
 }
 
+/// A test result line's parts, as kunit_parser's TEST_RESULT regex
+/// (`^\s*(ok|not ok) ([0-9]+) ?(:?- )?([^#]*)( # .*)?$`) captures them.
+#[derive(Debug, PartialEq, Eq)]
+struct ResultLine<'a> {
+    ok: bool,
+    num: &'a str,
+    name: &'a str,
+}
+
+/// That regex matched by hand: its captures were most of the parse time. The backtracking
+/// order is the regex's: the longest digit run, then the space and `- ` (or `:- `) taken
+/// when they lead to a match, then the name up to a ` # ` directive or the end. A `#` that
+/// is not ` # ` makes the line no result at all. `a_result_line_is_matched_as_the_regex_does`
+/// checks it against the regex itself.
+fn match_result(line: &str) -> Option<ResultLine<'_>> {
+    let t = line.trim_start();
+    let (ok, rest) = if let Some(r) = t.strip_prefix("ok ") {
+        (true, r)
+    } else {
+        (false, t.strip_prefix("not ok ")?)
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let (num, after) = rest.split_at(digits);
+    let b = after.as_bytes();
+    // The first `#` after the number: none of the optional parts before the name holds one.
+    let hash = b.iter().position(|&c| c == b'#');
+    // The name may start at `p` (an offset into `after`) when what follows it is a name with
+    // no `#`, or a name ending where ` # ` starts.
+    let name_at = |p: usize| -> Option<&str> {
+        match hash {
+            None => Some(&after[p..]),
+            // `.` in ` # .*$` takes anything but a newline.
+            Some(h) => (h > p
+                && b[h - 1] == b' '
+                && b.get(h + 1) == Some(&b' ')
+                && !b[h..].contains(&b'\n'))
+            .then(|| &after[p..h - 1]),
+        }
+    };
+    let dash = |p: usize| -> Option<usize> {
+        let r = &b[p.min(b.len())..];
+        if r.starts_with(b":- ") {
+            Some(p + 3)
+        } else if r.starts_with(b"- ") {
+            Some(p + 2)
+        } else {
+            None
+        }
+    };
+    let spaced = b.first() == Some(&b' ');
+    let tries = [
+        spaced.then(|| dash(1)).flatten(),
+        spaced.then_some(1),
+        dash(0),
+        Some(0),
+    ];
+    let name = tries.into_iter().flatten().find_map(name_at)?;
+    Some(ResultLine { ok, num, name })
+}
+
 fn parse_ktap_header(s: &mut Stream, test: &mut Test) -> bool {
     let r = res();
     if !starts(s.peek(), "KTAP version") && !starts(s.peek(), "TAP version") {
@@ -408,11 +473,8 @@ fn peek_name_match(s: &Stream, test: &Test) -> bool {
     if !could_be_result(s.peek()) {
         return false;
     }
-    match res().result.captures(s.peek()) {
-        Some(c) => {
-            let name = c.get(4).map_or("", |m| m.as_str());
-            !name.is_empty() && name == test.name
-        }
+    match match_result(s.peek()) {
+        Some(m) => !m.name.is_empty() && m.name == test.name,
         None => false,
     }
 }
@@ -423,20 +485,20 @@ fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bo
         return false;
     }
     let line = s.peek().to_string();
-    let Some(m) = r.result.captures(&line) else {
+    let Some(m) = match_result(&line) else {
         return false;
     };
+    s.pos += 1;
     let skip = if line.contains(" # SKIP") {
         r.result_skip.captures(&line)
     } else {
         None
     };
-    s.pop();
     test.name = match &skip {
         Some(sk) => sk.get(4).map_or("", |x| x.as_str()).to_string(),
-        None => m.get(4).map_or("", |x| x.as_str()).to_string(),
+        None => m.name.to_string(),
     };
-    let num: usize = m[2].parse().unwrap_or(usize::MAX);
+    let num: usize = m.num.parse().unwrap_or(usize::MAX);
     if num != expected_num {
         test.add_error(&format!(
             "Expected test number {expected_num} but found {num}"
@@ -445,7 +507,7 @@ fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bo
     if let Some(sk) = skip {
         test.status = Status::Skipped;
         test.skip_reason = sk.get(5).map_or("", |x| x.as_str()).to_string();
-    } else if &m[1] == "ok" {
+    } else if m.ok {
         test.status = Status::Success;
     } else {
         test.status = Status::Failure;
@@ -456,8 +518,7 @@ fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bo
 fn parse_diagnostic(s: &mut Stream) -> Vec<String> {
     let r = res();
     let mut log = Vec::new();
-    while s.more() {
-        let l = s.peek();
+    while let Some(l) = s.line(s.pos) {
         let t = l.trim_start();
         let maybe = t.starts_with("ok")
             || t.starts_with("not ok")
@@ -466,7 +527,7 @@ fn parse_diagnostic(s: &mut Stream) -> Vec<String> {
             || t.starts_with("TAP version")
             || t.starts_with("1..");
         if maybe
-            && (r.result.is_match(l)
+            && (match_result(l).is_some()
                 || r.header.is_match(l)
                 || r.ktap_start.is_match(l)
                 || r.tap_start.is_match(l)
@@ -474,7 +535,8 @@ fn parse_diagnostic(s: &mut Stream) -> Vec<String> {
         {
             break;
         }
-        log.push(s.pop());
+        log.push(l.to_string());
+        s.pos += 1;
     }
     log
 }
@@ -779,6 +841,46 @@ mod tests {
             .into_iter()
             .map(|c| (c.suite, c.name, c.status.name().to_string()))
             .collect()
+    }
+
+    /// The hand-written result matcher against kunit_parser's regex itself, over many lines
+    /// built from the pieces that steer it (spaces, digits, `- `, `:- `, `#`, ` # `, Unicode
+    /// spaces, newlines).
+    #[test]
+    fn a_result_line_is_matched_as_the_regex_does() {
+        let re = Regex::new(r"^\s*(ok|not ok) ([0-9]+) ?(:?- )?([^#]*)( # .*)?$").unwrap();
+        let pieces = [
+            "ok ", "not ok ", "ok", " ", "  ", "1", "23", "-", ":", "- ", ":- ", "#", " # ", "# ",
+            " #", "x", "name_1", "SKIP", "\t", "\u{a0}", "\n", "é",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut matched = 0;
+        for i in 0..60_000 {
+            let mut line = String::from(["", " ", "\t", "    "][i % 4]);
+            line += ["ok ", "not ok "][i / 4 % 2];
+            line += ["1", "23", "", "4"][i / 8 % 4];
+            for _ in 0..(next() % 7) {
+                line += pieces[(next() % pieces.len() as u64) as usize];
+            }
+            let want = re.captures(&line).map(|c| ResultLine {
+                ok: &c[1] == "ok",
+                num: c.get(2).unwrap().as_str(),
+                name: c.get(4).map_or("", |m| m.as_str()),
+            });
+            matched += usize::from(want.is_some());
+            assert_eq!(match_result(&line), want, "{line:?}");
+        }
+        assert!(matched > 20_000, "too few lines matched: {matched}");
+        for line in ["ok 1 # SKIP", "not ok 12 - a # b", "ok 1 a#b", "ok 3:- x", "ok 1- x"] {
+            let want = re.captures(line).map(|c| c[4].to_string());
+            assert_eq!(match_result(line).map(|m| m.name.to_string()), want, "{line:?}");
+        }
     }
 
     #[test]
