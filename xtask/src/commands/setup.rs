@@ -250,17 +250,23 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
     }
     let os = os.expect("checked above");
 
-    // bindgen is built from crates.io (minutes of CPU) and loads libclang only when it runs,
-    // so its build goes on beside the package installs and the base imports.
+    // Three things at once, none needing another: bindgen is built from crates.io (minutes of
+    // CPU; it loads libclang only when it runs), the packages are installed, and the bases are
+    // downloaded and imported with apt's private folders and the system's dpkg-deb, tar and
+    // git (each base apart, so the two imports' decompression and hashing share the cores).
     // The cache's tools and store are shared with runs: written only under the cache lock.
     let _lock = crate::sys::paths::lock_cache(cache)?;
     std::thread::scope(|s| {
         let bindgen = s.spawn(|| install_bindgen(cache));
-        let rest = install_packages(&os, &wanted).and_then(|_| provision_locked(cache, matrix));
-        let bindgen = bindgen
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the bindgen install thread panicked")));
-        rest.and(bindgen)
+        let bases = s.spawn(|| provision_locked(cache, matrix));
+        let packages = install_packages(&os, &wanted);
+        let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<()>>, what: &str| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the {what} thread panicked")))
+        };
+        let bases = join(bases, "base import");
+        let bindgen = join(bindgen, "bindgen install");
+        packages.and(bases).and(bindgen)
     })?;
     eprintln!("setup: done");
     Ok(())
@@ -350,16 +356,40 @@ pub fn provision_offline_bases(cache: &Cache, matrix: &Loaded) -> anyhow::Result
 }
 
 /// [`provision_offline_bases`] for a caller that holds the cache lock.
+/// Each base on a thread of its own: git writes objects atomically and each import has its
+/// own index and scratch folder, so they share the store safely.
 fn provision_locked(cache: &Cache, matrix: &Loaded) -> anyhow::Result<()> {
     let store = Store::open(cache)?;
-    for (name, b) in &matrix.matrix.bases {
-        if let Some(o) = &b.offline {
-            let sha = provision(cache, &store, name, o)
-                .with_context(|| format!("provision base {name}"))?;
-            println!("base {name}: {sha}");
+    let offline: Vec<(&String, &Offline)> = matrix
+        .matrix
+        .bases
+        .iter()
+        .filter_map(|(name, b)| Some((name, b.offline.as_ref()?)))
+        .collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = offline
+            .iter()
+            .map(|&(name, o)| {
+                let store = &store;
+                (name, s.spawn(move || provision(cache, store, name, o)))
+            })
+            .collect();
+        let mut first_err = None;
+        for (name, h) in handles {
+            match h.join() {
+                Ok(Ok(sha)) => println!("base {name}: {sha}"),
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e.context(format!("provision base {name}")));
+                }
+                Err(_) => {
+                    first_err.get_or_insert(anyhow::anyhow!(
+                        "provision base {name}: its thread panicked"
+                    ));
+                }
+            }
         }
-    }
-    Ok(())
+        first_err.map_or(Ok(()), Err)
+    })
 }
 
 fn apt_private_opts(dir: &Path) -> Vec<String> {
