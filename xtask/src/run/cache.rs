@@ -49,9 +49,19 @@ pub(super) fn key(
         root.join(format!("kconfigs/{}.config", cell.arch.name())),
     ));
     h.update(read(root.join(format!("qemu/{}.toml", cell.arch.name()))));
-    // The variant: its name (a folder), its settings, and its fragments' text.
+    // The variant: its name (a folder), what it builds, and its fragments' text. Not its
+    // description or whether it runs by default: they change no result, and a matrix that
+    // words them otherwise shares the results (the checks are hashed below).
     let variant = m.config(&cell.config);
-    h.update(serde_json::to_vec(&(&cell.config, &variant)).unwrap_or_default());
+    h.update(
+        serde_json::to_vec(&(
+            &cell.config,
+            &variant.fragments,
+            &variant.tree_fragments,
+            &variant.modules,
+        ))
+        .unwrap_or_default(),
+    );
     for f in super::cell::variant_fragments(&variant, cell.arch) {
         h.update(read(f));
     }
