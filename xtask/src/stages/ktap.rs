@@ -877,9 +877,19 @@ mod tests {
             assert_eq!(match_result(&line), want, "{line:?}");
         }
         assert!(matched > 20_000, "too few lines matched: {matched}");
-        for line in ["ok 1 # SKIP", "not ok 12 - a # b", "ok 1 a#b", "ok 3:- x", "ok 1- x"] {
+        for line in [
+            "ok 1 # SKIP",
+            "not ok 12 - a # b",
+            "ok 1 a#b",
+            "ok 3:- x",
+            "ok 1- x",
+        ] {
             let want = re.captures(line).map(|c| c[4].to_string());
-            assert_eq!(match_result(line).map(|m| m.name.to_string()), want, "{line:?}");
+            assert_eq!(
+                match_result(line).map(|m| m.name.to_string()),
+                want,
+                "{line:?}"
+            );
         }
     }
 
