@@ -346,11 +346,6 @@ fn starts(line: &str, lit: &str) -> bool {
     line.trim_start().starts_with(lit)
 }
 
-fn could_be_result(line: &str) -> bool {
-    let t = line.trim_start();
-    t.starts_with("ok") || t.starts_with("not ok")
-}
-
 /// A test result line's parts, as kunit_parser's TEST_RESULT regex
 /// (`^\s*(ok|not ok) ([0-9]+) ?(:?- )?([^#]*)( # .*)?$`) captures them.
 #[derive(Debug, PartialEq, Eq)]
@@ -470,9 +465,6 @@ fn parse_test_plan(s: &mut Stream, test: &mut Test) {
 }
 
 fn peek_name_match(s: &Stream, test: &Test) -> bool {
-    if !could_be_result(s.peek()) {
-        return false;
-    }
     match match_result(s.peek()) {
         Some(m) => !m.name.is_empty() && m.name == test.name,
         None => false,
@@ -481,16 +473,12 @@ fn peek_name_match(s: &Stream, test: &Test) -> bool {
 
 fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bool {
     let r = res();
-    if !could_be_result(s.peek()) {
-        return false;
-    }
-    let line = s.peek().to_string();
-    let Some(m) = match_result(&line) else {
+    let line = s.peek();
+    let Some(m) = match_result(line) else {
         return false;
     };
-    s.pos += 1;
     let skip = if line.contains(" # SKIP") {
-        r.result_skip.captures(&line)
+        r.result_skip.captures(line)
     } else {
         None
     };
@@ -512,6 +500,7 @@ fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bo
     } else {
         test.status = Status::Failure;
     }
+    s.pos += 1;
     true
 }
 
