@@ -634,8 +634,7 @@ fn marker(line: &str) -> Option<&str> {
 /// `debug_locks_off`), and lockdep turns itself off after its first report. Modules loaded
 /// after that line were never checked for lock misuse, whatever their boot says.
 pub fn lockdep_lost_before_modules(console: &str) -> Option<usize> {
-    const STOPS: [&str; 7] = [
-        "Oops: ",
+    const STOPS: [&str; 6] = [
         "turning off the locking correctness validator",
         "possible circular locking dependency detected",
         "possible recursive locking detected",
@@ -647,7 +646,7 @@ pub fn lockdep_lost_before_modules(console: &str) -> Option<usize> {
         if marker(l).is_some_and(|m| m.starts_with("load ")) {
             return None;
         }
-        if STOPS.iter().any(|s| l.contains(s)) {
+        if oops_header(l) || STOPS.iter().any(|s| l.contains(s)) {
             return Some(i + 1);
         }
     }
@@ -863,6 +862,13 @@ impl<'a> Console<'a> {
         }
         out
     }
+}
+
+/// The line an oops report opens with, as each arch's `die()` words it: `Oops: 0000 [#1]`
+/// (x86_64), `Internal error: Oops: 96000004 [#1]` (arm64), `Oops [#1]` (riscv64),
+/// `Oops[#1]:` or `Oops - BUG[#2]:` (loongarch64).
+fn oops_header(l: &str) -> bool {
+    l.find("Oops").is_some_and(|i| l[i..].contains("[#"))
 }
 
 fn is_oops(l: &str) -> bool {
@@ -1918,6 +1924,26 @@ mod tests {
                 .starts_with("Oops: general protection fault"),
             "{line}"
         );
+        // Each arch words its oops its own way (the base's doctest oops, real consoles).
+        for (arch, console) in [
+            ("x86_64", include_str!("testdata/boot-oops-x86_64.log")),
+            ("arm64", include_str!("testdata/boot-oops-arm64.log")),
+            ("riscv64", include_str!("testdata/boot-oops-riscv64.log")),
+            ("loongarch64", include_str!("testdata/boot-oops-loongarch64.log")),
+        ] {
+            let load = format!("{MARK} load rust_minimal\n");
+            let line = lockdep_lost_before_modules(&format!("{console}{load}"));
+            let line = line.unwrap_or_else(|| panic!("{arch}: lock checking not seen off"));
+            assert!(
+                console.lines().nth(line - 1).unwrap().contains("Oops"),
+                "{arch}: {line}"
+            );
+            assert_eq!(
+                lockdep_lost_before_modules(&format!("{load}{console}")),
+                None,
+                "{arch}"
+            );
+        }
         assert_eq!(
             lockdep_lost_before_modules(include_str!("testdata/boot-lockdep.log")),
             None
