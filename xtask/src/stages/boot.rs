@@ -1929,7 +1929,10 @@ mod tests {
             ("x86_64", include_str!("testdata/boot-oops-x86_64.log")),
             ("arm64", include_str!("testdata/boot-oops-arm64.log")),
             ("riscv64", include_str!("testdata/boot-oops-riscv64.log")),
-            ("loongarch64", include_str!("testdata/boot-oops-loongarch64.log")),
+            (
+                "loongarch64",
+                include_str!("testdata/boot-oops-loongarch64.log"),
+            ),
         ] {
             let load = format!("{MARK} load rust_minimal\n");
             let line = lockdep_lost_before_modules(&format!("{console}{load}"));
