@@ -907,12 +907,16 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
     if !builtin.is_empty() {
         append.push(boot::BUILTIN_APPEND.to_string());
     }
-    let mut cmd = boot::qemu_command(profile, &kb.out, &initramfs, "tcg", &append.join(" "));
     let deadline =
         std::time::Duration::from_secs(opts.boot_timeout.unwrap_or(profile.boot_timeout));
-    let console_path = dir.join("console.log");
-    let _ = std::fs::write(dir.join("qemu.cmd"), proc::display_command(&cmd) + "\n");
-    let end = match boot::run_qemu(&mut cmd, &console_path, deadline) {
+    let qemu = Qemu {
+        profile,
+        out: &kb.out,
+        initramfs: &initramfs,
+        deadline,
+        dir,
+    };
+    let (v, console) = match qemu.boot(&append, "qemu.cmd", "console.log") {
         Ok(x) => x,
         Err(e) => {
             return (
@@ -921,9 +925,6 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
             )
         }
     };
-    let console = boot::read_console(&console_path);
-    let spans = kunit_spans(&console);
-    let v = boot::classify_run(&console, &end, &spans);
     let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), "console.log");
     if !builtin.is_empty() {
         let said = boot::builtin_inits(&console);
@@ -960,8 +961,13 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
             // base's, say) checked no lock: the same image boots again without KUnit, so
             // lockdep watches the modules load and unload.
             let second = (r.status == Status::Pass)
-                .then(|| locking_boot(profile, kb, &initramfs, &append, deadline, dir))
-                .flatten();
+                .then(|| {
+                    let mut append = append.clone();
+                    append.push("kunit.enable=0".to_string());
+                    qemu.boot(&append, "qemu-locking.cmd", LOCKING_CONSOLE).ok()
+                })
+                .flatten()
+                .filter(|(v2, _)| v2.kind != BootKind::QemuError);
             match second {
                 Some((v2, console2)) if boot::lockdep_lost_before_modules(&console2).is_none() => {
                     note.push_str(&format!(
@@ -994,29 +1000,39 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
 /// The console of the boot that checks the modules' locking without KUnit.
 const LOCKING_CONSOLE: &str = "console-locking.log";
 
-/// Boot the same image again with KUnit off (`kunit.enable=0`), so nothing the tests do turns
-/// lock checking off before the modules load; its verdict and console, or None if QEMU could
-/// not run.
-fn locking_boot(
-    profile: &Profile,
-    kb: &Kbuild,
-    initramfs: &Path,
-    append: &[String],
+/// One kernel image, its initramfs and deadline: each boot of them writes its QEMU command
+/// and console into the cell's folder under the names given.
+struct Qemu<'a> {
+    profile: &'a Profile,
+    /// The build's output folder (the kernel image is under it).
+    out: &'a Path,
+    initramfs: &'a Path,
     deadline: std::time::Duration,
-    dir: &Path,
-) -> Option<(boot::BootVerdict, String)> {
-    let mut append = append.to_vec();
-    append.push("kunit.enable=0".to_string());
-    let mut cmd = boot::qemu_command(profile, &kb.out, initramfs, "tcg", &append.join(" "));
-    let path = dir.join(LOCKING_CONSOLE);
-    let _ = std::fs::write(
-        dir.join("qemu-locking.cmd"),
-        proc::display_command(&cmd) + "\n",
-    );
-    let end = boot::run_qemu(&mut cmd, &path, deadline).ok()?;
-    let console = boot::read_console(&path);
-    let v = boot::classify_run(&console, &end, &kunit_spans(&console));
-    (v.kind != BootKind::QemuError).then_some((v, console))
+    dir: &'a Path,
+}
+
+impl Qemu<'_> {
+    /// Boot with `append` on the kernel command line; the console's verdict and text.
+    fn boot(
+        &self,
+        append: &[String],
+        cmd_file: &str,
+        console_file: &str,
+    ) -> anyhow::Result<(boot::BootVerdict, String)> {
+        let mut cmd = boot::qemu_command(
+            self.profile,
+            self.out,
+            self.initramfs,
+            "tcg",
+            &append.join(" "),
+        );
+        let path = self.dir.join(console_file);
+        let _ = std::fs::write(self.dir.join(cmd_file), proc::display_command(&cmd) + "\n");
+        let end = boot::run_qemu(&mut cmd, &path, self.deadline)?;
+        let console = boot::read_console(&path);
+        let v = boot::classify_run(&console, &end, &kunit_spans(&console));
+        Ok((v, console))
+    }
 }
 
 /// Console line ranges from each KTAP block's first line to its last result line.
