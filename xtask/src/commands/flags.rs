@@ -49,7 +49,7 @@ pub enum Cmd {
     Bench(BenchArgs),
     /// Write a report from finished results.
     Report(ReportArgs),
-    /// Parse a console log's KTAP output and print its test cases as JSON.
+    /// Parse a console log's KTAP output: its verdict, counts, suites, cases and parse errors as JSON.
     ParseKtap(ParseKtapArgs),
 }
 

@@ -1,9 +1,9 @@
-//! `parse-ktap`: a console's KTAP output as JSON test cases.
+//! `parse-ktap`: a console's KTAP output as JSON: the KUnit stage's verdict and summary, the
+//! counts, every suite's counts, the cases, and kunit_parser's parse errors.
 
 use std::process::ExitCode;
 
 use crate::commands::flags::ParseKtapArgs;
-use crate::model::outcome::Case;
 use crate::stages::ktap;
 
 impl ParseKtapArgs {
@@ -11,15 +11,23 @@ impl ParseKtapArgs {
         let bytes = std::fs::read(&self.file)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.file.display()))?;
         let text = ktap::decode(&bytes);
-        let cases: Vec<Case> = if self.all {
+        let blocks = if self.all {
             ktap::parse_all(&text)
-                .iter()
-                .flat_map(ktap::cases)
-                .collect()
         } else {
-            ktap::cases(&ktap::parse_first(&text))
+            vec![ktap::parse_first(&text)]
         };
-        println!("{}", serde_json::to_string_pretty(&cases)?);
+        let (k, r) = ktap::judge_blocks(&blocks, text.is_empty(), None);
+        let out = serde_json::json!({
+            "verdict": r.status,
+            "summary": r.summary,
+            "counts": k.counts,
+            "suites": k.suites,
+            "tests": k.tests,
+            "errors": k.errors,
+            "errors_total": k.errors_total,
+            "blocks": k.blocks,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -110,6 +110,24 @@ fn new_kunit_failures(cell: &CellResult, base: &CellResult, pre: &mut Vec<String
             new.push(t.describe());
         }
     }
+    // A KUnit stage that failed with no failing test (no KTAP, 0 tests run, every test
+    // skipped) is the entry's unless its base's failed the same way.
+    let no_bad_case = |r: &CellResult| !r.kunit.tests.iter().any(|t| t.status.is_bad());
+    let failed_without_a_case = |r: &CellResult| {
+        r.stage(Stage::Kunit)
+            .is_some_and(|s| s.status == Status::Fail && no_bad_case(r))
+    };
+    if failed_without_a_case(cell) {
+        let summary = cell
+            .stage(Stage::Kunit)
+            .map(|s| s.summary.clone())
+            .unwrap_or_default();
+        if failed_without_a_case(base) {
+            pre.push(format!("kunit: {summary}"));
+        } else {
+            new.push(summary);
+        }
+    }
     new
 }
 
@@ -239,6 +257,31 @@ mod tests {
             health: None,
             change: None,
         }
+    }
+
+    /// A KUnit stage that failed without a failing test (no KTAP, 0 tests run, every test
+    /// skipped) was a pass when the base's KUnit had a failure: now it is the entry's, unless
+    /// the base's failed the same way.
+    #[test]
+    fn a_kunit_failure_without_a_failing_test_is_not_lost() {
+        use CaseStatus::*;
+        let mut silent = cell("e", &[], &[]);
+        let k = silent
+            .stages
+            .iter_mut()
+            .find(|s| s.stage == Stage::Kunit)
+            .unwrap();
+        k.status = Status::Fail;
+        k.summary = "no KTAP output on the console".into();
+        let base = cell("base", &[("t1", Fail), ("t2", Pass)], &[]);
+        let h = assess(&silent, Some(&base));
+        assert_eq!((h.verdict, h.stage), (Verdict::Fail, Some(Stage::Kunit)));
+        assert_eq!(h.summary, "no KTAP output on the console");
+        let mut silent_base = silent.clone();
+        silent_base.entry = "base".into();
+        let h = assess(&silent, Some(&silent_base));
+        assert_eq!(h.verdict, Verdict::Pass);
+        assert_eq!(h.preexisting, ["kunit: no KTAP output on the console"]);
     }
 
     #[test]

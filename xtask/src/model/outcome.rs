@@ -343,6 +343,41 @@ pub struct KunitCounts {
 pub struct Kunit {
     pub counts: KunitCounts,
     pub tests: Vec<Case>,
+    /// Every suite (a test with subtests) with its counts, as kunit.py's JSON keeps them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suites: Vec<SuiteCounts>,
+    /// What kunit_parser reported as parse errors (`Test: NAME: MESSAGE`), at most
+    /// [`MAX_KUNIT_ERRORS`] of them; `errors_total` counts them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub errors_total: usize,
+    /// How many KTAP blocks the console held (0: no KTAP output at all).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub blocks: usize,
+}
+
+/// The parse errors a result keeps in full; the rest are counted.
+pub const MAX_KUNIT_ERRORS: usize = 50;
+
+fn is_none(n: &usize) -> bool {
+    *n == 0
+}
+
+/// One suite of a KUnit run: its name (enclosing suites first, joined with `.`), its status as
+/// kunit_parser gives it, and the counts of the cases under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuiteCounts {
+    pub suite: String,
+    /// `pass`, `fail`, `crash`, `skip`, or `no-tests`.
+    pub status: String,
+    pub passed: usize,
+    pub failed: usize,
+    pub crashed: usize,
+    pub skipped: usize,
+    /// Parse errors inside the suite.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub errors: usize,
 }
 
 impl Kunit {
@@ -359,7 +394,11 @@ impl Kunit {
                 CaseStatus::Fail => c.failed += 1,
             }
         }
-        Kunit { counts: c, tests }
+        Kunit {
+            counts: c,
+            tests,
+            ..Default::default()
+        }
     }
 }
 

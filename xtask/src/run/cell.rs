@@ -635,9 +635,7 @@ fn boot_stage(cx: &Cx) -> StageResult {
 
 fn kunit_stage(cx: &Cx) -> StageResult {
     let console = cx.console.get().map_or("", String::as_str);
-    let blocks = ktap::parse_all(console);
-    let k = Kunit::from_cases(blocks.iter().flat_map(ktap::cases).collect());
-    let r = kunit_result(&k, console, cx.env.opts.kunit_filter.as_deref());
+    let (k, r) = ktap::judge(console, cx.env.opts.kunit_filter.as_deref());
     let _ = cx.kunit.set(k);
     r
 }
@@ -1071,67 +1069,6 @@ fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
 /// The kunit stage's result from the cases on the console, and the `--kunit-filter` the boot
 /// had: a filter that matches nothing leaves no KTAP at all (the kernel prints none for no
 /// suite), which is no failure of the code.
-fn kunit_result(k: &Kunit, console: &str, filter: Option<&str>) -> StageResult {
-    let c = &k.counts;
-    if let Some(g) = filter.filter(|_| c.total == 0 && !console.is_empty()) {
-        return StageResult::skip(
-            Stage::Kunit,
-            format!("no KUnit test matches kunit.filter_glob={g}"),
-        )
-        .with_log("console.log");
-    }
-    if c.total == 0 {
-        let status = if console.is_empty() {
-            Status::Skip
-        } else {
-            Status::Fail
-        };
-        return StageResult::new(
-            Stage::Kunit,
-            status,
-            if console.is_empty() {
-                "no console"
-            } else {
-                "no KTAP output found on the console"
-            },
-        )
-        .with_log("console.log");
-    }
-    let bad: Vec<String> = k
-        .tests
-        .iter()
-        .filter(|t| t.status.is_bad())
-        .map(|t| t.describe())
-        .collect();
-    let counts = format!(
-        "{} tests{}: {} passed, {} failed, {} crashed, {} skipped",
-        c.total,
-        filter
-            .map(|g| format!(" matching kunit.filter_glob={g}"))
-            .unwrap_or_default(),
-        c.passed,
-        c.failed,
-        c.crashed,
-        c.skipped
-    );
-    let mut r = if bad.is_empty() {
-        StageResult::new(Stage::Kunit, Status::Pass, counts)
-    } else {
-        let mut r = StageResult::new(
-            Stage::Kunit,
-            Status::Fail,
-            format!(
-                "{counts}; {}",
-                bad.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
-            ),
-        );
-        r.fault = Some(Fault::Code);
-        r
-    };
-    r.log = Some("console.log".into());
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1254,40 +1191,6 @@ mod tests {
             stages,
             announced: announced.into_inner().unwrap(),
         }
-    }
-
-    /// A filtered boot says so in its counts; one whose filter matched nothing printed no
-    /// KTAP, which is a skip that names the filter, not a failure.
-    #[test]
-    fn a_kunit_filter_is_named_in_the_counts_and_matching_nothing_is_a_skip() {
-        let case = |name: &str, status| Case {
-            suite: "rust_kernel_str".into(),
-            name: name.into(),
-            status,
-            location: None,
-            summary: String::new(),
-        };
-        let k = Kunit::from_cases(vec![
-            case("a", CaseStatus::Pass),
-            case("b", CaseStatus::Fail),
-        ]);
-        let r = kunit_result(&k, "console", Some("rust_kernel_*"));
-        assert_eq!(r.status, Status::Fail);
-        assert_eq!(
-            r.summary,
-            "2 tests matching kunit.filter_glob=rust_kernel_*: 1 passed, 1 failed, 0 crashed, 0 skipped; fail b"
-        );
-        let none = Kunit::default();
-        let r = kunit_result(&none, "booted, no KTAP", Some("nothing*"));
-        assert_eq!(
-            (r.status, r.summary.as_str()),
-            (SKIP, "no KUnit test matches kunit.filter_glob=nothing*")
-        );
-        let r = kunit_result(&none, "booted, no KTAP", None);
-        assert_eq!(
-            (r.status, r.summary.as_str()),
-            (Status::Fail, "no KTAP output found on the console")
-        );
     }
 
     const SKIP: Status = Status::Skip;

@@ -322,8 +322,12 @@ impl Stream<'_> {
     fn more(&self) -> bool {
         self.line(self.pos).is_some()
     }
+    /// The next line; past the end, the last line (kunit_parser's `LineStream.peek` keeps the
+    /// line it read last, so a suite's result line is still seen when the stream ended on it).
     fn peek(&self) -> &str {
-        self.line(self.pos).unwrap_or("")
+        self.line(self.pos)
+            .or_else(|| self.pos.checked_sub(1).and_then(|p| self.line(p)))
+            .unwrap_or("")
     }
     fn pop(&mut self) -> String {
         let l = self.peek().to_string();
@@ -486,10 +490,12 @@ fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bo
         Some(sk) => sk.get(4).map_or("", |x| x.as_str()).to_string(),
         None => m.name.to_string(),
     };
-    let num: usize = m.num.parse().unwrap_or(usize::MAX);
-    if num != expected_num {
+    // The number as Python's int() reads it: any length, leading zeros dropped.
+    let digits = m.num.trim_start_matches('0');
+    let found = if digits.is_empty() { "0" } else { digits };
+    if found != expected_num.to_string() {
         test.add_error(&format!(
-            "Expected test number {expected_num} but found {num}"
+            "Expected test number {expected_num} but found {found}"
         ));
     }
     if let Some(sk) = skip {
@@ -723,7 +729,8 @@ pub fn parse_all_limited(console: &str, max_tests: usize) -> Vec<Test> {
     out
 }
 
-pub use crate::model::outcome::{Case, CaseStatus};
+pub use crate::model::outcome::{Case, CaseStatus, Kunit, SuiteCounts, MAX_KUNIT_ERRORS};
+use crate::model::outcome::{Fault, Stage, StageResult, Status as StageStatus};
 
 /// A parsed test's status as results record it.
 pub fn case_status(s: Status) -> CaseStatus {
@@ -735,43 +742,371 @@ pub fn case_status(s: Status) -> CaseStatus {
     }
 }
 
-/// Flatten a parsed tree into its test cases, as kunit.py's JSON lists them.
+/// Flatten a parsed tree into its test cases: the tests kunit_parser counts, each once.
+///
+/// A case is every test whose own status enters kunit_parser's counts: each leaf (a test with
+/// no subtests) but one that ran no test (`NoTests`), and a suite whose own result counts
+/// beside its cases' (its `not ok` over cases that all passed; a suite none of whose subtests
+/// ran a test). So the cases' statuses add up to the run's counts, and the verdict read from
+/// them is kunit.py's.
 pub fn cases(main: &Test) -> Vec<Case> {
     let mut out = Vec::new();
     flatten(main, &mut Vec::new(), &mut out);
+    own_cases(main, &[], &mut out);
     out
 }
 
 fn flatten(t: &Test, path: &mut Vec<String>, out: &mut Vec<Case>) {
     for sub in &t.subtests {
-        if !sub.subtests.is_empty() {
-            path.push(sub.name.clone());
-            flatten(sub, path, out);
-            path.pop();
+        if sub.subtests.is_empty() {
+            // A test that ran no test counts nothing (kunit_parser's NO_TESTS).
+            if sub.status != Status::NoTests {
+                out.push(leaf_case(t, sub, path));
+            }
             continue;
         }
-        let location = sub.log.iter().chain(t.log.iter()).find_map(|l| {
-            let l = l.trim_start();
-            let rest = l
-                .strip_prefix("# ")?
-                .strip_prefix(sub.name.as_str())?
-                .strip_prefix(".location: ")?;
-            Some(rest.trim().to_string())
-        });
-        let status = case_status(sub.status);
-        let summary = if status == CaseStatus::Pass {
-            String::new()
-        } else {
-            summarise(sub)
-        };
-        out.push(Case {
-            suite: path.join("."),
-            name: sub.name.clone(),
-            status,
-            location,
-            summary,
-        });
+        path.push(sub.name.clone());
+        flatten(sub, path, out);
+        path.pop();
+        own_cases(sub, path, out);
     }
+}
+
+fn leaf_case(parent: &Test, sub: &Test, path: &[String]) -> Case {
+    let location = sub.log.iter().chain(parent.log.iter()).find_map(|l| {
+        let l = l.trim_start();
+        let rest = l
+            .strip_prefix("# ")?
+            .strip_prefix(sub.name.as_str())?
+            .strip_prefix(".location: ")?;
+        Some(rest.trim().to_string())
+    });
+    let status = case_status(sub.status);
+    let summary = if status == CaseStatus::Pass {
+        String::new()
+    } else {
+        summarise(sub)
+    };
+    Case {
+        suite: path.join("."),
+        name: sub.name.clone(),
+        status,
+        location,
+        summary,
+    }
+}
+
+/// What a test adds to its parent's counts: a leaf its own status (a missing subtest, which
+/// kunit_parser counts in the parent directly, is a crashed leaf), a suite its counts.
+fn contribution(t: &Test) -> Counts {
+    if t.subtests.is_empty() {
+        let mut c = Counts::default();
+        c.add_status(t.status);
+        c
+    } else {
+        t.counts.clone()
+    }
+}
+
+/// A suite's own part of its counts: what kunit_parser added for the suite itself beyond its
+/// subtests' (`bubble_up_test_results`), as cases named after the suite.
+fn own_cases(t: &Test, path: &[String], out: &mut Vec<Case>) {
+    if t.subtests.is_empty() {
+        return;
+    }
+    let mut inner = Counts::default();
+    for s in &t.subtests {
+        inner.add(&contribution(s));
+    }
+    let own = [
+        (
+            t.counts.passed.saturating_sub(inner.passed),
+            CaseStatus::Pass,
+        ),
+        (
+            t.counts.failed.saturating_sub(inner.failed),
+            CaseStatus::Fail,
+        ),
+        (
+            t.counts.crashed.saturating_sub(inner.crashed),
+            CaseStatus::Crash,
+        ),
+        (
+            t.counts.skipped.saturating_sub(inner.skipped),
+            CaseStatus::Skip,
+        ),
+    ];
+    for (n, status) in own {
+        for _ in 0..n {
+            let why = if inner.total() == 0 {
+                "none of its subtests ran a test, so kunit_parser counts its own result"
+            } else {
+                "its own result line says `not ok` though every test in it passed \
+                 (a suite init or exit that failed, a resource it leaked)"
+            };
+            let summary = if status == CaseStatus::Pass {
+                String::new()
+            } else {
+                let log = summarise(t);
+                if log.is_empty() {
+                    why.to_string()
+                } else {
+                    format!("{why}\n{log}")
+                }
+            };
+            out.push(Case {
+                suite: path.join("."),
+                name: t.name.clone(),
+                status,
+                location: None,
+                summary,
+            });
+        }
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Success => "pass",
+        Status::Failure => "fail",
+        Status::Skipped => "skip",
+        Status::Crashed => "crash",
+        Status::NoTests => "no-tests",
+        Status::FailureToParse => "no-ktap",
+    }
+}
+
+/// Did anything in this test fail or crash? Its status as kunit_parser's `ok_status` reads
+/// it (a test that ran nothing fails nothing), or a failure counted under it: a suite that
+/// says `ok` keeps that status over a failing inner suite.
+fn is_bad(t: &Test) -> bool {
+    !matches!(
+        t.status,
+        Status::Success | Status::Skipped | Status::NoTests
+    ) || t.counts.failed + t.counts.crashed > 0
+}
+
+/// kunit.py's names for what failed (`_summarize_failed_tests`): a suite whose every subtest
+/// failed is named once (when it has more than one: otherwise its one test is named), otherwise
+/// each failing test as `suite.test`; a suite whose own result failed over passing tests is
+/// named too (kunit.py names nothing there).
+pub fn failure_names(main: &Test) -> Vec<String> {
+    fn walk(t: &Test, parent: &str, out: &mut Vec<String>) {
+        let name = if t.name.is_empty() {
+            "<unnamed>"
+        } else {
+            t.name.as_str()
+        };
+        let full = if parent.is_empty() {
+            name.to_string()
+        } else {
+            format!("{parent}.{name}")
+        };
+        if t.subtests.is_empty() {
+            out.push(full);
+            return;
+        }
+        let bad: Vec<&Test> = t.subtests.iter().filter(|s| is_bad(s)).collect();
+        if bad.len() > 1 && bad.len() == t.subtests.len() {
+            out.push(full);
+            return;
+        }
+        for s in bad {
+            walk(s, &full, out);
+        }
+        let mut own = Vec::new();
+        own_cases(t, &[], &mut own);
+        if own.iter().any(|c| c.status.is_bad()) {
+            out.push(full);
+        }
+    }
+    let mut out = Vec::new();
+    for s in main.subtests.iter().filter(|s| is_bad(s)) {
+        walk(s, "", &mut out);
+    }
+    let mut own = Vec::new();
+    own_cases(main, &[], &mut own);
+    if own.iter().any(|c| c.status.is_bad()) {
+        out.push("the run itself".to_string());
+    }
+    out
+}
+
+/// At most ten names, then how many more, as kunit.py caps its failure summary.
+pub fn name_list(names: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| crate::model::text::term_safe(n).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s += &format!(" and {} more", names.len() - SHOWN);
+    }
+    s
+}
+
+/// Every parse error of a tree, as kunit_parser prints them (`Test: NAME: MESSAGE`).
+fn all_errors(t: &Test, out: &mut Vec<String>) {
+    out.extend(t.errors.iter().cloned());
+    for s in &t.subtests {
+        all_errors(s, out);
+    }
+}
+
+fn suites(t: &Test, path: &mut Vec<String>, out: &mut Vec<SuiteCounts>) {
+    for s in t.subtests.iter().filter(|s| !s.subtests.is_empty()) {
+        path.push(s.name.clone());
+        out.push(SuiteCounts {
+            suite: path.join("."),
+            status: status_name(s.status).to_string(),
+            passed: s.counts.passed,
+            failed: s.counts.failed,
+            crashed: s.counts.crashed,
+            skipped: s.counts.skipped,
+            errors: s.counts.errors,
+        });
+        suites(s, path, out);
+        path.pop();
+    }
+}
+
+/// The KUnit record of a console's blocks: its cases, counts, suites and parse errors.
+pub fn record(blocks: &[Test]) -> Kunit {
+    let mut k = Kunit::from_cases(blocks.iter().flat_map(cases).collect());
+    let mut errors = Vec::new();
+    for b in blocks {
+        suites(b, &mut Vec::new(), &mut k.suites);
+        all_errors(b, &mut errors);
+    }
+    k.errors_total = errors.len();
+    errors.truncate(MAX_KUNIT_ERRORS);
+    k.errors = errors;
+    k.blocks = blocks
+        .iter()
+        .filter(|b| b.status != Status::FailureToParse)
+        .count();
+    k
+}
+
+/// Where the KUnit stage's verdict differs from `kunit.py parse` on purpose, each with its
+/// reason. The rule is that the verdict is kunit.py's; the differential test (tests/ktap.rs)
+/// accepts a difference only when it is named here.
+pub const DELIBERATE: &[(&str, &str)] = &[
+    (
+        "every-block",
+        "every KTAP block of the console is read, as the suites of one run: a module's KUnit \
+         suites print a block of their own after the boot-time one, which kunit.py never reads",
+    ),
+    (
+        "no-console",
+        "an empty console is a `skip` (\"no console\"): the boot stage has already failed for it",
+    ),
+    (
+        "filter-matches-nothing",
+        "under --kunit-filter, a console that ran no test is a `skip` naming the filter, not \
+         kunit.py's \"0 tests run!\" failure: the user asked for a subset that is not there",
+    ),
+    (
+        "no-tests-case",
+        "a test that ran no test (NO_TESTS) is not a case: kunit.py's JSON lists it as FAIL, \
+         though its counts and verdict do not count it",
+    ),
+    (
+        "bounded",
+        "a console is read up to 100 000 tests, 10 000 missing subtests per plan and 64 levels \
+         of nesting, then one crashed test says it was cut: kunit_parser has no bound",
+    ),
+];
+
+/// The KUnit stage's verdict on a console: kunit.py's (`parse`: success only when the run's
+/// status is SUCCESS), over every KTAP block of the console read as the suites of one run.
+/// Where it differs on purpose, [`DELIBERATE`] says why.
+pub fn judge(console: &str, filter: Option<&str>) -> (Kunit, StageResult) {
+    judge_blocks(&parse_all(console), console.is_empty(), filter)
+}
+
+/// [`judge`] on blocks already parsed (the differential test judges kunit.py's one block).
+pub fn judge_blocks(
+    blocks: &[Test],
+    no_console: bool,
+    filter: Option<&str>,
+) -> (Kunit, StageResult) {
+    let names: Vec<String> = blocks.iter().flat_map(failure_names).collect();
+    let k = record(blocks);
+    let r = verdict(&k, &names, no_console, filter);
+    (k, r)
+}
+
+fn verdict(k: &Kunit, failures: &[String], no_console: bool, filter: Option<&str>) -> StageResult {
+    let c = &k.counts;
+    let filtered = filter
+        .map(|g| format!(" matching kunit.filter_glob={g}"))
+        .unwrap_or_default();
+    let errors = match k.errors_total {
+        0 => String::new(),
+        n => format!(
+            "; kunit_parser: {}{}",
+            k.errors
+                .first()
+                .map(|e| crate::model::text::term_safe(e.lines().next().unwrap_or("")).into_owned())
+                .unwrap_or_default(),
+            if n > 1 {
+                format!(" (and {} more parse errors)", n - 1)
+            } else {
+                String::new()
+            }
+        ),
+    };
+    let (status, summary) = if no_console {
+        (StageStatus::Skip, "no console".to_string())
+    } else if let Some(g) = filter.filter(|_| c.total == 0) {
+        (
+            StageStatus::Skip,
+            format!("no KUnit test matches kunit.filter_glob={g}"),
+        )
+    } else if k.blocks == 0 {
+        (
+            StageStatus::Fail,
+            "no KTAP output on the console (kunit_parser: could not find any KTAP output)"
+                .to_string(),
+        )
+    } else if c.total == 0 {
+        (StageStatus::Fail, format!("0 tests run{errors}"))
+    } else {
+        let counts = format!(
+            "{} tests{filtered}: {} passed, {} failed, {} crashed, {} skipped",
+            c.total, c.passed, c.failed, c.crashed, c.skipped
+        );
+        if c.failed + c.crashed > 0 {
+            let shown = if failures.is_empty() {
+                k.tests
+                    .iter()
+                    .filter(|t| t.status.is_bad())
+                    .map(|t| t.describe())
+                    .collect()
+            } else {
+                failures.to_vec()
+            };
+            (
+                StageStatus::Fail,
+                format!("{counts}; failures: {}{errors}", name_list(&shown)),
+            )
+        } else if c.passed == 0 {
+            (
+                StageStatus::Fail,
+                format!("{counts}: every test was skipped, which kunit.py does not call a success{errors}"),
+            )
+        } else {
+            (StageStatus::Pass, format!("{counts}{errors}"))
+        }
+    };
+    let mut r = StageResult::new(Stage::Kunit, status, summary);
+    if status == StageStatus::Fail {
+        r.fault = Some(Fault::Code);
+    }
+    r.with_log("console.log")
 }
 
 /// The lines of a failing test's log that say what happened (an oops, an assertion), Rust
@@ -892,8 +1227,173 @@ mod tests {
             verdicts(log),
             vec![
                 ("subtest 1".into(), "test 1".into(), "pass".into()),
+                // Its own `not ok` over a passing case: kunit_parser counts it as failed.
+                ("".into(), "subtest 1".into(), "fail".into()),
                 ("subtest 2".into(), "subsubtest 1".into(), "fail".into())
             ]
+        );
+    }
+
+    fn judged(console: &str) -> (Kunit, StageResult) {
+        judge(console, None)
+    }
+
+    fn counts(k: &Kunit) -> [usize; 4] {
+        let c = &k.counts;
+        [c.passed, c.failed, c.crashed, c.skipped]
+    }
+
+    /// A suite's own `not ok` over cases that all passed is a failure in its own right
+    /// (kunit.py: FAILURE, 1 passed and 1 failed), at every depth.
+    #[test]
+    fn a_suites_own_not_ok_over_passing_cases_fails_the_run() {
+        let one = "KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: s\n    1..1\n    ok 1 a\nnot ok 1 s\n";
+        let (k, r) = judged(one);
+        assert_eq!(counts(&k), [1, 1, 0, 0]);
+        assert_eq!(r.status, StageStatus::Fail);
+        assert_eq!(
+            r.summary,
+            "2 tests: 1 passed, 1 failed, 0 crashed, 0 skipped; failures: s"
+        );
+        let own = k.tests.iter().find(|t| t.name == "s").unwrap();
+        assert_eq!((own.suite.as_str(), own.status), ("", CaseStatus::Fail));
+        assert!(
+            own.summary.contains("own result line says `not ok`"),
+            "{}",
+            own.summary
+        );
+        assert_eq!(k.suites[0].suite, "s");
+        assert_eq!((k.suites[0].passed, k.suites[0].failed), (1, 1));
+
+        // Two and three deep: the inner suite's own result fails it, named by its path.
+        let two = "KTAP version 1\n1..1\n    # Subtest: outer\n    1..1\n        # Subtest: inner\n        1..2\n        ok 1 a\n        ok 2 b\n    not ok 1 inner\nok 1 outer\n";
+        let (k, r) = judged(two);
+        assert_eq!(counts(&k), [2, 1, 0, 0]);
+        assert_eq!(r.status, StageStatus::Fail);
+        assert!(
+            r.summary.ends_with("failures: outer.inner"),
+            "{}",
+            r.summary
+        );
+        let three = "KTAP version 1\n1..1\n  # Subtest: a\n  1..1\n    # Subtest: b\n    1..1\n      # Subtest: c\n      1..1\n      ok 1 x\n    not ok 1 c\n  ok 1 b\nok 1 a\n";
+        let (k, r) = judged(three);
+        assert_eq!(counts(&k), [1, 1, 0, 0]);
+        assert!(r.summary.ends_with("failures: a.b.c"), "{}", r.summary);
+        assert!(k
+            .tests
+            .iter()
+            .any(|t| t.suite == "a.b" && t.name == "c" && t.status == CaseStatus::Fail));
+
+        // A suite with failing cases and its own `not ok`: the cases are its failures, its
+        // own result adds nothing (kunit_parser counts 1 passed, 1 failed).
+        let both = "KTAP version 1\n1..1\n    # Subtest: s\n    1..2\n    ok 1 a\n    not ok 2 b\nnot ok 1 s\n";
+        let (k, r) = judged(both);
+        assert_eq!(counts(&k), [1, 1, 0, 0]);
+        assert!(r.summary.ends_with("failures: s.b"), "{}", r.summary);
+    }
+
+    /// A test with no tests (`1..0`, or subtests absent with no plan) is NO_TESTS: it counts
+    /// nothing and fails nothing, as in kunit.py; beside a crash, the crash still fails.
+    #[test]
+    fn a_suite_with_no_tests_neither_passes_nor_fails() {
+        let empty = "KTAP version 1\n1..2\n    # Subtest: empty\n    1..0\nok 1 empty\n    # Subtest: s\n    1..1\n    ok 1 a\nok 2 s\n";
+        let (k, r) = judged(empty);
+        assert_eq!(counts(&k), [1, 0, 0, 0]);
+        assert_eq!(r.status, StageStatus::Pass, "{}", r.summary);
+        assert!(k.tests.iter().all(|t| t.name != "empty"));
+        assert_eq!(k.errors, ["Test: empty: 0 tests run!"]);
+        assert!(
+            r.summary
+                .contains("kunit_parser: Test: empty: 0 tests run!"),
+            "{}",
+            r.summary
+        );
+
+        let no_plan = "KTAP version 1\n1..2\n    # Subtest: bare\nok 1 bare\n    # Subtest: s\n    1..1\n    ok 1 a\nok 2 s\n";
+        let (k, r) = judged(no_plan);
+        assert_eq!((counts(&k), r.status), ([1, 0, 0, 0], StageStatus::Pass));
+
+        let beside_crash = "KTAP version 1\n1..2\n    # Subtest: empty\n    1..0\nok 1 empty\n    # Subtest: s\n    1..2\n    ok 1 a\nOops: general protection fault\n";
+        let (k, r) = judged(beside_crash);
+        assert_eq!(counts(&k), [1, 0, 1, 0]);
+        assert_eq!(r.status, StageStatus::Fail);
+        assert!(
+            r.summary.contains("failures: s.<unnamed>;"),
+            "{}",
+            r.summary
+        );
+    }
+
+    /// What kunit.py does not call a success is not a pass: every test skipped, 0 tests run,
+    /// no KTAP at all (each told apart); a filter that matched nothing is a skip.
+    #[test]
+    fn runs_without_a_passing_test_are_told_apart() {
+        let skipped = "KTAP version 1\n1..1\n    # Subtest: s\n    1..2\n    ok 1 a # SKIP no hw\n    ok 2 b # SKIP no hw\nok 1 s\n";
+        let (_, r) = judged(skipped);
+        assert_eq!(r.status, StageStatus::Fail);
+        assert!(
+            r.summary.contains("every test was skipped"),
+            "{}",
+            r.summary
+        );
+
+        let (_, r) = judged("KTAP version 1\n1..0\n");
+        assert_eq!(r.status, StageStatus::Fail);
+        assert_eq!(
+            r.summary,
+            "0 tests run; kunit_parser: Test: main: 0 tests run!"
+        );
+
+        let (k, r) = judged("Linux version 7.2\nno tests here\n");
+        assert_eq!((k.blocks, r.status), (0, StageStatus::Fail));
+        assert!(
+            r.summary.starts_with("no KTAP output on the console"),
+            "{}",
+            r.summary
+        );
+
+        let (_, r) = judge("KTAP version 1\n1..0\n", Some("nothing*"));
+        assert_eq!(
+            (r.status, r.summary.as_str()),
+            (
+                StageStatus::Skip,
+                "no KUnit test matches kunit.filter_glob=nothing*"
+            )
+        );
+        let (_, r) = judge("booted, no KTAP\n", Some("nothing*"));
+        assert_eq!(r.status, StageStatus::Skip);
+        let (_, r) = judge("", None);
+        assert_eq!(
+            (r.status, r.summary.as_str()),
+            (StageStatus::Skip, "no console")
+        );
+
+        let filtered = "KTAP version 1\n1..1\n    # Subtest: rust_kernel_str\n    1..2\n    ok 1 a\n    not ok 2 b\nnot ok 1 rust_kernel_str\n";
+        let (_, r) = judge(filtered, Some("rust_kernel_*"));
+        assert_eq!(
+            r.summary,
+            "2 tests matching kunit.filter_glob=rust_kernel_*: 1 passed, 1 failed, 0 crashed, 0 skipped; failures: rust_kernel_str.b"
+        );
+    }
+
+    /// kunit.py's failure summary: a suite whose every case failed is named once, otherwise
+    /// `suite.case`; ten names, then how many more.
+    #[test]
+    fn the_failure_summary_names_as_kunit_py_does() {
+        let mut log = String::from("KTAP version 1\n1..2\n    # Subtest: all\n    1..2\n    not ok 1 a\n    not ok 2 b\nnot ok 1 all\n    # Subtest: some\n    1..13\n");
+        for i in 1..=13 {
+            let ok = if i == 1 { "ok" } else { "not ok" };
+            log += &format!("    {ok} {i} c{i}\n");
+        }
+        log += "not ok 2 some\n";
+        let (k, r) = judged(&log);
+        assert_eq!(counts(&k), [1, 14, 0, 0]);
+        assert!(
+            r.summary.ends_with(
+                "failures: all, some.c2, some.c3, some.c4, some.c5, some.c6, some.c7, some.c8, some.c9, some.c10 and 3 more"
+            ),
+            "{}",
+            r.summary
         );
     }
 
