@@ -51,29 +51,152 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Every `crate::a::b` a file names, outside its `#[cfg(test)]` module, as the module it is.
-fn imports(text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+/// The paths a `use` tree names, groups expanded: `{report, run::{cell, cache}}` gives
+/// `report`, `run::cell`, `run::cache`. `text` starts just after `crate::` or `super::`.
+fn use_paths(text: &str) -> Vec<String> {
+    fn tree(t: &str, prefix: &str, out: &mut Vec<String>) -> usize {
+        let mut i = 0;
+        let b = t.as_bytes();
+        let ident = |i: usize| -> usize {
+            let mut j = i;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b':') {
+                j += 1;
+            }
+            j
+        };
+        let j = ident(i);
+        let head = t[i..j].trim_end_matches(':');
+        let path = match (prefix.is_empty(), head.is_empty()) {
+            (true, _) => head.to_string(),
+            (false, true) => prefix.to_string(),
+            (false, false) => format!("{prefix}::{head}"),
+        };
+        i = j;
+        if b.get(i) == Some(&b'{') {
+            i += 1;
+            loop {
+                while i < b.len() && (b[i] as char).is_whitespace() {
+                    i += 1;
+                }
+                if i >= b.len() || b[i] == b'}' {
+                    return i + 1;
+                }
+                i += tree(&t[i..], &path, out);
+                while i < b.len() && (b[i] as char).is_whitespace() {
+                    i += 1;
+                }
+                if b.get(i) == Some(&b',') {
+                    i += 1;
+                }
+            }
+        }
+        out.push(path);
+        // Skip `as name` and anything else up to the item's end.
+        while i < b.len() && !matches!(b[i], b',' | b'}' | b';') {
+            i += 1;
+        }
+        i
+    }
+    let mut out = Vec::new();
+    tree(text, "", &mut out);
+    out
+}
+
+/// Every `crate::…` and `super::…` path a file names, outside its `#[cfg(test)]` module, as
+/// the module it is (the longest prefix that is one); `super::` is resolved from `module`.
+fn imports(text: &str, module: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
     let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
     let mut out = BTreeSet::new();
-    let mut rest = code;
-    while let Some(i) = rest.find("crate::") {
-        rest = &rest[i + 7..];
-        let path: Vec<&str> = rest
-            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-            .next()
-            .unwrap_or("")
-            .split("::")
-            .collect();
-        // The longest prefix that is a module.
-        for n in (1..=path.len()).rev() {
-            let m = path[..n].join("/");
+    let mut found = |path: &str| {
+        let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
+        for n in (1..=parts.len()).rev() {
+            let m = parts[..n].join("/");
             if modules.contains(&m) {
                 out.insert(m);
                 break;
             }
         }
+    };
+    for (i, _) in code.match_indices("crate::") {
+        for p in use_paths(&code[i + 7..]) {
+            found(&p);
+        }
+    }
+    // `super::` from `run/cell` is `run`; a chain of them climbs further. A folder's
+    // `mod.rs` (module `run`) has the crate root as its `super`.
+    let mut rest = code;
+    while let Some(i) = rest.find("super::") {
+        let before = &rest[..i];
+        rest = &rest[i..];
+        if before.ends_with("super::") {
+            rest = &rest[7..];
+            continue;
+        }
+        let mut up = 0;
+        while let Some(r) = rest.strip_prefix("super::") {
+            up += 1;
+            rest = r;
+        }
+        let mut base: Vec<&str> = module.split('/').collect();
+        for _ in 0..up {
+            base.pop();
+        }
+        for p in use_paths(rest) {
+            let full = if base.is_empty() {
+                p
+            } else {
+                format!("{}::{p}", base.join("::"))
+            };
+            found(&full);
+        }
     }
     out
+}
+
+/// The extractor sees every spelling of an import: plain, grouped, nested, renamed, `super::`.
+#[test]
+fn imports_are_seen_in_every_spelling() {
+    let modules: BTreeSet<String> = [
+        "report",
+        "run",
+        "run/cell",
+        "run/cache",
+        "model/outcome",
+        "model",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let got = |text: &str, m: &str| imports(text, m, &modules).into_iter().collect::<Vec<_>>();
+    assert_eq!(got("use crate::report::Grid;", "model/x"), ["report"]);
+    assert_eq!(
+        got("use crate::{report, run};", "model/x"),
+        ["report", "run"]
+    );
+    assert_eq!(
+        got(
+            "use crate::{model::outcome::{Case, Kunit}, run::{cell, cache as c}};",
+            "sys/x"
+        ),
+        ["model/outcome", "run/cache", "run/cell"]
+    );
+    assert_eq!(got("use super::cache::key;", "run/cell"), ["run/cache"]);
+    assert_eq!(
+        got("use super::{cell, cache};", "run/scheduler"),
+        ["run/cache", "run/cell"]
+    );
+    assert_eq!(got("use super::super::report;", "run/cell"), ["report"]);
+    assert_eq!(
+        got("use super::super::cache;", "run/cell/inner"),
+        ["run/cache"]
+    );
+    assert_eq!(got("let x = super::report::f();", "run"), ["report"]);
+    assert_eq!(
+        got("fn f() { crate::model::outcome::x() }", "sys/x"),
+        ["model/outcome"]
+    );
+    // Test modules may use anything.
+    assert!(got("#[cfg(test)]\nmod tests { use crate::report; }", "model/x").is_empty());
 }
 
 #[test]
@@ -93,7 +216,7 @@ fn modules_use_only_lower_layers_and_never_in_a_cycle() {
             continue;
         };
         let text = std::fs::read_to_string(f).unwrap();
-        for dep in imports(&text, &modules) {
+        for dep in imports(&text, &m, &modules) {
             if dep == m || m.starts_with(&format!("{dep}/")) {
                 continue;
             }
@@ -165,15 +288,32 @@ fn clippy_finds_nothing() {
     assert!(ok, "cargo clippy --all-targets -- -D warnings:\n{out}");
 }
 
-/// Every source path the CI scripts and the documents name exists: a moved file must not
-/// leave a cache key hashing nothing or a map pointing nowhere.
+/// Expand one `{a,b}` group: `report/{text,html}.rs` gives `report/text.rs`, `report/html.rs`.
+fn braces(path: &str) -> Vec<String> {
+    match (path.find('{'), path.find('}')) {
+        (Some(a), Some(b)) if a < b => path[a + 1..b]
+            .split(',')
+            .flat_map(|alt| braces(&format!("{}{}{}", &path[..a], alt.trim(), &path[b + 1..])))
+            .collect(),
+        _ => vec![path.to_string()],
+    }
+}
+
+/// Every path of this repository that the documents and CI scripts name exists, and the code
+/// map of ARCHITECTURE.md names every source file: a moved file must not leave a cache key
+/// hashing nothing or a map pointing nowhere. A repository path is a backticked or bare token
+/// starting with one of the repository's own top folders; the map's are under `xtask/src/`.
 #[test]
 fn the_paths_that_scripts_and_documents_name_exist() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut files = vec![
         root.join("README.md"),
         root.join("ARCHITECTURE.md"),
+        root.join("BENCHMARKS.md"),
         root.join("ci/README.md"),
+        root.join("matrix.toml"),
+        root.join(".github/workflows/rfl-health.yml"),
+        root.join(".ci/run"),
     ];
     for e in std::fs::read_dir(root.join("ci")).unwrap() {
         let p = e.unwrap().path();
@@ -181,19 +321,82 @@ fn the_paths_that_scripts_and_documents_name_exist() {
             files.push(p);
         }
     }
+    const OURS: [&str; 8] = [
+        "xtask/",
+        "tests/",
+        "ci/",
+        "kconfigs/",
+        "qemu/",
+        "fuzz/",
+        ".github/",
+        ".ci/",
+    ];
     let mut missing = Vec::new();
+    let mut checked = 0;
     for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        for (i, _) in text.match_indices("xtask/src/") {
-            let path: String = text[i..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-'))
-                .collect();
-            let path = path.trim_end_matches('.');
-            if path.ends_with(".rs") && !root.join(path).is_file() {
-                missing.push(format!("{}: {path}", f.display()));
+        let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let tokens = text.split(|c: char| {
+            !(c.is_ascii_alphanumeric()
+                || matches!(c, '/' | '_' | '.' | '-' | '{' | '}' | ',' | '<' | '*'))
+        });
+        for tok in tokens {
+            let tok = tok.trim_end_matches(['.', ',']);
+            let start = OURS.iter().filter_map(|o| tok.find(o)).min();
+            let Some(at) = start else { continue };
+            let path = &tok[at..];
+            // A preceding path part makes it another tree's (`tools/testing/...`), and a
+            // placeholder or glob is a pattern, not a file.
+            if at > 0 && !tok[..at].ends_with('`') || path.contains(['<', '*']) {
+                continue;
+            }
+            for p in braces(path) {
+                let p = p.trim_end_matches(',');
+                if p.ends_with('/') && !root.join(p).is_dir()
+                    || !p.ends_with('/') && p.contains('.') && !root.join(p).exists()
+                {
+                    missing.push(format!("{}: {p}", f.display()));
+                }
+                checked += 1;
             }
         }
     }
+    // The code map: every file it names, and every source file named.
+    let arch = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let map = arch
+        .split("## Code map")
+        .nth(1)
+        .and_then(|m| m.split("\n## ").next())
+        .expect("ARCHITECTURE.md has a code map");
+    let mut mapped = BTreeSet::new();
+    for line in map.lines().filter(|l| l.starts_with("| `")) {
+        let cell = line[3..].split('`').next().unwrap();
+        for p in braces(cell) {
+            if !src().join(&p).is_file() {
+                missing.push(format!("ARCHITECTURE.md code map: xtask/src/{p}"));
+            }
+            mapped.insert(p);
+            checked += 1;
+        }
+    }
+    let mut sources = Vec::new();
+    rust_files(&src(), &mut sources);
+    for f in sources {
+        let rel = f
+            .strip_prefix(src())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(&f).unwrap();
+        // A folder's list of its modules, and the crate's roots, are not roles of their own.
+        let only_mods = text
+            .lines()
+            .all(|l| l.is_empty() || l.starts_with("//") || l.starts_with("pub mod "));
+        if !mapped.contains(&rel) && !only_mods && rel != "lib.rs" && rel != "main.rs" {
+            missing.push(format!(
+                "xtask/src/{rel}: not in ARCHITECTURE.md's code map"
+            ));
+        }
+    }
+    assert!(checked > 60, "only {checked} paths checked");
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }

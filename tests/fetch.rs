@@ -624,40 +624,44 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
     );
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let fetch = |e: &str| {
+    // Each fault by its kind: the stage's fault (`source`: the remote answered; `remote`: it
+    // did not) and what the summary says went wrong, not only that the fetch failed.
+    let fetch = |e: &str| -> (String, String) {
         let c = v["cells"]
             .as_array()
             .unwrap()
             .iter()
             .find(|c| c["entry"] == e)
             .unwrap_or_else(|| panic!("{e}: {stderr}"));
-        c["stages"]
+        let s = c["stages"]
             .as_array()
             .unwrap()
             .iter()
             .find(|s| s["stage"] == "fetch")
-            .unwrap()["summary"]
-            .as_str()
-            .unwrap()
-            .to_string()
+            .unwrap();
+        assert_eq!(s["status"], "error", "{e}: {s}");
+        (
+            s["fault"].as_str().unwrap_or("").to_string(),
+            s["summary"].as_str().unwrap().to_string(),
+        )
     };
-    assert!(fetch("e0").contains("HTTP 404"), "{}", fetch("e0"));
-    assert!(fetch("e1").contains("HTTP 500"), "{}", fetch("e1"));
-    assert!(
-        fetch("e2").contains("gzip") || fetch("e2").contains("fetch failed"),
-        "{}",
-        fetch("e2")
-    );
-    assert!(
-        fetch("e3").contains("timed out") || fetch("e3").contains("unreachable"),
-        "{}",
-        fetch("e3")
-    );
+    let kind = |e: &str, fault: &str, says: &[&str]| {
+        let (f, summary) = fetch(e);
+        assert_eq!(f, fault, "{e}: {summary}");
+        for w in says {
+            assert!(summary.contains(w), "{e}: {w:?} not in {summary:?}");
+        }
+    };
+    kind("e0", "source", &["HTTP 404", "/all/e404@x/t.mbox.gz"]);
+    kind("e1", "source", &["HTTP 500"]);
+    // The truncated body is refused for what it is, not read as a short thread.
+    kind("e2", "source", &["bad gzip", "/all/trunc@x/t.mbox.gz"]);
+    kind("e3", "remote", &["timed out", "/all/stall@x/t.mbox.gz"]);
     // The gzip bomb is a fetch failure that names the limit and the URL, not 200 MiB in memory.
-    assert!(
-        fetch("e4").contains("more than 64 MiB") && fetch("e4").contains("/all/bomb@x/t.mbox.gz"),
-        "{}",
-        fetch("e4")
+    kind(
+        "e4",
+        "source",
+        &["more than 64 MiB", "/all/bomb@x/t.mbox.gz"],
     );
     // The base cell ran regardless.
     assert!(v["cells"]
@@ -668,7 +672,7 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
 }
 
 /// Two runs on one cache: the second waits for the first's lock (and says so), both finish,
-/// they agree, and the object store and the result cache come out whole.
+/// they agree, the object store comes out whole, and nothing half-written is left.
 #[test]
 fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
     let t = TempDir::new("concurrent");
@@ -776,15 +780,26 @@ fn a_second_run_on_the_same_cache_waits_and_nothing_is_corrupted() {
         "git fsck: {}",
         String::from_utf8_lossy(&fsck.stderr)
     );
-    if let Ok(rd) = std::fs::read_dir(cache.join("results")) {
-        for e in rd.flatten() {
-            assert!(
-                !e.file_name().to_string_lossy().ends_with(".tmp"),
-                "left over: {:?}",
-                e.path()
-            );
+    // `--stage` never stores a result: the result cache holds nothing of these runs; and
+    // nowhere in the cache is a half-written file (`*.tmp`) left.
+    let stored = std::fs::read_dir(cache.join("results"))
+        .map(|rd| rd.count())
+        .unwrap_or(0);
+    assert_eq!(stored, 0, "an apply-only run stored a result");
+    let mut seen = 0;
+    let mut dirs = vec![cache.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            seen += 1;
+            let name = e.file_name().to_string_lossy().into_owned();
+            assert!(!name.ends_with(".tmp"), "left over: {:?}", e.path());
+            // The store's objects are git's, checked by fsck above.
+            if e.file_type().unwrap().is_dir() && name != "objects" {
+                dirs.push(e.path());
+            }
         }
     }
+    assert!(seen > 10, "only {seen} files in the cache");
 }
 
 /// On a terminal the run draws live lines (a cell's stage, the overall bar with an ETA);

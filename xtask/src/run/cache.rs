@@ -62,7 +62,7 @@ pub(super) fn key(
         ))
         .unwrap_or_default(),
     );
-    for f in super::cell::variant_fragments(&variant, cell.arch) {
+    for f in crate::stages::build::variant_fragments(&variant, cell.arch) {
         h.update(read(f));
     }
     if let Some(e) = m.entry(&cell.entry) {

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use crate::model::arch::{Arch, Profile};
-use crate::model::matrix::{Check, ConfigVariant, Loaded, Modules};
+use crate::model::arch::Profile;
+use crate::model::matrix::{Check, Loaded, Modules};
 use crate::model::outcome::*;
 use crate::model::plan::Cell;
 use crate::run::folders::{self, Folders};
@@ -753,7 +753,7 @@ fn fragments(
         soft.extend(build::parse_config(&build::read_tree_text(&p)));
         frags.push(p);
     }
-    frags.extend(variant_fragments(&variant, cell.arch));
+    frags.extend(build::variant_fragments(&variant, cell.arch));
     let suites_at = frags.len();
     let mut auto = String::from("# Rust KUnit suites found in the tree's own Kconfig\n");
     for o in build::rust_kunit_options(src) {
@@ -821,24 +821,6 @@ fn fragments(
         frags.push(p);
     }
     (frags, soft)
-}
-
-/// A variant's project fragments, each followed by its arch's adjustment
-/// (`kconfigs/<name>.<arch>.config`) where there is one.
-pub(super) fn variant_fragments(variant: &ConfigVariant, arch: Arch) -> Vec<PathBuf> {
-    let dir = project_root().join("kconfigs");
-    variant
-        .fragments
-        .iter()
-        .flat_map(|f| {
-            let own = dir.join(format!("{f}.{}.config", arch.name()));
-            [
-                Some(dir.join(format!("{f}.config"))),
-                own.is_file().then_some(own),
-            ]
-        })
-        .flatten()
-        .collect()
 }
 
 /// Every option the fragments set to `m`, set to `y`: the samples and test modules built in.

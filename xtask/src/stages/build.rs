@@ -795,6 +795,27 @@ pub fn introduced_options(changed_kconfigs: &[(String, String)]) -> Vec<String> 
     out
 }
 
+/// A variant's project fragments, each followed by its arch's adjustment
+/// (`kconfigs/<name>.<arch>.config`) where there is one.
+pub fn variant_fragments(
+    variant: &crate::model::matrix::ConfigVariant,
+    arch: crate::model::arch::Arch,
+) -> Vec<PathBuf> {
+    let dir = crate::sys::paths::project_root().join("kconfigs");
+    variant
+        .fragments
+        .iter()
+        .flat_map(|f| {
+            let own = dir.join(format!("{f}.{}.config", arch.name()));
+            [
+                Some(dir.join(format!("{f}.config"))),
+                own.is_file().then_some(own),
+            ]
+        })
+        .flatten()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
