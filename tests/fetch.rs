@@ -1357,3 +1357,52 @@ fn try_runs_a_series_in_hand_with_the_matrix_base_and_not_its_entries() {
     assert_eq!(apply["in_base"], true, "{apply}");
     assert_eq!(cell["health"]["verdict"], "in-base");
 }
+
+/// A harness fault is exit 3, whatever the cells' code did: here no worktree can be made for
+/// the entry (a file sits where the cache's build slots go). The cell's apply stage is an
+/// error whose fault is the harness's, and a kernel failure never gives 3 (the other tests).
+#[test]
+fn a_harness_fault_is_exit_3_and_named_the_harnesss() {
+    let t = TempDir::new("exit3");
+    let root = &t.0;
+    let bare = small_upstream(root, "github/someone/linux.git", |work| {
+        git(work, &["checkout", "-q", "-b", "feature"]);
+        commit(work, "rust/kernel/feature.rs", "// feature\n", "feature");
+        git(work, &["checkout", "-q", "master"]);
+    });
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\n[mirrors]\n\"https://github.com/\" = \"file://{1}/github/\"\n[bases.b]\nkind = \"branch\"\nurl = \"file://{0}\"\nref = \"master\"\n\
+         [[entry]]\nid = \"feature\"\nsource = {{ branch = \"https://github.com/someone/linux/tree/feature\" }}\nbase = \"b\"\n",
+        bare.display(),
+        root.display()
+    );
+    let mpath = root.join("m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let cache = root.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("slots"), "not a folder\n").unwrap();
+    let out = root.join("out");
+    let o = apply_only(&mpath, &out, &cache).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let c = v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["entry"] == "feature")
+        .unwrap();
+    let apply = c["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "apply")
+        .unwrap();
+    assert_eq!(
+        (&apply["status"], &apply["fault"]),
+        (&Value::from("error"), &Value::from("harness")),
+        "{apply}"
+    );
+    assert_eq!(c["health"]["verdict"], "error", "{c}");
+}
