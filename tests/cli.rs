@@ -875,7 +875,7 @@ fn reports_keep_logs_inside_the_run_folder() {
 #[test]
 fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
     type Edit = fn(&mut serde_json::Value);
-    let cases: [(&str, Edit, &str); 6] = [
+    let cases: [(&str, Edit, &str); 7] = [
         (
             "no-stages",
             |v| v["cells"][1]["stages"] = serde_json::json!([]),
@@ -890,6 +890,14 @@ fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
             "counts",
             |v| v["cells"][0]["kunit"]["counts"]["total"] = 7.into(),
             "cell 0 (base.x86_64): KUnit counts (total 7) do not match its 2 tests",
+        ),
+        (
+            "parse-errors",
+            |v| {
+                v["cells"][0]["kunit"]["errors"] =
+                    serde_json::json!(vec!["Test: x: missing expected subtest!"; 51])
+            },
+            "cell 0 (base.x86_64): 0 KUnit suites and 51 parse errors, more than 100000 and 50",
         ),
         (
             "dir",

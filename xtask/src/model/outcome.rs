@@ -751,6 +751,14 @@ impl RunResults {
                     k.tests.len()
                 ));
             }
+            if k.suites.len() > MAX_CELL_TESTS || k.errors.len() > MAX_KUNIT_ERRORS {
+                return bad(format!(
+                    "{} KUnit suites and {} parse errors, more than {MAX_CELL_TESTS} and \
+                     {MAX_KUNIT_ERRORS}",
+                    k.suites.len(),
+                    k.errors.len()
+                ));
+            }
             let n = k
                 .counts
                 .passed
