@@ -304,9 +304,10 @@ fn plain_progress_has_a_line_per_running_cell_every_30_s() {
         );
         for w in times.windows(2) {
             let gap = (w[1] + 86_400 - w[0]) % 86_400;
-            // README's 30 s, read from second-granularity timestamps by a thread that
-            // looks every second.
-            assert!(gap <= 32, "{name} was silent for {gap}s:\n{log}");
+            // README's 30 s: a thread that looks every second, timestamps to the second,
+            // and a second for a loaded machine (31 s at most seen on a 2-core machine at a
+            // load of 6).
+            assert!(gap <= 33, "{name} was silent for {gap}s:\n{log}");
         }
         // A build longer than two heartbeats has a heartbeat line of its own.
         let build = stage(c, "build");

@@ -570,6 +570,26 @@ fn serve_faults(routes: Vec<(String, Fault)>, life: Duration) -> u16 {
 
 /// A one-commit repository (`README`) at `<root>/work`, with `with` run on it before it is
 /// cloned bare to `<root>/<bare>`; returns the bare repository's path.
+/// A run folder's results.json.
+fn results(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
+}
+
+/// The stage `stage` of `entry`'s first cell in results `v`.
+fn stage_of<'a>(v: &'a Value, entry: &str, stage: &str) -> &'a Value {
+    v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["entry"] == entry)
+        .unwrap_or_else(|| panic!("no cell of {entry}"))["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == stage)
+        .unwrap_or_else(|| panic!("no {stage} stage for {entry}"))
+}
+
 fn small_upstream(root: &Path, bare: &str, with: impl FnOnce(&Path)) -> std::path::PathBuf {
     let work = root.join("work");
     std::fs::create_dir_all(&work).unwrap();
@@ -622,24 +642,14 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
         "took {:?}",
         started.elapsed()
     );
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    // Errors of the remote or the source are no code's failure: exit 0 (no entry failed).
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let v = results(&out);
     // Each fault by its kind: the stage's fault (`source`: the remote answered; `remote`: it
     // did not) and what the summary says went wrong, not only that the fetch failed.
     let fetch = |e: &str| -> (String, String) {
-        let c = v["cells"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["entry"] == e)
-            .unwrap_or_else(|| panic!("{e}: {stderr}"));
-        let s = c["stages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["stage"] == "fetch")
-            .unwrap();
-        assert_eq!(s["status"], "error", "{e}: {s}");
+        let s = stage_of(&v, e, "fetch");
+        assert_eq!(s["status"], "error", "{e}: {s}\n{stderr}");
         (
             s["fault"].as_str().unwrap_or("").to_string(),
             s["summary"].as_str().unwrap().to_string(),
@@ -1385,24 +1395,18 @@ fn a_harness_fault_is_exit_3_and_named_the_harnesss() {
     let o = apply_only(&mpath, &out, &cache).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{stderr}");
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let v = results(&out);
+    let apply = stage_of(&v, "feature", "apply");
+    assert_eq!(
+        (&apply["status"], &apply["fault"]),
+        (&Value::from("error"), &Value::from("harness")),
+        "{apply}"
+    );
     let c = v["cells"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["entry"] == "feature")
         .unwrap();
-    let apply = c["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["stage"] == "apply")
-        .unwrap();
-    assert_eq!(
-        (&apply["status"], &apply["fault"]),
-        (&Value::from("error"), &Value::from("harness")),
-        "{apply}"
-    );
     assert_eq!(c["health"]["verdict"], "error", "{c}");
 }
