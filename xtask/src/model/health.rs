@@ -284,6 +284,159 @@ mod tests {
         assert_eq!(h.preexisting, ["kunit: no KTAP output on the console"]);
     }
 
+    fn diag(file: &str, message: &str) -> Diagnostic {
+        Diagnostic {
+            file: Some(file.into()),
+            line: Some(1),
+            col: None,
+            level: "warning".into(),
+            message: message.into(),
+            log_line: None,
+        }
+    }
+
+    /// `cell` with `stage` set to `status`, its summary and diagnostics.
+    fn with_stage(
+        mut c: CellResult,
+        stage: Stage,
+        status: Status,
+        summary: &str,
+        d: &[Diagnostic],
+    ) -> CellResult {
+        c.stages.retain(|s| s.stage != stage);
+        let mut r = StageResult::new(stage, status, summary);
+        r.diagnostics = d.to_vec();
+        c.stages.push(r);
+        c
+    }
+
+    /// A lint is compared diagnostic by diagnostic: the base's own are pre-existing, a new one
+    /// fails the entry, and a lint that failed with no diagnostic to compare (the tool itself
+    /// broke) fails it with its summary, whatever the base's lint said.
+    #[test]
+    fn lint_failures_are_compared_with_the_bases_by_diagnostic() {
+        let old = diag("rust/kernel/a.rs", "unused import");
+        let fresh = diag("samples/rust/b.rs", "needless return");
+        let base = with_stage(
+            cell("base", &[], &[]),
+            Stage::Clippy,
+            Status::Fail,
+            "clippy: 1 warning",
+            &[old.clone()],
+        );
+        let e = with_stage(
+            cell("e", &[], &[]),
+            Stage::Clippy,
+            Status::Fail,
+            "clippy: 1 warning",
+            &[old.clone()],
+        );
+        let h = assess(&e, Some(&base));
+        assert_eq!(h.verdict, Verdict::Pass, "{h:?}");
+        assert_eq!(h.preexisting, [format!("clippy {}", old.render())]);
+        let e = with_stage(
+            cell("e", &[], &[]),
+            Stage::Clippy,
+            Status::Fail,
+            "clippy: 2 warnings",
+            &[old.clone(), fresh.clone()],
+        );
+        let h = assess(&e, Some(&base));
+        assert_eq!((h.verdict, h.stage), (Verdict::Fail, Some(Stage::Clippy)));
+        assert_eq!(h.summary, "clippy: 2 warnings");
+        let broke = with_stage(
+            cell("e", &[], &[]),
+            Stage::Clippy,
+            Status::Fail,
+            "clippy-driver crashed",
+            &[],
+        );
+        for b in [
+            &base,
+            &with_stage(
+                cell("base", &[], &[]),
+                Stage::Clippy,
+                Status::Pass,
+                "clean",
+                &[],
+            ),
+        ] {
+            let h = assess(&broke, Some(b));
+            assert_eq!(
+                (h.verdict, h.summary.as_str()),
+                (Verdict::Fail, "clippy-driver crashed")
+            );
+        }
+    }
+
+    /// A failed boot with no finding to compare (its kernel never printed one) is the entry's,
+    /// even beside a base whose boot passed; with findings, a summary that names only the new
+    /// ones when the base shares some, its own otherwise.
+    #[test]
+    fn a_failed_boot_is_judged_by_its_findings_or_else_its_summary() {
+        let base = cell("base", &[], &[]);
+        let mut e = cell("e", &[], &[]);
+        let b = e
+            .stages
+            .iter_mut()
+            .find(|s| s.stage == Stage::Boot)
+            .unwrap();
+        b.status = Status::Fail;
+        b.summary = "qemu: could not load the kernel".into();
+        let h = assess(&e, Some(&base));
+        assert_eq!(
+            (h.verdict, h.summary.as_str()),
+            (Verdict::Fail, "qemu: could not load the kernel")
+        );
+        let shared = warning("base_fn+0x1/0x2", None);
+        let own = warning("rust_minimal_init+0x3/0x4", Some("rust_minimal"));
+        let base = cell("base", &[], std::slice::from_ref(&shared));
+        let h = assess(&cell("e", &[], &[shared.clone(), own.clone()]), Some(&base));
+        assert_eq!(
+            (h.verdict, h.summary.clone()),
+            (Verdict::Fail, own.render())
+        );
+        let other = warning("rust_minimal_exit+0x5/0x6", Some("rust_minimal"));
+        let h = assess(
+            &cell("e", &[], &[own.clone(), other]),
+            Some(&cell("base", &[], &[])),
+        );
+        assert_eq!(
+            h.summary,
+            own.render(),
+            "its own summary: the first finding's"
+        );
+    }
+
+    /// A cell that stopped before it built (its apply skipped: nothing fetched, `--stage
+    /// fetch`) ran nothing; one that applied and stopped there (`--stage apply`) is healthy as
+    /// far as it went; one whose later stages ran is judged on them.
+    #[test]
+    fn a_cell_that_ran_nothing_is_a_skip_and_one_that_applied_is_a_pass() {
+        let stages = |apply: Status| {
+            let mut c = cell("e", &[], &[]);
+            c.stages = vec![
+                StageResult::new(Stage::Fetch, Status::Pass, "fetched"),
+                StageResult::new(Stage::Apply, apply, "applied"),
+                StageResult::skip(Stage::Build, "stopped"),
+            ];
+            c
+        };
+        let h = assess(&stages(Status::Skip), None);
+        assert_eq!(
+            (h.verdict, h.summary.as_str()),
+            (Verdict::Skip, "nothing ran")
+        );
+        let h = assess(&stages(Status::Pass), None);
+        assert_eq!((h.verdict, h.summary.as_str()), (Verdict::Pass, "healthy"));
+        let mut ran = stages(Status::Pass);
+        ran.stages
+            .push(StageResult::new(Stage::Boot, Status::Pass, "clean"));
+        assert_eq!(assess(&ran, None).verdict, Verdict::Pass);
+        ran.stages[2] = StageResult::new(Stage::Build, Status::Pass, "built");
+        assert_eq!(assess(&ran, None).verdict, Verdict::Pass);
+    }
+
     #[test]
     fn base_failures_are_preexisting() {
         use CaseStatus::*;
