@@ -437,6 +437,23 @@ mod tests {
         assert_eq!(assess(&ran, None).verdict, Verdict::Pass);
     }
 
+    /// Worst first: an entry failing on one arch and passing on another fails; the order of
+    /// every verdict is fixed.
+    #[test]
+    fn verdicts_rank_worst_first() {
+        let order = [
+            Verdict::Fail,
+            Verdict::Error,
+            Verdict::Unreachable,
+            Verdict::InBase,
+            Verdict::Pass,
+            Verdict::Skip,
+        ];
+        for w in order.windows(2) {
+            assert!(rank(w[0]) > rank(w[1]), "{:?} over {:?}", w[0], w[1]);
+        }
+    }
+
     #[test]
     fn base_failures_are_preexisting() {
         use CaseStatus::*;
