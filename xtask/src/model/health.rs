@@ -188,18 +188,6 @@ pub fn base_of<'a>(cell: &CellResult, cells: &'a [CellResult]) -> Option<&'a Cel
     cells.iter().find(|b| b.key() == want)
 }
 
-/// Worst first: what an entry's overall verdict is when its arches disagree.
-pub fn rank(verdict: Verdict) -> u8 {
-    match verdict {
-        Verdict::Fail => 5,
-        Verdict::Error => 4,
-        Verdict::Unreachable => 3,
-        Verdict::InBase => 2,
-        Verdict::Pass => 1,
-        Verdict::Skip => 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,23 +423,6 @@ mod tests {
         assert_eq!(assess(&ran, None).verdict, Verdict::Pass);
         ran.stages[2] = StageResult::new(Stage::Build, Status::Pass, "built");
         assert_eq!(assess(&ran, None).verdict, Verdict::Pass);
-    }
-
-    /// Worst first: an entry failing on one arch and passing on another fails; the order of
-    /// every verdict is fixed.
-    #[test]
-    fn verdicts_rank_worst_first() {
-        let order = [
-            Verdict::Fail,
-            Verdict::Error,
-            Verdict::Unreachable,
-            Verdict::InBase,
-            Verdict::Pass,
-            Verdict::Skip,
-        ];
-        for w in order.windows(2) {
-            assert!(rank(w[0]) > rank(w[1]), "{:?} over {:?}", w[0], w[1]);
-        }
     }
 
     #[test]
