@@ -310,14 +310,14 @@ mod tests {
             Stage::Clippy,
             Status::Fail,
             "clippy: 1 warning",
-            &[old.clone()],
+            std::slice::from_ref(&old),
         );
         let e = with_stage(
             cell("e", &[], &[]),
             Stage::Clippy,
             Status::Fail,
             "clippy: 1 warning",
-            &[old.clone()],
+            std::slice::from_ref(&old),
         );
         let h = assess(&e, Some(&base));
         assert_eq!(h.verdict, Verdict::Pass, "{h:?}");
