@@ -65,10 +65,11 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
             };
         }
     }
+    // Nothing ran: apply was skipped (so was everything after it); fetch may have passed.
     let all_skipped = cell
         .stages
         .iter()
-        .all(|s| s.status == Status::Skip || s.stage == Stage::Fetch || s.stage == Stage::Apply);
+        .all(|s| s.status == Status::Skip || s.stage == Stage::Fetch);
     let verdict = if all_skipped
         && cell
             .stages
