@@ -213,6 +213,7 @@ fn mutate(r: &mut Rng, mut lines: Vec<String>) -> Vec<u8> {
             1 => out.push(0xff),
             2 => out.extend_from_slice(" \t".as_bytes()),
             3 => out.extend_from_slice("\u{2028}x".as_bytes()),
+            4 => out.extend_from_slice("\u{85}x\u{a0}".as_bytes()),
             _ => {}
         }
         out.extend_from_slice(eol);

@@ -1433,6 +1433,11 @@ mod tests {
         }
         assert_eq!(decode(b"a\xffb"), "a\\xffb");
         assert_eq!(split_lines("a\r\nb\rc\x0cd"), vec!["a", "b", "c", "d"]);
+        // Python's other breaks, and the two-byte chars that look like one but are not.
+        assert_eq!(
+            split_lines("a\u{85}b\u{2028}c\u{2029}d\u{a0}e\u{c5}f"),
+            vec!["a", "b", "c", "d\u{a0}e\u{c5}f"]
+        );
     }
 
     #[test]
