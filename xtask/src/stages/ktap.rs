@@ -491,9 +491,9 @@ fn parse_test_result(s: &mut Stream, test: &mut Test, expected_num: usize) -> bo
         None => m.name.to_string(),
     };
     // The number as Python's int() reads it: any length, leading zeros dropped.
-    let digits = m.num.trim_start_matches('0');
-    let found = if digits.is_empty() { "0" } else { digits };
-    if found != expected_num.to_string() {
+    if m.num.parse::<usize>().ok() != Some(expected_num) {
+        let digits = m.num.trim_start_matches('0');
+        let found = if digits.is_empty() { "0" } else { digits };
         test.add_error(&format!(
             "Expected test number {expected_num} but found {found}"
         ));
@@ -810,31 +810,33 @@ fn contribution(t: &Test) -> Counts {
 
 /// A suite's own part of its counts: what kunit_parser added for the suite itself beyond its
 /// subtests' (`bubble_up_test_results`), as cases named after the suite.
-fn own_cases(t: &Test, path: &[String], out: &mut Vec<Case>) {
-    if t.subtests.is_empty() {
-        return;
-    }
+/// A suite's own part of its counts (nothing for a leaf) and its subtests' part.
+fn own_counts(t: &Test) -> (Counts, Counts) {
     let mut inner = Counts::default();
+    if t.subtests.is_empty() {
+        return (Counts::default(), inner);
+    }
     for s in &t.subtests {
         inner.add(&contribution(s));
     }
+    let c = &t.counts;
+    let own = Counts {
+        passed: c.passed.saturating_sub(inner.passed),
+        failed: c.failed.saturating_sub(inner.failed),
+        crashed: c.crashed.saturating_sub(inner.crashed),
+        skipped: c.skipped.saturating_sub(inner.skipped),
+        errors: 0,
+    };
+    (own, inner)
+}
+
+fn own_cases(t: &Test, path: &[String], out: &mut Vec<Case>) {
+    let (c, inner) = own_counts(t);
     let own = [
-        (
-            t.counts.passed.saturating_sub(inner.passed),
-            CaseStatus::Pass,
-        ),
-        (
-            t.counts.failed.saturating_sub(inner.failed),
-            CaseStatus::Fail,
-        ),
-        (
-            t.counts.crashed.saturating_sub(inner.crashed),
-            CaseStatus::Crash,
-        ),
-        (
-            t.counts.skipped.saturating_sub(inner.skipped),
-            CaseStatus::Skip,
-        ),
+        (c.passed, CaseStatus::Pass),
+        (c.failed, CaseStatus::Fail),
+        (c.crashed, CaseStatus::Crash),
+        (c.skipped, CaseStatus::Skip),
     ];
     for (n, status) in own {
         for _ in 0..n {
@@ -914,9 +916,8 @@ pub fn failure_names(main: &Test) -> Vec<String> {
         for s in bad {
             walk(s, &full, out);
         }
-        let mut own = Vec::new();
-        own_cases(t, &[], &mut own);
-        if own.iter().any(|c| c.status.is_bad()) {
+        let (own, _) = own_counts(t);
+        if own.failed + own.crashed > 0 {
             out.push(full);
         }
     }
@@ -924,9 +925,8 @@ pub fn failure_names(main: &Test) -> Vec<String> {
     for s in main.subtests.iter().filter(|s| is_bad(s)) {
         walk(s, "", &mut out);
     }
-    let mut own = Vec::new();
-    own_cases(main, &[], &mut own);
-    if own.iter().any(|c| c.status.is_bad()) {
+    let (own, _) = own_counts(main);
+    if own.failed + own.crashed > 0 {
         out.push("the run itself".to_string());
     }
     out
