@@ -945,6 +945,58 @@ fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
     }
 }
 
+/// A results file is uploaded by a job that built strangers' code: what the report job prints
+/// about it is one line per error, so a status or an entry id holding a line break and a
+/// workflow command (`::error`, `::stop-commands::`) never reaches the runner as a command.
+#[test]
+fn a_results_files_text_never_begins_a_line_of_reports_errors() {
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 3] = [
+        ("status", |v| {
+            v["cells"][1]["stages"][2]["status"] =
+                "pass\n::error::owned\r\n::stop-commands::x".into()
+        }),
+        ("entry", |v| {
+            v["cells"][1]["entry"] = "evil\n::error file=a::owned\u{2028}::warning::w".into();
+            v["cells"][1]["stages"] = serde_json::json!([]);
+        }),
+        ("arch", |v| {
+            v["cells"][1]["arch"] = "x86_64\n::add-mask::x".into()
+        }),
+    ];
+    for (tag, edit) in cases {
+        let t = TempDir::new(&format!("cmd-results-{tag}"));
+        let results = edited_results(&t.0, edit);
+        for format in ["text", "github"] {
+            let o = xtask()
+                .args([
+                    "report",
+                    "--fail-on",
+                    "never",
+                    "--format",
+                    format,
+                    "--results",
+                ])
+                .arg(&results)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{tag} {format}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{tag} {format}: {stderr}");
+            assert!(stderr.starts_with("error: "), "{tag} {format}: {stderr}");
+            assert!(stderr.contains("\\n::"), "{tag} {format}: {stderr}");
+            for out in [&o.stdout[..], &o.stderr[..]] {
+                let out = String::from_utf8_lossy(out);
+                assert!(
+                    !out.split(['\n', '\r', '\u{2028}', '\u{85}'])
+                        .any(|l| l.starts_with("::")),
+                    "{tag} {format}: {out}"
+                );
+            }
+        }
+    }
+}
+
 /// KCIDB output validates with kcidb-io: the hostile results (schema 1, no patch hashes) and
 /// the report fixture (a harness fault as MISS, patchset hashes, the base's repository).
 #[test]

@@ -14,11 +14,9 @@ fn main() -> ExitCode {
     match Flags::parse().run() {
         Ok(code) => code,
         Err(e) => {
-            // An error may quote outside text (a matrix value, a server's answer).
-            eprintln!(
-                "error: {}",
-                xtask::model::text::term_safe(&format!("{e:#}"))
-            );
+            // An error may quote outside text (a matrix value, a server's answer, a results
+            // file a CI job uploaded): one line, so nothing it quotes begins a line.
+            eprintln!("error: {}", xtask::model::text::one_line(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -316,11 +316,22 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
 /// The `sample2` change by hand, the way a developer with a built tree works: `git am` in the
 /// tree, then make in the base's own build folder, boot, clippy in the base's clippy folder,
 /// rustfmt and rustdoc (all timed), and the tree put back.
+/// The x86_64 base build folders of a slot (output, clippy's), each the base's own: a run
+/// killed while a stand-in held their places left the base's build beside them
+/// (`<folder>.held`), and it comes back before the hand-made build uses them.
+fn base_folders(slot: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let a = slot.join("debian/x86_64");
+    let (out, clippy) = (a.join("out-base"), a.join("clippy-base"));
+    for f in [&out, &clippy] {
+        crate::stages::build::restore_held(f)?;
+    }
+    Ok((out, clippy))
+}
+
 fn floor(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<f64> {
     let slot = cache.slots().join("v7.2.x");
     let src = slot.join("src");
-    let a = slot.join("debian/x86_64");
-    let (out, clippy) = (a.join("out-base"), a.join("clippy-base"));
+    let (out, clippy) = base_folders(&slot)?;
     let patch = root_path("tests/bench/sample2.patch");
     let git = |args: &[&str]| {
         let mut c = Command::new("git");
@@ -556,5 +567,29 @@ impl crate::commands::flags::BenchArgs {
             },
         )?;
         Ok(std::process::ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A killed run left a stand-in at the base's output folder and the base's own build
+    /// beside it: the floor's folders are the base's again before it builds in them.
+    #[test]
+    fn the_floor_builds_in_the_bases_own_folders() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("debian/x86_64");
+        for (dir, what) in [("out-base", "stand-in"), ("out-base.held", "base")] {
+            std::fs::create_dir_all(a.join(dir)).unwrap();
+            std::fs::write(a.join(dir).join(".config"), what).unwrap();
+        }
+        let (out, clippy) = base_folders(t.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join(".config")).unwrap(),
+            "base"
+        );
+        assert!(!a.join("out-base.held").exists());
+        assert_eq!(clippy, a.join("clippy-base"));
     }
 }

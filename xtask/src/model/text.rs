@@ -29,9 +29,36 @@ pub fn term_safe(s: &str) -> Cow<'_, str> {
     Cow::Owned(o)
 }
 
+/// Outside text as one line: [`term_safe`], with line breaks shown as `\n` too. An error
+/// quotes a results file or a matrix value; printed on one line it can never begin a line of
+/// its own, so a quoted `::error::` or `::stop-commands::` is never a live workflow command.
+pub fn one_line(s: &str) -> Cow<'_, str> {
+    let safe = term_safe(s);
+    if !safe.contains(['\n', '\u{2028}', '\u{2029}']) {
+        return safe;
+    }
+    Cow::Owned(
+        safe.replace('\n', "\\n")
+            .replace('\u{2028}', "\\u{2028}")
+            .replace('\u{2029}', "\\u{2029}"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_never_starts_a_line() {
+        let s =
+            one_line("unknown variant `pass\n::error::x`\r\n::stop-commands::t\u{85}\u{2028}::a");
+        assert!(!s.contains(['\n', '\r', '\u{85}', '\u{2028}']), "{s}");
+        assert_eq!(
+            s,
+            "unknown variant `pass\\n::error::x`\\x0d\\n::stop-commands::t\\x85\\u{2028}::a"
+        );
+        assert!(matches!(one_line("plain\ttext"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn outside_text_is_made_safe_for_a_terminal() {

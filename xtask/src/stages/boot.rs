@@ -67,23 +67,36 @@ static void say(const char *a, const char *b, long n, int with_n)
 		write(1, line, len);
 }
 
+/*
+ * Is `word` one of the white-space separated words of buf[0..n]? A whole word only: a
+ * `kunit.filter_glob=rfl.hold` holds the letters but is not the word.
+ */
+static int has_word(const char *buf, long n, const char *word)
+{
+	long i, j;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && buf[i - 1] != ' ' && buf[i - 1] != '\n' && buf[i - 1] != '\t')
+			continue;
+		for (j = 0; word[j] && i + j < n && buf[i + j] == word[j]; j++)
+			;
+		if (!word[j] && (i + j == n || buf[i + j] == ' ' || buf[i + j] == '\n' ||
+				 buf[i + j] == '\t' || buf[i + j] == 0))
+			return 1;
+	}
+	return 0;
+}
+
 /* Does the kernel command line hold `word`? (Older nolibc has no strstr.) */
 static int cmdline_has(const char *word)
 {
 	static char buf[1024];
-	long n, i, j;
+	long n;
 	int fd = open("/proc/cmdline", O_RDONLY);
 	if (fd < 0)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	for (i = 0; i < n; i++) {
-		for (j = 0; word[j] && i + j < n && buf[i + j] == word[j]; j++)
-			;
-		if (!word[j])
-			return 1;
-	}
-	return 0;
+	return n > 0 && has_word(buf, n, word);
 }
 
 int main(void)
@@ -304,6 +317,22 @@ pub fn make_initramfs(
     // Beside the folder: `initramfs/` logs to `initramfs.log`.
     let log = &work.with_extension("log");
     std::fs::create_dir_all(work).map_err(|e| format!("create {}: {e}", work.display()))?;
+    // A module's name comes from a file name the patched tree chose: it becomes a file name
+    // in the initramfs and a word of its list, so only a kernel module name is taken.
+    if let Some(m) = modules.iter().find(|m| {
+        m.name.is_empty()
+            || m.name.len() > 64
+            || !m
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    }) {
+        return Err(format!(
+            "the module {} ({}) has no kernel module name",
+            crate::model::text::one_line(&format!("{:?}", m.name)),
+            m.ko.display()
+        ));
+    }
     let mut header = String::from("struct rfl_module { const char *name; const char *path; };\nstatic const struct rfl_module modules[] = {\n");
     for m in modules {
         header.push_str(&format!(
@@ -355,15 +384,19 @@ pub fn make_initramfs(
         Err(e) => return Err(format!("could not run clang: {e:#}")),
     }
     let mut list = String::from("dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\nnod /dev/kmsg 0600 0 0 c 1 11\ndir /proc 0755 0 0\ndir /modules 0755 0 0\n");
-    list.push_str(&format!(
-        "file /init {} 0755 0 0\n",
-        work.join("init").display()
-    ));
+    // gen_init_cpio splits its lines at white space and has no quoting: every location is
+    // relative to `work` (its working folder), the modules copied in under their checked
+    // names, so no folder name (an `--out` with a space) can break a line.
+    list.push_str("file /init init 0755 0 0\n");
+    let copies = work.join("modules");
+    std::fs::create_dir_all(&copies).map_err(|e| format!("create {}: {e}", copies.display()))?;
     for m in modules {
+        let to = copies.join(format!("{}.ko", m.name));
+        std::fs::copy(&m.ko, &to)
+            .map_err(|e| format!("copy {} to {}: {e}", m.ko.display(), to.display()))?;
         list.push_str(&format!(
-            "file /modules/{}.ko {} 0644 0 0\n",
-            m.name,
-            m.ko.display()
+            "file /modules/{0}.ko modules/{0}.ko 0644 0 0\n",
+            m.name
         ));
     }
     write("initramfs.list", &list)?;
@@ -376,13 +409,18 @@ pub fn make_initramfs(
         ));
     }
     let mut g = Command::new(&gen);
-    g.arg("-o").arg(&cpio).arg(work.join("initramfs.list"));
+    g.current_dir(work)
+        .arg("-o")
+        .arg(&cpio)
+        .arg(work.join("initramfs.list"));
     match proc::run_logged(&mut g, log, Some(Duration::from_secs(60))) {
         Ok(o) if o.success() => Ok(cpio),
         Ok(_) => {
             // Older gen_init_cpio has no -o: it writes to stdout.
             let c = proc::run_captured(
-                Command::new(&gen).arg(work.join("initramfs.list")),
+                Command::new(&gen)
+                    .current_dir(work)
+                    .arg(work.join("initramfs.list")),
                 Some(Duration::from_secs(60)),
             )
             .map_err(|e| e.to_string())?;
@@ -391,7 +429,7 @@ pub fn make_initramfs(
             }
             // run_captured decodes as text; read the raw bytes instead.
             let mut raw = Command::new("sh");
-            raw.arg("-c").arg(format!(
+            raw.current_dir(work).arg("-c").arg(format!(
                 "{} {} > {}",
                 proc::shell_quote(&gen),
                 proc::shell_quote(work.join("initramfs.list")),
@@ -1323,6 +1361,130 @@ pub fn boot_stage(verdict: &BootVerdict, duration: f64, log: &str) -> StageResul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The init's command-line test, compiled for the host: `rfl.hold` is a whole word, so a
+    /// KUnit filter that spells it (`kunit.filter_glob=rfl.hold`) does not make the init hold.
+    #[test]
+    fn rfl_hold_is_a_whole_word_of_the_command_line() {
+        let Some(cc) = ["cc", "clang-19", "clang"]
+            .into_iter()
+            .find(|c| Command::new(c).arg("--version").output().is_ok())
+        else {
+            panic!("no C compiler on this machine (setup installs clang-19)");
+        };
+        let from = INIT_C.find("static int has_word").unwrap();
+        let to = INIT_C.find("/* Does the kernel command line").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("console=ttyS0 rfl.hold", 1),
+            ("rfl.hold console=ttyS0\n", 1),
+            ("a\trfl.hold\n", 1),
+            ("rfl.hold", 1),
+            ("kunit.filter_glob=rfl.hold", 0),
+            ("kunit.filter_glob=rfl.hold* quiet", 0),
+            ("xrfl.hold", 0),
+            ("rfl.holder", 0),
+            ("rfl.hold=0", 0),
+            ("", 0),
+        ];
+        let mut main = String::from("#include <string.h>\n");
+        main.push_str(&INIT_C[from..to]);
+        main.push_str("int main(void)\n{\n\tint bad = 0;\n");
+        for (i, (line, want)) in cases.iter().enumerate() {
+            main.push_str(&format!(
+                "\tif (has_word({0}, strlen({0}), \"rfl.hold\") != {want}) bad |= 1 << {i};\n",
+                c_string(line)
+            ));
+        }
+        main.push_str("\treturn bad;\n}\n");
+        std::fs::write(dir.path().join("t.c"), main).unwrap();
+        let built = Command::new(cc)
+            .current_dir(dir.path())
+            .args(["-o", "t", "t.c"])
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let ran = Command::new(dir.path().join("t")).status().unwrap();
+        let bad = ran.code().unwrap();
+        let wrong: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bad & (1 << i) != 0)
+            .map(|(_, c)| c)
+            .collect();
+        assert!(wrong.is_empty(), "judged wrongly: {wrong:?}");
+    }
+
+    /// gen_init_cpio splits its lines at white space: an output folder with a space in its
+    /// path still gives a list every line of which is whole (a fake clang and gen_init_cpio
+    /// that checks each `file` line's fields and opens its location, as the real one does).
+    #[test]
+    fn an_output_folder_with_a_space_still_makes_an_initramfs() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("a folder");
+        let (src, out, work) = (root.join("src"), root.join("out dir"), root.join("work x"));
+        std::fs::create_dir_all(out.join("usr")).unwrap();
+        std::fs::create_dir_all(out.join("samples/rust")).unwrap();
+        let script = |p: &Path, text: &str| {
+            std::fs::write(p, text).unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        let clang = root.join("clang");
+        script(
+            &clang,
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -o ] && { shift; echo init > \"$1\"; }; shift; done\n",
+        );
+        script(
+            &out.join("usr/gen_init_cpio"),
+            "#!/bin/sh\n[ \"$1\" = -o ] || exit 1\ncpio=\"$2\"\nwhile read -r kind name loc rest; do\n  [ \"$kind\" = file ] || continue\n  set -- $rest\n  [ $# -eq 3 ] || { echo \"bad line: $kind $name $loc $rest\" >&2; exit 1; }\n  [ -f \"$loc\" ] || { echo \"no $loc\" >&2; exit 1; }\ndone < \"$3\"\necho cpio > \"$cpio\"\n",
+        );
+        let ko = out.join("samples/rust/rust_minimal.ko");
+        std::fs::write(&ko, "ko").unwrap();
+        let profile = Profile::load(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")),
+            crate::model::arch::Arch::X86_64,
+        )
+        .unwrap();
+        let module = |name: &str| Module {
+            name: name.into(),
+            ko: ko.clone(),
+        };
+        let cpio = make_initramfs(
+            &src,
+            &out,
+            &profile,
+            clang.to_str().unwrap(),
+            &[module("rust_minimal")],
+            &[],
+            &work,
+        )
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(cpio).unwrap(), "cpio\n");
+        let list = std::fs::read_to_string(work.join("initramfs.list")).unwrap();
+        assert!(
+            list.contains("file /modules/rust_minimal.ko modules/rust_minimal.ko 0644 0 0\n"),
+            "{list}"
+        );
+        // A module name the tree chose that is no kernel module name is refused, not listed.
+        for bad in ["a b", "x\nfile /etc/shadow", "../m", ""] {
+            let e = make_initramfs(
+                &src,
+                &out,
+                &profile,
+                clang.to_str().unwrap(),
+                &[module(bad)],
+                &[],
+                &work,
+            )
+            .unwrap_err();
+            assert!(e.contains("has no kernel module name"), "{bad:?}: {e}");
+        }
+    }
 
     const CLEAN: &str = "Linux version 7.2\nRFL-INIT: start \nRFL-INIT: load rust_minimal\nRFL-INIT: loaded rust_minimal\nRFL-INIT: unloaded rust_minimal\nRFL-INIT: done \nreboot: Restarting system\n";
 

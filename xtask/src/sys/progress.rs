@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::model::outcome::{now_rfc3339, Stage};
+use crate::model::text::one_line;
 
 enum Mode {
     Bars {
@@ -42,10 +43,6 @@ fn mode() -> &'static Mode {
 
 /// One progress line: terminal-safe, and a newline in it is shown as `\n`, so a line stays
 /// one line (under Actions, a text that began a line with `::` would be a workflow command).
-fn one_line(text: &str) -> String {
-    crate::model::text::term_safe(text).replace('\n', "\\n")
-}
-
 fn stamp(line: &str) -> String {
     format!("[{}] {}", &now_rfc3339()[11..19], one_line(line))
 }
@@ -226,7 +223,7 @@ pub fn cell(name: &str, dir: &Path) -> CellBar {
                 ProgressStyle::with_template("{spinner} {prefix:40!} {msg:10} {elapsed:>4}")
                     .expect("a valid template"),
             );
-            b.set_prefix(one_line(name));
+            b.set_prefix(one_line(name).into_owned());
             b.set_message("start");
             b.enable_steady_tick(Duration::from_millis(250));
             // Running cells go above the overall bar.
