@@ -44,9 +44,31 @@ pub fn one_line(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// The most bytes of outside text one finding or failing test's summary keeps.
+pub const MAX_SUMMARY: usize = 4096;
+
+/// `s` cut to at most `max` bytes at a character boundary, `…` saying it was cut.
+pub fn clip(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &s[..end]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_cuts_at_a_character() {
+        assert!(matches!(clip("abc", 3), Cow::Borrowed("abc")));
+        assert_eq!(clip("abcd", 3), "abc…");
+        assert_eq!(clip("aé", 2), "a…");
+    }
 
     #[test]
     fn one_line_never_starts_a_line() {

@@ -798,14 +798,18 @@ impl<'a> Console<'a> {
         }
     }
 
-    /// The report's first lines, Rust symbols demangled.
+    /// The report's first lines, Rust symbols demangled, at most [`MAX_SUMMARY`] bytes.
+    ///
+    /// [`MAX_SUMMARY`]: crate::model::text::MAX_SUMMARY
     fn excerpt(&self, i: usize) -> String {
-        self.lines[i..]
+        use crate::model::text::{clip, MAX_SUMMARY};
+        let s = self.lines[i..]
             .iter()
             .take(8)
-            .map(|l| frames::demangle(l.trim_end()))
+            .map(|l| frames::demangle(&clip(l.trim_end(), MAX_SUMMARY)).into_owned())
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        clip(&s, MAX_SUMMARY).into_owned()
     }
 
     /// What the verdict says of a report: a report named by its guilty frame says so first
@@ -1117,10 +1121,15 @@ fn call_trace(body: &[&str]) -> Option<Vec<Frame>> {
         out.extend(frames::frame_word(w, head.next()));
     }
     out.extend(rest[..start].iter().filter_map(|l| register_frame(l)));
+    // A frame seen before (recursion, a loop's unwinding) is dropped before it is demangled.
+    let mut seen = std::collections::HashSet::new();
     for l in &rest[start..] {
         let t = console_text(l).trim();
         // x86's context markers: <TASK>, <IRQ>, </IRQ>, <EOI>.
         if t.starts_with('<') && t.ends_with('>') && !t.contains(' ') {
+            continue;
+        }
+        if !seen.insert(t) {
             continue;
         }
         match frames::frame_line(t) {
@@ -1483,6 +1492,40 @@ mod tests {
             )
             .unwrap_err();
             assert!(e.contains("has no kernel module name"), "{bad:?}: {e}");
+        }
+    }
+
+    /// A splat whose every frame is a short symbol that demangles to megabytes: its summary
+    /// and findings stay small, and the console is read in a blink.
+    #[test]
+    fn a_splat_of_exploding_symbols_gives_a_bounded_summary() {
+        let sym = "_RINvC1a1fTuuuuETB7_B7_ETBd_Bd_ETBl_Bl_ETBt_Bt_ETBB_BB_ETBJ_BJ_ETBR_BR_ETBZ_BZ_ETB17_B17_ETB1f_B1f_ETB1p_B1p_ETB1z_B1z_ETB1J_B1J_ETB1T_B1T_ETB23_B23_ETB2d_B2d_ETB2n_B2n_EE";
+        let mut console = format!(
+            "RFL-INIT: start \nRFL-INIT: load m\nWARNING: CPU: 0 PID: 1 at {sym}+0x1/0x2 [m]\nepc : {sym}+0x1/0x2 [m]\nCall Trace:\n"
+        );
+        for i in 0..300 {
+            console.push_str(&format!(
+                "[<ffff{:04x}>] {sym}+0x{:x}/0x2 [m]\n",
+                i % 3,
+                i % 3
+            ));
+        }
+        console.push_str("---[ end trace 0000000000000000 ]---\nRFL-INIT: loaded m\nRFL-INIT: unloaded m\nRFL-INIT: done \n");
+        let t = Instant::now();
+        let v = classify(&console, true, false, false, &[]);
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert_eq!(v.kind, BootKind::Warning);
+        assert!(
+            v.summary.len() <= crate::model::text::MAX_SUMMARY + 3,
+            "{}",
+            v.summary.len()
+        );
+        for f in &v.findings {
+            assert!(
+                f.render().len() <= 2 * crate::stages::frames::MAX_DEMANGLED,
+                "{}",
+                f.render()
+            );
         }
     }
 

@@ -235,13 +235,53 @@ pub fn demangle(text: &str) -> Cow<'_, str> {
             .unwrap_or(rest.len() - start);
         let word = &rest[start..start + len];
         match rustc_demangle::try_demangle(word) {
-            Ok(d) => out.push_str(&format!("{d:#}")),
+            Ok(d) => push_capped(&mut out, &d),
             Err(_) => out.push_str(word),
         }
         rest = &rest[start + len..];
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// The most characters one demangled symbol is shown in: a v0 symbol's back-references let
+/// a couple of hundred bytes stand for a megabyte of names.
+pub const MAX_DEMANGLED: usize = 512;
+
+/// Append `d`'s hash-less form, cut at [`MAX_DEMANGLED`] bytes with `…`: the formatter is
+/// stopped there, so a huge expansion is never built.
+fn push_capped(out: &mut String, d: &rustc_demangle::Demangle<'_>) {
+    struct Capped<'a> {
+        out: &'a mut String,
+        left: usize,
+        cut: bool,
+    }
+    impl std::fmt::Write for Capped<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            if s.len() <= self.left {
+                self.out.push_str(s);
+                self.left -= s.len();
+                return Ok(());
+            }
+            let mut end = self.left;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.out.push_str(&s[..end]);
+            self.left = 0;
+            self.cut = true;
+            Err(std::fmt::Error)
+        }
+    }
+    let mut w = Capped {
+        out,
+        left: MAX_DEMANGLED,
+        cut: false,
+    };
+    let _ = std::fmt::Write::write_fmt(&mut w, format_args!("{d:#}"));
+    if w.cut {
+        w.out.push('…');
+    }
 }
 
 /// Where the next word that may be a mangled Rust symbol starts.
@@ -309,6 +349,30 @@ pub fn guilty(frames: &[Frame]) -> Option<&Frame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 171-byte v0 symbol whose back-references double a tuple 17 times: shown in at most
+    /// `MAX_DEMANGLED` characters, and the expansion is never built.
+    #[test]
+    fn a_short_symbol_that_expands_to_megabytes_is_cut() {
+        let sym = "_RINvC1a1fTuuuuETB7_B7_ETBd_Bd_ETBl_Bl_ETBt_Bt_ETBB_BB_ETBJ_BJ_ETBR_BR_ETBZ_BZ_ETB17_B17_ETB1f_B1f_ETB1p_B1p_ETB1z_B1z_ETB1J_B1J_ETB1T_B1T_ETB23_B23_ETB2d_B2d_ETB2n_B2n_EE";
+        let full = format!("{:#}", rustc_demangle::try_demangle(sym).unwrap());
+        assert!(full.len() > 1_000_000, "{}", full.len());
+        let line = format!("[<ffffffff8100>] {sym}+0x1/0x2 [m]");
+        let shown = demangle(&line);
+        assert!(shown.len() < MAX_DEMANGLED + 64, "{}", shown.len());
+        assert!(
+            shown.starts_with("[<ffffffff8100>] a::f::<((), (), (), ()), (((), (), (), ()),"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("…+0x1/0x2 [m]"), "{shown}");
+        let f = frame_line(&line).unwrap();
+        assert!(
+            f.function.len() <= MAX_DEMANGLED + '…'.len_utf8(),
+            "{}",
+            f.function.len()
+        );
+        assert_eq!(f.module.as_deref(), Some("m"));
+    }
 
     #[test]
     fn v0_and_legacy_symbols_are_demangled_in_place_without_hashes() {

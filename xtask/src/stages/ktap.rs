@@ -1153,7 +1153,9 @@ fn summarise(t: &Test) -> String {
             .collect::<Vec<_>>()
             .join("\n");
     }
-    crate::stages::frames::demangle(&s).into_owned()
+    let s = crate::model::text::clip(&s, crate::model::text::MAX_SUMMARY);
+    let s = crate::stages::frames::demangle(&s);
+    crate::model::text::clip(&s, crate::model::text::MAX_SUMMARY).into_owned()
 }
 
 #[cfg(test)]
