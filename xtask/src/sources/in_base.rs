@@ -152,12 +152,15 @@ fn in_history(
 ) -> Option<Vec<String>> {
     let ours = match series {
         // Mail by mail: `git patch-id` starts a patch only at a `From <sha>` line, which an
-        // mbox from lore does not have.
+        // mbox from lore does not have. A mail whose diff gets no patch-id (one without
+        // `diff ` headers, which `git am` still applies) makes the lookup inconclusive: the
+        // others matching says nothing of it.
         Series::Mails(_) => {
             let files: Vec<&str> = patches.iter().map(|f| f.to_str()).collect::<Option<_>>()?;
             patch_ids(
                 worktree,
-                "for f; do git patch-id --stable < \"$f\"; done",
+                "for f; do id=$(git patch-id --stable < \"$f\") || exit 1; \
+                 [ -n \"$id\" ] || exit 1; printf '%s\\n' \"$id\"; done",
                 &files,
             )?
         }
@@ -262,6 +265,52 @@ fn shortlist(commits: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A series whose first mail is in the base and whose second is a diff without `diff `
+    /// headers (no patch-id) that conflicts: not "already in the base".
+    #[test]
+    fn a_mail_without_a_patch_id_makes_the_lookup_inconclusive() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path().join("repo");
+        let run = |args: &[&str]| {
+            let o = Command::new("git")
+                .arg("-C")
+                .arg(&repo)
+                .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8(o.stdout).unwrap()
+        };
+        std::fs::create_dir_all(&repo).unwrap();
+        run(&["init", "-q"]);
+        std::fs::write(repo.join("f.txt"), "one\n").unwrap();
+        run(&["add", "."]);
+        run(&["commit", "-qm", "root"]);
+        std::fs::write(repo.join("f.txt"), "two\n").unwrap();
+        run(&["commit", "-qam", "f: two"]);
+        // An unrelated commit on top, so the patch does not simply reverse-apply as a series.
+        std::fs::write(repo.join("h.txt"), "h\n").unwrap();
+        run(&["add", "."]);
+        run(&["commit", "-qm", "h"]);
+        let first = t.path().join("0001.patch");
+        std::fs::write(&first, run(&["format-patch", "--stdout", "HEAD~2..HEAD~1"])).unwrap();
+        let base = run(&["rev-parse", "HEAD"]).trim().to_string();
+        let plain = "From: a <a@invalid>\nSubject: [PATCH 2/2] g\n\n---\n--- a/g.txt\n+++ b/g.txt\n@@ -1 +1 @@\n-zzz\n+yyy\n";
+        let second = t.path().join("0002.patch");
+        std::fs::write(&second, plain).unwrap();
+        let scratch = t.path().join("scratch");
+        // The first mail alone is found in the base, so the lookup itself works here.
+        let alone = [first.clone()];
+        assert!(find(&repo, &base, &Series::Mails(&alone), &scratch).is_some());
+        let both = [first, second];
+        assert_eq!(find(&repo, &base, &Series::Mails(&both), &scratch), None);
+    }
 
     #[test]
     fn a_cover_letter_holds_no_diff_and_a_patch_does() {
