@@ -44,10 +44,6 @@ pub(super) fn key(
     h.update(patchset.unwrap_or("base").as_bytes());
     h.update(cell.arch.name().as_bytes());
     h.update(serde_json::to_vec(&(&tc.paths, &tc.versions, &tc.llvm)).unwrap_or_default());
-    h.update(read(root.join("kconfigs/common.config")));
-    h.update(read(
-        root.join(format!("kconfigs/{}.config", cell.arch.name())),
-    ));
     h.update(read(root.join(format!("qemu/{}.toml", cell.arch.name()))));
     // The variant: its name (a folder), what it builds, and its fragments' text. Not its
     // description or whether it runs by default: they change no result, and a matrix that
@@ -62,7 +58,7 @@ pub(super) fn key(
         ))
         .unwrap_or_default(),
     );
-    for f in crate::stages::build::variant_fragments(&variant, cell.arch) {
+    for f in crate::stages::build::project_fragments(&variant, cell.arch) {
         h.update(read(f));
     }
     if let Some(e) = m.entry(&cell.entry) {

@@ -605,8 +605,8 @@ fn config_stage(cx: &Cx) -> StageResult {
         &job.prep.changed,
         job.dir,
     );
-    // An entry that touches no Kconfig and adds no fragment has the base's config, which
-    // its output folder already holds (copied from the base's build).
+    // An entry that changes no file the config stage reads and adds no fragment has the
+    // base's config, which its output folder already holds (copied from the base's build).
     let same_inputs = !k.own_config
         && !cx.env.opts.clean
         && !job.cell.is_base()
@@ -619,7 +619,7 @@ fn config_stage(cx: &Cx) -> StageResult {
         StageResult::new(
             Stage::Config,
             Status::Pass,
-            "the base's config (the patchset changes no Kconfig and adds no fragment)",
+            "the base's config (the patchset changes no file the config reads and adds no fragment)",
         )
     } else {
         k.kb.configure(&frags, &soft)
@@ -654,7 +654,7 @@ fn rustdoc_stage(cx: &Cx) -> StageResult {
     let unread = !cx.env.opts.clean
         && !changed.is_empty()
         && !changed.iter().any(|f| reads_for_rustdoc(f))
-        && (!changed.iter().any(|f| is_kconfig(f))
+        && (!changed.iter().any(|f| build::is_config_input(f))
             || kconfig_moved().is_some_and(|o| !named_where_rustdoc_reads(&cx.kit().kb.src, &o)));
     let reused = cx
         .job
@@ -741,19 +741,17 @@ fn fragments(
     changed: &[String],
     dir: &Path,
 ) -> (Vec<PathBuf>, BTreeMap<String, String>) {
-    let root = project_root();
     let variant = m.config(&cell.config);
-    let mut frags = vec![
-        root.join("kconfigs/common.config"),
-        root.join(format!("kconfigs/{}.config", cell.arch.name())),
-    ];
+    let mut project = build::project_fragments(&variant, cell.arch);
+    let ours = project.split_off(2);
+    let mut frags = project;
     let mut soft = BTreeMap::new();
     for t in &variant.tree_fragments {
         let p = src.join("kernel/configs").join(t);
         soft.extend(build::parse_config(&build::read_tree_text(&p)));
         frags.push(p);
     }
-    frags.extend(build::variant_fragments(&variant, cell.arch));
+    frags.extend(ours);
     let suites_at = frags.len();
     let mut auto = String::from("# Rust KUnit suites found in the tree's own Kconfig\n");
     for o in build::rust_kunit_options(src) {
@@ -777,11 +775,7 @@ fn fragments(
         // Options the patchset adds, enabled where their dependencies allow.
         let kconfigs: Vec<(String, String)> = changed
             .iter()
-            .filter(|f| {
-                f.rsplit('/')
-                    .next()
-                    .is_some_and(|n| n.starts_with("Kconfig"))
-            })
+            .filter(|f| is_kconfig(f))
             .map(|f| {
                 let before = proc::output(
                     std::process::Command::new("git")

@@ -38,14 +38,12 @@ pub(super) fn slot(cache: &Cache, cell: &Cell) -> Slot {
     }
 }
 
-/// Has the entry a config of its own: a Kconfig file changed, or a fragment of its own?
+/// Has the entry a config of its own: a file the config stage reads changed
+/// ([`build::is_config_input`]), or a fragment of its own?
 pub(super) fn own_config(m: &Loaded, cell: &Cell, changed: &[String]) -> bool {
     !cell.is_base()
-        && (changed.iter().any(|f| {
-            f.rsplit('/')
-                .next()
-                .is_some_and(|n| n.starts_with("Kconfig"))
-        }) || m.entry(&cell.entry).is_some_and(|e| !e.kconfig.is_empty()))
+        && (changed.iter().any(|f| build::is_config_input(f))
+            || m.entry(&cell.entry).is_some_and(|e| !e.kconfig.is_empty()))
 }
 
 /// The build and clippy folders of one cell, held while it runs: a stand-in puts the base's
@@ -113,5 +111,37 @@ impl Drop for Folders {
             let _ = std::fs::remove_dir_all(&self.out);
             let _ = std::fs::remove_dir_all(&self.clippy);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::arch::Arch;
+
+    /// A patch to a fragment `make tinyconfig` merges, not only to a Kconfig file, gives the
+    /// entry a config of its own; a source file does not; a base cell never has one.
+    #[test]
+    fn a_change_to_any_config_input_gives_the_entry_its_own_config() {
+        let root = crate::sys::paths::project_root();
+        let m = crate::model::matrix::load(&root.join("tests/selftest/matrix.toml")).unwrap();
+        let cell = |entry: &str| Cell {
+            entry: entry.into(),
+            base: "v7.2.x".into(),
+            arch: Arch::X86_64,
+            toolchain: "debian".into(),
+            config: "release".into(),
+        };
+        let own = |entry: &str, f: &str| own_config(&m, &cell(entry), &[f.to_string()]);
+        for f in [
+            "kernel/configs/tiny.config",
+            "arch/x86/configs/tiny.config",
+            "scripts/kconfig/merge_config.sh",
+            "samples/rust/Kconfig",
+        ] {
+            assert!(own("good-sample", f), "{f}");
+            assert!(!own("base", f), "{f}");
+        }
+        assert!(!own("good-sample", "samples/rust/rust_minimal.rs"));
     }
 }

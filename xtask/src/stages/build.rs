@@ -795,6 +795,43 @@ pub fn introduced_options(changed_kconfigs: &[(String, String)]) -> Vec<String> 
     out
 }
 
+/// Does the config stage read this file of the tree (a path relative to its top)? `make
+/// tinyconfig` and the fragments' merge read every Kconfig file, the fragments under
+/// `kernel/configs/` and `arch/*/configs/` (tiny.config, a variant's tree fragments), the
+/// top and arch Makefiles, and the scripts Kconfig runs (`scripts/kconfig/`, `merge_config.sh`,
+/// `Kconfig.include` and the tool-version scripts it calls). This one rule decides whether an
+/// entry has the base's config; the patchset's hash keys its cells' results.
+pub fn is_config_input(f: &str) -> bool {
+    let name = f.rsplit('/').next().unwrap_or(f);
+    let arch_file = |rest: &str| {
+        f.strip_prefix("arch/")
+            .and_then(|a| a.split_once('/'))
+            .is_some_and(|(_, r)| r == rest || r.starts_with(&format!("{rest}/")))
+    };
+    name.starts_with("Kconfig")
+        || f.starts_with("scripts/")
+        || f.starts_with("kernel/configs/")
+        || arch_file("configs")
+        || arch_file("Makefile")
+        || (!f.contains('/') && (name.starts_with("Makefile") || name == "Kbuild"))
+}
+
+/// The project's fragments a cell's config merges, in order: the common one, its arch's, then
+/// its variant's (see [`variant_fragments`]). The config stage merges these and the result
+/// cache hashes them: one list.
+pub fn project_fragments(
+    variant: &crate::model::matrix::ConfigVariant,
+    arch: crate::model::arch::Arch,
+) -> Vec<PathBuf> {
+    let dir = crate::sys::paths::project_root().join("kconfigs");
+    let mut v = vec![
+        dir.join("common.config"),
+        dir.join(format!("{}.config", arch.name())),
+    ];
+    v.extend(variant_fragments(variant, arch));
+    v
+}
+
 /// A variant's project fragments, each followed by its arch's adjustment
 /// (`kconfigs/<name>.<arch>.config`) where there is one.
 pub fn variant_fragments(
@@ -819,6 +856,41 @@ pub fn variant_fragments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file the config stage reads is a config input: a patch to tiny.config, an
+    /// arch's tiny.config, a variant's tree fragment or merge_config.sh gives the entry a
+    /// config of its own, as a Kconfig file does; a source file does not.
+    #[test]
+    fn every_file_the_config_reads_is_a_config_input() {
+        for f in [
+            "kernel/configs/tiny.config",
+            "kernel/configs/debug.config",
+            "arch/x86/configs/tiny.config",
+            "arch/riscv/configs/64-bit.config",
+            "scripts/kconfig/merge_config.sh",
+            "scripts/Kconfig.include",
+            "scripts/rustc-version.sh",
+            "init/Kconfig",
+            "samples/rust/Kconfig",
+            "rust/kernel/Kconfig.test",
+            "Makefile",
+            "arch/arm64/Makefile",
+            "Kconfig",
+        ] {
+            assert!(is_config_input(f), "{f}");
+        }
+        for f in [
+            "samples/rust/rust_minimal.rs",
+            "samples/rust/Makefile",
+            "rust/kernel/lib.rs",
+            "include/linux/sched.h",
+            "arch/x86/kernel/setup.c",
+            "Documentation/configs.rst",
+            "tools/testing/kunit/configs/all_tests.config",
+        ] {
+            assert!(!is_config_input(f), "{f}");
+        }
+    }
 
     #[test]
     fn config_parse_and_check() {
