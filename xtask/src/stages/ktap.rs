@@ -254,6 +254,9 @@ struct Stream<'a> {
     pos: usize,
     /// The console's budget of tests, shared by every block and level.
     budget: Budget,
+    /// Read as one of every block (`parse_all`): the block ends where the next starts, at an
+    /// unindented `KTAP version` line. kunit_parser (`parse_first`) reads on through it.
+    split: bool,
 }
 
 pub use crate::model::outcome::MAX_TESTS;
@@ -311,7 +314,7 @@ impl Stream<'_> {
             && self.checked.get() < self.rest.len()
         {
             let k = self.checked.get();
-            if is_ktap_end(self.rest[k]) {
+            if is_ktap_end(self.rest[k]) || (self.split && self.starts_block(self.rest[k])) {
                 self.end.set(Some(k));
             } else {
                 self.checked.set(k + 1);
@@ -321,6 +324,12 @@ impl Stream<'_> {
     }
     fn more(&self) -> bool {
         self.line(self.pos).is_some()
+    }
+    /// Is this console line, its prefix dropped, a block's first line (`KTAP version N`
+    /// or `TAP version N` with nothing before it)?
+    fn starts_block(&self, raw: &str) -> bool {
+        let l = drop_chars(py_rstrip(raw), self.prefix);
+        find_version(l) == Some(0) || find_tap_version(l) == Some(0)
     }
     /// The next line; past the end, the last line (kunit_parser's `LineStream.peek` keeps the
     /// line it read last, so a suite's result line is still seen when the stream ended on it).
@@ -649,10 +658,10 @@ fn parse_test(
 /// Parse the first KTAP block of a console log, exactly as `kunit.py parse` does.
 pub fn parse_first(console: &str) -> Test {
     let lines = split_lines(console);
-    parse_block(&lines, 0, &mut Budget::new(MAX_TESTS)).0
+    parse_block(&lines, 0, &mut Budget::new(MAX_TESTS), false).0
 }
 
-fn parse_block(lines: &[&str], from: usize, budget: &mut Budget) -> (Test, usize) {
+fn parse_block(lines: &[&str], from: usize, budget: &mut Budget, split: bool) -> (Test, usize) {
     let (head, found, prefix) = extract(lines, from);
     let start = found.unwrap_or(lines.len());
     // Executor-error lines yielded before the block's first line.
@@ -676,6 +685,7 @@ fn parse_block(lines: &[&str], from: usize, budget: &mut Budget) -> (Test, usize
         end: std::cell::Cell::new(None),
         pos: 0,
         budget: *budget,
+        split,
     };
     let mut t = parse_test(&mut s, 0, Vec::new(), false, 0);
     *budget = s.budget;
@@ -719,7 +729,7 @@ pub fn parse_all_limited(console: &str, max_tests: usize) -> Vec<Test> {
             }
             break;
         }
-        let (t, next) = parse_block(&lines, from, &mut budget);
+        let (t, next) = parse_block(&lines, from, &mut budget, true);
         out.push(t);
         if next <= from {
             break;
@@ -997,7 +1007,9 @@ pub const DELIBERATE: &[(&str, &str)] = &[
     (
         "every-block",
         "every KTAP block of the console is read, as the suites of one run: a module's KUnit \
-         suites print a block of their own after the boot-time one, which kunit.py never reads",
+         suites print a block of their own after the boot-time one, which kunit.py never reads; \
+         a block ends where the next one's unindented `KTAP version` line starts, so a block whose \
+         plan line a kernel message pushed aside does not take the next block in as a subtest",
     ),
     (
         "no-console",
@@ -1540,6 +1552,43 @@ mod tests {
             .iter()
             .all(|b| cases(b).iter().map(|c| c.status).collect::<Vec<_>>()
                 == [CaseStatus::Pass, CaseStatus::Fail]));
+    }
+
+    /// A boot-time block that lost its plan line (a console that cut or merged it): kunit_parser
+    /// reads on into the module's block, as a nameless subtest. Read as one of every block,
+    /// each block ends where the next begins.
+    #[test]
+    fn a_block_without_its_plan_ends_where_the_next_begins() {
+        let log = "KTAP version 1\nrust_doctests_kernel: The value is: 42\n    KTAP version 1\n    # Subtest: a\n    1..1\n    ok 1 x\nok 1 a\n    KTAP version 1\n    # Subtest: b\n    1..1\n    not ok 1 y\nnot ok 2 b\nRFL-INIT: load m\nKTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: rfl_selftest\n    1..2\n    ok 1 seeded_pass\n    not ok 2 seeded_failure\nnot ok 1 rfl_selftest\nRFL-INIT: loaded m\n";
+        // kunit.py's reading: the module's block nested under the boot-time one.
+        let first = parse_first(log);
+        let nested: Vec<_> = cases(&first).into_iter().map(|c| c.suite).collect();
+        assert!(nested.contains(&".rfl_selftest".to_string()), "{nested:?}");
+        // The harness's: two blocks, the module's suite named as it is.
+        let blocks = parse_all(log);
+        assert_eq!(blocks.len(), 2, "{blocks:#?}");
+        let names = |b: &Test| {
+            cases(b)
+                .into_iter()
+                .map(|c| format!("{}.{}:{}", c.suite, c.name, c.status.name()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&blocks[0]), ["a.x:pass", "b.y:fail"]);
+        assert_eq!(
+            names(&blocks[1]),
+            [
+                "rfl_selftest.seeded_pass:pass",
+                "rfl_selftest.seeded_failure:fail"
+            ]
+        );
+        // The same with timestamps, and with TAP version 14 headers.
+        let stamped: String = log
+            .lines()
+            .map(|l| format!("[    1.000000] {l}\n"))
+            .collect();
+        assert_eq!(parse_all(&stamped).len(), 2);
+        let tap = log.replace("KTAP version 1", "TAP version 14");
+        assert_eq!(names(&parse_all(&tap)[1]), names(&blocks[1]));
     }
 
     #[test]
