@@ -1410,3 +1410,128 @@ fn a_harness_fault_is_exit_3_and_named_the_harnesss() {
         .unwrap();
     assert_eq!(c["health"]["verdict"], "error", "{c}");
 }
+
+/// A fake toolchain in `dir`: every tool answers `--version`, rustc has a sysroot with
+/// rust-src. Returns the matrix's `[toolchains.fake]` table.
+fn fake_toolchain(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    let lib = dir.join("sysroot/lib/rustlib/src/rust/library/core/src");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(lib.join("lib.rs"), "").unwrap();
+    for (tool, version) in [
+        ("rustc", "rustc 1.96.0"),
+        ("rustdoc", "rustdoc 1.96.0"),
+        ("clippy-driver", "clippy 0.1.96"),
+        ("rustfmt", "rustfmt 1.8.0"),
+        ("bindgen", "bindgen 0.72.1"),
+        ("clang", "Debian clang version 19.1.7"),
+        ("ld.lld", "Debian LLD 19.1.7"),
+    ] {
+        let p = bin.join(tool);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = --print ] && {{ echo {}; exit 0; }}\necho '{version}'\n",
+                dir.join("sysroot").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let b = bin.display();
+    format!(
+        "[toolchains.fake]\nrustc = \"{b}/rustc\"\nrustdoc = \"{b}/rustdoc\"\nclippy_driver = \"{b}/clippy-driver\"\nrustfmt = \"{b}/rustfmt\"\nbindgen = \"{b}/bindgen\"\nllvm = \"{b}/\"\n"
+    )
+}
+
+/// Is process `pid` still running (not gone, not a zombie)?
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+/// A tree's Makefile, run by the toolchain stage (`make rustavailable`), starts processes
+/// that leave its process group every way a shell can: `setsid`, a double fork, `nohup … &`,
+/// and one that ignores SIGTERM. None outlives the harness, and the stage does not wait for
+/// them (they sleep ten minutes).
+#[test]
+fn nothing_a_trees_makefile_starts_outlives_its_cell() {
+    let t = TempDir::new("escapes");
+    let root = &t.0;
+    let pids = root.join("pids");
+    std::fs::create_dir_all(&pids).unwrap();
+    let p = pids.display();
+    let makefile = format!(
+        "rustavailable:\n\
+         \tsetsid sh -c 'echo $$$$ > {p}/setsid; exec sleep 599' </dev/null >/dev/null 2>&1 &\n\
+         \tsh -c \"sh -c 'echo \\$$\\$$ > {p}/double; exec sleep 599' </dev/null >/dev/null 2>&1 &\"\n\
+         \tnohup sh -c 'echo $$$$ > {p}/nohup; exec sleep 599' </dev/null >/dev/null 2>&1 &\n\
+         \tsetsid sh -c 'trap \"\" TERM INT HUP; echo $$$$ > {p}/noterm; exec sleep 599' </dev/null >/dev/null 2>&1 &\n\
+         \tsleep 0.5\n\
+         \t@echo Rust is available!\n"
+    );
+    let bare = small_upstream(root, "github/someone/linux.git", |work| {
+        commit(
+            work,
+            "Makefile",
+            &makefile,
+            "a Makefile that leaves processes",
+        );
+        git(work, &["checkout", "-q", "-b", "feature"]);
+        commit(work, "rust/kernel/feature.rs", "// feature\n", "feature");
+        git(work, &["checkout", "-q", "master"]);
+    });
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\ntoolchain = \"fake\"\n[mirrors]\n\"https://github.com/\" = \"file://{2}/github/\"\n{0}[bases.b]\nkind = \"branch\"\nurl = \"file://{1}\"\nref = \"master\"\n\
+         [[entry]]\nid = \"feature\"\nsource = {{ branch = \"https://github.com/someone/linux/tree/feature\" }}\nbase = \"b\"\n",
+        fake_toolchain(&root.join("tc")),
+        bare.display(),
+        root.display(),
+    );
+    let mpath = root.join("m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let (out, cache) = (root.join("out"), root.join("cache"));
+    let started = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "matrix",
+            "--stage",
+            "toolchain",
+            "--fail-on",
+            "never",
+            "--matrix",
+        ])
+        .arg(&mpath)
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(120), "{stderr}");
+    let v = results(&out);
+    let toolchain = stage_of(&v, "feature", "toolchain");
+    assert_eq!(toolchain["status"], "pass", "{toolchain}");
+    assert!(
+        toolchain["duration_s"].as_f64().unwrap() < 60.0,
+        "{toolchain}"
+    );
+    for how in ["setsid", "double", "nohup", "noterm"] {
+        // The base cell and the entry's each ran the Makefile: the last pid written is read.
+        let pid: i32 = std::fs::read_to_string(pids.join(how))
+            .unwrap_or_else(|e| panic!("{how}: the Makefile's process never ran: {e}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!alive(pid), "{how}: process {pid} outlived the run");
+    }
+}

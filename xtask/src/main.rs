@@ -11,7 +11,11 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    match Flags::parse().run() {
+    // What a command the harness runs starts and leaves behind is the harness's to end.
+    xtask::sys::proc::contain_descendants();
+    let result = Flags::parse().run();
+    xtask::sys::proc::sweep_orphans(true);
+    match result {
         Ok(code) => code,
         Err(e) => {
             // An error may quote outside text (a matrix value, a server's answer, a results

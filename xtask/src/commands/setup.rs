@@ -619,6 +619,13 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         };
+    // How what a patched tree's commands start is kept from outliving its cell.
+    if proc::containing() {
+        println!("containment: child subreaper (what a command leaves behind is ended with it; no PID namespace or cgroup is asked for)");
+    } else {
+        ok = false;
+        println!("containment: NONE (prctl PR_SET_CHILD_SUBREAPER refused): processes a tree's Makefile starts may outlive their cell");
+    }
     let store = Store::open(cache).ok();
     // Every provisioned tagged base is checked: each carries its own minimums.
     let references: Vec<(String, String)> = matrix

@@ -528,6 +528,9 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
     ladder.walk(&table, &cx, &mut stages);
     res.stages = stages;
     res.kunit = cx.kunit.into_inner().unwrap_or_default();
+    // Nothing the cell's commands started outlives the cell (each command's end swept what
+    // it left; a parent that was still exiting then is looked for once more).
+    crate::sys::proc::sweep_orphans(true);
     // The base's folders come back before anything else runs in the slot.
     drop(cx.kit);
     if let Some(k) = &key {

@@ -231,6 +231,94 @@ fn leftover_children(groups: &[i32]) -> Vec<i32> {
     out
 }
 
+/// Whether this process adopts what its children leave behind (see [`contain_descendants`]).
+static SUBREAPER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Make the harness the reaper of every process its children start: a process that leaves
+/// its parent's process group and session (`setsid`, a double fork, `nohup … &`) is
+/// re-parented to the harness rather than to init when its parent ends, and is ended with
+/// the command that started it ([`sweep_orphans`]). A PID namespace or a cgroup would need
+/// privileges the harness does not ask for; a subreaper needs none. True when it holds.
+pub fn contain_descendants() -> bool {
+    let ok = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0;
+    SUBREAPER.store(ok, std::sync::atomic::Ordering::SeqCst);
+    ok
+}
+
+/// Is this process its descendants' subreaper?
+pub fn containing() -> bool {
+    SUBREAPER.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The processes whose parent is this one, from /proc.
+fn children_of_self() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = stat.rsplit_once(')')?.1.to_string();
+                    rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+                })
+                == Some(me)
+        })
+        .collect()
+}
+
+/// End every process re-parented to the harness: a child of this process that the harness
+/// did not start itself (those are the leaders in [`signal::groups`]) is what a command left
+/// behind. Each is killed and reaped; its own children come to the harness in turn and go
+/// the same way, until none is left (or a bounded number of rounds). `settle`: look again a
+/// few times over some milliseconds, for a parent still exiting (a cell's end, the harness's);
+/// after each command one look suffices, the next sweep finding any latecomer. Returns how
+/// many ended.
+pub fn sweep_orphans(settle: bool) -> usize {
+    if !containing() {
+        return 0;
+    }
+    let mut ended = 0;
+    let mut quiet = 0;
+    for _ in 0..200 {
+        // Held while looking and killing: a child being spawned is registered under the same
+        // lock, so it is never taken for an orphan.
+        let g = signal::groups();
+        let orphans: Vec<i32> = children_of_self()
+            .into_iter()
+            .filter(|p| !g.contains(p))
+            .collect();
+        drop(g);
+        if orphans.is_empty() {
+            quiet += 1;
+            if !settle || quiet > 3 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        quiet = 0;
+        for pid in orphans {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            // Reap it (it is ours now), waiting a moment for the kill to land.
+            let until = Instant::now() + Duration::from_millis(500);
+            let mut st = 0;
+            while unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) } == 0
+                && Instant::now() < until
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            ended += 1;
+        }
+    }
+    ended
+}
+
 fn spawn_in_group(cmd: &mut Command) -> std::io::Result<Child> {
     cmd.process_group(0);
     cmd.env(MARKER, std::process::id().to_string());
@@ -242,8 +330,9 @@ fn spawn_in_group(cmd: &mut Command) -> std::io::Result<Child> {
             Ok(())
         });
     }
-    let child = cmd.spawn()?;
+    // Spawned under the lock the orphan sweep holds: a new child is never taken for an orphan.
     let mut g = signal::groups();
+    let child = cmd.spawn()?;
     g.push(child.id() as i32);
     save_groups(&g);
     Ok(child)
@@ -281,11 +370,13 @@ pub fn wait_deadline(
         }
         std::thread::sleep(Duration::from_millis(25));
     };
-    // Whatever the leader did, nothing of its group may outlive it.
+    // Whatever the leader did, nothing of its group may outlive it, nor anything it started
+    // that left the group.
     unsafe {
         libc::kill(-pgid, libc::SIGKILL);
     }
     forget_group(pgid);
+    sweep_orphans(false);
     Ok(Outcome {
         status,
         timed_out,
