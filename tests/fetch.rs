@@ -195,9 +195,10 @@ fn every_source_form_fetches_and_applies_through_mirrors() {
             "HEAD",
         ],
     );
+    let msgid = "20260101-series-v2-0@example.org";
     let v2 = v2.replacen(
         "Subject: [PATCH v2 0/2] *** SUBJECT HERE ***",
-        "Subject: [PATCH v2 0/2] the series",
+        &format!("Message-ID: <{msgid}>\nSubject: [PATCH v2 0/2] the series"),
         1,
     );
     git(&work, &["reset", "-q", "--hard", "HEAD~2"]);
@@ -218,11 +219,29 @@ fn every_source_form_fetches_and_applies_through_mirrors() {
         ],
     );
     let reply = "From mboxrd@z Thu Jan  1 00:00:00 1970\nFrom: R <r@x>\nSubject: Re: [PATCH v2 1/2] rust: series one\nMessage-ID: <reply@x>\n\nLooks good.\n";
-    let msgid = "20260101-series-v2-0@example.org";
+    // Anyone may post to the thread: another sender's `[PATCH v2 3/3]` and `[PATCH v3]`,
+    // with diffs, are neither the series' third patch nor its newest revision.
+    let stranger = |subject: &str| {
+        v1.replacen("From: T <t@x>", "From: Mallory <m@evil>", 1)
+            .replacen(
+                "Subject: [PATCH] rust: series one",
+                &format!("Subject: {subject}"),
+                1,
+            )
+    };
+    let (evil3, evil_v3) = (
+        stranger("[PATCH v2 3/3] rust: more"),
+        stranger("[PATCH v3] rust: all of it"),
+    );
+    assert!(evil3.contains("m@evil") && evil_v3.contains("[PATCH v3]"));
     let port = serve(
         vec![(
             format!("/all/{msgid}/t.mbox.gz"),
-            gzip(&[&format!("{v1}\n{reply}\n"), &v2]),
+            gzip(&[
+                &format!("{v1}\n{reply}\n{evil_v3}\n"),
+                &v2,
+                &format!("\n{evil3}\n"),
+            ]),
         )],
         20,
         Duration::from_secs(120),
@@ -409,13 +428,15 @@ base = "dead"
         2,
         "{series}"
     );
+    let fetched = stage("series", "fetch")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fetched.contains("series v2, 2 patches"), "{fetched}");
+    // The strangers' patches are named as left out.
     assert!(
-        stage("series", "fetch")["summary"]
-            .as_str()
-            .unwrap()
-            .contains("series v2, 2 patches"),
-        "{}",
-        stage("series", "fetch")
+        fetched.contains("left out, not the author's: [PATCH v3] rust: all of it <m@evil>, [PATCH v2 3/3] rust: more <m@evil>"),
+        "{fetched}"
     );
     // Same patches on the same base: the same patchset hash on a second run.
     let hash = series["patchset"]["hash"].clone();

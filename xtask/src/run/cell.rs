@@ -372,13 +372,19 @@ fn fetched_summary(f: &Fetched) -> String {
             version,
             count,
             base_commit,
+            left_out,
             ..
         } => format!(
-            "series v{version}, {count} patches{}",
+            "series v{version}, {count} patches{}{}",
             base_commit
                 .as_ref()
                 .map(|b| format!(", base-commit {b}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if left_out.is_empty() {
+                String::new()
+            } else {
+                format!("; left out, not the author's: {}", left_out.join(", "))
+            }
         ),
     }
 }

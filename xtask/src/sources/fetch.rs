@@ -219,6 +219,8 @@ pub enum Fetched {
         version: u32,
         count: usize,
         base_commit: Option<String>,
+        /// Patches of the thread from other senders, left out.
+        left_out: Vec<String>,
     },
 }
 
@@ -400,7 +402,7 @@ pub fn fetch_source(
             let text = crate::sources::lore::gunzip(&gz)
                 .map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
             let series =
-                crate::sources::lore::pick_series(&crate::sources::lore::split_mbox(&text))
+                crate::sources::lore::pick_series(&crate::sources::lore::split_mbox(&text), msgid)
                     .map_err(|e| FetchError::Failed(format!("{url}: {e}")))?;
             let dir = store
                 .git_dir
@@ -417,6 +419,7 @@ pub fn fetch_source(
                 version: series.version,
                 count: series.patches.len(),
                 base_commit: series.base_commit,
+                left_out: series.left_out,
             })
         }
         Source::Unpublished(w) | Source::None(w) => Err(FetchError::Failed(w.clone())),

@@ -7,6 +7,8 @@ use std::io::Read;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub subject: String,
+    /// The sender's address (`From:`), lower-cased: whose the message is.
+    pub from: String,
     pub message_id: String,
     pub in_reply_to: String,
     /// The whole message as it was in the mbox (headers and body), mboxrd-unquoted.
@@ -71,9 +73,24 @@ fn parse_message(raw: String) -> Message {
     };
     Message {
         subject: get("subject"),
+        from: address(&get("from")),
         message_id: get("message-id").trim_matches(['<', '>', ' ']).to_string(),
         in_reply_to: get("in-reply-to").trim_matches(['<', '>', ' ']).to_string(),
         raw,
+    }
+}
+
+/// The address of a `From:` value (`A <a@x>` or `a@x`), lower-cased; empty when there is none.
+fn address(from: &str) -> String {
+    let a = match (from.rfind('<'), from.rfind('>')) {
+        (Some(i), Some(j)) if i < j => &from[i + 1..j],
+        _ => from,
+    };
+    let a = a.trim();
+    if a.contains('@') && !a.contains(char::is_whitespace) {
+        a.to_ascii_lowercase()
+    } else {
+        String::new()
     }
 }
 
@@ -131,27 +148,70 @@ pub struct Series {
     pub patches: Vec<Message>,
     /// `base-commit:` from the cover letter or a patch.
     pub base_commit: Option<String>,
+    /// Patches in the thread from another sender than the series' author, left out
+    /// (`[PATCH 3/3] subject <sender>`), at most [`MAX_LEFT_OUT`].
+    pub left_out: Vec<String>,
 }
+
+/// The most left-out patches a series names.
+const MAX_LEFT_OUT: usize = 10;
 
 /// The most patches one series may have.
 const MAX_SERIES: u32 = 2000;
 
-/// Keep the newest revision's patches in order; drop the cover letter and replies.
-pub fn pick_series(msgs: &[Message]) -> Result<Series, String> {
+/// The series of the thread's message `msgid`: its sender's newest revision, patches in
+/// order; the cover letter and replies dropped. A series is its author's (b4's rule): a
+/// patch in the thread from anyone else, whatever its subject says, is left out and named.
+pub fn pick_series(msgs: &[Message], msgid: &str) -> Result<Series, String> {
+    let Some(named) = msgs.iter().find(|m| m.message_id == msgid) else {
+        return Err(if msgs.is_empty() {
+            "the mbox holds no messages".into()
+        } else {
+            format!("none of the thread's {} messages is <{msgid}>", msgs.len())
+        });
+    };
+    let author = named.from.as_str();
+    if author.is_empty() {
+        return Err(format!("<{msgid}> names no sender address"));
+    }
     let tagged: Vec<(PatchTag, &Message)> = msgs
         .iter()
         .filter_map(|m| patch_tag(&m.subject).map(|t| (t, m)))
         .collect();
+    let strangers: Vec<&(PatchTag, &Message)> = tagged
+        .iter()
+        .filter(|(t, m)| t.index > 0 && m.from != author && has_diff(m))
+        .collect();
+    let left_out: Vec<String> = strangers
+        .iter()
+        .take(MAX_LEFT_OUT)
+        .map(|(_, m)| {
+            let subject: String = m.subject.chars().take(120).collect();
+            let from = if m.from.is_empty() {
+                "no sender"
+            } else {
+                &m.from
+            };
+            format!("{subject} <{}>", from.chars().take(80).collect::<String>())
+        })
+        .collect();
     let with_diff: Vec<&(PatchTag, &Message)> = tagged
         .iter()
-        .filter(|(t, m)| t.index > 0 && has_diff(m))
+        .filter(|(t, m)| t.index > 0 && m.from == author && has_diff(m))
         .collect();
+    let others = || match strangers.len() {
+        0 => String::new(),
+        n => format!(
+            " ({n} patches from other senders left out: {})",
+            left_out.join(", ")
+        ),
+    };
     let Some(version) = with_diff.iter().map(|(t, _)| t.version).max() else {
-        return Err(if msgs.is_empty() {
-            "the mbox holds no messages".into()
-        } else {
-            format!("none of the {} messages is a patch", msgs.len())
-        });
+        return Err(format!(
+            "none of the thread's {} messages is a patch from {author}{}",
+            msgs.len(),
+            others()
+        ));
     };
     let mut picked: Vec<(u32, &Message)> = Vec::new();
     let mut total = 0;
@@ -173,12 +233,13 @@ pub fn pick_series(msgs: &[Message]) -> Result<Series, String> {
     let missing: Vec<u32> = (1..=total).filter(|i| !have.contains(i)).take(20).collect();
     if !missing.is_empty() {
         return Err(format!(
-            "v{version} is incomplete: patches {missing:?} of {total} are missing"
+            "{author}'s v{version} is incomplete: patches {missing:?} of {total} are missing{}",
+            others()
         ));
     }
     let cover = tagged
         .iter()
-        .find(|(t, _)| t.version == version && t.index == 0)
+        .find(|(t, m)| t.version == version && t.index == 0 && m.from == author)
         .map(|(_, m)| *m);
     let base_commit = cover
         .into_iter()
@@ -193,6 +254,7 @@ pub fn pick_series(msgs: &[Message]) -> Result<Series, String> {
         version,
         patches: picked.into_iter().map(|(_, m)| m.clone()).collect(),
         base_commit,
+        left_out,
     })
 }
 
@@ -302,7 +364,7 @@ mod tests {
             ),
         ]
         .concat();
-        let s = pick_series(&split_mbox(&mbox)).unwrap();
+        let s = pick_series(&split_mbox(&mbox), "c1@x").unwrap();
         assert_eq!(s.version, 2);
         let ids: Vec<&str> = s.patches.iter().map(|m| m.message_id.as_str()).collect();
         assert_eq!(ids, ["q1@x", "q2@x"]);
@@ -315,6 +377,56 @@ mod tests {
             to_mbox(&s).contains("\n>From the body\n"),
             "re-quoted for git am"
         );
+    }
+
+    /// A series is its author's: another sender's `[PATCH 3/3]` in the thread is not the
+    /// third commit, another sender's `[PATCH v2]` does not replace the author's series, and
+    /// both are named as left out; an author's series with a patch missing says so.
+    #[test]
+    fn a_strangers_patch_in_the_thread_is_left_out() {
+        let from = |who: &str, m: String| m.replace("From: A <a@x>", &format!("From: {who}"));
+        let author = "Author <Author@Example.org>";
+        let stranger = "Mallory <m@evil>";
+        let thread = [
+            from(author, msg(true, "[PATCH 0/2] cover", "c@x", "the series")),
+            from(author, msg(true, "[PATCH 1/2] one", "p1@x", DIFF)),
+            from(author, msg(true, "[PATCH 2/2] two", "p2@x", DIFF)),
+            from(stranger, msg(true, "[PATCH 3/3] three", "evil3@x", DIFF)),
+            from(
+                stranger,
+                msg(true, "[PATCH v2 1/1] all of it", "evil-v2@x", DIFF),
+            ),
+        ]
+        .concat();
+        let msgs = split_mbox(&thread);
+        for named in ["c@x", "p2@x"] {
+            let s = pick_series(&msgs, named).unwrap();
+            assert_eq!(s.version, 1);
+            let ids: Vec<&str> = s.patches.iter().map(|m| m.message_id.as_str()).collect();
+            assert_eq!(ids, ["p1@x", "p2@x"], "{named}");
+            assert_eq!(
+                s.left_out,
+                [
+                    "[PATCH 3/3] three <m@evil>",
+                    "[PATCH v2 1/1] all of it <m@evil>"
+                ]
+            );
+        }
+        // Named by the stranger's own message, the series is the stranger's.
+        let s = pick_series(&msgs, "evil-v2@x").unwrap();
+        assert_eq!((s.version, s.patches.len()), (2, 1));
+        // The author's own series incomplete: said, with what was left out.
+        let partial = [
+            from(author, msg(true, "[PATCH 1/2] one", "p1@x", DIFF)),
+            from(stranger, msg(true, "[PATCH 2/2] two", "evil2@x", DIFF)),
+        ]
+        .concat();
+        let e = pick_series(&split_mbox(&partial), "p1@x").unwrap_err();
+        assert!(
+            e.contains("author@example.org's v1 is incomplete: patches [2] of 2 are missing"),
+            "{e}"
+        );
+        assert!(e.contains("[PATCH 2/2] two <m@evil>"), "{e}");
     }
 
     #[test]
@@ -341,10 +453,10 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(pick_series(&split_mbox("")).is_err());
-        assert!(pick_series(&split_mbox("\u{0}\u{ff}garbage\nFrom \n\n\n")).is_err());
+        assert!(pick_series(&split_mbox(""), "a@x").is_err());
+        assert!(pick_series(&split_mbox("\u{0}\u{ff}garbage\nFrom \n\n\n"), "a@x").is_err());
         assert!(
-            pick_series(&split_mbox(&msg(true, "[PATCH 1/3] a", "a@x", DIFF)))
+            pick_series(&split_mbox(&msg(true, "[PATCH 1/3] a", "a@x", DIFF)), "a@x")
                 .unwrap_err()
                 .contains("incomplete")
         );
@@ -354,16 +466,21 @@ mod tests {
     #[test]
     fn an_mbox_with_no_patches_says_so() {
         let talk = "From a@x Thu Jan  1 00:00:00 1970\nFrom: A <a@x>\nSubject: Re: [PATCH] x\n\nLooks good.\n\nFrom b@x Thu Jan  1 00:00:00 1970\nFrom: B <b@x>\nSubject: ping\n\nAny news?\n";
+        let talk = talk.replace("Subject: ping", "Message-ID: <b@x>\nSubject: ping");
         assert_eq!(
-            pick_series(&split_mbox(talk)).unwrap_err(),
-            "none of the 2 messages is a patch"
+            pick_series(&split_mbox(&talk), "b@x").unwrap_err(),
+            "none of the thread's 2 messages is a patch from b@x"
+        );
+        assert_eq!(
+            pick_series(&split_mbox(&talk), "c@x").unwrap_err(),
+            "none of the thread's 2 messages is <c@x>"
         );
     }
 
     #[test]
     fn fuzz_regression_absurd_series_size() {
         let m = msg(true, "[PATCH 1/4294967295] a", "a@x", DIFF);
-        let e = pick_series(&split_mbox(&m)).unwrap_err();
+        let e = pick_series(&split_mbox(&m), "a@x").unwrap_err();
         assert!(e.contains("claims 4294967295 patches"), "{e}");
     }
 
