@@ -449,7 +449,7 @@ fn repro_lines_quote_every_word() {
         toolchain: "d".into(),
         config: "release".into(),
     };
-    let line = xtask::run::repro_line(&cell, " --matrix 'my matrix.toml'");
+    let line = xtask::run::repro_line(&cell, " --matrix 'my matrix.toml'", None);
     assert_eq!(
         words(&line),
         [
@@ -463,6 +463,21 @@ fn repro_lines_quote_every_word() {
             "my matrix.toml"
         ]
     );
+    // A cell run under a KUnit filter is reproduced under it.
+    let line = xtask::run::repro_line(&cell, "", Some("rust_*.t'x"));
+    assert_eq!(
+        words(&line),
+        [
+            "cargo",
+            "xtask",
+            "repro",
+            hostile,
+            "--arch",
+            "arm64",
+            "--kunit-filter",
+            "rust_*.t'x"
+        ]
+    );
     let cell = Cell {
         entry: "base".into(),
         base: hostile.into(),
@@ -470,12 +485,23 @@ fn repro_lines_quote_every_word() {
         toolchain: "d".into(),
         config: "debug".into(),
     };
-    let line = xtask::run::repro_line(&cell, "");
+    let line = xtask::run::repro_line(&cell, "", Some("s"));
     assert_eq!(
         words(&line),
         [
-            "cargo", "xtask", "matrix", "--entry", "base", "--base", hostile, "--arch", "x86_64",
-            "--config", "debug"
+            "cargo",
+            "xtask",
+            "matrix",
+            "--entry",
+            "base",
+            "--base",
+            hostile,
+            "--arch",
+            "x86_64",
+            "--config",
+            "debug",
+            "--kunit-filter",
+            "s"
         ]
     );
     assert!(!t.0.join("pwned").exists() && !t.0.join("pwned2").exists());

@@ -1781,6 +1781,16 @@ fn a_kunit_filter_runs_only_the_matching_tests_on_the_entry_and_its_base() {
             "{entry}: {qemu}"
         );
     }
+    // Each cell records its filter, and its repro line runs it again under the same filter.
+    for entry in ["base", "try"] {
+        let c = cell(&v, entry, "x86_64");
+        assert_eq!(c["kunit_filter"], glob, "{entry}");
+        let repro = c["repro"].as_str().unwrap();
+        assert!(
+            repro.contains(&format!(" --kunit-filter '{glob}'")),
+            "{entry}: {repro}"
+        );
+    }
     let b = cell(&v, "base", "x86_64");
     assert_eq!(
         (&stage(b, "kunit")["status"], &stage(b, "kunit")["summary"]),

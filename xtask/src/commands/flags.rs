@@ -233,6 +233,9 @@ pub struct ReproArgs {
     /// Boot the kernel again with its console on this terminal.
     #[arg(long)]
     pub interactive: bool,
+    /// The KUnit filter the cell ran under (its repro line carries it).
+    #[arg(long, value_name = "GLOB")]
+    pub kunit_filter: Option<String>,
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
     #[arg(long, value_name = "SECS")]

@@ -22,6 +22,7 @@ pub struct Args {
     pub base: Option<String>,
     pub config: Option<String>,
     pub interactive: bool,
+    pub kunit_filter: Option<String>,
     pub jobs: usize,
     pub boot_timeout: Option<u64>,
     pub matrix_arg: String,
@@ -68,7 +69,7 @@ pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
         resume: false,
         clean: false,
         matrix_arg: a.matrix_arg.clone(),
-        kunit_filter: None,
+        kunit_filter: a.kunit_filter.clone(),
         rerun: None,
     };
     let results = run::run(&fresh, m, &p, &opts);
@@ -208,6 +209,11 @@ impl crate::commands::flags::ReproArgs {
                 m.path.display()
             );
         }
+        if let Some(g) = &self.kunit_filter {
+            crate::model::matrix::check_kunit_filter(g).map_err(|why| {
+                anyhow::anyhow!("--kunit-filter {}: {why}", crate::model::matrix::shown(g))
+            })?;
+        }
         if self.config.as_deref() == Some("all") {
             anyhow::bail!("--config all: a reproducer re-creates one cell; name its config");
         }
@@ -219,6 +225,7 @@ impl crate::commands::flags::ReproArgs {
             base: self.base,
             config,
             interactive: self.interactive,
+            kunit_filter: self.kunit_filter,
             jobs: select::jobs(self.jobs),
             boot_timeout: self.boot_timeout,
             matrix_arg: select::matrix_arg(self.matrix.as_deref()),

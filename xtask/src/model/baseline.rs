@@ -26,6 +26,7 @@ pub fn compare(cells: &mut [CellResult], old: &[CellResult]) {
         let then = old.iter().find(|o| o.key() == c.key());
         c.change = Some(match then {
             None => Change::New,
+            Some(o) if o.kunit_filter != c.kunit_filter => Change::OtherFilter,
             Some(o) => match (verdict_of(o.health.as_ref()), verdict_of(c.health.as_ref())) {
                 (Some(Verdict::Pass), Some(Verdict::Fail)) => Change::Regressed,
                 (Some(Verdict::Fail), Some(Verdict::Pass)) => Change::Fixed,
@@ -76,6 +77,7 @@ mod tests {
             started: String::new(),
             duration_s: 0.0,
             repro: String::new(),
+            kunit_filter: None,
             health: verdict.map(|verdict| Health {
                 verdict,
                 stage: None,
@@ -119,6 +121,12 @@ mod tests {
                 Change::New
             ]
         );
+        // A run under another KUnit filter ran other tests: not comparable, not fixed.
+        let mut filtered = [cell("b", "x86_64", Some(Pass))];
+        filtered[0].kunit_filter = Some("rust_kernel_*".into());
+        compare(&mut filtered, &old);
+        assert_eq!(filtered[0].change, Some(Change::OtherFilter));
+        assert!(!fails(&filtered, FailOn::Regression));
         // Another toolchain is another cell too.
         let mut other = [cell("a", "x86_64", Some(Fail))];
         other[0].toolchain.name = "llvm20".into();

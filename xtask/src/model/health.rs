@@ -243,6 +243,7 @@ mod tests {
             started: String::new(),
             duration_s: 0.0,
             repro: String::new(),
+            kunit_filter: None,
             health: None,
             change: None,
         }

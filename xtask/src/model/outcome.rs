@@ -448,6 +448,10 @@ pub struct CellResult {
     /// One command that re-creates this cell.
     #[serde(default)]
     pub repro: String,
+    /// The KUnit filter the cell's boot ran under (`--kunit-filter`), if any: a filtered
+    /// cell ran other tests than an unfiltered one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kunit_filter: Option<String>,
     /// The verdict against the bare base (see `health.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
@@ -568,6 +572,9 @@ pub enum Change {
     New,
     /// Passes as it did, or neither run could say (an error, an unreachable remote, a skip).
     Unchanged,
+    /// The two runs' KUnit filters differ: they ran other tests, so neither a test gone nor
+    /// one come says anything.
+    OtherFilter,
 }
 
 impl Change {
@@ -578,6 +585,7 @@ impl Change {
             Change::StillFailing => "still failing",
             Change::New => "new",
             Change::Unchanged => "unchanged",
+            Change::OtherFilter => "not comparable (another KUnit filter)",
         }
     }
 }
@@ -700,6 +708,11 @@ impl RunResults {
                 .any(|a| a.name() == c.arch)
             {
                 return bad("unknown arch".into());
+            }
+            if let Some(g) = &c.kunit_filter {
+                if let Err(why) = crate::model::matrix::check_kunit_filter(g) {
+                    return bad(format!("its KUnit filter {why}"));
+                }
             }
             if c.stages.is_empty() {
                 return bad("no stages".into());

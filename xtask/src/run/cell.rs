@@ -480,6 +480,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
         started: now_rfc3339(),
         duration_s: 0.0,
         repro: String::new(),
+        kunit_filter: opts.kunit_filter.clone(),
         health: None,
         change: None,
     };

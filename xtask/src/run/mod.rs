@@ -236,9 +236,12 @@ fn resolve_bases(
 
 /// The command that runs a cell again, every word quoted for a POSIX shell: names are checked
 /// at load, and this holds even for one that was not.
-pub fn repro_line(cell: &Cell, matrix_arg: &str) -> String {
+pub fn repro_line(cell: &Cell, matrix_arg: &str, kunit_filter: Option<&str>) -> String {
     let q = |s: &str| proc::shell_quote(s);
-    let cell_words = cell_words(cell);
+    let mut cell_words = cell_words(cell);
+    if let Some(g) = kunit_filter {
+        cell_words += &format!(" --kunit-filter {}", q(g));
+    }
     if cell.is_base() {
         format!(
             "cargo xtask matrix{matrix_arg} --entry base --base {}{cell_words}",
@@ -266,7 +269,7 @@ fn cell_words(cell: &Cell) -> String {
 fn cell_repro(cell: &Cell, opts: &Opts) -> String {
     match &opts.rerun {
         Some(line) if !cell.is_base() => format!("{line}{}", cell_words(cell)),
-        _ => repro_line(cell, &opts.matrix_arg),
+        _ => repro_line(cell, &opts.matrix_arg, opts.kunit_filter.as_deref()),
     }
 }
 
