@@ -58,7 +58,7 @@ pub(super) fn key(
         ))
         .unwrap_or_default(),
     );
-    for f in crate::stages::build::project_fragments(&variant, cell.arch) {
+    for f in crate::stages::config::project_fragments(&variant, cell.arch) {
         h.update(read(f));
     }
     if let Some(e) = m.entry(&cell.entry) {

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::model::arch::Profile;
-use crate::model::matrix::{Check, Loaded, Modules};
+use crate::model::matrix::Check;
 use crate::model::outcome::*;
 use crate::model::plan::Cell;
 use crate::run::folders::{self, Folders};
@@ -20,6 +20,7 @@ use crate::run::{cache, Env, Opts};
 use crate::sources::fetch::{self, FetchError, Fetched};
 use crate::stages::boot;
 use crate::stages::build::{self, Kbuild};
+use crate::stages::config;
 use crate::stages::ktap;
 use crate::stages::toolchain::Resolved;
 use crate::sys::paths::project_root;
@@ -607,14 +608,17 @@ fn toolchain_stage(cx: &Cx) -> StageResult {
 fn config_stage(cx: &Cx) -> StageResult {
     let (k, job) = (cx.kit(), cx.job);
     let base_commit = job.prep.base_commit.as_deref().unwrap_or_default();
-    let (frags, soft) = fragments(
+    let (frags, soft) = match config::fragments(
         cx.env.m,
         job.cell,
         &k.kb.src,
         base_commit,
         &job.prep.changed,
         job.dir,
-    );
+    ) {
+        Ok(f) => f,
+        Err(e) => return StageResult::error(Stage::Config, e),
+    };
     // An entry that changes no file the config stage reads and adds no fragment has the
     // base's config, which its output folder already holds (copied from the base's build).
     let same_inputs = !k.own_config
@@ -664,7 +668,7 @@ fn rustdoc_stage(cx: &Cx) -> StageResult {
     let unread = !cx.env.opts.clean
         && !changed.is_empty()
         && !changed.iter().any(|f| reads_for_rustdoc(f))
-        && (!changed.iter().any(|f| build::is_config_input(f))
+        && (!changed.iter().any(|f| config::is_config_input(f))
             || kconfig_moved().is_some_and(|o| !named_where_rustdoc_reads(&cx.kit().kb.src, &o)));
     let reused = cx
         .job
@@ -700,15 +704,9 @@ fn reads_for_rustdoc(f: &str) -> bool {
         || top_make
 }
 
-fn is_kconfig(f: &str) -> bool {
-    f.rsplit('/')
-        .next()
-        .is_some_and(|n| n.starts_with("Kconfig"))
-}
-
 /// The options whose value differs between two .config texts (set, unset or changed).
 fn moved_options(base: &str, own: &str) -> Vec<String> {
-    let (a, b) = (build::parse_config(base), build::parse_config(own));
+    let (a, b) = (config::parse_config(base), config::parse_config(own));
     let mut moved: Vec<String> = a
         .keys()
         .chain(b.keys())
@@ -737,109 +735,6 @@ fn named_where_rustdoc_reads(src: &Path, options: &[String]) -> bool {
         Ok(o) => o.outcome.code() != Some(1),
         Err(_) => true,
     }
-}
-
-/// The fragments for a cell: common, the arch's, the config variant's (the tree's own, then
-/// the project's), the tree's Rust KUnit suites, the entry's own, and (soft) the options the
-/// patchset introduces and those of the tree's fragments; last, for a `builtin` variant,
-/// every module option of those turned to `y`.
-fn fragments(
-    m: &Loaded,
-    cell: &Cell,
-    src: &Path,
-    base_commit: &str,
-    changed: &[String],
-    dir: &Path,
-) -> (Vec<PathBuf>, BTreeMap<String, String>) {
-    let variant = m.config(&cell.config);
-    let mut project = build::project_fragments(&variant, cell.arch);
-    let ours = project.split_off(2);
-    let mut frags = project;
-    let mut soft = BTreeMap::new();
-    for t in &variant.tree_fragments {
-        let p = src.join("kernel/configs").join(t);
-        soft.extend(build::parse_config(&build::read_tree_text(&p)));
-        frags.push(p);
-    }
-    frags.extend(ours);
-    let suites_at = frags.len();
-    let mut auto = String::from("# Rust KUnit suites found in the tree's own Kconfig\n");
-    for o in build::rust_kunit_options(src) {
-        auto.push_str(&format!("{o}=y\n"));
-    }
-    if let Some(e) = m.entry(&cell.entry) {
-        let mut extra = String::new();
-        for k in &e.kconfig {
-            if k.starts_with("CONFIG_") {
-                extra.push_str(k);
-                extra.push('\n');
-            } else {
-                let p = if Path::new(k).is_absolute() {
-                    PathBuf::from(k)
-                } else {
-                    m.dir().join(k)
-                };
-                frags.push(p);
-            }
-        }
-        // Options the patchset adds, enabled where their dependencies allow.
-        let kconfigs: Vec<(String, String)> = changed
-            .iter()
-            .filter(|f| is_kconfig(f))
-            .map(|f| {
-                let before = proc::output(
-                    std::process::Command::new("git")
-                        .arg("-C")
-                        .arg(src)
-                        .args(["show", &format!("{base_commit}:{f}")]),
-                )
-                .unwrap_or_default();
-                let after = build::read_tree_text(&src.join(f));
-                (before, after)
-            })
-            .collect();
-        for o in build::introduced_options(&kconfigs) {
-            let v = if o.contains("SAMPLE") || o.contains("TEST") {
-                "m"
-            } else {
-                "y"
-            };
-            extra.push_str(&format!("{o}={v}\n"));
-            soft.insert(o, v.to_string());
-        }
-        if !extra.is_empty() {
-            let p = dir.join("entry.config");
-            let _ = std::fs::write(&p, extra);
-            frags.push(p);
-        }
-    }
-    let p = dir.join("kunit-suites.config");
-    let _ = std::fs::write(&p, auto);
-    frags.insert(suites_at, p);
-    if variant.modules == Modules::Builtin {
-        let p = dir.join("builtin.config");
-        let _ = std::fs::write(&p, builtin_fragment(&frags));
-        for v in soft.values_mut().filter(|v| *v == "m") {
-            *v = "y".into();
-        }
-        frags.push(p);
-    }
-    (frags, soft)
-}
-
-/// Every option the fragments set to `m`, set to `y`: the samples and test modules built in.
-fn builtin_fragment(frags: &[PathBuf]) -> String {
-    let mut out = String::from("# The config variant builds its modules in\n");
-    let mut seen = std::collections::BTreeSet::new();
-    for f in frags {
-        let text = std::fs::read_to_string(f).unwrap_or_default();
-        for (k, v) in build::parse_config(&text) {
-            if v == "m" && seen.insert(k.clone()) {
-                out.push_str(&format!("{k}=y\n"));
-            }
-        }
-    }
-    out
 }
 
 /// Build the init + initramfs, boot, classify; returns the boot stage and the console.
@@ -934,7 +829,7 @@ fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageR
             .collect::<Vec<_>>()
             .join(", ");
         r.summary.push_str(&format!(" [modules: {names}]"));
-        let proves_locking = build::parse_config(&build::read_tree_text(&kb.out.join(".config")))
+        let proves_locking = config::parse_config(&config::read_tree_text(&kb.out.join(".config")))
             .get("CONFIG_PROVE_LOCKING")
             .is_some_and(|v| v == "y");
         if let Some(line) = boot::lockdep_lost_before_modules(&console).filter(|_| proves_locking) {
@@ -1399,7 +1294,10 @@ mod tests {
         );
         assert!(moved_options(base, base).is_empty());
         assert!(reads_for_rustdoc("rust/kernel/Kconfig.test"));
-        assert!(!reads_for_rustdoc("samples/rust/Kconfig") && is_kconfig("samples/rust/Kconfig"));
+        assert!(
+            !reads_for_rustdoc("samples/rust/Kconfig")
+                && config::is_kconfig("samples/rust/Kconfig")
+        );
         assert!(!reads_for_rustdoc("samples/rust/Makefile"));
         for read in [
             "Makefile",
@@ -1409,23 +1307,5 @@ mod tests {
         ] {
             assert!(reads_for_rustdoc(read), "{read}");
         }
-    }
-
-    /// A `builtin` variant turns every module option of the fragments into a built-in one,
-    /// once each, and leaves the others alone.
-    #[test]
-    fn a_builtin_variant_builds_every_fragment_module_in() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a.config");
-        let b = dir.path().join("b.config");
-        std::fs::write(
-            &a,
-            "CONFIG_RUST=y\nCONFIG_SAMPLE_RUST_MINIMAL=m\n# CONFIG_X is not set\n",
-        )
-        .unwrap();
-        std::fs::write(&b, "CONFIG_SAMPLE_RUST_MINIMAL=m\nCONFIG_RFL_TEST=m\n").unwrap();
-        let text = builtin_fragment(&[a, b]);
-        let set: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(set, ["CONFIG_SAMPLE_RUST_MINIMAL=y", "CONFIG_RFL_TEST=y"]);
     }
 }

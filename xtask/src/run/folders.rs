@@ -39,10 +39,12 @@ pub(super) fn slot(cache: &Cache, cell: &Cell) -> Slot {
 }
 
 /// Has the entry a config of its own: a file the config stage reads changed
-/// ([`build::is_config_input`]), or a fragment of its own?
+/// ([`crate::stages::config::is_config_input`]), or a fragment of its own?
 pub(super) fn own_config(m: &Loaded, cell: &Cell, changed: &[String]) -> bool {
     !cell.is_base()
-        && (changed.iter().any(|f| build::is_config_input(f))
+        && (changed
+            .iter()
+            .any(|f| crate::stages::config::is_config_input(f))
             || m.entry(&cell.entry).is_some_and(|e| !e.kconfig.is_empty()))
 }
 

@@ -1,0 +1,558 @@
+//! The config stage's inputs: which files of the tree it reads ([`is_config_input`]), the
+//! fragments it merges for a cell ([`fragments`]: the project's, the variant's, the tree's
+//! Rust KUnit suites, the entry's own and the options its patchset introduces), the walk for
+//! the tree's Kconfig files, and the parser of a `.config`. `Kconfigure` runs the merge.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::model::matrix::{Loaded, Modules};
+use crate::model::plan::Cell;
+use crate::sys::proc;
+
+/// `CONFIG_X=v` and `# CONFIG_X is not set` lines → name → value (`n` for not set).
+pub fn parse_config(text: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for l in text.lines() {
+        let l = l.trim();
+        if let Some(rest) = l.strip_prefix("# CONFIG_") {
+            if let Some(name) = rest.strip_suffix(" is not set") {
+                m.insert(format!("CONFIG_{name}"), "n".to_string());
+            }
+        } else if l.starts_with("CONFIG_") {
+            if let Some((k, v)) = l.split_once('=') {
+                m.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    m
+}
+
+/// Requested options whose final value differs (a requested `n` is satisfied by absence).
+pub fn dropped_options(
+    requested: &BTreeMap<String, String>,
+    final_cfg: &BTreeMap<String, String>,
+    soft: &BTreeMap<String, String>,
+) -> Vec<String> {
+    requested
+        .iter()
+        .filter(|(k, _)| !soft.contains_key(*k))
+        .filter(|(k, want)| {
+            let have = final_cfg.get(*k).map(String::as_str).unwrap_or("n");
+            have != want.as_str()
+        })
+        .map(|(k, want)| {
+            format!(
+                "{k}={want} (got {})",
+                final_cfg.get(k).map(String::as_str).unwrap_or("unset")
+            )
+        })
+        .collect()
+}
+
+/// Config symbols of the tree's Rust KUnit suites: every `config` in `rust/**/Kconfig.test`,
+/// and every `config` under `rust/` or `samples/rust/` whose dependencies name KUNIT.
+pub fn rust_kunit_options(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    collect_kconfigs(&src.join("rust"), &mut files);
+    let mut out = Vec::new();
+    for f in files {
+        let text = read_tree_text(&f);
+        let is_test_file = f
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with(".test"));
+        for sym in kconfig_symbols(&text, |block| is_test_file || block.contains("KUNIT")) {
+            if !out.contains(&sym) {
+                out.push(sym);
+            }
+        }
+    }
+    out
+}
+
+/// The most of one Kconfig file of the tree that is read: the kernel's largest is ~100 KiB.
+const TREE_TEXT_MAX: u64 = 4 << 20;
+
+/// A Kconfig file of the patched tree as text: only a regular file (a patch may turn it into a
+/// link to `/dev/zero` or out of the tree), at most `TREE_TEXT_MAX` bytes; else empty.
+pub fn read_tree_text(path: &Path) -> String {
+    use std::io::Read;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    let _ = std::fs::File::open(path).and_then(|f| f.take(TREE_TEXT_MAX).read_to_end(&mut bytes));
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// How deep under `rust/` the Kconfig walk goes, and how many folder entries it looks at in
+/// all: the kernel's own `rust/` is a few levels deep and holds a few hundred entries, so a
+/// tree past these bounds is a patch's doing and the walk stops rather than follow it.
+const KCONFIG_WALK_DEPTH: usize = 16;
+
+const KCONFIG_WALK_ENTRIES: usize = 100_000;
+
+/// The Kconfig files under `dir`, sorted, found without following symbolic links (a patch may
+/// add `rust/a -> .`), within the depth and entry bounds above, and given up on interrupt.
+fn collect_kconfigs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut budget = KCONFIG_WALK_ENTRIES;
+    // `rust/` itself may be a link a patch made: only a real folder is walked.
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_dir()) {
+        walk_kconfigs(dir, 0, &mut budget, out);
+    }
+}
+
+fn walk_kconfigs(dir: &Path, depth: usize, budget: &mut usize, out: &mut Vec<PathBuf>) {
+    if depth > KCONFIG_WALK_DEPTH || crate::sys::signal::interrupted() {
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries = Vec::new();
+    for e in rd {
+        if *budget == 0 || crate::sys::signal::interrupted() {
+            return;
+        }
+        *budget -= 1;
+        // DirEntry::file_type does not follow links: a link is neither a folder nor a file.
+        if let Ok((path, ft)) = e.and_then(|e| Ok((e.path(), e.file_type()?))) {
+            entries.push((path, ft));
+        }
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (p, ft) in entries {
+        if ft.is_dir() {
+            walk_kconfigs(&p, depth + 1, budget, out);
+        } else if ft.is_file() && is_kconfig(&p.to_string_lossy()) {
+            out.push(p);
+        }
+    }
+}
+
+/// `config`/`menuconfig` symbols of a Kconfig text whose block satisfies `keep`.
+pub fn kconfig_symbols(text: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<(String, String)> = None;
+    let mut flush = |cur: &mut Option<(String, String)>| {
+        if let Some((name, block)) = cur.take() {
+            if keep(&block) {
+                out.push(format!("CONFIG_{name}"));
+            }
+        }
+    };
+    for l in text.lines() {
+        let t = l.trim();
+        let sym = t
+            .strip_prefix("config ")
+            .or_else(|| t.strip_prefix("menuconfig "));
+        if let Some(s) = sym {
+            flush(&mut cur);
+            cur = Some((s.trim().to_string(), String::new()));
+        } else if t.starts_with("endif")
+            || t.starts_with("endmenu")
+            || t.starts_with("menu ")
+            || t.starts_with("if ")
+            || t.starts_with("source ")
+        {
+            flush(&mut cur);
+        } else if let Some((_, block)) = cur.as_mut() {
+            block.push_str(t);
+            block.push('\n');
+        }
+    }
+    flush(&mut cur);
+    out
+}
+
+/// New `config` symbols a patchset introduces: in the entry's tree's Kconfig files that the
+/// patchset changed, symbols not present in the base's versions of those files.
+pub fn introduced_options(changed_kconfigs: &[(String, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (before, after) in changed_kconfigs {
+        let old = kconfig_symbols(before, |_| true);
+        for s in kconfig_symbols(after, |_| true) {
+            if !old.contains(&s) && !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Does the config stage read this file of the tree (a path relative to its top)? `make
+/// tinyconfig` and the fragments' merge read every Kconfig file, the fragments under
+/// `kernel/configs/` and `arch/*/configs/` (tiny.config, a variant's tree fragments), the
+/// top and arch Makefiles, and the scripts Kconfig runs (`scripts/kconfig/`, `merge_config.sh`,
+/// `Kconfig.include` and the tool-version scripts it calls). This one rule decides whether an
+/// entry has the base's config; the patchset's hash keys its cells' results.
+pub fn is_config_input(f: &str) -> bool {
+    let name = f.rsplit('/').next().unwrap_or(f);
+    if is_kconfig(f) {
+        return true;
+    }
+    let arch_file = |rest: &str| {
+        f.strip_prefix("arch/")
+            .and_then(|a| a.split_once('/'))
+            .is_some_and(|(_, r)| r == rest || r.starts_with(&format!("{rest}/")))
+    };
+    f.starts_with("scripts/")
+        || f.starts_with("kernel/configs/")
+        || arch_file("configs")
+        || arch_file("Makefile")
+        || (!f.contains('/') && (name.starts_with("Makefile") || name == "Kbuild"))
+}
+
+/// The project's fragments a cell's config merges, in order: the common one, its arch's, then
+/// its variant's (see [`variant_fragments`]). The config stage merges these and the result
+/// cache hashes them: one list.
+pub fn project_fragments(
+    variant: &crate::model::matrix::ConfigVariant,
+    arch: crate::model::arch::Arch,
+) -> Vec<PathBuf> {
+    let dir = crate::sys::paths::project_root().join("kconfigs");
+    let mut v = vec![
+        dir.join("common.config"),
+        dir.join(format!("{}.config", arch.name())),
+    ];
+    v.extend(variant_fragments(variant, arch));
+    v
+}
+
+/// A variant's project fragments, each followed by its arch's adjustment
+/// (`kconfigs/<name>.<arch>.config`) where there is one.
+pub fn variant_fragments(
+    variant: &crate::model::matrix::ConfigVariant,
+    arch: crate::model::arch::Arch,
+) -> Vec<PathBuf> {
+    let dir = crate::sys::paths::project_root().join("kconfigs");
+    variant
+        .fragments
+        .iter()
+        .flat_map(|f| {
+            let own = dir.join(format!("{f}.{}.config", arch.name()));
+            [
+                Some(dir.join(format!("{f}.config"))),
+                own.is_file().then_some(own),
+            ]
+        })
+        .flatten()
+        .collect()
+}
+
+/// The fragments for a cell: common, the arch's, the config variant's (the tree's own, then
+/// the project's), the tree's Rust KUnit suites, the entry's own, and (soft) the options the
+/// patchset introduces and those of the tree's fragments; last, for a `builtin` variant,
+/// every module option of those turned to `y`.
+pub fn fragments(
+    m: &Loaded,
+    cell: &Cell,
+    src: &Path,
+    base_commit: &str,
+    changed: &[String],
+    dir: &Path,
+) -> Result<(Vec<PathBuf>, BTreeMap<String, String>), String> {
+    let variant = m.config(&cell.config);
+    let mut project = project_fragments(&variant, cell.arch);
+    let ours = project.split_off(2);
+    let mut frags = project;
+    let mut soft = BTreeMap::new();
+    for t in &variant.tree_fragments {
+        let p = src.join("kernel/configs").join(t);
+        soft.extend(parse_config(&read_tree_text(&p)));
+        frags.push(p);
+    }
+    frags.extend(ours);
+    let suites_at = frags.len();
+    let mut auto = String::from("# Rust KUnit suites found in the tree's own Kconfig\n");
+    for o in rust_kunit_options(src) {
+        auto.push_str(&format!("{o}=y\n"));
+    }
+    if let Some(e) = m.entry(&cell.entry) {
+        let mut extra = String::new();
+        for k in &e.kconfig {
+            if k.starts_with("CONFIG_") {
+                extra.push_str(k);
+                extra.push('\n');
+            } else {
+                let p = if Path::new(k).is_absolute() {
+                    PathBuf::from(k)
+                } else {
+                    m.dir().join(k)
+                };
+                frags.push(p);
+            }
+        }
+        // Options the patchset adds, enabled where their dependencies allow.
+        let kconfigs: Vec<(String, String)> = changed
+            .iter()
+            .filter(|f| is_kconfig(f))
+            .map(|f| {
+                Ok((
+                    base_text(src, base_commit, f)?,
+                    read_tree_text(&src.join(f)),
+                ))
+            })
+            .collect::<Result<_, String>>()?;
+        for o in introduced_options(&kconfigs) {
+            let v = if o.contains("SAMPLE") || o.contains("TEST") {
+                "m"
+            } else {
+                "y"
+            };
+            extra.push_str(&format!("{o}={v}\n"));
+            soft.insert(o, v.to_string());
+        }
+        if !extra.is_empty() {
+            let p = dir.join("entry.config");
+            write(&p, &extra)?;
+            frags.push(p);
+        }
+    }
+    let p = dir.join("kunit-suites.config");
+    write(&p, &auto)?;
+    frags.insert(suites_at, p);
+    if variant.modules == Modules::Builtin {
+        let p = dir.join("builtin.config");
+        write(&p, &builtin_fragment(&frags))?;
+        for v in soft.values_mut().filter(|v| *v == "m") {
+            *v = "y".into();
+        }
+        frags.push(p);
+    }
+    Ok((frags, soft))
+}
+
+/// A fragment of the cell's own, written into its folder: a failed write is the harness's.
+fn write(p: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(p, text).map_err(|e| format!("write {}: {e}", p.display()))
+}
+
+/// A file's text at the base commit: empty when the base has no such file (the patchset adds
+/// it); any other failure to read it is an error, never an empty Kconfig.
+fn base_text(src: &Path, base_commit: &str, f: &str) -> Result<String, String> {
+    let git = |args: &[&str]| {
+        let mut c = std::process::Command::new("git");
+        c.arg("-C")
+            .arg(src)
+            .env("GIT_LITERAL_PATHSPECS", "1")
+            .args(args);
+        c
+    };
+    let listed = proc::output(&mut git(&["ls-tree", "--name-only", base_commit, "--", f]))
+        .map_err(|e| format!("{e:#}"))?;
+    if listed.trim().is_empty() {
+        return Ok(String::new());
+    }
+    proc::output(&mut git(&["show", &format!("{base_commit}:{f}")])).map_err(|e| format!("{e:#}"))
+}
+
+/// Every option the fragments set to `m`, set to `y`: the samples and test modules built in.
+fn builtin_fragment(frags: &[PathBuf]) -> String {
+    let mut out = String::from("# The config variant builds its modules in\n");
+    let mut seen = std::collections::BTreeSet::new();
+    for f in frags {
+        for (k, v) in parse_config(&read_tree_text(f)) {
+            if v == "m" && seen.insert(k.clone()) {
+                out.push_str(&format!("{k}=y\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Is this path a Kconfig file (`Kconfig`, `Kconfig.test`, …) by its name?
+pub fn is_kconfig(f: &str) -> bool {
+    f.rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with("Kconfig"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Kconfig's text at the base: empty for a file the patchset adds, the text for one the
+    /// base has, and an error (never an empty Kconfig) when the base cannot be read.
+    #[test]
+    fn a_files_base_text_is_empty_only_when_the_base_has_no_such_file() {
+        let t = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let o = std::process::Command::new("git")
+                .arg("-C")
+                .arg(t.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8(o.stdout).unwrap()
+        };
+        git(&["init", "-q"]);
+        std::fs::create_dir_all(t.path().join("samples")).unwrap();
+        std::fs::write(t.path().join("samples/Kconfig"), "config A\n\tbool\n").unwrap();
+        git(&["add", "."]);
+        git(&["commit", "-qm", "base"]);
+        let base = git(&["rev-parse", "HEAD"]).trim().to_string();
+        assert_eq!(
+            base_text(t.path(), &base, "samples/Kconfig").unwrap(),
+            "config A\n\tbool\n"
+        );
+        assert_eq!(
+            base_text(t.path(), &base, "samples/Kconfig.new").unwrap(),
+            ""
+        );
+        assert!(base_text(t.path(), &"0".repeat(40), "samples/Kconfig").is_err());
+    }
+
+    /// Every file the config stage reads is a config input: a patch to tiny.config, an
+    /// arch's tiny.config, a variant's tree fragment or merge_config.sh gives the entry a
+    /// config of its own, as a Kconfig file does; a source file does not.
+    #[test]
+    fn every_file_the_config_reads_is_a_config_input() {
+        for f in [
+            "kernel/configs/tiny.config",
+            "kernel/configs/debug.config",
+            "arch/x86/configs/tiny.config",
+            "arch/riscv/configs/64-bit.config",
+            "scripts/kconfig/merge_config.sh",
+            "scripts/Kconfig.include",
+            "scripts/rustc-version.sh",
+            "init/Kconfig",
+            "samples/rust/Kconfig",
+            "rust/kernel/Kconfig.test",
+            "Makefile",
+            "arch/arm64/Makefile",
+            "Kconfig",
+        ] {
+            assert!(is_config_input(f), "{f}");
+        }
+        for f in [
+            "samples/rust/rust_minimal.rs",
+            "samples/rust/Makefile",
+            "rust/kernel/lib.rs",
+            "include/linux/sched.h",
+            "arch/x86/kernel/setup.c",
+            "Documentation/configs.rst",
+            "tools/testing/kunit/configs/all_tests.config",
+        ] {
+            assert!(!is_config_input(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn config_parse_and_check() {
+        let final_cfg = parse_config("CONFIG_RUST=y\n# CONFIG_BUG is not set\nCONFIG_X=m\n");
+        let req =
+            parse_config("CONFIG_RUST=y\nCONFIG_BUG=y\n# CONFIG_EFI_STUB is not set\nCONFIG_X=m\n");
+        assert_eq!(
+            dropped_options(&req, &final_cfg, &BTreeMap::new()),
+            vec!["CONFIG_BUG=y (got n)".to_string()]
+        );
+    }
+
+    #[test]
+    fn kconfig_symbols_found() {
+        let text = "menuconfig RUST_KUNIT_TESTS\n\tbool \"x\"\n\tdepends on KUNIT && RUST\nif RUST_KUNIT_TESTS\nconfig A_TEST\n\tbool \"a\"\nconfig B\n\tbool \"b\"\n\tdepends on PCI\nendif\n";
+        assert_eq!(
+            kconfig_symbols(text, |b| b.contains("KUNIT")),
+            vec!["CONFIG_RUST_KUNIT_TESTS"]
+        );
+        assert_eq!(
+            kconfig_symbols(text, |_| true),
+            vec!["CONFIG_RUST_KUNIT_TESTS", "CONFIG_A_TEST", "CONFIG_B"]
+        );
+        let intro = introduced_options(&[(
+            "config A\n".into(),
+            "config A\nconfig SAMPLE_NEW\n\ttristate \"n\"\n".into(),
+        )]);
+        assert_eq!(intro, vec!["CONFIG_SAMPLE_NEW"]);
+    }
+
+    /// A patch that adds looping links under `rust/` (`a -> .`, `b -> ..`) and a link to a
+    /// Kconfig file: the walk ends at once and finds only the real file.
+    #[test]
+    fn kconfig_walk_does_not_follow_looping_links() {
+        use std::os::unix::fs::symlink;
+        let src = tempfile::tempdir().unwrap();
+        let rust = src.path().join("rust");
+        std::fs::create_dir_all(rust.join("kernel")).unwrap();
+        std::fs::write(
+            rust.join("kernel/Kconfig.test"),
+            "config RUST_LOOP_TEST\n\ttristate \"t\"\n",
+        )
+        .unwrap();
+        symlink(".", rust.join("a")).unwrap();
+        symlink("..", rust.join("b")).unwrap();
+        symlink("..", rust.join("kernel/up")).unwrap();
+        symlink("kernel/Kconfig.test", rust.join("Kconfig.link")).unwrap();
+        symlink("/dev/zero", rust.join("Kconfig.zero")).unwrap();
+        let t = std::time::Instant::now();
+        let mut files = Vec::new();
+        collect_kconfigs(&rust, &mut files);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "the walk took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(files, vec![rust.join("kernel/Kconfig.test")]);
+        assert_eq!(
+            rust_kunit_options(src.path()),
+            vec!["CONFIG_RUST_LOOP_TEST".to_string()]
+        );
+        // A changed Kconfig the patch made a link to `/dev/zero` reads as nothing, at once.
+        assert_eq!(read_tree_text(&rust.join("Kconfig.zero")), "");
+        assert!(read_tree_text(&rust.join("kernel/Kconfig.test")).contains("RUST_LOOP_TEST"));
+    }
+
+    /// `rust/` itself a link (to `/`, say) is not walked; a folder deeper than the bound is not
+    /// entered.
+    #[test]
+    fn kconfig_walk_is_bounded() {
+        let src = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/", src.path().join("rust")).unwrap();
+        assert!(rust_kunit_options(src.path()).is_empty());
+        let src = tempfile::tempdir().unwrap();
+        let mut deep = src.path().join("rust");
+        for _ in 0..=KCONFIG_WALK_DEPTH {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(
+            deep.join("Kconfig"),
+            "config TOO_DEEP\n\tdepends on KUNIT\n",
+        )
+        .unwrap();
+        std::fs::write(
+            src.path().join("rust/Kconfig"),
+            "config SHALLOW\n\tdepends on KUNIT\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rust_kunit_options(src.path()),
+            vec!["CONFIG_SHALLOW".to_string()]
+        );
+        // One level less is still found.
+        let mut files = Vec::new();
+        collect_kconfigs(&src.path().join("rust/d"), &mut files);
+        assert_eq!(files, vec![deep.join("Kconfig")]);
+    }
+
+    /// A `builtin` variant turns every module option of the fragments into a built-in one,
+    /// once each, and leaves the others alone.
+    #[test]
+    fn a_builtin_variant_builds_every_fragment_module_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.config");
+        let b = dir.path().join("b.config");
+        std::fs::write(
+            &a,
+            "CONFIG_RUST=y\nCONFIG_SAMPLE_RUST_MINIMAL=m\n# CONFIG_X is not set\n",
+        )
+        .unwrap();
+        std::fs::write(&b, "CONFIG_SAMPLE_RUST_MINIMAL=m\nCONFIG_RFL_TEST=m\n").unwrap();
+        let text = builtin_fragment(&[a, b]);
+        let set: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(set, ["CONFIG_SAMPLE_RUST_MINIMAL=y", "CONFIG_RFL_TEST=y"]);
+    }
+}
