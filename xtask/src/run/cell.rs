@@ -19,9 +19,10 @@ use crate::run::folders::{self, Folders};
 use crate::run::{cache, Env, Opts};
 use crate::sources::fetch::{self, FetchError, Fetched};
 use crate::stages::boot;
-use crate::stages::build::{self, Kbuild};
+use crate::stages::build::Kbuild;
 use crate::stages::config;
 use crate::stages::ktap;
+use crate::stages::rustdoc;
 use crate::stages::toolchain::Resolved;
 use crate::sys::paths::project_root;
 use crate::sys::proc;
@@ -660,16 +661,7 @@ fn kunit_stage(cx: &Cx) -> StageResult {
 /// when rust/ or a header bindgen reads names one of them.
 fn rustdoc_stage(cx: &Cx) -> StageResult {
     let changed = &cx.job.prep.changed;
-    let kconfig_moved = || {
-        let base = build::held_config(&cx.kit().kb.out)?;
-        let own = std::fs::read_to_string(cx.kit().kb.out.join(".config")).ok()?;
-        Some(moved_options(&base, &own))
-    };
-    let unread = !cx.env.opts.clean
-        && !changed.is_empty()
-        && !changed.iter().any(|f| reads_for_rustdoc(f))
-        && (!changed.iter().any(|f| config::is_config_input(f))
-            || kconfig_moved().is_some_and(|o| !named_where_rustdoc_reads(&cx.kit().kb.src, &o)));
+    let unread = !cx.env.opts.clean && rustdoc::unread(&cx.kit().kb.src, &cx.kit().kb.out, changed);
     let reused = cx
         .job
         .base_cell
@@ -687,53 +679,6 @@ fn rustdoc_stage(cx: &Cx) -> StageResult {
             r
         }
         None => cx.kit().kb.rustdoc(),
-    }
-}
-
-/// Does rustdoc read this file? It documents the crates under `rust/` (their Kconfig
-/// included), built by the Makefiles, with bindings from the headers. Kconfig files elsewhere
-/// are judged by the options they move (see [`rustdoc_stage`]).
-fn reads_for_rustdoc(f: &str) -> bool {
-    // The top Makefile and the arches' (flags, targets) reach rustdoc; a Makefile of samples/
-    // or drivers/ builds objects rustdoc never reads.
-    let top_make = !f.contains('/') && (f.starts_with("Makefile") || f == "Kbuild");
-    f.starts_with("rust/")
-        || f.starts_with("scripts/")
-        || f.starts_with("include/")
-        || f.starts_with("arch/")
-        || top_make
-}
-
-/// The options whose value differs between two .config texts (set, unset or changed).
-fn moved_options(base: &str, own: &str) -> Vec<String> {
-    let (a, b) = (config::parse_config(base), config::parse_config(own));
-    let mut moved: Vec<String> = a
-        .keys()
-        .chain(b.keys())
-        .filter(|k| a.get(*k) != b.get(*k))
-        .cloned()
-        .collect();
-    moved.sort();
-    moved.dedup();
-    moved
-}
-
-/// Is any of these options named under rust/ or in the headers bindgen reads? A failed search
-/// says yes: rustdoc then runs.
-fn named_where_rustdoc_reads(src: &Path, options: &[String]) -> bool {
-    if options.is_empty() {
-        return false;
-    }
-    let mut c = std::process::Command::new("git");
-    c.arg("-C").arg(src).args(["grep", "-q", "-w", "-F"]);
-    for o in options {
-        c.arg("-e").arg(o);
-    }
-    c.args(["--", "rust", "include", "arch/*/include"]);
-    // `git grep -q` exits 0 on a match, 1 on none; anything else is an error.
-    match proc::run_captured(&mut c, Some(std::time::Duration::from_secs(120))) {
-        Ok(o) => o.outcome.code() != Some(1),
-        Err(_) => true,
     }
 }
 
@@ -1279,33 +1224,6 @@ mod tests {
                     assert_eq!(w.announced, ran);
                 }
             }
-        }
-    }
-
-    /// Options set, unset or changed between two configs are the ones that moved; one that
-    /// kept its value did not.
-    #[test]
-    fn moved_options_are_the_ones_whose_value_changed() {
-        let base = "CONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D=\"x\"\n";
-        let own = "CONFIG_A=y\nCONFIG_B=y\nCONFIG_C=y\nCONFIG_E=m\nCONFIG_D=\"x\"\n";
-        assert_eq!(
-            moved_options(base, own),
-            ["CONFIG_B", "CONFIG_C", "CONFIG_E"]
-        );
-        assert!(moved_options(base, base).is_empty());
-        assert!(reads_for_rustdoc("rust/kernel/Kconfig.test"));
-        assert!(
-            !reads_for_rustdoc("samples/rust/Kconfig")
-                && config::is_kconfig("samples/rust/Kconfig")
-        );
-        assert!(!reads_for_rustdoc("samples/rust/Makefile"));
-        for read in [
-            "Makefile",
-            "arch/x86/Makefile",
-            "scripts/Makefile.build",
-            "rust/Makefile",
-        ] {
-            assert!(reads_for_rustdoc(read), "{read}");
         }
     }
 }

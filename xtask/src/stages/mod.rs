@@ -4,4 +4,5 @@ pub mod checks;
 pub mod config;
 pub mod frames;
 pub mod ktap;
+pub mod rustdoc;
 pub mod toolchain;
