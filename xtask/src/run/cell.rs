@@ -16,7 +16,7 @@ use crate::model::matrix::Check;
 use crate::model::outcome::*;
 use crate::model::plan::Cell;
 use crate::run::folders::{self, Folders};
-use crate::run::{cache, Env, Opts};
+use crate::run::{cache, Env};
 use crate::sources::fetch::{self, FetchError, Fetched};
 use crate::stages::boot;
 use crate::stages::build::Kbuild;
@@ -25,7 +25,6 @@ use crate::stages::ktap;
 use crate::stages::rustdoc;
 use crate::stages::toolchain::Resolved;
 use crate::sys::paths::project_root;
-use crate::sys::proc;
 
 /// One stage of the table.
 struct Step<K> {
@@ -643,7 +642,13 @@ fn config_stage(cx: &Cx) -> StageResult {
 
 fn boot_stage(cx: &Cx) -> StageResult {
     let k = cx.kit();
-    let (r, console) = boot_cell(&k.kb, k.kb.profile, cx.job.dir, cx.env.opts);
+    let opts = cx.env.opts;
+    let (r, console) = boot::run::boot(
+        &k.kb,
+        cx.job.dir,
+        opts.kunit_filter.as_deref(),
+        opts.boot_timeout,
+    );
     let _ = cx.console.set(console);
     r
 }
@@ -682,219 +687,6 @@ fn rustdoc_stage(cx: &Cx) -> StageResult {
     }
 }
 
-/// Build the init + initramfs, boot, classify; returns the boot stage and the console.
-fn boot_cell(kb: &Kbuild, profile: &Profile, dir: &Path, opts: &Opts) -> (StageResult, String) {
-    let start = Instant::now();
-    let modules = boot::rust_modules(&kb.src, &kb.out);
-    let builtin = boot::builtin_rust_modules(&kb.out);
-    let clang = kb
-        .tc
-        .paths
-        .get("clang")
-        .cloned()
-        .unwrap_or_else(|| "clang".into());
-    let initramfs = match boot::make_initramfs(
-        &kb.src,
-        &kb.out,
-        profile,
-        &clang,
-        &modules,
-        &builtin,
-        &dir.join("initramfs"),
-    ) {
-        Ok(p) => p,
-        Err(e) => {
-            return (
-                StageResult::error(Stage::Boot, format!("initramfs: {e}"))
-                    .with_log("initramfs.log"),
-                String::new(),
-            )
-        }
-    };
-    if proc::which(&profile.binary).is_none() {
-        return (
-            StageResult::error(
-                Stage::Boot,
-                format!(
-                    "{} is not installed (run `cargo xtask setup`)",
-                    profile.binary
-                ),
-            ),
-            String::new(),
-        );
-    }
-    let mut append: Vec<String> = opts
-        .kunit_filter
-        .iter()
-        .map(|g| format!("kunit.filter_glob={g}"))
-        .collect();
-    if !builtin.is_empty() {
-        append.push(boot::BUILTIN_APPEND.to_string());
-    }
-    let deadline =
-        std::time::Duration::from_secs(opts.boot_timeout.unwrap_or(profile.boot_timeout));
-    let qemu = Qemu {
-        profile,
-        out: &kb.out,
-        initramfs: &initramfs,
-        deadline,
-        dir,
-    };
-    let (v, console) = match qemu.boot(&append, "qemu.cmd", "console.log") {
-        Ok(x) => x,
-        Err(e) => {
-            return (
-                StageResult::error(Stage::Boot, format!("could not run QEMU: {e:#}")),
-                String::new(),
-            )
-        }
-    };
-    let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), "console.log");
-    if !builtin.is_empty() {
-        let said = boot::builtin_inits(&console);
-        let unseen: Vec<&str> = builtin
-            .iter()
-            .filter(|b| !said.iter().any(|(n, ret)| n == *b && ret.is_some()))
-            .map(String::as_str)
-            .collect();
-        r.summary
-            .push_str(&format!(" [built in: {}]", builtin.join(", ")));
-        if !unseen.is_empty() && v.kind == BootKind::Clean {
-            // No initcall line for it: its init was not checked, whatever the boot says.
-            r.summary.push_str(&format!(
-                "; no initcall return on the console for {}: their init was not checked",
-                unseen.join(", ")
-            ));
-        }
-    }
-    if !modules.is_empty() {
-        let names = modules
-            .iter()
-            .map(|m| m.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        r.summary.push_str(&format!(" [modules: {names}]"));
-        let proves_locking = config::parse_config(&config::read_tree_text(&kb.out.join(".config")))
-            .get("CONFIG_PROVE_LOCKING")
-            .is_some_and(|v| v == "y");
-        if let Some(line) = boot::lockdep_lost_before_modules(&console).filter(|_| proves_locking) {
-            let mut note = format!(
-                "lockdep was off before the modules loaded (stopped at console.log:{line})"
-            );
-            // A pass whose lock checking an earlier oops turned off (a KUnit test of the
-            // base's, say) checked no lock: the same image boots again without KUnit, so
-            // lockdep watches the modules load and unload.
-            let second = (r.status == Status::Pass)
-                .then(|| {
-                    let mut append = append.clone();
-                    append.push("kunit.enable=0".to_string());
-                    qemu.boot(&append, "qemu-locking.cmd", LOCKING_CONSOLE).ok()
-                })
-                .flatten()
-                .filter(|(v2, _)| v2.kind != BootKind::QemuError);
-            match second {
-                Some((v2, console2)) if boot::lockdep_lost_before_modules(&console2).is_none() => {
-                    note.push_str(&format!(
-                        "; a second boot without KUnit loaded them under lockdep ({LOCKING_CONSOLE})"
-                    ));
-                    if v2.status != Status::Pass {
-                        let mut f = boot::boot_stage(&v2, 0.0, LOCKING_CONSOLE);
-                        f.findings
-                            .extend(r.findings.drain(..).filter(|x| !v2.findings.contains(x)));
-                        f.summary = format!("{} [modules: {names}]", f.summary);
-                        r = f;
-                    } else {
-                        note.push_str(": clean");
-                    }
-                }
-                _ => note.push_str(": their locking was not checked"),
-            }
-            // Said on the first line, which every report shows.
-            let (first, rest) = r.summary.split_once('\n').unwrap_or((&r.summary, ""));
-            r.summary = format!(
-                "{first}; {note}{}{rest}",
-                if rest.is_empty() { "" } else { "\n" }
-            );
-        }
-        r.duration_s = start.elapsed().as_secs_f64();
-    }
-    (r, console)
-}
-
-/// The console of the boot that checks the modules' locking without KUnit.
-const LOCKING_CONSOLE: &str = "console-locking.log";
-
-/// One kernel image, its initramfs and deadline: each boot of them writes its QEMU command
-/// and console into the cell's folder under the names given.
-struct Qemu<'a> {
-    profile: &'a Profile,
-    /// The build's output folder (the kernel image is under it).
-    out: &'a Path,
-    initramfs: &'a Path,
-    deadline: std::time::Duration,
-    dir: &'a Path,
-}
-
-impl Qemu<'_> {
-    /// Boot with `append` on the kernel command line; the console's verdict and text.
-    fn boot(
-        &self,
-        append: &[String],
-        cmd_file: &str,
-        console_file: &str,
-    ) -> anyhow::Result<(boot::BootVerdict, String)> {
-        let mut cmd = boot::qemu_command(
-            self.profile,
-            self.out,
-            self.initramfs,
-            "tcg",
-            &append.join(" "),
-        );
-        let path = self.dir.join(console_file);
-        let _ = std::fs::write(self.dir.join(cmd_file), proc::display_command(&cmd) + "\n");
-        let end = boot::run_qemu(&mut cmd, &path, self.deadline)?;
-        let console = boot::read_console(&path);
-        let v = boot::classify_run(&console, &end, &kunit_spans(&console));
-        Ok((v, console))
-    }
-}
-
-/// Console line ranges from each KTAP block's first line to its last result line.
-fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
-    let lines = ktap::split_lines(console);
-    let mut spans = Vec::new();
-    let mut open: Option<usize> = None;
-    let mut last_result = 0;
-    for (i, l) in lines.iter().enumerate() {
-        let t = l.trim_start();
-        let body = t.find("KTAP version").map(|p| &t[p..]);
-        if body.is_some_and(|b| b.starts_with("KTAP version")) && open.is_none() {
-            open = Some(i);
-        }
-        if open.is_some()
-            && (t.contains("ok ")
-                && (t.contains(" ok ") || t.starts_with("ok ") || t.contains("not ok ")))
-        {
-            last_result = i;
-        }
-        if let Some(s) = open {
-            // A block ends at the init's first marker (boot-time suites are done by then) or at
-            // the next block's start.
-            if l.contains("RFL-INIT:") {
-                spans.push((s, last_result.max(s) + 1));
-                open = None;
-            }
-        }
-    }
-    if let Some(s) = open {
-        spans.push((s, last_result.max(s) + 1));
-    }
-    spans
-}
-
-/// The kunit stage's result from the cases on the console, and the `--kunit-filter` the boot
-/// had: a filter that matches nothing leaves no KTAP at all (the kernel prints none for no
-/// suite), which is no failure of the code.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1170,6 +1170,39 @@ fn summarise(t: &Test) -> String {
     crate::model::text::clip(&s, crate::model::text::MAX_SUMMARY).into_owned()
 }
 
+/// Console line ranges from each KTAP block's first line to its last result line.
+pub fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
+    let lines = split_lines(console);
+    let mut spans = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut last_result = 0;
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim_start();
+        let body = t.find("KTAP version").map(|p| &t[p..]);
+        if body.is_some_and(|b| b.starts_with("KTAP version")) && open.is_none() {
+            open = Some(i);
+        }
+        if open.is_some()
+            && (t.contains("ok ")
+                && (t.contains(" ok ") || t.starts_with("ok ") || t.contains("not ok ")))
+        {
+            last_result = i;
+        }
+        if let Some(s) = open {
+            // A block ends at the init's first marker (boot-time suites are done by then) or at
+            // the next block's start.
+            if l.contains("RFL-INIT:") {
+                spans.push((s, last_result.max(s) + 1));
+                open = None;
+            }
+        }
+    }
+    if let Some(s) = open {
+        spans.push((s, last_result.max(s) + 1));
+    }
+    spans
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
 //! Boot: a nolibc init per arch, an initramfs written by the kernel's own gen_init_cpio,
 //! QEMU under a deadline, and a pure classifier of the console.
 
+pub mod run;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,135 +16,7 @@ use crate::sys::proc;
 pub const MARK: &str = "RFL-INIT:";
 
 /// The init: load and unload every module in the list, a marker per step, then reboot.
-const INIT_C: &str = r#"/* Built by the RFL harness with clang against the kernel's tools/include/nolibc. */
-#include "modules.h"
-
-/*
- * A marker is one whole line in one write. It goes to /dev/kmsg, so it is one printk record
- * and no kernel message printed at the same moment can split it on the serial console
- * (nolibc's printf writes a line in several pieces, and the console interleaved them with
- * a deferred doctest message). Without /dev/kmsg, one write to the console.
- */
-static char line[512];
-static long len;
-
-static void put(const char *s)
-{
-	while (*s && len < (long)sizeof(line) - 2)
-		line[len++] = *s++;
-}
-
-static void put_num(long n)
-{
-	char digits[24];
-	int i = 0;
-	if (n < 0) {
-		put("-");
-		n = -n;
-	}
-	do {
-		digits[i++] = '0' + n % 10;
-		n /= 10;
-	} while (n && i < 23);
-	while (i)
-		line[len < (long)sizeof(line) - 2 ? len++ : len] = digits[--i];
-}
-
-static void say(const char *a, const char *b, long n, int with_n)
-{
-	static int kmsg = -2;
-	if (kmsg == -2)
-		kmsg = open("/dev/kmsg", O_WRONLY);
-	len = 0;
-	put("RFL-INIT: ");
-	put(a);
-	put(" ");
-	put(b);
-	if (with_n) {
-		put(" ");
-		put_num(n);
-	}
-	line[len++] = '\n';
-	if (kmsg < 0 || write(kmsg, line, len) != len)
-		write(1, line, len);
-}
-
-/*
- * Is `word` one of the white-space separated words of buf[0..n]? A whole word only: a
- * `kunit.filter_glob=rfl.hold` holds the letters but is not the word.
- */
-static int has_word(const char *buf, long n, const char *word)
-{
-	long i, j;
-	for (i = 0; i < n; i++) {
-		if (i > 0 && buf[i - 1] != ' ' && buf[i - 1] != '\n' && buf[i - 1] != '\t')
-			continue;
-		for (j = 0; word[j] && i + j < n && buf[i + j] == word[j]; j++)
-			;
-		if (!word[j] && (i + j == n || buf[i + j] == ' ' || buf[i + j] == '\n' ||
-				 buf[i + j] == '\t' || buf[i + j] == 0))
-			return 1;
-	}
-	return 0;
-}
-
-/* Does the kernel command line hold `word`? (Older nolibc has no strstr.) */
-static int cmdline_has(const char *word)
-{
-	static char buf[1024];
-	long n;
-	int fd = open("/proc/cmdline", O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 && has_word(buf, n, word);
-}
-
-int main(void)
-{
-	int i;
-	say("start", "", 0, 0);
-	/* The Rust modules built in: their init ran as an initcall before this one. */
-	for (i = 0; builtin[i]; i++)
-		say("builtin", builtin[i], 0, 0);
-	mkdir("/proc", 0755);
-	mount("proc", "/proc", "proc", 0, 0);
-	for (i = 0; modules[i].path; i++) {
-		int fd = open(modules[i].path, O_RDONLY);
-		long r;
-		if (fd < 0) {
-			say("load-failed", modules[i].name, errno, 1);
-			continue;
-		}
-		say("load", modules[i].name, 0, 0);
-		r = syscall(__NR_finit_module, fd, "", 0);
-		close(fd);
-		if (r < 0) {
-			say("load-failed", modules[i].name, errno, 1);
-			continue;
-		}
-		say("loaded", modules[i].name, 0, 0);
-		r = syscall(__NR_delete_module, modules[i].name, O_NONBLOCK);
-		if (r < 0)
-			say("unload-failed", modules[i].name, errno, 1);
-		else
-			say("unloaded", modules[i].name, 0, 0);
-	}
-	say("done", "", 0, 0);
-	/* `rfl.hold` (repro --interactive): stay up, the console stays the user's. */
-	if (cmdline_has("rfl.hold")) {
-		say("holding", "(rfl.hold): the kernel stays up; quit QEMU with Ctrl-A X", 0, 0);
-		for (;;)
-			sleep(1000);
-	}
-	reboot(LINUX_REBOOT_CMD_RESTART);
-	say("reboot-failed", "", errno, 1);
-	for (;;)
-		sleep(1000);
-	return 0;
-}
-"#;
+const INIT_C: &str = include_str!("init.c");
 
 /// A Rust module the build produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1888,22 +1762,22 @@ mod tests {
         for (arch, console, title) in [
             (
                 "x86_64",
-                include_str!("testdata/boot-oops-x86_64.log"),
+                include_str!("../testdata/boot-oops-x86_64.log"),
                 "BUG: unable to handle page fault",
             ),
             (
                 "arm64",
-                include_str!("testdata/boot-oops-arm64.log"),
+                include_str!("../testdata/boot-oops-arm64.log"),
                 "Unable to handle kernel paging request",
             ),
             (
                 "riscv64",
-                include_str!("testdata/boot-oops-riscv64.log"),
+                include_str!("../testdata/boot-oops-riscv64.log"),
                 "Unable to handle kernel paging request",
             ),
             (
                 "loongarch64",
-                include_str!("testdata/boot-oops-loongarch64.log"),
+                include_str!("../testdata/boot-oops-loongarch64.log"),
                 "Unable to handle kernel paging request",
             ),
         ] {
@@ -1924,7 +1798,7 @@ mod tests {
             );
             assert!(!r.summary.contains("_RNv"), "{arch}: {}", r.summary);
         }
-        let x86 = stage_of(&boot_with(include_str!("testdata/boot-oops-x86_64.log")));
+        let x86 = stage_of(&boot_with(include_str!("../testdata/boot-oops-x86_64.log")));
         assert!(x86
             .summary
             .contains("RIP: 0010:<kernel::task::Task>::pid+0x4/0xb"));
@@ -1958,61 +1832,63 @@ mod tests {
         let m = "rust_minimal";
         assert_named(&[
             (
-                include_str!("testdata/boot-warning-x86_64.log"),
+                include_str!("../testdata/boot-warning-x86_64.log"),
                 Warning,
                 warning,
                 m,
             ),
             (
-                include_str!("testdata/boot-warning-arm64.log"),
+                include_str!("../testdata/boot-warning-arm64.log"),
                 Warning,
                 warning,
                 m,
             ),
             (
-                include_str!("testdata/boot-warning-riscv64.log"),
+                include_str!("../testdata/boot-warning-riscv64.log"),
                 Warning,
                 warning,
                 m,
             ),
             (
-                include_str!("testdata/boot-warning-loongarch64.log"),
+                include_str!("../testdata/boot-warning-loongarch64.log"),
                 Warning,
                 warning,
                 m,
             ),
             (
-                include_str!("testdata/boot-panic-x86_64.log"),
+                include_str!("../testdata/boot-panic-x86_64.log"),
                 Panic,
                 "panicked in <rust_minimal::RustMinimal as kernel::Module>::init",
                 m,
             ),
             (
-                include_str!("testdata/boot-panic-arm64.log"),
+                include_str!("../testdata/boot-panic-arm64.log"),
                 Panic,
                 "panicked in <rust_minimal::RustMinimal as kernel::InPlaceModule>::init",
                 m,
             ),
             (
-                include_str!("testdata/boot-panic-riscv64.log"),
+                include_str!("../testdata/boot-panic-riscv64.log"),
                 Panic,
                 "panicked in init_module",
                 m,
             ),
             (
-                include_str!("testdata/boot-panic-loongarch64.log"),
+                include_str!("../testdata/boot-panic-loongarch64.log"),
                 Panic,
                 "panicked in init_module",
                 m,
             ),
         ]);
         // arm64's dying init WARNs in the scheduler on its way out: a finding of its own.
-        let arm64 = stage_of(&boot_with(include_str!("testdata/boot-panic-arm64.log")));
+        let arm64 = stage_of(&boot_with(include_str!("../testdata/boot-panic-arm64.log")));
         assert_eq!(
             (arm64.findings.len(), arm64.findings[0].render()),
             (2, "warning: WARNING in __switch_to [rust_minimal]".into())
         );
-        let x86 = stage_of(&boot_with(include_str!("testdata/boot-warning-x86_64.log")));
+        let x86 = stage_of(&boot_with(include_str!(
+            "../testdata/boot-warning-x86_64.log"
+        )));
         assert_eq!(
             x86.summary.lines().nth(1),
             Some("WARNING: samples/rust/rust_minimal.rs:28 at <rust_minimal::RustMinimal as kernel::Module>::init+0x33/0x19f [rust_minimal], CPU#0: init/1")
@@ -2029,25 +1905,25 @@ mod tests {
         use BootKind::{Oops, Warning};
         assert_named(&[
             (
-                include_str!("testdata/boot-sleeping.log"),
+                include_str!("../testdata/boot-sleeping.log"),
                 Oops,
                 "BUG: sleeping function called from invalid context in <rust_minimal::RustMinimal as kernel::Module>::init",
                 "rust_minimal",
             ),
             (
-                include_str!("testdata/boot-kasan.log"),
+                include_str!("../testdata/boot-kasan.log"),
                 Oops,
                 "BUG: KASAN: slab-out-of-bounds Read in <rust_minimal::RustMinimal as kernel::Module>::init",
                 "rust_minimal",
             ),
             (
-                include_str!("testdata/boot-lockdep.log"),
+                include_str!("../testdata/boot-lockdep.log"),
                 Warning,
                 "WARNING: possible circular locking dependency detected in <rust_minimal::RustMinimal as kernel::Module>::init",
                 "rust_minimal",
             ),
         ]);
-        let sleeping = stage_of(&boot_with(include_str!("testdata/boot-sleeping.log")));
+        let sleeping = stage_of(&boot_with(include_str!("../testdata/boot-sleeping.log")));
         assert_eq!(
             sleeping.summary.lines().nth(1),
             Some("BUG: sleeping function called from invalid context at include/linux/sched/mm.h:323")
@@ -2094,7 +1970,7 @@ mod tests {
                 "toolchain": {"name": "t", "versions": {}}, "stages": [stage_of(&boot_with(console))], "dir": "c", "started": "", "duration_s": 0.0}))
             .unwrap()
         };
-        let minimal = include_str!("testdata/boot-sleeping.log");
+        let minimal = include_str!("../testdata/boot-sleeping.log");
         let again = minimal
             .replace("pid: 1, name: init", "pid: 97, name: init")
             .replace("+0xd2/0x3c3", "+0xd6/0x3c7");
@@ -2120,7 +1996,7 @@ mod tests {
     /// report comes after the load never lost it.
     #[test]
     fn an_oops_before_the_modules_load_says_lockdep_was_off_for_them() {
-        let off = include_str!("testdata/boot-debug-lockdep-off.log");
+        let off = include_str!("../testdata/boot-debug-lockdep-off.log");
         let line = lockdep_lost_before_modules(off).unwrap();
         assert!(
             off.lines()
@@ -2131,12 +2007,12 @@ mod tests {
         );
         // Each arch words its oops its own way (the base's doctest oops, real consoles).
         for (arch, console) in [
-            ("x86_64", include_str!("testdata/boot-oops-x86_64.log")),
-            ("arm64", include_str!("testdata/boot-oops-arm64.log")),
-            ("riscv64", include_str!("testdata/boot-oops-riscv64.log")),
+            ("x86_64", include_str!("../testdata/boot-oops-x86_64.log")),
+            ("arm64", include_str!("../testdata/boot-oops-arm64.log")),
+            ("riscv64", include_str!("../testdata/boot-oops-riscv64.log")),
             (
                 "loongarch64",
-                include_str!("testdata/boot-oops-loongarch64.log"),
+                include_str!("../testdata/boot-oops-loongarch64.log"),
             ),
         ] {
             let load = format!("{MARK} load rust_minimal\n");
@@ -2153,11 +2029,11 @@ mod tests {
             );
         }
         assert_eq!(
-            lockdep_lost_before_modules(include_str!("testdata/boot-lockdep.log")),
+            lockdep_lost_before_modules(include_str!("../testdata/boot-lockdep.log")),
             None
         );
         assert_eq!(
-            lockdep_lost_before_modules(include_str!("testdata/boot-sleeping.log")),
+            lockdep_lost_before_modules(include_str!("../testdata/boot-sleeping.log")),
             None
         );
     }
