@@ -279,7 +279,7 @@ mod tests {
             file: Some(file.into()),
             line: Some(1),
             col: None,
-            level: "warning".into(),
+            level: crate::model::outcome::Level::Warning,
             message: message.into(),
             log_line: None,
         }
@@ -548,7 +548,7 @@ mod tests {
             file: Some("rust/kernel.o".into()),
             line: None,
             col: None,
-            level: "warning".into(),
+            level: crate::model::outcome::Level::Warning,
             message: msg.into(),
             log_line: None,
         };

@@ -63,6 +63,25 @@ impl Stage {
     pub fn parse(s: &str) -> Option<Stage> {
         Stage::ALL.into_iter().find(|x| x.name() == s)
     }
+    /// The log a stage writes in its cell's folder (the objtool check reads the build's, KUnit
+    /// the boot's console); fetch writes none.
+    pub fn log(self) -> Option<&'static str> {
+        match self {
+            Stage::Fetch => None,
+            Stage::Apply => Some("apply.log"),
+            Stage::Toolchain => Some("toolchain.log"),
+            Stage::Config => Some("config.log"),
+            Stage::Build | Stage::Objtool => Some("build.log"),
+            Stage::Boot | Stage::Kunit => Some("console.log"),
+            Stage::Clippy => Some("clippy.log"),
+            Stage::Rustfmt => Some("rustfmt.log"),
+            Stage::Rustdoc => Some("rustdoc.log"),
+        }
+    }
+    /// [`Stage::log`] of a stage that has one.
+    pub fn log_name(self) -> &'static str {
+        self.log().unwrap_or("fetch.log")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,12 +119,46 @@ pub struct Diagnostic {
     pub line: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub col: Option<u32>,
-    /// error, warning, note
-    pub level: String,
+    pub level: Level,
     pub message: String,
     /// The line of the stage's log it was read from (from 1), where the parser knows it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub log_line: Option<u32>,
+}
+
+/// How bad a diagnostic is, as the tool said it (`fatal error` is an error), written as the
+/// tools write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Level {
+    /// A tool's word for it: `error` and `fatal error` are errors, `note` a note, anything
+    /// else a warning.
+    pub fn of(word: &str) -> Level {
+        match word {
+            "error" | "fatal error" | "ERROR" => Level::Error,
+            "note" => Level::Note,
+            _ => Level::Warning,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Note => "note",
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Diagnostic {

@@ -403,14 +403,14 @@ fn apply_stage(g: &Group) -> StageResult {
             Err(e) => StageResult::error(Stage::Apply, format!("worktree: {e:#}")),
         };
     };
-    let log = g.dirs[0].join("apply.log");
+    let log = g.dirs[0].join(Stage::Apply.log_name());
     let (r, ps) = fetch::apply(g.env.store, &g.src, base_commit, f, &log);
     let changed = ps
         .as_ref()
         .map(|p| fetch::changed_files(&g.src, base_commit, &p.head))
         .unwrap_or_default();
     for other in &g.dirs[1..] {
-        let _ = std::fs::copy(&log, other.join("apply.log"));
+        let _ = std::fs::copy(&log, other.join(Stage::Apply.log_name()));
     }
     let _ = g.applied.set((ps, changed));
     r

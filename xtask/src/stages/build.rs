@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::model::arch::Profile;
-use crate::model::outcome::{Diagnostic, Fault, Stage, StageResult, Status};
+use crate::model::outcome::{Diagnostic, Fault, Level, Stage, StageResult, Status};
 use crate::stages::checks;
 use crate::stages::config::{dropped_options, parse_config, read_tree_text};
 use crate::stages::toolchain::Resolved;
@@ -154,7 +154,7 @@ impl Kbuild<'_> {
         match self.run(
             Stage::Toolchain,
             &mut cmd,
-            "toolchain.log",
+            Stage::Toolchain.log_name(),
             Duration::from_secs(300),
         ) {
             Ok((o, text, mut r)) => {
@@ -170,7 +170,7 @@ impl Kbuild<'_> {
                     let why = r
                         .diagnostics
                         .iter()
-                        .find(|d| d.level == "error")
+                        .find(|d| d.level == Level::Error)
                         .map_or_else(|| tail_summary(&text), |d| d.message.clone());
                     r.summary = format!("make rustavailable failed: {why}");
                 }
@@ -185,7 +185,7 @@ impl Kbuild<'_> {
     pub fn configure(&self, fragments: &[PathBuf], soft: &BTreeMap<String, String>) -> StageResult {
         let start = Instant::now();
         let _ = std::fs::create_dir_all(&self.out);
-        let log = "config.log";
+        let log = Stage::Config.log_name();
         let _ = std::fs::remove_file(self.log(log));
         let (tiny, tiny_fragments) = self.tinyconfig_steps();
         let mut steps = vec![tiny];
@@ -305,7 +305,7 @@ impl Kbuild<'_> {
         let ran = self.run(
             Stage::Build,
             &mut cmd,
-            "build.log",
+            Stage::Build.log_name(),
             Duration::from_secs(3 * 3600),
         );
         Self::end_make(&self.out);
@@ -317,7 +317,7 @@ impl Kbuild<'_> {
                     let warnings = r
                         .diagnostics
                         .iter()
-                        .filter(|d| d.level == "warning")
+                        .filter(|d| d.level == Level::Warning)
                         .count();
                     r.summary = if warnings == 0 {
                         "built".into()
@@ -366,7 +366,7 @@ impl Kbuild<'_> {
                 ),
             );
         }
-        let text = read_tree_text(&self.log("build.log"));
+        let text = read_tree_text(&self.log(Stage::Objtool.log_name()));
         let found: Vec<Diagnostic> = checks::build_diagnostics(&text, &self.src_prefix())
             .into_iter()
             .filter(|d| d.message.starts_with("objtool: "))
@@ -386,7 +386,7 @@ impl Kbuild<'_> {
         };
         r.diagnostics = found;
         r.duration_s = start.elapsed().as_secs_f64();
-        r.with_log("build.log")
+        r.with_log(Stage::Objtool.log_name())
     }
 
     /// An object built from Rust: anything under rust/, or an object beside its `.rs` source.
@@ -418,7 +418,7 @@ impl Kbuild<'_> {
         let ran = self.run(
             Stage::Clippy,
             &mut cmd,
-            "clippy.log",
+            Stage::Clippy.log_name(),
             Duration::from_secs(3600),
         );
         Self::end_make(clippy_out);
@@ -439,7 +439,7 @@ impl Kbuild<'_> {
         match self.run(
             Stage::Rustfmt,
             &mut cmd,
-            "rustfmt.log",
+            Stage::Rustfmt.log_name(),
             Duration::from_secs(600),
         ) {
             Ok((o, text, mut r)) => {
@@ -472,7 +472,7 @@ impl Kbuild<'_> {
         match self.run(
             Stage::Rustdoc,
             &mut cmd,
-            "rustdoc.log",
+            Stage::Rustdoc.log_name(),
             Duration::from_secs(1800),
         ) {
             Ok((o, text, mut r)) => {

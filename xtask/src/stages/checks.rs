@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::model::outcome::Diagnostic;
+use crate::model::outcome::{Diagnostic, Level};
 
 struct Res {
     rust_head: Regex,
@@ -85,12 +85,12 @@ fn rel(path: &str, src_prefix: &str) -> String {
 }
 
 /// A diagnostic that names no source line: the file, if any, is an object or a module.
-fn said(file: Option<String>, level: &str, message: String) -> Diagnostic {
+fn said(file: Option<String>, level: Level, message: String) -> Diagnostic {
     Diagnostic {
         file,
         line: None,
         col: None,
-        level: level.to_string(),
+        level,
         message,
         log_line: None,
     }
@@ -137,7 +137,7 @@ fn rust_at(lines: &[&str], i: usize, src_prefix: &str) -> Option<Diagnostic> {
         file: loc.as_ref().map(|m| rel(&m[1], src_prefix)),
         line: loc.as_ref().and_then(|m| m[2].parse().ok()),
         col: loc.as_ref().and_then(|m| m[3].parse().ok()),
-        level: c[1].to_string(),
+        level: Level::of(&c[1]),
         message: match c.get(2) {
             Some(code) if msg.is_empty() => code.as_str().to_string(),
             Some(code) => format!("{} {msg}", code.as_str()),
@@ -160,7 +160,7 @@ fn is_summary(msg: &str) -> bool {
 /// kept only when no tool said anything at error level.
 pub fn build_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
     let mut out = tool_diagnostics(log, src_prefix);
-    if !out.iter().any(|d| d.level == "error") {
+    if !out.iter().any(|d| d.level == Level::Error) {
         out.extend(make_failures(log));
     }
     out
@@ -217,19 +217,18 @@ fn tool_at(lines: &[&str], i: usize, src_prefix: &str) -> (Option<Diagnostic>, u
 fn clang(l: &str, src_prefix: &str) -> Option<Diagnostic> {
     let r = res();
     if let Some(c) = r.clang_driver.captures(l) {
-        return Some(said(None, &c[1], format!("clang: {}", c[2].trim())));
+        return Some(said(
+            None,
+            Level::of(&c[1]),
+            format!("clang: {}", c[2].trim()),
+        ));
     }
     let c = r.clang.captures(l)?;
     Some(Diagnostic {
         file: Some(rel(&c[1], src_prefix)),
         line: c[2].parse().ok(),
         col: c[3].parse().ok(),
-        level: if c[4].starts_with("fatal") {
-            "error"
-        } else {
-            &c[4]
-        }
-        .to_string(),
+        level: Level::of(&c[4]),
         message: c[5].trim().to_string(),
         log_line: None,
     })
@@ -240,14 +239,14 @@ fn clang(l: &str, src_prefix: &str) -> Option<Diagnostic> {
 fn kconfig(l: &str, src_prefix: &str) -> Option<Diagnostic> {
     let r = res();
     let (c, level) = match r.kconfig_warning.captures(l) {
-        Some(c) => (c, "warning"),
-        None => (r.kconfig_error.captures(l)?, "error"),
+        Some(c) => (c, Level::Warning),
+        None => (r.kconfig_error.captures(l)?, Level::Error),
     };
     Some(Diagnostic {
         file: Some(rel(&c[1], src_prefix)),
         line: c[2].parse().ok(),
         col: None,
-        level: level.to_string(),
+        level,
         message: c[3].trim().to_string(),
         log_line: None,
     })
@@ -265,7 +264,7 @@ fn objtool(l: &str, src_prefix: &str) -> Option<Diagnostic> {
     }
     Some(said(
         Some(rel(&c[1], src_prefix)),
-        &c[2],
+        Level::of(&c[2]),
         format!("objtool: {}", crate::stages::frames::demangle(msg.trim())),
     ))
 }
@@ -275,7 +274,7 @@ fn objtool(l: &str, src_prefix: &str) -> Option<Diagnostic> {
 fn modpost(l: &str) -> Option<Diagnostic> {
     let r = res();
     let c = r.modpost.captures(l)?;
-    let level = if &c[1] == "ERROR" { "error" } else { "warning" };
+    let level = Level::of(&c[1]);
     let text = c[2].trim();
     let (file, msg) = if let Some(s) = r.modpost_symbol.captures(text) {
         (Some(s[2].to_string()), format!("{} {}", &s[1], &s[3]))
@@ -309,7 +308,7 @@ fn fail_section_mismatches(out: &mut Vec<Diagnostic>) {
     if mismatches.peek().is_none() {
         return;
     }
-    mismatches.for_each(|d| d.level = "error".into());
+    mismatches.for_each(|d| d.level = Level::Error);
     out.remove(closing);
 }
 
@@ -318,7 +317,7 @@ fn fail_section_mismatches(out: &mut Vec<Diagnostic>) {
 fn ld_at(lines: &[&str], i: usize, src_prefix: &str) -> Option<(Diagnostic, usize)> {
     let r = res();
     let c = r.ld.captures(lines[i])?;
-    let mut d = said(None, &c[1], format!("ld.lld: {}", c[2].trim()));
+    let mut d = said(None, Level::of(&c[1]), format!("ld.lld: {}", c[2].trim()));
     let more: Vec<&str> = lines[i + 1..]
         .iter()
         .map_while(|l| l.strip_prefix(">>>"))
@@ -352,7 +351,7 @@ fn panic_at(lines: &[&str], i: usize) -> Option<(Diagnostic, usize)> {
         _ => (c[2].to_string(), 1),
     };
     let msg = format!("thread '{}' panicked at {what}", &c[1]);
-    Some((said(None, "error", msg), n))
+    Some((said(None, Level::Error, msg), n))
 }
 
 /// A paragraph of `***` lines, as Kconfig, the top Makefile and `make rustavailable`
@@ -362,9 +361,9 @@ fn stars_at(lines: &[&str], i: usize) -> Option<(Diagnostic, usize)> {
     let paragraph: Vec<&str> = lines[i..].iter().map_while(|l| stars_text(l)).collect();
     let first = paragraph.first()?;
     let level = if first.starts_with("Please ") {
-        "note"
+        Level::Note
     } else {
-        "error"
+        Level::Error
     };
     let words: Vec<&str> = paragraph
         .iter()
@@ -386,13 +385,13 @@ fn bindgen(l: &str) -> Option<Diagnostic> {
     let c = res().bindgen.captures(l)?;
     let msg = c[1].trim();
     (!msg.starts_with("clang diagnosed error:"))
-        .then(|| said(None, "error", format!("bindgen: {msg}")))
+        .then(|| said(None, Level::Error, format!("bindgen: {msg}")))
 }
 
 /// make's own reason to stop, as opposed to its echo of a recipe that failed.
 fn make_no_rule(l: &str) -> Option<Diagnostic> {
     let c = res().make_no_rule.captures(l)?;
-    Some(said(None, "error", format!("make: {}", &c[1])))
+    Some(said(None, Level::Error, format!("make: {}", &c[1])))
 }
 
 /// make's `*** [...] Error` lines, the failing targets from the innermost make outwards.
@@ -402,7 +401,7 @@ fn make_failures(log: &str) -> Vec<Diagnostic> {
         .filter_map(|(i, l)| Some((i, res().make_err.captures(l)?)))
         .map(|(i, c)| Diagnostic {
             log_line: log_line(i),
-            ..said(None, "error", format!("make target {} failed", &c[1]))
+            ..said(None, Level::Error, format!("make target {} failed", &c[1]))
         })
         .collect()
 }
@@ -420,7 +419,7 @@ pub fn rustfmt_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
                 .or_else(|| c.get(3))
                 .and_then(|m| m.as_str().parse().ok()),
             col: None,
-            level: "warning".into(),
+            level: Level::Warning,
             message: "not formatted as rustfmt would".into(),
             log_line: log_line(i),
         })
@@ -429,8 +428,8 @@ pub fn rustfmt_diagnostics(log: &str, src_prefix: &str) -> Vec<Diagnostic> {
 
 /// Errors first, then the rest; at most `n` rendered for a summary line.
 pub fn summarise(diags: &[Diagnostic], n: usize) -> String {
-    let mut sorted: Vec<&Diagnostic> = diags.iter().filter(|d| d.level == "error").collect();
-    sorted.extend(diags.iter().filter(|d| d.level != "error"));
+    let mut sorted: Vec<&Diagnostic> = diags.iter().filter(|d| d.level == Level::Error).collect();
+    sorted.extend(diags.iter().filter(|d| d.level != Level::Error));
     let shown: Vec<String> = sorted.iter().take(n).map(|d| d.render()).collect();
     let more = diags.len().saturating_sub(n);
     if more > 0 {
@@ -445,7 +444,7 @@ pub fn summarise(diags: &[Diagnostic], n: usize) -> String {
 pub fn cause(diags: &[Diagnostic]) -> Option<String> {
     let errors: Vec<Diagnostic> = diags
         .iter()
-        .filter(|d| d.level == "error")
+        .filter(|d| d.level == Level::Error)
         .cloned()
         .collect();
     (!errors.is_empty()).then(|| summarise(&errors, 1))
@@ -606,7 +605,7 @@ mod tool_tests {
             .unwrap();
         let d = build_diagnostics(mismatch, "/src/");
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].level, "warning");
+        assert_eq!(d[0].level, Level::Warning);
     }
 
     #[test]

@@ -1118,7 +1118,7 @@ fn verdict(k: &Kunit, failures: &[String], no_console: bool, filter: Option<&str
     if status == StageStatus::Fail {
         r.fault = Some(Fault::Code);
     }
-    r.with_log("console.log")
+    r.with_log(Stage::Kunit.log_name())
 }
 
 /// The lines of a failing test's log that say what happened (an oops, an assertion), Rust

@@ -122,11 +122,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The log a stage writes into its cell's folder, and what one of its lines is.
 fn stage_log(stage: Stage) -> Option<(&'static str, &'static str)> {
     match stage {
-        Stage::Config => Some(("config.log", "lines")),
-        Stage::Build => Some(("build.log", "build steps")),
-        Stage::Boot | Stage::Kunit => Some(("console.log", "console lines")),
-        Stage::Clippy => Some(("clippy.log", "build steps")),
-        Stage::Rustdoc => Some(("rustdoc.log", "lines")),
+        Stage::Config | Stage::Rustdoc => Some((stage.log_name(), "lines")),
+        Stage::Build | Stage::Clippy => Some((stage.log_name(), "build steps")),
+        Stage::Boot | Stage::Kunit => Some((stage.log_name(), "console lines")),
         _ => None,
     }
 }

@@ -76,7 +76,8 @@ pub fn boot(
         deadline,
         dir,
     };
-    let (v, console) = match qemu.boot(&append, "qemu.cmd", "console.log") {
+    let console_log = Stage::Boot.log_name();
+    let (v, console) = match qemu.boot(&append, "qemu.cmd", console_log) {
         Ok(x) => x,
         Err(e) => {
             return (
@@ -85,7 +86,7 @@ pub fn boot(
             )
         }
     };
-    let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), "console.log");
+    let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), console_log);
     if !builtin.is_empty() {
         let said = boot::builtin_inits(&console);
         let unseen: Vec<&str> = builtin
