@@ -26,10 +26,10 @@ if [ -f baseline/results.json ]; then
     args+=(--baseline baseline/results.json)
 fi
 mkdir -p baseline-next
-cargo xtask report --merge "${args[@]}" --fail-on never --format json --output baseline-next/results.json
-cargo xtask report --merge "${args[@]}" --fail-on never --format markdown >> "$GITHUB_STEP_SUMMARY"
-cargo xtask report --merge "${args[@]}" --fail-on never --format junit --output junit.xml
-cargo xtask report --merge "${args[@]}" --fail-on never --format html --output "$dir/index.html"
-cargo xtask report --merge "${args[@]}" --fail-on never --format kcidb --output kcidb.json
+cargo xtask report "${args[@]}" --fail-on never --format json --output baseline-next/results.json
+cargo xtask report "${args[@]}" --fail-on never --format markdown >> "$GITHUB_STEP_SUMMARY"
+cargo xtask report "${args[@]}" --fail-on never --format junit --output junit.xml
+cargo xtask report "${args[@]}" --fail-on never --format html --output "$dir/index.html"
+cargo xtask report "${args[@]}" --fail-on never --format kcidb --output kcidb.json
 # Last: its exit code is the job's (1 on a regressed cell, 2 on unreadable results).
-cargo xtask report --merge "${args[@]}" --fail-on regression --format github
+cargo xtask report "${args[@]}" --fail-on regression --format github

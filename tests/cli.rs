@@ -509,7 +509,7 @@ fn repro_lines_quote_every_word() {
         xtask::commands::repro::script_text("x\ntouch /nothing\n", &t.0.join("repro/cell"), &[]);
     assert!(script.lines().all(|l| !l.starts_with("touch")), "{script}");
     assert!(
-        script.contains("# Reproduces cell x\\u{a}touch /nothing\\u{a}: "),
+        script.contains("# Reproduces cell x\\ntouch /nothing\\n: "),
         "{script}"
     );
 }
@@ -1085,7 +1085,10 @@ fn workflow_validates_against_the_github_schema() {
             && wf.contains("ci/report.sh")
     );
     let report = std::fs::read_to_string(root().join("ci/report.sh")).unwrap();
-    assert!(report.contains("cargo xtask report --merge"), "{report}");
+    assert!(
+        report.contains("cargo xtask report \"${args[@]}\""),
+        "{report}"
+    );
 }
 
 #[test]

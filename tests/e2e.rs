@@ -1329,7 +1329,6 @@ fn all_five_reports_from_the_real_runs() {
         let o = xtask()
             .args([
                 "report",
-                "--merge",
                 "--fail-on",
                 "never",
                 "--format",

@@ -262,9 +262,6 @@ pub struct ReportArgs {
     /// results.json of a run (repeatable; several are merged).
     #[arg(long = "results", value_name = "FILE", required = true)]
     pub results: Vec<PathBuf>,
-    /// Merge several results files (implied by more than one --results).
-    #[arg(long)]
-    pub merge: bool,
     /// An earlier run's results.json: each cell is marked regressed, fixed, still failing or
     /// new against it.
     #[arg(long, value_name = "FILE")]

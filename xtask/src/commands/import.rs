@@ -188,7 +188,7 @@ mod tests {
         assert!(
             !text
                 .chars()
-                .any(|c| (c.is_control() && c != '\n') || matrix::is_bidi_control(c)),
+                .any(|c| (c.is_control() && c != '\n') || crate::model::text::is_bidi_control(c)),
             "raw control characters written:\n{text:?}"
         );
         let es = &loaded.matrix.entries;

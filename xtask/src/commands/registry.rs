@@ -201,7 +201,7 @@ fn parse_web_link(url: &str) -> Result<WebLink<'_>, String> {
     }
     if url
         .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || crate::model::matrix::is_bidi_control(c))
+        .any(|c| c.is_control() || c.is_whitespace() || crate::model::text::is_bidi_control(c))
     {
         return Err("holds spaces or control characters".into());
     }

@@ -692,23 +692,10 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A value as an error message shows it: control characters escaped, so that a hostile name
-/// cannot rewrite the terminal it is reported on.
+/// A value as an error message shows it: on one line, control characters escaped, so that a
+/// hostile name cannot rewrite the terminal it is reported on (`text::one_line`).
 pub fn shown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() || is_bidi_control(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Unicode's bidirectional controls, which reorder how the text around them is displayed.
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    crate::model::text::one_line(s).into_owned()
 }
 
 /// The transports the harness lets git use; `fetch.rs` restricts git to the same list.
@@ -1143,7 +1130,7 @@ pub fn toml_str(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if c.is_control() || is_bidi_control(c) => {
+            c if c.is_control() || crate::model::text::is_bidi_control(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -1661,7 +1648,7 @@ base = "rust-next"
             assert!(
                 !toml_str(h)
                     .chars()
-                    .any(|c| c.is_control() || is_bidi_control(c)),
+                    .any(|c| c.is_control() || crate::model::text::is_bidi_control(c)),
                 "{h:?} written raw"
             );
         }

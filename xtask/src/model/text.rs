@@ -3,9 +3,15 @@
 use std::borrow::Cow;
 
 /// A character a terminal would act on rather than show: C0 controls but tab and newline,
-/// DEL, C1 controls, and the bidi overrides and isolates that reorder what follows.
+/// DEL, C1 controls, and Unicode's bidirectional controls.
 fn acts_on_terminal(c: char) -> bool {
-    matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}') || is_bidi_control(c)
+}
+
+/// Unicode's bidirectional controls (marks, embeddings, overrides, isolates), which reorder
+/// how the text around them is displayed. The one set every escaper of the harness uses.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Text from outside the harness (patch subjects, summaries, test names, console lines)

@@ -21,7 +21,7 @@ pub fn xml_escape(s: &str) -> String {
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
                 o.push_str(&format!("\\x{:02x}", c as u32))
             }
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            c if crate::model::text::is_bidi_control(c) => {
                 o.push_str(&format!("\\u{{{:x}}}", c as u32))
             }
             c => o.push(c),
