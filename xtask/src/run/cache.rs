@@ -26,7 +26,9 @@ pub(super) fn resumed(out: &Path) -> Option<Vec<CellResult>> {
 }
 
 /// What identifies a cell's result: harness build, base, patchset, arch, toolchain, config
-/// inputs, QEMU profile, checks and the KUnit filter.
+/// inputs, QEMU profile, checks and the KUnit filter. None when the harness cannot read its own
+/// binary: a key that did not depend on the harness would hand one build's results to another,
+/// so nothing is reused or stored then.
 pub(super) fn key(
     m: &Loaded,
     cell: &Cell,
@@ -34,12 +36,13 @@ pub(super) fn key(
     patchset: Option<&str>,
     tc: &Resolved,
     opts: &Opts,
-) -> String {
+) -> Option<String> {
     use sha2::Digest;
+    let harness = harness_build_id()?;
     let root = project_root();
     let read = |p: PathBuf| std::fs::read(&p).unwrap_or_default();
     let mut h = sha2::Sha256::new();
-    h.update(harness_build_id().as_bytes());
+    h.update(harness.as_bytes());
     h.update(base_commit.as_bytes());
     h.update(patchset.unwrap_or("base").as_bytes());
     h.update(cell.arch.name().as_bytes());
@@ -73,28 +76,37 @@ pub(super) fn key(
     if let Some(g) = &opts.kunit_filter {
         h.update(format!("kunit.filter_glob={g}").as_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The running harness binary's hash: any change to the code changes every key.
-fn harness_build_id() -> &'static str {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+fn harness_build_id() -> Option<&'static str> {
+    static ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         use sha2::Digest;
         // /proc/self/exe is the running binary even when a rebuild has replaced the file.
-        let bytes = std::fs::read("/proc/self/exe")
+        let bytes = match std::fs::read("/proc/self/exe")
             .or_else(|_| std::env::current_exe().and_then(std::fs::read))
-            .unwrap_or_default();
+        {
+            Ok(b) if !b.is_empty() => b,
+            _ => {
+                crate::sys::progress::line(
+                    "the harness cannot read its own binary: no result is reused or stored",
+                );
+                return None;
+            }
+        };
         let d = sha2::Sha256::digest(&bytes);
-        format!(
+        Some(format!(
             "{}-{}",
             env!("CARGO_PKG_VERSION"),
             d.iter()
                 .take(12)
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>()
-        )
+        ))
     })
+    .as_deref()
 }
 
 /// A stored result for `key`, its logs copied into `dir`: the stages after apply (marked

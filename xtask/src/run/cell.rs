@@ -497,14 +497,14 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
     let builds = ladder.why_skip(&table[0], &stages).is_none();
     // The result cache: the same inputs give the same result, so a stored one stands.
     let key = match (&prep.base_commit, job.tc) {
-        (Some(base_commit), Ok(tc)) if builds => Some(cache::key(
+        (Some(base_commit), Ok(tc)) if builds => cache::key(
             env.m,
             cell,
             base_commit,
             prep.patchset.as_ref().map(|p| p.hash.as_str()),
             tc,
             opts,
-        )),
+        ),
         _ => None,
     };
     if let Some(k) = &key {
