@@ -166,14 +166,23 @@ pub fn kconfig_symbols(text: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
 }
 
 /// New `config` symbols a patchset introduces: in the entry's tree's Kconfig files that the
-/// patchset changed, symbols not present in the base's versions of those files.
-pub fn introduced_options(changed_kconfigs: &[(String, String)]) -> Vec<String> {
-    let mut out = Vec::new();
+/// patchset changed, symbols not present in the base's versions of those files; each with
+/// the value it is asked for by its type: a tristate is built as a module (`m`, so the init
+/// loads and unloads it), anything else is enabled (`y`).
+pub fn introduced_options(changed_kconfigs: &[(String, String)]) -> Vec<(String, &'static str)> {
+    let tristate = |block: &str| {
+        block
+            .lines()
+            .any(|l| l.starts_with("tristate") || l.starts_with("def_tristate"))
+    };
+    let mut out: Vec<(String, &'static str)> = Vec::new();
     for (before, after) in changed_kconfigs {
         let old = kconfig_symbols(before, |_| true);
+        let modules = kconfig_symbols(after, tristate);
         for s in kconfig_symbols(after, |_| true) {
-            if !old.contains(&s) && !out.contains(&s) {
-                out.push(s);
+            if !old.contains(&s) && !out.iter().any(|(o, _)| *o == s) {
+                let v = if modules.contains(&s) { "m" } else { "y" };
+                out.push((s, v));
             }
         }
     }
@@ -294,12 +303,7 @@ pub fn fragments(
                 ))
             })
             .collect::<Result<_, String>>()?;
-        for o in introduced_options(&kconfigs) {
-            let v = if o.contains("SAMPLE") || o.contains("TEST") {
-                "m"
-            } else {
-                "y"
-            };
+        for (o, v) in introduced_options(&kconfigs) {
             extra.push_str(&format!("{o}={v}\n"));
             soft.insert(o, v.to_string());
         }
@@ -466,7 +470,20 @@ mod tests {
             "config A\n".into(),
             "config A\nconfig SAMPLE_NEW\n\ttristate \"n\"\n".into(),
         )]);
-        assert_eq!(intro, vec!["CONFIG_SAMPLE_NEW"]);
+        assert_eq!(intro, [("CONFIG_SAMPLE_NEW".to_string(), "m")]);
+        // The value follows the type, not the name: a bool named TEST is enabled, a tristate
+        // of any name is a module.
+        let intro = introduced_options(&[(
+            String::new(),
+            "config RUST_X_TEST\n\tbool \"t\"\nconfig RUST_DRIVER\n\tdef_tristate m\n".into(),
+        )]);
+        assert_eq!(
+            intro,
+            [
+                ("CONFIG_RUST_X_TEST".to_string(), "y"),
+                ("CONFIG_RUST_DRIVER".to_string(), "m")
+            ]
+        );
     }
 
     /// A patch that adds looping links under `rust/` (`a -> .`, `b -> ..`) and a link to a
