@@ -1191,7 +1191,7 @@ pub fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
         if let Some(s) = open {
             // A block ends at the init's first marker (boot-time suites are done by then) or at
             // the next block's start.
-            if l.contains("RFL-INIT:") {
+            if l.contains(crate::stages::boot::MARK) {
                 spans.push((s, last_result.max(s) + 1));
                 open = None;
             }

@@ -362,8 +362,18 @@ pub fn qemu_command(
 /// for parsing, the run folder and the result cache is never larger.
 pub const MAX_CONSOLE: u64 = 64 * 1024 * 1024;
 
+/// The init's markers (`init.c`'s `say`), each a line `RFL-INIT: <word> …` on the console.
+pub mod markers {
+    /// The init finished its list and reboots.
+    pub const DONE: &str = "RFL-INIT: done";
+    /// The init's reboot call failed.
+    pub const REBOOT_FAILED: &str = "RFL-INIT: reboot-failed";
+    /// The init loads a module (the module's name follows).
+    pub const LOAD: &str = "RFL-INIT: load ";
+}
+
 /// The init's markers that end a boot.
-const END_MARKERS: [&str; 2] = ["RFL-INIT: done", "RFL-INIT: reboot-failed"];
+const END_MARKERS: [&str; 2] = [markers::DONE, markers::REBOOT_FAILED];
 
 /// How a QEMU run ended.
 #[derive(Debug, Clone)]
@@ -667,7 +677,7 @@ impl<'a> Console<'a> {
             reports: reports(&lines, &in_kunit),
             module_failures: module_failures(&lines),
             started: console.contains(MARK),
-            done: console.contains("RFL-INIT: done"),
+            done: console.contains(markers::DONE),
             lines,
         }
     }
@@ -745,7 +755,7 @@ impl<'a> Console<'a> {
             .map(|m| format!("{MARK} {}", m.trim()));
         let loading = last
             .as_deref()
-            .and_then(|l| l.strip_prefix("RFL-INIT: load "))
+            .and_then(|l| l.strip_prefix(markers::LOAD))
             .map(|m| m.trim().to_string());
         let stuck = match &loading {
             Some(m) => format!("; stuck loading module {m}"),
