@@ -650,19 +650,23 @@ fn hostile_results(dir: &Path) -> PathBuf {
     p
 }
 
+/// `report --fail-on never --format FORMAT --results RESULTS`.
+fn report_cmd(results: &Path, format: &str) -> Command {
+    let mut c = xtask();
+    c.args([
+        "report",
+        "--fail-on",
+        "never",
+        "--format",
+        format,
+        "--results",
+    ])
+    .arg(results);
+    c
+}
+
 fn report(results: &Path, format: &str) -> String {
-    run_ok(
-        xtask()
-            .args([
-                "report",
-                "--fail-on",
-                "never",
-                "--format",
-                format,
-                "--results",
-            ])
-            .arg(results),
-    )
+    run_ok(&mut report_cmd(results, format))
 }
 
 #[test]
@@ -945,18 +949,7 @@ fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
         let t = TempDir::new(&format!("bad-results-{tag}"));
         let results = edited_results(&t.0, edit);
         for format in ["junit", "markdown", "text", "html"] {
-            let o = xtask()
-                .args([
-                    "report",
-                    "--fail-on",
-                    "never",
-                    "--format",
-                    format,
-                    "--results",
-                ])
-                .arg(&results)
-                .output()
-                .unwrap();
+            let o = report_cmd(&results, format).output().unwrap();
             let stderr = String::from_utf8_lossy(&o.stderr);
             assert!(
                 !o.status.success() && !stderr.contains("panicked"),
@@ -994,18 +987,7 @@ fn a_results_files_text_never_begins_a_line_of_reports_errors() {
         let t = TempDir::new(&format!("cmd-results-{tag}"));
         let results = edited_results(&t.0, edit);
         for format in ["text", "github"] {
-            let o = xtask()
-                .args([
-                    "report",
-                    "--fail-on",
-                    "never",
-                    "--format",
-                    format,
-                    "--results",
-                ])
-                .arg(&results)
-                .output()
-                .unwrap();
+            let o = report_cmd(&results, format).output().unwrap();
             let stderr = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(2), "{tag} {format}: {stderr}");
             assert_eq!(stderr.lines().count(), 1, "{tag} {format}: {stderr}");

@@ -688,7 +688,11 @@ fn seeded_failures_get_the_right_stage_and_status() {
             .find(|t| t["name"] == "seeded_failure")
             .expect("module KUnit suite parsed");
         assert_eq!(t["status"], "fail", "{arch}");
-        assert_eq!(t["suite"], "rfl_selftest", "{arch}");
+        assert_eq!(
+            t["suite"], "rfl_selftest",
+            "{arch}: suites {} in {}/console.log",
+            kunit["kunit"]["suites"], kunit["dir"]
+        );
         // The arch-only error fails on arm64 and only there.
         let arch_only = stage(cell(v, "arm64-only-error", arch), "build");
         assert_eq!(
