@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let imp = xtask::commands::registry::import(text, &Default::default());
+        let imp = xtask::model::registry::import(text, &Default::default());
         // Ids must stay unique and valid whatever the table says.
         let mut seen = std::collections::HashSet::new();
         for e in &imp.entries {

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::commands::registry;
 use crate::model::matrix::{self, BaseDecl, WriteSpec};
+use crate::model::registry;
 use crate::stages::toolchain;
 
 pub fn run(input: &Path, out: Option<&Path>) -> anyhow::Result<()> {

@@ -6,7 +6,6 @@ pub mod import;
 pub mod ktap;
 pub mod matrix;
 pub mod plan;
-pub mod registry;
 pub mod report;
 pub mod repro;
 pub mod select;

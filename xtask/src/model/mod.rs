@@ -4,5 +4,6 @@ pub mod health;
 pub mod matrix;
 pub mod outcome;
 pub mod plan;
+pub mod registry;
 pub mod text;
 pub mod version;

@@ -1170,8 +1170,10 @@ fn summarise(t: &Test) -> String {
     crate::model::text::clip(&s, crate::model::text::MAX_SUMMARY).into_owned()
 }
 
-/// Console line ranges from each KTAP block's first line to its last result line.
-pub fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
+/// Console line ranges from each KTAP block's first line to its last result line; a block
+/// also ends at the first line holding `init_mark` (the init's marker: boot-time suites are
+/// done by then).
+pub fn kunit_spans(console: &str, init_mark: &str) -> Vec<(usize, usize)> {
     let lines = split_lines(console);
     let mut spans = Vec::new();
     let mut open: Option<usize> = None;
@@ -1191,7 +1193,7 @@ pub fn kunit_spans(console: &str) -> Vec<(usize, usize)> {
         if let Some(s) = open {
             // A block ends at the init's first marker (boot-time suites are done by then) or at
             // the next block's start.
-            if l.contains(crate::stages::boot::MARK) {
+            if l.contains(init_mark) {
                 spans.push((s, last_result.max(s) + 1));
                 open = None;
             }

@@ -191,7 +191,11 @@ impl Qemu<'_> {
         let _ = std::fs::write(self.dir.join(cmd_file), proc::display_command(&cmd) + "\n");
         let end = boot::run_qemu(&mut cmd, &path, self.deadline)?;
         let console = boot::read_console(&path);
-        let v = boot::classify_run(&console, &end, &crate::stages::ktap::kunit_spans(&console));
+        let v = boot::classify_run(
+            &console,
+            &end,
+            &crate::stages::ktap::kunit_spans(&console, boot::MARK),
+        );
         Ok((v, console))
     }
 }
