@@ -684,7 +684,8 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
         }
     };
     kind("e0", "source", &["HTTP 404", "/all/e404@x/t.mbox.gz"]);
-    kind("e1", "source", &["HTTP 500"]);
+    // A server error is the remote's, as a timeout is.
+    kind("e1", "remote", &["HTTP 500", "the server failed"]);
     // The truncated body is refused for what it is, not read as a short thread.
     kind("e2", "source", &["bad gzip", "/all/trunc@x/t.mbox.gz"]);
     kind("e3", "remote", &["timed out", "/all/stall@x/t.mbox.gz"]);

@@ -107,6 +107,14 @@ pub fn http_get(url: &str) -> Result<Vec<u8>, FetchError> {
         other => FetchError::Failed(format!("{url}: {other}")),
     })?;
     let status = resp.status();
+    // A server error is the remote's failing, as a timeout is, not an answer about what the
+    // matrix names (a 404 is).
+    if status.is_server_error() {
+        return Err(FetchError::Unreachable(format!(
+            "{url}: HTTP {} (the server failed)",
+            status.as_u16()
+        )));
+    }
     if !status.is_success() {
         return Err(FetchError::Failed(format!(
             "{url}: HTTP {}",
