@@ -251,28 +251,6 @@ pub const MAX_DEMANGLED: usize = 512;
 /// Append `d`'s hash-less form, cut at [`MAX_DEMANGLED`] bytes with `…`: the formatter is
 /// stopped there, so a huge expansion is never built.
 fn push_capped(out: &mut String, d: &rustc_demangle::Demangle<'_>) {
-    struct Capped<'a> {
-        out: &'a mut String,
-        left: usize,
-        cut: bool,
-    }
-    impl std::fmt::Write for Capped<'_> {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            if s.len() <= self.left {
-                self.out.push_str(s);
-                self.left -= s.len();
-                return Ok(());
-            }
-            let mut end = self.left;
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            self.out.push_str(&s[..end]);
-            self.left = 0;
-            self.cut = true;
-            Err(std::fmt::Error)
-        }
-    }
     let mut w = Capped {
         out,
         left: MAX_DEMANGLED,
@@ -281,6 +259,32 @@ fn push_capped(out: &mut String, d: &rustc_demangle::Demangle<'_>) {
     let _ = std::fmt::Write::write_fmt(&mut w, format_args!("{d:#}"));
     if w.cut {
         w.out.push('…');
+    }
+}
+
+/// A writer that takes `left` more bytes into `out`, cut at a character boundary, then fails
+/// (which stops the formatter writing into it).
+struct Capped<'a> {
+    out: &'a mut String,
+    left: usize,
+    cut: bool,
+}
+
+impl std::fmt::Write for Capped<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if s.len() <= self.left {
+            self.out.push_str(s);
+            self.left -= s.len();
+            return Ok(());
+        }
+        let mut end = self.left;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.out.push_str(&s[..end]);
+        self.left = 0;
+        self.cut = true;
+        Err(std::fmt::Error)
     }
 }
 
@@ -372,6 +376,43 @@ mod tests {
             f.function.len()
         );
         assert_eq!(f.module.as_deref(), Some("m"));
+    }
+
+    /// The cap takes whole characters only, and stops the writer once it is reached.
+    #[test]
+    fn the_cap_cuts_between_characters() {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let mut w = Capped {
+            out: &mut s,
+            left: 4,
+            cut: false,
+        };
+        assert!(w.write_str("ab").is_ok());
+        assert!(w.write_str("cé").is_err());
+        assert!(w.cut);
+        assert!(w.write_str("x").is_err());
+        assert_eq!(s, "abc");
+        // A symbol at the end of a line, after other text, is demangled whole.
+        assert_eq!(
+            demangle("at _ZN6kernel4sync4lock4Lock4lock17hc9441d3f4d87650fE"),
+            "at kernel::sync::lock::Lock::lock"
+        );
+    }
+
+    /// A frame word is `symbol+0xoff/0xlen` with a symbol of symbol characters only, and its
+    /// module a `[name]` of a kernel module's characters.
+    #[test]
+    fn a_frame_word_and_its_module_are_checked() {
+        assert!(frame_word("+0x1/0x2", None).is_none());
+        assert!(frame_word("f<x>+0x1/0x2", None).is_none());
+        assert!(frame_word("f+0xg/0x2", None).is_none());
+        let module = |next: &str| frame_word("f+0x1/0x2", Some(next)).unwrap().module;
+        assert_eq!(module("[rust_minimal]").as_deref(), Some("rust_minimal"));
+        assert_eq!(module("[m,"), Some("m".into()));
+        assert_eq!(module("[]"), None);
+        assert_eq!(module("[a-b]"), None);
+        assert_eq!(module("x"), None);
     }
 
     #[test]
