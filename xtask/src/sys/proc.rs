@@ -194,41 +194,37 @@ pub fn adopt_group_file(path: &Path) {
 /// The environment variable every child carries, so leftovers can be told from others.
 const MARKER: &str = "RFL_HARNESS_CHILD";
 
-fn leftover_children(groups: &[i32]) -> Vec<i32> {
+/// Every process in /proc, with its parent and process group (`stat`'s fields after the
+/// parenthesised command: state ppid pgrp …).
+fn processes() -> Vec<(i32, i32, i32)> {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        // Fields after the parenthesised command: state ppid pgrp …
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let pgrp: i32 = rest
-            .split_whitespace()
-            .nth(2)
-            .and_then(|f| f.parse().ok())
-            .unwrap_or(0);
-        if !groups.contains(&pgrp) {
-            continue;
-        }
-        let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
-        // A child of this very process is not a leftover (the marker holds the harness's pid).
-        let ours = format!("{MARKER}={}", std::process::id());
-        if env
-            .split(|b| *b == 0)
-            .any(|kv| kv.starts_with(MARKER.as_bytes()) && kv != ours.as_bytes())
-        {
-            out.push(pid);
-        }
-    }
-    out
+    rd.flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let mut f = stat.rsplit_once(')')?.1.split_whitespace().skip(1);
+            let ppid = f.next()?.parse().ok()?;
+            let pgrp = f.next()?.parse().ok()?;
+            Some((pid, ppid, pgrp))
+        })
+        .collect()
+}
+
+fn leftover_children(groups: &[i32]) -> Vec<i32> {
+    // A child of this very process is not a leftover (the marker holds the harness's pid).
+    let ours = format!("{MARKER}={}", std::process::id());
+    processes()
+        .into_iter()
+        .filter(|(_, _, pgrp)| groups.contains(pgrp))
+        .filter(|(pid, _, _)| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            env.split(|b| *b == 0)
+                .any(|kv| kv.starts_with(MARKER.as_bytes()) && kv != ours.as_bytes())
+        })
+        .map(|(pid, _, _)| pid)
+        .collect()
 }
 
 /// Whether this process adopts what its children leave behind (see [`contain_descendants`]).
@@ -250,23 +246,13 @@ pub fn containing() -> bool {
     SUBREAPER.load(std::sync::atomic::Ordering::SeqCst)
 }
 
-/// The processes whose parent is this one, from /proc.
+/// The processes whose parent is this one.
 fn children_of_self() -> Vec<i32> {
     let me = std::process::id() as i32;
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let rest = stat.rsplit_once(')')?.1.to_string();
-                    rest.split_whitespace().nth(1)?.parse::<i32>().ok()
-                })
-                == Some(me)
-        })
+    processes()
+        .into_iter()
+        .filter(|(_, ppid, _)| *ppid == me)
+        .map(|(pid, _, _)| pid)
         .collect()
 }
 
