@@ -64,23 +64,19 @@ impl Stage {
         Stage::ALL.into_iter().find(|x| x.name() == s)
     }
     /// The log a stage writes in its cell's folder (the objtool check reads the build's, KUnit
-    /// the boot's console); fetch writes none.
-    pub fn log(self) -> Option<&'static str> {
-        match self {
-            Stage::Fetch => None,
-            Stage::Apply => Some("apply.log"),
-            Stage::Toolchain => Some("toolchain.log"),
-            Stage::Config => Some("config.log"),
-            Stage::Build | Stage::Objtool => Some("build.log"),
-            Stage::Boot | Stage::Kunit => Some("console.log"),
-            Stage::Clippy => Some("clippy.log"),
-            Stage::Rustfmt => Some("rustfmt.log"),
-            Stage::Rustdoc => Some("rustdoc.log"),
-        }
-    }
-    /// [`Stage::log`] of a stage that has one.
+    /// the boot's console). Fetch writes none: its name is never created.
     pub fn log_name(self) -> &'static str {
-        self.log().unwrap_or("fetch.log")
+        match self {
+            Stage::Fetch => "fetch.log",
+            Stage::Apply => "apply.log",
+            Stage::Toolchain => "toolchain.log",
+            Stage::Config => "config.log",
+            Stage::Build | Stage::Objtool => "build.log",
+            Stage::Boot | Stage::Kunit => "console.log",
+            Stage::Clippy => "clippy.log",
+            Stage::Rustfmt => "rustfmt.log",
+            Stage::Rustdoc => "rustdoc.log",
+        }
     }
 }
 

@@ -331,12 +331,17 @@ pub fn frame_word(word: &str, next: Option<&str>) -> Option<Frame> {
     let module = next
         .and_then(|n| n.strip_prefix('['))
         .map(|n| n.trim_end_matches([',', ']']))
-        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        .filter(|n| is_module_name(n));
     Some(Frame {
         function: demangle(symbol).into_owned(),
         module: module.map(str::to_string),
         unreliable: false,
     })
+}
+
+/// A kernel module's name as the kernel writes it: `[A-Za-z0-9_]`, not empty.
+pub fn is_module_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// The first frame that is not a generic helper, of those known to be callers; when none of

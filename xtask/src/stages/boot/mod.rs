@@ -83,7 +83,7 @@ pub fn builtin_rust_modules(out: &Path) -> Vec<String> {
         .lines()
         .filter_map(|l| Path::new(l.trim()).file_stem())
         .map(|s| s.to_string_lossy().replace('-', "_"))
-        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|n| frames::is_module_name(n))
         .collect();
     if names.is_empty() {
         return names;
@@ -193,14 +193,10 @@ pub fn make_initramfs(
     std::fs::create_dir_all(work).map_err(|e| format!("create {}: {e}", work.display()))?;
     // A module's name comes from a file name the patched tree chose: it becomes a file name
     // in the initramfs and a word of its list, so only a kernel module name is taken.
-    if let Some(m) = modules.iter().find(|m| {
-        m.name.is_empty()
-            || m.name.len() > 64
-            || !m
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    }) {
+    if let Some(m) = modules
+        .iter()
+        .find(|m| m.name.len() > 64 || !frames::is_module_name(&m.name))
+    {
         return Err(format!(
             "the module {} ({}) has no kernel module name",
             crate::model::text::one_line(&format!("{:?}", m.name)),
@@ -1151,9 +1147,7 @@ fn faulting_module(line: &str) -> Option<&str> {
             .trim_end_matches(',')
             .strip_prefix('[')?
             .strip_suffix(']')?;
-        let is_name =
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        (w[0].contains("+0x") && is_name).then_some(name)
+        (w[0].contains("+0x") && frames::is_module_name(name)).then_some(name)
     })
 }
 
