@@ -1,7 +1,7 @@
 //! The config stage's inputs: which files of the tree it reads ([`is_config_input`]), the
 //! fragments it merges for a cell ([`fragments`]: the project's, the variant's, the tree's
 //! Rust KUnit suites, the entry's own and the options its patchset introduces), the walk for
-//! the tree's Kconfig files, and the parser of a `.config`. `Kconfigure` runs the merge.
+//! the tree's Kconfig files, and the parser of a `.config`. `Kbuild::configure` runs the merge.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
