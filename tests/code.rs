@@ -315,13 +315,16 @@ fn the_paths_that_scripts_and_documents_name_exist() {
         root.join(".github/workflows/rfl-health.yml"),
         root.join(".ci/run"),
     ];
-    for e in std::fs::read_dir(root.join("ci")).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "sh") {
-            files.push(p);
+    for (dir, ext) in [("ci", "sh"), ("docs", "md")] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == ext) {
+                files.push(p);
+            }
         }
     }
-    const OURS: [&str; 8] = [
+    const OURS: [&str; 9] = [
+        "docs/",
         "xtask/",
         "tests/",
         "ci/",

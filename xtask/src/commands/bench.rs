@@ -67,7 +67,7 @@ fn one_cell(
         kunit_filter: None,
         rerun: None,
     };
-    let r = run::run(cache, m, &p, &opts)?;
+    let r = run::run(cache, m, &p, &opts, &crate::report::live::Live::new())?;
     r.cells
         .into_iter()
         .find(|c| c.entry == entry)

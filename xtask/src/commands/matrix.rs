@@ -79,26 +79,27 @@ pub fn execute(
         kunit_filter: f.kunit_filter.clone(),
         rerun,
     };
-    let mut results = run::run(cache, m, p, &opts)?;
+    let mut results = run::run(cache, m, p, &opts, &report::live::Live::new())?;
     if let Some(old) = &old {
         baseline::compare(&mut results.cells, &old.results.cells);
         run::write_results(&out, &results)?;
     }
     link_latest(cache, &out);
-    let loaded = report::load(&[out.join("results.json")])?;
-    let mut stdout = anstream::AutoStream::auto(std::io::stdout());
-    report::text::write(&report::Grid::new(&loaded), &mut stdout)?;
-    eprintln!("results: {}", out.join("results.json").display());
-    if results.interrupted {
-        return Ok(ExitCode::from(130));
-    }
+    let interrupted = results.interrupted;
     let harness_errors = results
         .cells
         .iter()
         .any(|c| c.stages.iter().any(|s| s.fault == Some(Fault::Harness)));
-    Ok(if harness_errors {
+    let failed = baseline::fails(&results.cells, f.fail_on);
+    let loaded = report::Loaded::of_run(results, &out);
+    let mut stdout = anstream::AutoStream::auto(std::io::stdout());
+    report::text::write(&report::Grid::new(&loaded), &mut stdout)?;
+    eprintln!("results: {}", out.join("results.json").display());
+    Ok(if interrupted {
+        ExitCode::from(130)
+    } else if harness_errors {
         ExitCode::from(3)
-    } else if baseline::fails(&results.cells, f.fail_on) {
+    } else if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

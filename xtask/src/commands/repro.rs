@@ -72,7 +72,7 @@ pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
         kunit_filter: a.kunit_filter.clone(),
         rerun: None,
     };
-    let results = run::run(&fresh, m, &p, &opts);
+    let results = run::run(&fresh, m, &p, &opts, &crate::report::live::Live::new());
     let commands = proc::take_recording();
     let results = results?;
     let script = work.join("repro.sh");
@@ -122,7 +122,7 @@ pub fn script_text(name: &str, work: &Path, commands: &[String]) -> String {
 }
 
 fn show(r: &CellResult, dir: &Path) {
-    println!("{}", term_safe(&run::verdict_line(r)));
+    println!("{}", term_safe(&crate::report::live::verdict(r)));
     match r.first_problem() {
         Some(p) => {
             println!(

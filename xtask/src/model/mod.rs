@@ -1,5 +1,6 @@
 pub mod arch;
 pub mod baseline;
+pub mod event;
 pub mod health;
 pub mod matrix;
 pub mod outcome;

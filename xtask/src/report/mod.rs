@@ -7,6 +7,7 @@ pub mod github;
 pub mod html;
 pub mod junit;
 pub mod kcidb;
+pub mod live;
 pub mod markdown;
 pub mod text;
 
@@ -23,6 +24,17 @@ pub struct Loaded {
     pub results: RunResults,
     /// Run folder of each cell, by index in `results.cells`.
     pub dirs: Vec<PathBuf>,
+}
+
+impl Loaded {
+    /// The results of a run that just ended in `dir` (each cell judged as it ran).
+    pub fn of_run(mut results: RunResults, dir: &Path) -> Loaded {
+        judge_unjudged(&mut results);
+        Loaded {
+            dirs: vec![dir.to_path_buf(); results.cells.len()],
+            results,
+        }
+    }
 }
 
 /// Read one or several results files; several are merged (the CI's last job). Each is
@@ -65,19 +77,23 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
             merged.cells.push(c);
         }
     }
-    // Health was decided when the cell ran, against the base cell of its own run (a job runs
-    // the base cells its entries need); a cell without one is assessed over the merged set.
-    for i in 0..merged.cells.len() {
-        if merged.cells[i].health.is_none() {
-            let c = &merged.cells[i];
-            let h = health::assess(c, health::base_of(c, &merged.cells));
-            merged.cells[i].health = Some(h);
-        }
-    }
+    judge_unjudged(&mut merged);
     Ok(Loaded {
         results: merged,
         dirs,
     })
+}
+
+/// Health was decided when the cell ran, against the base cell of its own run (a job runs
+/// the base cells its entries need); a cell without one is assessed over the whole set.
+fn judge_unjudged(r: &mut RunResults) {
+    for i in 0..r.cells.len() {
+        if r.cells[i].health.is_none() {
+            let c = &r.cells[i];
+            let h = health::assess(c, health::base_of(c, &r.cells));
+            r.cells[i].health = Some(h);
+        }
+    }
 }
 
 /// A column of the grid: an arch, a toolchain and a config variant (each named only when the

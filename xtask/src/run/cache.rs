@@ -17,11 +17,6 @@ use crate::sys::proc;
 pub(super) fn resumed(out: &Path) -> Option<Vec<CellResult>> {
     let text = std::fs::read_to_string(out.join("results.json")).ok()?;
     let prev = serde_json::from_str::<RunResults>(&text).ok()?;
-    crate::sys::progress::line(&format!(
-        "resume: {} finished cells kept from {}",
-        prev.cells.len(),
-        out.display()
-    ));
     Some(prev.cells)
 }
 
@@ -80,7 +75,7 @@ pub(super) fn key(
 }
 
 /// The running harness binary's hash: any change to the code changes every key.
-fn harness_build_id() -> Option<&'static str> {
+pub(super) fn harness_build_id() -> Option<&'static str> {
     static ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         use sha2::Digest;
@@ -89,12 +84,7 @@ fn harness_build_id() -> Option<&'static str> {
             .or_else(|_| std::env::current_exe().and_then(std::fs::read))
         {
             Ok(b) if !b.is_empty() => b,
-            _ => {
-                crate::sys::progress::line(
-                    "the harness cannot read its own binary: no result is reused or stored",
-                );
-                return None;
-            }
+            _ => return None,
         };
         let d = sha2::Sha256::digest(&bytes);
         Some(format!(

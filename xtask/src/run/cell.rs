@@ -15,6 +15,7 @@ use crate::model::arch::Profile;
 use crate::model::matrix::Check;
 use crate::model::outcome::*;
 use crate::model::plan::Cell;
+use crate::run::events::CellEvents;
 use crate::run::folders::{self, Folders};
 use crate::run::{cache, Env};
 use crate::sources::fetch::{self, FetchError, Fetched};
@@ -186,6 +187,8 @@ struct Ladder<'a> {
     end: Option<End>,
     interrupted: &'a dyn Fn() -> bool,
     announce: &'a dyn Fn(Stage),
+    /// Told of each stage's result as it is recorded.
+    recorded: &'a dyn Fn(&StageResult),
 }
 
 impl Ladder<'_> {
@@ -248,6 +251,7 @@ impl Ladder<'_> {
                         step.timed(k)
                     }
                 };
+                (self.recorded)(&r);
                 done.push(r);
             }
         });
@@ -303,6 +307,8 @@ pub(super) fn prepare(
         end: no_base.clone(),
         interrupted: &crate::sys::signal::interrupted,
         announce,
+        // The group's stages become each cell's: their events are the group's.
+        recorded: &|_| {},
     };
     let mut stages = Vec::new();
     ladder.walk(&group_stages(), &g, &mut stages);
@@ -454,9 +460,9 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// The cell's own stages (after its group's fetch and apply); `bar` is told of each that
-/// starts.
-pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar) -> CellResult {
+/// The cell's own stages (after its group's fetch and apply); `events` is told of each that
+/// starts and ends.
+pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult {
     let (cell, prep, opts) = (job.cell, job.prep, env.opts);
     let mut res = CellResult {
         schema: SCHEMA,
@@ -492,7 +498,8 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
         checks: &env.m.checks_of(&cell.config),
         end: prep.end.clone(),
         interrupted: &crate::sys::signal::interrupted,
-        announce: &|s| bar.stage(s),
+        announce: &|s| events.stage(s),
+        recorded: &|r| events.stage_finished(r),
     };
     let builds = ladder.why_skip(&table[0], &stages).is_none();
     // The result cache: the same inputs give the same result, so a stored one stands.
@@ -509,6 +516,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
     };
     if let Some(k) = &key {
         if let Some((cached, kunit)) = cache::reuse(env.cache, opts, k, job.dir) {
+            cached.iter().for_each(|r| events.stage_finished(r));
             stages.extend(cached);
             res.stages = stages;
             res.kunit = kunit;
@@ -781,6 +789,7 @@ mod tests {
     struct Walked {
         stages: Vec<StageResult>,
         announced: Vec<Stage>,
+        recorded: Vec<Stage>,
     }
 
     impl Walked {
@@ -795,12 +804,15 @@ mod tests {
         let announced = Mutex::new(Vec::new());
         let interrupted = || f.interrupted.load(Ordering::SeqCst);
         let announce = |s| announced.lock().unwrap().push(s);
+        let recorded = Mutex::new(Vec::new());
+        let record = |r: &StageResult| recorded.lock().unwrap().push(r.stage);
         let ladder = Ladder {
             stop_after,
             checks,
             end,
             interrupted: &interrupted,
             announce: &announce,
+            recorded: &record,
         };
         let mut stages = Vec::new();
         ladder.walk(&group_stages().map(|s| faked(&s)), f, &mut stages);
@@ -808,6 +820,7 @@ mod tests {
         Walked {
             stages,
             announced: announced.into_inner().unwrap(),
+            recorded: recorded.into_inner().unwrap(),
         }
     }
 
@@ -1014,6 +1027,8 @@ mod tests {
                         .map(|r| r.stage)
                         .collect();
                     assert_eq!(w.announced, ran);
+                    // Every stage's end is told once, in order.
+                    assert_eq!(w.recorded, Stage::ALL);
                 }
             }
         }

@@ -8,6 +8,7 @@
 
 mod cache;
 mod cell;
+mod events;
 mod folders;
 mod scheduler;
 
@@ -18,6 +19,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::model::arch::{Arch, Profile};
+use crate::model::event::{Event, Sink};
 use crate::model::matrix::Loaded;
 use crate::model::outcome::*;
 use crate::model::plan::{self, Cell, Plan};
@@ -56,11 +58,23 @@ struct Env<'a> {
     opts: &'a Opts,
     /// Why a cell of (base, arch) runs with its toolchain, where the run chose it (`auto`).
     chosen: BTreeMap<(String, Arch), String>,
+    /// Where the run's events go.
+    watch: events::Watch<'a>,
 }
 
 /// Run every cell of the plan; returns the results (also written to `<out>/results.json`).
-pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Result<RunResults> {
+/// `sink` is told of everything the run does ([`Event`]).
+pub fn run(
+    cache: &Cache,
+    m: &Loaded,
+    plan: &Plan,
+    opts: &Opts,
+    sink: &dyn Sink,
+) -> anyhow::Result<RunResults> {
     std::fs::create_dir_all(&opts.out).with_context(|| format!("create {}", opts.out.display()))?;
+    if cache::harness_build_id().is_none() {
+        sink.event(&Event::NoResultCache);
+    }
     let store = Store::open(cache)?;
     let mut results = new_results(m, plan);
     // Toolchains and bases, each resolved once for the whole run; under `auto`, every
@@ -80,10 +94,14 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
             .unwrap_or_else(toolchain::debian_default);
         toolchains.insert(name.clone(), toolchain::resolve(cache, name, &t));
     }
-    let bases = resolve_bases(&store, m, plan, &mut results.bases);
-    let (plan, chosen) = &choose_toolchains(cache, &store, plan, &toolchains, &bases);
+    let bases = resolve_bases(&store, m, plan, &mut results.bases, sink);
+    let (plan, chosen) = &choose_toolchains(cache, &store, plan, &toolchains, &bases, sink);
     if opts.resume {
         if let Some(prev) = cache::resumed(&opts.out) {
+            sink.event(&Event::Resumed {
+                cells: prev.len(),
+                from: &opts.out,
+            });
             results.cells = prev;
         }
     }
@@ -94,6 +112,7 @@ pub fn run(cache: &Cache, m: &Loaded, plan: &Plan, opts: &Opts) -> anyhow::Resul
         m,
         opts,
         chosen: chosen.clone(),
+        watch: events::Watch::new(sink),
     };
     scheduler::run_cells(&env, plan, &toolchains, &bases, results)
 }
@@ -107,6 +126,7 @@ fn choose_toolchains(
     plan: &Plan,
     toolchains: &BTreeMap<String, Result<Resolved, String>>,
     bases: &BTreeMap<String, Result<String, FetchError>>,
+    sink: &dyn Sink,
 ) -> (Plan, BTreeMap<(String, Arch), String>) {
     let mut out = plan.clone();
     let mut chosen: BTreeMap<(String, Arch), (String, String)> = BTreeMap::new();
@@ -138,10 +158,11 @@ fn choose_toolchains(
                         "auto: no declared toolchain could be resolved".to_string(),
                     )
                 });
-            crate::sys::progress::line(&format!(
-                "toolchain for {} on {}: {}",
-                c.base, c.arch, pick.1
-            ));
+            sink.event(&Event::ToolchainChosen {
+                base: &c.base,
+                arch: c.arch,
+                why: &pick.1,
+            });
             chosen.insert(key.clone(), pick);
         }
         c.toolchain = chosen[&key].0.clone();
@@ -201,6 +222,7 @@ fn resolve_bases(
     m: &Loaded,
     plan: &Plan,
     records: &mut Vec<BaseRecord>,
+    sink: &dyn Sink,
 ) -> BTreeMap<String, Result<String, FetchError>> {
     let mut bases = BTreeMap::new();
     for c in &plan.cells {
@@ -213,21 +235,18 @@ fn resolve_bases(
                 Err(FetchError::Failed(w)) => (BaseStatus::FetchFailed, None, w.clone()),
             };
             let url = r.as_ref().ok().and_then(|b| b.url.clone());
-            crate::sys::progress::line(&format!(
-                "base {}: {} {}{} ({:.1}s)",
-                c.base,
-                status.name(),
-                commit.clone().unwrap_or_default(),
-                reason,
-                t.elapsed().as_secs_f64()
-            ));
-            records.push(BaseRecord {
+            let record = BaseRecord {
                 name: c.base.clone(),
                 status,
                 commit,
                 reason,
                 url,
+            };
+            sink.event(&Event::Base {
+                record: &record,
+                elapsed: t.elapsed(),
             });
+            records.push(record);
             bases.insert(c.base.clone(), r.map(|b| b.commit));
         }
     }
@@ -271,22 +290,6 @@ fn cell_repro(cell: &Cell, opts: &Opts) -> String {
         Some(line) if !cell.is_base() => format!("{line}{}", cell_words(cell)),
         _ => repro_line(cell, &opts.matrix_arg, opts.kunit_filter.as_deref()),
     }
-}
-
-pub fn verdict_line(r: &CellResult) -> String {
-    match r.first_problem() {
-        Some(p) => format!(
-            "{} {:?}: {}",
-            p.stage.name(),
-            p.status,
-            first_line(&p.summary)
-        ),
-        None => "pass".into(),
-    }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
 }
 
 pub fn write_results(out: &Path, results: &RunResults) -> anyhow::Result<()> {

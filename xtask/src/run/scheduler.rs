@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::model::event::Event;
 use crate::model::outcome::*;
 use crate::model::plan::{Cell, Plan};
 use crate::run::cell::{self, Job};
-use crate::run::{cell_repro, folders, verdict_line, write_results, Env};
+use crate::run::events::CellEvents;
+use crate::run::{cell_repro, folders, write_results, Env};
 use crate::sources::fetch::FetchError;
 use crate::stages::toolchain::Resolved;
-use crate::sys::progress;
 
 /// Run the plan's cells not in `results` yet; returns the results, also written after each
 /// cell.
@@ -27,12 +28,29 @@ pub(super) fn run_cells(
     bases: &BTreeMap<String, Result<String, FetchError>>,
     results: RunResults,
 ) -> anyhow::Result<RunResults> {
-    let opts = env.opts;
+    crate::sys::jobs::init(env.opts.jobs)?;
+    let watch = &env.watch;
+    let results = std::thread::scope(|s| {
+        let _stop = watch.stopper();
+        s.spawn(|| watch.heartbeats());
+        run_groups(env, plan, toolchains, bases, results)
+    })?;
+    write_results(&env.opts.out, &results)?;
+    Ok(results)
+}
+
+fn run_groups(
+    env: &Env,
+    plan: &Plan,
+    toolchains: &BTreeMap<String, Result<Resolved, String>>,
+    bases: &BTreeMap<String, Result<String, FetchError>>,
+    results: RunResults,
+) -> anyhow::Result<RunResults> {
+    let (opts, watch) = (env.opts, &env.watch);
     let many_tc = plan.toolchains.len() > 1;
-    crate::sys::jobs::init(opts.jobs)?;
     let is_done = |r: &RunResults, cell: &Cell| r.cells.iter().any(|c| is_result_of(c, cell));
     let todo_total = plan.cells.iter().filter(|c| !is_done(&results, c)).count();
-    progress::start_run(todo_total);
+    watch.emit(&Event::RunStarted { cells: todo_total });
     let results = Mutex::new(results);
     let lock = || results.lock().unwrap_or_else(|e| e.into_inner());
     // Cells of one entry on one base share the worktree state: the patchset is fetched and
@@ -59,35 +77,39 @@ pub(super) fn run_cells(
         if todo.is_empty() {
             continue;
         }
+        let names: Vec<String> = todo.iter().map(|c| c.name(many_tc)).collect();
         let title = format!(
             "{} on {} ({})",
             todo[0].entry,
             todo[0].base,
-            todo.iter()
-                .map(|c| c.name(many_tc))
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.join(", ")
         );
-        progress::group_start(&title);
-        let dirs: Vec<PathBuf> = todo
+        watch.emit(&Event::GroupStarted {
+            title: &title,
+            cells: &names,
+        });
+        let dirs: Vec<PathBuf> = names
             .iter()
-            .map(|c| opts.out.join("cells").join(c.name(many_tc)))
+            .map(|n| opts.out.join("cells").join(n))
             .collect();
         for d in &dirs {
             let _ = std::fs::remove_dir_all(d);
             std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
         }
         let t0 = Instant::now();
-        let bars: Vec<progress::CellBar> = todo
+        let handles: Vec<CellEvents> = names
             .iter()
             .zip(&dirs)
-            .map(|(c, d)| progress::cell(&c.name(many_tc), d))
+            .map(|(n, d)| watch.cell(n, d))
             .collect();
-        let prep = cell::prepare(env, todo[0], base, &dirs, &|st| {
-            progress::shared_stage(&bars, &title, st)
+        let prep = cell::prepare(env, todo[0], base, &dirs, &|stage| {
+            watch.emit(&Event::GroupStage {
+                title: &title,
+                stage,
+            })
         });
         std::thread::scope(|s| {
-            for ((c, dir), bar) in todo.iter().zip(&dirs).zip(bars) {
+            for ((c, dir), events) in todo.iter().zip(&dirs).zip(handles) {
                 let (prep, results) = (&prep, &results);
                 let tc = toolchains.get(&c.toolchain).expect("resolved above");
                 s.spawn(move || {
@@ -107,11 +129,11 @@ pub(super) fn run_cells(
                         tc,
                         base_cell: base_cell.as_ref(),
                     };
-                    let mut r = cell::run_cell(env, &job, &bar);
+                    let mut r = cell::run_cell(env, &job, &events);
                     if crate::sys::signal::interrupted() {
                         // The cell was cut short: its stages say nothing about the code. Keep
                         // what finished before it and say the run was interrupted.
-                        bar.finish("interrupted, not recorded");
+                        events.interrupted();
                         return;
                     }
                     r.dir = format!("cells/{name}");
@@ -122,19 +144,6 @@ pub(super) fn run_cells(
                         &r,
                         crate::model::health::base_of(&r, &all.cells),
                     ));
-                    let said = match &r.health {
-                        Some(h) if h.verdict == Verdict::Pass && !h.preexisting.is_empty() => {
-                            format!("pass ({} problems are the base's own)", h.preexisting.len())
-                        }
-                        Some(h) if h.verdict == Verdict::Pass => "pass".to_string(),
-                        Some(h) => format!(
-                            "{} {}: {}",
-                            h.verdict.name().to_uppercase(),
-                            h.stage.map_or("", |s| s.name()),
-                            h.summary.lines().next().unwrap_or("")
-                        ),
-                        None => verdict_line(&r),
-                    };
                     let written = std::fs::write(
                         dir.join("result.json"),
                         serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
@@ -145,10 +154,16 @@ pub(super) fn run_cells(
                         .map_err(anyhow::Error::from)
                         .and_then(|_| write_results(&opts.out, &all))
                     {
-                        progress::line(&format!("cell {name}: could not write its result: {e:#}"));
+                        events.not_written(&format!("{e:#}"));
                     }
+                    let r = all
+                        .cells
+                        .iter()
+                        .find(|x| is_result_of(x, c))
+                        .expect("pushed above")
+                        .clone();
                     drop(all);
-                    bar.finish(&format!("{said} ({:.0}s)", t0.elapsed().as_secs_f64()));
+                    events.finished(&r, t0.elapsed());
                 });
             }
         });
@@ -161,18 +176,17 @@ pub(super) fn run_cells(
                     .worktree_at(&folders::slot(env.cache, todo[0]).src, b);
             }
         }
-        progress::group_end();
+        watch.emit(&Event::GroupFinished);
         if crate::sys::signal::interrupted() {
             lock().interrupted = true;
             break;
         }
     }
-    progress::end_run();
+    watch.emit(&Event::RunFinished);
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     if crate::sys::signal::interrupted() {
         results.interrupted = true;
     }
-    write_results(&opts.out, &results)?;
     Ok(results)
 }
 

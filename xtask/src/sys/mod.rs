@@ -1,6 +1,5 @@
 pub mod jobs;
 pub mod paths;
 pub mod proc;
-pub mod progress;
 pub mod signal;
 pub mod store;
