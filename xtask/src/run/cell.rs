@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use crate::model::arch::Profile;
 use crate::model::matrix::Check;
@@ -18,7 +17,8 @@ use crate::model::plan::Cell;
 use crate::run::events::CellEvents;
 use crate::run::folders::{self, Folders};
 use crate::run::{cache, Env};
-use crate::sources::fetch::{self, FetchError, Fetched};
+use crate::sources::fetch::{FetchError, Fetched};
+use crate::sources::stage::{self, Applied, BASE_MISSING};
 use crate::stages::boot;
 use crate::stages::build::Kbuild;
 use crate::stages::config;
@@ -73,7 +73,6 @@ struct End {
     why: String,
 }
 
-const BASE_MISSING: &str = "the base could not be fetched";
 const IN_BASE: &str = "the series is already in the base";
 
 /// The stage table. Fetch and apply, once per group of cells:
@@ -277,7 +276,7 @@ struct Group<'a> {
     dirs: &'a [PathBuf],
     src: PathBuf,
     fetched: OnceLock<Fetched>,
-    applied: OnceLock<(Option<Patchset>, Vec<String>)>,
+    applied: OnceLock<Applied>,
 }
 
 /// Fetch and apply for the cells of one entry on one base; `announce` is told of each stage.
@@ -324,7 +323,7 @@ pub(super) fn prepare(
         from: Stage::Toolchain,
         why: IN_BASE.into(),
     });
-    let (patchset, changed) = applied.unwrap_or_default();
+    let Applied { patchset, changed } = applied.unwrap_or_default();
     Prepared {
         stages,
         end: no_base.or(file_link).or(in_base),
@@ -335,90 +334,17 @@ pub(super) fn prepare(
 }
 
 fn fetch_stage(g: &Group) -> StageResult {
-    if g.cell.is_base() {
-        return StageResult::new(
-            Stage::Fetch,
-            Status::Pass,
-            format!(
-                "base {} at {}",
-                g.cell.base,
-                g.base.as_ref().map(String::as_str).unwrap_or("?")
-            ),
-        );
+    let (r, fetched) = stage::fetch(g.env.store, g.env.m, g.cell, g.base);
+    if let Some(f) = fetched {
+        let _ = g.fetched.set(f);
     }
-    let entry = g.env.m.entry(&g.cell.entry).expect("planned entries exist");
-    let t = Instant::now();
-    let r = match g.base {
-        Err(e) => Err(FetchError::stage(e, Stage::Fetch)),
-        Ok(_) => fetch::fetch_source(g.env.store, g.env.m, &g.cell.entry, entry.source.get_ref())
-            .map_err(|e| e.stage(Stage::Fetch)),
-    };
-    let mut s = match r {
-        Ok(f) => {
-            let s = StageResult::new(Stage::Fetch, Status::Pass, fetched_summary(&f));
-            let _ = g.fetched.set(f);
-            s
-        }
-        Err(mut s) => {
-            if let Err(e) = g.base {
-                s.summary = format!("base {}: {}", g.cell.base, e.message());
-            }
-            s
-        }
-    };
-    s.duration_s = t.elapsed().as_secs_f64();
-    s
-}
-
-fn fetched_summary(f: &Fetched) -> String {
-    match f {
-        Fetched::Commit(c) => format!("fetched {c}"),
-        Fetched::Mbox(files) => format!("{} patch files", files.len()),
-        Fetched::PathCheck(p) => format!("file link: {p}"),
-        Fetched::Series {
-            version,
-            count,
-            base_commit,
-            left_out,
-            ..
-        } => format!(
-            "series v{version}, {count} patches{}{}",
-            base_commit
-                .as_ref()
-                .map(|b| format!(", base-commit {b}"))
-                .unwrap_or_default(),
-            if left_out.is_empty() {
-                String::new()
-            } else {
-                format!("; left out, not the author's: {}", left_out.join(", "))
-            }
-        ),
-    }
+    r
 }
 
 /// Also puts the slot's worktree at the right commit.
 fn apply_stage(g: &Group) -> StageResult {
-    let Ok(base_commit) = g.base else {
-        return StageResult::skip(Stage::Apply, BASE_MISSING);
-    };
-    let Some(f) = g.fetched.get() else {
-        // A base cell: its worktree at the base.
-        let _ = g.applied.set((None, Vec::new()));
-        return match g.env.store.worktree_at(&g.src, base_commit) {
-            Ok(()) => StageResult::new(Stage::Apply, Status::Pass, "base cell: nothing to apply"),
-            Err(e) => StageResult::error(Stage::Apply, format!("worktree: {e:#}")),
-        };
-    };
-    let log = g.dirs[0].join(Stage::Apply.log_name());
-    let (r, ps) = fetch::apply(g.env.store, &g.src, base_commit, f, &log);
-    let changed = ps
-        .as_ref()
-        .map(|p| fetch::changed_files(&g.src, base_commit, &p.head))
-        .unwrap_or_default();
-    for other in &g.dirs[1..] {
-        let _ = std::fs::copy(&log, other.join(Stage::Apply.log_name()));
-    }
-    let _ = g.applied.set((ps, changed));
+    let (r, applied) = stage::apply(g.env.store, &g.src, g.base, g.fetched.get(), g.dirs);
+    let _ = g.applied.set(applied);
     r
 }
 
@@ -668,31 +594,9 @@ fn kunit_stage(cx: &Cx) -> StageResult {
     r
 }
 
-/// rustdoc documents the crates under rust/: a patchset that changes nothing rustdoc reads
-/// cannot change its result, so the base's stands. A Kconfig change elsewhere (a new sample's
-/// option) reaches rustdoc only through options whose value moved from the base's, and only
-/// when rust/ or a header bindgen reads names one of them.
 fn rustdoc_stage(cx: &Cx) -> StageResult {
-    let changed = &cx.job.prep.changed;
-    let unread = !cx.env.opts.clean && rustdoc::unread(&cx.kit().kb.src, &cx.kit().kb.out, changed);
-    let reused = cx
-        .job
-        .base_cell
-        .and_then(|b| b.stage(Stage::Rustdoc))
-        .filter(|_| unread);
-    match reused {
-        Some(b) => {
-            let mut r = b.clone();
-            r.summary = format!(
-                "reused from the base (the patchset changes nothing rustdoc reads): {}",
-                b.summary
-            );
-            r.duration_s = 0.0;
-            r.log = None;
-            r
-        }
-        None => cx.kit().kb.rustdoc(),
-    }
+    let base = cx.job.base_cell.and_then(|b| b.stage(Stage::Rustdoc));
+    rustdoc::stage(&cx.kit().kb, &cx.job.prep.changed, base, cx.env.opts.clean)
 }
 
 #[cfg(test)]
@@ -701,7 +605,7 @@ mod tests {
     use crate::sys::jobs;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     /// Stage functions that return a set status, and can raise the interrupt flag.
     #[derive(Default)]

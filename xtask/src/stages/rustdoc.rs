@@ -4,9 +4,34 @@
 
 use std::path::Path;
 
-use crate::stages::build;
+use crate::model::outcome::StageResult;
+use crate::stages::build::{self, Kbuild};
 use crate::stages::config::{self, parse_config};
 use crate::sys::proc;
+
+/// The rustdoc stage: the base's result (`base`) where the patchset changes nothing rustdoc
+/// reads (see [`unread`]; never under `--clean`), else `make rustdoc`.
+pub fn stage(
+    kb: &Kbuild,
+    changed: &[String],
+    base: Option<&StageResult>,
+    clean: bool,
+) -> StageResult {
+    let reused = base.filter(|_| !clean && unread(&kb.src, &kb.out, changed));
+    match reused {
+        Some(b) => {
+            let mut r = b.clone();
+            r.summary = format!(
+                "reused from the base (the patchset changes nothing rustdoc reads): {}",
+                b.summary
+            );
+            r.duration_s = 0.0;
+            r.log = None;
+            r
+        }
+        None => kb.rustdoc(),
+    }
+}
 
 /// Can this patchset not change rustdoc's result? Its changed files (`changed`, none of them
 /// read by rustdoc) and, when it changes a config input, the options its config moved from the
