@@ -8,5 +8,5 @@ fuzz_target!(|data: &[u8]| {
         let _ = xtask::stages::ktap::cases(&t);
     }
     let _ = xtask::stages::ktap::cases(&xtask::stages::ktap::parse_first(&text));
-    let _ = xtask::stages::boot::classify(&text, true, false, false, &[(0, 3)]);
+    let _ = xtask::stages::boot::console::classify(&text, true, false, false, &[(0, 3)]);
 });

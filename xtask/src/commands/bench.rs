@@ -366,10 +366,14 @@ fn floor(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<
     let mut total = timed(&mut kb.make(&out, &["all"]), &logs.join("make.log"))?;
     // The boot: the harness's own initramfs of the sample2 cell, the same QEMU line.
     let initramfs = work.join("run-sample2/cells/sample2.x86_64/initramfs/initramfs.cpio");
-    let mut q = crate::stages::boot::qemu_command(&profile, &out, &initramfs, "tcg", "");
+    let mut q = crate::stages::boot::qemu::qemu_command(&profile, &out, &initramfs, "tcg", "");
     let t = Instant::now();
     let (end, queued) = crate::sys::jobs::counting_waits(|| {
-        crate::stages::boot::run_qemu(&mut q, &logs.join("console.log"), Duration::from_secs(300))
+        crate::stages::boot::qemu::run_qemu(
+            &mut q,
+            &logs.join("console.log"),
+            Duration::from_secs(300),
+        )
     });
     if end?.outcome.timed_out {
         bail!("the floor's boot timed out");

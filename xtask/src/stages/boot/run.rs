@@ -1,13 +1,18 @@
 //! The boot stage's orchestration: the init and initramfs of a built kernel, QEMU under a
 //! deadline (twice when lock checking was lost before the modules loaded), the console's
-//! verdict, and what the verdict says of built-in and loadable modules.
+//! verdict as the stage's result, and what it says of built-in and loadable modules.
 
 use std::path::Path;
 use std::time::Instant;
 
 use crate::model::arch::Profile;
-use crate::model::outcome::{BootKind, Stage, StageResult, Status};
-use crate::stages::boot;
+use crate::model::outcome::{BootKind, Fault, Stage, StageResult, Status};
+use crate::stages::boot::console::{
+    builtin_inits, classify_run, lockdep_lost_before_modules, BootVerdict, BUILTIN_APPEND,
+};
+use crate::stages::boot::initramfs::{builtin_rust_modules, make_initramfs, rust_modules};
+use crate::stages::boot::marker::MARK;
+use crate::stages::boot::qemu::{qemu_command, read_console, run_qemu};
 use crate::stages::build::Kbuild;
 use crate::stages::config;
 use crate::sys::proc;
@@ -23,15 +28,15 @@ pub fn boot(
 ) -> (StageResult, String) {
     let profile = kb.profile;
     let start = Instant::now();
-    let modules = boot::rust_modules(&kb.src, &kb.out);
-    let builtin = boot::builtin_rust_modules(&kb.out);
+    let modules = rust_modules(&kb.src, &kb.out);
+    let builtin = builtin_rust_modules(&kb.out);
     let clang = kb
         .tc
         .paths
         .get("clang")
         .cloned()
         .unwrap_or_else(|| "clang".into());
-    let initramfs = match boot::make_initramfs(
+    let initramfs = match make_initramfs(
         &kb.src,
         &kb.out,
         profile,
@@ -66,7 +71,7 @@ pub fn boot(
         .map(|g| format!("kunit.filter_glob={g}"))
         .collect();
     if !builtin.is_empty() {
-        append.push(boot::BUILTIN_APPEND.to_string());
+        append.push(BUILTIN_APPEND.to_string());
     }
     let deadline = std::time::Duration::from_secs(boot_timeout.unwrap_or(profile.boot_timeout));
     let qemu = Qemu {
@@ -86,9 +91,9 @@ pub fn boot(
             )
         }
     };
-    let mut r = boot::boot_stage(&v, start.elapsed().as_secs_f64(), console_log);
+    let mut r = boot_stage(&v, start.elapsed().as_secs_f64(), console_log);
     if !builtin.is_empty() {
-        let said = boot::builtin_inits(&console);
+        let said = builtin_inits(&console);
         let unseen: Vec<&str> = builtin
             .iter()
             .filter(|b| !said.iter().any(|(n, ret)| n == *b && ret.is_some()))
@@ -114,7 +119,7 @@ pub fn boot(
         let proves_locking = config::parse_config(&config::read_tree_text(&kb.out.join(".config")))
             .get("CONFIG_PROVE_LOCKING")
             .is_some_and(|v| v == "y");
-        if let Some(line) = boot::lockdep_lost_before_modules(&console).filter(|_| proves_locking) {
+        if let Some(line) = lockdep_lost_before_modules(&console).filter(|_| proves_locking) {
             let mut note = format!(
                 "lockdep was off before the modules loaded (stopped at console.log:{line})"
             );
@@ -130,12 +135,12 @@ pub fn boot(
                 .flatten()
                 .filter(|(v2, _)| v2.kind != BootKind::QemuError);
             match second {
-                Some((v2, console2)) if boot::lockdep_lost_before_modules(&console2).is_none() => {
+                Some((v2, console2)) if lockdep_lost_before_modules(&console2).is_none() => {
                     note.push_str(&format!(
                         "; a second boot without KUnit loaded them under lockdep ({LOCKING_CONSOLE})"
                     ));
                     if v2.status != Status::Pass {
-                        let mut f = boot::boot_stage(&v2, 0.0, LOCKING_CONSOLE);
+                        let mut f = boot_stage(&v2, 0.0, LOCKING_CONSOLE);
                         f.findings
                             .extend(r.findings.drain(..).filter(|x| !v2.findings.contains(x)));
                         f.summary = format!("{} [modules: {names}]", f.summary);
@@ -161,6 +166,26 @@ pub fn boot(
 /// The console of the boot that checks the modules' locking without KUnit.
 const LOCKING_CONSOLE: &str = "console-locking.log";
 
+/// The boot stage for a console and how QEMU ended.
+pub fn boot_stage(verdict: &BootVerdict, duration: f64, log: &str) -> StageResult {
+    let mut r = StageResult::new(
+        Stage::Boot,
+        verdict.status,
+        format!("{}: {}", verdict.kind.name(), verdict.summary),
+    );
+    r.duration_s = duration;
+    r.log = Some(log.to_string());
+    r.findings = verdict.findings.clone();
+    if verdict.status != Status::Pass {
+        let qemu = verdict.kind == BootKind::QemuError;
+        r.fault = Some(if qemu { Fault::Harness } else { Fault::Code });
+        if qemu {
+            r.status = Status::Error;
+        }
+    }
+    r
+}
+
 /// One kernel image, its initramfs and deadline: each boot of them writes its QEMU command
 /// and console into the cell's folder under the names given.
 struct Qemu<'a> {
@@ -179,8 +204,8 @@ impl Qemu<'_> {
         append: &[String],
         cmd_file: &str,
         console_file: &str,
-    ) -> anyhow::Result<(boot::BootVerdict, String)> {
-        let mut cmd = boot::qemu_command(
+    ) -> anyhow::Result<(BootVerdict, String)> {
+        let mut cmd = qemu_command(
             self.profile,
             self.out,
             self.initramfs,
@@ -189,12 +214,12 @@ impl Qemu<'_> {
         );
         let path = self.dir.join(console_file);
         let _ = std::fs::write(self.dir.join(cmd_file), proc::display_command(&cmd) + "\n");
-        let end = boot::run_qemu(&mut cmd, &path, self.deadline)?;
-        let console = boot::read_console(&path);
-        let v = boot::classify_run(
+        let end = run_qemu(&mut cmd, &path, self.deadline)?;
+        let console = read_console(&path);
+        let v = classify_run(
             &console,
             &end,
-            &crate::stages::ktap::kunit_spans(&console, boot::MARK),
+            &crate::stages::ktap::kunit_spans(&console, MARK),
         );
         Ok((v, console))
     }
