@@ -462,7 +462,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, bar: &crate::sys::progress::CellBar
         schema: SCHEMA,
         entry: cell.entry.clone(),
         base: cell.base.clone(),
-        arch: cell.arch.name().into(),
+        arch: cell.arch,
         toolchain: ToolchainRecord {
             name: cell.toolchain.clone(),
             versions: job
