@@ -5,7 +5,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Written as its [`name`](Arch::name) (`x86_64`), and read back only from that: see the
+/// `Deserialize` impl. The order of the variants is the order reports list arches in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
     X86_64,
@@ -35,6 +37,24 @@ impl Arch {
             "loongarch64" | "loongarch" => Some(Arch::Loongarch64),
             _ => None,
         }
+    }
+}
+
+/// An arch as a results file names it: exactly one of the names, no alias. Results files come
+/// from other jobs, so anything else is refused, saying which arches there are.
+impl<'de> Deserialize<'de> for Arch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Arch, D::Error> {
+        let s = String::deserialize(d)?;
+        Arch::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Arch::ALL.iter().map(|a| a.name()).collect();
+                serde::de::Error::custom(format!(
+                    "unknown arch `{s}` (known: {})",
+                    known.join(", ")
+                ))
+            })
     }
 }
 
@@ -122,5 +142,33 @@ mod tests {
             );
             assert_eq!(Arch::parse(arch.name()), Some(arch));
         }
+    }
+
+    /// Results files hold an arch as its name, read back from that name only; an alias or an
+    /// unknown name is refused with the names there are.
+    #[test]
+    fn an_arch_is_written_and_read_as_its_name_only() {
+        for arch in Arch::ALL {
+            let json = serde_json::to_string(&arch).unwrap();
+            assert_eq!(json, format!("\"{}\"", arch.name()));
+            assert_eq!(serde_json::from_str::<Arch>(&json).unwrap(), arch);
+        }
+        for bad in [
+            "\"aarch64\"",
+            "\"X86_64\"",
+            "\"sparc64\"",
+            "0",
+            "{\"x86_64\": null}",
+        ] {
+            assert!(serde_json::from_str::<Arch>(bad).is_err(), "{bad}");
+        }
+        let e = serde_json::from_str::<Arch>("\"sparc64\"").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown arch `sparc64` (known: x86_64, arm64, riscv64, loongarch64)"
+        );
+        let mut sorted = [Arch::Loongarch64, Arch::X86_64, Arch::Riscv64, Arch::Arm64];
+        sorted.sort();
+        assert_eq!(sorted, Arch::ALL);
     }
 }

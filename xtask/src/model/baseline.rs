@@ -55,14 +55,15 @@ pub fn fails(cells: &[CellResult], on: FailOn) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::arch::Arch;
     use crate::model::outcome::{Kunit, ToolchainRecord};
 
-    fn cell(entry: &str, arch: &str, verdict: Option<Verdict>) -> CellResult {
+    fn cell(entry: &str, arch: Arch, verdict: Option<Verdict>) -> CellResult {
         CellResult {
             schema: crate::model::outcome::SCHEMA,
             entry: entry.into(),
             base: "b".into(),
-            arch: arch.into(),
+            arch,
             toolchain: ToolchainRecord {
                 name: "debian".into(),
                 versions: Default::default(),
@@ -92,21 +93,21 @@ mod tests {
     fn each_cell_is_classed_against_the_same_cell_of_the_baseline() {
         use Verdict::*;
         let old = [
-            cell("a", "x86_64", Some(Pass)),
-            cell("b", "x86_64", Some(Fail)),
-            cell("c", "x86_64", Some(Fail)),
-            cell("d", "x86_64", Some(Pass)),
-            cell("e", "x86_64", Some(Error)),
+            cell("a", Arch::X86_64, Some(Pass)),
+            cell("b", Arch::X86_64, Some(Fail)),
+            cell("c", Arch::X86_64, Some(Fail)),
+            cell("d", Arch::X86_64, Some(Pass)),
+            cell("e", Arch::X86_64, Some(Error)),
             // The same entry on another arch is another cell.
-            cell("f", "arm64", Some(Pass)),
+            cell("f", Arch::Arm64, Some(Pass)),
         ];
         let mut now = [
-            cell("a", "x86_64", Some(Fail)),
-            cell("b", "x86_64", Some(Pass)),
-            cell("c", "x86_64", Some(Fail)),
-            cell("d", "x86_64", Some(Pass)),
-            cell("e", "x86_64", Some(Fail)),
-            cell("f", "x86_64", Some(Fail)),
+            cell("a", Arch::X86_64, Some(Fail)),
+            cell("b", Arch::X86_64, Some(Pass)),
+            cell("c", Arch::X86_64, Some(Fail)),
+            cell("d", Arch::X86_64, Some(Pass)),
+            cell("e", Arch::X86_64, Some(Fail)),
+            cell("f", Arch::X86_64, Some(Fail)),
         ];
         compare(&mut now, &old);
         let got: Vec<Change> = now.iter().map(|c| c.change.unwrap()).collect();
@@ -122,13 +123,13 @@ mod tests {
             ]
         );
         // A run under another KUnit filter ran other tests: not comparable, not fixed.
-        let mut filtered = [cell("b", "x86_64", Some(Pass))];
+        let mut filtered = [cell("b", Arch::X86_64, Some(Pass))];
         filtered[0].kunit_filter = Some("rust_kernel_*".into());
         compare(&mut filtered, &old);
         assert_eq!(filtered[0].change, Some(Change::OtherFilter));
         assert!(!fails(&filtered, FailOn::Regression));
         // Another toolchain is another cell too.
-        let mut other = [cell("a", "x86_64", Some(Fail))];
+        let mut other = [cell("a", Arch::X86_64, Some(Fail))];
         other[0].toolchain.name = "llvm20".into();
         compare(&mut other, &old);
         assert_eq!(other[0].change, Some(Change::New));
@@ -138,14 +139,14 @@ mod tests {
     fn exit_codes_follow_fail_on_and_ignore_the_bases_own_findings() {
         use Verdict::*;
         let mut cells = vec![
-            cell("base", "x86_64", Some(Fail)),
-            cell("a", "x86_64", Some(Pass)),
+            cell("base", Arch::X86_64, Some(Fail)),
+            cell("a", Arch::X86_64, Some(Pass)),
         ];
         assert!(
             !fails(&cells, FailOn::Fail),
             "a base's finding is not the entries'"
         );
-        cells.push(cell("b", "x86_64", Some(Fail)));
+        cells.push(cell("b", Arch::X86_64, Some(Fail)));
         assert!(fails(&cells, FailOn::Fail));
         assert!(!fails(&cells, FailOn::Never));
         assert!(

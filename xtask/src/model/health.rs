@@ -232,7 +232,7 @@ mod tests {
             schema: SCHEMA,
             entry: entry.into(),
             base: "b".into(),
-            arch: "x86_64".into(),
+            arch: crate::model::arch::Arch::X86_64,
             toolchain: ToolchainRecord::default(),
             config: "release".into(),
             base_commit: None,

@@ -67,7 +67,7 @@ impl Cell {
         CellKey {
             entry: &self.entry,
             base: &self.base,
-            arch: self.arch.name(),
+            arch: self.arch,
             toolchain: &self.toolchain,
             config: &self.config,
         }

@@ -123,7 +123,7 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
         }
         let build_id = format!(
             "{ORIGIN}:{who}-{}-{}-{}-{}",
-            word(&c.arch),
+            c.arch.name(),
             word(&c.toolchain.name),
             word(&c.config),
             word(&c.started)
@@ -133,7 +133,7 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
             "id": build_id,
             "origin": ORIGIN,
             "checkout_id": checkout_id,
-            "architecture": word(&c.arch),
+            "architecture": c.arch.name(),
             "compiler": format!("rustc {} / clang {}", c.toolchain.versions.get("rustc").map_or("?", |s| s), c.toolchain.versions.get("clang").map_or("?", |s| s)),
             "config_name": format!("tinyconfig+rfl-{}", word(&c.config)),
             "status": b.map_or("MISS", status),

@@ -14,6 +14,7 @@ pub mod text;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::model::arch::Arch;
 use crate::model::health;
 use crate::model::outcome::{
     CellKey, CellResult, Change, Diagnostic, Health, RunResults, Stage, StageResult, Verdict,
@@ -100,7 +101,7 @@ fn judge_unjudged(r: &mut RunResults) {
 /// results hold several).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Column {
-    pub arch: String,
+    pub arch: Arch,
     pub toolchain: String,
     pub config: String,
 }
@@ -286,8 +287,8 @@ pub fn split_location(location: &str) -> (String, Option<u32>) {
 }
 
 /// The results as a grid, made once and read by every format: rows (base cells first, then
-/// entries in matrix order), columns (each arch in the usual order, once per toolchain), the
-/// cell of each square, and every cell's health.
+/// entries in matrix order), columns (each arch in the order of [`Arch`], once per
+/// toolchain), the cell of each square, and every cell's health.
 pub struct Grid<'a> {
     pub results: &'a RunResults,
     pub columns: Vec<Column>,
@@ -318,7 +319,7 @@ impl<'a> Grid<'a> {
                         let key = CellKey {
                             entry: row.entry,
                             base: row.base,
-                            arch: &col.arch,
+                            arch: col.arch,
                             toolchain: &col.toolchain,
                             config: &col.config,
                         };
@@ -374,7 +375,7 @@ impl<'a> Grid<'a> {
         let many_cfg = cols.iter().any(|c| c.config != cols[0].config);
         cols.iter()
             .map(|c| {
-                let mut name = c.arch.clone();
+                let mut name = c.arch.name().to_string();
                 if many_tc {
                     name = format!("{name}.{}", c.toolchain);
                 }
@@ -425,23 +426,20 @@ impl<'a> Grid<'a> {
     }
 }
 
-/// The grid's columns: each arch, in the usual order, once per toolchain and config it ran
-/// with.
+/// The grid's columns: each arch, in the order of [`Arch`], once per toolchain and config it
+/// ran with.
 fn columns(r: &RunResults) -> Vec<Column> {
-    let order = ["x86_64", "arm64", "riscv64", "loongarch64"];
     let mut cols: Vec<Column> = r
         .cells
         .iter()
         .map(|c| Column {
-            arch: c.arch.clone(),
+            arch: c.arch,
             toolchain: c.toolchain.name.clone(),
             config: c.config.clone(),
         })
         .collect();
-    cols.sort_by(|a, b| {
-        let at = |c: &Column| order.iter().position(|o| *o == c.arch).unwrap_or(9);
-        (at(a), a).cmp(&(at(b), b))
-    });
+    // By arch first: a column's fields are in the order it sorts by.
+    cols.sort();
     cols.dedup();
     cols
 }

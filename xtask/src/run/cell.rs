@@ -394,7 +394,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         schema: SCHEMA,
         entry: cell.entry.clone(),
         base: cell.base.clone(),
-        arch: cell.arch.name().into(),
+        arch: cell.arch,
         toolchain: ToolchainRecord {
             name: cell.toolchain.clone(),
             versions: job
