@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use crate::commands::select;
 use crate::model::arch::{Arch, Profile};
 use crate::model::matrix::{self, Loaded};
 use crate::model::outcome::{CellResult, Stage};
@@ -94,7 +95,7 @@ fn timed(cmd: &mut Command, log: &Path) -> anyhow::Result<f64> {
 
 pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
     let root = project_root();
-    let m = matrix::load(&root.join("tests/bench/matrix.toml"))?;
+    let m = select::load_file(&root.join("tests/bench/matrix.toml"))?;
     let work = cache.root.join("bench");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;

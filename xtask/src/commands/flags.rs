@@ -1,8 +1,11 @@
-//! Command-line flags (clap derive), one variant per subcommand.
+//! Command-line flags (clap derive), one variant per subcommand, and the rule of the one flag
+//! value no matrix value shares (`--lore`'s message-id).
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::model::matrix::ConfigChoice;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,7 +73,7 @@ pub struct Selection {
     pub toolchain: Option<String>,
     /// A config variant the matrix declares, or `all` (default: the variants marked default).
     #[arg(long, value_name = "NAME")]
-    pub config: Option<String>,
+    pub config: Option<ConfigChoice>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -208,13 +211,31 @@ pub struct TryArgs {
     pub toolchain: Option<String>,
     /// A config variant the matrix declares, or `all` (default: the variants marked default).
     #[arg(long, value_name = "NAME")]
-    pub config: Option<String>,
+    pub config: Option<ConfigChoice>,
     /// The matrix whose bases, arches, checks, toolchains and mirrors are used (its entries
     /// are not run).
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunFlags,
+}
+
+/// A mailing-list message-id, `try --lore`'s (`<…>` taken off): what becomes a lore URL's
+/// path and the name of nothing. No spaces or control characters, no option, no URL.
+pub fn check_msgid(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() || id.len() > 998 {
+        return Err("is empty or longer than a mail header line");
+    }
+    if id.starts_with('-') {
+        return Err("may not start with `-`");
+    }
+    if !id.chars().all(|c| c.is_ascii_graphic()) || id.contains(['<', '>']) {
+        return Err("may hold only printable ASCII, no spaces and no `<` `>` inside");
+    }
+    if id.contains("://") || !id.contains('@') {
+        return Err("is not a message-id (`local@domain`, not a URL)");
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -227,7 +248,7 @@ pub struct ReproArgs {
     pub base: Option<String>,
     /// The cell's config variant (default: the matrix's first default one).
     #[arg(long, value_name = "NAME")]
-    pub config: Option<String>,
+    pub config: Option<ConfigChoice>,
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
     /// Boot the kernel again with its console on this terminal.
@@ -283,4 +304,25 @@ pub struct ParseKtapArgs {
     /// Every KTAP block (module suites too), not only the first as kunit.py reads.
     #[arg(long)]
     pub all: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_id_is_one_word_with_an_at_and_no_url() {
+        assert_eq!(check_msgid("20240101.1234-1-a@b.example"), Ok(()));
+        for bad in [
+            "",
+            "-x@y",
+            "a b@c",
+            "a<b@c",
+            "https://lore.kernel.org/x@y",
+            "nope",
+        ] {
+            assert!(check_msgid(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_msgid(&format!("{}@x", "a".repeat(998))).is_err());
+    }
 }

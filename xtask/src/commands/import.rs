@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::commands::select;
 use crate::model::matrix::{self, BaseDecl, WriteSpec};
 use crate::model::registry;
 use crate::stages::toolchain;
@@ -15,7 +16,7 @@ pub fn run(input: &Path, out: Option<&Path>) -> anyhow::Result<()> {
         .with_context(|| format!("read registry {}", input.display()))?;
     let previous = match out {
         Some(p) if p.exists() => Some(
-            matrix::load(p)
+            select::load_file(p)
                 .with_context(|| format!("read the existing {} to keep its ids", p.display()))?,
         ),
         _ => None,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use crate::commands::flags::{MatrixArgs, RunFlags};
 use crate::commands::select;
 use crate::model::baseline;
-use crate::model::matrix::{self, Loaded};
+use crate::model::matrix::{self, ConfigChoice, Loaded};
 use crate::model::outcome::{self, Fault, Stage};
 use crate::model::plan::{self, Plan};
 use crate::sys::paths::Cache;
@@ -21,7 +21,7 @@ impl MatrixArgs {
         let mut f = select::filters(&m, &self.sel)?;
         if self.cells.is_some() && f.config.is_none() {
             // A selector names its config; the plan offers every one to choose from.
-            f.config = Some("all".into());
+            f.config = Some(ConfigChoice::All);
         }
         let mut p = plan::plan(&m, &f);
         if let Some(spec) = &self.cells {

@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::Context;
 
 use crate::model::arch::Arch;
-use crate::model::matrix::Loaded;
+use crate::model::matrix::{ConfigChoice, Loaded};
 use crate::model::outcome::CellResult;
 use crate::model::plan::{self, Filters, BASE_ENTRY};
 use crate::model::text::term_safe;
@@ -20,7 +20,7 @@ pub struct Args {
     pub entry: String,
     pub arch: Option<Arch>,
     pub base: Option<String>,
-    pub config: Option<String>,
+    pub config: Option<ConfigChoice>,
     pub interactive: bool,
     pub kunit_filter: Option<String>,
     pub jobs: usize,
@@ -214,10 +214,13 @@ impl crate::commands::flags::ReproArgs {
                 anyhow::anyhow!("--kunit-filter {}: {why}", crate::model::matrix::shown(g))
             })?;
         }
-        if self.config.as_deref() == Some("all") {
-            anyhow::bail!("--config all: a reproducer re-creates one cell; name its config");
+        if self.config == Some(ConfigChoice::All) {
+            anyhow::bail!(
+                "--config {}: a reproducer re-creates one cell; name its config",
+                ConfigChoice::All
+            );
         }
-        let config = select::config_filter(&m, self.config.as_deref())?;
+        let config = select::config_filter(&m, self.config.as_ref())?;
         crate::sys::signal::install()?;
         let _lock = crate::sys::paths::lock_cache(cache)?;
         let args = Args {

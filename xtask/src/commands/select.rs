@@ -1,8 +1,10 @@
-//! What the commands share: the matrix file, the cell selection flags, the job count.
+//! What the commands share: the matrix file (read, parsed, its mbox files checked on disk),
+//! the cell selection flags, the job count.
 
 use std::path::{Path, PathBuf};
 
 use crate::commands::flags::Selection;
+use crate::model::matrix::{parse, ConfigChoice, Loaded, MatrixError, Source, ALL};
 use crate::model::{arch, matrix, plan};
 use crate::sys::paths::project_root;
 
@@ -11,8 +13,8 @@ pub fn matrix_path(p: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| project_root().join("matrix.toml"))
 }
 
-pub fn load_matrix(p: Option<&Path>) -> anyhow::Result<matrix::Loaded> {
-    let m = matrix::load(&matrix_path(p))?;
+pub fn load_matrix(p: Option<&Path>) -> anyhow::Result<Loaded> {
+    let m = load_file(&matrix_path(p))?;
     // A variant's fragments are files of the project's kconfigs/ folder: a name with no file
     // is a typo, found before anything runs.
     let dir = crate::sys::paths::project_root().join("kconfigs");
@@ -32,6 +34,105 @@ pub fn load_matrix(p: Option<&Path>) -> anyhow::Result<matrix::Loaded> {
     Ok(m)
 }
 
+/// Read a matrix file, parse and check it, and check its entries' mbox files on disk.
+pub fn load_file(path: &Path) -> anyhow::Result<Loaded> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read matrix: {e}", path.display()))?;
+    let mut loaded = parse(path, &text)?;
+    // Paths in the matrix (mbox files, fragments) are relative to its folder, whatever the
+    // current directory of the commands that read them.
+    if let Ok(abs) = std::fs::canonicalize(path) {
+        loaded.path = abs;
+    }
+    check_mbox_files(&loaded, &text)?;
+    Ok(loaded)
+}
+
+/// How much of an mbox file is read to find its first patch.
+const MBOX_SNIFF: u64 = 16 << 20;
+
+/// The entries' mbox files as they are on disk: once links are resolved each must still be
+/// inside the matrix file's folder, be a regular file, and hold a patch. A file that is not a
+/// patch is bad input, said here with its place in the matrix; `git am` would call it a
+/// conflict and blame the code. A missing file is left to the fetch stage to report.
+fn check_mbox_files(loaded: &Loaded, text: &str) -> Result<(), MatrixError> {
+    let dir = std::fs::canonicalize(loaded.dir()).unwrap_or_else(|_| loaded.dir().to_path_buf());
+    for e in &loaded.matrix.entries {
+        let Source::Mbox(value) = e.source.get_ref() else {
+            continue;
+        };
+        let id = e.id.get_ref();
+        let at = |message: String| {
+            MatrixError::at(
+                &loaded.path,
+                text,
+                e.source.span().start,
+                format!("entry `{id}`: mbox `{value}`: {message}"),
+            )
+        };
+        let Ok(real) = std::fs::canonicalize(dir.join(value)) else {
+            continue;
+        };
+        check_mbox_on_disk(&real, Some(&dir)).map_err(at)?;
+    }
+    Ok(())
+}
+
+/// The patch files of an mbox source as they are on disk (`real`, links resolved: a file, or
+/// a folder's `.patch`, `.mbox` and `.eml` files): each inside `dir` when one is given, a
+/// regular file, and holding a patch.
+pub fn check_mbox_on_disk(real: &Path, dir: Option<&Path>) -> Result<(), String> {
+    use std::io::Read;
+    let files = if real.is_dir() {
+        let rd = std::fs::read_dir(real)
+            .map_err(|err| format!("cannot read {}: {err}", real.display()))?;
+        rd.filter_map(|d| d.ok().map(|d| d.path()))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "patch" || x == "mbox" || x == "eml")
+            })
+            .collect()
+    } else {
+        vec![real.to_path_buf()]
+    };
+    for f in files {
+        let f = std::fs::canonicalize(&f).unwrap_or(f);
+        if let Some(dir) = dir.filter(|d| !f.starts_with(d)) {
+            return Err(format!(
+                "{} is outside the matrix file's folder {}",
+                f.display(),
+                dir.display()
+            ));
+        }
+        if !std::fs::metadata(&f).is_ok_and(|m| m.is_file()) {
+            return Err(format!("{} is not a regular file", f.display()));
+        }
+        let mut head = Vec::new();
+        let read =
+            std::fs::File::open(&f).and_then(|file| file.take(MBOX_SNIFF).read_to_end(&mut head));
+        read.map_err(|err| format!("cannot read {}: {err}", f.display()))?;
+        if !holds_patch(&head) {
+            return Err(format!(
+                "{} is not an mbox or patch file (no `diff` or `---`/`+++` lines)",
+                f.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Does the text hold a diff: a `diff ` line, or a `--- ` line followed by a `+++ ` line?
+fn holds_patch(bytes: &[u8]) -> bool {
+    let mut prev: &[u8] = b"";
+    for l in bytes.split(|b| *b == b'\n') {
+        if l.starts_with(b"diff ") || (prev.starts_with(b"--- ") && l.starts_with(b"+++ ")) {
+            return true;
+        }
+        prev = l;
+    }
+    false
+}
+
 /// `-j`, or the machine's cores.
 pub fn jobs(flag: Option<usize>) -> usize {
     flag.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -47,7 +148,7 @@ pub fn matrix_arg(p: Option<&Path>) -> String {
 
 /// The selection flags as plan filters. Every name must be declared in the matrix and every
 /// pattern must select something: anything else is a typo, or a name that cannot be an id.
-pub fn filters(m: &matrix::Loaded, sel: &Selection) -> anyhow::Result<plan::Filters> {
+pub fn filters(m: &Loaded, sel: &Selection) -> anyhow::Result<plan::Filters> {
     let mut f = plan::Filters::default();
     for e in &sel.entries {
         let pattern = glob::Pattern::new(e)
@@ -69,14 +170,14 @@ pub fn filters(m: &matrix::Loaded, sel: &Selection) -> anyhow::Result<plan::Filt
         f.entries.push(pattern);
     }
     for a in &sel.arches {
-        if a == "all" {
+        if a == ALL {
             f.arches = m.arches.clone();
             break;
         }
         match arch::Arch::parse(a) {
             Some(arch) => f.arches.push(arch),
             None => anyhow::bail!(
-                "--arch {a}: unknown arch (known: {}, all)",
+                "--arch {a}: unknown arch (known: {}, {ALL})",
                 arch::Arch::ALL
                     .iter()
                     .map(|a| a.name())
@@ -105,23 +206,81 @@ pub fn filters(m: &matrix::Loaded, sel: &Selection) -> anyhow::Result<plan::Filt
         }
         f.toolchain = Some(t.clone());
     }
-    f.config = config_filter(m, sel.config.as_deref())?;
+    f.config = config_filter(m, sel.config.as_ref())?;
     Ok(f)
 }
 
 /// `--config NAME|all`, checked against the matrix's variants.
-pub fn config_filter(m: &matrix::Loaded, config: Option<&str>) -> anyhow::Result<Option<String>> {
+pub fn config_filter(
+    m: &Loaded,
+    config: Option<&ConfigChoice>,
+) -> anyhow::Result<Option<ConfigChoice>> {
     let Some(c) = config else {
         return Ok(None);
     };
-    let known: Vec<String> = m.configs().into_iter().map(|(n, _)| n).collect();
-    if c != "all" && !known.iter().any(|k| k == c) {
-        anyhow::bail!(
-            "--config {}: not declared in {} (declared: {}, all)",
-            matrix::shown(c),
-            m.path.display(),
-            known.join(", ")
+    if let ConfigChoice::Named(name) = c {
+        let known: Vec<String> = m.configs().into_iter().map(|(n, _)| n).collect();
+        if !known.contains(name) {
+            anyhow::bail!(
+                "--config {}: not declared in {} (declared: {}, {})",
+                matrix::shown(name),
+                m.path.display(),
+                known.join(", "),
+                ConfigChoice::All
+            );
+        }
+    }
+    Ok(Some(c.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::matrix::fixture::with_mbox;
+
+    /// A file that is not an mbox or patch (or a link out of the folder, or a pipe) is bad
+    /// input named at load, not left for `git am` to call a conflict.
+    #[test]
+    fn mbox_files_that_hold_no_patch_are_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let patch = "From 0 Mon Sep 17 00:00:00 2001\nSubject: [PATCH] x\n\n---\n a | 1 +\n\ndiff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -0,0 +1 @@\n+x\n";
+        std::fs::create_dir_all(d.join("patches")).unwrap();
+        std::fs::write(d.join("patches/good.patch"), patch).unwrap();
+        std::fs::write(d.join("notes.txt"), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.join("patches/out.patch")).unwrap();
+        let fifo = std::ffi::CString::new(d.join("pipe.patch").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let m = d.join("m.toml");
+        let load_with = |p: &str| {
+            std::fs::write(&m, with_mbox(p)).unwrap();
+            load_file(&m)
+        };
+        assert!(load_with("patches/good.patch").is_ok());
+        // A missing file is the fetch stage's to report.
+        assert!(load_with("patches/missing.patch").is_ok());
+        for (p, why) in [
+            ("notes.txt", "is not an mbox or patch file"),
+            ("patches/out.patch", "is outside the matrix file's folder"),
+            ("pipe.patch", "is not a regular file"),
+        ] {
+            let e = format!("{:#}", load_with(p).expect_err(p));
+            assert!(
+                e.contains("m.toml:")
+                    && e.contains(":10: entry `one`: mbox")
+                    && e.contains(p)
+                    && e.contains(why),
+                "{p}: {e}"
+            );
+        }
+        // A folder of patches is checked file by file.
+        std::fs::remove_file(d.join("patches/out.patch")).unwrap();
+        assert!(load_with("patches").is_ok());
+        std::fs::write(d.join("patches/junk.mbox"), "no patch here\n").unwrap();
+        let e = format!("{:#}", load_with("patches").unwrap_err());
+        assert!(
+            e.contains("junk.mbox") && e.contains("is not an mbox or patch file"),
+            "{e}"
         );
     }
-    Ok(Some(c.to_string()))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use crate::model::arch::{Arch, Profile};
-use crate::model::matrix::{Loaded, Offline};
+use crate::model::matrix::{Loaded, Offline, ToolchainChoice};
 use crate::stages::toolchain;
 use crate::sys::paths::{project_root, Cache};
 use crate::sys::proc;
@@ -569,14 +569,9 @@ fn print_auto_choice(
     store: Option<&Store>,
     references: &[(String, String)],
 ) {
-    let mode = matrix
-        .matrix
-        .toolchain
-        .as_ref()
-        .map_or(crate::model::matrix::AUTO_TOOLCHAIN, |t| {
-            t.get_ref().as_str()
-        });
-    if mode != crate::model::matrix::AUTO_TOOLCHAIN || matrix.matrix.toolchains.len() < 2 {
+    if *matrix.matrix.toolchain_choice() != ToolchainChoice::Auto
+        || matrix.matrix.toolchains.len() < 2
+    {
         return;
     }
     let resolved: Vec<toolchain::Resolved> = matrix
@@ -586,7 +581,7 @@ fn print_auto_choice(
         .filter_map(|(n, t)| toolchain::resolve(cache, n, t).ok())
         .collect();
     let usable: Vec<&toolchain::Resolved> = resolved.iter().collect();
-    println!("toolchain choice (auto):");
+    println!("toolchain choice ({}):", ToolchainChoice::Auto);
     for (bname, sha) in references {
         let script = store
             .and_then(|s| s.show(sha, "scripts/min-tool-version.sh").ok())

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use toml::Spanned;
 
-use crate::commands::flags::{Selection, TryArgs};
+use crate::commands::flags::{check_msgid, Selection, TryArgs};
 use crate::commands::{matrix, select};
 use crate::model::matrix::{self as model, Entry, Source};
 use crate::model::plan;
@@ -50,7 +50,7 @@ impl TryArgs {
             let shown = path.to_string_lossy();
             // Absolute, links resolved: git is never handed a path that reads as an option.
             let real = std::fs::canonicalize(path).map_err(|e| bad("mbox", &shown, &e))?;
-            model::check_mbox_on_disk(&real, None).map_err(|why| bad("mbox", &shown, &why))?;
+            select::check_mbox_on_disk(&real, None).map_err(|why| bad("mbox", &shown, &why))?;
             let value = real
                 .to_str()
                 .ok_or_else(|| bad("mbox", &shown, &"is not UTF-8"))?
@@ -62,7 +62,7 @@ impl TryArgs {
                 .strip_prefix('<')
                 .and_then(|i| i.strip_suffix('>'))
                 .unwrap_or(id);
-            model::check_msgid(bare).map_err(|why| bad("lore", id, &why))?;
+            check_msgid(bare).map_err(|why| bad("lore", id, &why))?;
             return Ok((
                 Source::Lore(bare.into()),
                 vec!["--lore".into(), bare.into()],

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::model::arch::Arch;
-use crate::model::matrix::Loaded;
+use crate::model::matrix::{ConfigChoice, Loaded, ToolchainChoice};
 use crate::model::outcome::CellKey;
 
 pub use crate::model::matrix::{AUTO_TOOLCHAIN, BASE_ENTRY, DEFAULT_CONFIG};
@@ -21,7 +21,7 @@ pub struct Filters {
     pub base: Option<String>,
     pub toolchain: Option<String>,
     /// A config variant, or `all`; none: the matrix's default ones.
-    pub config: Option<String>,
+    pub config: Option<ConfigChoice>,
 }
 
 impl Filters {
@@ -107,10 +107,9 @@ pub fn plan(m: &Loaded, f: &Filters) -> Plan {
     let configs: Vec<String> = m
         .configs()
         .into_iter()
-        .filter(|(name, c)| match f.config.as_deref() {
+        .filter(|(name, c)| match &f.config {
             None => c.default,
-            Some("all") => true,
-            Some(w) => w == name,
+            Some(choice) => choice.selects(name),
         })
         .map(|(name, _)| name)
         .collect();
@@ -214,16 +213,11 @@ fn cell_toolchains(m: &Loaded, f: &Filters) -> Vec<String> {
     if let Some(t) = &f.toolchain {
         return vec![t.clone()];
     }
-    let mode = m
-        .matrix
-        .toolchain
-        .as_ref()
-        .map_or(AUTO_TOOLCHAIN, |t| t.get_ref().as_str());
-    match mode {
-        "all" => declared,
-        AUTO_TOOLCHAIN if declared.len() > 1 => vec![AUTO_TOOLCHAIN.to_string()],
-        AUTO_TOOLCHAIN => declared,
-        name => vec![name.to_string()],
+    match m.matrix.toolchain_choice() {
+        ToolchainChoice::All => declared,
+        ToolchainChoice::Auto if declared.len() > 1 => vec![AUTO_TOOLCHAIN.to_string()],
+        ToolchainChoice::Auto => declared,
+        ToolchainChoice::Named(name) => vec![name.clone()],
     }
 }
 
@@ -447,7 +441,7 @@ base = "a"
         let m = crate::model::matrix::parse(Path::new("m.toml"), text).unwrap();
         let names_with = |config: Option<&str>| {
             let f = Filters {
-                config: config.map(str::to_string),
+                config: config.map(ConfigChoice::from),
                 ..Default::default()
             };
             names(&plan(&m, &f))
@@ -460,7 +454,7 @@ base = "a"
         let all = plan(
             &m,
             &Filters {
-                config: Some("all".into()),
+                config: Some(ConfigChoice::All),
                 ..Default::default()
             },
         );
@@ -481,6 +475,40 @@ base = "a"
         );
         assert_eq!(m.checks_of("debug"), [crate::model::matrix::Check::Kunit]);
         assert_eq!(m.checks_of("release").len(), 5);
+    }
+
+    /// Cells get the toolchain `--toolchain` names; else every declared one under `all`, the
+    /// one named, or, with several declared, `auto` (the run chooses per base).
+    #[test]
+    fn toolchain_choice_names_the_cells_toolchains() {
+        let tc = |name: &str| {
+            format!("[toolchains.{name}]\nrustc = \"r\"\nrustdoc = \"r\"\nclippy_driver = \"c\"\nrustfmt = \"f\"\nbindgen = \"b\"\n")
+        };
+        let toolchains = |choice: &str, declared: &[&str], flag: Option<&str>| {
+            let mut text = format!("arches = [\"x86_64\"]\n{choice}\n");
+            for d in declared {
+                text.push_str(&tc(d));
+            }
+            text.push_str("[bases.a]\nkind = \"branch\"\nurl = \"u\"\nref = \"a\"\n[[entry]]\nid = \"one\"\nsource = { lore = \"x@y\" }\nbase = \"a\"\n");
+            let m = crate::model::matrix::parse(Path::new("m.toml"), &text).unwrap();
+            let f = Filters {
+                toolchain: flag.map(str::to_string),
+                ..Default::default()
+            };
+            plan(&m, &f).toolchains
+        };
+        assert_eq!(toolchains("", &[], None), ["default"]);
+        assert_eq!(toolchains("", &["d", "e"], None), [AUTO_TOOLCHAIN]);
+        assert_eq!(toolchains("toolchain = \"auto\"", &["d"], None), ["d"]);
+        assert_eq!(
+            toolchains("toolchain = \"all\"", &["d", "e"], None),
+            ["d", "e"]
+        );
+        assert_eq!(toolchains("toolchain = \"e\"", &["d", "e"], None), ["e"]);
+        assert_eq!(
+            toolchains("toolchain = \"all\"", &["d", "e"], Some("d")),
+            ["d"]
+        );
     }
 
     #[test]

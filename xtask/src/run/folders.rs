@@ -126,7 +126,8 @@ mod tests {
     #[test]
     fn a_change_to_any_config_input_gives_the_entry_its_own_config() {
         let root = crate::sys::paths::project_root();
-        let m = crate::model::matrix::load(&root.join("tests/selftest/matrix.toml")).unwrap();
+        let m =
+            crate::commands::select::load_file(&root.join("tests/selftest/matrix.toml")).unwrap();
         let cell = |entry: &str| Cell {
             entry: entry.into(),
             base: "v7.2.x".into(),
