@@ -17,6 +17,7 @@ use crate::model::outcome::*;
 use crate::model::plan::Cell;
 use crate::run::folders::{self, Folders};
 use crate::run::{cache, Env};
+use crate::sources::apply;
 use crate::sources::fetch::{self, FetchError, Fetched};
 use crate::stages::boot;
 use crate::stages::build::Kbuild;
@@ -404,10 +405,10 @@ fn apply_stage(g: &Group) -> StageResult {
         };
     };
     let log = g.dirs[0].join(Stage::Apply.log_name());
-    let (r, ps) = fetch::apply(g.env.store, &g.src, base_commit, f, &log);
+    let (r, ps) = apply::apply(g.env.store, &g.src, base_commit, f, &log);
     let changed = ps
         .as_ref()
-        .map(|p| fetch::changed_files(&g.src, base_commit, &p.head))
+        .map(|p| apply::changed_files(&g.src, base_commit, &p.head))
         .unwrap_or_default();
     for other in &g.dirs[1..] {
         let _ = std::fs::copy(&log, other.join(Stage::Apply.log_name()));

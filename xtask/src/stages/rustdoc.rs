@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use crate::stages::build;
 use crate::stages::config::{self, parse_config};
+use crate::stages::standin;
 use crate::sys::proc;
 
 /// Can this patchset not change rustdoc's result? Its changed files (`changed`, none of them
@@ -14,7 +14,7 @@ use crate::sys::proc;
 /// that changes nothing is not judged here.
 pub fn unread(src: &Path, out: &Path, changed: &[String]) -> bool {
     let kconfig_moved = || {
-        let base = build::held_config(out)?;
+        let base = standin::held_config(out)?;
         let own = std::fs::read_to_string(out.join(".config")).ok()?;
         Some(moved_options(&base, &own))
     };
