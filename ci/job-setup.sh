@@ -8,7 +8,7 @@
 #   rustc    the harness's rustc version and commit (a new rustc rebuilds everything)
 #   bindgen  BINDGEN_MIN of xtask/src/commands/setup.rs: setup keeps a bindgen at least this new
 #   bases    a hash of what decides the imported bases: every `offline` line of matrix.toml
-#            with its [bases.…] header, and the code that imports them (commands/setup.rs, sys/store.rs)
+#            with its [bases.…] header, and the code that imports them (sources/debian.rs, sys/store.rs)
 #
 # It also gives every tracked file one fixed old modification time. Cargo decides whether a
 # workspace crate is fresh by comparing its sources' times with the build's, and a fresh
@@ -66,7 +66,7 @@ offline=$(awk '
 if [ -z "$offline" ]; then
     echo "ci/job-setup.sh: matrix.toml declares no offline base" >&2
 fi
-bases=$({ printf '%s\n' "$offline"; cat xtask/src/commands/setup.rs xtask/src/sys/store.rs; } | sha256sum | cut -c1-16)
+bases=$({ printf '%s\n' "$offline"; cat xtask/src/sources/debian.rs xtask/src/sys/store.rs; } | sha256sum | cut -c1-16)
 
 {
     echo "os=$os"

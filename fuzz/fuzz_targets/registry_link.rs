@@ -1,7 +1,7 @@
 //! The registry importer's link parsing (`classify_link`) on arbitrary text.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use xtask::model::registry::{classify_link, Link};
+use xtask::model::registry::link::{classify_link, Link};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -324,7 +324,7 @@ fn base_folders(slot: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let a = slot.join("debian/x86_64");
     let (out, clippy) = (a.join("out-base"), a.join("clippy-base"));
     for f in [&out, &clippy] {
-        crate::stages::build::restore_held(f)?;
+        crate::stages::standin::restore_held(f)?;
     }
     Ok((out, clippy))
 }

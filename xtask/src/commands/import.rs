@@ -30,7 +30,7 @@ pub fn run(input: &Path, out: Option<&Path>) -> anyhow::Result<()> {
             matrix::shown(&n)
         );
     }
-    let rows = registry::parse_rows(&md).len();
+    let rows = registry::table::parse_rows(&md).len();
     if rows == 0 {
         anyhow::bail!(
             "{}: no patch table found (a markdown table with area, status and link columns)",
@@ -125,11 +125,11 @@ fn render_with_notes(md: &str, previous: Option<&matrix::Loaded>) -> (String, Ve
                 BTreeMap::new(),
                 tc,
                 matrix::standard_configs(),
-                registry::standard_bases(),
+                registry::base::standard_bases(),
             )
         }
     };
-    for b in registry::standard_bases()
+    for b in registry::base::standard_bases()
         .into_iter()
         .chain(imp.extra_bases.into_values())
     {

@@ -1,6 +1,7 @@
 //! The subcommands: `Flags::run` dispatches each to its module's `run`.
 
 pub mod bench;
+pub mod doctor;
 pub mod flags;
 pub mod import;
 pub mod ktap;

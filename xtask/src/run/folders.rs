@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::model::matrix::Loaded;
 use crate::model::plan::Cell;
-use crate::stages::build;
+use crate::stages::standin;
 use crate::sys::paths::Cache;
 
 /// Folders of a build slot: one worktree per base, output folders per toolchain, arch and
@@ -53,7 +53,7 @@ pub(super) fn own_config(m: &Loaded, cell: &Cell, changed: &[String]) -> bool {
 pub(super) struct Folders {
     pub out: PathBuf,
     pub clippy: PathBuf,
-    _stand_in: Option<build::StandIn>,
+    _stand_in: Option<standin::StandIn>,
     /// `--clean`: the folders to give back to the disk.
     clean: bool,
 }
@@ -68,7 +68,7 @@ pub(super) fn take(
 ) -> Result<Folders, String> {
     // A harness killed during a cell with a config of its own left the base's folders aside.
     let restored = [&sl.out_base, &sl.clippy_base].map(|f| {
-        build::restore_held(f).map_err(|e| format!("restore the base's build folder: {e:#}"))
+        standin::restore_held(f).map_err(|e| format!("restore the base's build folder: {e:#}"))
     });
     if clean {
         let _ = std::fs::remove_dir_all(&sl.out_clean);
@@ -91,7 +91,7 @@ pub(super) fn take(
     // base's folders never see a config change.
     let stand_in = if own_config && builds {
         Some(
-            build::StandIn::new(&[&sl.out_base, &sl.clippy_base])
+            standin::StandIn::new(&[&sl.out_base, &sl.clippy_base])
                 .map_err(|e| format!("prepare the entry's build folders: {e:#}"))?,
         )
     } else {

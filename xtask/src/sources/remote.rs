@@ -148,4 +148,23 @@ mod tests {
         );
         assert_eq!(fault(FetchError::Failed("x".into())), Some(Fault::Source));
     }
+
+    #[test]
+    fn closed_port_is_unreachable_fast() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let t = std::time::Instant::now();
+        let e = probe(&format!("http://127.0.0.1:{port}/x")).unwrap_err();
+        assert!(matches!(e, FetchError::Unreachable(_)), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert!(matches!(
+            probe("https://no-such-host.invalid/x"),
+            Err(FetchError::Unreachable(_))
+        ));
+        assert!(matches!(
+            probe("file:///no/such/path"),
+            Err(FetchError::Failed(_))
+        ));
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::model::matrix::Loaded;
 use crate::model::outcome::{Patchset, Stage, StageResult, Status};
 use crate::model::plan::Cell;
+use crate::sources::apply;
 use crate::sources::fetch::{self, FetchError, Fetched};
 use crate::sys::store::Store;
 
@@ -105,10 +106,10 @@ pub fn apply(
         return (r, Applied::default());
     };
     let log = dirs[0].join(Stage::Apply.log_name());
-    let (r, patchset) = fetch::apply(store, src, base_commit, f, &log);
+    let (r, patchset) = apply::apply(store, src, base_commit, f, &log);
     let changed = patchset
         .as_ref()
-        .map(|p| fetch::changed_files(src, base_commit, &p.head))
+        .map(|p| apply::changed_files(src, base_commit, &p.head))
         .unwrap_or_default();
     for other in &dirs[1..] {
         let _ = std::fs::copy(&log, other.join(Stage::Apply.log_name()));

@@ -5,4 +5,5 @@ pub mod config;
 pub mod frames;
 pub mod ktap;
 pub mod rustdoc;
+pub mod standin;
 pub mod toolchain;

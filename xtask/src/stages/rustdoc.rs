@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use crate::model::outcome::StageResult;
-use crate::stages::build::{self, Kbuild};
+use crate::stages::build::Kbuild;
 use crate::stages::config::{self, parse_config};
+use crate::stages::standin;
 use crate::sys::proc;
 
 /// The rustdoc stage: the base's result (`base`) where the patchset changes nothing rustdoc
@@ -39,7 +40,7 @@ pub fn stage(
 /// that changes nothing is not judged here.
 pub fn unread(src: &Path, out: &Path, changed: &[String]) -> bool {
     let kconfig_moved = || {
-        let base = build::held_config(out)?;
+        let base = standin::held_config(out)?;
         let own = std::fs::read_to_string(out.join(".config")).ok()?;
         Some(moved_options(&base, &own))
     };

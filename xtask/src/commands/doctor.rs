@@ -1,0 +1,269 @@
+//! `doctor`: every tool of the pipeline with its version and path, each provisioned base's
+//! minimums per arch, what `toolchain = "auto"` would choose, and the exact commands that fix
+//! what is missing.
+
+use std::path::Path;
+
+use crate::commands::setup::{packages, qemu_packages, QEMU_MIN};
+use crate::model::arch::{Arch, Profile};
+use crate::model::matrix::{Loaded, ToolchainChoice};
+use crate::stages::toolchain;
+use crate::sys::paths::{project_root, Cache};
+use crate::sys::proc;
+use crate::sys::store::{base_ref, Store};
+
+/// `toolchain = "auto"` with several toolchains: which one each provisioned base gets on each
+/// arch, and why (what a run would choose).
+fn print_auto_choice(
+    cache: &Cache,
+    matrix: &Loaded,
+    store: Option<&Store>,
+    references: &[(String, String)],
+) {
+    if *matrix.matrix.toolchain_choice() != ToolchainChoice::Auto
+        || matrix.matrix.toolchains.len() < 2
+    {
+        return;
+    }
+    let resolved: Vec<toolchain::Resolved> = matrix
+        .matrix
+        .toolchains
+        .iter()
+        .filter_map(|(n, t)| toolchain::resolve(cache, n, t).ok())
+        .collect();
+    let usable: Vec<&toolchain::Resolved> = resolved.iter().collect();
+    println!("toolchain choice ({}):", ToolchainChoice::Auto);
+    for (bname, sha) in references {
+        let script = store
+            .and_then(|s| s.show(sha, "scripts/min-tool-version.sh").ok())
+            .unwrap_or_default();
+        for arch in matrix.arches.iter().copied() {
+            let Ok(p) = Profile::load(&project_root(), arch) else {
+                continue;
+            };
+            if let Some((_, why)) =
+                toolchain::choose(&script, &p.kernel_arch, &cache.scratch(), &usable)
+            {
+                println!("  base {bname} on {arch}: {why}");
+            }
+        }
+    }
+}
+
+/// `doctor`: every tool with version and path; the base's minimums; the exact fix.
+pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
+    let mut ok = true;
+    let mut fixes: Vec<String> = Vec::new();
+    let toolchains: Vec<(String, crate::model::matrix::Toolchain)> =
+        if matrix.matrix.toolchains.is_empty() {
+            vec![("default".into(), toolchain::debian_default())]
+        } else {
+            matrix
+                .matrix
+                .toolchains
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+    // How what a patched tree's commands start is kept from outliving its cell.
+    if proc::containing() {
+        println!("containment: child subreaper (what a command leaves behind is ended with it; no PID namespace or cgroup is asked for)");
+    } else {
+        ok = false;
+        println!("containment: NONE (prctl PR_SET_CHILD_SUBREAPER refused): processes a tree's Makefile starts may outlive their cell");
+    }
+    let store = Store::open(cache).ok();
+    // Every provisioned tagged base is checked: each carries its own minimums.
+    let references: Vec<(String, String)> = matrix
+        .matrix
+        .bases
+        .iter()
+        .filter(|(_, b)| b.offline.is_some())
+        .filter_map(|(n, _)| store.as_ref()?.rev(&base_ref(n)).map(|s| (n.clone(), s)))
+        .collect();
+    for (name, t) in &toolchains {
+        println!("toolchain {name}:");
+        let expanded = [
+            ("rustc", cache.expand(&t.rustc)),
+            ("rustdoc", cache.expand(&t.rustdoc)),
+            ("clippy-driver", cache.expand(&t.clippy_driver)),
+            ("rustfmt", cache.expand(&t.rustfmt)),
+            ("bindgen", cache.expand(&t.bindgen)),
+            ("clang", toolchain::llvm_tool(&t.llvm, "clang")),
+            ("ld.lld", toolchain::llvm_tool(&t.llvm, "ld.lld")),
+        ];
+        for (tool, spec) in &expanded {
+            match proc::which(spec).map(|p| (toolchain::tool_version(&p.to_string_lossy()), p)) {
+                Some((Some(v), p)) => println!("  {tool:<14} {v:<10} {}", p.display()),
+                Some((None, p)) => {
+                    ok = false;
+                    println!(
+                        "  {tool:<14} {:<10} {} (does not answer --version)",
+                        "?",
+                        p.display()
+                    );
+                }
+                None => {
+                    ok = false;
+                    println!("  {tool:<14} {:<10} {spec}", "MISSING");
+                }
+            }
+        }
+        match toolchain::resolve(cache, name, t) {
+            Ok(r) => {
+                println!(
+                    "  {:<14} {:<10} {}",
+                    "rust-src",
+                    r.versions.get("rust-src").map_or("?", |s| s),
+                    r.rust_src.as_deref().unwrap_or("?")
+                );
+                if references.is_empty() {
+                    println!("  minimums: no provisioned base to check against (run `cargo xtask setup`)");
+                }
+                for (bname, sha) in &references {
+                    let Some(store) = &store else { break };
+                    match store.show(sha, "scripts/min-tool-version.sh") {
+                        Ok(script) => {
+                            let scratch = cache.scratch();
+                            for arch in Arch::ALL {
+                                let p = Profile::load(&project_root(), arch)?;
+                                let problems = r.check_minimums(&script, &p.kernel_arch, &scratch);
+                                if problems.is_empty() {
+                                    println!("  minimums of base {bname} for {arch}: met");
+                                } else {
+                                    ok = false;
+                                    println!(
+                                        "  minimums of base {bname} for {arch}: {}",
+                                        problems.join("; ")
+                                    );
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            println!("  minimums: cannot read the base's min-tool-version.sh: {e}")
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                ok = false;
+                println!("  unusable: {e}");
+                fixes.push(format!("apt-get install -y {}", packages(matrix).join(" ")));
+                if e.contains("bindgen") {
+                    fixes.push(format!(
+                        "cargo install bindgen-cli --locked --root {}",
+                        cache.tools().display()
+                    ));
+                }
+            }
+        }
+    }
+    print_auto_choice(cache, matrix, store.as_ref(), &references);
+    println!("qemu:");
+    for arch in Arch::ALL {
+        let p = Profile::load(&project_root(), arch)?;
+        match proc::which(&p.binary)
+            .map(|path| (toolchain::tool_version(&path.to_string_lossy()), path))
+        {
+            Some((Some(v), path))
+                if crate::model::version::version_cmp(&v, QEMU_MIN) != std::cmp::Ordering::Less =>
+            {
+                println!("  {:<24} {v:<10} {}", p.binary, path.display())
+            }
+            Some((v, path)) => {
+                ok = false;
+                println!(
+                    "  {:<24} {:<10} {} (need >= {QEMU_MIN})",
+                    p.binary,
+                    v.unwrap_or_else(|| "?".into()),
+                    path.display()
+                );
+                fixes.push(format!(
+                    "apt-get install -y -t bookworm-backports {}",
+                    qemu_packages()?.join(" ")
+                ));
+            }
+            None => {
+                ok = false;
+                println!("  {:<24} {:<10}", p.binary, "MISSING");
+                fixes.push(format!(
+                    "apt-get install -y -t bookworm-backports {}",
+                    qemu_packages()?.join(" ")
+                ));
+            }
+        }
+        if !p.firmware_file.is_empty() {
+            if Path::new(&p.firmware_file).is_file() {
+                println!(
+                    "  {:<24} {:<10} {}",
+                    format!("firmware ({arch})"),
+                    "present",
+                    p.firmware_file
+                );
+            } else {
+                ok = false;
+                println!(
+                    "  {:<24} {:<10} {}",
+                    format!("firmware ({arch})"),
+                    "MISSING",
+                    p.firmware_file
+                );
+            }
+        }
+    }
+    println!("other tools:");
+    for tool in [
+        "git", "make", "flex", "bison", "bc", "cpio", "tar", "python3", "ccache",
+    ] {
+        match proc::which(tool) {
+            Some(p) => println!(
+                "  {tool:<14} {:<10} {}",
+                toolchain::tool_version(&p.to_string_lossy()).unwrap_or_else(|| "?".into()),
+                p.display()
+            ),
+            None => {
+                ok = false;
+                println!("  {tool:<14} MISSING");
+                fixes.push(format!("apt-get install -y {}", packages(matrix).join(" ")));
+            }
+        }
+    }
+    println!("bases in {}:", cache.store().display());
+    for (name, b) in &matrix.matrix.bases {
+        if b.offline.is_some() {
+            match store.as_ref().and_then(|s| s.rev(&base_ref(name))) {
+                Some(sha) => println!("  {name:<14} {sha}"),
+                None => {
+                    ok = false;
+                    println!("  {name:<14} NOT PROVISIONED");
+                    fixes.push("cargo xtask setup".into());
+                }
+            }
+        }
+    }
+    fixes.dedup();
+    if !ok {
+        println!("\ndoctor: not ready. To fix, as root:");
+        let mut seen = std::collections::BTreeSet::new();
+        for f in fixes {
+            if seen.insert(f.clone()) {
+                println!("  {f}");
+            }
+        }
+    } else {
+        println!("\ndoctor: ready");
+    }
+    Ok(ok)
+}
+
+impl crate::commands::flags::DoctorArgs {
+    /// Exit 1 when a tool is missing or too old.
+    pub fn run(self, cache: &Cache) -> anyhow::Result<std::process::ExitCode> {
+        let m = crate::commands::select::load_matrix(self.matrix.as_deref())?;
+        Ok(if doctor(cache, &m)? {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::from(1)
+        })
+    }
+}
