@@ -2,6 +2,7 @@ pub mod arch;
 pub mod baseline;
 pub mod event;
 pub mod health;
+pub mod kconfig;
 pub mod matrix;
 pub mod outcome;
 pub mod plan;

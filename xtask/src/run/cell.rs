@@ -541,37 +541,16 @@ fn toolchain_stage(cx: &Cx) -> StageResult {
 
 fn config_stage(cx: &Cx) -> StageResult {
     let (k, job) = (cx.kit(), cx.job);
-    let base_commit = job.prep.base_commit.as_deref().unwrap_or_default();
-    let (frags, soft) = match config::fragments(
-        cx.env.m,
-        job.cell,
-        &k.kb.src,
-        base_commit,
-        &job.prep.changed,
-        job.dir,
-    ) {
-        Ok(f) => f,
-        Err(e) => return StageResult::error(Stage::Config, e),
+    let base = job.base_cell.and_then(|b| b.stage(Stage::Config));
+    let inputs = config::CellInputs {
+        m: cx.env.m,
+        cell: job.cell,
+        base_commit: job.prep.base_commit.as_deref().unwrap_or_default(),
+        changed: &job.prep.changed,
+        dir: job.dir,
     };
-    // An entry that changes no file the config stage reads and adds no fragment has the
-    // base's config, which its output folder already holds (copied from the base's build).
-    let same_inputs = !k.own_config
-        && !cx.env.opts.clean
-        && !job.cell.is_base()
-        && job
-            .base_cell
-            .and_then(|b| b.stage(Stage::Config))
-            .is_some_and(|c| c.ok())
-        && k.kb.out.join(".config").is_file();
-    if same_inputs {
-        StageResult::new(
-            Stage::Config,
-            Status::Pass,
-            "the base's config (the patchset changes no file the config reads and adds no fragment)",
-        )
-    } else {
-        k.kb.configure(&frags, &soft)
-    }
+    let keeps = config::keeps_base_config(job.cell, k.own_config, cx.env.opts.clean, base);
+    config::stage(&k.kb, &inputs, keeps)
 }
 
 fn boot_stage(cx: &Cx) -> StageResult {

@@ -1,19 +1,19 @@
-//! Kbuild: the toolchain gate, config merge + check, the build, and the make-driven checks
+//! Kbuild: make in a cell's folders. The toolchain gate, the build, and the make-driven checks
 //! (clippy, rustfmt, rustdoc). Spawns make; everything it reads back goes through pure
 //! parsers (`checks`, `parse_config`).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::model::arch::Profile;
+use crate::model::kconfig::parse_config;
 use crate::model::outcome::{Diagnostic, Fault, Level, Stage, StageResult, Status};
 use crate::stages::checks;
-use crate::stages::config::{dropped_options, parse_config, read_tree_text};
 use crate::stages::standin::{sync_config, sync_dir};
 use crate::stages::toolchain::Resolved;
 use crate::sys::proc;
+use crate::sys::tree::read_tree_text;
 
 /// Everything a make invocation needs for one (tree, output folder, arch, toolchain).
 pub struct Kbuild<'a> {
@@ -67,7 +67,7 @@ impl Kbuild<'_> {
         c
     }
 
-    fn log(&self, name: &str) -> PathBuf {
+    pub(super) fn log(&self, name: &str) -> PathBuf {
         self.logs.join(name)
     }
 
@@ -128,7 +128,7 @@ impl Kbuild<'_> {
         }
     }
 
-    fn src_prefix(&self) -> String {
+    pub(super) fn src_prefix(&self) -> String {
         format!("{}/", self.src.display())
     }
 
@@ -177,120 +177,6 @@ impl Kbuild<'_> {
             }
             Err(r) => r,
         }
-    }
-
-    /// tinyconfig + fragments with merge_config.sh, olddefconfig, then every requested
-    /// option checked in the final .config.
-    pub fn configure(&self, fragments: &[PathBuf], soft: &BTreeMap<String, String>) -> StageResult {
-        let start = Instant::now();
-        let _ = std::fs::create_dir_all(&self.out);
-        let log = Stage::Config.log_name();
-        let _ = std::fs::remove_file(self.log(log));
-        let (tiny, tiny_fragments) = self.tinyconfig_steps();
-        let mut steps = vec![tiny];
-        steps.push({
-            let mut c = Command::new("sh");
-            c.current_dir(&self.src)
-                .arg("scripts/kconfig/merge_config.sh")
-                .arg("-m")
-                .arg("-O")
-                .arg(&self.out)
-                .arg(self.out.join(".config"));
-            c.args(&tiny_fragments);
-            c.args(fragments);
-            c
-        });
-        steps.push(self.make(&self.out, &["olddefconfig"]));
-        for mut cmd in steps {
-            let _token = crate::sys::jobs::acquire(true);
-            match proc::run_logged(&mut cmd, &self.log(log), Some(Duration::from_secs(600))) {
-                Ok(o) if o.success() => {}
-                Ok(o) => {
-                    // Kconfig says why it stopped (a .config line, a Kconfig file, the
-                    // toolchain it probes); the exit status alone says nothing.
-                    let text = std::fs::read(self.log(log))
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .unwrap_or_default();
-                    let diagnostics = checks::tool_diagnostics(&text, &self.src_prefix());
-                    let why = checks::cause(&diagnostics)
-                        .filter(|_| !o.timed_out)
-                        .unwrap_or_else(|| o.describe());
-                    let mut r = StageResult::new(
-                        Stage::Config,
-                        Status::Fail,
-                        format!("`{}` failed: {why}", proc::display_command(&cmd)),
-                    )
-                    .with_log(log);
-                    r.diagnostics = diagnostics;
-                    r.duration_s = start.elapsed().as_secs_f64();
-                    return r;
-                }
-                Err(e) => return StageResult::error(Stage::Config, format!("{e:#}")).with_log(log),
-            }
-        }
-        let final_cfg =
-            parse_config(&std::fs::read_to_string(self.out.join(".config")).unwrap_or_default());
-        let mut requested = BTreeMap::new();
-        for f in fragments {
-            requested.extend(parse_config(
-                &std::fs::read_to_string(f).unwrap_or_default(),
-            ));
-        }
-        let dropped = dropped_options(&requested, &final_cfg, soft);
-        let mut r = if dropped.is_empty() {
-            StageResult::new(
-                Stage::Config,
-                Status::Pass,
-                format!("{} requested options all present", requested.len()),
-            )
-        } else {
-            let mut r = StageResult::new(
-                Stage::Config,
-                Status::Fail,
-                format!("Kconfig dropped: {}", dropped.join(", ")),
-            );
-            r.fault = Some(Fault::Code);
-            r
-        };
-        let soft_missing: Vec<&String> = soft
-            .keys()
-            .filter(|k| !requested.contains_key(*k) && final_cfg.get(*k).is_none_or(|v| v == "n"))
-            .collect();
-        if !soft_missing.is_empty() {
-            r.summary.push_str(&format!(
-                "; not enabled (dependencies unmet): {}",
-                soft_missing
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        r.duration_s = start.elapsed().as_secs_f64();
-        r.with_log(log)
-    }
-
-    /// `make tinyconfig` is three Kconfig runs (allnoconfig, then tiny.config merged and
-    /// olddefconfig'd), and each run spends about 4 s probing the toolchain. Where the tree
-    /// has `tiny-base.config`, its allnoconfig step is run alone, and tiny.config (the
-    /// kernel's, then the arch's) is returned to be merged with the matrix's fragments before
-    /// the one olddefconfig: the same .config on all four arches (compared on 7.2), two
-    /// Kconfig runs fewer.
-    fn tinyconfig_steps(&self) -> (Command, Vec<PathBuf>) {
-        let base = self.src.join("kernel/configs/tiny-base.config");
-        if !base.is_file() {
-            return (self.make(&self.out, &["tinyconfig"]), Vec::new());
-        }
-        let mut c = self.make(&self.out, &["allnoconfig"]);
-        c.env("KCONFIG_ALLCONFIG", base);
-        let tiny = [
-            self.src.join("kernel/configs/tiny.config"),
-            self.src
-                .join("arch")
-                .join(&self.profile.kernel_arch)
-                .join("configs/tiny.config"),
-        ];
-        (c, tiny.into_iter().filter(|p| p.is_file()).collect())
     }
 
     /// The kernel, its modules and the headers the init is built against.

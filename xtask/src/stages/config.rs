@@ -1,54 +1,22 @@
-//! The config stage's inputs: which files of the tree it reads ([`is_config_input`]), the
+//! The config stage and its inputs: which files of the tree it reads ([`is_config_input`]), the
 //! fragments it merges for a cell ([`fragments`]: the project's, the variant's, the tree's
 //! Rust KUnit suites, the entry's own and the options its patchset introduces), the walk for
-//! the tree's Kconfig files, and the parser of a `.config`. `Kbuild::configure` runs the merge.
+//! the tree's Kconfig files, and the merge itself (`Kbuild::configure`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::model::kconfig::{dropped_options, parse_config};
 use crate::model::matrix::{Loaded, Modules};
+use crate::model::outcome::{Fault, Stage, StageResult, Status};
 use crate::model::plan::Cell;
+use crate::stages::build::Kbuild;
+use crate::stages::checks;
 use crate::sys::proc;
-
-/// `CONFIG_X=v` and `# CONFIG_X is not set` lines → name → value (`n` for not set).
-pub fn parse_config(text: &str) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    for l in text.lines() {
-        let l = l.trim();
-        if let Some(rest) = l.strip_prefix("# CONFIG_") {
-            if let Some(name) = rest.strip_suffix(" is not set") {
-                m.insert(format!("CONFIG_{name}"), "n".to_string());
-            }
-        } else if l.starts_with("CONFIG_") {
-            if let Some((k, v)) = l.split_once('=') {
-                m.insert(k.to_string(), v.to_string());
-            }
-        }
-    }
-    m
-}
-
-/// Requested options whose final value differs (a requested `n` is satisfied by absence).
-pub fn dropped_options(
-    requested: &BTreeMap<String, String>,
-    final_cfg: &BTreeMap<String, String>,
-    soft: &BTreeMap<String, String>,
-) -> Vec<String> {
-    requested
-        .iter()
-        .filter(|(k, _)| !soft.contains_key(*k))
-        .filter(|(k, want)| {
-            let have = final_cfg.get(*k).map(String::as_str).unwrap_or("n");
-            have != want.as_str()
-        })
-        .map(|(k, want)| {
-            format!(
-                "{k}={want} (got {})",
-                final_cfg.get(k).map(String::as_str).unwrap_or("unset")
-            )
-        })
-        .collect()
-}
+use crate::sys::tree::read_tree_text;
 
 /// Config symbols of the tree's Rust KUnit suites: every `config` in `rust/**/Kconfig.test`,
 /// and every `config` under `rust/` or `samples/rust/` whose dependencies name KUNIT.
@@ -68,21 +36,6 @@ pub fn rust_kunit_options(src: &Path) -> Vec<String> {
         }
     }
     out
-}
-
-/// The most of one Kconfig file of the tree that is read: the kernel's largest is ~100 KiB.
-const TREE_TEXT_MAX: u64 = 4 << 20;
-
-/// A Kconfig file of the patched tree as text: only a regular file (a patch may turn it into a
-/// link to `/dev/zero` or out of the tree), at most `TREE_TEXT_MAX` bytes; else empty.
-pub fn read_tree_text(path: &Path) -> String {
-    use std::io::Read;
-    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
-        return String::new();
-    }
-    let mut bytes = Vec::new();
-    let _ = std::fs::File::open(path).and_then(|f| f.take(TREE_TEXT_MAX).read_to_end(&mut bytes));
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// How deep under `rust/` the Kconfig walk goes, and how many folder entries it looks at in
@@ -372,6 +325,181 @@ pub fn is_kconfig(f: &str) -> bool {
         .is_some_and(|n| n.starts_with("Kconfig"))
 }
 
+impl Kbuild<'_> {
+    /// tinyconfig + fragments with merge_config.sh, olddefconfig, then every requested
+    /// option checked in the final .config.
+    pub fn configure(&self, fragments: &[PathBuf], soft: &BTreeMap<String, String>) -> StageResult {
+        let start = Instant::now();
+        let _ = std::fs::create_dir_all(&self.out);
+        let log = Stage::Config.log_name();
+        let _ = std::fs::remove_file(self.log(log));
+        let (tiny, tiny_fragments) = self.tinyconfig_steps();
+        let mut steps = vec![tiny];
+        steps.push({
+            let mut c = Command::new("sh");
+            c.current_dir(&self.src)
+                .arg("scripts/kconfig/merge_config.sh")
+                .arg("-m")
+                .arg("-O")
+                .arg(&self.out)
+                .arg(self.out.join(".config"));
+            c.args(&tiny_fragments);
+            c.args(fragments);
+            c
+        });
+        steps.push(self.make(&self.out, &["olddefconfig"]));
+        for mut cmd in steps {
+            let _token = crate::sys::jobs::acquire(true);
+            match proc::run_logged(&mut cmd, &self.log(log), Some(Duration::from_secs(600))) {
+                Ok(o) if o.success() => {}
+                Ok(o) => {
+                    // Kconfig says why it stopped (a .config line, a Kconfig file, the
+                    // toolchain it probes); the exit status alone says nothing.
+                    let text = std::fs::read(self.log(log))
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    let diagnostics = checks::tool_diagnostics(&text, &self.src_prefix());
+                    let why = checks::cause(&diagnostics)
+                        .filter(|_| !o.timed_out)
+                        .unwrap_or_else(|| o.describe());
+                    let mut r = StageResult::new(
+                        Stage::Config,
+                        Status::Fail,
+                        format!("`{}` failed: {why}", proc::display_command(&cmd)),
+                    )
+                    .with_log(log);
+                    r.diagnostics = diagnostics;
+                    r.duration_s = start.elapsed().as_secs_f64();
+                    return r;
+                }
+                Err(e) => return StageResult::error(Stage::Config, format!("{e:#}")).with_log(log),
+            }
+        }
+        // What was asked and what came out: an unreadable one is the harness's fault, never
+        // an empty config (every option "dropped") or an empty request (nothing checked).
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| {
+                StageResult::error(Stage::Config, format!("read {}: {e}", p.display()))
+                    .with_log(log)
+            })
+        };
+        let final_cfg = match read(&self.out.join(".config")) {
+            Ok(t) => parse_config(&t),
+            Err(r) => return r,
+        };
+        let mut requested = BTreeMap::new();
+        for f in fragments {
+            match read(f) {
+                Ok(t) => requested.extend(parse_config(&t)),
+                Err(r) => return r,
+            }
+        }
+        let dropped = dropped_options(&requested, &final_cfg, soft);
+        let mut r = if dropped.is_empty() {
+            StageResult::new(
+                Stage::Config,
+                Status::Pass,
+                format!("{} requested options all present", requested.len()),
+            )
+        } else {
+            let mut r = StageResult::new(
+                Stage::Config,
+                Status::Fail,
+                format!("Kconfig dropped: {}", dropped.join(", ")),
+            );
+            r.fault = Some(Fault::Code);
+            r
+        };
+        let soft_missing: Vec<&String> = soft
+            .keys()
+            .filter(|k| !requested.contains_key(*k) && final_cfg.get(*k).is_none_or(|v| v == "n"))
+            .collect();
+        if !soft_missing.is_empty() {
+            r.summary.push_str(&format!(
+                "; not enabled (dependencies unmet): {}",
+                soft_missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        r.duration_s = start.elapsed().as_secs_f64();
+        r.with_log(log)
+    }
+
+    /// `make tinyconfig` is three Kconfig runs (allnoconfig, then tiny.config merged and
+    /// olddefconfig'd), and each run spends about 4 s probing the toolchain. Where the tree
+    /// has `tiny-base.config`, its allnoconfig step is run alone, and tiny.config (the
+    /// kernel's, then the arch's) is returned to be merged with the matrix's fragments before
+    /// the one olddefconfig: the same .config on all four arches (compared on 7.2), two
+    /// Kconfig runs fewer.
+    fn tinyconfig_steps(&self) -> (Command, Vec<PathBuf>) {
+        let base = self.src.join("kernel/configs/tiny-base.config");
+        if !base.is_file() {
+            return (self.make(&self.out, &["tinyconfig"]), Vec::new());
+        }
+        let mut c = self.make(&self.out, &["allnoconfig"]);
+        c.env("KCONFIG_ALLCONFIG", base);
+        let tiny = [
+            self.src.join("kernel/configs/tiny.config"),
+            self.src
+                .join("arch")
+                .join(&self.profile.kernel_arch)
+                .join("configs/tiny.config"),
+        ];
+        (c, tiny.into_iter().filter(|p| p.is_file()).collect())
+    }
+}
+
+/// The config stage of a cell: the base's config where nothing the config reads changed
+/// (`keeps_base`, see [`keeps_base_config`]), else the fragments merged ([`Kbuild::configure`]).
+pub fn stage(kb: &Kbuild, cell: &CellInputs, keeps_base: bool) -> StageResult {
+    // The fragments are written into the cell's folder either way: they are what it asked.
+    let (frags, soft) = match fragments(
+        cell.m,
+        cell.cell,
+        &kb.src,
+        cell.base_commit,
+        cell.changed,
+        cell.dir,
+    ) {
+        Ok(f) => f,
+        Err(e) => return StageResult::error(Stage::Config, e),
+    };
+    if keeps_base && kb.out.join(".config").is_file() {
+        return StageResult::new(
+            Stage::Config,
+            Status::Pass,
+            "the base's config (the patchset changes no file the config reads and adds no fragment)",
+        );
+    }
+    kb.configure(&frags, &soft)
+}
+
+/// What the config stage of a cell reads besides its tree.
+pub struct CellInputs<'a> {
+    pub m: &'a Loaded,
+    pub cell: &'a Cell,
+    pub base_commit: &'a str,
+    /// The files its patchset changes.
+    pub changed: &'a [String],
+    /// Its folder, where the fragments it merges are written.
+    pub dir: &'a Path,
+}
+
+/// An entry cell whose patchset changes no file the config stage reads and adds no fragment
+/// (`own_config` false) has its base's config, which its output folder already holds (copied
+/// from the base's build) once the base's config stage passed. Never under `--clean`.
+pub fn keeps_base_config(
+    cell: &Cell,
+    own_config: bool,
+    clean: bool,
+    base: Option<&StageResult>,
+) -> bool {
+    !own_config && !clean && !cell.is_base() && base.is_some_and(|c| c.ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,17 +570,6 @@ mod tests {
         ] {
             assert!(!is_config_input(f), "{f}");
         }
-    }
-
-    #[test]
-    fn config_parse_and_check() {
-        let final_cfg = parse_config("CONFIG_RUST=y\n# CONFIG_BUG is not set\nCONFIG_X=m\n");
-        let req =
-            parse_config("CONFIG_RUST=y\nCONFIG_BUG=y\n# CONFIG_EFI_STUB is not set\nCONFIG_X=m\n");
-        assert_eq!(
-            dropped_options(&req, &final_cfg, &BTreeMap::new()),
-            vec!["CONFIG_BUG=y (got n)".to_string()]
-        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
+use crate::model::kconfig::parse_config;
 use crate::model::outcome::StageResult;
 use crate::stages::build::Kbuild;
-use crate::stages::config::{self, parse_config};
+use crate::stages::config;
 use crate::stages::standin;
 use crate::sys::proc;
 

@@ -3,3 +3,4 @@ pub mod paths;
 pub mod proc;
 pub mod signal;
 pub mod store;
+pub mod tree;

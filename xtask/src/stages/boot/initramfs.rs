@@ -73,7 +73,7 @@ pub fn rust_modules(src: &Path, out: &Path) -> Vec<Module> {
 /// built-in module's initcall (a module of several objects, such as `rust_print`, included).
 pub fn builtin_rust_modules(out: &Path) -> Vec<String> {
     use std::io::{BufRead, Read};
-    let list = crate::stages::config::read_tree_text(&out.join("modules.builtin"));
+    let list = crate::sys::tree::read_tree_text(&out.join("modules.builtin"));
     let names: Vec<String> = list
         .lines()
         .filter_map(|l| Path::new(l.trim()).file_stem())

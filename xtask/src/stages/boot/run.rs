@@ -14,7 +14,6 @@ use crate::stages::boot::initramfs::{builtin_rust_modules, make_initramfs, rust_
 use crate::stages::boot::marker::MARK;
 use crate::stages::boot::qemu::{qemu_command, read_console, run_qemu};
 use crate::stages::build::Kbuild;
-use crate::stages::config;
 use crate::sys::proc;
 
 /// The boot stage of a cell built in `kb`: build the init and initramfs, boot under QEMU with
@@ -116,9 +115,11 @@ pub fn boot(
             .collect::<Vec<_>>()
             .join(", ");
         r.summary.push_str(&format!(" [modules: {names}]"));
-        let proves_locking = config::parse_config(&config::read_tree_text(&kb.out.join(".config")))
-            .get("CONFIG_PROVE_LOCKING")
-            .is_some_and(|v| v == "y");
+        let proves_locking = crate::model::kconfig::parse_config(
+            &crate::sys::tree::read_tree_text(&kb.out.join(".config")),
+        )
+        .get("CONFIG_PROVE_LOCKING")
+        .is_some_and(|v| v == "y");
         if let Some(line) = lockdep_lost_before_modules(&console).filter(|_| proves_locking) {
             let mut note = format!(
                 "lockdep was off before the modules loaded (stopped at console.log:{line})"
