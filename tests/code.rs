@@ -403,3 +403,85 @@ fn the_paths_that_scripts_and_documents_name_exist() {
     assert!(checked > 60, "only {checked} paths checked");
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
+
+/// Does this line of code decide something by comparing `w` as a string?
+fn decides(line: &str, w: &str) -> bool {
+    let q = format!("\"{w}\"");
+    [
+        format!("== {q}"),
+        format!("!= {q}"),
+        format!("{q} =>"),
+        format!("{q} |"),
+        format!("| {q}"),
+        format!("Some({q})"),
+        format!("(&{q})"),
+        format!("matches!({q}"),
+    ]
+    .iter()
+    .any(|p| line.contains(p.as_str()))
+}
+
+/// Verdicts, statuses, diagnostic levels, arches and the selection words are types: outside
+/// the one parser of each, no code compares one of their words as a string (a comparison, a
+/// match arm, an `Option` of it). Test modules are not read.
+#[test]
+fn no_verdict_level_arch_or_selection_is_decided_by_a_string() {
+    const WORDS: [(&str, &str); 16] = [
+        ("x86_64", "model/arch.rs"),
+        ("arm64", "model/arch.rs"),
+        ("riscv64", "model/arch.rs"),
+        ("loongarch64", "model/arch.rs"),
+        ("error", "model/outcome/finding.rs"),
+        ("warning", "model/outcome/finding.rs"),
+        ("note", "model/outcome/finding.rs"),
+        ("pass", "model/outcome/stage.rs"),
+        ("fail", "model/outcome/stage.rs"),
+        ("skip", "model/outcome/stage.rs"),
+        ("crash", "model/outcome/kunit.rs"),
+        ("unreachable", "model/outcome/cell.rs"),
+        ("in-base", "model/outcome/cell.rs"),
+        ("all", "model/matrix/choice.rs"),
+        ("auto", "model/matrix/choice.rs"),
+        ("release", "model/matrix/mod.rs"),
+    ];
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut found = Vec::new();
+    let mut read = 0;
+    for f in &files {
+        let rel = module_of(f);
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = text.split("\n#[cfg(test)]").next().unwrap();
+        read += 1;
+        for (n, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for (w, parser) in WORDS {
+                let decides = decides(line, w);
+                let own = f.strip_prefix(src()).unwrap().to_string_lossy() == parser;
+                if decides && !own {
+                    found.push(format!("xtask/src/{rel}.rs:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(read > 40, "only {read} files read");
+    assert!(
+        found.is_empty(),
+        "strings that decide:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_string_check_sees_a_planted_comparison() {
+    let catches = decides;
+    assert!(catches(r#"if d.level == "error" {"#, "error"));
+    assert!(catches(r#"    "all" => true,"#, "all"));
+    assert!(catches(r#"Some("x86_64") => 1,"#, "x86_64"));
+    assert!(catches(r#"if a != "auto" || b"#, "auto"));
+    assert!(catches(r#"    "pass" | "ok" => 0,"#, "pass"));
+    assert!(!catches(r#"format!("{} error", x)"#, "error"));
+    assert!(!catches(r#"let s = "all";"#, "all"));
+}

@@ -74,7 +74,9 @@ impl Kbuild<'_> {
     /// A make in `out` that was killed (kill -9 of the harness) can leave half-written objects
     /// that look newer than their sources. A marker brackets every make; when a new make finds
     /// it still there, whatever was written after it is removed first, so make redoes it.
-    fn begin_make(out: &Path) {
+    /// Fails when the leftovers cannot be removed or the marker cannot be written: a make
+    /// that then ran could leave objects that look done.
+    fn begin_make(out: &Path) -> Result<(), String> {
         let marker = out.join(".rfl-make-in-progress");
         if marker.exists() {
             let mut c = Command::new("find");
@@ -82,9 +84,11 @@ impl Kbuild<'_> {
                 .args(["-type", "f", "-newer"])
                 .arg(&marker)
                 .args(["-not", "-name", ".config", "-delete"]);
-            let _ = proc::output(&mut c);
+            proc::output(&mut c).map_err(|e| {
+                format!("remove what a killed make left in {}: {e:#}", out.display())
+            })?;
         }
-        let _ = std::fs::write(&marker, b"");
+        std::fs::write(&marker, b"").map_err(|e| format!("write {}: {e}", marker.display()))
     }
 
     fn end_make(out: &Path) {
@@ -186,7 +190,9 @@ impl Kbuild<'_> {
         args.extend(self.profile.image_targets.iter().map(String::as_str));
         args.push("headers_install");
         let mut cmd = self.make(&self.out, &args);
-        Self::begin_make(&self.out);
+        if let Err(e) = Self::begin_make(&self.out) {
+            return StageResult::error(Stage::Build, e);
+        }
         let ran = self.run(
             Stage::Build,
             &mut cmd,
@@ -299,7 +305,9 @@ impl Kbuild<'_> {
             );
         }
         let mut cmd = self.make(clippy_out, &["CLIPPY=1", "vmlinux", "modules"]);
-        Self::begin_make(clippy_out);
+        if let Err(e) = Self::begin_make(clippy_out) {
+            return StageResult::error(Stage::Clippy, e);
+        }
         let ran = self.run(
             Stage::Clippy,
             &mut cmd,
@@ -423,11 +431,11 @@ mod tests {
         std::fs::write(d.join("old.o"), b"done").unwrap();
         std::fs::write(d.join(".config"), b"CONFIG_X=y").unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        Kbuild::begin_make(&d);
+        Kbuild::begin_make(&d).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         // The make is killed after writing half an object: the marker stays.
         std::fs::write(d.join("sub/half.o"), b"half").unwrap();
-        Kbuild::begin_make(&d);
+        Kbuild::begin_make(&d).unwrap();
         assert!(d.join("old.o").is_file() && d.join(".config").is_file());
         assert!(
             !d.join("sub/half.o").exists(),
@@ -435,5 +443,7 @@ mod tests {
         );
         Kbuild::end_make(&d);
         assert!(!d.join(".rfl-make-in-progress").exists());
+        // A folder the marker cannot be written in is an error, never a make unguarded.
+        assert!(Kbuild::begin_make(&d.join("missing")).is_err());
     }
 }
