@@ -485,3 +485,32 @@ fn the_string_check_sees_a_planted_comparison() {
     assert!(!catches(r#"format!("{} error", x)"#, "error"));
     assert!(!catches(r#"let s = "all";"#, "all"));
 }
+
+/// No source file is a house everybody walks through: at most 600 lines before its tests,
+/// except the one single-purpose parser ARCHITECTURE.md names (the KTAP port, kept whole so it
+/// reads beside kunit_parser.py).
+#[test]
+fn no_source_file_passes_600_lines_but_the_ktap_port() {
+    const EXCEPT: &str = "stages/ktap.rs";
+    let arch = std::fs::read_to_string(src().join("../../ARCHITECTURE.md")).unwrap();
+    assert!(
+        arch.contains(&format!("`{EXCEPT}`")) && arch.contains("600 lines"),
+        "ARCHITECTURE.md names the exception and the bound"
+    );
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut long = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let lines = text.split("\n#[cfg(test)]").next().unwrap().lines().count();
+        let rel = f
+            .strip_prefix(src())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if lines > 600 && rel != EXCEPT {
+            long.push(format!("xtask/src/{rel}: {lines} lines before its tests"));
+        }
+    }
+    assert!(long.is_empty(), "{}", long.join("\n"));
+}
