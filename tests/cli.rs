@@ -748,16 +748,20 @@ fn reports_survive_hostile_text() {
         .expect("stop-commands");
     let token = token_line.trim_start_matches("::stop-commands::");
     let (before, after) = gh.split_once(token_line).unwrap();
+    // The entry's failure is an error; the base's own (its KUnit test) only a notice, after.
+    let lines: Vec<&str> = before.lines().collect();
+    assert_eq!(lines.len(), 2, "{before}");
     assert!(
-        before
-            .lines()
-            .all(|l| l.starts_with("::error ") || l.starts_with("::warning ")),
+        lines[0].starts_with("::error title=evil.x86_64%3A FAIL clippy::"),
         "{before}"
     );
-    assert!(before.lines().count() <= 10);
     assert!(
-        !before.contains("::set-env name=A::1\n")
-            && before.contains("file=samples/rust/x.rs,line=3"),
+        lines[1].starts_with("::notice title=base v7.2.x.x86_64%3A FAIL kunit::"),
+        "{before}"
+    );
+    // `samples/rust/x.rs` is a kernel path, no file of this repository: no `file=`.
+    assert!(
+        !before.contains("::set-env name=A::1\n") && !before.contains("file="),
         "{before}"
     );
     // GitHub's log viewer renders terminal escapes: annotations show them, never act on them.
@@ -906,7 +910,7 @@ fn reports_keep_logs_inside_the_run_folder() {
 #[test]
 fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
     type Edit = fn(&mut serde_json::Value);
-    let cases: [(&str, Edit, &str); 7] = [
+    let cases: [(&str, Edit, &str); 10] = [
         (
             "no-stages",
             |v| v["cells"][1]["stages"] = serde_json::json!([]),
@@ -944,6 +948,21 @@ fn a_results_file_that_breaks_the_schema_is_refused_by_name() {
             "queued",
             |v| v["cells"][1]["stages"][3]["queued_s"] = (-1.0).into(),
             "cell 1 (evil.x86_64): stage boot: queued -1 is not a time",
+        ),
+        (
+            "toolchain",
+            |v| v["cells"][1]["toolchain"]["name"] = "../../x".into(),
+            "cell 1 (evil.x86_64): the toolchain name `../../x` may not start with `.` or `-`",
+        ),
+        (
+            "config",
+            |v| v["cells"][1]["config"] = "a b".into(),
+            "cell 1 (evil.x86_64): the config name `a b` may hold only ASCII letters",
+        ),
+        (
+            "base",
+            |v| v["bases"][0]["name"] = "-x".into(),
+            "the base name `-x` may not start with `.` or `-`",
         ),
     ];
     for (tag, edit, want) in cases {
@@ -1015,7 +1034,40 @@ fn kcidb_output_validates_against_the_schema() {
     let t = TempDir::new("kcidb");
     let fixture = t.0.join("fixture");
     copy_dir(&root().join("tests/fixtures/report"), &fixture);
-    for results in [hostile_results(&t.0), fixture.join("results.json")] {
+    // An entry whose remote did not answer: never fetched, so never applied or built.
+    let offline_dir = t.0.join("offline");
+    std::fs::create_dir_all(&offline_dir).unwrap();
+    let offline = edited_results(&offline_dir, |v| {
+        let skip = |stage: &str| serde_json::json!({"stage": stage, "status": "skip", "duration_s": 0.0, "summary": "fetch did not pass"});
+        v["cells"][1]["stages"] = serde_json::json!([
+            {"stage": "fetch", "status": "error", "duration_s": 0.1, "summary": "unreachable: x", "fault": "remote"},
+            skip("apply"), skip("toolchain"), skip("config"), skip("build"), skip("boot")]);
+        v["cells"][1]["patchset"] = serde_json::Value::Null;
+        v["cells"][1]["toolchain"]["versions"] = serde_json::json!({});
+        v["cells"][1]["kunit"] = serde_json::json!({"counts": {"total": 0, "passed": 0, "failed": 0, "crashed": 0, "skipped": 0}, "tests": []});
+    });
+    let kcidb = report(&offline, "kcidb");
+    let v: serde_json::Value = serde_json::from_str(&kcidb).unwrap();
+    let checkout = v["checkouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"].as_str().unwrap().contains(":evil-"))
+        .unwrap();
+    assert!(
+        checkout.get("valid").is_none() && checkout.get("patchset_hash").is_none(),
+        "{checkout}"
+    );
+    let build = v["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"].as_str().unwrap().contains(":evil-"))
+        .unwrap();
+    assert_eq!(build["status"], "MISS", "{build}");
+    assert!(build.get("compiler").is_none(), "{build}");
+    assert!(!kcidb.contains("rustc ?") && !kcidb.contains("\"patchset_hash\": \"\""));
+    for results in [hostile_results(&t.0), fixture.join("results.json"), offline] {
         let out = t.0.join("kcidb.json");
         run_ok(
             xtask()
@@ -1277,11 +1329,21 @@ fn report_script_reads_every_job_folder_whatever_its_name() {
     )
     .unwrap();
     let o = run("all");
+    // No baseline yet: the last step's `--fail-on regression` fails on the failing entry
+    // cells instead (never silently green), and says so; every report was written before.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}{stderr}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+        stderr.contains(
+            "no baseline: failing on any failing entry cell instead of regressions\n\
+             report: 2 failing entry cells (--fail-on fail)\n"
+        ),
+        "{stderr}"
     );
     assert!(!marker.exists(), "a folder name ran as shell code");
     let junit = std::fs::read_to_string(t.0.join("junit.xml")).unwrap();
@@ -1390,16 +1452,23 @@ fn exit_codes_follow_fail_on_and_regressions_are_named_first() {
             err,
         )
     };
-    assert_eq!(code(&[]).0, Some(1), "a failing entry fails by default");
-    assert_eq!(code(&["--fail-on", "never"]).0, Some(0));
+    let (c, _, err) = code(&[]);
+    assert_eq!(c, Some(1), "a failing entry fails by default");
+    assert_eq!(err, "report: 1 failing entry cell (--fail-on fail)\n");
+    let (c, _, err) = code(&["--fail-on", "never"]);
+    assert_eq!((c, err.as_str()), (Some(0), ""));
+    // No baseline: never silently green, but failing on any failing entry cell, and said so.
+    let (c, _, err) = code(&["--fail-on", "regression"]);
+    assert_eq!(c, Some(1), "{err}");
     assert_eq!(
-        code(&["--fail-on", "regression"]).0,
-        Some(0),
-        "no baseline, no regression"
+        err,
+        "no baseline: failing on any failing entry cell instead of regressions\n\
+         report: 1 failing entry cell (--fail-on fail)\n"
     );
     let base = old.to_str().unwrap();
     let (c, text, err) = code(&["--fail-on", "regression", "--baseline", base]);
     assert_eq!(c, Some(1), "{err}");
+    assert_eq!(err, "report: 1 regressed cell (--fail-on regression)\n");
     assert!(
         text.starts_with("Regressions:\n  evil.x86_64 (debian): clippy — "),
         "{text}"
@@ -1426,6 +1495,44 @@ fn exit_codes_follow_fail_on_and_regressions_are_named_first() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["cells"][1]["change"], "regressed");
     assert_eq!(v["cells"][0]["change"], "still-failing");
+    // Each cell's last known state: its own verdict, known here.
+    assert_eq!(v["cells"][1]["last_known"], "fail");
+    assert_eq!(v["cells"][0]["last_known"], "fail");
+    // Written as a baseline, an unreachable night carries the state on: the entry passed in
+    // `old`; unreachable now, it stays `pass`, and a failure the night after is a regression.
+    let unreachable_dir = t.0.join("unreachable");
+    std::fs::create_dir_all(&unreachable_dir).unwrap();
+    let unreachable = edited_results(&unreachable_dir, |v| {
+        v["cells"][1]["stages"] = serde_json::json!([{"stage": "fetch", "status": "error",
+            "duration_s": 0.1, "summary": "unreachable: x", "fault": "remote"}]);
+        v["cells"][1]["kunit"] = serde_json::json!({"counts": {"total": 0, "passed": 0, "failed": 0, "crashed": 0, "skipped": 0}, "tests": []});
+    });
+    let carried = unreachable_dir.join("carried.json");
+    run_ok(
+        xtask()
+            .args(["report", "--fail-on", "regression", "--format", "json"])
+            .arg("--output")
+            .arg(&carried)
+            .arg("--results")
+            .arg(&unreachable)
+            .args(["--baseline", base]),
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&carried).unwrap()).unwrap();
+    assert_eq!(v["cells"][1]["health"]["verdict"], "unreachable");
+    assert_eq!(v["cells"][1]["change"], "unchanged");
+    assert_eq!(v["cells"][1]["last_known"], "pass");
+    let (c, text, _) = code(&[
+        "--fail-on",
+        "regression",
+        "--baseline",
+        carried.to_str().unwrap(),
+    ]);
+    assert_eq!(c, Some(1));
+    assert!(
+        text.starts_with("Regressions:\n  evil.x86_64 (debian): clippy — "),
+        "{text}"
+    );
     // The same results as their own baseline: nothing regressed.
     let (c, text, _) = code(&[
         "--fail-on",
@@ -1527,9 +1634,10 @@ fn every_report_gives_a_failing_cell_the_same_first_line() {
     );
     let gh = report(&results, "github");
     assert!(
-        gh.lines().any(|l| l.starts_with(
-            "::error file=drivers/x.c,line=12,title=build-error.x86_64%3A FAIL build::"
-        ) && l.contains(&format!("::{why}%0Areproduce: "))),
+        gh.lines().any(
+            |l| l.starts_with("::error title=build-error.x86_64%3A new (FAIL build)::")
+                && l.contains(&format!("::{why}%0Areproduce: "))
+        ),
         "{gh}"
     );
 }
@@ -1579,6 +1687,44 @@ fn text_report_colours_follow_color_no_color_and_clicolor_force() {
     .arg("--results")
     .arg(&results);
     assert!(!run_ok(&mut md).contains('\u{1b}'));
+}
+
+/// Every argument of every subcommand (flags and positionals) says what it is for in its
+/// help: the command tree clap builds from `Flags` is walked, so a flag added without a doc
+/// comment fails here.
+#[test]
+fn every_argument_of_every_subcommand_has_help() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, seen: &mut usize, missing: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            *seen += 1;
+            let help = a.get_help().or(a.get_long_help()).map(|h| h.to_string());
+            if help.is_none_or(|h| h.trim().is_empty()) {
+                let name = a
+                    .get_long()
+                    .map(|l| format!("--{l}"))
+                    .unwrap_or_else(|| a.get_id().to_string());
+                missing.push(format!("{path} {name}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), seen, missing);
+        }
+    }
+    let (mut seen, mut missing) = (0, Vec::new());
+    let cmd = xtask::commands::Flags::command();
+    walk(&cmd, "cargo xtask", &mut seen, &mut missing);
+    assert!(seen > 60, "only {seen} arguments walked");
+    assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
+    // And as a person sees it: each subcommand's --help, every option with its text.
+    for sub in cmd.get_subcommands() {
+        let help = run_ok(
+            xtask()
+                .env("NO_COLOR", "1")
+                .args([sub.get_name(), "--help"]),
+        );
+        assert!(help.contains("Options:"), "{}: {help}", sub.get_name());
+    }
 }
 
 /// The command line's help, as a person reads it.

@@ -37,7 +37,7 @@ fn xtask() -> Command {
 const BOOT_TIMEOUT: &str = "30";
 
 // The exit code each run of the suite must give (README's table): 0 when no entry cell
-// failed, 1 when one did, 3 never here (a harness fault; tests/fetch.rs makes one).
+// failed, 1 when one did, 3 never here (no entry cell could run; tests/fetch.rs makes one).
 const EXIT_CLEAN: i32 = 1;
 const EXIT_BASE_AGAIN: i32 = 0;
 const EXIT_APPLY: i32 = 0;

@@ -663,8 +663,13 @@ fn lore_server_faults_become_fetch_failures_in_bounded_time() {
         "took {:?}",
         started.elapsed()
     );
-    // Errors of the remote or the source are no code's failure: exit 0 (no entry failed).
-    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    // Errors of the remote or the source are no code's failure, and no entry cell could run
+    // (every one is error or unreachable): exit 3, said on stderr.
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("matrix: no entry cell could run"),
+        "{stderr}"
+    );
     let v = results(&out);
     // Each fault by its kind: the stage's fault (`source`: the remote answered; `remote`: it
     // did not) and what the summary says went wrong, not only that the fetch failed.
@@ -1390,8 +1395,8 @@ fn try_runs_a_series_in_hand_with_the_matrix_base_and_not_its_entries() {
     assert_eq!(cell["health"]["verdict"], "in-base");
 }
 
-/// A harness fault is exit 3, whatever the cells' code did: here no worktree can be made for
-/// the entry (a file sits where the cache's build slots go). The cell's apply stage is an
+/// A run whose entry cells could none of them run is exit 3: here no worktree can be made for
+/// the one entry (a file sits where the cache's build slots go). The cell's apply stage is an
 /// error whose fault is the harness's, and a kernel failure never gives 3 (the other tests).
 #[test]
 fn a_harness_fault_is_exit_3_and_named_the_harnesss() {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::commands::setup::{packages, qemu_packages, QEMU_MIN};
+use crate::commands::setup::QEMU_MIN;
 use crate::model::arch::{Arch, Profile};
 use crate::model::matrix::{Loaded, ToolchainChoice};
 use crate::stages::toolchain;
@@ -50,10 +50,94 @@ fn print_auto_choice(
     }
 }
 
+/// What doctor found missing, each once, in the order found: the commands that fix exactly
+/// that and nothing more.
+#[derive(Debug, Default, PartialEq)]
+struct Fixes {
+    /// Debian packages of missing tools.
+    apt: Vec<String>,
+    /// QEMU packages of the arches whose QEMU or firmware is missing or too old (from
+    /// bookworm-backports).
+    qemu: Vec<String>,
+    /// bindgen, built into the cache.
+    bindgen: Option<String>,
+    /// An offline base is not provisioned.
+    setup: bool,
+    /// A missing tool at a path no Debian package provides: the matrix's to fix.
+    other: Vec<String>,
+}
+
+impl Fixes {
+    fn add(list: &mut Vec<String>, item: String) {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
+    fn apt(&mut self, package: &str) {
+        Fixes::add(&mut self.apt, package.to_string());
+    }
+    fn qemu(&mut self, package: &str) {
+        Fixes::add(&mut self.qemu, package.to_string());
+    }
+    /// A toolchain's tool that is missing or does not answer: its Debian package when `spec`
+    /// is where that package puts it, bindgen's install, else a line naming what to provide.
+    fn tool(&mut self, cache: &Cache, toolchain: &str, tool: &str, spec: &str, llvm: &str) {
+        if tool == "bindgen" {
+            self.bindgen = Some(format!(
+                "cargo install bindgen-cli --locked --root {}",
+                cache.tools().display()
+            ));
+        } else if let Some(p) = debian_package(tool, spec, llvm) {
+            self.apt(&p);
+        } else {
+            Fixes::add(
+                &mut self.other,
+                format!("toolchain {toolchain}: provide {tool} at {spec} (matrix.toml)"),
+            );
+        }
+    }
+    /// The commands, one a line.
+    fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.apt.is_empty() {
+            out.push(format!("apt-get install -y {}", self.apt.join(" ")));
+        }
+        if !self.qemu.is_empty() {
+            out.push(format!(
+                "apt-get install -y -t bookworm-backports {}",
+                self.qemu.join(" ")
+            ));
+        }
+        out.extend(self.bindgen.clone());
+        if self.setup {
+            out.push("cargo xtask setup".into());
+        }
+        out.extend(self.other.iter().cloned());
+        out
+    }
+}
+
+/// The Debian package that puts a toolchain's `tool` at `spec` (Debian 12's `rust-web`
+/// packages, LLVM in `/usr/lib/llvm-N/bin/`), if `spec` is that place.
+fn debian_package(tool: &str, spec: &str, llvm: &str) -> Option<String> {
+    let major = crate::commands::setup::debian_llvm_major(llvm);
+    let rust = |bin: &str, package: &str| (spec == bin).then(|| package.to_string());
+    match tool {
+        "rustc" => rust("/usr/bin/rustc", "rustc-web"),
+        "rustdoc" => rust("/usr/bin/rustdoc", "rustc-web"),
+        "clippy-driver" => rust("/usr/bin/clippy-driver", "rust-web-clippy"),
+        "rustfmt" => rust("/usr/bin/rustfmt", "rustfmt-web"),
+        "rust-src" => rust("/usr/bin/rustc", "rust-web-src"),
+        "clang" => major.map(|n| format!("clang-{n}")),
+        "ld.lld" => major.map(|n| format!("lld-{n}")),
+        _ => None,
+    }
+}
+
 /// `doctor`: every tool with version and path; the base's minimums; the exact fix.
 pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
     let mut ok = true;
-    let mut fixes: Vec<String> = Vec::new();
+    let mut fixes = Fixes::default();
     let toolchains: Vec<(String, crate::model::matrix::Toolchain)> =
         if matrix.matrix.toolchains.is_empty() {
             vec![("default".into(), toolchain::debian_default())]
@@ -102,10 +186,12 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                         "?",
                         p.display()
                     );
+                    fixes.tool(cache, name, tool, spec, &t.llvm);
                 }
                 None => {
                     ok = false;
                     println!("  {tool:<14} {:<10} {spec}", "MISSING");
+                    fixes.tool(cache, name, tool, spec, &t.llvm);
                 }
             }
         }
@@ -148,12 +234,9 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
             Err(e) => {
                 ok = false;
                 println!("  unusable: {e}");
-                fixes.push(format!("apt-get install -y {}", packages(matrix).join(" ")));
-                if e.contains("bindgen") {
-                    fixes.push(format!(
-                        "cargo install bindgen-cli --locked --root {}",
-                        cache.tools().display()
-                    ));
+                // The missing tools were named above; rust-src is looked for only here.
+                if e.contains("rust-src") {
+                    fixes.tool(cache, name, "rust-src", &cache.expand(&t.rustc), &t.llvm);
                 }
             }
         }
@@ -178,18 +261,12 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                     v.unwrap_or_else(|| "?".into()),
                     path.display()
                 );
-                fixes.push(format!(
-                    "apt-get install -y -t bookworm-backports {}",
-                    qemu_packages()?.join(" ")
-                ));
+                fixes.qemu(&p.package);
             }
             None => {
                 ok = false;
                 println!("  {:<24} {:<10}", p.binary, "MISSING");
-                fixes.push(format!(
-                    "apt-get install -y -t bookworm-backports {}",
-                    qemu_packages()?.join(" ")
-                ));
+                fixes.qemu(&p.package);
             }
         }
         if !p.firmware_file.is_empty() {
@@ -208,6 +285,8 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                     "MISSING",
                     p.firmware_file
                 );
+                // QEMU's own firmware folder: the arch's QEMU package brings it.
+                fixes.qemu(&p.package);
             }
         }
     }
@@ -224,7 +303,8 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
             None => {
                 ok = false;
                 println!("  {tool:<14} MISSING");
-                fixes.push(format!("apt-get install -y {}", packages(matrix).join(" ")));
+                // Each of these is the Debian package of its own name.
+                fixes.apt(tool);
             }
         }
     }
@@ -236,19 +316,15 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                 None => {
                     ok = false;
                     println!("  {name:<14} NOT PROVISIONED");
-                    fixes.push("cargo xtask setup".into());
+                    fixes.setup = true;
                 }
             }
         }
     }
-    fixes.dedup();
     if !ok {
         println!("\ndoctor: not ready. To fix, as root:");
-        let mut seen = std::collections::BTreeSet::new();
-        for f in fixes {
-            if seen.insert(f.clone()) {
-                println!("  {f}");
-            }
+        for f in fixes.lines() {
+            println!("  {f}");
         }
     } else {
         println!("\ndoctor: ready");
@@ -265,5 +341,80 @@ impl crate::commands::flags::DoctorArgs {
         } else {
             std::process::ExitCode::from(1)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fix names only what is missing: a missing clang and make give their two packages,
+    /// not every package setup installs; a QEMU gives its arch's package only; a tool at a
+    /// path of the matrix's own gives no package at all.
+    #[test]
+    fn the_fix_names_only_what_is_missing() {
+        let cache = Cache::new(Some(Path::new("/c")));
+        let mut f = Fixes::default();
+        assert!(f.lines().is_empty());
+        f.tool(
+            &cache,
+            "debian",
+            "clang",
+            "/usr/lib/llvm-19/bin/clang",
+            "/usr/lib/llvm-19/bin/",
+        );
+        f.apt("make");
+        f.tool(
+            &cache,
+            "debian",
+            "ld.lld",
+            "/usr/lib/llvm-19/bin/ld.lld",
+            "/usr/lib/llvm-19/bin/",
+        );
+        f.apt("make");
+        assert_eq!(f.lines(), ["apt-get install -y clang-19 make lld-19"]);
+        f.qemu("qemu-system-arm");
+        f.qemu("qemu-system-arm");
+        f.tool(
+            &cache,
+            "debian",
+            "rustdoc",
+            "/usr/bin/rustdoc",
+            "/usr/lib/llvm-19/bin/",
+        );
+        f.tool(
+            &cache,
+            "debian",
+            "rust-src",
+            "/usr/bin/rustc",
+            "/usr/lib/llvm-19/bin/",
+        );
+        f.tool(&cache, "debian", "bindgen", "/c/tools/bin/bindgen", "");
+        f.tool(
+            &cache,
+            "mine",
+            "rustc",
+            "/opt/rust/bin/rustc",
+            "/opt/llvm/bin/",
+        );
+        f.tool(
+            &cache,
+            "mine",
+            "clang",
+            "/opt/llvm/bin/clang",
+            "/opt/llvm/bin/",
+        );
+        f.setup = true;
+        assert_eq!(
+            f.lines(),
+            [
+                "apt-get install -y clang-19 make lld-19 rustc-web rust-web-src",
+                "apt-get install -y -t bookworm-backports qemu-system-arm",
+                "cargo install bindgen-cli --locked --root /c/tools",
+                "cargo xtask setup",
+                "toolchain mine: provide rustc at /opt/rust/bin/rustc (matrix.toml)",
+                "toolchain mine: provide clang at /opt/llvm/bin/clang (matrix.toml)",
+            ]
+        );
     }
 }

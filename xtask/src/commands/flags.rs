@@ -31,9 +31,27 @@ pub struct Flags {
     pub cmd: Cmd,
 }
 
+/// The exit statuses of `matrix` and `try` (README's table).
+const RUN_EXIT: &str = "\
+Exit status (a non-zero one says why on stderr):
+  0    the run completed and --fail-on found nothing
+  1    --fail-on fail (the default): an entry cell's health is fail; --fail-on regression: an
+       entry cell regressed against --baseline (without --baseline: as fail, said on stderr)
+  2    bad input: a malformed matrix, an unknown name, arch or stage, an unreadable baseline
+  3    no entry cell could run: every entry cell's health is error or unreachable
+  130  interrupted";
+
+/// The exit statuses of `report` (README's table).
+const REPORT_EXIT: &str = "\
+Exit status (a non-zero one says why on stderr):
+  0  the results were read and --fail-on found nothing
+  1  --fail-on fail (the default): an entry cell's health is fail; --fail-on regression: an
+     entry cell regressed against --baseline (without --baseline: as fail, said on stderr)
+  2  bad input: a results file or baseline that cannot be read or breaks the schema";
+
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Install the toolchain, QEMU and the offline tagged bases (Debian/Ubuntu, as root).
+    /// Install the toolchain, QEMU and the offline tagged bases (Debian 12, as root).
     Setup(SetupArgs),
     /// List every tool with version and path; check the base's minimum versions.
     Doctor(DoctorArgs),
@@ -42,15 +60,18 @@ pub enum Cmd {
     /// Print the cells a run would execute, and why entries cannot run.
     Plan(PlanArgs),
     /// Run the matrix: fetch, apply, config, build, boot, KUnit, clippy, rustfmt, rustdoc.
+    #[command(after_help = RUN_EXIT)]
     Matrix(MatrixArgs),
     /// Run one series in hand (--mbox, --lore or --git/--ref) on a base, as `matrix` runs an
     /// entry, without touching matrix.toml.
+    #[command(after_help = RUN_EXIT)]
     Try(TryArgs),
     /// Re-create one cell in a fresh folder, write repro.sh, show the failing stage.
     Repro(ReproArgs),
     /// Measure the speed ratios (P1, P2, P3) in one run and write BENCHMARKS.md.
     Bench(BenchArgs),
     /// Write a report from finished results.
+    #[command(after_help = REPORT_EXIT)]
     Report(ReportArgs),
     /// Parse a console log's KTAP output: its verdict, counts, suites, cases and parse errors as JSON.
     ParseKtap(ParseKtapArgs),
@@ -59,6 +80,7 @@ pub enum Cmd {
 /// Which cells: shared by plan and matrix.
 #[derive(Debug, clap::Args)]
 pub struct Selection {
+    /// The matrix file (default: matrix.toml in the project).
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
     /// Entry id glob (repeatable); `base` selects only base cells.
@@ -67,8 +89,10 @@ pub struct Selection {
     /// Architecture (repeatable or comma-separated); `all` for every one the matrix lists.
     #[arg(long = "arch", value_name = "ARCH", value_delimiter = ',')]
     pub arches: Vec<String>,
+    /// Only the entries on this base the matrix declares.
     #[arg(long, value_name = "BASE")]
     pub base: Option<String>,
+    /// A toolchain the matrix declares, instead of the matrix's `toolchain` choice.
     #[arg(long, value_name = "NAME")]
     pub toolchain: Option<String>,
     /// A config variant the matrix declares, or `all` (default: the variants marked default).
@@ -78,26 +102,36 @@ pub struct Selection {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PlanFormat {
+    /// One line per cell, then the entries that cannot run and why.
     Text,
+    /// The plan as JSON.
     Json,
+    /// A GitHub Actions job matrix (cells grouped into jobs).
     Github,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ReportFormat {
+    /// The terminal grid, then each failing cell with why and its repro line.
     Text,
     /// The (merged) results as results.json, with each cell's change against `--baseline`.
     Json,
+    /// The registry table with health per arch, for $GITHUB_STEP_SUMMARY (under 1 MiB).
     Markdown,
+    /// JUnit XML: a suite per entry, arch and stage; KUnit cases as test cases.
     Junit,
+    /// KCIDB v5 JSON: checkouts, builds and tests.
     Kcidb,
+    /// One self-contained HTML page linking each cell's logs.
     Html,
-    /// GitHub Actions annotations (at most ten) and the text report behind stop-commands.
+    /// GitHub Actions annotations (regressions first, at most ten) and the text report behind
+    /// stop-commands.
     Github,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SetupArgs {
+    /// The matrix whose toolchains and offline bases are installed (default: matrix.toml).
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
     /// Say what would be installed, install nothing.
@@ -111,12 +145,14 @@ pub struct SetupArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
+    /// The matrix whose toolchains and bases are checked (default: matrix.toml).
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
+    /// The registry's markdown file.
     pub file: PathBuf,
     /// Output matrix (kept ids and settings are read from it when it exists). Default: stdout.
     #[arg(long, value_name = "FILE")]
@@ -127,6 +163,7 @@ pub struct ImportArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub sel: Selection,
+    /// How the plan is printed.
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
     /// Most jobs in a `--format github` matrix (GitHub allows 256).
@@ -152,8 +189,8 @@ pub struct RunFlags {
     /// new against it.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// Exit 1 on any failing entry cell (`fail`), only on a regressed one (`regression`), or
-    /// never.
+    /// Exit 1 on any failing entry cell (`fail`), only on a regressed one (`regression`; without
+    /// --baseline, as `fail`, said on stderr), or never.
     #[arg(long, value_enum, default_value = "fail", value_name = "WHEN")]
     pub fail_on: crate::model::baseline::FailOn,
     /// Run folder (results.json and per-cell logs). Default: <cache>/runs/<time>.
@@ -163,7 +200,7 @@ pub struct RunFlags {
     #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
     /// Parallel make jobs (default: the machine's cores).
-    #[arg(short = 'j', long)]
+    #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Override every arch's boot deadline, in seconds.
     #[arg(long, value_name = "SECS")]
@@ -242,13 +279,16 @@ pub fn check_msgid(id: &str) -> Result<(), &'static str> {
 pub struct ReproArgs {
     /// Entry id, or `base` (with --base) for a base cell.
     pub entry: String,
+    /// The cell's architecture (default: the matrix's first).
     #[arg(long, value_name = "ARCH")]
     pub arch: Option<String>,
+    /// The cell's base (default: the entry's own).
     #[arg(long, value_name = "BASE")]
     pub base: Option<String>,
     /// The cell's config variant (default: the matrix's first default one).
     #[arg(long, value_name = "NAME")]
     pub config: Option<ConfigChoice>,
+    /// The matrix file (default: matrix.toml in the project).
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
     /// Boot the kernel again with its console on this terminal.
@@ -257,19 +297,23 @@ pub struct ReproArgs {
     /// The KUnit filter the cell ran under (its repro line carries it).
     #[arg(long, value_name = "GLOB")]
     pub kunit_filter: Option<String>,
-    #[arg(short = 'j', long)]
+    /// Parallel make jobs (default: the machine's cores).
+    #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Override the arch's boot deadline, in seconds.
     #[arg(long, value_name = "SECS")]
     pub boot_timeout: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    #[arg(short = 'j', long)]
+    /// Parallel make jobs (default: the machine's cores).
+    #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Leave out the kunit.py comparison (P2).
     #[arg(long)]
     pub skip_kunit_py: bool,
+    /// Where the figures are written.
     #[arg(long, value_name = "FILE", default_value = "BENCHMARKS.md")]
     pub output: PathBuf,
     /// Only the parser figures (KTAP throughput over this console, planning 1 000
@@ -287,10 +331,11 @@ pub struct ReportArgs {
     /// new against it.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// Exit 1 on any failing entry cell (`fail`), only on a regressed one (`regression`), or
-    /// never.
+    /// Exit 1 on any failing entry cell (`fail`), only on a regressed one (`regression`; without
+    /// --baseline, as `fail`, said on stderr), or never.
     #[arg(long, value_enum, default_value = "fail", value_name = "WHEN")]
     pub fail_on: crate::model::baseline::FailOn,
+    /// The report's format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// Write here instead of stdout.
@@ -300,6 +345,7 @@ pub struct ReportArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ParseKtapArgs {
+    /// A console log holding KTAP output.
     pub file: PathBuf,
     /// Every KTAP block (module suites too), not only the first as kunit.py reads.
     #[arg(long)]

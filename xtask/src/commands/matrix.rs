@@ -8,14 +8,14 @@ use crate::commands::flags::{MatrixArgs, RunFlags};
 use crate::commands::select;
 use crate::model::baseline;
 use crate::model::matrix::{self, ConfigChoice, Loaded};
-use crate::model::outcome::{self, Fault, Stage};
+use crate::model::outcome::{self, Stage};
 use crate::model::plan::{self, Plan};
 use crate::sys::paths::Cache;
 use crate::{report, run};
 
 impl MatrixArgs {
-    /// Exit 130 when interrupted, 3 when the harness itself failed in a cell, 1 when
-    /// `--fail-on` says the results fail, else 0.
+    /// Exit 130 when interrupted, 3 when no entry cell could run (every one is error or
+    /// unreachable), 1 when `--fail-on` says the results fail, else 0 (see `execute`).
     pub fn run(self, cache: &Cache) -> anyhow::Result<ExitCode> {
         let m = select::load_matrix(self.sel.matrix.as_deref())?;
         let mut f = select::filters(&m, &self.sel)?;
@@ -33,8 +33,12 @@ impl MatrixArgs {
 }
 
 /// What `matrix` and `try` share once the cells are planned: the run, results.json (marked
-/// against `--baseline`), the text report and the exit code. `rerun` is the command that runs
-/// a `try` again (its entry cells' repro line, with the arch).
+/// against `--baseline`), the text report and the exit code: 130 when interrupted; 3 when the
+/// results hold entry cells and none could run (every one's health is error or unreachable: a
+/// harness, toolchain, machine or remote fault); 1 when `--fail-on` says the results fail
+/// (`regression` without `--baseline` is `fail`); else 0. A non-zero exit says why on stderr.
+/// `rerun` is the command that runs a `try` again (its entry cells' repro line, with the
+/// arch).
 pub fn execute(
     cache: &Cache,
     m: &Loaded,
@@ -43,6 +47,7 @@ pub fn execute(
     matrix_arg: String,
     rerun: Option<String>,
 ) -> anyhow::Result<ExitCode> {
+    let command = if rerun.is_some() { "try" } else { "matrix" };
     // Read before the run: an unreadable baseline is bad input, found at once.
     let old = match &f.baseline {
         Some(p) => Some(report::load(std::slice::from_ref(p))?),
@@ -86,20 +91,24 @@ pub fn execute(
     }
     link_latest(cache, &out);
     let interrupted = results.interrupted;
-    let harness_errors = results
-        .cells
-        .iter()
-        .any(|c| c.stages.iter().any(|s| s.fault == Some(Fault::Harness)));
-    let failed = baseline::fails(&results.cells, f.fail_on);
+    let nothing_ran = baseline::nothing_ran(&results.cells);
+    let (fail_on, fallback) = baseline::effective(f.fail_on, old.is_some());
+    let failure = baseline::failure(&results.cells, fail_on);
     let loaded = report::Loaded::of_run(results, &out);
     let mut stdout = anstream::AutoStream::auto(std::io::stdout());
     report::text::write(&report::Grid::new(&loaded), &mut stdout)?;
     eprintln!("results: {}", out.join("results.json").display());
+    if let Some(line) = fallback {
+        eprintln!("{line}");
+    }
     Ok(if interrupted {
+        eprintln!("{command}: interrupted");
         ExitCode::from(130)
-    } else if harness_errors {
+    } else if nothing_ran {
+        eprintln!("{command}: {}", baseline::NOTHING_RAN);
         ExitCode::from(3)
-    } else if failed {
+    } else if let Some(why) = failure {
+        eprintln!("{command}: {why}");
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -8,8 +8,10 @@ use crate::model::baseline;
 use crate::report;
 
 impl ReportArgs {
-    /// Exit 1 when `--fail-on` says the results fail, 2 when a results file is unreadable.
+    /// Exit 1 when `--fail-on` says the results fail (`regression` without `--baseline` is
+    /// `fail`, said on stderr), saying why on stderr; 2 when a results file is unreadable.
     pub fn run(self) -> anyhow::Result<ExitCode> {
+        let (fail_on, fallback) = baseline::effective(self.fail_on, self.baseline.is_some());
         let mut loaded = report::load(&self.results)?;
         if let Some(old) = &self.baseline {
             let old = report::load(std::slice::from_ref(old))?;
@@ -52,7 +54,8 @@ impl ReportArgs {
                 // A token no patch can know in advance: it ends the stop-commands block.
                 let token = report::github::stop_token()
                     .map_err(|e| anyhow::anyhow!("read a random token from /dev/urandom: {e}"))?;
-                report::github::write(&grid, &mut buf, &token)?
+                let root = crate::sys::paths::project_root();
+                report::github::write(&grid, &mut buf, &token, &root)?
             }
         }
         match &self.output {
@@ -61,10 +64,15 @@ impl ReportArgs {
             }
             None => std::io::Write::write_all(&mut std::io::stdout(), &buf)?,
         }
-        Ok(if baseline::fails(&loaded.results.cells, self.fail_on) {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
+        if let Some(line) = fallback {
+            eprintln!("{line}");
+        }
+        Ok(match baseline::failure(&loaded.results.cells, fail_on) {
+            Some(why) => {
+                eprintln!("report: {why}");
+                ExitCode::from(1)
+            }
+            None => ExitCode::SUCCESS,
         })
     }
 }

@@ -1,5 +1,5 @@
-//! `setup` installs the pipeline's tools on Debian/Ubuntu (the packages, QEMU from backports
-//! on Debian 12, bindgen) and has the offline tagged bases imported (`sources::debian`), the
+//! `setup` installs the pipeline's tools on Debian (the packages, QEMU from backports on
+//! Debian 12, bindgen) and has the offline tagged bases imported (`sources::debian`), the
 //! three at once; with `--tests`, what the test suite needs too.
 
 use std::process::Command;
@@ -57,7 +57,7 @@ pub fn packages(matrix: &Loaded) -> Vec<String> {
 }
 
 /// `N` of a Debian LLVM folder `/usr/lib/llvm-N/bin[/]`, if `llvm` is one.
-fn debian_llvm_major(llvm: &str) -> Option<&str> {
+pub fn debian_llvm_major(llvm: &str) -> Option<&str> {
     let n = llvm
         .strip_prefix("/usr/lib/llvm-")?
         .trim_end_matches('/')
@@ -84,8 +84,13 @@ const BACKPORTS_FILE: &str = "/etc/apt/sources.list.d/rfl-harness-backports.sour
 
 struct OsRelease {
     id: String,
-    like: String,
     codename: String,
+}
+
+/// Debian itself (`ID=debian`), not a derivative that says it is like Debian (Ubuntu's
+/// `ID_LIKE=debian`): setup's packages, backports and offline bases are Debian's.
+fn is_debian(o: &OsRelease) -> bool {
+    o.id == "debian"
 }
 
 fn os_release() -> Option<OsRelease> {
@@ -98,7 +103,6 @@ fn os_release() -> Option<OsRelease> {
     };
     Some(OsRelease {
         id: get("ID"),
-        like: get("ID_LIKE"),
         codename: get("VERSION_CODENAME"),
     })
 }
@@ -143,9 +147,10 @@ fn qemu_ok() -> bool {
 
 pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()> {
     let os = os_release();
-    let debianish = os
-        .as_ref()
-        .is_some_and(|o| o.id == "debian" || o.id == "ubuntu" || o.like.contains("debian"));
+    // Debian only: the packages are Debian's own (`rust-web`, `/usr/lib/llvm-N/`), QEMU comes
+    // from bookworm-backports and the offline bases from Debian's archive. Ubuntu and other
+    // derivatives have none of these under these names.
+    let debian = os.as_ref().is_some_and(is_debian);
     let root = unsafe { libc::geteuid() } == 0;
     let wanted = packages(matrix);
     let missing: Vec<&str> = wanted
@@ -153,11 +158,11 @@ pub fn setup(cache: &Cache, matrix: &Loaded, dry_run: bool) -> anyhow::Result<()
         .map(String::as_str)
         .filter(|p| !installed(p))
         .collect();
-    if dry_run || !debianish || !root {
+    if dry_run || !debian || !root {
         let why = if dry_run {
             "dry run"
-        } else if !debianish {
-            "not Debian or Ubuntu"
+        } else if !debian {
+            "not Debian"
         } else {
             "not root"
         };
@@ -364,6 +369,19 @@ impl crate::commands::flags::SetupArgs {
 
 #[cfg(test)]
 mod tests {
+    /// Setup installs on Debian only: Ubuntu (`ID_LIKE=debian`) has no `rust-web` packages
+    /// or Debian's `linux-source-X.Y`, so there it only says what it would install.
+    #[test]
+    fn setup_installs_on_debian_only() {
+        let os = |id: &str| super::OsRelease {
+            id: id.into(),
+            codename: "noble".into(),
+        };
+        assert!(super::is_debian(&os("debian")));
+        assert!(!super::is_debian(&os("ubuntu")));
+        assert!(!super::is_debian(&os("linuxmint")));
+    }
+
     /// A toolchain in Debian's `/usr/lib/llvm-N/bin/` names the packages setup installs for
     /// it; any other folder names none.
     #[test]

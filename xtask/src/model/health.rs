@@ -246,6 +246,7 @@ mod tests {
             kunit_filter: None,
             health: None,
             change: None,
+            last_known: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! One self-contained HTML page: the grid, each cell linking to its stage logs.
+//! One self-contained HTML page: the regressions against a baseline, then the grid, each cell
+//! linking to its stage logs.
 
 use std::io::Write;
 use std::path::Path;
@@ -40,6 +41,14 @@ pub fn write(g: &Grid, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::Re
     let mut o = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>RFL patch health</title>\n<style>\nbody{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}\n.pass{background:#d4f4d4}.in-base{background:#d4e8f8}.fail{background:#f8c8c8}.error,.unreachable{background:#f8e8b0}.skip{background:#eee;color:#666}\ntd small{display:block;color:#333}a{color:#036}\n</style></head><body>\n<h1>RFL patch health</h1>\n",
     );
+    // The regressions first, as in the text report and the step summary.
+    if let Some(lines) = g.regression_lines() {
+        o.push_str("<h2>Regressions</h2>\n<ul id=\"regressions\">\n");
+        for line in lines {
+            o.push_str(&format!("<li>{}</li>\n", html_escape(&line)));
+        }
+        o.push_str("</ul>\n");
+    }
     o.push_str(&format!(
         "<p>Run started {} — {} cells.</p>\n<table id=\"grid\">\n<tr><th>entry</th>",
         html_escape(&r.started),

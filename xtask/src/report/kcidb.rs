@@ -28,29 +28,55 @@ pub(crate) fn word(s: &str) -> String {
     }
 }
 
-/// A stage's status in KCIDB's words: the harness's own fault is `MISS` (the test did not run
-/// for the harness's failure, nothing is known of the code), any other error `ERROR`.
-fn status(s: &StageResult) -> &'static str {
+/// A fault of the CI rather than of the code: the harness's or the machine's, or a remote
+/// that did not answer.
+fn ci_fault(s: &StageResult) -> bool {
+    s.status == Status::Error && matches!(s.fault, Some(Fault::Harness | Fault::Remote))
+}
+
+/// A stage's status in KCIDB's words. `MISS` is a stage that did not run for the CI's own
+/// failure, so nothing is known of the code: one in error for the harness, the machine or an
+/// unreachable remote, or one skipped because an earlier stage was (a build that never ran
+/// because the remote was unreachable). Any other error is `ERROR`, any other skip `SKIP`.
+fn status(c: &CellResult, s: &StageResult) -> &'static str {
     match s.status {
         Status::Pass => "PASS",
         Status::Fail => "FAIL",
-        Status::Error if s.fault == Some(Fault::Harness) => "MISS",
+        Status::Error if ci_fault(s) => "MISS",
         Status::Error => "ERROR",
-        Status::Skip => "SKIP",
+        Status::Skip => {
+            let cause = c
+                .stages
+                .iter()
+                .take_while(|x| x.stage < s.stage)
+                .find(|x| matches!(x.status, Status::Fail | Status::Error));
+            if cause.is_some_and(ci_fault) {
+                "MISS"
+            } else {
+                "SKIP"
+            }
+        }
+    }
+}
+
+/// Was the checkout's patchset applied: `true` when it applied, `false` when it did not;
+/// `None` when no apply was attempted (the series or the base was never fetched, or the apply
+/// stage itself erred).
+fn valid(c: &CellResult) -> Option<bool> {
+    match c.stage(Stage::Apply)?.status {
+        Status::Pass => Some(true),
+        Status::Fail => Some(false),
+        Status::Error | Status::Skip => None,
     }
 }
 
 /// KCIDB's `patchset_hash`: SHA-256 over the newline-terminated SHA-256 hex of each patch, in
-/// order (`sha256sum *.patch | cut -c-64 | sha256sum`); the empty string when nothing was
-/// applied. `None` when the results hold no hash of each patch (written before they did).
+/// order (`sha256sum *.patch | cut -c-64 | sha256sum`). `None` when nothing was applied (a base
+/// cell, a series never fetched) and for results that hold no hash of each patch (written
+/// before they did): never an empty or made-up hash.
 fn patchset_hash(c: &CellResult) -> Option<String> {
-    let Some(p) = &c.patchset else {
-        return Some(String::new());
-    };
-    if p.commits.is_empty() {
-        return Some(String::new());
-    }
-    if p.patch_hashes.len() != p.commits.len() {
+    let p = c.patchset.as_ref()?;
+    if p.commits.is_empty() || p.patch_hashes.len() != p.commits.len() {
         return None;
     }
     let mut h = Sha256::new();
@@ -59,6 +85,20 @@ fn patchset_hash(c: &CellResult) -> Option<String> {
         h.update(b"\n");
     }
     Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The build's compiler from the toolchain versions the cell recorded (`rustc 1.96.0 / clang
+/// 19.1.7`, or the one of them known); `None` when neither is.
+fn compiler(c: &CellResult) -> Option<String> {
+    let parts: Vec<String> = ["rustc", "clang"]
+        .iter()
+        .filter_map(|tool| {
+            let v = c.toolchain.versions.get(*tool)?.trim();
+            let known = !v.is_empty() && v != "?" && v.chars().all(|c| c.is_ascii_graphic());
+            known.then(|| format!("{tool} {v}"))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" / "))
 }
 
 /// The https URL of the repository the cell's base was fetched from, when its results say.
@@ -105,8 +145,10 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
                 "id": checkout_id,
                 "origin": ORIGIN,
                 "tree_name": c.base,
-                "valid": c.stage(Stage::Apply).is_some_and(|s| s.status == Status::Pass),
             });
+            if let Some(v) = valid(c) {
+                co["valid"] = json!(v);
+            }
             if commit.len() == 40 {
                 co["git_commit_hash"] = json!(commit);
             }
@@ -134,11 +176,13 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
             "origin": ORIGIN,
             "checkout_id": checkout_id,
             "architecture": c.arch.name(),
-            "compiler": format!("rustc {} / clang {}", c.toolchain.versions.get("rustc").map_or("?", |s| s), c.toolchain.versions.get("clang").map_or("?", |s| s)),
             "config_name": format!("tinyconfig+rfl-{}", word(&c.config)),
-            "status": b.map_or("MISS", status),
+            "status": b.map_or("MISS", |b| status(c, b)),
             "duration": b.map_or(0.0, |s| s.duration_s),
         });
+        if let Some(compiler) = compiler(c) {
+            build["compiler"] = json!(compiler);
+        }
         if let Some(t) = ts(&c.started).as_str() {
             build["start_time"] = json!(t);
         }
@@ -157,7 +201,7 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
                 "origin": ORIGIN,
                 "build_id": build_id,
                 "path": path,
-                "status": status(s),
+                "status": status(c, s),
                 "duration": s.duration_s,
                 "log_excerpt": s.summary.chars().take(16000).collect::<String>(),
             });
@@ -224,13 +268,112 @@ mod tests {
             patchset_hash(&cell(p)).as_deref(),
             Some("a50bf38ac5895077796ec5aaebcc94163ceb75563de42cf017e749178f4ad333")
         );
-        // Nothing applied: the empty string, as the schema says.
-        assert_eq!(
-            patchset_hash(&cell(serde_json::Value::Null)).as_deref(),
-            Some("")
-        );
+        // Nothing applied: no hash at all, never an empty one.
+        assert_eq!(patchset_hash(&cell(serde_json::Value::Null)), None);
+        let none = serde_json::json!({"hash": "x", "commits": [], "head": "a"});
+        assert_eq!(patchset_hash(&cell(none)), None);
         // Results from before each patch was hashed: no hash is made up.
         let old = serde_json::json!({"hash": "x", "commits": ["a"], "head": "a"});
         assert_eq!(patchset_hash(&cell(old)), None);
+    }
+
+    /// A cell of the given stages, as (stage, status, fault).
+    fn staged(stages: &[(&str, &str, Option<&str>)], versions: serde_json::Value) -> CellResult {
+        let stages: Vec<serde_json::Value> = stages
+            .iter()
+            .map(|(stage, status, fault)| {
+                let mut s = serde_json::json!({"stage": stage, "status": status,
+                    "duration_s": 1.0, "summary": "s"});
+                if let Some(f) = fault {
+                    s["fault"] = (*f).into();
+                }
+                s
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({"schema": 2, "entry": "e", "base": "b",
+            "arch": "x86_64", "toolchain": {"name": "t", "versions": versions},
+            "patchset": null, "stages": stages, "dir": "cells/c", "started": "",
+            "duration_s": 0.0}))
+        .unwrap()
+    }
+
+    /// One cell's KCIDB objects: its checkout, its build and its tests.
+    fn kcidb_of(c: CellResult) -> serde_json::Value {
+        let loaded = crate::report::Loaded {
+            results: RunResults {
+                schema: 2,
+                cells: vec![c],
+                ..Default::default()
+            },
+            dirs: vec![std::path::PathBuf::from(".")],
+        };
+        let mut out = Vec::new();
+        write(&Grid::new(&loaded), &mut out).unwrap();
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    /// `valid` says whether an apply was attempted and applied: true when it applied, false
+    /// when it conflicted, absent when the series never got that far (an unreachable remote).
+    /// A build that never ran for the harness or an unreachable remote is MISS, not SKIP; a
+    /// build skipped after the code failed is SKIP.
+    #[test]
+    fn a_checkout_is_valid_only_when_an_apply_was_attempted_and_a_build_the_ci_missed_is_miss() {
+        let no_versions = serde_json::json!({});
+        let unreachable = kcidb_of(staged(
+            &[
+                ("fetch", "error", Some("remote")),
+                ("apply", "skip", None),
+                ("build", "skip", None),
+                ("boot", "skip", None),
+            ],
+            no_versions.clone(),
+        ));
+        let co = &unreachable["checkouts"][0];
+        assert!(co.get("valid").is_none(), "{co}");
+        assert!(co.get("patchset_hash").is_none(), "{co}");
+        assert_eq!(unreachable["builds"][0]["status"], "MISS");
+        assert_eq!(unreachable["tests"][0]["status"], "MISS");
+        // Nothing recorded of the toolchain: no compiler, never `rustc ?`.
+        assert!(unreachable["builds"][0].get("compiler").is_none());
+
+        let conflict = kcidb_of(staged(
+            &[
+                ("fetch", "pass", None),
+                ("apply", "fail", Some("code")),
+                ("build", "skip", None),
+            ],
+            serde_json::json!({"rustc": "1.96.0"}),
+        ));
+        assert_eq!(conflict["checkouts"][0]["valid"], false);
+        assert_eq!(conflict["builds"][0]["status"], "SKIP");
+        assert_eq!(conflict["builds"][0]["compiler"], "rustc 1.96.0");
+
+        let harness = kcidb_of(staged(
+            &[
+                ("fetch", "pass", None),
+                ("apply", "pass", None),
+                ("toolchain", "error", Some("harness")),
+                ("config", "skip", None),
+                ("build", "skip", None),
+            ],
+            serde_json::json!({"rustc": "1.96.0", "clang": "19.1.7"}),
+        ));
+        assert_eq!(harness["checkouts"][0]["valid"], true);
+        assert_eq!(harness["builds"][0]["status"], "MISS");
+        assert_eq!(
+            harness["builds"][0]["compiler"],
+            "rustc 1.96.0 / clang 19.1.7"
+        );
+
+        let toolchain = kcidb_of(staged(
+            &[
+                ("fetch", "pass", None),
+                ("apply", "pass", None),
+                ("toolchain", "error", Some("toolchain")),
+                ("build", "skip", None),
+            ],
+            no_versions,
+        ));
+        assert_eq!(toolchain["builds"][0]["status"], "SKIP");
     }
 }

@@ -682,6 +682,48 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// The HTML page and the step summary open with the regressions, as the text report: the
+    /// same lines (`Grid::regression_lines`), before the grid.
+    #[test]
+    fn html_and_markdown_open_with_the_regressions() {
+        let mut regressed = schema1_cell("e", "t", true);
+        regressed["change"] = "regressed".into();
+        regressed["health"] = serde_json::json!({"verdict": "fail", "stage": "kunit",
+            "summary": "fail t <b>"});
+        let v = schema1_results(vec![schema1_cell("base", "t", false), regressed]);
+        let (dir, p) = results_file("regressions-first", &v);
+        let l = load(&[p]).unwrap();
+        let g = Grid::new(&l);
+        let mut html = Vec::new();
+        html::write(&g, &mut html, Some(&dir)).unwrap();
+        let html = String::from_utf8(html).unwrap();
+        let at = |s: &str, what: &str| s.find(what).unwrap_or_else(|| panic!("no {what}: {s}"));
+        assert!(
+            at(&html, "<h2>Regressions</h2>") < at(&html, "<table id=\"grid\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<li>e.x86_64 (t): kunit — fail t &lt;b&gt;</li>"),
+            "{html}"
+        );
+        let mut md = Vec::new();
+        markdown::write(&g, &mut md).unwrap();
+        let md = String::from_utf8(md).unwrap();
+        assert!(
+            md.starts_with("## RFL patch health\n\n### Regressions\n\n- e.x86\\_64 (t): kunit — fail t &lt;b&gt;\n"),
+            "{md}"
+        );
+        // Without a baseline, no section.
+        let plain = schema1_results(vec![schema1_cell("e", "t", true)]);
+        let (dir2, p) = results_file("regressions-none", &plain);
+        let l = load(&[p]).unwrap();
+        let mut html = Vec::new();
+        html::write(&Grid::new(&l), &mut html, Some(&dir2)).unwrap();
+        assert!(!String::from_utf8(html).unwrap().contains("Regressions"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&dir2);
+    }
+
     /// Two toolchains of one arch are two columns, each cell compared with the base cell of
     /// its own toolchain.
     #[test]

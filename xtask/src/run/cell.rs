@@ -416,6 +416,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         kunit_filter: opts.kunit_filter.clone(),
         health: None,
         change: None,
+        last_known: None,
     };
     let mut stages = prep.stages.clone();
     let table = cell_stages();

@@ -248,6 +248,9 @@ pub enum Source {
 }
 
 impl Source {
+    /// The kind of a lore series (`source_kind` in results.json).
+    pub const LORE: &'static str = "lore";
+
     pub fn kind(&self) -> &'static str {
         match self {
             Source::GithubPr(_) => "github_pr",
@@ -255,7 +258,7 @@ impl Source {
             Source::Branch(_) => "branch",
             Source::Commit(_) => "commit",
             Source::Gitlab(_) => "gitlab",
-            Source::Lore(_) => "lore",
+            Source::Lore(_) => Source::LORE,
             Source::Mbox(_) => "mbox",
             Source::File(_) => "file",
             Source::Git(_) => "git",

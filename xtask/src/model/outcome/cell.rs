@@ -66,6 +66,11 @@ pub struct CellResult {
     /// Against the same cell of a baseline run (`--baseline`; see `baseline.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
+    /// The cell's last known state (pass, fail or in-base), when it was written against a
+    /// baseline: its own verdict when that is known, else the baseline cell's (see
+    /// `baseline.rs`). Carries a cell's state across runs that could not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_known: Option<Verdict>,
 }
 
 fn default_config() -> String {
@@ -141,6 +146,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A verdict that says something of the code: pass, fail or in-base. An error, an
+    /// unreachable remote or a skip says nothing (`None`).
+    pub fn known(self) -> Option<Verdict> {
+        match self {
+            Verdict::Pass | Verdict::Fail | Verdict::InBase => Some(self),
+            Verdict::Error | Verdict::Unreachable | Verdict::Skip => None,
+        }
+    }
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
@@ -170,15 +183,16 @@ pub struct Health {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Change {
-    /// Fails now, passed then.
+    /// Fails now and was not known to fail then (it passed, was in the base, or its state
+    /// was unknown), or errs now where it last passed.
     Regressed,
-    /// Passes now, failed then.
+    /// Passes now, last known to fail.
     Fixed,
-    /// Failed then and fails now.
+    /// Fails now, last known to fail.
     StillFailing,
     /// Not in the baseline.
     New,
-    /// Passes as it did, or neither run could say (an error, an unreachable remote, a skip).
+    /// Passes as it did, or this run could not say (an error, an unreachable remote, a skip).
     Unchanged,
     /// The two runs' KUnit filters differ: they ran other tests, so neither a test gone nor
     /// one come says anything.

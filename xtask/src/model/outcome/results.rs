@@ -99,18 +99,44 @@ const MAX_CELL_TESTS: usize = MAX_TESTS;
 
 impl RunResults {
     /// Check what the types alone cannot, for results that come from elsewhere (in CI, from
-    /// jobs that built untrusted patches): a schema this harness reads, entry ids of the safe
-    /// alphabet, at least one stage and none twice, sane durations and KUnit counts, cell
+    /// jobs that built untrusted patches): a schema this harness reads, entry ids and base,
+    /// toolchain and config names of the matrix's safe alphabet (`check_id`, `check_name`), at
+    /// least one stage and none twice, sane durations and KUnit counts, cell
     /// folders inside the run folder. (Statuses and arches are enums: serde refuses an unknown
     /// one.) The error names the cell (`cell 3 (evil.x86_64)`).
     pub fn validate(&self) -> Result<(), String> {
-        use crate::model::text::term_safe;
+        use crate::model::matrix::{check_id, check_name};
+        use crate::model::text::{clip, one_line, term_safe};
+        // A refused name as the error quotes it: on one line, and not all of a long one.
+        let shown = |s: &str| clip(&one_line(s), 256).into_owned();
         let readable = OLDEST_SCHEMA..=SCHEMA;
         if !readable.contains(&self.schema) {
             return Err(format!(
                 "schema {} is not a schema this harness reads ({OLDEST_SCHEMA} to {SCHEMA})",
                 self.schema
             ));
+        }
+        for b in &self.bases {
+            if let Err(why) = check_name(&b.name) {
+                return Err(format!("the base name `{}` {why}", shown(&b.name)));
+            }
+        }
+        for e in &self.entries {
+            if let Err(why) = check_id(&e.id) {
+                return Err(format!("the entry id `{}` {why}", shown(&e.id)));
+            }
+            if let Some(Err(why)) = e.base.as_deref().map(check_name) {
+                return Err(format!(
+                    "entry {}: the base name `{}` {why}",
+                    shown(&e.id),
+                    shown(e.base.as_deref().unwrap_or_default())
+                ));
+            }
+        }
+        for e in &self.skipped_entries {
+            if let Err(why) = check_id(&e.id) {
+                return Err(format!("the skipped entry id `{}` {why}", shown(&e.id)));
+            }
         }
         for (i, c) in self.cells.iter().enumerate() {
             let at = format!("cell {i} ({}.{})", term_safe(&c.entry), c.arch);
@@ -122,8 +148,17 @@ impl RunResults {
                 ));
             }
             if !c.is_base() {
-                if let Err(why) = crate::model::matrix::check_id(&c.entry) {
+                if let Err(why) = check_id(&c.entry) {
                     return bad(format!("the entry id {why}"));
+                }
+            }
+            for (what, name) in [
+                ("base", &c.base),
+                ("toolchain", &c.toolchain.name),
+                ("config", &c.config),
+            ] {
+                if let Err(why) = check_name(name) {
+                    return bad(format!("the {what} name `{}` {why}", shown(name)));
                 }
             }
             if let Some(g) = &c.kunit_filter {
@@ -204,5 +239,72 @@ impl RunResults {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn results(edit: impl FnOnce(&mut Value)) -> RunResults {
+        let mut v = json!({"schema": 2, "harness_version": "x", "started": "",
+            "bases": [{"name": "b", "status": "resolved"}],
+            "entries": [{"id": "e", "source_kind": "mbox", "source": "s", "base": "b"}],
+            "skipped_entries": [{"id": "later", "reason": "r"}],
+            "cells": [{"schema": 2, "entry": "e", "base": "b", "arch": "x86_64",
+                "toolchain": {"name": "debian", "versions": {}}, "config": "release",
+                "stages": [{"stage": "fetch", "status": "pass", "duration_s": 1.0, "summary": ""}],
+                "dir": "cells/e", "started": "", "duration_s": 1.0}]});
+        edit(&mut v);
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// Base, toolchain and config names, and every entry id, follow the matrix's name rule: a
+    /// hostile shard's `../x`, `-rf` or a line break is refused, named, on one line.
+    #[test]
+    fn names_from_a_results_file_follow_the_matrixs_rule() {
+        assert_eq!(results(|_| {}).validate(), Ok(()));
+        type Edit = fn(&mut Value);
+        let cases: [(Edit, &str); 8] = [
+            (
+                |v| v["cells"][0]["base"] = "../x".into(),
+                "cell 0 (e.x86_64): the base name `../x` may not start with `.` or `-`",
+            ),
+            (
+                |v| v["cells"][0]["toolchain"]["name"] = "a b".into(),
+                "cell 0 (e.x86_64): the toolchain name `a b` may hold only ASCII letters, digits, `-`, `_` and `.`",
+            ),
+            (
+                |v| v["cells"][0]["config"] = "x\n::error::y".into(),
+                "cell 0 (e.x86_64): the config name `x\\n::error::y` may hold only ASCII letters, digits, `-`, `_` and `.`",
+            ),
+            (
+                |v| v["cells"][0]["toolchain"]["name"] = "".into(),
+                "cell 0 (e.x86_64): the toolchain name `` is empty",
+            ),
+            (
+                |v| v["bases"][0]["name"] = "-rf".into(),
+                "the base name `-rf` may not start with `.` or `-`",
+            ),
+            (
+                |v| v["entries"][0]["id"] = "e/../../x".into(),
+                "the entry id `e/../../x` may hold only ASCII letters, digits, `-`, `_` and `.`",
+            ),
+            (
+                |v| v["entries"][0]["base"] = "b;x".into(),
+                "entry e: the base name `b;x` may hold only ASCII letters, digits, `-`, `_` and `.`",
+            ),
+            (
+                |v| v["skipped_entries"][0]["id"] = "base".into(),
+                "the skipped entry id `base` is reserved for base cells",
+            ),
+        ];
+        for (edit, want) in cases {
+            assert_eq!(results(edit).validate(), Err(want.to_string()));
+        }
+        let long = results(|v| v["cells"][0]["config"] = "é".repeat(1000).into());
+        let e = long.validate().unwrap_err();
+        assert!(e.len() < 600, "{e}");
     }
 }
