@@ -1395,8 +1395,8 @@ fn try_runs_a_series_in_hand_with_the_matrix_base_and_not_its_entries() {
     assert_eq!(cell["health"]["verdict"], "in-base");
 }
 
-/// A run whose entry cells could none of them run is exit 3: here no worktree can be made for
-/// the one entry (a file sits where the cache's build slots go). The cell's apply stage is an
+/// A harness fault is exit 3 (as is a run whose entry cells could none of them run): here no
+/// worktree can be made for the one entry (a file sits where the cache's build slots go). The cell's apply stage is an
 /// error whose fault is the harness's, and a kernel failure never gives 3 (the other tests).
 #[test]
 fn a_harness_fault_is_exit_3_and_named_the_harnesss() {

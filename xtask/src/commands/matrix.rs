@@ -8,8 +8,9 @@ use crate::commands::flags::{MatrixArgs, RunFlags};
 use crate::commands::select;
 use crate::model::baseline;
 use crate::model::matrix::{self, ConfigChoice, Loaded};
-use crate::model::outcome::{self, Stage};
+use crate::model::outcome::{self, Fault, Stage};
 use crate::model::plan::{self, Plan};
+use crate::model::text::term_safe;
 use crate::sys::paths::Cache;
 use crate::{report, run};
 
@@ -33,8 +34,8 @@ impl MatrixArgs {
 }
 
 /// What `matrix` and `try` share once the cells are planned: the run, results.json (marked
-/// against `--baseline`), the text report and the exit code: 130 when interrupted; 3 when the
-/// results hold entry cells and none could run (every one's health is error or unreachable: a
+/// against `--baseline`), the text report and the exit code: 130 when interrupted; 3 when a
+/// cell hit a harness fault, or when the results hold entry cells and none could run (every one's health is error or unreachable: a
 /// harness, toolchain, machine or remote fault); 1 when `--fail-on` says the results fail
 /// (`regression` without `--baseline` is `fail`); else 0. A non-zero exit says why on stderr.
 /// `rerun` is the command that runs a `try` again (its entry cells' repro line, with the
@@ -92,6 +93,11 @@ pub fn execute(
     link_latest(cache, &out);
     let interrupted = results.interrupted;
     let nothing_ran = baseline::nothing_ran(&results.cells);
+    let harness_fault = results
+        .cells
+        .iter()
+        .find(|c| c.stages.iter().any(|s| s.fault == Some(Fault::Harness)));
+    let harness_fault = harness_fault.map(|c| format!("{}@{}@{}", c.entry, c.base, c.arch));
     let (fail_on, fallback) = baseline::effective(f.fail_on, old.is_some());
     let failure = baseline::failure(&results.cells, fail_on);
     let loaded = report::Loaded::of_run(results, &out);
@@ -104,6 +110,11 @@ pub fn execute(
     Ok(if interrupted {
         eprintln!("{command}: interrupted");
         ExitCode::from(130)
+    } else if let Some(cell) = harness_fault {
+        // The harness's own fault is never data: whatever the other cells said, it is fixed
+        // before their verdicts are trusted.
+        eprintln!("{command}: a harness fault in cell {}", term_safe(&cell));
+        ExitCode::from(3)
     } else if nothing_ran {
         eprintln!("{command}: {}", baseline::NOTHING_RAN);
         ExitCode::from(3)
