@@ -34,14 +34,12 @@ pub enum Event<'a> {
     },
     /// The cells of one entry on one base start together (their fetch and apply are shared).
     GroupStarted {
-        title: &'a str,
+        entry: &'a str,
+        base: &'a str,
         cells: &'a [String],
     },
     /// A stage of the group's, run once for all its cells.
-    GroupStage {
-        title: &'a str,
-        stage: Stage,
-    },
+    GroupStage(Stage),
     GroupFinished,
     /// Something about one cell.
     Cell {

@@ -27,8 +27,8 @@ pub struct Live {
     overall: Mutex<Option<ProgressBar>>,
     /// Running cells' lines (terminal only).
     bars: Mutex<BTreeMap<String, ProgressBar>>,
-    /// The cells of the group that runs now.
-    group: Mutex<Vec<String>>,
+    /// The group that runs now: its title and its cells.
+    group: Mutex<(String, Vec<String>)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -52,7 +52,7 @@ impl Live {
             mode,
             overall: Mutex::new(None),
             bars: Mutex::new(BTreeMap::new()),
-            group: Mutex::new(Vec::new()),
+            group: Mutex::new((String::new(), Vec::new())),
         }
     }
 
@@ -153,21 +153,22 @@ impl Sink for Live {
                 self.line("the harness cannot read its own binary: no result is reused or stored")
             }
             Event::RunStarted { cells } => self.run_started(*cells),
-            Event::GroupStarted { title, cells } => {
+            Event::GroupStarted { entry, base, cells } => {
+                let title = format!("{entry} on {base} ({})", cells.join(", "));
                 if actions {
-                    eprintln!("::group::{}", one_line(title));
+                    eprintln!("::group::{}", one_line(&title));
                 }
-                *lock(&self.group) = cells.to_vec();
                 self.line(&format!("{title}: start"));
+                *lock(&self.group) = (title, cells.to_vec());
             }
             // Every line of the group shows it; a plain log says it once.
-            Event::GroupStage { title, stage } => match self.mode {
-                Mode::Bars(_) => lock(&self.group)
-                    .clone()
-                    .iter()
-                    .for_each(|n| self.stage(n, *stage)),
-                Mode::Plain { .. } => self.line(&format!("{title}: {}", stage.name())),
-            },
+            Event::GroupStage(stage) => {
+                let (title, cells) = lock(&self.group).clone();
+                match self.mode {
+                    Mode::Bars(_) => cells.iter().for_each(|n| self.stage(n, *stage)),
+                    Mode::Plain { .. } => self.line(&format!("{title}: {}", stage.name())),
+                }
+            }
             Event::GroupFinished => {
                 if actions {
                     eprintln!("::endgroup::");

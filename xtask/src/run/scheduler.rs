@@ -78,14 +78,9 @@ fn run_groups(
             continue;
         }
         let names: Vec<String> = todo.iter().map(|c| c.name(many_tc)).collect();
-        let title = format!(
-            "{} on {} ({})",
-            todo[0].entry,
-            todo[0].base,
-            names.join(", ")
-        );
         watch.emit(&Event::GroupStarted {
-            title: &title,
+            entry: &todo[0].entry,
+            base: &todo[0].base,
             cells: &names,
         });
         let dirs: Vec<PathBuf> = names
@@ -103,10 +98,7 @@ fn run_groups(
             .map(|(n, d)| watch.cell(n, d))
             .collect();
         let prep = cell::prepare(env, todo[0], base, &dirs, &|stage| {
-            watch.emit(&Event::GroupStage {
-                title: &title,
-                stage,
-            })
+            watch.emit(&Event::GroupStage(stage))
         });
         std::thread::scope(|s| {
             for ((c, dir), events) in todo.iter().zip(&dirs).zip(handles) {
