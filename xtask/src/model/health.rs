@@ -574,4 +574,24 @@ mod tests {
             ["rust/kernel.o: warning: objtool: kernel::b+0x4: unreachable instruction"]
         );
     }
+
+    /// "Nothing ran" needs the apply stage's own skip and every later stage skipped: a results
+    /// file from elsewhere whose apply was skipped but whose build passed, or that records no
+    /// apply at all, is judged by the stages it has.
+    #[test]
+    fn nothing_ran_needs_the_applys_skip_and_every_later_stage_skipped() {
+        let mut c = cell("e", &[], &[]);
+        let skip = |st: Stage| StageResult::skip(st, "fetch did not pass");
+        let fetched = StageResult::new(Stage::Fetch, Status::Pass, "fetched");
+        c.stages = vec![fetched.clone(), skip(Stage::Apply), skip(Stage::Build)];
+        assert_eq!(assess(&c, None).verdict, Verdict::Skip);
+        c.stages = vec![
+            fetched.clone(),
+            skip(Stage::Apply),
+            StageResult::new(Stage::Build, Status::Pass, "built"),
+        ];
+        assert_eq!(assess(&c, None).verdict, Verdict::Pass);
+        c.stages = vec![fetched, skip(Stage::Toolchain), skip(Stage::Build)];
+        assert_eq!(assess(&c, None).verdict, Verdict::Pass);
+    }
 }
