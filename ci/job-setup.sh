@@ -10,6 +10,8 @@
 #   bases    a hash of what decides the imported bases: every `offline` line of matrix.toml
 #            with its [bases.…] header, and the code that imports them (sources/debian.rs, sys/store.rs)
 #
+# Environment: RFL_MATRIX, a matrix file other than the shipped matrix.toml.
+#
 # It also gives every tracked file one fixed old modification time. Cargo decides whether a
 # workspace crate is fresh by comparing its sources' times with the build's, and a fresh
 # checkout stamps every file "now", which would rebuild the harness after an exact cache hit.
@@ -56,15 +58,16 @@ if [ -z "$bindgen" ]; then
     echo "ci/job-setup.sh: no BINDGEN_MIN in xtask/src/commands/setup.rs; the bindgen cache key needs it" >&2
     exit 1
 fi
+matrix=${RFL_MATRIX:-matrix.toml}
 offline=$(awk '
     /^[[:space:]]*\[/ { section = $0 }
     # A base written with an inline table: offline = { debian_package = …, suite = … }.
     /^[[:space:]]*offline[[:space:]]*=/ { print section; print }
     # A base written with a table of its own: [bases.x.offline] and its lines.
     section ~ /\.offline\][[:space:]]*$/ { print }
-' matrix.toml)
+' "$matrix")
 if [ -z "$offline" ]; then
-    echo "ci/job-setup.sh: matrix.toml declares no offline base" >&2
+    echo "ci/job-setup.sh: $matrix declares no offline base" >&2
 fi
 bases=$({ printf '%s\n' "$offline"; cat xtask/src/sources/debian.rs xtask/src/sys/store.rs; } | sha256sum | cut -c1-16)
 

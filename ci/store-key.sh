@@ -7,6 +7,8 @@
 # a base added to matrix.toml). Restoring by the prefix then brings back the newest import,
 # and a job saves only when its store differs from the one it restored.
 #
+# A matrix without offline bases imports nothing, and then there is no store to save.
+#
 # Environment: RFL_CACHE; PREFIX, the key up to the fingerprint (it ends in '-'); MATCHED,
 # the key actions/cache/restore restored (empty on a miss).
 # Outputs: key, save (true or false).
@@ -14,7 +16,10 @@ set -euo pipefail
 
 : "${RFL_CACHE:?}" "${PREFIX:?}"
 store="$RFL_CACHE/store.git"
-refs=$(git --git-dir "$store" for-each-ref --format='%(refname) %(objectname)' refs/rfl/bases)
+refs=
+if [ -d "$store" ]; then
+    refs=$(git --git-dir "$store" for-each-ref --format='%(refname) %(objectname)' refs/rfl/bases)
+fi
 if [ -z "$refs" ]; then
     echo "ci/store-key.sh: no base in $store after setup; nothing to save" >&2
     echo "save=false" >> "$GITHUB_OUTPUT"

@@ -1117,9 +1117,14 @@ fn workflow_validates_against_the_github_schema() {
     assert!(!wf.contains("pull_request_target:"));
     assert!(wf.contains("permissions:\n  contents: read"));
     assert!(
-        wf.contains("cargo xtask plan --format github")
+        wf.contains("run: ci/plan.sh")
             && wf.contains("if: always()")
-            && wf.contains("ci/report.sh")
+            && wf.contains("run: ci/report.sh all")
+    );
+    let plan = std::fs::read_to_string(root().join("ci/plan.sh")).unwrap();
+    assert!(
+        plan.contains("args=(--format github)") && plan.contains("cargo xtask plan \"${args[@]}\""),
+        "{plan}"
     );
     let report = std::fs::read_to_string(root().join("ci/report.sh")).unwrap();
     assert!(
@@ -1182,9 +1187,7 @@ fn workflow_passes_values_through_env_and_pins_actions() {
     let wf = std::fs::read_to_string(root().join(WORKFLOW)).unwrap();
     let scripts = workflow_run_scripts(&wf);
     assert!(
-        scripts
-            .iter()
-            .any(|(_, s)| s.contains("cargo xtask matrix")),
+        scripts.iter().any(|(_, s)| s == "ci/run-cells.sh entries"),
         "the run: scripts were not found: {scripts:?}"
     );
     // A `${{ }}` inside a script is pasted into the shell text before bash parses it, so a
@@ -1226,45 +1229,63 @@ fn workflow_hands_a_hostile_cell_list_to_the_harness_as_one_argument() {
         "the cells must reach the job's script through env:"
     );
     let scripts = workflow_run_scripts(&wf);
-    let (_, run_cells) = scripts
-        .iter()
-        .find(|(_, s)| s.contains("cargo xtask matrix"))
-        .expect("a run: step calls cargo xtask matrix");
-    assert_eq!(
-        run_cells,
-        "cargo xtask matrix --cells \"$CELLS\" --out results"
-    );
-    // The step's own script, with `cargo` replaced by a function that prints its arguments.
+    for step in ["ci/run-cells.sh base", "ci/run-cells.sh entries"] {
+        assert!(
+            scripts.iter().any(|(_, s)| s == step),
+            "no step runs `{step}`: {scripts:?}"
+        );
+    }
+    // The steps' script, with a `cargo` that prints its arguments.
     let t = TempDir::new("wf-cells");
+    let bin = t.0.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("cargo");
+    std::fs::write(&shim, "#!/bin/sh\nprintf '%s\\0' \"$@\"\n").unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let marker = t.0.join("pwned");
     let hostile = format!(
         "e@b\";touch {m};\"@x86_64,$(touch {m}) `touch {m}` ' * ?",
         m = marker.display()
     );
-    let o = Command::new("bash")
-        .arg("-c")
-        .arg(format!("cargo() {{ printf '%s\\0' \"$@\"; }}\n{run_cells}"))
-        .env("CELLS", &hostile)
-        .current_dir(&t.0)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let args: Vec<String> = String::from_utf8(o.stdout)
-        .unwrap()
-        .split_terminator('\0')
-        .map(str::to_string)
-        .collect();
-    assert_eq!(
-        args,
-        [
+    for (what, tail) in [
+        ("base", &["--entry", "base", "--out", "results-base"]),
+        ("entries", &["--out", "results", "", ""]),
+    ] {
+        let o = Command::new("bash")
+            .arg(root().join("ci/run-cells.sh"))
+            .arg(what)
+            .env("CELLS", &hostile)
+            .env("CCACHE_DIR", t.0.join("ccache"))
+            .env_remove("RFL_MATRIX")
+            .env_remove("RFL_STAGE")
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .current_dir(&t.0)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let args: Vec<String> = String::from_utf8(o.stdout)
+            .unwrap()
+            .split_terminator('\0')
+            .map(str::to_string)
+            .collect();
+        let mut want = vec![
             "xtask",
             "matrix",
             "--cells",
             hostile.as_str(),
-            "--out",
-            "results"
-        ]
-    );
+            "--fail-on",
+            "never",
+        ];
+        want.extend(tail.iter().filter(|a| !a.is_empty()));
+        assert_eq!(args, want);
+    }
     assert!(!marker.exists(), "the cell list ran as shell code");
 }
 
@@ -1298,6 +1319,7 @@ fn report_script_reads_every_job_folder_whatever_its_name() {
             .current_dir(&t.0)
             .env("PATH", &path)
             .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_OUTPUT", t.0.join("output"))
             .output()
             .unwrap()
     };
@@ -1329,20 +1351,17 @@ fn report_script_reads_every_job_folder_whatever_its_name() {
     )
     .unwrap();
     let o = run("all");
-    // No baseline yet: the last step's `--fail-on regression` fails on the failing entry
-    // cells instead (never silently green), and says so; every report was written before.
+    // No baseline yet: the step does its work and exits 0; the failing entry cells are the
+    // verdict (`--fail-on fail`, never silently green), said on stderr and handed to the
+    // job's last step.
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
+    assert!(
+        o.status.success(),
         "{}{stderr}",
         String::from_utf8_lossy(&o.stdout)
     );
     assert!(
-        stderr.contains(
-            "no baseline: failing on any failing entry cell instead of regressions\n\
-             report: 2 failing entry cells (--fail-on fail)\n"
-        ),
+        stderr.contains("report: 2 failing entry cells (--fail-on fail)\n"),
         "{stderr}"
     );
     assert!(!marker.exists(), "a folder name ran as shell code");
@@ -1353,6 +1372,12 @@ fn report_script_reads_every_job_folder_whatever_its_name() {
     );
     assert!(t.0.join("kcidb.json").is_file() && t.0.join("all/index.html").is_file());
     assert!(std::fs::read_to_string(&summary).unwrap().contains("arm64"));
+    // No baseline: the failing entry is the verdict, given to the job's last step.
+    let output = std::fs::read_to_string(t.0.join("output")).unwrap();
+    assert!(
+        output.contains("next=written\n") && output.ends_with("verdict=1\n"),
+        "{output}"
+    );
 }
 
 #[test]
