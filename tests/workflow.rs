@@ -2614,40 +2614,12 @@ fn concurrency_cancels_only_pull_requests_and_says_what_happens_to_a_pending_run
         ..Event::nightly()
     };
     let value = |text: &str, e: &Event| -> String {
-        let run = RunState {
-            id: 1,
-            event: e.clone(),
-            cancelled: false,
-            artifacts: PathBuf::new(),
-            saved: Vec::new(),
-        };
-        let gh = Github {
-            dir: PathBuf::from("/nonexistent"),
-            checkout: PathBuf::new(),
-            bin: PathBuf::new(),
-            caches: Caches {
-                dir: PathBuf::new(),
-                entries: Vec::new(),
-            },
-            next_run: 1,
-            machine: Vec::new(),
-        };
-        let github = gh.github_cx(&run, "x");
-        let cx = Cx {
-            github: &github,
-            env: &Map::new(),
-            matrix: &Value::Null,
-            steps: &Map::new(),
-            step_ids: &[],
-            needs: &Map::new(),
-            status: Status {
-                success: true,
-                failure: false,
-                cancelled: false,
-            },
-            ws: Path::new("/nonexistent"),
-        };
-        expr::text(&expr::template(text, &cx))
+        expr::text(&template_outside_a_run(
+            text,
+            e,
+            &Value::Null,
+            Path::new("/nonexistent"),
+        ))
     };
     let events = [
         Event::nightly(),
@@ -2840,6 +2812,45 @@ fn a_report_job_run_again_does_not_take_its_own_baseline() {
     );
 }
 
+/// A workflow expression evaluated as in a step of run 1 of `e`, with no outputs, needs or
+/// caches yet (the job's matrix values are `matrix`, its workspace `ws`).
+fn template_outside_a_run(text: &str, e: &Event, matrix: &Value, ws: &Path) -> Value {
+    let run = RunState {
+        id: 1,
+        event: e.clone(),
+        cancelled: false,
+        artifacts: PathBuf::new(),
+        saved: Vec::new(),
+    };
+    let gh = Github {
+        dir: PathBuf::from("/nonexistent"),
+        checkout: PathBuf::new(),
+        bin: PathBuf::new(),
+        caches: Caches {
+            dir: PathBuf::new(),
+            entries: Vec::new(),
+        },
+        next_run: 1,
+        machine: Vec::new(),
+    };
+    let github = gh.github_cx(&run, "x");
+    let cx = Cx {
+        github: &github,
+        env: &Map::new(),
+        matrix,
+        steps: &Map::new(),
+        step_ids: &[],
+        needs: &Map::new(),
+        status: Status {
+            success: true,
+            failure: false,
+            cancelled: false,
+        },
+        ws,
+    };
+    expr::template(text, &cx)
+}
+
 /// The emulator's expressions as GitHub's: `&&` and `||` give a value, `==` ignores case and
 /// compares other types as numbers, an `if:` without a status function needs success, and
 /// what it does not know fails.
@@ -2865,42 +2876,7 @@ fn the_emulators_expressions_follow_github() {
     ));
     assert!(yes("${{ !cancelled() || cancelled() }}", &pr, true));
     assert!(yes("(github.event_name == 'schedule' || github.event_name == 'pull_request') && github.ref_name == '3/merge'", &pr, false));
-    let value = |text: &str, e: &Event| {
-        let run = RunState {
-            id: 9,
-            event: e.clone(),
-            cancelled: false,
-            artifacts: PathBuf::new(),
-            saved: Vec::new(),
-        };
-        let gh = Github {
-            dir: PathBuf::from("/nonexistent"),
-            checkout: PathBuf::new(),
-            bin: PathBuf::new(),
-            caches: Caches {
-                dir: PathBuf::new(),
-                entries: Vec::new(),
-            },
-            next_run: 1,
-            machine: Vec::new(),
-        };
-        let github = gh.github_cx(&run, "x");
-        let cx = Cx {
-            github: &github,
-            env: &Map::new(),
-            matrix: &json!({"n": 2}),
-            steps: &Map::new(),
-            step_ids: &[],
-            needs: &Map::new(),
-            status: Status {
-                success: true,
-                failure: false,
-                cancelled: false,
-            },
-            ws: &root(),
-        };
-        expr::template(text, &cx)
-    };
+    let value = |text: &str, e: &Event| template_outside_a_run(text, e, &json!({"n": 2}), &root());
     assert_eq!(
         value(
             "${{ github.event_name == 'pull_request' && 'default' || 'all' }}",
@@ -2920,7 +2896,7 @@ fn the_emulators_expressions_follow_github() {
             "baseline-${{ github.base_ref || github.ref_name }}-${{ github.run_id }}",
             &pr
         ),
-        "baseline-main-9"
+        "baseline-main-1"
     );
     assert_eq!(
         value(
