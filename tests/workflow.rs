@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 mod common;
-use common::TempDir;
+use common::{commit, git, git_cmd, write, TempDir};
 
 const WORKFLOW: &str = ".github/workflows/rfl-health.yml";
 
@@ -1877,42 +1877,6 @@ fn run_bounded(cmd: &mut Command, deadline: Duration) -> Option<i32> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-fn git_cmd(dir: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.arg("-C")
-        .arg(dir)
-        .env("GIT_AUTHOR_NAME", "T")
-        .env("GIT_AUTHOR_EMAIL", "t@x")
-        .env("GIT_COMMITTER_NAME", "T")
-        .env("GIT_COMMITTER_EMAIL", "t@x")
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00+0000")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00+0000");
-    c
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = git_cmd(dir).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
-}
-
-fn write(dir: &Path, file: &str, text: &str) {
-    let p = dir.join(file);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-fn commit(dir: &Path, file: &str, text: &str, msg: &str) -> String {
-    write(dir, file, text);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", msg]);
-    git(dir, &["rev-parse", "HEAD"])
 }
 
 /// The remotes the small matrix names: a fake kernel tree (a Makefile, a Rust file or two)
