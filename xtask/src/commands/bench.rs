@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::commands::select;
-use crate::model::arch::{Arch, Profile};
+use crate::model::arch::Arch;
 use crate::model::matrix::{self, Loaded};
 use crate::model::outcome::{CellResult, Stage};
 use crate::model::plan::{self, Filters};
@@ -250,8 +250,10 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let qemu = crate::stages::toolchain::tool_version(&Profile::load(&root, Arch::X86_64)?.binary)
-        .unwrap_or_default();
+    let qemu = crate::stages::toolchain::tool_version(
+        &crate::sys::paths::qemu_profile(&root, Arch::X86_64)?.binary,
+    )
+    .unwrap_or_default();
     let mut md = String::from(
         "# Benchmarks\n\nWritten by `cargo xtask bench`; every figure comes from the same run.\n\n",
     );
@@ -354,7 +356,7 @@ fn floor(cache: &Cache, m: &Loaded, work: &Path, jobs: usize) -> anyhow::Result<
             .context("no toolchain")?,
     )
     .map_err(|e| anyhow::anyhow!(e))?;
-    let profile = Profile::load(&project_root(), Arch::X86_64)?;
+    let profile = crate::sys::paths::qemu_profile(&project_root(), Arch::X86_64)?;
     let kb = crate::stages::build::Kbuild {
         src: src.clone(),
         out: out.clone(),

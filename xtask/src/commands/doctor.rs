@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::commands::setup::QEMU_MIN;
-use crate::model::arch::{Arch, Profile};
+use crate::model::arch::Arch;
 use crate::model::matrix::{Loaded, ToolchainChoice};
 use crate::stages::toolchain;
 use crate::sys::paths::{project_root, Cache};
@@ -38,7 +38,7 @@ fn print_auto_choice(
             .and_then(|s| s.show(sha, "scripts/min-tool-version.sh").ok())
             .unwrap_or_default();
         for arch in matrix.arches.iter().copied() {
-            let Ok(p) = Profile::load(&project_root(), arch) else {
+            let Ok(p) = crate::sys::paths::qemu_profile(&project_root(), arch) else {
                 continue;
             };
             if let Some((_, why)) =
@@ -212,7 +212,7 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
                         Ok(script) => {
                             let scratch = cache.scratch();
                             for arch in Arch::ALL {
-                                let p = Profile::load(&project_root(), arch)?;
+                                let p = crate::sys::paths::qemu_profile(&project_root(), arch)?;
                                 let problems = r.check_minimums(&script, &p.kernel_arch, &scratch);
                                 if problems.is_empty() {
                                     println!("  minimums of base {bname} for {arch}: met");
@@ -244,7 +244,7 @@ pub fn doctor(cache: &Cache, matrix: &Loaded) -> anyhow::Result<bool> {
     print_auto_choice(cache, matrix, store.as_ref(), &references);
     println!("qemu:");
     for arch in Arch::ALL {
-        let p = Profile::load(&project_root(), arch)?;
+        let p = crate::sys::paths::qemu_profile(&project_root(), arch)?;
         match proc::which(&p.binary)
             .map(|path| (toolchain::tool_version(&path.to_string_lossy()), path))
         {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::model::arch::{Arch, Profile};
+use crate::model::arch::Arch;
 use crate::model::matrix::Loaded;
 use crate::model::text::last_lines;
 use crate::sources::debian::{debian_source, provision_locked};
@@ -70,7 +70,7 @@ pub fn qemu_packages() -> anyhow::Result<Vec<String>> {
     let root = project_root();
     let mut p = Vec::new();
     for arch in Arch::ALL {
-        let package = Profile::load(&root, arch)?.package;
+        let package = crate::sys::paths::qemu_profile(&root, arch)?.package;
         if !p.contains(&package) {
             p.push(package);
         }
@@ -136,7 +136,7 @@ fn apt(args: &[&str]) -> anyhow::Result<()> {
 
 fn qemu_ok() -> bool {
     Arch::ALL.iter().all(|a| {
-        Profile::load(&project_root(), *a)
+        crate::sys::paths::qemu_profile(&project_root(), *a)
             .ok()
             .and_then(|p| toolchain::tool_version(&p.binary))
             .is_some_and(|v| {

@@ -451,7 +451,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         }
     }
     let sl = folders::slot(env.cache, cell);
-    let profile = Profile::load(&project_root(), cell.arch);
+    let profile = crate::sys::paths::qemu_profile(&project_root(), cell.arch);
     let kit = match &prep.end {
         // Nothing of the cell's own runs: nothing to set up.
         Some(e) => Err(StageResult::skip(Stage::Toolchain, e.why.clone())),

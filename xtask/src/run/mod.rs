@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::model::arch::{Arch, Profile};
+use crate::model::arch::Arch;
 use crate::model::event::{Event, Sink};
 use crate::model::matrix::Loaded;
 use crate::model::outcome::*;
@@ -148,9 +148,10 @@ fn choose_toolchains(
                     .unwrap_or_default(),
                 _ => String::new(),
             };
-            let srcarch = Profile::load(&crate::sys::paths::project_root(), c.arch)
-                .map(|p| p.kernel_arch)
-                .unwrap_or_default();
+            let srcarch =
+                crate::sys::paths::qemu_profile(&crate::sys::paths::project_root(), c.arch)
+                    .map(|p| p.kernel_arch)
+                    .unwrap_or_default();
             let pick = toolchain::choose(&script, &srcarch, &cache.scratch(), &usable)
                 .unwrap_or_else(|| {
                     (

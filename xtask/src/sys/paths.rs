@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::model::arch::{Arch, Profile};
+
 /// The repository root (the folder holding the workspace `Cargo.toml`).
 pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -152,6 +154,14 @@ pub fn lock_cache(cache: &Cache) -> anyhow::Result<CacheLock> {
     Ok(CacheLock { _file: f })
 }
 
+/// The QEMU profile of `arch`: `qemu/<arch>.toml` under `root`, read and parsed.
+pub fn qemu_profile(root: &Path, arch: Arch) -> anyhow::Result<Profile> {
+    let path = root.join("qemu").join(format!("{}.toml", arch.name()));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    Profile::parse(&text, &path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +198,24 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("new"), root.join("lock")).unwrap();
         assert!(lock_cache(&cache).is_err());
         assert!(!dir.path().join("new").exists());
+    }
+
+    #[test]
+    fn every_arch_has_a_valid_profile_and_fragment() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        for arch in Arch::ALL {
+            let p = qemu_profile(root, arch).unwrap();
+            assert!(p.boot_timeout > 0, "{arch}");
+            assert!(p.binary.starts_with("qemu-system-"), "{arch}");
+            assert!(
+                root.join("kconfigs")
+                    .join(format!("{}.config", arch.name()))
+                    .is_file(),
+                "{arch}"
+            );
+            assert_eq!(Arch::parse(arch.name()), Some(arch));
+        }
     }
 }

@@ -357,7 +357,7 @@ mod tests {
         );
         let ko = out.join("samples/rust/rust_minimal.ko");
         std::fs::write(&ko, "ko").unwrap();
-        let profile = Profile::load(
+        let profile = crate::sys::paths::qemu_profile(
             Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")),
             crate::model::arch::Arch::X86_64,
         )
