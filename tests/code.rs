@@ -514,3 +514,32 @@ fn no_source_file_passes_600_lines_but_the_ktap_port() {
     }
     assert!(long.is_empty(), "{}", long.join("\n"));
 }
+
+/// The model layer is pure: no file, process or network access outside its tests.
+#[test]
+fn the_model_layer_reads_no_file_and_starts_no_process() {
+    let mut files = Vec::new();
+    rust_files(&src().join("model"), &mut files);
+    assert!(files.len() > 10, "only {} model files", files.len());
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = text.split("\n#[cfg(test)]").next().unwrap();
+        for (n, line) in code.lines().enumerate() {
+            if [
+                "std::fs",
+                "std::process",
+                "std::net",
+                "Command::new",
+                "File::open",
+            ]
+            .iter()
+            .any(|w| line.contains(w))
+                && !line.trim_start().starts_with("//")
+            {
+                found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "I/O in model/:\n{}", found.join("\n"));
+}
