@@ -15,6 +15,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::model::event::{CellEvent, Event, LogGrowth, Sink};
 use crate::model::outcome::{now_rfc3339, CellResult, Stage, Verdict};
 use crate::model::text::one_line;
+use crate::report::first_line;
 
 enum Mode {
     Bars(MultiProgress),
@@ -265,10 +266,6 @@ pub fn verdict(r: &CellResult) -> String {
             None => "pass".into(),
         },
     }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
 }
 
 #[cfg(test)]

@@ -140,7 +140,7 @@ fn run_groups(
                         dir.join("result.json"),
                         serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
                     );
-                    all.cells.push(r);
+                    all.cells.push(r.clone());
                     sort_like_plan(&mut all.cells, &plan.cells);
                     if let Err(e) = written
                         .map_err(anyhow::Error::from)
@@ -148,12 +148,6 @@ fn run_groups(
                     {
                         events.not_written(&format!("{e:#}"));
                     }
-                    let r = all
-                        .cells
-                        .iter()
-                        .find(|x| is_result_of(x, c))
-                        .expect("pushed above")
-                        .clone();
                     drop(all);
                     events.finished(&r, t0.elapsed());
                 });
