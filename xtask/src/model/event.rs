@@ -91,4 +91,10 @@ pub enum LogGrowth {
 /// Who is told of a run's events. Called from the cells' threads.
 pub trait Sink: Sync {
     fn event(&self, e: &Event);
+
+    /// Does it want heartbeats? Each reads the running stage's log, so a sink that shows
+    /// time running by itself (bars on a terminal) says no.
+    fn wants_heartbeats(&self) -> bool {
+        true
+    }
 }

@@ -132,6 +132,11 @@ impl Default for Live {
 }
 
 impl Sink for Live {
+    /// The bars show time running; only a log needs the heartbeat.
+    fn wants_heartbeats(&self) -> bool {
+        matches!(self.mode, Mode::Plain { .. })
+    }
+
     fn event(&self, e: &Event) {
         let actions = matches!(self.mode, Mode::Plain { actions: true });
         match e {
@@ -178,8 +183,6 @@ impl Sink for Live {
             Event::Cell { name, event } => match event {
                 CellEvent::Started { .. } => self.cell_started(name),
                 CellEvent::StageStarted(s) => self.stage(name, *s),
-                // The bars show time running; only a log needs the heartbeat.
-                CellEvent::Heartbeat { .. } if !matches!(self.mode, Mode::Plain { .. }) => {}
                 CellEvent::Heartbeat {
                     stage,
                     in_stage,

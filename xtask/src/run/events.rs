@@ -66,9 +66,12 @@ impl<'a> Watch<'a> {
         c
     }
 
-    /// Until [`Watch::stop`]: every second, a heartbeat for each cell silent for `every`
-    /// (`RFL_HEARTBEAT_S` overrides [`HEARTBEAT`]).
+    /// Until stopped ([`Watch::stopper`]), when the sink wants them: every second, a heartbeat
+    /// for each cell silent for `every` (`RFL_HEARTBEAT_S` overrides [`HEARTBEAT`]).
     pub fn heartbeats(&self) {
+        if !self.sink.wants_heartbeats() {
+            return;
+        }
         let every = std::env::var("RFL_HEARTBEAT_S")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
