@@ -67,8 +67,11 @@ pub fn execute(
         matrix::check_kunit_filter(g)
             .map_err(|why| anyhow::anyhow!("--kunit-filter {}: {why}", matrix::shown(g)))?;
     }
+    // Absolute: the stages run their tools in the tree, and hand them files of the run folder.
     let out = match &f.out {
-        Some(o) => o.clone(),
+        Some(o) => {
+            std::path::absolute(o).map_err(|e| anyhow::anyhow!("--out {}: {e}", o.display()))?
+        }
         None => cache.runs().join(outcome::now_rfc3339().replace(':', "")),
     };
     crate::sys::signal::install()?;
