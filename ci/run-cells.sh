@@ -13,6 +13,8 @@
 # entry cell could run), 130 (interrupted) and 2 (bad input).
 #
 # Environment: CELLS, the job's ENTRY@BASE@ARCH@CONFIG list from the plan; CCACHE_DIR;
+# BUILD_CACHE (true: base cells start from .build-cache/) and SAVE_BUILD_CACHE (true: they
+# save their builds there);
 # RFL_MATRIX, a matrix file other than the shipped matrix.toml; RFL_STAGE, a stage to stop every
 # cell after (default: none, every stage runs).
 set -euo pipefail
@@ -32,6 +34,14 @@ case $what in
         # needs it to exist.
         mkdir -p "${CCACHE_DIR:?}"
         args+=(--entry base --out results-base)
+        # The job's base builds: restored by the step before, saved by the step after when a
+        # base cell was built here (never from a pull request: SAVE_BUILD_CACHE is false).
+        if [ "${BUILD_CACHE:-false}" = true ]; then
+            args+=(--build-cache .build-cache)
+            if [ "${SAVE_BUILD_CACHE:-false}" = true ]; then
+                args+=(--save-build-cache)
+            fi
+        fi
         ;;
     entries)
         args+=(--out results)

@@ -67,6 +67,8 @@ fn one_cell(
         matrix_arg: String::new(),
         kunit_filter: None,
         rerun: None,
+        build_cache: None,
+        save_build_cache: false,
     };
     let r = run::run(cache, m, &p, &opts, &crate::report::live::Live::new())?;
     r.cells

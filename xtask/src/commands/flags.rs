@@ -219,6 +219,15 @@ pub struct RunFlags {
     /// kunit.py's filter_glob: `kunit.filter_glob=GLOB` on every boot, base cells' too.
     #[arg(long, value_name = "GLOB")]
     pub kunit_filter: Option<String>,
+    /// A folder of base builds (zstd archives): a base cell whose slot has no build yet starts
+    /// from the archive of its own commit, else from the newest one of the same base, arch,
+    /// toolchain and config, and make redoes only what changed since.
+    #[arg(long, value_name = "DIR")]
+    pub build_cache: Option<PathBuf>,
+    /// Save each base cell's build into --build-cache once its build passed. Refused for a
+    /// run with entry cells, and never done for a slot where an entry's patch was built.
+    #[arg(long, requires = "build_cache")]
+    pub save_build_cache: bool,
 }
 
 /// One series in hand, on a declared base: an mbox, a lore thread, or a git ref.

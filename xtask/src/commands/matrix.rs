@@ -74,6 +74,12 @@ pub fn execute(
         }
         None => cache.runs().join(outcome::now_rfc3339().replace(':', "")),
     };
+    if f.save_build_cache && p.cells.iter().any(|c| !c.is_base()) {
+        anyhow::bail!(
+            "--save-build-cache: the run holds entry cells; a build cache is saved only from a \
+             run of base cells alone (--entry base), before any patch is built"
+        );
+    }
     crate::sys::signal::install()?;
     let _lock = crate::sys::paths::lock_cache(cache)?;
     let opts = run::Opts {
@@ -87,6 +93,14 @@ pub fn execute(
         matrix_arg,
         kunit_filter: f.kunit_filter.clone(),
         rerun,
+        build_cache: match &f.build_cache {
+            Some(d) => Some(
+                std::path::absolute(d)
+                    .map_err(|e| anyhow::anyhow!("--build-cache {}: {e}", d.display()))?,
+            ),
+            None => None,
+        },
+        save_build_cache: f.save_build_cache,
     };
     let mut results = run::run(cache, m, p, &opts, &report::live::Live::new())?;
     if let Some(old) = &old {

@@ -75,6 +75,26 @@ pub enum CellEvent<'a> {
     NotWritten { why: &'a str },
     /// It was cut short by an interrupt: nothing of it is recorded.
     Interrupted,
+    /// What the build cache (`--build-cache`) did for this base cell.
+    BuildCache(BuildCacheNote<'a>),
+}
+
+/// What became of a base cell's build-cache archive.
+#[derive(Debug)]
+pub enum BuildCacheNote<'a> {
+    /// Its build folders were restored from the archive of `from_commit` (`exact`: the
+    /// cell's own commit); `changed` files of the tree differ from that commit's.
+    Restored {
+        from_commit: &'a str,
+        exact: bool,
+        changed: usize,
+        bytes: u64,
+        elapsed: Duration,
+    },
+    /// Its build folders were saved, `bytes` compressed.
+    Saved { bytes: u64, elapsed: Duration },
+    /// An archive could not be restored or saved: the cell builds (or built) as without one.
+    Failed { why: &'a str },
 }
 
 /// How far a running stage's log has come.

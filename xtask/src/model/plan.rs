@@ -287,6 +287,16 @@ impl Plan {
         for (i, (_, cells)) in groups.iter().enumerate() {
             jobs[i % njobs].extend(cells.iter().copied());
         }
+        // The jobs whose base build is cached: those with the most entry cells, within the
+        // build cache's share of the repository's cache (ci/README.md).
+        let mut by_entries: Vec<usize> = (0..njobs).collect();
+        let entries = |j: usize| jobs[j].iter().filter(|c| !c.is_base()).count();
+        by_entries.sort_by_key(|j| std::cmp::Reverse(entries(*j)));
+        let cached: Vec<usize> = by_entries
+            .into_iter()
+            .filter(|j| entries(*j) > 0)
+            .take(BUILD_CACHE_JOBS)
+            .collect();
         let include: Vec<serde_json::Value> = jobs
             .iter()
             .enumerate()
@@ -302,12 +312,21 @@ impl Plan {
                     "arch": first.arch.name(),
                     "cells": spec.join(","),
                     "count": cells.len(),
+                    // The build cache's key part: the job's first group, without its place in
+                    // the list (which moves when the registry does).
+                    "build": format!("{}-{}-{}-{}", first.base, first.arch, first.toolchain, first.config),
+                    "build_cache": cached.contains(&i),
                 })
             })
             .collect();
         serde_json::to_string(&serde_json::json!({ "include": include })).expect("json") + "\n"
     }
 }
+
+/// How many jobs of a GitHub matrix keep their base build in the build cache: each archive is
+/// about 0.35 GB, and a moving base's is written again every night while the last one waits to
+/// be evicted (ci/README.md's budget).
+pub const BUILD_CACHE_JOBS: usize = 8;
 
 /// One cell a selector names: entry, base, arch, and config (none: every selected one).
 pub type Selector = (String, String, Arch, Option<String>);
@@ -509,6 +528,48 @@ base = "a"
             toolchains("toolchain = \"all\"", &["d", "e"], Some("d")),
             ["d"]
         );
+    }
+
+    #[test]
+    /// The build cache goes to the jobs with the most entry cells, at most
+    /// [`BUILD_CACHE_JOBS`] of them, never to a job of base cells alone; each job's `build` key
+    /// names its first group without its place in the list.
+    #[test]
+    fn the_build_cache_goes_to_the_jobs_with_the_most_entries() {
+        let cell = |entry: &str, arch: Arch| Cell {
+            entry: entry.into(),
+            base: "b".into(),
+            arch,
+            toolchain: "t".into(),
+            config: "release".into(),
+        };
+        let arches = [Arch::X86_64, Arch::Arm64, Arch::Riscv64, Arch::Loongarch64];
+        let mut p = plan(&m(), &Filters::default());
+        p.cells.clear();
+        // Group i (one per arch and config) has i entry cells; group 0 has none.
+        for i in 0..(BUILD_CACHE_JOBS + 3) {
+            let arch = arches[i % 4];
+            let config = format!("c{i}");
+            let mut base = cell(BASE_ENTRY, arch);
+            base.config = config.clone();
+            p.cells.push(base);
+            for e in 0..i {
+                let mut c = cell(&format!("e{e}"), arch);
+                c.config = config.clone();
+                p.cells.push(c);
+            }
+        }
+        let v: serde_json::Value = serde_json::from_str(&p.to_github(256)).unwrap();
+        let jobs = v["include"].as_array().unwrap();
+        let cached: Vec<usize> = jobs
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j["build_cache"] == true)
+            .map(|(i, _)| i)
+            .collect();
+        let want: Vec<usize> = (3..BUILD_CACHE_JOBS + 3).collect();
+        assert_eq!(cached, want);
+        assert_eq!(jobs[5]["build"], "b-arm64-t-c5", "{}", jobs[5]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::model::event::{CellEvent, Event, LogGrowth, Sink};
+use crate::model::event::{BuildCacheNote, CellEvent, Event, LogGrowth, Sink};
 use crate::model::outcome::{now_rfc3339, CellResult, Stage, Verdict};
 use crate::model::text::one_line;
 use crate::report::first_line;
@@ -199,6 +199,7 @@ impl Sink for Live {
                     self.line(&format!("cell {name}: could not write its result: {why}"))
                 }
                 CellEvent::Interrupted => self.cell_ended(name, "interrupted, not recorded", false),
+                CellEvent::BuildCache(note) => self.line(&build_cache_line(name, note)),
             },
             Event::RunFinished => {
                 if let Some(b) = lock(&self.overall).take() {
@@ -206,6 +207,41 @@ impl Sink for Live {
                 }
             }
         }
+    }
+}
+
+/// What the build cache did for a base cell, in one line.
+fn build_cache_line(name: &str, note: &BuildCacheNote) -> String {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    match note {
+        BuildCacheNote::Restored {
+            from_commit,
+            exact,
+            changed,
+            bytes,
+            elapsed,
+        } => {
+            let short = from_commit.get(..12).unwrap_or(from_commit);
+            if *exact {
+                format!(
+                    "cell {name}: build cache: restored its own commit's build ({:.0} MiB, {:.0}s)",
+                    mib(*bytes),
+                    elapsed.as_secs_f64()
+                )
+            } else {
+                format!(
+                    "cell {name}: build cache: restored the build of {short} ({:.0} MiB, {:.0}s); {changed} files differ, make redoes what they feed",
+                    mib(*bytes),
+                    elapsed.as_secs_f64()
+                )
+            }
+        }
+        BuildCacheNote::Saved { bytes, elapsed } => format!(
+            "cell {name}: build cache: saved its build ({:.0} MiB, {:.0}s)",
+            mib(*bytes),
+            elapsed.as_secs_f64()
+        ),
+        BuildCacheNote::Failed { why } => format!("cell {name}: build cache: {why}"),
     }
 }
 

@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::model::arch::Profile;
+use crate::model::event::BuildCacheNote;
 use crate::model::matrix::Check;
 use crate::model::outcome::*;
 use crate::model::plan::Cell;
 use crate::run::events::CellEvents;
 use crate::run::folders::{self, Folders};
-use crate::run::{cache, Env};
+use crate::run::{cache, warm, Env};
 use crate::sources::fetch::{FetchError, Fetched};
 use crate::sources::stage::{self, Applied, BASE_MISSING};
 use crate::stages::boot;
@@ -118,7 +119,7 @@ fn cell_stages<'a>() -> [Step<Cx<'a>>; 9] {
             stage: Stage::Build,
             rules: &[After(Stage::Config), Stop(Stage::Build), Interrupted],
             early: false,
-            run: |cx| cx.kit().kb.build(),
+            run: build_stage,
         },
         Step {
             stage: Stage::Boot,
@@ -429,6 +430,31 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         recorded: &|r| events.stage_finished(r),
     };
     let builds = ladder.why_skip(&table[0], &stages).is_none();
+    let sl = folders::slot(env.cache, cell);
+    // The build cache: a base cell's cold slot starts from an archive (before the result
+    // cache is asked: the archive may bring the cell's own result).
+    let warm = match (&opts.build_cache, &prep.base_commit, job.tc) {
+        (Some(dir), Some(commit), Ok(tc)) if builds && cell.is_base() && !opts.clean => {
+            let place = warm::Place::new(dir, env.m, cell, tc, &sl.dir);
+            if !sl.dir.join("out-base").exists() {
+                // A cold slot: nothing of an entry is in it.
+                let _ = std::fs::remove_file(sl.dir.join(ENTRY_BUILT));
+                match warm::restore(&place, env.cache, env.store, commit, &sl.src) {
+                    Ok(Some(r)) => events.build_cache(BuildCacheNote::Restored {
+                        from_commit: &r.from_commit,
+                        exact: r.exact,
+                        changed: r.changed,
+                        bytes: r.bytes,
+                        elapsed: r.elapsed,
+                    }),
+                    Ok(None) => {}
+                    Err(why) => events.build_cache(BuildCacheNote::Failed { why: &why }),
+                }
+            }
+            Some((place, commit))
+        }
+        _ => None,
+    };
     // The result cache: the same inputs give the same result, so a stored one stands.
     let key = match (&prep.base_commit, job.tc) {
         (Some(base_commit), Ok(tc)) if builds => cache::key(
@@ -450,7 +476,12 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
             return res;
         }
     }
-    let sl = folders::slot(env.cache, cell);
+    if builds && !cell.is_base() {
+        // This slot's folders have now seen an untrusted patch's build: never saved again
+        // until they are rebuilt from nothing.
+        let _ = std::fs::create_dir_all(&sl.dir);
+        let _ = std::fs::write(sl.dir.join(ENTRY_BUILT), "");
+    }
     let profile = crate::sys::paths::qemu_profile(&project_root(), cell.arch);
     let kit = match &prep.end {
         // Nothing of the cell's own runs: nothing to set up.
@@ -479,8 +510,29 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
     if let Some(k) = &key {
         cache::store(env.cache, opts, k, &res, job.dir);
     }
+    let built = res
+        .stage(Stage::Build)
+        .is_some_and(|b| b.status == Status::Pass);
+    if let Some((place, commit)) = warm.filter(|_| opts.save_build_cache && built) {
+        if sl.dir.join(ENTRY_BUILT).exists() {
+            events.build_cache(BuildCacheNote::Failed {
+                why: "not saved: an entry's patch was built in this slot",
+            });
+        } else {
+            match warm::save(&place, env.cache, env.store, commit, key.as_deref()) {
+                Ok(s) => events.build_cache(BuildCacheNote::Saved {
+                    bytes: s.bytes,
+                    elapsed: s.elapsed,
+                }),
+                Err(why) => events.build_cache(BuildCacheNote::Failed { why: &why }),
+            }
+        }
+    }
     res
 }
+
+/// The mark a slot's folder gets once an entry cell built there.
+const ENTRY_BUILT: &str = "entry-built";
 
 /// The kit a cell builds with; else the toolchain stage's result, and where the cell ends
 /// (boxed: a stage result is large, and the kit is the usual answer).
@@ -552,6 +604,15 @@ fn config_stage(cx: &Cx) -> StageResult {
     };
     let keeps = config::keeps_base_config(job.cell, k.own_config, cx.env.opts.clean, base);
     config::stage(&k.kb, &inputs, keeps)
+}
+
+/// The build, once the cache's disk has room for it (else the machine's fault, saying what
+/// fills the disk).
+fn build_stage(cx: &Cx) -> StageResult {
+    if let Err(why) = crate::sys::disk::check(&cx.env.cache.root, crate::sys::disk::build_needs()) {
+        return StageResult::error(Stage::Build, why);
+    }
+    cx.kit().kb.build()
 }
 
 fn boot_stage(cx: &Cx) -> StageResult {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::model::event::{CellEvent, Event, LogGrowth, Sink};
+use crate::model::event::{BuildCacheNote, CellEvent, Event, LogGrowth, Sink};
 use crate::model::outcome::{CellResult, Stage, StageResult};
 
 /// How long, at most, a running cell goes without an event.
@@ -157,6 +157,10 @@ impl CellEvents<'_> {
     pub fn interrupted(self) {
         self.emit(CellEvent::Interrupted);
     }
+
+    pub fn build_cache(&self, note: BuildCacheNote) {
+        self.emit(CellEvent::BuildCache(note));
+    }
 }
 
 impl Drop for CellEvents<'_> {
@@ -216,6 +220,7 @@ mod tests {
                     CellEvent::Finished { .. } => format!("{name} finished"),
                     CellEvent::NotWritten { why } => format!("{name} not written: {why}"),
                     CellEvent::Interrupted => format!("{name} interrupted"),
+                    CellEvent::BuildCache(n) => format!("{name} build cache {n:?}"),
                 },
                 other => format!("{other:?}"),
             };

@@ -14,6 +14,8 @@ use crate::sys::paths::Cache;
 /// config variant (`<arch>` for the default one, `<arch>.<config>` for the others).
 pub(super) struct Slot {
     pub src: PathBuf,
+    /// The folder of this (toolchain, arch, config) that holds the output folders.
+    pub dir: PathBuf,
     out_base: PathBuf,
     clippy_base: PathBuf,
     /// `--clean`: emptied before each cell.
@@ -31,6 +33,7 @@ pub(super) fn slot(cache: &Cache, cell: &Cell) -> Slot {
     };
     Slot {
         src: b.join("src"),
+        dir: a.clone(),
         out_base: a.join("out-base"),
         clippy_base: a.join("clippy-base"),
         out_clean: a.join("out-clean"),

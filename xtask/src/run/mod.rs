@@ -11,6 +11,7 @@ mod cell;
 mod events;
 mod folders;
 mod scheduler;
+pub mod warm;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,11 @@ pub struct Opts {
     pub kunit_filter: Option<String>,
     /// A `try` run's own command (quoted): its entry cells' repro line, with the arch.
     pub rerun: Option<String>,
+    /// The build cache's folder (`--build-cache`): a cold base cell starts from its archive.
+    pub build_cache: Option<PathBuf>,
+    /// Save each base cell's build folders there once its build passed
+    /// (`--save-build-cache`; only where no untrusted patch has been built in the slot).
+    pub save_build_cache: bool,
 }
 
 /// What every cell of a run reads: the cache, the object store, the matrix and the options.

@@ -1,3 +1,4 @@
+pub mod disk;
 pub mod jobs;
 pub mod paths;
 pub mod proc;
