@@ -530,7 +530,6 @@ base = "a"
         );
     }
 
-    #[test]
     /// The build cache goes to the jobs with the most entry cells, at most
     /// [`BUILD_CACHE_JOBS`] of them, never to a job of base cells alone; each job's `build` key
     /// names its first group without its place in the list.

@@ -155,7 +155,7 @@ impl Place {
             })
             .filter(|(archive, _)| archive.is_file())
             .collect();
-        found.sort_by(|a, b| b.1.created.cmp(&a.1.created));
+        found.sort_by_key(|b| std::cmp::Reverse(b.1.created));
         found
     }
 }
@@ -571,12 +571,12 @@ mod tests {
 
     #[test]
     fn a_listing_maps_each_path_to_its_mode_and_blob() {
-        let l = b"100644 blob aaaa\tx/a.c\0120000 blob bbbb\tlink\0";
+        let l = b"100644 blob aaaa\tx/a.c\x00120000 blob bbbb\tlink\x00";
         let m = parse_listing(l);
         assert_eq!(m.len(), 2);
         assert_ne!(m[&b"x/a.c"[..]], m[&b"link"[..]]);
         // The same blob under another mode is another entry.
-        let l2 = b"100755 blob aaaa\tx/a.c\0";
+        let l2 = b"100755 blob aaaa\tx/a.c\x00";
         assert_ne!(parse_listing(l2)[&b"x/a.c"[..]], m[&b"x/a.c"[..]]);
     }
 }

@@ -83,7 +83,7 @@ fn largest(cache: &Path) -> Vec<(PathBuf, u64)> {
             found.push((p, n));
         }
     }
-    found.sort_by(|a, b| b.1.cmp(&a.1));
+    found.sort_by_key(|b| std::cmp::Reverse(b.1));
     found.truncate(5);
     found
 }
