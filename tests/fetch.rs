@@ -1529,3 +1529,164 @@ fn nothing_a_trees_makefile_starts_outlives_its_cell() {
         assert!(!alive(pid), "{how}: process {pid} outlived the run");
     }
 }
+
+/// A fake kernel tree (as tuxmake's `test/fakelinux`): the make targets the harness runs up to
+/// the build, where `all` "compiles" each `src/*.c` into `obj/*.o` in the output folder and
+/// prints kbuild's `CC` line for each, so a build log says what was rebuilt.
+fn fakelinux(work: &Path) {
+    let makefile = "\
+rustavailable:\n\t@echo Rust is available!\n\
+tinyconfig:\n\t@mkdir -p $(O) && echo '# tiny' > $(O)/.config\n\
+olddefconfig:\n\t@true\n\
+headers_install:\n\t@true\n\
+OBJS := $(patsubst src/%.c,$(O)/obj/%.o,$(wildcard src/*.c))\n\
+all: $(OBJS)\n\t@mkdir -p $(O)/arch/x86/boot && cat $(OBJS) > $(O)/arch/x86/boot/bzImage\n\
+$(O)/obj/%.o: src/%.c\n\t@mkdir -p $(O)/obj && cp $< $@ && echo '  CC      obj/$*.o'\n";
+    common::write(work, "Makefile", makefile);
+    // merge_config.sh -m -O DIR CONFIG FRAGMENTS…: the fragments appended.
+    common::write(
+        work,
+        "scripts/kconfig/merge_config.sh",
+        "shift; shift; shift; cfg=$1; shift; cat \"$@\" >> \"$cfg\"\n",
+    );
+    for f in ["a", "b", "c"] {
+        common::write(work, &format!("src/{f}.c"), &format!("int {f};\n"));
+    }
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-q", "-m", "fakelinux"]);
+}
+
+/// The objects a cell's build compiled, from its build log.
+fn compiled(out: &Path, cell: &str) -> Vec<String> {
+    std::fs::read_to_string(out.join("cells").join(cell).join("build.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("CC").map(|o| o.trim().to_string()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The build cache on a fake tree: a base cell saves its build; a cold slot restores its own
+/// commit's build and compiles nothing, and after the base moved by a commit compiles only
+/// the file that commit changed; a run with entry cells may not save, nor may a base cell
+/// whose folder saw an entry's build.
+#[test]
+fn a_saved_base_build_restores_into_a_cold_slot_and_rebuilds_only_what_changed() {
+    let t = TempDir::new("build-cache");
+    let root = &t.0;
+    let bare = small_upstream(root, "github/someone/linux.git", |work| {
+        fakelinux(work);
+        git(work, &["checkout", "-q", "-b", "feature"]);
+        commit(work, "src/a.c", "int a = 1;\n", "feature");
+        git(work, &["checkout", "-q", "master"]);
+    });
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\ntoolchain = \"fake\"\n[mirrors]\n\"https://github.com/\" = \"file://{2}/github/\"\n{0}[bases.b]\nkind = \"branch\"\nurl = \"file://{1}\"\nref = \"master\"\n\
+         [[entry]]\nid = \"feature\"\nsource = {{ branch = \"https://github.com/someone/linux/tree/feature\" }}\nbase = \"b\"\n",
+        fake_toolchain(&root.join("tc")),
+        bare.display(),
+        root.display(),
+    );
+    let mpath = root.join("m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let (cache, bc) = (root.join("cache"), root.join("build-cache"));
+    let run = |name: &str, extra: &[&str]| {
+        let out = root.join(name);
+        let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args([
+                "matrix",
+                "--stage",
+                "build",
+                "--fail-on",
+                "never",
+                "--matrix",
+            ])
+            .arg(&mpath)
+            .arg("--out")
+            .arg(&out)
+            .arg("--cache")
+            .arg(&cache)
+            .arg("--build-cache")
+            .arg(&bc)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        (o.status.code(), out, stderr)
+    };
+    let base = ["--entry", "base", "--save-build-cache"];
+    let cell = "base-b.x86_64";
+
+    let (code, out, stderr) = run("cold", &base);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        compiled(&out, cell),
+        ["obj/a.o", "obj/b.o", "obj/c.o"],
+        "{stderr}"
+    );
+    assert!(stderr.contains("build cache: saved its build"), "{stderr}");
+    let archives = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&bc)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        archives().len(),
+        2,
+        "an archive and its manifest: {:?}",
+        archives()
+    );
+
+    // A machine without the build (the same cache path, as on every CI runner): its own
+    // commit's build, nothing compiled.
+    std::fs::remove_dir_all(cache.join("slots")).unwrap();
+    let (code, out, stderr) = run("exact", &base);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("restored its own commit's build"),
+        "{stderr}"
+    );
+    assert_eq!(compiled(&out, cell), Vec::<String>::new(), "{stderr}");
+
+    // The base moves by a commit that changes b.c: only b.o is compiled again, and the new
+    // commit's archive replaces the old one.
+    let work = root.join("work");
+    commit(&work, "src/b.c", "int b = 2;\n", "move the base");
+    git(&work, &["push", "-q", bare.to_str().unwrap(), "master"]);
+    std::fs::remove_dir_all(cache.join("slots")).unwrap();
+    let (code, out, stderr) = run("moved", &base);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("1 files differ"), "{stderr}");
+    assert_eq!(compiled(&out, cell), ["obj/b.o"], "{stderr}");
+    assert_eq!(archives().len(), 2, "{:?}", archives());
+
+    // A run with entry cells may not save.
+    let (code, _, stderr) = run("with-entries", &["--save-build-cache"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--save-build-cache: the run holds entry cells"),
+        "{stderr}"
+    );
+    // An entry built in the base's folder: its base cell is never saved from there again.
+    let (code, _, stderr) = run("entry", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let before = std::fs::read(bc.join(archives()[0].clone())).unwrap();
+    let (code, _, stderr) = run(
+        "tainted",
+        &["--entry", "base", "--save-build-cache", "--force"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("not saved: an entry's patch was built in this slot"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(bc.join(archives()[0].clone())).unwrap(),
+        before
+    );
+}
