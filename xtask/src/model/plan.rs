@@ -263,40 +263,67 @@ impl Plan {
         out
     }
 
-    /// A GitHub Actions matrix (`{"include": [...]}`): one job per (base, arch, toolchain, config)
-    /// group so that a job's entries reuse its base build; groups are folded together when
-    /// there would be more than `max_jobs`.
+    /// A GitHub Actions matrix (`{"include": [...]}`): one job per (base, arch, toolchain)
+    /// group, its config variants together, so that a job's entries reuse its base builds and
+    /// a nightly run pays one setup per group; a group with more than
+    /// [`ENTRY_CELLS_PER_JOB`] entry cells is split into shards (each builds the base, from the
+    /// build cache when it has one), and groups are folded together when there would be more
+    /// than `max_jobs`.
     pub fn to_github(&self, max_jobs: usize) -> String {
         let max_jobs = max_jobs.clamp(1, 256);
-        type Key = (String, Arch, String, String);
+        type Key = (String, Arch, String);
         let mut groups: Vec<(Key, Vec<&Cell>)> = Vec::new();
         for c in &self.cells {
-            let key = (
-                c.base.clone(),
-                c.arch,
-                c.toolchain.clone(),
-                c.config.clone(),
-            );
+            let key = (c.base.clone(), c.arch, c.toolchain.clone());
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push(c),
                 None => groups.push((key, vec![c])),
             }
         }
-        let njobs = groups.len().min(max_jobs);
+        // Shards of a large group: each has the group's base cells and its share of entries.
+        let mut units: Vec<Vec<&Cell>> = Vec::new();
+        for (_, cells) in &groups {
+            let (bases, entries): (Vec<&Cell>, Vec<&Cell>) =
+                cells.iter().copied().partition(|c| c.is_base());
+            let shards = entries.len().div_ceil(ENTRY_CELLS_PER_JOB).max(1);
+            let per = entries.len().div_ceil(shards).max(1);
+            let mut chunks = entries.chunks(per);
+            for _ in 0..shards {
+                let mut unit = bases.clone();
+                unit.extend(chunks.next().unwrap_or_default());
+                units.push(unit);
+            }
+        }
+        let njobs = units.len().min(max_jobs);
         let mut jobs: Vec<Vec<&Cell>> = vec![Vec::new(); njobs];
-        for (i, (_, cells)) in groups.iter().enumerate() {
+        for (i, cells) in units.iter().enumerate() {
             jobs[i % njobs].extend(cells.iter().copied());
         }
-        // The jobs whose base build is cached: those with the most entry cells, within the
-        // build cache's share of the repository's cache (ci/README.md).
-        let mut by_entries: Vec<usize> = (0..njobs).collect();
+        fn configs<'c>(j: &[&'c Cell]) -> Vec<&'c str> {
+            let mut v: Vec<&str> = j
+                .iter()
+                .filter(|c| c.is_base())
+                .map(|c| c.config.as_str())
+                .collect();
+            v.sort_by_key(|c| (*c != DEFAULT_CONFIG, *c));
+            v.dedup();
+            v
+        }
+        // The jobs whose base builds are cached: those with the most entry cells (the default
+        // variant first on a tie), while their archives (one per config) fit the build
+        // cache's share of the repository's cache (ci/README.md).
         let entries = |j: usize| jobs[j].iter().filter(|c| !c.is_base()).count();
+        let mut by_entries: Vec<usize> = (0..njobs).filter(|j| entries(*j) > 0).collect();
         by_entries.sort_by_key(|j| std::cmp::Reverse(entries(*j)));
-        let cached: Vec<usize> = by_entries
-            .into_iter()
-            .filter(|j| entries(*j) > 0)
-            .take(BUILD_CACHE_JOBS)
-            .collect();
+        let mut cached = Vec::new();
+        let mut archives = 0;
+        for j in by_entries {
+            let n = configs(&jobs[j]).len();
+            if archives + n <= BUILD_CACHE_ARCHIVES {
+                archives += n;
+                cached.push(j);
+            }
+        }
         let include: Vec<serde_json::Value> = jobs
             .iter()
             .enumerate()
@@ -307,14 +334,14 @@ impl Plan {
                     .map(|c| format!("{}@{}@{}@{}", c.entry, c.base, c.arch, c.config))
                     .collect();
                 serde_json::json!({
-                    "name": format!("{:03}-{}-{}-{}", i, first.base, first.arch, first.config),
+                    "name": format!("{:03}-{}-{}-{}", i, first.base, first.arch, configs(cells).join("-")),
                     "shard": i,
                     "arch": first.arch.name(),
                     "cells": spec.join(","),
                     "count": cells.len(),
                     // The build cache's key part: the job's first group, without its place in
                     // the list (which moves when the registry does).
-                    "build": format!("{}-{}-{}-{}", first.base, first.arch, first.toolchain, first.config),
+                    "build": format!("{}-{}-{}", first.base, first.arch, first.toolchain),
                     "build_cache": cached.contains(&i),
                 })
             })
@@ -323,10 +350,14 @@ impl Plan {
     }
 }
 
-/// How many jobs of a GitHub matrix keep their base build in the build cache: each archive is
-/// about 0.35 GB, and a moving base's is written again every night while the last one waits to
-/// be evicted (ci/README.md's budget).
-pub const BUILD_CACHE_JOBS: usize = 8;
+/// Entry cells one job runs at most: a warm entry cell takes one to two minutes, a cold base
+/// about ten, and GitHub stops a job after six hours.
+pub const ENTRY_CELLS_PER_JOB: usize = 150;
+
+/// How many base builds (one per job and config) a GitHub matrix keeps in the build cache:
+/// each archive is about 0.35 GB, and a moving base's is written again every night while the
+/// last one waits to be evicted (ci/README.md's budget).
+pub const BUILD_CACHE_ARCHIVES: usize = 8;
 
 /// One cell a selector names: entry, base, arch, and config (none: every selected one).
 pub type Selector = (String, String, Arch, Option<String>);
@@ -490,7 +521,7 @@ base = "a"
         let v: serde_json::Value = serde_json::from_str(&all.to_github(256)).unwrap();
         assert_eq!(
             v["include"][0]["cells"],
-            "base@a@x86_64@debug,one@a@x86_64@debug"
+            "base@a@x86_64@debug,base@a@x86_64@release,one@a@x86_64@debug,one@a@x86_64@release"
         );
         assert_eq!(m.checks_of("debug"), [crate::model::matrix::Check::Kunit]);
         assert_eq!(m.checks_of("release").len(), 5);
@@ -530,45 +561,67 @@ base = "a"
         );
     }
 
-    /// The build cache goes to the jobs with the most entry cells, at most
-    /// [`BUILD_CACHE_JOBS`] of them, never to a job of base cells alone; each job's `build` key
-    /// names its first group without its place in the list.
+    /// The build cache goes to the jobs with the most entry cells, while their archives (one
+    /// per config) fit [`BUILD_CACHE_ARCHIVES`], never to a job of base cells alone; each
+    /// job's `build` key names its first group without its place in the list. A job holds its
+    /// group's config variants together, and a group with more than
+    /// [`ENTRY_CELLS_PER_JOB`] entry cells is split into shards that each build the base.
     #[test]
-    fn the_build_cache_goes_to_the_jobs_with_the_most_entries() {
-        let cell = |entry: &str, arch: Arch| Cell {
+    fn github_jobs_keep_configs_together_split_large_groups_and_cache_the_busiest() {
+        let cell = |entry: &str, base: &str, config: &str| Cell {
             entry: entry.into(),
-            base: "b".into(),
-            arch,
+            base: base.into(),
+            arch: Arch::X86_64,
             toolchain: "t".into(),
-            config: "release".into(),
+            config: config.into(),
         };
-        let arches = [Arch::X86_64, Arch::Arm64, Arch::Riscv64, Arch::Loongarch64];
         let mut p = plan(&m(), &Filters::default());
         p.cells.clear();
-        // Group i (one per arch and config) has i entry cells; group 0 has none.
-        for i in 0..(BUILD_CACHE_JOBS + 3) {
-            let arch = arches[i % 4];
-            let config = format!("c{i}");
-            let mut base = cell(BASE_ENTRY, arch);
-            base.config = config.clone();
-            p.cells.push(base);
+        // Base bi has i entry cells; b0 has none.
+        let n = BUILD_CACHE_ARCHIVES + 3;
+        for i in 0..n {
+            let b = format!("b{i}");
+            p.cells.push(cell(BASE_ENTRY, &b, "release"));
             for e in 0..i {
-                let mut c = cell(&format!("e{e}"), arch);
-                c.config = config.clone();
-                p.cells.push(c);
+                p.cells.push(cell(&format!("e{e}"), &b, "release"));
             }
         }
         let v: serde_json::Value = serde_json::from_str(&p.to_github(256)).unwrap();
         let jobs = v["include"].as_array().unwrap();
-        let cached: Vec<usize> = jobs
-            .iter()
-            .enumerate()
-            .filter(|(_, j)| j["build_cache"] == true)
-            .map(|(i, _)| i)
-            .collect();
-        let want: Vec<usize> = (3..BUILD_CACHE_JOBS + 3).collect();
-        assert_eq!(cached, want);
-        assert_eq!(jobs[5]["build"], "b-arm64-t-c5", "{}", jobs[5]);
+        assert_eq!(jobs.len(), n);
+        let cached: Vec<usize> = (0..n).filter(|i| jobs[*i]["build_cache"] == true).collect();
+        assert_eq!(cached, (3..n).collect::<Vec<_>>());
+        assert_eq!(jobs[5]["build"], "b5-x86_64-t", "{}", jobs[5]);
+
+        // Two configs: one job, its name says both, and it takes two archives.
+        p.cells.clear();
+        for c in ["debug", "release"] {
+            p.cells.push(cell(BASE_ENTRY, "b", c));
+            p.cells.push(cell("e", "b", c));
+        }
+        let v: serde_json::Value = serde_json::from_str(&p.to_github(256)).unwrap();
+        let jobs = v["include"].as_array().unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0]["name"], "000-b-x86_64-release-debug");
+        assert_eq!(jobs[0]["count"], 4);
+
+        // A group of 2 × ENTRY_CELLS_PER_JOB + 1 entries: three shards, each with the base.
+        p.cells.clear();
+        p.cells.push(cell(BASE_ENTRY, "b", "release"));
+        for e in 0..(2 * ENTRY_CELLS_PER_JOB + 1) {
+            p.cells.push(cell(&format!("e{e}"), "b", "release"));
+        }
+        let v: serde_json::Value = serde_json::from_str(&p.to_github(256)).unwrap();
+        let jobs = v["include"].as_array().unwrap();
+        assert_eq!(jobs.len(), 3);
+        let mut seen = 0;
+        for j in jobs {
+            let sel = parse_cell_selectors(j["cells"].as_str().unwrap()).unwrap();
+            assert_eq!(sel[0].0, BASE_ENTRY, "{j}");
+            assert!(sel.len() - 1 <= ENTRY_CELLS_PER_JOB, "{j}");
+            seen += sel.len() - 1;
+        }
+        assert_eq!(seen, 2 * ENTRY_CELLS_PER_JOB + 1);
     }
 
     #[test]
