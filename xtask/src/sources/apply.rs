@@ -365,8 +365,11 @@ pub fn patchset(worktree: &Path, base: &str, head: &str) -> Option<Patchset> {
             .map(str::to_string)
             .collect();
     // The diff's bytes as git wrote them: a patch may hold bytes that are not UTF-8, and two
-    // such patchsets must not hash alike.
-    let diff = proc::output_bytes(git().args(["diff", "--binary", base, head])).ok()?;
+    // such patchsets must not hash alike. Blob names in full: git abbreviates them to a length
+    // that grows with the number of objects in the store, so a shallow store and a full one
+    // would hash the same patchset apart.
+    let diff =
+        proc::output_bytes(git().args(["diff", "--binary", "--full-index", base, head])).ok()?;
     // SHA-256 of the whole diff: the same change on the same base hashes the same anywhere.
     // It keys the result cache.
     let hash = sha256_hex(&diff);
@@ -379,6 +382,7 @@ pub fn patchset(worktree: &Path, base: &str, head: &str) -> Option<Patchset> {
             "--stdout",
             "--zero-commit",
             "--no-signature",
+            "--full-index",
             "-1",
             c,
         ]))
