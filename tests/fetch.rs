@@ -353,6 +353,7 @@ base = "dead"
                 "--stdout",
                 "--zero-commit",
                 "--no-signature",
+                "--full-index",
                 "-1",
                 sha,
             ])
