@@ -103,12 +103,118 @@ pub fn complete(store: &Store, commit: &str) -> Result<(), FetchError> {
     let fetched = fetch_ref_at(store, Depth::Unshallow, &origin.url, &origin.src, &scratch);
     let _ = store.git(&["update-ref", "-d", &scratch]);
     fetched?;
-    if is_complete(store, commit) {
+    // Whole means no shallow commit among its ancestors, and every ancestor there to read
+    // (git drops a shallow line on `--unshallow` whatever the server then sent).
+    let reads_back = || {
+        proc::run_captured(
+            store.cmd().args(["rev-list", "--count", commit]),
+            Some(std::time::Duration::from_secs(300)),
+        )
+        .is_ok_and(|o| o.outcome.success())
+    };
+    if is_complete(store, commit) && reads_back() {
         Ok(())
     } else {
         Err(FetchError::Failed(format!(
             "{} {} no longer holds the history of the base {short}",
             origin.url, origin.src
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    }
+
+    /// An upstream with `n` commits on master, and an empty store beside it.
+    fn upstream(t: &Path, n: usize) -> (PathBuf, String, Store) {
+        let up = t.join("up");
+        std::fs::create_dir_all(&up).unwrap();
+        git(&up, &["init", "-q", "-b", "master"]);
+        for i in 0..n {
+            git(
+                &up,
+                &["commit", "-q", "--allow-empty", "-m", &format!("c{i}")],
+            );
+        }
+        let store = Store::open(&crate::sys::paths::Cache::new(Some(&t.join("cache")))).unwrap();
+        let url = format!("file://{}", up.display());
+        (up, url, store)
+    }
+
+    fn count(store: &Store, r: &str) -> String {
+        store
+            .git(&["rev-list", "--count", r])
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// The base comes shallow; its history, once fetched, stays: the next fetch of the base
+    /// brings what is new and cuts nothing.
+    #[test]
+    fn a_base_comes_shallow_and_once_whole_stays_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let (up, url, store) = upstream(t.path(), 5);
+        let dest = "refs/rfl/remote/x/b";
+        let b = fetch_base(&store, &url, "refs/heads/master", dest).unwrap();
+        assert_eq!(count(&store, dest), "1");
+        assert!(!is_complete(&store, &b));
+        complete(&store, &b).unwrap();
+        assert!(is_complete(&store, &b));
+        assert_eq!(count(&store, dest), "5");
+        assert_eq!(store.rev(dest).as_deref(), Some(b.as_str()));
+        git(&up, &["commit", "-q", "--allow-empty", "-m", "c5"]);
+        let b2 = fetch_base(&store, &url, "refs/heads/master", dest).unwrap();
+        assert_ne!(b, b2);
+        assert!(is_complete(&store, &b2));
+        assert_eq!(count(&store, dest), "6");
+    }
+
+    /// A branch rebased since the base was fetched no longer holds the base's history: that
+    /// is said, and the base is not taken for whole.
+    #[test]
+    fn a_base_its_remote_no_longer_holds_cannot_be_made_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let (up, url, store) = upstream(t.path(), 3);
+        let b = fetch_base(&store, &url, "refs/heads/master", "refs/rfl/remote/x/b").unwrap();
+        // A history rewritten from its root, the old commits pruned.
+        git(&up, &["checkout", "-q", "--orphan", "new"]);
+        git(&up, &["commit", "-q", "--allow-empty", "-m", "rewritten"]);
+        git(&up, &["branch", "-q", "-M", "new", "master"]);
+        git(&up, &["reflog", "expire", "--expire=now", "--all"]);
+        git(&up, &["gc", "-q", "--prune=now"]);
+        match complete(&store, &b) {
+            Err(FetchError::Failed(m)) => assert!(
+                m.starts_with("git fetch file://") || m.contains("no longer holds"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(!is_complete(&store, &b));
+        // And a base whose remote is not on record says so.
+        std::fs::remove_file(origin_file(&store, &b)).unwrap();
+        match complete(&store, &b) {
+            Err(FetchError::Failed(m)) => assert!(m.contains("not where it came from"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }
