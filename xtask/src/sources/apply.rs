@@ -416,3 +416,96 @@ pub fn changed_files(worktree: &Path, base: &str, head: &str) -> Vec<String> {
     .map(|s| s.lines().map(str::to_string).collect())
     .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::history;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    }
+
+    /// On a shallow base whose remote is gone, neither a branch from an older commit nor a
+    /// mail that does not apply gets an answer the missing history could change: each is an
+    /// error that says the history could not be fetched.
+    #[test]
+    fn without_the_base_history_apply_is_inconclusive_not_a_conflict() {
+        let t = tempfile::tempdir().unwrap();
+        let up = t.path().join("up");
+        std::fs::create_dir_all(&up).unwrap();
+        git(&up, &["init", "-q", "-b", "master"]);
+        std::fs::write(up.join("f.txt"), "1\n2\n3\n").unwrap();
+        git(&up, &["add", "."]);
+        git(&up, &["commit", "-qm", "root"]);
+        git(&up, &["branch", "old"]);
+        std::fs::write(up.join("f.txt"), "1\ntwo\n3\n").unwrap();
+        git(&up, &["commit", "-qam", "two"]);
+        // On the old point: a branch, and a mail changing the line `two` changed.
+        git(&up, &["checkout", "-q", "old"]);
+        std::fs::write(up.join("g.txt"), "g\n").unwrap();
+        git(&up, &["add", "."]);
+        git(&up, &["commit", "-qm", "g"]);
+        std::fs::write(up.join("f.txt"), "1\nzwei\n3\n").unwrap();
+        git(&up, &["commit", "-qam", "zwei"]);
+        let mail = t.path().join("zwei.patch");
+        std::fs::write(&mail, git(&up, &["format-patch", "--stdout", "-1"]) + "\n").unwrap();
+        git(&up, &["checkout", "-q", "master"]);
+        let store = Store::open(&crate::sys::paths::Cache::new(Some(
+            &t.path().join("cache"),
+        )))
+        .unwrap();
+        let url = format!("file://{}", up.display());
+        let base = history::fetch_base(&store, &url, "refs/heads/master", "refs/rfl/b").unwrap();
+        let head =
+            crate::sources::git::fetch_ref(&store, &url, "refs/heads/old", "refs/e").unwrap();
+        std::fs::rename(&up, t.path().join("gone")).unwrap();
+        let wt = t.path().join("wt");
+        let log = t.path().join("apply.log");
+        let (r, p) = apply(&store, &wt, &base, &Fetched::Commit(head.clone()), &log);
+        assert_eq!(
+            (r.status, r.fault, p.is_none()),
+            (Status::Error, Some(Fault::Source), true)
+        );
+        assert!(
+            r.summary
+                .starts_with(&format!("where {} meets the base is unknown", &head[..12])),
+            "{}",
+            r.summary
+        );
+        let (r, _) = apply(&store, &wt, &base, &Fetched::Mbox(vec![mail]), &log);
+        assert_eq!((r.status, r.fault), (Status::Error, Some(Fault::Source)));
+        assert!(r.summary.contains("; inconclusive: "), "{}", r.summary);
+        // With the remote back, the answer is the full history's: the branch's `zwei` conflicts
+        // with the base's `two`.
+        std::fs::rename(t.path().join("gone"), &up).unwrap();
+        let (r, p) = apply(
+            &store,
+            &wt,
+            &base,
+            &Fetched::Commit(head),
+            &t.path().join("b.log"),
+        );
+        assert_eq!(
+            (r.status, r.fault),
+            (Status::Fail, Some(Fault::Code)),
+            "{}",
+            r.summary
+        );
+        assert!(r.summary.starts_with("conflict in f.txt"), "{}", r.summary);
+        assert!(p.is_none());
+        assert!(history::is_complete(&store, &base));
+    }
+}
