@@ -353,6 +353,7 @@ base = "dead"
                 "--stdout",
                 "--zero-commit",
                 "--no-signature",
+                "--full-index",
                 "-1",
                 sha,
             ])
@@ -1689,4 +1690,186 @@ fn a_saved_base_build_restores_into_a_cold_slot_and_rebuilds_only_what_changed()
         std::fs::read(bc.join(archives()[0].clone())).unwrap(),
         before
     );
+
+/// A remote base is fetched shallow: the store holds its commit alone, and an entry branch on
+/// top of it gives the patchset a base fetched with its whole history gives. What reads the
+/// base's history fetches it then: a mail series several commits back in the base is
+/// `in-base`, a branch from a thousand commits back applies as it does on a full base, and a
+/// commit that shares no history with the base still fails, saying so. The remote is
+/// generated (`git fast-import`) with a few thousand commits and reached through `file://`,
+/// so that git honours the depth.
+#[test]
+fn a_shallow_remote_base_gives_the_answers_of_a_full_one() {
+    let t = TempDir::new("shallow");
+    let root = &t.0;
+    let remote = root.join("korg/linux.git");
+    let shape = xtask::commands::fetch_bench::Shape {
+        commits: 3000,
+        files: 200,
+        lines: 40,
+        files_per_commit: 2,
+        lines_per_edit: 4,
+    };
+    xtask::commands::fetch_bench::generate(&remote, &shape).unwrap();
+    let url = format!("file://{}", remote.display());
+    let work = root.join("work");
+    git(root, &["clone", "-q", &url, work.to_str().unwrap()]);
+    // X changes a line that Y changes again: X no longer applies, nor reverse-applies; five
+    // commits follow it.
+    let x = commit(&work, "rust/x.rs", "a\nB\nc\n", "rust: x");
+    commit(&work, "rust/x.rs", "a\nBB\nc\n", "rust: y");
+    for i in 0..5 {
+        commit(
+            &work,
+            &format!("rust/later{i}.rs"),
+            "later\n",
+            "rust: later",
+        );
+    }
+    let mbox = root.join("x.mbox");
+    std::fs::write(&mbox, format_patch(&work, &x)).unwrap();
+    git(&work, &["checkout", "-q", "-b", "feature"]);
+    commit(&work, "rust/feature.rs", "// one\n", "rust: feature one");
+    commit(&work, "rust/feature.rs", "// two\n", "rust: feature two");
+    git(&work, &["checkout", "-q", "-b", "old", "master~1000"]);
+    commit(&work, "rust/old.rs", "// old\n", "rust: old");
+    git(&work, &["checkout", "-q", "--orphan", "orphan"]);
+    git(&work, &["rm", "-q", "-r", "-f", "."]);
+    commit(&work, "rust/orphan.rs", "// alone\n", "rust: alone");
+    git(&work, &["push", "-q", &url, "master"]);
+    // The entries' branches in a fork, reached through the mirror of GitHub.
+    let fork = root.join("github/someone/linux.git");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            fork.to_str().unwrap(),
+        ],
+    );
+    let base_commit = git(&work, &["rev-parse", "master"]);
+
+    let entry = |id: &str, source: &str| {
+        format!("[[entry]]\nid = \"{id}\"\narea = \"{id}\"\nstatus = \"testing\"\nsource = {{ {source} }}\nbase = \"b\"\n")
+    };
+    let branch = |b: &str| format!("branch = \"https://github.com/someone/linux/tree/{b}\"");
+    let matrix = format!(
+        "arches = [\"x86_64\"]\nchecks = []\n[mirrors]\n\"https://github.com/\" = \"file://{}/github/\"\n[bases.b]\nkind = \"branch\"\nurl = \"{url}\"\nref = \"master\"\n{}",
+        root.display(),
+        [
+            entry("feature", &branch("feature")),
+            entry("in-base", "mbox = \"x.mbox\""),
+            entry("old", &branch("old")),
+            entry("orphan", &branch("orphan")),
+        ]
+        .concat()
+    );
+    let mpath = root.join("m.toml");
+    std::fs::write(&mpath, matrix).unwrap();
+    let run = |cache: &Path, out: &str, entry: &str| {
+        let out = root.join(out);
+        let o = apply_only(&mpath, &out, cache)
+            .args(["--entry", entry])
+            .output()
+            .unwrap();
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        results(&out)
+    };
+    let store_git = |cache: &Path, args: &[&str]| {
+        let o = Command::new("git")
+            .arg("--git-dir")
+            .arg(cache.join("store.git"))
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+
+    // Shallow: the entry on top of the base is fetched down to the base, and the store holds
+    // the base's commit alone.
+    let shallow = root.join("cache-shallow");
+    let a = run(&shallow, "out-feature", "feature");
+    let shallow_file = std::fs::read_to_string(shallow.join("store.git/shallow")).unwrap();
+    assert_eq!(shallow_file.trim(), base_commit);
+    let base_ref = format!("refs/rfl/remote/{}/b", xtask::sources::git::url_key(&url));
+    assert_eq!(
+        store_git(&shallow, &["rev-list", "--count", &base_ref]),
+        "1"
+    );
+    assert_eq!(
+        stage_of(&a, "feature", "apply")["summary"],
+        "applied 2 commits"
+    );
+
+    // Full: the same store with the base's whole history fetched first, which the harness
+    // then keeps.
+    let full = root.join("cache-full");
+    let fs = full.join("store.git");
+    git(root, &["init", "-q", "--bare", fs.to_str().unwrap()]);
+    git(
+        &fs,
+        &[
+            "fetch",
+            "-q",
+            &url,
+            &format!("+refs/heads/master:{base_ref}"),
+        ],
+    );
+    let b = run(&full, "out-feature-full", "feature");
+    assert!(!full.join("store.git/shallow").exists());
+    let patchset = |v: &Value, e: &str| {
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["entry"] == e)
+            .unwrap()["patchset"]
+            .clone()
+    };
+    assert!(
+        patchset(&a, "feature")["patch_hashes"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+    );
+    assert_eq!(patchset(&a, "feature"), patchset(&b, "feature"));
+
+    // What reads the history fetches it, and answers as on the full base.
+    let a = run(&shallow, "out-all", "*");
+    let b = run(&full, "out-all-full", "*");
+    assert!(!shallow.join("store.git/shallow").exists());
+    let x12 = &x[..12];
+    let apply = stage_of(&a, "in-base", "apply");
+    assert_eq!(
+        (&apply["summary"], &apply["in_base"]),
+        (
+            &Value::from(format!("already in the base (commits {x12})")),
+            &Value::from(true)
+        ),
+        "{apply}"
+    );
+    assert_eq!(stage_of(&a, "old", "apply")["summary"], "applied 1 commits");
+    let orphan = stage_of(&a, "orphan", "apply");
+    assert_eq!(orphan["status"], "fail", "{orphan}");
+    assert!(
+        orphan["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("shares no history with the base"),
+        "{orphan}"
+    );
+    for e in ["feature", "in-base", "old", "orphan"] {
+        let (sa, sb) = (stage_of(&a, e, "apply"), stage_of(&b, e, "apply"));
+        for k in ["status", "summary", "in_base", "fault"] {
+            assert_eq!(sa.get(k), sb.get(k), "{e} {k}");
+        }
+        assert_eq!(patchset(&a, e), patchset(&b, e), "{e}");
+    }
 }

@@ -5,7 +5,8 @@
 //! warm sample cell vs the same change by hand (incremental make + boot + checks, the floor).
 //! P2: a cold cell's build-and-test stages vs `kunit.py run` on the same tree, both cold.
 //! P3: the harness's wall time vs the time of its make and qemu children.
-//! Also: KTAP parsing throughput and planning a 1 000-entry matrix.
+//! Also: KTAP parsing throughput, planning a 1 000-entry matrix, and a remote base's shallow
+//! fetch against its whole history (`fetch_bench`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -238,6 +239,14 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
         detail: format!("(harness wall {p3_wall:.0} s - time with a make or qemu running {p3_child:.0} s) / the latter, over the cold, sample, next-sample and rust/kernel cells"),
     });
 
+    // A remote base's fetch: shallow against its whole history, on a generated remote.
+    let (fetch, fetch_detail) = crate::commands::fetch_bench::figure(&work.join("fetch"))?;
+    figures.push(Figure {
+        name: "fetch-remote-base",
+        ratio: fetch.shallow.bytes as f64 / fetch.full.bytes.max(1) as f64,
+        detail: fetch_detail,
+    });
+
     // KTAP throughput and planning time, medians of five.
     let console =
         std::fs::read_to_string(work.join("run-cold").join(&cold.dir).join("console.log"))
@@ -282,6 +291,7 @@ pub fn bench(cache: &Cache, a: &Args) -> anyhow::Result<()> {
             "P1-floor" => "≤ 1.10",
             "P2-kunit.py" => "≤ 1.0",
             "P1-clean-ccache" => "(no target)",
+            "fetch-remote-base" => "≤ 0.10",
             _ => "≤ 0.05",
         };
         let _ = writeln!(
@@ -558,6 +568,10 @@ impl crate::commands::flags::BenchArgs {
     pub fn run(self, cache: &Cache) -> anyhow::Result<std::process::ExitCode> {
         if let Some(console) = &self.parsers_only {
             parsers(console)?;
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        if self.fetch_only {
+            crate::commands::fetch_bench::fetch_only(cache)?;
             return Ok(std::process::ExitCode::SUCCESS);
         }
         crate::sys::signal::install()?;

@@ -329,6 +329,10 @@ pub struct BenchArgs {
     /// entries), printed; no kernel is built and BENCHMARKS.md is left alone.
     #[arg(long, value_name = "CONSOLE")]
     pub parsers_only: Option<PathBuf>,
+    /// Only the fetch figure (a remote base fetched shallow vs with its whole history, from a
+    /// generated local remote), printed; no kernel is built and BENCHMARKS.md is left alone.
+    #[arg(long, conflicts_with = "parsers_only")]
+    pub fetch_only: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod doctor;
+pub mod fetch_bench;
 pub mod flags;
 pub mod import;
 pub mod ktap;

@@ -8,8 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::model::outcome::{Fault, Patchset, Stage, StageResult, Status};
-use crate::sources::fetch::Fetched;
-use crate::sources::in_base;
+use crate::sources::fetch::{FetchError, Fetched};
+use crate::sources::history;
+use crate::sources::in_base::{self, Lookup};
 use crate::sys::proc;
 use crate::sys::store::Store;
 
@@ -85,22 +86,30 @@ pub fn apply(
                 Fetched::Series { mbox, .. } => vec![mbox.clone()],
                 _ => unreachable!("matched above"),
             };
-            for f in &files {
-                let mut c = git(&["am", "-3", "--keep-non-patch"]);
-                c.arg(f);
-                let o = proc::run_logged(&mut c, log, Some(Duration::from_secs(600)));
-                if !o.as_ref().is_ok_and(|o| o.success()) {
-                    let text = std::fs::read_to_string(log).unwrap_or_default();
-                    let _ = proc::run_captured(
-                        &mut git(&["am", "--abort"]),
-                        Some(Duration::from_secs(60)),
-                    );
-                    let series = in_base::Series::Mails(&files);
-                    let r = in_base::find(worktree, base_commit, &series, &scratch)
-                        .map(StageResult::already_in_base)
-                        .unwrap_or_else(|| conflict_result(&text, &f.display().to_string()));
+            // `git am -3` falls back on the blobs the patch names, which only the base's
+            // history holds: on a shallow base, a series that does not apply is tried again
+            // once that history is in the store.
+            let mut tried = am_all(&git, &files, log);
+            if tried.is_err() && !history::is_complete(store, base_commit) {
+                if let Err(e) = history::complete(store, base_commit).and_then(|()| {
+                    store
+                        .worktree_at(worktree, base_commit)
+                        .map_err(|e| FetchError::Failed(format!("worktree: {e:#}")))
+                }) {
+                    let (text, f) = tried.unwrap_err();
+                    let r = inconclusive(conflict_result(&text, &f), &e);
                     return (finish(r), None);
                 }
+                tried = am_all(&git, &files, log);
+            }
+            if let Err((text, f)) = tried {
+                let series = in_base::Series::Mails(&files);
+                let r = match in_base::find(store, worktree, base_commit, &series, &scratch) {
+                    Lookup::In(how) => StageResult::already_in_base(how),
+                    Lookup::NotIn => conflict_result(&text, &f),
+                    Lookup::Unknown(e) => inconclusive(conflict_result(&text, &f), &e),
+                };
+                return (finish(r), None);
             }
             let head = proc::output(&mut git(&["rev-parse", "HEAD"]))
                 .map(|s| s.trim().to_string())
@@ -113,8 +122,31 @@ pub fn apply(
         Fetched::Commit(head) => {
             // The patchset is merge-base(base, head)..head; a head that already holds the base
             // applies as it is.
-            let mb = proc::output(&mut git(&["merge-base", base_commit, head]))
-                .map(|s| s.trim().to_string());
+            let merge_base = || {
+                proc::output(&mut git(&["merge-base", base_commit, head]))
+                    .map(|s| s.trim().to_string())
+            };
+            let mut mb = merge_base();
+            // On a shallow base only the base itself can be found: any other answer (none, or
+            // a commit below a shallow boundary) is asked again with the base's whole history.
+            if mb.as_deref().map_or(true, |m| m != base_commit)
+                && !history::is_complete(store, base_commit)
+            {
+                if let Err(e) = history::complete(store, base_commit) {
+                    let r = StageResult::new(
+                        Stage::Apply,
+                        Status::Error,
+                        format!(
+                            "where {} meets the base is unknown: the base's history could not be fetched ({})",
+                            &head[..head.len().min(12)],
+                            e.message()
+                        ),
+                    )
+                    .with_fault(history_fault(&e));
+                    return (finish(r), None);
+                }
+                mb = merge_base();
+            }
             let Ok(mb) = mb else {
                 return (
                     finish(
@@ -160,9 +192,11 @@ pub fn apply(
                         Some(Duration::from_secs(60)),
                     );
                     let series = in_base::Series::Commits { from: &mb, head };
-                    let r = in_base::find(worktree, base_commit, &series, &scratch)
-                        .map(StageResult::already_in_base)
-                        .unwrap_or_else(|| conflict_result(&text, head));
+                    let r = match in_base::find(store, worktree, base_commit, &series, &scratch) {
+                        Lookup::In(how) => StageResult::already_in_base(how),
+                        Lookup::NotIn => conflict_result(&text, head),
+                        Lookup::Unknown(e) => inconclusive(conflict_result(&text, head), &e),
+                    };
                     return (finish(r), None);
                 }
                 proc::output(&mut git(&["rev-parse", "HEAD"]))
@@ -175,6 +209,51 @@ pub fn apply(
             )
         }
     }
+}
+
+/// Every mail `git am -3`'d in order; the log and the file of the first that did not apply
+/// (its am aborted).
+fn am_all(
+    git: &dyn Fn(&[&str]) -> Command,
+    files: &[std::path::PathBuf],
+    log: &Path,
+) -> Result<(), (String, String)> {
+    for f in files {
+        let mut c = git(&["am", "-3", "--keep-non-patch"]);
+        c.arg(f);
+        let o = proc::run_logged(&mut c, log, Some(Duration::from_secs(600)));
+        if !o.as_ref().is_ok_and(|o| o.success()) {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let _ = proc::run_captured(&mut git(&["am", "--abort"]), Some(Duration::from_secs(60)));
+            return Err((text, f.display().to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Whose fault it is that a base's history could not be had: the remote's when it did not
+/// answer (the cell is `unreachable`), else the source's (the remote no longer has it).
+fn history_fault(e: &FetchError) -> Fault {
+    match e {
+        FetchError::Unreachable(_) => Fault::Remote,
+        FetchError::Failed(_) => Fault::Source,
+    }
+}
+
+/// A series that does not apply to a shallow base whose history could not be fetched: with it,
+/// `git am -3` might have applied it, or the in-base lookup found it. Neither a conflict nor
+/// "in the base" can be said, so the stage is an error and says why.
+fn inconclusive(conflict: StageResult, e: &FetchError) -> StageResult {
+    StageResult::new(
+        Stage::Apply,
+        Status::Error,
+        format!(
+            "{}; inconclusive: the base's history, which could show the series applies or is already in the base, could not be fetched ({})",
+            conflict.summary,
+            e.message()
+        ),
+    )
+    .with_fault(history_fault(e))
 }
 
 /// The apply stage of a series that applied: in the base already when, applied, it changes
@@ -286,8 +365,11 @@ pub fn patchset(worktree: &Path, base: &str, head: &str) -> Option<Patchset> {
             .map(str::to_string)
             .collect();
     // The diff's bytes as git wrote them: a patch may hold bytes that are not UTF-8, and two
-    // such patchsets must not hash alike.
-    let diff = proc::output_bytes(git().args(["diff", "--binary", base, head])).ok()?;
+    // such patchsets must not hash alike. Blob names in full: git abbreviates them to a length
+    // that grows with the number of objects in the store, so a shallow store and a full one
+    // would hash the same patchset apart.
+    let diff =
+        proc::output_bytes(git().args(["diff", "--binary", "--full-index", base, head])).ok()?;
     // SHA-256 of the whole diff: the same change on the same base hashes the same anywhere.
     // It keys the result cache.
     let hash = sha256_hex(&diff);
@@ -300,6 +382,7 @@ pub fn patchset(worktree: &Path, base: &str, head: &str) -> Option<Patchset> {
             "--stdout",
             "--zero-commit",
             "--no-signature",
+            "--full-index",
             "-1",
             c,
         ]))
@@ -332,4 +415,97 @@ pub fn changed_files(worktree: &Path, base: &str, head: &str) -> Vec<String> {
     ]))
     .map(|s| s.lines().map(str::to_string).collect())
     .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::history;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    }
+
+    /// On a shallow base whose remote is gone, neither a branch from an older commit nor a
+    /// mail that does not apply gets an answer the missing history could change: each is an
+    /// error that says the history could not be fetched.
+    #[test]
+    fn without_the_base_history_apply_is_inconclusive_not_a_conflict() {
+        let t = tempfile::tempdir().unwrap();
+        let up = t.path().join("up");
+        std::fs::create_dir_all(&up).unwrap();
+        git(&up, &["init", "-q", "-b", "master"]);
+        std::fs::write(up.join("f.txt"), "1\n2\n3\n").unwrap();
+        git(&up, &["add", "."]);
+        git(&up, &["commit", "-qm", "root"]);
+        git(&up, &["branch", "old"]);
+        std::fs::write(up.join("f.txt"), "1\ntwo\n3\n").unwrap();
+        git(&up, &["commit", "-qam", "two"]);
+        // On the old point: a branch, and a mail changing the line `two` changed.
+        git(&up, &["checkout", "-q", "old"]);
+        std::fs::write(up.join("g.txt"), "g\n").unwrap();
+        git(&up, &["add", "."]);
+        git(&up, &["commit", "-qm", "g"]);
+        std::fs::write(up.join("f.txt"), "1\nzwei\n3\n").unwrap();
+        git(&up, &["commit", "-qam", "zwei"]);
+        let mail = t.path().join("zwei.patch");
+        std::fs::write(&mail, git(&up, &["format-patch", "--stdout", "-1"]) + "\n").unwrap();
+        git(&up, &["checkout", "-q", "master"]);
+        let store = Store::open(&crate::sys::paths::Cache::new(Some(
+            &t.path().join("cache"),
+        )))
+        .unwrap();
+        let url = format!("file://{}", up.display());
+        let base = history::fetch_base(&store, &url, "refs/heads/master", "refs/rfl/b").unwrap();
+        let head =
+            crate::sources::git::fetch_ref(&store, &url, "refs/heads/old", "refs/e").unwrap();
+        std::fs::rename(&up, t.path().join("gone")).unwrap();
+        let wt = t.path().join("wt");
+        let log = t.path().join("apply.log");
+        let (r, p) = apply(&store, &wt, &base, &Fetched::Commit(head.clone()), &log);
+        assert_eq!(
+            (r.status, r.fault, p.is_none()),
+            (Status::Error, Some(Fault::Source), true)
+        );
+        assert!(
+            r.summary
+                .starts_with(&format!("where {} meets the base is unknown", &head[..12])),
+            "{}",
+            r.summary
+        );
+        let (r, _) = apply(&store, &wt, &base, &Fetched::Mbox(vec![mail]), &log);
+        assert_eq!((r.status, r.fault), (Status::Error, Some(Fault::Source)));
+        assert!(r.summary.contains("; inconclusive: "), "{}", r.summary);
+        // With the remote back, the answer is the full history's: the branch's `zwei` conflicts
+        // with the base's `two`.
+        std::fs::rename(t.path().join("gone"), &up).unwrap();
+        let (r, p) = apply(
+            &store,
+            &wt,
+            &base,
+            &Fetched::Commit(head),
+            &t.path().join("b.log"),
+        );
+        assert_eq!(
+            (r.status, r.fault),
+            (Status::Fail, Some(Fault::Code)),
+            "{}",
+            r.summary
+        );
+        assert!(r.summary.starts_with("conflict in f.txt"), "{}", r.summary);
+        assert!(p.is_none());
+        assert!(history::is_complete(&store, &base));
+    }
 }

@@ -63,13 +63,14 @@ fn try_remote_base(
         }
         BaseKind::Tag => format!("refs/tags/{r}"),
     };
-    let sha = fetch_ref(
+    // Shallow: nothing but the tree is needed until something reads the base's history
+    // (`sources::history`).
+    crate::sources::history::fetch_base(
         store,
         &url,
         &src,
         &format!("refs/rfl/remote/{}/{name}", url_key(&url)),
-    )?;
-    Ok(sha)
+    )
 }
 
 /// A patchset as the entry's source gives it.

@@ -36,8 +36,8 @@ fn remote_git(store: &Store) -> Command {
     c
 }
 
-/// `git fetch -- URL +SRC:DEST`: after `--`, a URL is never read as an option.
-fn fetch_cmd(store: &Store, url: &str, src: &str, dest: &str) -> Command {
+/// `git fetch OPTS -- URL +SRC:DEST`: after `--`, a URL is never read as an option.
+fn fetch_cmd(store: &Store, opts: &[&str], url: &str, src: &str, dest: &str) -> Command {
     let mut c = remote_git(store);
     c.args([
         "-c",
@@ -48,9 +48,11 @@ fn fetch_cmd(store: &Store, url: &str, src: &str, dest: &str) -> Command {
         "--quiet",
         "--no-tags",
         "--no-write-fetch-head",
-        "--",
     ]);
-    c.arg(url).arg(format!("+{src}:{dest}"));
+    c.args(opts)
+        .arg("--")
+        .arg(url)
+        .arg(format!("+{src}:{dest}"));
     c
 }
 
@@ -65,10 +67,44 @@ fn ls_remote_cmd(store: &Store, opts: &[&str], url: &str, patterns: &[&str]) -> 
     c
 }
 
-/// `git fetch URL +SRC:DEST` into the store; the commit DEST then points to.
+/// How much of a ref's history a fetch brings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// All of it that the store does not hold yet.
+    Full,
+    /// The ref's own commit alone (`--depth 1`): the store is shallow there.
+    Tip,
+    /// The whole history of a ref the store holds shallow (`--unshallow`).
+    Unshallow,
+}
+
+impl Depth {
+    fn opts(self) -> &'static [&'static str] {
+        match self {
+            Depth::Full => &[],
+            Depth::Tip => &["--depth=1"],
+            Depth::Unshallow => &["--unshallow"],
+        }
+    }
+}
+
+/// `git fetch URL +SRC:DEST` into the store with its whole history; the commit DEST then
+/// points to.
 pub fn fetch_ref(store: &Store, url: &str, src: &str, dest: &str) -> Result<String, FetchError> {
+    fetch_ref_at(store, Depth::Full, url, src, dest)
+}
+
+/// `git fetch URL +SRC:DEST` into the store with `depth` of its history; the commit DEST then
+/// points to.
+pub fn fetch_ref_at(
+    store: &Store,
+    depth: Depth,
+    url: &str,
+    src: &str,
+    dest: &str,
+) -> Result<String, FetchError> {
     probe(url)?;
-    let mut c = fetch_cmd(store, url, src, dest);
+    let mut c = fetch_cmd(store, depth.opts(), url, src, dest);
     let out = proc::run_captured(&mut c, Some(FETCH_DEADLINE))
         .map_err(|e| FetchError::Failed(format!("{e:#}")))?;
     if !out.outcome.success() {
@@ -218,7 +254,15 @@ mod tests {
         std::fs::create_dir_all(dir.join(hostile)).unwrap();
         std::fs::create_dir_all(dir.join("refs/tags/v7.*")).unwrap();
         let cmds = [
-            fetch_cmd(&store, hostile, "HEAD", "refs/rfl/x"),
+            fetch_cmd(&store, &[], hostile, "HEAD", "refs/rfl/x"),
+            fetch_cmd(&store, Depth::Tip.opts(), hostile, "HEAD", "refs/rfl/x"),
+            fetch_cmd(
+                &store,
+                Depth::Unshallow.opts(),
+                hostile,
+                "HEAD",
+                "refs/rfl/x",
+            ),
             ls_remote_cmd(&store, &["--tags", "--refs"], hostile, &["refs/tags/v7.*"]),
             ls_remote_cmd(&store, &["--heads"], hostile, &[]),
         ];
@@ -251,7 +295,7 @@ mod tests {
         let config = dir.join("gitconfig");
         std::fs::write(&config, "[protocol \"ext\"]\n\tallow = always\n").unwrap();
         let ext = "ext::sh -c touch% pwned";
-        let mut c = fetch_cmd(&store, ext, "HEAD", "refs/rfl/x");
+        let mut c = fetch_cmd(&store, Depth::Tip.opts(), ext, "HEAD", "refs/rfl/x");
         let o = c
             .current_dir(&dir)
             .env("GIT_CONFIG_GLOBAL", &config)

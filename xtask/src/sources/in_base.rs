@@ -1,13 +1,18 @@
 //! Is a series already in its base? Asked when it does not apply: every patch's diff
 //! reverse-applies to the base, or every patch's patch-id is a commit's in the base's recent
-//! history. Then nothing is built, and the cell's health is `in-base`, not a conflict.
+//! history. Then nothing is built, and the cell's health is `in-base`, not a conflict. A
+//! shallow base's history is fetched first (`sources::history`): when it cannot be, the
+//! lookup is inconclusive, never "not in the base".
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::sources::history;
+use crate::sources::remote::FetchError;
 use crate::sys::proc;
+use crate::sys::store::Store;
 
 /// How far back the base's history is searched for the series' patch-ids: its last commits
 /// that touch the series' files, within a deadline, so a long history costs bounded time.
@@ -23,23 +28,36 @@ pub enum Series<'a> {
     Commits { from: &'a str, head: &'a str },
 }
 
-/// How the series was found in the base (the apply stage's summary), or None. `scratch` is a
-/// folder of the harness's own, removed again: the patches one a file, an index.
-pub fn find(worktree: &Path, base: &str, series: &Series, scratch: &Path) -> Option<String> {
+/// What the lookup says.
+#[derive(Debug)]
+pub enum Lookup {
+    /// In the base; how it was found (the apply stage's summary).
+    In(String),
+    /// Not found: not in the base as far as the lookup reaches (the base's last
+    /// [`HISTORY_COMMITS`] that touch the series' files, within [`DEADLINE`]).
+    NotIn,
+    /// The base's history, which the lookup reads, could not be fetched.
+    Unknown(FetchError),
+}
+
+/// Is the series in the base? `scratch` is a folder of the harness's own, removed again: the
+/// patches one a file, an index. The base's history is fetched into `store` first when it
+/// holds the base shallow.
+pub fn find(store: &Store, worktree: &Path, base: &str, series: &Series, scratch: &Path) -> Lookup {
     let _ = std::fs::remove_dir_all(scratch);
-    let found = std::fs::create_dir_all(scratch)
-        .and_then(|()| std::fs::canonicalize(scratch))
-        .ok()
-        .and_then(|dir| find_in(worktree, base, series, &dir));
+    let found = match std::fs::create_dir_all(scratch).and_then(|()| std::fs::canonicalize(scratch))
+    {
+        Ok(dir) => find_in(store, worktree, base, series, &dir),
+        Err(_) => Lookup::NotIn,
+    };
     let _ = std::fs::remove_dir_all(scratch);
     found
 }
 
-fn find_in(worktree: &Path, base: &str, series: &Series, dir: &Path) -> Option<String> {
-    let patches = patches(worktree, series, dir)?;
-    if patches.is_empty() {
-        return None;
-    }
+fn find_in(store: &Store, worktree: &Path, base: &str, series: &Series, dir: &Path) -> Lookup {
+    let Some(patches) = patches(worktree, series, dir).filter(|p| !p.is_empty()) else {
+        return Lookup::NotIn;
+    };
     if reverse_applies(worktree, base, &patches, dir) {
         let how = match (series, patches.len()) {
             (Series::Commits { from, head }, _) => {
@@ -52,13 +70,20 @@ fn find_in(worktree: &Path, base: &str, series: &Series, dir: &Path) -> Option<S
             (Series::Mails(_), 1) => "its patch reverse-applies to it".to_string(),
             (Series::Mails(_), n) => format!("its {n} patches reverse-apply to it"),
         };
-        return Some(format!("already in the base: {how}"));
+        return Lookup::In(format!("already in the base: {how}"));
     }
-    let commits = in_history(worktree, base, series, &patches)?;
-    Some(format!(
-        "already in the base (commits {})",
-        shortlist(&commits)
-    ))
+    // The patch-ids are looked for in the base's history: a shallow base's is fetched first,
+    // since a commit missing from the store would read as a patch not in the base.
+    if let Err(e) = history::complete(store, base) {
+        return Lookup::Unknown(e);
+    }
+    match in_history(worktree, base, series, &patches) {
+        Some(commits) => Lookup::In(format!(
+            "already in the base (commits {})",
+            shortlist(&commits)
+        )),
+        None => Lookup::NotIn,
+    }
 }
 
 fn git(worktree: &Path) -> Command {
@@ -305,11 +330,79 @@ mod tests {
         let second = t.path().join("0002.patch");
         std::fs::write(&second, plain).unwrap();
         let scratch = t.path().join("scratch");
+        let store = Store {
+            git_dir: repo.join(".git"),
+        };
         // The first mail alone is found in the base, so the lookup itself works here.
         let alone = [first.clone()];
-        assert!(find(&repo, &base, &Series::Mails(&alone), &scratch).is_some());
+        assert!(matches!(
+            find(&store, &repo, &base, &Series::Mails(&alone), &scratch),
+            Lookup::In(_)
+        ));
         let both = [first, second];
-        assert_eq!(find(&repo, &base, &Series::Mails(&both), &scratch), None);
+        assert!(matches!(
+            find(&store, &repo, &base, &Series::Mails(&both), &scratch),
+            Lookup::NotIn
+        ));
+    }
+
+    /// A base held shallow whose remote is gone: a patch of its history is neither found nor
+    /// "not in the base", and the lookup says why. With the remote back, it is found.
+    #[test]
+    fn a_shallow_base_whose_history_cannot_be_fetched_is_inconclusive() {
+        let t = tempfile::tempdir().unwrap();
+        let up = t.path().join("up");
+        let run = |dir: &Path, args: &[&str]| {
+            let o = Command::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8(o.stdout).unwrap()
+        };
+        std::fs::create_dir_all(&up).unwrap();
+        run(&up, &["init", "-q", "-b", "master"]);
+        std::fs::write(up.join("f.txt"), "1\n2\n3\n").unwrap();
+        run(&up, &["add", "."]);
+        run(&up, &["commit", "-qm", "root"]);
+        std::fs::write(up.join("f.txt"), "1\ntwo\n3\n").unwrap();
+        run(&up, &["commit", "-qam", "f: two"]);
+        let patch = t.path().join("0001.patch");
+        std::fs::write(&patch, run(&up, &["format-patch", "--stdout", "-1"])).unwrap();
+        // A later change of the same line: the patch no longer reverse-applies.
+        std::fs::write(up.join("f.txt"), "1\nTWO\n3\n").unwrap();
+        run(&up, &["commit", "-qam", "f: TWO"]);
+        let store = Store::open(&crate::sys::paths::Cache::new(Some(
+            &t.path().join("cache"),
+        )))
+        .unwrap();
+        let url = format!("file://{}", up.display());
+        let base = history::fetch_base(&store, &url, "refs/heads/master", "refs/rfl/b").unwrap();
+        assert!(!history::is_complete(&store, &base));
+        let wt = t.path().join("wt");
+        store.worktree_at(&wt, &base).unwrap();
+        let scratch = t.path().join("scratch");
+        let mails = [patch];
+        let series = Series::Mails(&mails);
+        let moved = t.path().join("gone");
+        std::fs::rename(&up, &moved).unwrap();
+        match find(&store, &wt, &base, &series, &scratch) {
+            Lookup::Unknown(e) => assert!(e.message().contains("does not exist"), "{e:?}"),
+            other => panic!("{other:?}"),
+        }
+        std::fs::rename(&moved, &up).unwrap();
+        match find(&store, &wt, &base, &series, &scratch) {
+            Lookup::In(how) => assert!(how.starts_with("already in the base (commits "), "{how}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(history::is_complete(&store, &base));
     }
 
     #[test]

@@ -2,6 +2,7 @@ pub mod apply;
 pub mod debian;
 pub mod fetch;
 pub mod git;
+pub mod history;
 pub mod in_base;
 pub mod lore;
 pub mod remote;
