@@ -257,23 +257,7 @@ pub struct TryArgs {
     pub run: RunFlags,
 }
 
-/// A mailing-list message-id, `try --lore`'s (`<…>` taken off): what becomes a lore URL's
-/// path and the name of nothing. No spaces or control characters, no option, no URL.
-pub fn check_msgid(id: &str) -> Result<(), &'static str> {
-    if id.is_empty() || id.len() > 998 {
-        return Err("is empty or longer than a mail header line");
-    }
-    if id.starts_with('-') {
-        return Err("may not start with `-`");
-    }
-    if !id.chars().all(|c| c.is_ascii_graphic()) || id.contains(['<', '>']) {
-        return Err("may hold only printable ASCII, no spaces and no `<` `>` inside");
-    }
-    if id.contains("://") || !id.contains('@') {
-        return Err("is not a message-id (`local@domain`, not a URL)");
-    }
-    Ok(())
-}
+pub use crate::model::matrix::check_msgid;
 
 #[derive(Debug, clap::Args)]
 pub struct ReproArgs {
