@@ -1,6 +1,8 @@
+pub mod http;
 pub mod jobs;
 pub mod paths;
 pub mod proc;
 pub mod signal;
+pub mod smtp;
 pub mod store;
 pub mod tree;
