@@ -7,6 +7,7 @@ pub mod import;
 pub mod ktap;
 pub mod matrix;
 pub mod plan;
+pub mod publish;
 pub mod report;
 pub mod repro;
 pub mod select;
@@ -39,6 +40,7 @@ impl Flags {
             Cmd::Bench(args) => args.run(&cache),
             Cmd::Report(args) => args.run(),
             Cmd::ParseKtap(args) => args.run(),
+            Cmd::Publish(args) => args.run(),
         }
     }
 }
