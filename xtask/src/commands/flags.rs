@@ -354,7 +354,13 @@ pub struct PublishArgs {
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
     /// Where to tell (repeatable or comma-separated).
-    #[arg(long = "to", value_name = "TARGET", value_enum, value_delimiter = ',', required = true)]
+    #[arg(
+        long = "to",
+        value_name = "TARGET",
+        value_enum,
+        value_delimiter = ',',
+        required = true
+    )]
     pub to: Vec<crate::report::publish::Target>,
     /// Write each request's body (JSON, with index.json naming method and URL) and each mail
     /// (.eml) into --out; send nothing.

@@ -47,7 +47,9 @@ pub fn check_url(u: &str) -> Result<String, &'static str> {
         .ok_or("is not an http(s) URL")?;
     if rest.is_empty()
         || u.len() > 2000
-        || !u.chars().all(|c| c.is_ascii_graphic() && !"\"'<>\\`".contains(c))
+        || !u
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"\"'<>\\`".contains(c))
     {
         return Err("is not an http(s) URL of printable ASCII (at most 2 000 bytes)");
     }
@@ -57,9 +59,8 @@ pub fn check_url(u: &str) -> Result<String, &'static str> {
 impl PublishArgs {
     /// The messages' context from the flags, each value checked (exit 2 on a bad one).
     fn context(&self) -> anyhow::Result<Context> {
-        let bad = |flag: &str, v: &str, why: &str| {
-            anyhow::anyhow!("--{flag} `{}` {why}", one_line(v))
-        };
+        let bad =
+            |flag: &str, v: &str, why: &str| anyhow::anyhow!("--{flag} `{}` {why}", one_line(v));
         let url = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<String>> {
             v.as_deref()
                 .map(|u| check_url(u).map_err(|why| bad(flag, u, why)))
@@ -150,8 +151,9 @@ impl PublishArgs {
         let interval = Duration::from_millis(self.interval_ms);
         let mut gh = None;
         if wants(|t| t != Target::Patchwork) {
-            let token = env("GITHUB_TOKEN")
-                .ok_or_else(|| anyhow::anyhow!("--send to GitHub needs GITHUB_TOKEN in the environment"))?;
+            let token = env("GITHUB_TOKEN").ok_or_else(|| {
+                anyhow::anyhow!("--send to GitHub needs GITHUB_TOKEN in the environment")
+            })?;
             gh = Some(http::Client::new(
                 vec![
                     ("Authorization".into(), format!("Bearer {token}")),
@@ -174,10 +176,19 @@ impl PublishArgs {
         let relay = if plan.mails.is_empty() {
             None
         } else {
-            let addr = self.smtp.clone().or_else(|| env("RFL_SMTP")).ok_or_else(|| {
-                anyhow::anyhow!("--send of mails needs an SMTP relay: --smtp HOST:PORT or RFL_SMTP")
-            })?;
-            if !addr.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+            let addr = self
+                .smtp
+                .clone()
+                .or_else(|| env("RFL_SMTP"))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--send of mails needs an SMTP relay: --smtp HOST:PORT or RFL_SMTP"
+                    )
+                })?;
+            if !addr
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            {
                 anyhow::bail!("the SMTP relay `{}` is not host:port", one_line(&addr));
             }
             let auth = match (env("RFL_SMTP_USER"), env("RFL_SMTP_PASSWORD")) {
@@ -211,7 +222,11 @@ impl PublishArgs {
                 match smtp::send(relay, &m.mail_from, &m.rcpt_to, &m.text) {
                     Ok(()) => println!("sent: a mail to {}", m.rcpt_to.join(", ")),
                     Err(e) => {
-                        eprintln!("publish: mail to {}: {}", m.rcpt_to.join(", "), one_line(&format!("{e:#}")));
+                        eprintln!(
+                            "publish: mail to {}: {}",
+                            m.rcpt_to.join(", "),
+                            one_line(&format!("{e:#}"))
+                        );
                         failed += 1;
                     }
                 }
@@ -219,7 +234,10 @@ impl PublishArgs {
             }
         }
         Ok(if failed > 0 {
-            eprintln!("publish: {failed} of {} failed", plan.requests.len() + plan.mails.len());
+            eprintln!(
+                "publish: {failed} of {} failed",
+                plan.requests.len() + plan.mails.len()
+            );
             ExitCode::from(1)
         } else {
             ExitCode::SUCCESS
@@ -240,7 +258,11 @@ fn send_request(c: &mut http::Client, r: &Request) -> anyhow::Result<String> {
                     .map_err(|e| anyhow::anyhow!("GET {list}: not a list of comments: {e}"))?;
                 found = items
                     .iter()
-                    .filter(|i| i["body"].as_str().is_some_and(|b| b.starts_with(marker.as_str())))
+                    .filter(|i| {
+                        i["body"]
+                            .as_str()
+                            .is_some_and(|b| b.starts_with(marker.as_str()))
+                    })
                     .find_map(|i| i["id"].as_u64())
                     .or(found);
                 if items.len() < 100 {
@@ -264,7 +286,11 @@ fn send_request(c: &mut http::Client, r: &Request) -> anyhow::Result<String> {
         }
     };
     let a = c.send(method, &url, Some(&body))?;
-    Ok(format!("{} {method} {url} (HTTP {})", r.target.name(), a.status))
+    Ok(format!(
+        "{} {method} {url} (HTTP {})",
+        r.target.name(),
+        a.status
+    ))
 }
 
 /// A file made new inside `dir` (never through a link that was there).
@@ -287,7 +313,8 @@ fn write_out(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
         anyhow::bail!("--out {}: exists (a fresh folder is made)", dir.display());
     }
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| anyhow::anyhow!("{}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", parent.display()))?;
     }
     std::fs::create_dir(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     let mut requests = Vec::new();
