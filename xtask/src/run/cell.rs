@@ -333,7 +333,7 @@ pub(super) fn prepare(
         patchset,
         changed,
         series: match g.fetched.into_inner() {
-            Some(Fetched::Series { mail, .. }) => mail,
+            Some(Fetched::Series { mail, .. }) => mail.map(|m| *m),
             _ => None,
         },
     }

@@ -89,7 +89,7 @@ pub enum Fetched {
         /// Patches of the thread from other senders, left out.
         left_out: Vec<String>,
         /// Its mail headers (reply target, author, lists, patch ids), when usable.
-        mail: Option<crate::model::outcome::SeriesMail>,
+        mail: Option<Box<crate::model::outcome::SeriesMail>>,
     },
 }
 
@@ -289,7 +289,7 @@ pub fn fetch_source(
                 count: series.patches.len(),
                 base_commit: series.base_commit,
                 left_out: series.left_out,
-                mail: series.mail,
+                mail: series.mail.map(Box::new),
             })
         }
         Source::Unpublished(w) | Source::None(w) => Err(FetchError::Failed(w.clone())),
