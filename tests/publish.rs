@@ -72,6 +72,7 @@ fn ctx() -> Context {
             repo: "rust-for-linux/rfl-health".into(),
             sha: "0123456789abcdef0123456789abcdef01234567".into(),
             pr: Some(7),
+            comment_author: "github-actions[bot]".into(),
         }),
         target_url: Some("https://github.com/rust-for-linux/rfl-health/actions/runs/1".into()),
         patchwork: Some("https://patchwork.kernel.org".into()),
@@ -204,6 +205,7 @@ fn every_writer_trims_at_its_services_limit() {
     let text = &plan.mails[0].text;
     assert!(text.contains("    … 1990 more\n"), "{text}");
     assert!(text.len() < mail::MAX_BODY + 4096);
+    assert!(text.lines().all(|l| l.len() <= 998), "a line SMTP refuses");
 }
 
 /// Targets without what they need, and cells that are not lore series, are notes.
@@ -548,8 +550,10 @@ fn send_reaches_every_service_and_retries_a_server_error() {
             200,
             "",
             format!(
-                r#"[{{"id": 5, "body": "hello"}}, {{"id": 42, "body": "{} old"}}]"#,
-                github::MARKER
+                r#"[{{"id": 5, "body": "hello", "user": {{"login": "ada"}}}},
+                    {{"id": 6, "body": "{m} planted", "user": {{"login": "mallory"}}}},
+                    {{"id": 42, "body": "{m} old", "user": {{"login": "github-actions[bot]"}}}}]"#,
+                m = github::MARKER
             ),
         ),
         ("GET", p) if p.starts_with("/api/patches/?msgid=") => {

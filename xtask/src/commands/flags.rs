@@ -381,6 +381,10 @@ pub struct PublishArgs {
     /// The pull request the sticky comment goes on.
     #[arg(long, value_name = "N")]
     pub pr: Option<u64>,
+    /// Whose comment on the pull request is the sticky one, edited in place (the token's
+    /// login); another's comment is never edited.
+    #[arg(long, value_name = "LOGIN", default_value = "github-actions[bot]")]
+    pub comment_author: String,
     /// Where a reader sees the run (a status' and check's link, the comment's and mail's).
     #[arg(long, value_name = "URL")]
     pub target_url: Option<String>,

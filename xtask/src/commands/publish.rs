@@ -79,6 +79,7 @@ impl PublishArgs {
                     repo: repo.clone(),
                     sha: sha.to_ascii_lowercase(),
                     pr: self.pr,
+                    comment_author: self.comment_author.clone(),
                 })
             }
             (None, None) => None,
@@ -250,22 +251,29 @@ fn send_request(c: &mut http::Client, r: &Request) -> anyhow::Result<String> {
     let body = serde_json::to_vec(&r.body)?;
     let (method, url) = match &r.find {
         None => (r.method.name(), r.url.clone()),
-        Some(Find::StickyComment { list, edit, marker }) => {
+        Some(Find::StickyComment {
+            list,
+            edit,
+            marker,
+            author,
+        }) => {
             let mut found = None;
             for page in 1..=github::MAX_PAGES {
                 let a = c.send("GET", &format!("{list}&page={page}"), None)?;
                 let items: Vec<serde_json::Value> = serde_json::from_slice(&a.body)
                     .map_err(|e| anyhow::anyhow!("GET {list}: not a list of comments: {e}"))?;
+                // The first comment by `author` that starts with the marker: one the harness
+                // wrote. Anyone else's, whatever it says, is never edited.
                 found = items
                     .iter()
+                    .filter(|i| i["user"]["login"].as_str() == Some(author.as_str()))
                     .filter(|i| {
                         i["body"]
                             .as_str()
                             .is_some_and(|b| b.starts_with(marker.as_str()))
                     })
-                    .find_map(|i| i["id"].as_u64())
-                    .or(found);
-                if items.len() < 100 {
+                    .find_map(|i| i["id"].as_u64());
+                if found.is_some() || items.len() < 100 {
                     break;
                 }
             }

@@ -84,6 +84,7 @@ pub(super) fn compose(t: Target, notices: &[Notice], ctx: &Context, plan: &mut P
                     list: format!("{repo}/issues/{pr}/comments?per_page=100"),
                     edit: format!("{repo}/issues/comments/"),
                     marker: MARKER.into(),
+                    author: gh.comment_author.clone(),
                 }),
                 body: json!({ "body": comment(notices, ctx.target_url.as_deref()) }),
             });

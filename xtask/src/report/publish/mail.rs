@@ -11,6 +11,8 @@ use crate::model::text::{base64, clip};
 
 /// The most bytes of one mail's body.
 pub const MAX_BODY: usize = 64 * 1024;
+/// The most bytes of one quoted line of the body.
+pub const MAX_LINE: usize = 900;
 /// The most diagnostics a mail quotes.
 pub const MAX_DIAGNOSTICS: usize = 10;
 
@@ -54,7 +56,7 @@ pub fn header_text(v: &str) -> String {
 }
 
 /// Outside text for the body: control characters but newline and tab dropped, each line
-/// indented by four spaces.
+/// indented by four spaces and cut at [`MAX_LINE`] bytes.
 fn quoted(s: &str) -> String {
     s.lines()
         .map(|l| {
@@ -64,7 +66,8 @@ fn quoted(s: &str) -> String {
                     *c == '\t' || !(c.is_control() || crate::model::text::is_bidi_control(*c))
                 })
                 .collect();
-            format!("    {}\n", l.trim_end())
+            // SMTP allows 998 bytes a line: a longer one is cut, said with `…`.
+            format!("    {}\n", clip(l.trim_end(), MAX_LINE))
         })
         .collect()
 }

@@ -160,6 +160,9 @@ pub struct Github {
     pub sha: String,
     /// The pull request for the sticky comment.
     pub pr: Option<u64>,
+    /// Whose comment is the sticky one (the token's login: `github-actions[bot]` for a
+    /// workflow's token).
+    pub comment_author: String,
 }
 
 /// What the composed messages need from the command line.
@@ -202,12 +205,16 @@ impl Method {
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Find {
     /// The sticky comment: the pull request's comments are listed (`list`, pages of 100, at
-    /// most [`github::MAX_PAGES`]); the one whose body holds `marker` is edited (PATCH
+    /// most [`github::MAX_PAGES`]); the one by `author` whose body starts with `marker` is
+    /// edited (PATCH
     /// `edit` + its id), else the request's POST makes it.
     StickyComment {
         list: String,
         edit: String,
         marker: String,
+        /// Only a comment by this login is edited (another's that starts with the marker is
+        /// left alone).
+        author: String,
     },
     /// patchwork's id of the patch with this message-id (GET `lookup`); it replaces `{id}`
     /// in the request's URL.
