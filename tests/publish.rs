@@ -96,6 +96,27 @@ fn only_the_cell_that_turned_is_told() {
     let mut again = xtask::report::load(&[fixture()]).unwrap();
     baseline::compare(&mut again.results.cells, &now.results.cells);
     assert!(publish::notices(&again.results.cells, &now.results.cells).is_empty());
+    // A harness error where the cell passed is told once: the next run that errs again
+    // carries the last known pass, but its baseline cell did not pass itself.
+    let err = |c: &mut xtask::model::outcome::CellResult| {
+        c.health.as_mut().unwrap().verdict = xtask::model::outcome::Verdict::Error;
+    };
+    let base = xtask::report::load(&[baseline_file(&d.0)]).unwrap();
+    let mut e1 = xtask::report::load(&[fixture()]).unwrap();
+    err(&mut e1.results.cells[2]);
+    baseline::compare(&mut e1.results.cells, &base.results.cells);
+    assert_eq!(
+        publish::notices(&e1.results.cells, &base.results.cells).len(),
+        1
+    );
+    let mut e2 = xtask::report::load(&[fixture()]).unwrap();
+    err(&mut e2.results.cells[2]);
+    baseline::compare(&mut e2.results.cells, &e1.results.cells);
+    assert_eq!(
+        e2.results.cells[2].change,
+        Some(baseline::Change::Regressed)
+    );
+    assert!(publish::notices(&e2.results.cells, &e1.results.cells).is_empty());
     // The other way round it is fixed.
     let mut fixed = xtask::report::load(&[baseline_file(&d.0)]).unwrap();
     baseline::compare(&mut fixed.results.cells, &now.results.cells);

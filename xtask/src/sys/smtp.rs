@@ -120,8 +120,17 @@ pub fn send(relay: &Relay, from: &str, rcpt: &[String], text: &str) -> anyhow::R
             relay.addr
         );
     }
-    let s = TcpStream::connect_timeout(addr, CONNECT)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", relay.addr))?;
+    // A relay that does not answer is tried three times (1 s, then 2 s apart); nothing is
+    // retried once the connection is made, so a mail is never sent twice.
+    let mut tries = 0;
+    let s = loop {
+        tries += 1;
+        match TcpStream::connect_timeout(addr, CONNECT) {
+            Ok(s) => break s,
+            Err(e) if tries >= 3 => anyhow::bail!("{}: {e} ({tries} attempts)", relay.addr),
+            Err(_) => std::thread::sleep(Duration::from_secs(tries)),
+        }
+    };
     s.set_read_timeout(Some(IO))?;
     s.set_write_timeout(Some(IO))?;
     let mut c = Conn {
