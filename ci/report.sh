@@ -166,6 +166,12 @@ if ! cargo xtask report "${args[@]}" --fail-on never --format json --output base
     give_up "The results could not be merged (the report step's log says why); no baseline is written."
 fi
 echo "next=written" >> "$GITHUB_OUTPUT"
+# Whether the cells were compared with a baseline (ci/publish.sh tells what turned against it).
+if [ -n "$baseline" ]; then
+    echo "compared=yes" >> "$GITHUB_OUTPUT"
+else
+    echo "compared=no" >> "$GITHUB_OUTPUT"
+fi
 
 verdict=0
 report() {

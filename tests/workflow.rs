@@ -781,7 +781,17 @@ struct Hook {
 struct Play {
     hooks: Vec<Hook>,
     cancel: Option<(&'static str, usize, &'static str)>,
+    /// The repository's variables (`vars.X`) during the run.
+    vars: Vec<(&'static str, &'static str)>,
 }
+
+thread_local! {
+    /// The repository's variables of the run being played (`Play::vars`).
+    static VARS: std::cell::RefCell<Map<String, Value>> = std::cell::RefCell::new(Map::new());
+}
+
+/// The commit every emulated run is on (`GITHUB_SHA`).
+const EMULATED_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 impl Play {
     fn hook(
@@ -974,6 +984,17 @@ impl expr::Ctx for Cx<'_> {
                     _ => panic!("`{}`: not a property the emulator knows", p.join(".")),
                 }
             }
+            "vars" => {
+                need(2);
+                // An unset repository variable is empty, as on GitHub.
+                VARS.with(|v| v.borrow().get(&p[1]).cloned())
+                    .unwrap_or_else(|| Value::String(String::new()))
+            }
+            "secrets" => {
+                need(2);
+                // The emulator holds no secret: each is empty, as an unset one on GitHub.
+                Value::String(String::new())
+            }
             _ => panic!("the emulator has no context `{}`", p[0]),
         }
     }
@@ -1144,6 +1165,13 @@ impl Github {
 
     /// One run of the workflow: its jobs in the order of their needs, each `if:` evaluated.
     fn play(&mut self, event: Event, play: &Play) -> RunReport {
+        VARS.with(|v| {
+            *v.borrow_mut() = play
+                .vars
+                .iter()
+                .map(|(k, x)| (k.to_string(), Value::String(x.to_string())))
+                .collect()
+        });
         let wf = workflow();
         check_keys(
             "the workflow",
@@ -1215,6 +1243,7 @@ impl Github {
             "run_id": run.id.to_string(),
             "workspace": self.ws().to_str().unwrap(),
             "job": job,
+            "token": "emulated-github-token",
         })
         .as_object()
         .unwrap()
@@ -1245,6 +1274,7 @@ impl Github {
                 "outputs",
                 "steps",
                 "env",
+                "permissions",
             ],
         );
         let github = self.github_cx(run, name);
@@ -1782,6 +1812,9 @@ impl Github {
             .env("GITHUB_REF_NAME", e.ref_name())
             .env("GITHUB_BASE_REF", &e.base_ref)
             .env("GITHUB_RUN_ID", run.id.to_string())
+            .env("GITHUB_REPOSITORY", "rust-for-linux/rfl-health")
+            .env("GITHUB_SHA", EMULATED_SHA)
+            .env("GITHUB_SERVER_URL", "https://github.com")
             .env("GITHUB_JOB", &report.job)
             .env("RUNNER_TEMP", &tmp)
             .env("GITHUB_OUTPUT", &out_f)
@@ -2110,6 +2143,8 @@ fn nightly_runs_are_judged_against_the_last_baseline() {
         );
     }
     assert!(r1.job("report").summary.contains("## RFL patch health"));
+    // Nothing turned: publish's dry run writes no request.
+    assert_eq!(published(&r1, "github-status"), 0, "{}", r1.logs());
 
     // (b) Night 2: rust-next moved against `good`, which regresses on both arches: the report
     // is red and annotates the regression first; the baseline is still saved.
@@ -2127,6 +2162,12 @@ fn nightly_runs_are_judged_against_the_last_baseline() {
     assert!(r2
         .saved_keys()
         .contains(&format!("baseline-main-{}", r2.id)));
+    // What turned is told in a dry run (no repository variable): a status and a check run for
+    // `good` on each arch, uploaded; no comment outside a pull request.
+    assert_eq!(r2.job("report").step("publish").outcome, "success");
+    assert_eq!(published(&r2, "github-status"), 2, "{}", r2.logs());
+    assert_eq!(published(&r2, "github-check"), 2);
+    assert_eq!(published(&r2, "github-comment"), 0);
 
     caches_come_only_from_trusted_steps(&[&r0, &r1, &r2]);
     took(started, 3);
@@ -2151,8 +2192,18 @@ fn a_pull_request_is_judged_against_mains_baseline_and_saves_nothing() {
         p1.first_line()
     );
     trees.base_moves_against_good();
-    let p2 = gh.play(Event::pull_request(7), &Play::default());
+    // A repository that opts in to sending still only writes what it would send for a pull
+    // request: the sticky comment on it among them.
+    let p2 = gh.play(
+        Event::pull_request(7),
+        &Play {
+            vars: vec![("RFL_PUBLISH", "send")],
+            ..Play::default()
+        },
+    );
     assert_colours(&p2, "(c) pull request with a regression", &RED_REPORT);
+    assert_eq!(published(&p2, "github-comment"), 1, "{}", p2.logs());
+    assert_eq!(published(&p2, "github-status"), 2);
     let first = &p2.job("report").annotations[0];
     assert!(
         first.title.starts_with("good.") && first.title.contains("regressed"),
@@ -2162,6 +2213,103 @@ fn a_pull_request_is_judged_against_mains_baseline_and_saves_nothing() {
     // (g) Nothing saved from a pull request.
     caches_come_only_from_trusted_steps(&[&r0, &p1, &p2]);
     took(started, 3);
+}
+
+/// How many requests to `target` the report job's publish step wrote into its artifact.
+fn published(r: &RunReport, target: &str) -> usize {
+    let index = r.artifacts.join("publish/index.json");
+    let text = std::fs::read_to_string(&index)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", index.display(), r.logs()));
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["target"] == target)
+        .count()
+}
+
+/// The publish step sends only when the repository opts in (RFL_PUBLISH = send) and the run
+/// is not a pull request's, and only then gets a token; the script itself refuses to send
+/// for a pull request whatever it is told.
+#[test]
+fn publish_sends_only_when_opted_in_and_never_for_a_pull_request() {
+    let wf = workflow();
+    let step = wf["jobs"]["report"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "publish")
+        .unwrap()
+        .clone();
+    let mut sends = Vec::new();
+    for event in [Event::nightly(), Event::pull_request(7)] {
+        for var in ["", "send", "dry-run", "SEND"] {
+            VARS.with(|v| {
+                *v.borrow_mut() = [("RFL_PUBLISH".to_string(), Value::String(var.into()))]
+                    .into_iter()
+                    .collect()
+            });
+            let env = |k: &str| {
+                expr::text(&template_outside_a_run(
+                    step["env"][k].as_str().unwrap(),
+                    &event,
+                    &Value::Null,
+                    Path::new("/nonexistent"),
+                ))
+            };
+            let (mode, token) = (env("MODE"), env("GITHUB_TOKEN"));
+            assert_eq!(mode == "send", !token.is_empty(), "{} {var}", event.name);
+            assert_eq!(env("PATCHWORK_TOKEN"), "", "the emulator has no secrets");
+            if mode == "send" {
+                sends.push(format!("{} {var}", event.name));
+            }
+        }
+    }
+    VARS.with(|v| v.borrow_mut().clear());
+    // GitHub's `==` ignores case.
+    assert_eq!(sends, ["schedule send", "schedule SEND"]);
+    // The script's own guard: told to send for a pull request, it writes a dry run.
+    let t = TempDir::new("wf-publish-guard");
+    std::fs::create_dir_all(t.0.join("bin")).unwrap();
+    let log = t.0.join("cargo.log");
+    std::fs::write(
+        t.0.join("bin/cargo"),
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        t.0.join("bin/cargo"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir_all(t.0.join("baseline")).unwrap();
+    std::fs::write(t.0.join("baseline/results.json"), "{}").unwrap();
+    let path = format!(
+        "{}:{}",
+        t.0.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new(root().join("ci/publish.sh"))
+        .current_dir(&t.0)
+        .env("PATH", path)
+        .env("MODE", "send")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_REF", "refs/pull/7/merge")
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_SHA", EMULATED_SHA)
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_RUN_ID", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let called = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        called.contains("--dry-run --out publish") && !called.contains("--send"),
+        "{called}"
+    );
+    assert!(called.contains("--pr 7 --to github-comment"), "{called}");
 }
 
 /// (d) A cancelled run saves no baseline: cancelled in a run job, or in the report job.
@@ -2882,9 +3030,11 @@ fn the_emulators_expressions_follow_github() {
             .len(),
         64
     );
+    // An unset variable or secret is empty, as on GitHub.
+    assert_eq!(value("${{ secrets.X }}", &nightly), "");
+    assert_eq!(value("${{ vars.X }}", &nightly), "");
     for unknown in [
         "${{ github.sha }}",
-        "${{ secrets.X }}",
         "${{ format('{0}', 1) }}",
         "${{ steps.nope.outputs.x }}",
         "${{ a[0] }}",

@@ -1,5 +1,5 @@
-//! Command-line flags (clap derive), one variant per subcommand, and the rule of the one flag
-//! value no matrix value shares (`--lore`'s message-id).
+//! Command-line flags (clap derive), one variant per subcommand; `--lore`'s message-id rule
+//! (`check_msgid`, shared with results files).
 
 use std::path::PathBuf;
 
@@ -75,7 +75,23 @@ pub enum Cmd {
     Report(ReportArgs),
     /// Parse a console log's KTAP output: its verdict, counts, suites, cases and parse errors as JSON.
     ParseKtap(ParseKtapArgs),
+    /// Tell GitHub, patchwork and the series' author of the cells whose health turned between
+    /// pass and fail since the baseline (--dry-run writes what would be sent).
+    #[command(after_help = PUBLISH_EXIT)]
+    Publish(PublishArgs),
 }
+
+/// The exit statuses of `publish`.
+const PUBLISH_EXIT: &str = "\
+Credentials come only from the environment: GITHUB_TOKEN (github-*), PATCHWORK_TOKEN
+(patchwork), RFL_SMTP_USER and RFL_SMTP_PASSWORD (email, optional; sent only to a relay on
+this machine). The SMTP relay is --smtp or RFL_SMTP.
+
+Exit status (a non-zero one says why on stderr):
+  0  everything composed was written (--dry-run) or sent (--send)
+  1  --send: a request or a mail failed (the others were still sent)
+  2  bad input: a results file or baseline that cannot be read, a bad flag value, a missing
+     credential or --out that exists";
 
 /// Which cells: shared by plan and matrix.
 #[derive(Debug, clap::Args)]
@@ -266,23 +282,7 @@ pub struct TryArgs {
     pub run: RunFlags,
 }
 
-/// A mailing-list message-id, `try --lore`'s (`<…>` taken off): what becomes a lore URL's
-/// path and the name of nothing. No spaces or control characters, no option, no URL.
-pub fn check_msgid(id: &str) -> Result<(), &'static str> {
-    if id.is_empty() || id.len() > 998 {
-        return Err("is empty or longer than a mail header line");
-    }
-    if id.starts_with('-') {
-        return Err("may not start with `-`");
-    }
-    if !id.chars().all(|c| c.is_ascii_graphic()) || id.contains(['<', '>']) {
-        return Err("may hold only printable ASCII, no spaces and no `<` `>` inside");
-    }
-    if id.contains("://") || !id.contains('@') {
-        return Err("is not a message-id (`local@domain`, not a URL)");
-    }
-    Ok(())
-}
+pub use crate::model::matrix::check_msgid;
 
 #[derive(Debug, clap::Args)]
 pub struct ReproArgs {
@@ -354,6 +354,68 @@ pub struct ReportArgs {
     /// Write here instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["dry_run", "send"])))]
+pub struct PublishArgs {
+    /// results.json of a run (repeatable; several are merged).
+    #[arg(long = "results", value_name = "FILE", required = true)]
+    pub results: Vec<PathBuf>,
+    /// The earlier run's results.json the cells are compared with. Without it nothing has
+    /// changed state, so nothing is published.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Where to tell (repeatable or comma-separated).
+    #[arg(
+        long = "to",
+        value_name = "TARGET",
+        value_enum,
+        value_delimiter = ',',
+        required = true
+    )]
+    pub to: Vec<crate::report::publish::Target>,
+    /// Write each request's body (JSON, with index.json naming method and URL) and each mail
+    /// (.eml) into --out; send nothing.
+    #[arg(long, requires = "out")]
+    pub dry_run: bool,
+    /// A folder that does not exist yet, for --dry-run's files.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Send: GitHub and patchwork over HTTPS, mails through the SMTP relay.
+    #[arg(long)]
+    pub send: bool,
+    /// The GitHub repository, `owner/name`.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// The commit the statuses and check runs are on (40 hex digits).
+    #[arg(long, value_name = "SHA")]
+    pub sha: Option<String>,
+    /// The pull request the sticky comment goes on.
+    #[arg(long, value_name = "N")]
+    pub pr: Option<u64>,
+    /// Whose comment on the pull request is the sticky one, edited in place (the token's
+    /// login); another's comment is never edited.
+    #[arg(long, value_name = "LOGIN", default_value = "github-actions[bot]")]
+    pub comment_author: String,
+    /// Where a reader sees the run (a status' and check's link, the comment's and mail's).
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+    /// GitHub's API root.
+    #[arg(long, value_name = "URL", default_value = "https://api.github.com")]
+    pub github_api: String,
+    /// The patchwork instance (its root, e.g. https://patchwork.kernel.org).
+    #[arg(long, value_name = "URL")]
+    pub patchwork_url: Option<String>,
+    /// The mails' sender (`Name <addr>` or `addr`).
+    #[arg(long, value_name = "ADDRESS")]
+    pub from: Option<String>,
+    /// The SMTP relay, `host:port` (default: $RFL_SMTP); plain SMTP, the relay does TLS.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub smtp: Option<String>,
+    /// The least time between two requests, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub interval_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -8,6 +8,7 @@ pub mod import;
 pub mod ktap;
 pub mod matrix;
 pub mod plan;
+pub mod publish;
 pub mod report;
 pub mod repro;
 pub mod select;
@@ -40,6 +41,7 @@ impl Flags {
             Cmd::Bench(args) => args.run(&cache),
             Cmd::Report(args) => args.run(),
             Cmd::ParseKtap(args) => args.run(),
+            Cmd::Publish(args) => args.run(),
         }
     }
 }

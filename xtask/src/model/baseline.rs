@@ -171,6 +171,7 @@ mod tests {
             }),
             change: None,
             last_known: None,
+            series: None,
         }
     }
 

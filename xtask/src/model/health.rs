@@ -247,6 +247,7 @@ mod tests {
             health: None,
             change: None,
             last_known: None,
+            series: None,
         }
     }
 

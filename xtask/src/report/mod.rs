@@ -9,6 +9,7 @@ pub mod junit;
 pub mod kcidb;
 pub mod live;
 pub mod markdown;
+pub mod publish;
 pub mod text;
 
 use std::collections::BTreeMap;

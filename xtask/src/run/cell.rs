@@ -267,6 +267,8 @@ pub(super) struct Prepared {
     pub base_commit: Option<String>,
     patchset: Option<Patchset>,
     changed: Vec<String>,
+    /// A lore series' mail headers, for `publish`.
+    series: Option<crate::model::outcome::SeriesMail>,
 }
 
 /// The group's side of the table: `cell` is the group's first, `dirs` every cell's folder.
@@ -331,6 +333,10 @@ pub(super) fn prepare(
         base_commit: base.as_ref().ok().cloned(),
         patchset,
         changed,
+        series: match g.fetched.into_inner() {
+            Some(Fetched::Series { mail, .. }) => mail.map(|m| *m),
+            _ => None,
+        },
     }
 }
 
@@ -418,6 +424,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         health: None,
         change: None,
         last_known: None,
+        series: prep.series.clone(),
     };
     let mut stages = prep.stages.clone();
     let table = cell_stages();

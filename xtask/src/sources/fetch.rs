@@ -89,6 +89,8 @@ pub enum Fetched {
         base_commit: Option<String>,
         /// Patches of the thread from other senders, left out.
         left_out: Vec<String>,
+        /// Its mail headers (reply target, author, lists, patch ids), when usable.
+        mail: Option<Box<crate::model::outcome::SeriesMail>>,
     },
 }
 
@@ -288,6 +290,7 @@ pub fn fetch_source(
                 count: series.patches.len(),
                 base_commit: series.base_commit,
                 left_out: series.left_out,
+                mail: series.mail.map(Box::new),
             })
         }
         Source::Unpublished(w) | Source::None(w) => Err(FetchError::Failed(w.clone())),

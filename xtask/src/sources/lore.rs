@@ -3,6 +3,8 @@
 
 use std::io::Read;
 
+use crate::model::outcome::SeriesMail;
+
 /// One message of a thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -51,9 +53,9 @@ pub fn split_mbox(text: &str) -> Vec<Message> {
         .collect()
 }
 
-fn parse_message(raw: String) -> Message {
-    let head = raw.split_once("\n\n").map_or(raw.as_str(), |(h, _)| h);
-    // Unfold continuation lines.
+/// A message's headers, continuation lines unfolded, names lower-cased.
+fn headers(raw: &str) -> Vec<(String, String)> {
+    let head = raw.split_once("\n\n").map_or(raw, |(h, _)| h);
     let mut headers: Vec<(String, String)> = Vec::new();
     for l in head.lines() {
         if (l.starts_with(' ') || l.starts_with('\t')) && !headers.is_empty() {
@@ -64,6 +66,11 @@ fn parse_message(raw: String) -> Message {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
+    headers
+}
+
+fn parse_message(raw: String) -> Message {
+    let headers = headers(&raw);
     let get = |k: &str| {
         headers
             .iter()
@@ -78,6 +85,54 @@ fn parse_message(raw: String) -> Message {
         in_reply_to: get("in-reply-to").trim_matches(['<', '>', ' ']).to_string(),
         raw,
     }
+}
+
+impl Message {
+    /// A header's value as written (unfolded), the first of that name; empty when absent.
+    pub fn header(&self, name: &str) -> String {
+        headers(&self.raw)
+            .into_iter()
+            .find(|(h, _)| h.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    }
+}
+
+/// The addresses of a `To:` or `Cc:` value, split at commas outside quotes and `<>`.
+fn address_list(v: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted, mut angle) = (Vec::new(), String::new(), false, false);
+    for c in v.chars() {
+        match c {
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|a| a.trim().to_string())
+        .filter(|a| a.contains('@'))
+        .collect()
+}
+
+/// The mail facts of a picked series: a reply goes to `to` (the cover letter, else the last
+/// patch), to its author and the lists it went to; made fit for headers or `None`.
+fn series_mail(to: &Message, patches: &[&Message]) -> Option<SeriesMail> {
+    SeriesMail {
+        message_id: to.message_id.clone(),
+        subject: to.subject.clone(),
+        from: to.header("from"),
+        to: address_list(&to.header("to")),
+        cc: address_list(&to.header("cc")),
+        patches: patches.iter().map(|m| m.message_id.clone()).collect(),
+    }
+    .sanitised()
 }
 
 /// The address of a `From:` value (`A <a@x>` or `a@x`), lower-cased; empty when there is none.
@@ -151,6 +206,8 @@ pub struct Series {
     /// Patches in the thread from another sender than the series' author, left out
     /// (`[PATCH 3/3] subject <sender>`), at most [`MAX_LEFT_OUT`].
     pub left_out: Vec<String>,
+    /// Where a reply goes and to whom, for `publish`; `None` when the headers are unusable.
+    pub mail: Option<SeriesMail>,
 }
 
 /// The most left-out patches a series names.
@@ -250,7 +307,12 @@ pub fn pick_series(msgs: &[Message], msgid: &str) -> Result<Series, String> {
                 .find_map(|l| l.strip_prefix("base-commit:").map(|s| s.trim().to_string()))
                 .filter(|s| s.len() >= 7 && s.chars().all(|c| c.is_ascii_hexdigit()))
         });
+    let patches: Vec<&Message> = picked.iter().map(|(_, m)| *m).collect();
+    let mail = patches
+        .last()
+        .and_then(|last| series_mail(cover.unwrap_or(last), &patches));
     Ok(Series {
+        mail,
         version,
         patches: picked.into_iter().map(|(_, m)| m.clone()).collect(),
         base_commit,
@@ -427,6 +489,46 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("[PATCH 2/2] two <m@evil>"), "{e}");
+    }
+
+    /// The reply goes to the cover letter, to its author and every list it went to; a header
+    /// with a line break smuggled in is dropped, never carried into a reply.
+    #[test]
+    fn a_series_records_where_a_reply_goes() {
+        let cover = msg(true, "[PATCH 0/2] rust: thing", "c@x", "the series").replace(
+            "Subject:",
+            "To: rust-for-linux@vger.kernel.org, \"B, Q\" <b@y>\nCc: C <c@z>,\n d@w\nSubject:",
+        );
+        let mbox = [
+            cover,
+            msg(true, "[PATCH 1/2] one", "p1@x", DIFF),
+            msg(true, "[PATCH 2/2] two", "p2@x", DIFF),
+        ]
+        .concat();
+        let m = pick_series(&split_mbox(&mbox), "p1@x")
+            .unwrap()
+            .mail
+            .unwrap();
+        assert_eq!(m.message_id, "c@x");
+        assert_eq!(m.subject, "[PATCH 0/2] rust: thing");
+        assert_eq!(m.from, "A <a@x>");
+        assert_eq!(m.to, ["rust-for-linux@vger.kernel.org", "\"B, Q\" <b@y>"]);
+        assert_eq!(m.cc, ["C <c@z>", "d@w"]);
+        assert_eq!(m.patches, ["p1@x", "p2@x"]);
+        // Without a cover letter: the last patch.
+        let mbox = [
+            msg(true, "[PATCH 1/2] one", "p1@x", DIFF),
+            msg(true, "[PATCH 2/2] two", "p2@x", DIFF),
+        ]
+        .concat();
+        let m = pick_series(&split_mbox(&mbox), "p1@x")
+            .unwrap()
+            .mail
+            .unwrap();
+        assert_eq!(
+            (m.message_id.as_str(), m.subject.as_str()),
+            ("p2@x", "[PATCH 2/2] two")
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 pub mod disk;
+pub mod http;
 pub mod jobs;
 pub mod paths;
 pub mod proc;
 pub mod signal;
+pub mod smtp;
 pub mod store;
 pub mod tree;

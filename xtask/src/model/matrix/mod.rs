@@ -24,8 +24,8 @@ mod template;
 pub use check::{parse, MatrixError};
 pub use choice::{ConfigChoice, ToolchainChoice, ALL, AUTO_TOOLCHAIN};
 pub use rules::{
-    check_git_ref, check_git_url, check_id, check_kunit_filter, check_name, check_source_url,
-    GIT_TRANSPORTS,
+    check_git_ref, check_git_url, check_id, check_kunit_filter, check_msgid, check_name,
+    check_source_url, GIT_TRANSPORTS,
 };
 pub use template::{standard_configs, toml_str, write, BaseDecl, EntryDecl, WriteSpec, HEADER};
 

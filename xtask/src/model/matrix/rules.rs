@@ -118,6 +118,25 @@ pub fn check_kunit_filter(glob: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A mailing-list message-id, `try --lore`'s (`<…>` taken off), and
+/// a lore series' message-ids as results record them for replies: what becomes a lore URL's
+/// path and the name of nothing. No spaces or control characters, no option, no URL.
+pub fn check_msgid(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() || id.len() > 998 {
+        return Err("is empty or longer than a mail header line");
+    }
+    if id.starts_with('-') {
+        return Err("may not start with `-`");
+    }
+    if !id.chars().all(|c| c.is_ascii_graphic()) || id.contains(['<', '>']) {
+        return Err("may hold only printable ASCII, no spaces and no `<` `>` inside");
+    }
+    if id.contains("://") || !id.contains('@') {
+        return Err("is not a message-id (`local@domain`, not a URL)");
+    }
+    Ok(())
+}
+
 /// A Debian package name (handed to apt-get) or suite (a folder name and a sources.list word).
 pub(super) fn check_debian_word(w: &str) -> Result<(), &'static str> {
     if w.is_empty() {

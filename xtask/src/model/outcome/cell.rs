@@ -71,6 +71,10 @@ pub struct CellResult {
     /// `baseline.rs`). Carries a cell's state across runs that could not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_known: Option<Verdict>,
+    /// A lore series' mail headers (where a reply goes, its author and lists, each patch's
+    /// message-id), recorded at fetch time for `publish`; absent for other sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<super::series::SeriesMail>,
 }
 
 fn default_config() -> String {

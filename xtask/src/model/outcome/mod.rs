@@ -9,6 +9,7 @@ mod cell;
 mod finding;
 mod kunit;
 mod results;
+mod series;
 mod stage;
 mod time;
 
@@ -18,5 +19,6 @@ pub use kunit::{Case, CaseStatus, Kunit, KunitCounts, SuiteCounts, MAX_KUNIT_ERR
 pub use results::{
     BaseRecord, BaseStatus, EntryInfo, RunResults, SkippedEntry, OLDEST_SCHEMA, SCHEMA,
 };
+pub use series::{check_address, check_header, SeriesMail};
 pub use stage::{Fault, Stage, StageResult, Status};
 pub use time::{now_rfc3339, rfc3339};

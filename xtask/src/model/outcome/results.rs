@@ -166,6 +166,9 @@ impl RunResults {
                     return bad(format!("its KUnit filter {why}"));
                 }
             }
+            if let Some(Err(why)) = c.series.as_ref().map(|s| s.validate()) {
+                return bad(clip(&one_line(&why), 512).into_owned());
+            }
             if c.stages.is_empty() {
                 return bad("no stages".into());
             }
