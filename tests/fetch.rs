@@ -1690,6 +1690,7 @@ fn a_saved_base_build_restores_into_a_cold_slot_and_rebuilds_only_what_changed()
         std::fs::read(bc.join(archives()[0].clone())).unwrap(),
         before
     );
+}
 
 /// A remote base is fetched shallow: the store holds its commit alone, and an entry branch on
 /// top of it gives the patchset a base fetched with its whole history gives. What reads the
