@@ -67,6 +67,7 @@ fn one_cell(
         matrix_arg: String::new(),
         kunit_filter: None,
         rerun: None,
+        expect: None,
     };
     let r = run::run(cache, m, &p, &opts, &crate::report::live::Live::new())?;
     r.cells

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod doctor;
+pub mod expectations;
 pub mod flags;
 pub mod import;
 pub mod ktap;
@@ -39,6 +40,7 @@ impl Flags {
             Cmd::Bench(args) => args.run(&cache),
             Cmd::Report(args) => args.run(),
             Cmd::ParseKtap(args) => args.run(),
+            Cmd::Expectations(args) => args.run(),
         }
     }
 }

@@ -71,6 +71,7 @@ pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
         matrix_arg: a.matrix_arg.clone(),
         kunit_filter: a.kunit_filter.clone(),
         rerun: None,
+        expect: None,
     };
     let results = run::run(&fresh, m, &p, &opts, &crate::report::live::Live::new());
     let commands = proc::take_recording();

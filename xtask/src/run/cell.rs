@@ -417,6 +417,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         health: None,
         change: None,
         last_known: None,
+        expectations: Vec::new(),
     };
     let mut stages = prep.stages.clone();
     let table = cell_stages();

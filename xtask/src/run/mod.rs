@@ -48,6 +48,8 @@ pub struct Opts {
     pub kunit_filter: Option<String>,
     /// A `try` run's own command (quoted): its entry cells' repro line, with the arch.
     pub rerun: Option<String>,
+    /// The matrix's known failures (`expectations.toml`), applied to each cell as it ends.
+    pub expect: Option<crate::model::expect::Expectations>,
 }
 
 /// What every cell of a run reads: the cache, the object store, the matrix and the options.
@@ -186,6 +188,7 @@ fn new_results(m: &Loaded, plan: &Plan) -> RunResults {
         started: now_rfc3339(),
         interrupted: false,
         bases: Vec::new(),
+        expectations: Vec::new(),
         skipped_entries: plan
             .entries
             .iter()
