@@ -119,7 +119,7 @@ fn log_url(s: &StageResult) -> Option<&str> {
 /// dropped for issues and incidents), so a test an expectation forgives carries
 /// `misc.waived = true` with the expectation, and each expectation is an issue with
 /// incidents on the tests it met (`present`: false for an xpass, whose failure was absent).
-fn met_for<'c>(c: &'c CellResult, matched: impl Fn(&Matched) -> bool) -> Option<&'c Met> {
+fn met_for(c: &CellResult, matched: impl Fn(&Matched) -> bool) -> Option<&Met> {
     c.expectations.iter().find(|m| matched(&m.matched))
 }
 
