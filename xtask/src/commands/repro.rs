@@ -71,7 +71,8 @@ pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
         matrix_arg: a.matrix_arg.clone(),
         kunit_filter: a.kunit_filter.clone(),
         rerun: None,
-        expect: None,
+        // Judged as the run judged it: a known failure is not what is reproduced.
+        expect: crate::commands::select::load_expectations(m)?,
     };
     let results = run::run(&fresh, m, &p, &opts, &crate::report::live::Live::new());
     let commands = proc::take_recording();
