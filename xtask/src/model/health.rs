@@ -190,6 +190,24 @@ fn unexpected_kunit_failures(
             new.push(t.describe());
         }
     }
+    // Failed with no failing case at all (no KTAP, 0 tests run): no expectation of a case
+    // covers that; it is the base's only when the base's failed the same way.
+    let no_bad_case = |r: &CellResult| !r.kunit.tests.iter().any(|t| t.status.is_bad());
+    let failed_without_a_case = |r: &CellResult| {
+        r.stage(Stage::Kunit)
+            .is_some_and(|s| s.status == Status::Fail && no_bad_case(r))
+    };
+    if failed_without_a_case(cell) {
+        let summary = cell
+            .stage(Stage::Kunit)
+            .map(|s| s.summary.clone())
+            .unwrap_or_default();
+        if base.is_some_and(failed_without_a_case) {
+            pre.push(format!("kunit: {summary}"));
+        } else {
+            new.push(summary);
+        }
+    }
     new
 }
 

@@ -390,3 +390,21 @@ fn met_records_read_back_and_are_checked_on_load() {
     evil.reason = "x".repeat(5000);
     assert!(check_met(&evil).is_err());
 }
+
+/// A KUnit stage that failed with no failing case is not hidden by an expectation that
+/// skips a case that passed.
+#[test]
+fn a_skip_of_a_passing_case_hides_no_kunit_failure_without_a_case() {
+    let skip = ONE.replace("outcome = \"fail\"", "outcome = \"skip\"");
+    let x = load(&skip, "2026-12-07");
+    let mut c = cell("e", CaseStatus::Pass);
+    c.stages[2].status = Status::Fail;
+    c.stages[2].summary = "suite rust_doctests_kernel failed".into();
+    let c = judged(&x, c, None);
+    assert_eq!(c.expectations[0].outcome, MetOutcome::Skip);
+    let h = c.health.unwrap();
+    assert_eq!(
+        (h.verdict, h.summary.as_str()),
+        (Verdict::Fail, "suite rust_doctests_kernel failed")
+    );
+}
