@@ -27,22 +27,15 @@ impl LintArgs {
             anyhow::bail!("{}: no such file", path.display());
         };
         let shown = select::shown_path(&path);
-        let findings: Vec<String> =
-            match expect::parse(&shown, &text, &Known::of(&m), select::today()?) {
-                Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
-                Ok(x) => x
-                    .list
-                    .iter()
-                    .filter(|e| x.expired(e))
-                    .map(|e| {
-                        format!(
-                            "{}: expectation `{}` expired on {} (today is {}): delete it or \
-                             renew it with a new reason",
-                            e.expires_at, e.id, e.expires, x.today
-                        )
-                    })
-                    .collect(),
-            };
+        let (x, errors) = expect::parse_all(&shown, &text, &Known::of(&m), select::today()?);
+        let mut findings: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        findings.extend(x.list.iter().filter(|e| x.expired(e)).map(|e| {
+            format!(
+                "{}: expectation `{}` expired on {} (today is {}): delete it or renew it with \
+                 a new reason",
+                e.expires_at, e.id, e.expires, x.today
+            )
+        }));
         for f in &findings {
             println!("{}", crate::model::text::one_line(f));
         }

@@ -5,7 +5,7 @@
 
 mod parse;
 
-pub use parse::{parse, Known};
+pub use parse::{parse, parse_all, Known};
 
 use serde::Deserialize;
 

@@ -91,11 +91,35 @@ pub fn parse(
     known: &Known,
     today: Date,
 ) -> Result<Expectations, Vec<MatrixError>> {
+    let (x, errors) = parse_all(path, text, known, today);
+    if errors.is_empty() {
+        Ok(x)
+    } else {
+        Err(errors)
+    }
+}
+
+/// [`parse`], keeping the expectations that are sound beside the problems of the others (what
+/// `expectations lint` reports, expiries included).
+pub fn parse_all(
+    path: &Path,
+    text: &str,
+    known: &Known,
+    today: Date,
+) -> (Expectations, Vec<MatrixError>) {
     let err_at = |offset: usize, message: String| MatrixError::at(path, text, offset, message);
-    let file: File = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        vec![err_at(offset, e.message().trim().to_string())]
-    })?;
+    let none = Expectations {
+        file: path.display().to_string(),
+        list: Vec::new(),
+        today,
+    };
+    let file: File = match toml::from_str(text) {
+        Ok(f) => f,
+        Err(e) => {
+            let offset = e.span().map_or(0, |s| s.start);
+            return (none, vec![err_at(offset, e.message().trim().to_string())]);
+        }
+    };
     let mut errors = Vec::new();
     let mut list: Vec<Expectation> = Vec::new();
     for table in file.expect {
@@ -304,13 +328,5 @@ pub fn parse(
             });
         }
     }
-    if errors.is_empty() {
-        Ok(Expectations {
-            file: path.display().to_string(),
-            list,
-            today,
-        })
-    } else {
-        Err(errors)
-    }
+    (Expectations { list, ..none }, errors)
 }

@@ -408,3 +408,21 @@ fn a_skip_of_a_passing_case_hides_no_kunit_failure_without_a_case() {
         (Verdict::Fail, "suite rust_doctests_kernel failed")
     );
 }
+
+/// Lint sees the sound expectations beside the others' problems, so an expired one is named
+/// even in a file with errors.
+#[test]
+fn the_sound_expectations_are_kept_beside_the_others_problems() {
+    let mixed = format!("{ONE}\n[[expect]]\nid = \"bad\"\nstage = \"nope\"\noutcome = \"fail\"\nreason = \"r\"\nlink = \"0123abc\"\nadded = 2026-01-01\nexpires = 2027-01-01\n");
+    let (x, errors) = parse_all(Path::new("x.toml"), &mixed, &known(), day("2027-07-01"));
+    assert_eq!(
+        errors.len(),
+        1,
+        "{:?}",
+        errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+    );
+    assert!(errors[0].to_string().contains("unknown stage `nope`"));
+    assert_eq!(x.list.len(), 1);
+    assert!(x.expired(&x.list[0]));
+    assert_eq!(x.list[0].expires_at, "x.toml:11:11");
+}
