@@ -1798,3 +1798,257 @@ fn plan_shows_the_config_dimension() {
         "{err}"
     );
 }
+
+/// An expectation as results.json records it.
+fn met(id: &str, outcome: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "at": "expectations.toml:3", "outcome": outcome,
+        "matched": {"kunit": "rust_doctests_kernel.rust_doctest_kernel_task_rs_1"},
+        "reason": "faults on the tiny config", "link": "https://git.kernel.org/x#n71"})
+}
+
+/// The fixture with the base's doctest an xfail on the base cell, and on the entry either an
+/// xfail too (`fixed` false) or, the entry having fixed it, an xpass; the entry's clippy
+/// passes, so the expectations alone decide.
+fn expected_results(dir: &Path, fixed: bool) -> PathBuf {
+    edited_results(dir, |v| {
+        v["cells"][0]["expectations"] = serde_json::json!([met("task-doctest", "xfail")]);
+        let e = &mut v["cells"][1];
+        e["stages"][5]["status"] = "pass".into();
+        e["stages"][5]["diagnostics"] = serde_json::json!([]);
+        if fixed {
+            e["kunit"]["tests"][0]["status"] = "pass".into();
+            e["kunit"]["counts"] = serde_json::json!({"total": 2, "passed": 2, "failed": 0, "crashed": 0, "skipped": 0});
+            e["stages"][4]["status"] = "pass".into();
+            e["expectations"] = serde_json::json!([met("task-doctest", "xpass")]);
+        } else {
+            e["expectations"] = serde_json::json!([met("task-doctest", "xfail")]);
+        }
+    })
+}
+
+/// Known failures in every report, apart from real ones with their reason and link: an xfail
+/// counts against nothing (exit 0, the base cell passes); an xpass is an error of the
+/// expectations file that `--fail-on fail` and `regression` count (exit 1, never 3) and
+/// `never` does not; KCIDB stays valid, with the waived test and the expectation's issue.
+#[test]
+fn known_failures_are_reported_apart_and_an_xpass_fails_the_results() {
+    let t = TempDir::new("expect");
+    let xfail_dir = t.0.join("xfail");
+    let xpass_dir = t.0.join("xpass");
+    std::fs::create_dir_all(&xfail_dir).unwrap();
+    std::fs::create_dir_all(&xpass_dir).unwrap();
+    let xfail = expected_results(&xfail_dir, false);
+    let xpass = expected_results(&xpass_dir, true);
+    let code = |results: &Path, fail_on: &str| {
+        let o = xtask()
+            .args([
+                "report",
+                "--format",
+                "text",
+                "--fail-on",
+                fail_on,
+                "--results",
+            ])
+            .arg(results)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (c, text, err) = code(&xfail, "fail");
+    assert_eq!(c, Some(0), "{text}\n{err}");
+    assert!(
+        text.contains("known failures (expectations.toml)")
+            && text.contains("xfail kunit rust_doctests_kernel.rust_doctest_kernel_task_rs_1 (task-doctest, expectations.toml:3: faults on the tiny config; https://git.kernel.org/x#n71)")
+            && text.contains("pass (1 xfail)")
+            && !text.contains("failing cells"),
+        "{text}"
+    );
+    for on in ["fail", "regression"] {
+        let (c, text, err) = code(&xpass, on);
+        assert_eq!(c, Some(1), "--fail-on {on}: {text}\n{err}");
+        assert!(err.contains("1 unexpected pass (xpass)"), "{err}");
+        assert!(
+            text.contains("XPASS") && text.contains("delete it"),
+            "{text}"
+        );
+    }
+    assert_eq!(code(&xpass, "never").0, Some(0));
+    let junit = report(&xpass, "junit");
+    assert!(
+        junit.contains("<skipped message=\"xfail kunit rust_doctests_kernel.rust_doctest_kernel_task_rs_1 (task-doctest")
+            && junit.contains("<error message=\"xpass: expected to fail, it passed: delete expectation task-doctest (expectations.toml:3)"),
+        "{junit}"
+    );
+    let md = report(&xpass, "markdown");
+    assert!(
+        md.contains("### Known failures (expectations.toml)"),
+        "{md}"
+    );
+    let html = report(&xpass, "html");
+    assert!(
+        html.contains("<h2>Known failures (expectations.toml)</h2>")
+            && html.contains("<a href=\"https://git.kernel.org/x#n71\">"),
+        "{html}"
+    );
+    let github = report(&xfail, "github");
+    assert!(
+        github.contains("::notice title=known failures::2 expected failures"),
+        "{github}"
+    );
+    let kcidb = report(&xpass, "kcidb");
+    let v: serde_json::Value = serde_json::from_str(&kcidb).unwrap();
+    let waived: Vec<&serde_json::Value> = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["misc"]["waived"] == true)
+        .collect();
+    assert_eq!(waived.len(), 1, "the base's xfail only: {kcidb}");
+    assert_eq!(v["issues"][0]["report_url"], "https://git.kernel.org/x#n71");
+    let presence: Vec<&serde_json::Value> = v["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["present"])
+        .collect();
+    assert_eq!(presence, [true, false], "{kcidb}");
+    let file = t.0.join("kcidb.json");
+    std::fs::write(&file, &kcidb).unwrap();
+    let o = Command::new(venv_bin("python3"))
+        .args(["-c", "import json, sys, kcidb_io; kcidb_io.schema.LATEST.validate(json.load(open(sys.argv[1])))"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "kcidb-io: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A hostile expectation id in a results file is refused by name.
+    let evil_dir = t.0.join("evil");
+    std::fs::create_dir_all(&evil_dir).unwrap();
+    let evil = edited_results(&evil_dir, |v| {
+        v["cells"][1]["expectations"] = serde_json::json!([met("../x\n::error::y", "xfail")]);
+    });
+    let o = report_cmd(&evil, "text").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cell 1 (evil.x86_64): expectation id"),
+        "{err}"
+    );
+}
+
+/// An expired expectation is not applied and is an error naming it (a run of no cell, so no
+/// kernel: the run still says it and exits 1), and `expectations lint` names it at its place;
+/// lint also finds a missing link and an unknown arch, each at file:line:col, and exits 2 on
+/// a file it cannot read.
+#[test]
+fn an_expired_expectation_is_an_error_and_lint_finds_each_problem_at_its_place() {
+    let t = TempDir::new("expired");
+    let dir = &t.0;
+    std::fs::write(
+        dir.join("matrix.toml"),
+        GOOD.replace("id = \"a\"\n", "id = \"a\"\narches = [\"x86_64\"]\n"),
+    )
+    .unwrap();
+    let expect = "[[expect]]\nid = \"old\"\nstage = \"build\"\noutcome = \"fail\"\nreason = \"r\"\nlink = \"0123abcd\"\nadded = 2026-01-01\nexpires = 2026-02-01\n";
+    std::fs::write(dir.join("expectations.toml"), expect).unwrap();
+    let lint = |today: &str| {
+        let o = xtask()
+            .env("RFL_TODAY", today)
+            .args(["expectations", "lint", "--matrix"])
+            .arg(dir.join("matrix.toml"))
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).replace(&*dir.to_string_lossy(), "D"),
+        )
+    };
+    let (c, out) = lint("2026-01-15");
+    assert_eq!(c, Some(0), "{out}");
+    let (c, out) = lint("2026-02-02");
+    assert_eq!(c, Some(1), "{out}");
+    assert!(
+        out.starts_with("D/expectations.toml:8:11: expectation `old` expired on 2026-02-01"),
+        "{out}"
+    );
+    // A run (of no cell: the entry runs on x86_64 only) says it and exits 1, not 3.
+    let o = xtask()
+        .env("RFL_TODAY", "2026-02-02")
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .args(["matrix", "--arch", "arm64", "--matrix"])
+        .arg(dir.join("matrix.toml"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: expectation `old`") && err.contains("expired on 2026-02-01"),
+        "{err}"
+    );
+    assert!(
+        err.contains("matrix: 1 expired expectation (--fail-on fail)"),
+        "{err}"
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["expectations"][0]["kind"], "expired", "{results}");
+    // The report of those results says it too.
+    let o = xtask()
+        .args(["report", "--format", "text", "--results"])
+        .arg(dir.join("out/results.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    // A missing link and an unknown arch, each at its place; the run refuses the file.
+    let bad = "[[expect]]\nid = \"x\"\nkunit = \"a.b\"\narch = [\"x86_64\", \"sparc\"]\noutcome = \"fail\"\nreason = \"r\"\nadded = 2026-01-01\nexpires = 2027-01-01\n";
+    std::fs::write(dir.join("expectations.toml"), bad).unwrap();
+    let (c, out) = lint("2026-01-15");
+    assert_eq!(c, Some(1), "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "D/expectations.toml:4:19: expectation `x`: unknown arch `sparc` (known: x86_64, arm64, riscv64, loongarch64)",
+            "D/expectations.toml:1:1: expectation `x`: `link` is missing (it is required)",
+        ]
+    );
+    let o = xtask()
+        .args(["plan", "--matrix"])
+        .arg(dir.join("matrix.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).replace(&*dir.to_string_lossy(), "D");
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: D/expectations.toml:4:19: expectation `x`: unknown arch `sparc`"),
+        "{err}"
+    );
+    // Unreadable: exit 2.
+    std::fs::remove_file(dir.join("expectations.toml")).unwrap();
+    assert_eq!(lint("2026-01-15").0, Some(2));
+}
+
+/// The shipped expectations (the project's and the self-test's) are clean against their
+/// matrices.
+#[test]
+fn shipped_expectations_lint_clean() {
+    for m in ["matrix.toml", "tests/selftest/matrix.toml"] {
+        let out = run_ok(
+            xtask()
+                .env("RFL_TODAY", "2026-12-07")
+                .args(["expectations", "lint", "--matrix"])
+                .arg(root().join(m)),
+        );
+        assert!(out.ends_with(": clean\n"), "{m}: {out}");
+    }
+}

@@ -70,6 +70,7 @@ fn one_cell(
         rerun: None,
         build_cache: None,
         save_build_cache: false,
+        expect: None,
     };
     let r = run::run(cache, m, &p, &opts, &crate::report::live::Live::new())?;
     r.cells

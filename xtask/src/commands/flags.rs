@@ -79,6 +79,8 @@ pub enum Cmd {
     /// pass and fail since the baseline (--dry-run writes what would be sent).
     #[command(after_help = PUBLISH_EXIT)]
     Publish(PublishArgs),
+    /// Known failures (expectations.toml beside the matrix): `lint` checks the file.
+    Expectations(ExpectationsArgs),
 }
 
 /// The exit statuses of `publish`.
@@ -425,6 +427,30 @@ pub struct ParseKtapArgs {
     /// Every KTAP block (module suites too), not only the first as kunit.py reads.
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExpectationsArgs {
+    #[command(subcommand)]
+    pub cmd: ExpectationsCmd,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ExpectationsCmd {
+    /// Check expectations.toml without running anything: its fields, links, dates, expiry,
+    /// and every name against the matrix. Exit 0 clean, 1 findings, 2 unreadable.
+    Lint(LintArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LintArgs {
+    /// The matrix file the expectations are checked against (default: matrix.toml in the
+    /// project).
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+    /// The expectations file to check (default: expectations.toml beside the matrix file).
+    #[arg(long, value_name = "FILE")]
+    pub expectations: Option<PathBuf>,
 }
 
 #[cfg(test)]

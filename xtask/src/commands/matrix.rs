@@ -29,7 +29,10 @@ impl MatrixArgs {
             keep_cells(&m, &mut p, spec)?;
         }
         let matrix_arg = select::matrix_arg(self.sel.matrix.as_deref());
-        execute(cache, &m, &p, &self.run, matrix_arg, None)
+        // Only a run of everything can say an expectation matched nothing.
+        let full =
+            self.sel.entries.is_empty() && self.sel.arches.is_empty() && self.cells.is_none();
+        execute(cache, &m, &p, &self.run, matrix_arg, None, full)
     }
 }
 
@@ -47,6 +50,7 @@ pub fn execute(
     f: &RunFlags,
     matrix_arg: String,
     rerun: Option<String>,
+    full: bool,
 ) -> anyhow::Result<ExitCode> {
     let command = if rerun.is_some() { "try" } else { "matrix" };
     // Read before the run: an unreadable baseline is bad input, found at once.
@@ -80,6 +84,7 @@ pub fn execute(
              run of base cells alone (--entry base), before any patch is built"
         );
     }
+    let expect = select::load_expectations(m)?;
     crate::sys::signal::install()?;
     let _lock = crate::sys::paths::lock_cache(cache)?;
     let opts = run::Opts {
@@ -101,10 +106,19 @@ pub fn execute(
             None => None,
         },
         save_build_cache: f.save_build_cache,
+        expect: expect.clone(),
     };
     let mut results = run::run(cache, m, p, &opts, &report::live::Live::new())?;
-    if let Some(old) = &old {
-        baseline::compare(&mut results.cells, &old.results.cells);
+    if let Some(x) = &expect {
+        // A run stopped early (`--stage`) or filtered (`--kunit-filter`) did not run what an
+        // expectation may match: it cannot say one matched nothing.
+        let full = full && f.stage.is_none() && f.kunit_filter.is_none() && !results.interrupted;
+        results.expectations = x.notes(&results.cells, full);
+    }
+    if old.is_some() || !results.expectations.is_empty() {
+        if let Some(old) = &old {
+            baseline::compare(&mut results.cells, &old.results.cells);
+        }
         run::write_results(&out, &results)?;
     }
     link_latest(cache, &out);
@@ -116,13 +130,17 @@ pub fn execute(
         .find(|c| c.stages.iter().any(|s| s.fault == Some(Fault::Harness)));
     let harness_fault = harness_fault.map(|c| format!("{}@{}@{}", c.entry, c.base, c.arch));
     let (fail_on, fallback) = baseline::effective(f.fail_on, old.is_some());
-    let failure = baseline::failure(&results.cells, fail_on);
+    let failure = baseline::failure_with(&results.cells, &results.expectations, fail_on);
+    let notes = results.expectations.clone();
     let loaded = report::Loaded::of_run(results, &out);
     let mut stdout = anstream::AutoStream::auto(std::io::stdout());
     report::text::write(&report::Grid::new(&loaded), &mut stdout)?;
     eprintln!("results: {}", out.join("results.json").display());
     if let Some(line) = fallback {
         eprintln!("{line}");
+    }
+    for n in &notes {
+        eprintln!("{}", report::text::note_line(n));
     }
     Ok(if interrupted {
         eprintln!("{command}: interrupted");

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod doctor;
+pub mod expectations;
 pub mod fetch_bench;
 pub mod flags;
 pub mod import;
@@ -42,6 +43,7 @@ impl Flags {
             Cmd::Report(args) => args.run(),
             Cmd::ParseKtap(args) => args.run(),
             Cmd::Publish(args) => args.run(),
+            Cmd::Expectations(args) => args.run(),
         }
     }
 }

@@ -67,7 +67,11 @@ impl ReportArgs {
         if let Some(line) = fallback {
             eprintln!("{line}");
         }
-        Ok(match baseline::failure(&loaded.results.cells, fail_on) {
+        for n in &loaded.results.expectations {
+            eprintln!("{}", report::text::note_line(n));
+        }
+        let (cells, notes) = (&loaded.results.cells, &loaded.results.expectations);
+        Ok(match baseline::failure_with(cells, notes, fail_on) {
             Some(why) => {
                 eprintln!("report: {why}");
                 ExitCode::from(1)

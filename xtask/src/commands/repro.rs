@@ -73,6 +73,8 @@ pub fn repro(cache: &Cache, m: &Loaded, a: &Args) -> anyhow::Result<bool> {
         rerun: None,
         build_cache: None,
         save_build_cache: false,
+        // Judged as the run judged it: a known failure is not what is reproduced.
+        expect: crate::commands::select::load_expectations(m)?,
     };
     let results = run::run(&fresh, m, &p, &opts, &crate::report::live::Live::new());
     let commands = proc::take_recording();

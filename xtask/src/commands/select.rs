@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::commands::flags::Selection;
+use crate::model::expect::{self, Date, Expectations, Known};
 use crate::model::matrix::{parse, ConfigChoice, Loaded, MatrixError, Source, ALL};
 use crate::model::{arch, matrix, plan};
 use crate::sys::paths::project_root;
@@ -36,6 +37,14 @@ pub fn load_matrix(p: Option<&Path>) -> anyhow::Result<Loaded> {
 
 /// Read a matrix file, parse and check it, and check its entries' mbox files on disk.
 pub fn load_file(path: &Path) -> anyhow::Result<Loaded> {
+    let loaded = load_file_alone(path)?;
+    // Loaded with the matrix: a bad expectations file is bad input for every command.
+    load_expectations(&loaded)?;
+    Ok(loaded)
+}
+
+/// [`load_file`] without its expectations file.
+pub fn load_file_alone(path: &Path) -> anyhow::Result<Loaded> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("{}: cannot read matrix: {e}", path.display()))?;
     let mut loaded = parse(path, &text)?;
@@ -46,6 +55,79 @@ pub fn load_file(path: &Path) -> anyhow::Result<Loaded> {
     }
     check_mbox_files(&loaded, &text)?;
     Ok(loaded)
+}
+
+/// `expectations.toml` beside the matrix file, checked against it; `None` when there is no
+/// such file. The first problem is the error (`expectations lint` lists them all).
+pub fn load_expectations(m: &Loaded) -> anyhow::Result<Option<Expectations>> {
+    let path = m.dir().join(expect::FILE_NAME);
+    let Some(text) = read_expectations(&path)? else {
+        return Ok(None);
+    };
+    expect::parse(&shown_path(&path), &text, &Known::of(m), today()?)
+        .map(Some)
+        .map_err(|errors| {
+            let more = match errors.len() {
+                0 | 1 => String::new(),
+                n => format!(
+                    " (and {} more: `cargo xtask expectations lint` lists them)",
+                    n - 1
+                ),
+            };
+            anyhow::anyhow!(
+                "{}{more}",
+                errors.first().map(|e| e.to_string()).unwrap_or_default()
+            )
+        })
+}
+
+/// An expectations file's text, at most `expect::MAX_BYTES`; `None` when it does not exist.
+pub fn read_expectations(path: &Path) -> anyhow::Result<Option<String>> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => anyhow::bail!("{}: cannot read expectations: {e}", path.display()),
+    };
+    let mut text = String::new();
+    file.take(expect::MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read expectations: {e}", path.display()))?;
+    if text.len() as u64 > expect::MAX_BYTES {
+        anyhow::bail!(
+            "{}: larger than {} bytes: not read",
+            path.display(),
+            expect::MAX_BYTES
+        );
+    }
+    Ok(Some(text))
+}
+
+/// A path as errors and results name it: relative to the project when inside it.
+pub fn shown_path(path: &Path) -> PathBuf {
+    let root = std::fs::canonicalize(project_root()).unwrap_or_else(|_| project_root());
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    real.strip_prefix(&root)
+        .map(Path::to_path_buf)
+        .unwrap_or(real)
+}
+
+/// The day expiries are read against: `RFL_TODAY` (YYYY-MM-DD, for tests) when set, else
+/// today in UTC.
+pub fn today() -> anyhow::Result<Date> {
+    match std::env::var("RFL_TODAY") {
+        Ok(v) => Date::parse(&v).ok_or_else(|| {
+            anyhow::anyhow!(
+                "RFL_TODAY `{}` is not a day (YYYY-MM-DD)",
+                matrix::shown(&v)
+            )
+        }),
+        Err(_) => {
+            let now = crate::model::outcome::now_rfc3339();
+            Date::parse(now.get(..10).unwrap_or_default())
+                .ok_or_else(|| anyhow::anyhow!("the clock says {now}: not a day"))
+        }
+    }
 }
 
 /// How much of an mbox file is read to find its first patch.

@@ -37,7 +37,7 @@ impl TryArgs {
         let p = plan::plan(&m, &filters);
         let matrix_arg = select::matrix_arg(self.matrix.as_deref());
         let rerun = self.rerun_line(&words, &matrix_arg);
-        matrix::execute(cache, &m, &p, &self.run, matrix_arg, Some(rerun))
+        matrix::execute(cache, &m, &p, &self.run, matrix_arg, Some(rerun), false)
     }
 
     /// The series as an entry's source, checked as a matrix's value would be, and the words

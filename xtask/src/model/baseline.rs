@@ -2,7 +2,7 @@
 //! run's verdicts call for (`--fail-on`). Pure.
 
 pub use crate::model::outcome::Change;
-use crate::model::outcome::{CellResult, Health, Verdict};
+use crate::model::outcome::{CellResult, ExpectNote, Fault, Health, Verdict};
 
 /// When a run's exit code is 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -89,6 +89,26 @@ pub fn compare(cells: &mut [CellResult], old: &[CellResult]) {
 /// (--fail-on regression)`); `None` when they do not. Only entry cells count: a base's own
 /// findings (and its own regressions) are reported, but they are not the entries'.
 pub fn failure(cells: &[CellResult], on: FailOn) -> Option<String> {
+    failure_with(cells, &[], on)
+}
+
+/// [`failure`], and the expectations file's own errors (`notes`: an expired expectation; a
+/// cell's xpass): under `fail` and `regression` they fail the results too, base cells' xpass
+/// included, as the file is wrong whichever cell shows it. An xfail or flaky thing never
+/// counts: its cell passes.
+pub fn failure_with(cells: &[CellResult], notes: &[ExpectNote], on: FailOn) -> Option<String> {
+    let own = failure_of_cells(cells, on);
+    let file = match on {
+        FailOn::Never => None,
+        FailOn::Fail | FailOn::Regression => crate::model::expect::failure(notes, cells),
+    };
+    match (own, file) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b.map(|b| format!("{b} (--fail-on {})", on.name()))),
+    }
+}
+
+fn failure_of_cells(cells: &[CellResult], on: FailOn) -> Option<String> {
     let entries = cells.iter().filter(|c| !c.is_base());
     let (n, what) = match on {
         FailOn::Never => return None,
@@ -125,10 +145,16 @@ pub fn nothing_ran(cells: &[CellResult]) -> bool {
     let mut entries = cells.iter().filter(|c| !c.is_base()).peekable();
     entries.peek().is_some()
         && entries.all(|c| {
-            matches!(
-                verdict_of(c.health.as_ref()),
-                Some(Verdict::Error | Verdict::Unreachable)
-            )
+            // An xpass is the expectations file's error, not the harness's or the machine's.
+            let files = c
+                .health
+                .as_ref()
+                .is_some_and(|h| h.fault == Some(Fault::Expectations));
+            !files
+                && matches!(
+                    verdict_of(c.health.as_ref()),
+                    Some(Verdict::Error | Verdict::Unreachable)
+                )
         })
 }
 
@@ -168,10 +194,12 @@ mod tests {
                 stage: None,
                 summary: String::new(),
                 preexisting: Vec::new(),
+                fault: None,
             }),
             change: None,
             last_known: None,
             series: None,
+            expectations: Vec::new(),
         }
     }
 

@@ -1,10 +1,15 @@
 //! Health of a cell against its bare base (the differential), and of an entry over its
 //! arches. Pure: results in, verdicts out.
 
-use crate::model::outcome::{CellResult, Fault, Health, Stage, StageResult, Status, Verdict};
+use crate::model::outcome::{
+    CellResult, Fault, Health, Matched, MetOutcome, Stage, StageResult, Status, Verdict,
+};
 
 /// Compare a cell with its base cell (same base, arch, toolchain). A base cell is assessed
-/// alone: its failures are the base's findings.
+/// alone: its failures are the base's findings. The expectations the cell met
+/// (`cell.expectations`, see `model/expect`) are applied first: a failing thing an
+/// expectation forgives (xfail, flaky, skip) does not count, and an expected failure that
+/// passed (xpass) makes the cell an `error` of the expectations file when nothing else fails.
 pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
     // Nothing was built: there is nothing to compare.
     if let Some(s) = cell.stages.iter().find(|s| s.in_base) {
@@ -13,8 +18,14 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
             stage: Some(s.stage),
             summary: s.summary.clone(),
             preexisting: Vec::new(),
+            fault: None,
         };
     }
+    let forgiven = |m: &Matched| {
+        cell.expectations
+            .iter()
+            .any(|x| x.outcome.forgives() && x.matched == *m)
+    };
     let mut pre = Vec::new();
     for s in &cell.stages {
         match s.status {
@@ -30,12 +41,37 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
                     stage: Some(s.stage),
                     summary: s.summary.clone(),
                     preexisting: pre,
+                    fault: None,
                 };
             }
             Status::Fail => {}
         }
+        if forgiven(&Matched::Stage(s.stage)) {
+            continue;
+        }
+        // Some of this stage's things are expected to fail: judge the others.
+        let has_met = cell
+            .expectations
+            .iter()
+            .any(|m| m.outcome.forgives() && m.matched.stage() == s.stage);
         let seen = pre.len();
         let new: Vec<String> = match (s.stage, base, base.and_then(|b| b.stage(s.stage))) {
+            (Stage::Kunit, _, _) if has_met => unexpected_kunit_failures(cell, base, &mut pre),
+            (Stage::Boot, _, bs) if has_met && !s.findings.is_empty() => {
+                let left: Vec<_> = s
+                    .findings
+                    .iter()
+                    .filter(|f| !forgiven(&Matched::Boot(f.identity.clone())))
+                    .collect();
+                match bs {
+                    Some(bs) => {
+                        let mut rest = s.clone();
+                        rest.findings = left.into_iter().cloned().collect();
+                        new_boot_findings(&rest, bs, &mut pre)
+                    }
+                    None => left.iter().map(|f| f.render()).collect(),
+                }
+            }
             (Stage::Kunit, Some(b), Some(_)) => new_kunit_failures(cell, b, &mut pre),
             (Stage::Boot, _, Some(bs)) if !s.findings.is_empty() => {
                 new_boot_findings(s, bs, &mut pre)
@@ -62,8 +98,28 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
                 stage: Some(s.stage),
                 summary,
                 preexisting: pre,
+                fault: None,
             };
         }
+    }
+    // Nothing failed that counts, but an expected failure passed: the expectation is stale.
+    if let Some(m) = cell
+        .expectations
+        .iter()
+        .find(|m| m.outcome == MetOutcome::Xpass)
+    {
+        return Health {
+            verdict: Verdict::Error,
+            stage: Some(m.matched.stage()),
+            summary: format!(
+                "xpass: {} passed, but expectation `{}` ({}) says it fails: delete it",
+                m.matched.render(),
+                m.id,
+                m.at
+            ),
+            preexisting: pre,
+            fault: Some(Fault::Expectations),
+        };
     }
     // Nothing ran: apply was skipped (so was everything after it); fetch may have passed.
     let all_skipped = cell
@@ -80,17 +136,79 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
     } else {
         Verdict::Pass
     };
-    let summary = match (verdict, pre.len()) {
+    let mut summary = match (verdict, pre.len()) {
         (Verdict::Skip, _) => "nothing ran".to_string(),
         (_, 0) => "healthy".to_string(),
         (_, n) => format!("healthy; {n} problems are the base's own"),
     };
+    let known: Vec<String> = cell
+        .expectations
+        .iter()
+        .filter(|m| matches!(m.outcome, MetOutcome::Xfail | MetOutcome::Flaky))
+        .map(|m| format!("{} {}", m.outcome.name(), m.matched.render()))
+        .collect();
+    if verdict == Verdict::Pass && !known.is_empty() {
+        summary = format!("{summary}; expected: {}", known.join(", "));
+    }
     Health {
         verdict,
         stage: None,
         summary,
         preexisting: pre,
+        fault: None,
     }
+}
+
+/// The cell's failed or crashed KUnit tests that no expectation forgives and that do not fail
+/// on the base (when there is one); those the base shares go to `pre`.
+fn unexpected_kunit_failures(
+    cell: &CellResult,
+    base: Option<&CellResult>,
+    pre: &mut Vec<String>,
+) -> Vec<String> {
+    let forgiven = |name: String| {
+        cell.expectations
+            .iter()
+            .any(|m| m.outcome.forgives() && m.matched == Matched::Kunit(name.clone()))
+    };
+    let base_bad = |suite: &str, name: &str| {
+        base.is_some_and(|b| {
+            b.kunit
+                .tests
+                .iter()
+                .any(|t| t.status.is_bad() && t.suite == suite && t.name == name)
+        })
+    };
+    let mut new = Vec::new();
+    for t in cell.kunit.tests.iter().filter(|t| t.status.is_bad()) {
+        if forgiven(format!("{}.{}", t.suite, t.name)) {
+            continue;
+        }
+        if base_bad(&t.suite, &t.name) {
+            pre.push(format!("kunit {} {}", t.status, t.name));
+        } else {
+            new.push(t.describe());
+        }
+    }
+    // Failed with no failing case at all (no KTAP, 0 tests run): no expectation of a case
+    // covers that; it is the base's only when the base's failed the same way.
+    let no_bad_case = |r: &CellResult| !r.kunit.tests.iter().any(|t| t.status.is_bad());
+    let failed_without_a_case = |r: &CellResult| {
+        r.stage(Stage::Kunit)
+            .is_some_and(|s| s.status == Status::Fail && no_bad_case(r))
+    };
+    if failed_without_a_case(cell) {
+        let summary = cell
+            .stage(Stage::Kunit)
+            .map(|s| s.summary.clone())
+            .unwrap_or_default();
+        if base.is_some_and(failed_without_a_case) {
+            pre.push(format!("kunit: {summary}"));
+        } else {
+            new.push(summary);
+        }
+    }
+    new
 }
 
 /// The cell's failed or crashed KUnit tests that do not fail or crash on the base (by suite
@@ -248,6 +366,7 @@ mod tests {
             change: None,
             last_known: None,
             series: None,
+            expectations: Vec::new(),
         }
     }
 

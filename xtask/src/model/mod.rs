@@ -1,6 +1,7 @@
 pub mod arch;
 pub mod baseline;
 pub mod event;
+pub mod expect;
 pub mod health;
 pub mod kconfig;
 pub mod matrix;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Component, Path};
 
-use crate::model::outcome::{Change, Verdict};
+use crate::model::outcome::{Change, Fault, MetOutcome, NoteKind, Verdict};
 use crate::model::text::term_safe;
 use crate::report::{text, Cell, Grid};
 
@@ -96,7 +96,23 @@ pub fn write(g: &Grid, w: &mut dyn Write, token: &str, root: &Path) -> std::io::
             None => format!("{}: {}", cell.at(), cell.short()),
         };
         props.push(format!("title={}", prop(&title)));
-        let kind = if c.is_base() {
+        // An xpass is the expectations file's error, whichever cell shows it: annotated at
+        // the expectation to delete.
+        let xpass = c
+            .expectations
+            .iter()
+            .find(|m| m.outcome == MetOutcome::Xpass)
+            .filter(|_| h.fault == Some(Fault::Expectations));
+        if let Some((file, line)) = xpass.and_then(|m| file_line(&m.at)) {
+            if repository_file(root, &file) {
+                props.retain(|p| p.starts_with("title="));
+                props.insert(0, format!("file={}", prop(&file)));
+                props.insert(1, format!("line={line}"));
+            }
+        }
+        let kind = if xpass.is_some() {
+            "error"
+        } else if c.is_base() {
             "notice"
         } else if h.verdict == Verdict::Error && c.change != Some(Change::Regressed) {
             "warning"
@@ -117,12 +133,42 @@ pub fn write(g: &Grid, w: &mut dyn Write, token: &str, root: &Path) -> std::io::
             cells.len() - MAX_ANNOTATIONS
         )?;
     }
+    // The expectations file's own notes: an expired expectation is an error, one that
+    // matched nothing a warning, each at its place.
+    for n in &g.results.expectations {
+        let kind = match n.kind {
+            NoteKind::Expired => "error",
+            NoteKind::Unmatched => "warning",
+        };
+        let mut props = Vec::new();
+        if let Some((file, line)) = file_line(&n.at).filter(|(f, _)| repository_file(root, f)) {
+            props.push(format!("file={}", prop(&file)));
+            props.push(format!("line={line}"));
+        }
+        props.push(format!("title={}", prop(&format!("expectation {}", n.id))));
+        writeln!(w, "::{kind} {}::{}", props.join(","), data(&n.text))?;
+    }
+    let known = g.cells().map(|c| c.expected().count()).sum::<usize>();
+    if known > 0 {
+        writeln!(
+            w,
+            "::notice title=known failures::{known} expected failures (xfail or flaky, from \
+             expectations.toml) not counted against their cells; each with its reason and link \
+             in the summary"
+        )?;
+    }
     writeln!(w, "::stop-commands::{token}")?;
     let mut plain = anstream::StripStream::new(Vec::new());
     text::write(g, &mut plain)?;
     w.write_all(&plain.into_inner())?;
     writeln!(w, "::{token}::")?;
     Ok(())
+}
+
+/// `file:line` → the file and the line.
+fn file_line(at: &str) -> Option<(String, u32)> {
+    let (file, line) = at.rsplit_once(':')?;
+    Some((file.to_string(), line.parse().ok()?))
 }
 
 #[cfg(test)]

@@ -107,6 +107,46 @@ pub fn write(g: &Grid, w: &mut dyn Write, out_dir: Option<&Path>) -> std::io::Re
         }
         o.push_str("</ul>\n");
     }
+    // Known failures apart from real ones, with the reason and a link (only an http(s) one
+    // becomes an href; a commit id is shown as text).
+    let known: Vec<String> = g
+        .cells()
+        .flat_map(|c| {
+            let at = c.at();
+            c.result.expectations.iter().map(move |m| {
+                let link = if is_http(&m.link) {
+                    format!("<a href=\"{0}\">{0}</a>", html_escape(&m.link))
+                } else {
+                    format!("<code>{}</code>", html_escape(&m.link))
+                };
+                format!(
+                    "<li><b>{}</b> {} {} (<code>{}</code>, {}): {} — {}</li>\n",
+                    html_escape(&at),
+                    m.outcome.name(),
+                    html_escape(&m.matched.render()),
+                    html_escape(&m.id),
+                    html_escape(&m.at),
+                    html_escape(&m.reason),
+                    link
+                )
+            })
+        })
+        .collect();
+    if !known.is_empty() {
+        o.push_str("<h2>Known failures (expectations.toml)</h2>\n<ul id=\"expected\">\n");
+        o.extend(known);
+        o.push_str("</ul>\n");
+    }
+    if !r.expectations.is_empty() {
+        o.push_str("<h2>Expectations</h2>\n<ul>\n");
+        for n in &r.expectations {
+            o.push_str(&format!(
+                "<li>{}</li>\n",
+                html_escape(&crate::report::text::note_line(n))
+            ));
+        }
+        o.push_str("</ul>\n");
+    }
     o.push_str("</body></html>\n");
     w.write_all(o.as_bytes())
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::model::outcome::{Case, CaseStatus, CellResult, Stage, StageResult, Status};
+use crate::model::outcome::{
+    Case, CaseStatus, CellResult, Matched, Met, MetOutcome, Stage, StageResult, Status,
+};
 use crate::model::text::term_safe;
 use crate::report::{log_tail, split_location, Cell, Grid, Why};
 
@@ -54,6 +56,26 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
     report.serialize(w).map_err(std::io::Error::other)
 }
 
+/// A thing an expectation met, as JUnit tells it apart from real failures: a forgiven
+/// failure (xfail, flaky) or an unjudged thing (skip) is `<skipped>` with the expectation,
+/// its reason and link; an xpass is an `<error>` naming the expectation to delete.
+fn expected_status(m: &Met) -> TestCaseStatus {
+    let text = xml(&m.render());
+    if m.outcome == MetOutcome::Xpass {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+        st.set_message(xml(&format!(
+            "xpass: expected to fail, it passed: delete expectation {} ({})",
+            m.id, m.at
+        )))
+        .set_description(text);
+        st
+    } else {
+        let mut st = TestCaseStatus::skipped();
+        st.set_message(text);
+        st
+    }
+}
+
 /// A suite of one case: the stage.
 fn stage_suite(cell: Cell, s: &StageResult, who: &str) -> TestSuite {
     let c = cell.result;
@@ -91,6 +113,15 @@ fn stage_suite(cell: Cell, s: &StageResult, who: &str) -> TestSuite {
             }
             st
         }
+    };
+    let met = c.expectations.iter().find(|m| match &m.matched {
+        Matched::Stage(st) => *st == s.stage,
+        Matched::Boot(_) => s.stage == Stage::Boot,
+        Matched::Kunit(_) => false,
+    });
+    let status = match met {
+        Some(m) if matches!(s.status, Status::Fail | Status::Pass) => expected_status(m),
+        _ => status,
     };
     let mut case = TestCase::new(s.stage.name(), status);
     case.set_classname(xml(who)).set_time(seconds(s.duration_s));
@@ -135,6 +166,11 @@ fn kunit_suites(c: &CellResult, who: &str) -> Vec<TestSuite> {
                             .set_description(xml(&t.summary));
                         st
                     }
+                };
+                let full = Matched::Kunit(format!("{}.{}", t.suite, t.name));
+                let status = match c.expectations.iter().find(|m| m.matched == full) {
+                    Some(m) => expected_status(m),
+                    None => status,
                 };
                 let mut case = TestCase::new(xml(&t.name), status);
                 case.set_classname(xml(&format!("{who}.{name}")))

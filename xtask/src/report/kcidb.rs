@@ -5,7 +5,7 @@ use std::io::Write;
 use sha2::{Digest, Sha256};
 
 use crate::model::outcome::{
-    CaseStatus, CellResult, Fault, RunResults, Stage, StageResult, Status,
+    CaseStatus, CellResult, Fault, Matched, Met, MetOutcome, RunResults, Stage, StageResult, Status,
 };
 use crate::report::{is_http, Grid};
 
@@ -115,6 +115,29 @@ fn log_url(s: &StageResult) -> Option<&str> {
         .filter(|l| is_http(l) && l.chars().all(|c| c.is_ascii_graphic()))
 }
 
+/// The expectation a test met, if any: KCIDB v5 has no `waived` field on a test (it was
+/// dropped for issues and incidents), so a test an expectation forgives carries
+/// `misc.waived = true` with the expectation, and each expectation is an issue with
+/// incidents on the tests it met (`present`: false for an xpass, whose failure was absent).
+fn met_for(c: &CellResult, matched: impl Fn(&Matched) -> bool) -> Option<&Met> {
+    c.expectations.iter().find(|m| matched(&m.matched))
+}
+
+/// KCIDB text fields may hold no NUL.
+fn no_nul(s: &str) -> String {
+    s.replace('\0', "\\0")
+}
+
+fn waiver(m: &Met) -> serde_json::Value {
+    serde_json::json!({
+        "waived": m.outcome.forgives(),
+        "expectation": no_nul(&m.id),
+        "outcome": m.outcome.name(),
+        "reason": no_nul(&m.reason),
+        "link": no_nul(&m.link),
+    })
+}
+
 /// Checkouts, builds and tests, as kcidb-io validates them.
 pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
     use serde_json::{json, Value};
@@ -122,6 +145,32 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
     let mut checkouts: Vec<Value> = Vec::new();
     let mut builds = Vec::new();
     let mut tests = Vec::new();
+    let mut issues: Vec<Value> = Vec::new();
+    let mut incidents: Vec<Value> = Vec::new();
+    let mut incident = |m: &Met, build_id: &str, test_id: &str| {
+        let issue_id = format!("{ORIGIN}:expect-{}", word(&m.id));
+        if !issues.iter().any(|i| i["id"] == issue_id.as_str()) {
+            let mut issue = json!({
+                "id": issue_id, "version": 0, "origin": ORIGIN,
+                "comment": no_nul(&format!("{}: {}", m.id, m.reason)),
+                "culprit": {"code": true},
+                "misc": {"expectation": no_nul(&m.id), "at": no_nul(&m.at), "link": no_nul(&m.link)},
+            });
+            if is_http(&m.link) && !m.link.chars().any(char::is_whitespace) {
+                issue["report_url"] = json!(m.link);
+            }
+            issues.push(issue);
+        }
+        incidents.push(json!({
+            "id": format!("{test_id}-expect-{}", word(&m.id)),
+            "origin": ORIGIN,
+            "issue_id": issue_id,
+            "issue_version": 0,
+            "build_id": build_id,
+            "test_id": test_id,
+            "present": m.outcome != MetOutcome::Xpass,
+        }));
+    };
     let ts = |s: &str| {
         if s.is_empty() {
             Value::Null
@@ -208,6 +257,15 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
             if let Some(url) = log_url(s) {
                 test["log_url"] = json!(url);
             }
+            let stage = s.stage;
+            if let Some(m) = met_for(c, |x| match x {
+                Matched::Stage(st) => *st == stage,
+                Matched::Boot(_) => stage == Stage::Boot,
+                Matched::Kunit(_) => false,
+            }) {
+                test["misc"] = waiver(m);
+                incident(m, &build_id, test["id"].as_str().unwrap_or_default());
+            }
             tests.push(test);
         }
         for (n, t) in c.kunit.tests.iter().enumerate() {
@@ -227,17 +285,27 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
                 path.push('.');
                 path.push_str(&word(part));
             }
-            tests.push(json!({
+            let mut test = json!({
                 "id": format!("{build_id}-kunit-{n}"),
                 "origin": ORIGIN,
                 "build_id": build_id,
                 "path": path,
                 "status": case_status,
                 "log_excerpt": t.summary.chars().take(16000).collect::<String>(),
-            }));
+            });
+            let name = format!("{}.{}", t.suite, t.name);
+            if let Some(m) = met_for(c, |x| *x == Matched::Kunit(name.clone())) {
+                test["misc"] = waiver(m);
+                incident(m, &build_id, test["id"].as_str().unwrap_or_default());
+            }
+            tests.push(test);
         }
     }
-    let v = json!({ "version": { "major": 5, "minor": 3 }, "checkouts": checkouts, "builds": builds, "tests": tests });
+    let mut v = json!({ "version": { "major": 5, "minor": 3 }, "checkouts": checkouts, "builds": builds, "tests": tests });
+    if !issues.is_empty() {
+        v["issues"] = json!(issues);
+        v["incidents"] = json!(incidents);
+    }
     w.write_all((serde_json::to_string_pretty(&v).expect("json") + "\n").as_bytes())
 }
 

@@ -281,6 +281,15 @@ fn heartbeat_line(
     l
 }
 
+/// The failures expectations forgave in a cell (xfail, flaky).
+fn known_failures(r: &CellResult) -> usize {
+    use crate::model::outcome::MetOutcome;
+    r.expectations
+        .iter()
+        .filter(|m| matches!(m.outcome, MetOutcome::Xfail | MetOutcome::Flaky))
+        .count()
+}
+
 /// A cell's verdict in one line: its health when judged, else its first stage that did not
 /// pass.
 pub fn verdict(r: &CellResult) -> String {
@@ -288,7 +297,16 @@ pub fn verdict(r: &CellResult) -> String {
         Some(h) if h.verdict == Verdict::Pass && !h.preexisting.is_empty() => {
             format!("pass ({} problems are the base's own)", h.preexisting.len())
         }
+        Some(h) if h.verdict == Verdict::Pass && known_failures(r) > 0 => {
+            format!(
+                "pass ({} known failures, expectations.toml)",
+                known_failures(r)
+            )
+        }
         Some(h) if h.verdict == Verdict::Pass => "pass".to_string(),
+        Some(h) if h.fault == Some(crate::model::outcome::Fault::Expectations) => {
+            format!("XPASS: {}", first_line(&h.summary))
+        }
         Some(h) => format!(
             "{} {}: {}",
             h.verdict.name().to_uppercase(),

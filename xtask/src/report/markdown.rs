@@ -254,6 +254,32 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
         ));
     }
     out.push("\n</details>\n");
+    // Known failures apart from real ones, each with its reason and link; then what the run
+    // says of the expectations file.
+    let met: Vec<String> = g
+        .cells()
+        .flat_map(|c| {
+            let at = c.at();
+            c.met_lines()
+                .into_iter()
+                .map(move |l| format!("- **{}** {}\n", text(&at), text(&l)))
+        })
+        .collect();
+    if !met.is_empty() && !out.cut {
+        out.push("\n### Known failures (expectations.toml)\n\n");
+        for line in met {
+            if out.cut {
+                break;
+            }
+            out.push(&line);
+        }
+    }
+    if !r.expectations.is_empty() && !out.cut {
+        out.push("\n### Expectations\n\n");
+        for n in &r.expectations {
+            out.push(&format!("- {}\n", text(&crate::report::text::note_line(n))));
+        }
+    }
     w.write_all(out.out.as_bytes())
 }
 

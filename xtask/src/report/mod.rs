@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use crate::model::arch::Arch;
 use crate::model::health;
 use crate::model::outcome::{
-    CellKey, CellResult, Change, Diagnostic, Health, RunResults, Stage, StageResult, Verdict,
+    CellKey, CellResult, Change, Diagnostic, Fault, Health, Met, MetOutcome, RunResults, Stage,
+    StageResult, Verdict,
 };
 
 /// Results with the folder their logs live in (several when merged).
@@ -72,6 +73,11 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
         for s in r.skipped_entries {
             if !merged.skipped_entries.iter().any(|x| x.id == s.id) {
                 merged.skipped_entries.push(s);
+            }
+        }
+        for n in r.expectations {
+            if !merged.expectations.contains(&n) {
+                merged.expectations.push(n);
             }
         }
         for c in r.cells {
@@ -165,13 +171,29 @@ impl Cell<'_> {
     pub fn short(&self) -> String {
         let h = self.health;
         match (h.verdict, h.stage) {
+            (Verdict::Error, _) if h.fault == Some(Fault::Expectations) => "XPASS".to_string(),
             (Verdict::Fail, Some(s)) => format!("FAIL {}", s.name()),
             (Verdict::Error, Some(s)) => format!("ERROR {}", s.name()),
             (Verdict::Pass, _) if !h.preexisting.is_empty() => {
                 format!("pass ({} pre)", h.preexisting.len())
             }
+            (Verdict::Pass, _) if self.expected().next().is_some() => {
+                format!("pass ({} xfail)", self.expected().count())
+            }
             (v, _) => v.name().to_string(),
         }
+    }
+    /// The failures expectations forgave (xfail and flaky), apart from real failures.
+    pub fn expected(&self) -> impl Iterator<Item = &Met> + '_ {
+        self.result
+            .expectations
+            .iter()
+            .filter(|m| matches!(m.outcome, MetOutcome::Xfail | MetOutcome::Flaky))
+    }
+    /// Every expectation the cell met, each on one line (`xfail kunit s.c (id, file:line:
+    /// reason; link)`).
+    pub fn met_lines(&self) -> Vec<String> {
+        self.result.expectations.iter().map(Met::render).collect()
     }
     /// Fail or error: a cell the failing-cells lists and the annotations show.
     pub fn failing(&self) -> bool {

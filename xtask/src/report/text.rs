@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::model::outcome::{StageResult, Verdict};
+use crate::model::outcome::{ExpectNote, NoteKind, StageResult, Verdict};
 use crate::model::text::term_safe;
 use crate::report::{first_line, Grid};
 
@@ -95,7 +95,36 @@ pub fn write(g: &Grid, w: &mut dyn Write) -> std::io::Result<()> {
     if pre > 0 {
         writeln!(w, "\n{pre} problems seen in entries are the base's own (pre-existing), not counted against them")?;
     }
+    let met: Vec<(String, String)> = g
+        .cells()
+        .flat_map(|c| c.met_lines().into_iter().map(move |l| (c.at(), l)))
+        .collect();
+    if !met.is_empty() {
+        writeln!(
+            w,
+            "\nknown failures (expectations.toml), not counted against the cells:"
+        )?;
+        for (at, line) in met {
+            writeln!(w, "  {}: {}", term_safe(&at), term_safe(&line))?;
+        }
+    }
+    if !r.expectations.is_empty() {
+        writeln!(w, "\nexpectations:")?;
+        for n in &r.expectations {
+            writeln!(w, "  {}", note_line(n))?;
+        }
+    }
     Ok(())
+}
+
+/// A run's note on one expectation, as stderr and the text report say it: `error: …` for an
+/// expired one, `warning: …` for one that matched nothing.
+pub fn note_line(n: &ExpectNote) -> String {
+    let level = match n.kind {
+        NoteKind::Expired => "error",
+        NoteKind::Unmatched => "warning",
+    };
+    format!("{level}: {}", term_safe(&n.text))
 }
 
 /// A stage's run time, and its wait for job tokens when that is worth a look.

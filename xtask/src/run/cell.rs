@@ -425,6 +425,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         change: None,
         last_known: None,
         series: prep.series.clone(),
+        expectations: Vec::new(),
     };
     let mut stages = prep.stages.clone();
     let table = cell_stages();

@@ -54,6 +54,8 @@ pub struct Opts {
     /// Save each base cell's build folders there once its build passed
     /// (`--save-build-cache`; only where no untrusted patch has been built in the slot).
     pub save_build_cache: bool,
+    /// The matrix's known failures (`expectations.toml`), applied to each cell as it ends.
+    pub expect: Option<crate::model::expect::Expectations>,
 }
 
 /// What every cell of a run reads: the cache, the object store, the matrix and the options.
@@ -192,6 +194,7 @@ fn new_results(m: &Loaded, plan: &Plan) -> RunResults {
         started: now_rfc3339(),
         interrupted: false,
         bases: Vec::new(),
+        expectations: Vec::new(),
         skipped_entries: plan
             .entries
             .iter()

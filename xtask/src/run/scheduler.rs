@@ -131,6 +131,11 @@ fn run_groups(
                     r.dir = format!("cells/{name}");
                     r.duration_s = t0.elapsed().as_secs_f64();
                     r.repro = cell_repro(c, opts);
+                    r.expectations = opts
+                        .expect
+                        .as_ref()
+                        .map(|x| x.apply(&r))
+                        .unwrap_or_default();
                     let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
                     r.health = Some(crate::model::health::assess(
                         &r,

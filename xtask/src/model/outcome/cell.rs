@@ -8,7 +8,8 @@ use crate::model::arch::Arch;
 use crate::model::matrix::BASE_ENTRY;
 
 use super::kunit::Kunit;
-use super::stage::{Stage, StageResult, Status};
+use super::met::Met;
+use super::stage::{Fault, Stage, StageResult, Status};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolchainRecord {
@@ -75,6 +76,10 @@ pub struct CellResult {
     /// message-id), recorded at fetch time for `publish`; absent for other sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<super::series::SeriesMail>,
+    /// The expectations of `expectations.toml` this cell met (xfail, xpass, flaky, skip),
+    /// each with what it matched; absent in files written before them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<Met>,
 }
 
 fn default_config() -> String {
@@ -181,6 +186,10 @@ pub struct Health {
     /// Problems the bare base shows too on the same arch and config: not the entry's.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub preexisting: Vec<String>,
+    /// Whose fault an `error` is, when it is not a stage's: `expectations` for an expected
+    /// failure that passed (the expectations file is stale, not the harness or the code).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fault: Option<Fault>,
 }
 
 /// A cell against the same cell (entry, base, arch, toolchain) of the baseline.

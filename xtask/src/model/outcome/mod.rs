@@ -8,6 +8,7 @@
 mod cell;
 mod finding;
 mod kunit;
+mod met;
 mod results;
 mod series;
 mod stage;
@@ -16,6 +17,7 @@ mod time;
 pub use cell::{CellKey, CellResult, Change, Health, Patchset, ToolchainRecord, Verdict};
 pub use finding::{BootFinding, BootKind, Diagnostic, Level};
 pub use kunit::{Case, CaseStatus, Kunit, KunitCounts, SuiteCounts, MAX_KUNIT_ERRORS, MAX_TESTS};
+pub use met::{check_met, check_note, ExpectNote, Matched, Met, MetOutcome, NoteKind, MAX_MET};
 pub use results::{
     BaseRecord, BaseStatus, EntryInfo, RunResults, SkippedEntry, OLDEST_SCHEMA, SCHEMA,
 };

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cell::CellResult;
 use super::kunit::{MAX_KUNIT_ERRORS, MAX_TESTS};
+use super::met::{check_met, check_note, ExpectNote, MAX_MET};
 
 /// Version of the results JSON schema (documented in ARCHITECTURE.md).
 pub const SCHEMA: u32 = 2;
@@ -31,6 +32,10 @@ pub struct RunResults {
     #[serde(default)]
     pub entries: Vec<EntryInfo>,
     pub cells: Vec<CellResult>,
+    /// What the run says of `expectations.toml` apart from any cell: expired expectations
+    /// (errors) and, in a full run, those that matched nothing (warnings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<ExpectNote>,
 }
 
 /// How a base resolved.
@@ -138,6 +143,12 @@ impl RunResults {
                 return Err(format!("the skipped entry id `{}` {why}", shown(&e.id)));
             }
         }
+        if self.expectations.len() > MAX_MET {
+            return Err(format!("{} expectation notes", self.expectations.len()));
+        }
+        for n in &self.expectations {
+            check_note(n)?;
+        }
         for (i, c) in self.cells.iter().enumerate() {
             let at = format!("cell {i} ({}.{})", term_safe(&c.entry), c.arch);
             let bad = |what: String| Err(format!("{at}: {what}"));
@@ -211,6 +222,12 @@ impl RunResults {
                     "the cell folder `{}` is not inside the run folder",
                     term_safe(&c.dir)
                 ));
+            }
+            if c.expectations.len() > MAX_MET {
+                return bad(format!("{} expectations met", c.expectations.len()));
+            }
+            if let Some(Err(why)) = c.expectations.iter().map(check_met).find(Result::is_err) {
+                return bad(why);
             }
             let k = &c.kunit;
             if k.tests.len() > MAX_CELL_TESTS {

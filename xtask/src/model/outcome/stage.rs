@@ -95,6 +95,9 @@ pub enum Fault {
     /// The remote answered, but what the matrix names is not there (no such ref, a 404):
     /// nothing said about the code, but the source needs looking at.
     Source,
+    /// The expectations file: an expected failure passed, so the expectation is stale (a
+    /// cell's health only, never a stage's).
+    Expectations,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
