@@ -4,19 +4,18 @@
 //! read in order, the first that holds skips it with its reason) and the function that runs
 //! it, which times itself. Fetch and apply run once for the cells of one entry on one base
 //! ([`prepare`]); the cell's own stages follow on its thread ([`run_cell`]). One loop,
-//! [`Ladder::walk`], decides every skip.
+//! [`Ladder::walk`] (`ladder.rs`), decides every skip.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::model::arch::Profile;
-use crate::model::event::BuildCacheNote;
 use crate::model::matrix::Check;
 use crate::model::outcome::*;
 use crate::model::plan::Cell;
 use crate::run::events::CellEvents;
 use crate::run::folders::{self, Folders};
+use crate::run::ladder::{End, Ladder, Rule, Step};
 use crate::run::{cache, warm, Env};
 use crate::sources::fetch::{FetchError, Fetched};
 use crate::sources::stage::{self, Applied, BASE_MISSING};
@@ -27,52 +26,6 @@ use crate::stages::ktap;
 use crate::stages::rustdoc;
 use crate::stages::toolchain::Resolved;
 use crate::sys::paths::project_root;
-
-/// One stage of the table.
-struct Step<K> {
-    stage: Stage,
-    /// Read in order: the first that holds skips the stage, with its reason.
-    rules: &'static [Rule],
-    /// Starts on a thread of its own as soon as its rules allow, beside the stages between,
-    /// and is recorded in its own turn.
-    early: bool,
-    run: fn(&K) -> StageResult,
-}
-
-impl<K> Step<K> {
-    /// Run the stage on this thread. It times itself across its waits for job tokens; what
-    /// it waited is recorded apart, so its duration is the time it ran.
-    fn timed(&self, k: &K) -> StageResult {
-        let (r, queued) = crate::sys::jobs::counting_waits(|| (self.run)(k));
-        r.with_queued(queued.as_secs_f64())
-    }
-}
-
-/// When a stage is skipped, and why.
-#[derive(Debug)]
-enum Rule {
-    /// The stage before passed. One it skipped is skipped for the same reason, so a stop
-    /// names its first cause ("fetch did not pass" all the way down).
-    After(Stage),
-    /// The stage ran, whatever it said (kunit reads the console of a failed boot too).
-    Ran(Stage),
-    /// The stage passed; else skipped with this reason.
-    Passed(Stage, &'static str),
-    /// `--stage` named a stage before this one.
-    Stop(Stage),
-    /// The matrix's checks leave it out.
-    Checked(Check),
-    /// SIGINT or SIGTERM came: no stage starts.
-    Interrupted,
-}
-
-/// A cell that ends early: every stage from `from` on is skipped with `why`, whatever the
-/// rest (no base, a file link, no QEMU profile, a toolchain that cannot serve).
-#[derive(Debug, Clone)]
-struct End {
-    from: Stage,
-    why: String,
-}
 
 const IN_BASE: &str = "the series is already in the base";
 
@@ -178,84 +131,6 @@ fn cell_stages<'a>() -> [Step<Cx<'a>>; 9] {
             run: |cx| cx.kit().kb.objtool(),
         },
     ]
-}
-
-/// How a table is walked: what the rules read, and who is told of each stage that starts.
-struct Ladder<'a> {
-    stop_after: Option<Stage>,
-    checks: &'a [Check],
-    end: Option<End>,
-    interrupted: &'a dyn Fn() -> bool,
-    announce: &'a dyn Fn(Stage),
-    /// Told of each stage's result as it is recorded.
-    recorded: &'a dyn Fn(&StageResult),
-}
-
-impl Ladder<'_> {
-    /// Why `step` is skipped, given the stages recorded so far; None: it runs.
-    fn why_skip<K>(&self, step: &Step<K>, done: &[StageResult]) -> Option<String> {
-        if let Some(e) = self.end.as_ref().filter(|e| step.stage >= e.from) {
-            return Some(e.why.clone());
-        }
-        step.rules.iter().find_map(|r| self.holds(r, done))
-    }
-
-    fn holds(&self, rule: &Rule, done: &[StageResult]) -> Option<String> {
-        let recorded = |s: Stage| done.iter().find(|r| r.stage == s);
-        match *rule {
-            Rule::After(s) | Rule::Ran(s) => match recorded(s) {
-                Some(r) if r.status == Status::Skip => Some(r.summary.clone()),
-                Some(r) if matches!(rule, Rule::After(_)) && !r.ok() => {
-                    Some(format!("{} did not pass", s.name()))
-                }
-                Some(_) => None,
-                None => Some(format!("{} did not run", s.name())),
-            },
-            Rule::Passed(s, why) => (!recorded(s).is_some_and(|r| r.ok())).then(|| why.into()),
-            Rule::Stop(s) => self
-                .stop_after
-                .filter(|stop| *stop < s)
-                .map(|stop| format!("stopped after {} (--stage)", stop.name())),
-            Rule::Checked(c) => {
-                (!self.checks.contains(&c)).then(|| "not in the matrix's checks".into())
-            }
-            Rule::Interrupted => (self.interrupted)().then(|| "the run was interrupted".into()),
-        }
-    }
-
-    /// Every step in order, each recorded once in `done`: skipped with the reason of the
-    /// first rule that holds, or announced, run and recorded. An early step starts as soon as
-    /// its rules allow; in its turn it is waited for, and what it found stands unless a rule
-    /// holds by then (an interrupt).
-    fn walk<K: Sync>(&self, steps: &[Step<K>], k: &K, done: &mut Vec<StageResult>) {
-        std::thread::scope(|s| {
-            let mut started = BTreeMap::new();
-            for (i, step) in steps.iter().enumerate() {
-                for later in steps[i + 1..].iter().filter(|l| l.early) {
-                    if !started.contains_key(&later.stage) && self.why_skip(later, done).is_none() {
-                        started.insert(later.stage, s.spawn(move || later.timed(k)));
-                    }
-                }
-                let early = started.remove(&step.stage).map(|h| {
-                    (self.announce)(step.stage);
-                    h.join().unwrap_or_else(|_| {
-                        let why = format!("the {} thread panicked", step.stage.name());
-                        StageResult::error(step.stage, why)
-                    })
-                });
-                let r = match (self.why_skip(step, done), early) {
-                    (Some(why), _) => StageResult::skip(step.stage, why),
-                    (None, Some(r)) => r,
-                    (None, None) => {
-                        (self.announce)(step.stage);
-                        step.timed(k)
-                    }
-                };
-                (self.recorded)(&r);
-                done.push(r);
-            }
-        });
-    }
 }
 
 /// What the cells of one entry on one base share: the fetch and apply stages, run once with
@@ -442,25 +317,9 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
     // The build cache: a base cell's cold slot starts from an archive (before the result
     // cache is asked: the archive may bring the cell's own result).
     let warm = match (&opts.build_cache, &prep.base_commit, job.tc) {
-        (Some(dir), Some(commit), Ok(tc)) if builds && cell.is_base() && !opts.clean => {
-            let place = warm::Place::new(dir, env.m, cell, tc, &sl.dir);
-            if !sl.dir.join("out-base").exists() {
-                // A cold slot: nothing of an entry is in it.
-                let _ = std::fs::remove_file(sl.dir.join(ENTRY_BUILT));
-                match warm::restore(&place, env.cache, env.store, commit, &sl.src) {
-                    Ok(Some(r)) => events.build_cache(BuildCacheNote::Restored {
-                        from_commit: &r.from_commit,
-                        exact: r.exact,
-                        changed: r.changed,
-                        bytes: r.bytes,
-                        elapsed: r.elapsed,
-                    }),
-                    Ok(None) => {}
-                    Err(why) => events.build_cache(BuildCacheNote::Failed { why: &why }),
-                }
-            }
-            Some((place, commit))
-        }
+        (Some(dir), Some(commit), Ok(tc)) if builds && cell.is_base() && !opts.clean => Some(
+            warm::ForCell::start(dir, env, cell, tc, &sl, commit, events),
+        ),
         _ => None,
     };
     // The result cache: the same inputs give the same result, so a stored one stands.
@@ -485,10 +344,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         }
     }
     if builds && !cell.is_base() {
-        // This slot's folders have now seen an untrusted patch's build: never saved again
-        // until they are rebuilt from nothing.
-        let _ = std::fs::create_dir_all(&sl.dir);
-        let _ = std::fs::write(sl.dir.join(ENTRY_BUILT), "");
+        warm::entry_builds(&sl);
     }
     let profile = crate::sys::paths::qemu_profile(&project_root(), cell.arch);
     let kit = match &prep.end {
@@ -518,29 +374,11 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
     if let Some(k) = &key {
         cache::store(env.cache, opts, k, &res, job.dir);
     }
-    let built = res
-        .stage(Stage::Build)
-        .is_some_and(|b| b.status == Status::Pass);
-    if let Some((place, commit)) = warm.filter(|_| opts.save_build_cache && built) {
-        if sl.dir.join(ENTRY_BUILT).exists() {
-            events.build_cache(BuildCacheNote::Failed {
-                why: "not saved: an entry's patch was built in this slot",
-            });
-        } else {
-            match warm::save(&place, env.cache, env.store, commit, key.as_deref()) {
-                Ok(s) => events.build_cache(BuildCacheNote::Saved {
-                    bytes: s.bytes,
-                    elapsed: s.elapsed,
-                }),
-                Err(why) => events.build_cache(BuildCacheNote::Failed { why: &why }),
-            }
-        }
+    if let Some(w) = warm.filter(|_| opts.save_build_cache) {
+        w.finish(env, &res, key.as_deref(), events);
     }
     res
 }
-
-/// The mark a slot's folder gets once an entry cell built there.
-const ENTRY_BUILT: &str = "entry-built";
 
 /// The kit a cell builds with; else the toolchain stage's result, and where the cell ends
 /// (boxed: a stage result is large, and the kit is the usual answer).

@@ -10,8 +10,9 @@ mod cache;
 mod cell;
 mod events;
 mod folders;
+mod ladder;
 mod scheduler;
-pub mod warm;
+mod warm;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -17,8 +17,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::event::BuildCacheNote;
 use crate::model::matrix::Loaded;
+use crate::model::outcome::{CellResult, Stage, Status};
 use crate::model::plan::Cell;
+use crate::run::events::CellEvents;
+use crate::run::folders::Slot;
+use crate::run::Env;
 use crate::stages::toolchain::Resolved;
 use crate::sys::paths::Cache;
 use crate::sys::proc;
@@ -157,6 +162,84 @@ impl Place {
             .collect();
         found.sort_by_key(|b| std::cmp::Reverse(b.1.created));
         found
+    }
+}
+
+/// The mark a slot's folder gets once an entry cell built there.
+const ENTRY_BUILT: &str = "entry-built";
+
+/// A slot's folders are about to see an untrusted patch's build: never saved from again
+/// until they are built from nothing.
+pub(super) fn entry_builds(sl: &Slot) {
+    let _ = std::fs::create_dir_all(&sl.dir);
+    let _ = std::fs::write(sl.dir.join(ENTRY_BUILT), "");
+}
+
+/// A base cell's side of the build cache, from before its stages to after them.
+pub(super) struct ForCell<'a> {
+    place: Place,
+    commit: &'a str,
+    sl: &'a Slot,
+}
+
+impl<'a> ForCell<'a> {
+    /// Restore the archive into the cell's slot when the slot is cold (telling `events` what
+    /// came of it).
+    pub(super) fn start(
+        dir: &Path,
+        env: &Env,
+        cell: &Cell,
+        tc: &Resolved,
+        sl: &'a Slot,
+        commit: &'a str,
+        events: &CellEvents,
+    ) -> ForCell<'a> {
+        let place = Place::new(dir, env.m, cell, tc, &sl.dir);
+        if !sl.dir.join("out-base").exists() {
+            // A cold slot: nothing of an entry is in it.
+            let _ = std::fs::remove_file(sl.dir.join(ENTRY_BUILT));
+            match restore(&place, env.cache, env.store, commit, &sl.src) {
+                Ok(Some(r)) => events.build_cache(BuildCacheNote::Restored {
+                    from_commit: &r.from_commit,
+                    exact: r.exact,
+                    changed: r.changed,
+                    bytes: r.bytes,
+                    elapsed: r.elapsed,
+                }),
+                Ok(None) => {}
+                Err(why) => events.build_cache(BuildCacheNote::Failed { why: &why }),
+            }
+        }
+        ForCell { place, commit, sl }
+    }
+
+    /// Save the slot's build once the cell passed its build, unless an entry was built there.
+    pub(super) fn finish(
+        self,
+        env: &Env,
+        res: &CellResult,
+        key: Option<&str>,
+        events: &CellEvents,
+    ) {
+        if !res
+            .stage(Stage::Build)
+            .is_some_and(|b| b.status == Status::Pass)
+        {
+            return;
+        }
+        if self.sl.dir.join(ENTRY_BUILT).exists() {
+            events.build_cache(BuildCacheNote::Failed {
+                why: "not saved: an entry's patch was built in this slot",
+            });
+            return;
+        }
+        match save(&self.place, env.cache, env.store, self.commit, key) {
+            Ok(s) => events.build_cache(BuildCacheNote::Saved {
+                bytes: s.bytes,
+                elapsed: s.elapsed,
+            }),
+            Err(why) => events.build_cache(BuildCacheNote::Failed { why: &why }),
+        }
     }
 }
 
