@@ -72,7 +72,7 @@ pub fn assess(cell: &CellResult, base: Option<&CellResult>) -> Health {
                     None => left.iter().map(|f| f.render()).collect(),
                 }
             }
-            (Stage::Kunit, Some(b), Some(_)) => new_kunit_failures(cell, b, &mut pre),
+            (Stage::Kunit, Some(b), Some(_)) => unexpected_kunit_failures(cell, Some(b), &mut pre),
             (Stage::Boot, _, Some(bs)) if !s.findings.is_empty() => {
                 new_boot_findings(s, bs, &mut pre)
             }
@@ -203,45 +203,6 @@ fn unexpected_kunit_failures(
             .map(|s| s.summary.clone())
             .unwrap_or_default();
         if base.is_some_and(failed_without_a_case) {
-            pre.push(format!("kunit: {summary}"));
-        } else {
-            new.push(summary);
-        }
-    }
-    new
-}
-
-/// The cell's failed or crashed KUnit tests that do not fail or crash on the base (by suite
-/// and name); the others go to `pre`.
-fn new_kunit_failures(cell: &CellResult, base: &CellResult, pre: &mut Vec<String>) -> Vec<String> {
-    let base_bad: Vec<(&str, &str)> = base
-        .kunit
-        .tests
-        .iter()
-        .filter(|t| t.status.is_bad())
-        .map(|t| (t.suite.as_str(), t.name.as_str()))
-        .collect();
-    let mut new = Vec::new();
-    for t in cell.kunit.tests.iter().filter(|t| t.status.is_bad()) {
-        if base_bad.contains(&(t.suite.as_str(), t.name.as_str())) {
-            pre.push(format!("kunit {} {}", t.status, t.name));
-        } else {
-            new.push(t.describe());
-        }
-    }
-    // A KUnit stage that failed with no failing test (no KTAP, 0 tests run, every test
-    // skipped) is the entry's unless its base's failed the same way.
-    let no_bad_case = |r: &CellResult| !r.kunit.tests.iter().any(|t| t.status.is_bad());
-    let failed_without_a_case = |r: &CellResult| {
-        r.stage(Stage::Kunit)
-            .is_some_and(|s| s.status == Status::Fail && no_bad_case(r))
-    };
-    if failed_without_a_case(cell) {
-        let summary = cell
-            .stage(Stage::Kunit)
-            .map(|s| s.summary.clone())
-            .unwrap_or_default();
-        if failed_without_a_case(base) {
             pre.push(format!("kunit: {summary}"));
         } else {
             new.push(summary);

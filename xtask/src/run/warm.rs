@@ -523,25 +523,7 @@ fn run_tar(c: &mut Command) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let o = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@invalid",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "git {args:?}: {o:?}");
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    }
+    use crate::sys::testing::git;
 
     /// A make over `a.c`, `b.c` and `h.h` (which `b.c` includes), in an output folder of its
     /// own; the objects it made, by name.

@@ -421,22 +421,7 @@ pub fn changed_files(worktree: &Path, base: &str, head: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::sources::history;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let o = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    }
+    use crate::sys::testing::git;
 
     /// On a shallow base whose remote is gone, neither a branch from an older commit nor a
     /// mail that does not apply gets an answer the missing history could change: each is an

@@ -125,24 +125,8 @@ pub fn complete(store: &Store, commit: &str) -> Result<(), FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::testing::git;
     use std::path::Path;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let o = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    }
 
     /// An upstream with `n` commits on master, and an empty store beside it.
     fn upstream(t: &Path, n: usize) -> (PathBuf, String, Store) {

@@ -297,21 +297,7 @@ mod tests {
     fn a_mail_without_a_patch_id_makes_the_lookup_inconclusive() {
         let t = tempfile::tempdir().unwrap();
         let repo = t.path().join("repo");
-        let run = |args: &[&str]| {
-            let o = Command::new("git")
-                .arg("-C")
-                .arg(&repo)
-                .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            String::from_utf8(o.stdout).unwrap()
-        };
+        let run = |args: &[&str]| crate::sys::testing::git_out(&repo, args);
         std::fs::create_dir_all(&repo).unwrap();
         run(&["init", "-q"]);
         std::fs::write(repo.join("f.txt"), "one\n").unwrap();
@@ -352,21 +338,7 @@ mod tests {
     fn a_shallow_base_whose_history_cannot_be_fetched_is_inconclusive() {
         let t = tempfile::tempdir().unwrap();
         let up = t.path().join("up");
-        let run = |dir: &Path, args: &[&str]| {
-            let o = Command::new("git")
-                .arg("-C")
-                .arg(dir)
-                .args(["-c", "user.name=t", "-c", "user.email=t@invalid"])
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            String::from_utf8(o.stdout).unwrap()
-        };
+        let run = crate::sys::testing::git_out;
         std::fs::create_dir_all(&up).unwrap();
         run(&up, &["init", "-q", "-b", "master"]);
         std::fs::write(up.join("f.txt"), "1\n2\n3\n").unwrap();

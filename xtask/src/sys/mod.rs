@@ -6,4 +6,6 @@ pub mod proc;
 pub mod signal;
 pub mod smtp;
 pub mod store;
+#[cfg(test)]
+pub mod testing;
 pub mod tree;
