@@ -17,7 +17,7 @@
 # harness's commit and the machine. Everything it makes is under $RFL_CACHE/bench-job, removed
 # at the end. Needs `cargo xtask setup` done (about 15 minutes here, most of it the cold job).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 cache=${RFL_CACHE:-$PWD/target/rfl}
 base_ref=${BASE_REF:-refs/rfl/bases/v7.2.x}
