@@ -279,6 +279,7 @@ pub fn restore(
         let old = std::fs::read(staging.join(TREE)).map_err(|e| format!("{TREE}: {e}"))?;
         let new = tree_listing(store, commit)?;
         let changed = fix_times(src, &old, &new)?;
+        refresh_index(src)?;
         for f in ["out-base", "clippy-base"] {
             let from = staging.join(f);
             if from.exists() {
@@ -445,6 +446,28 @@ pub fn fix_times(src: &Path, old: &[u8], new: &[u8]) -> Result<usize, String> {
         set_mtime(&p, t).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(changed)
+}
+
+/// Tell git the worktree's new file times: its index holds each file's time, and a file whose
+/// time differs from it looks changed, so the next `checkout --force` (the next run's, putting
+/// the worktree at its base) would write it again, and make would rebuild everything. Git reads
+/// each file once to see that its content is the same.
+fn refresh_index(src: &Path) -> Result<(), String> {
+    let mut c = Command::new("git");
+    c.arg("-C")
+        .arg(src)
+        .args(["update-index", "-q", "--refresh"]);
+    let o = proc::run_captured(&mut c, Some(TAR_DEADLINE)).map_err(|e| format!("{e:#}"))?;
+    if o.outcome.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`git update-index --refresh` in {}: {} {}",
+            src.display(),
+            o.outcome.describe(),
+            o.stdout.trim().lines().next().unwrap_or("")
+        ))
+    }
 }
 
 /// Set a file's (or a link's own) modification time: `t` seconds since the epoch, or now.
