@@ -25,7 +25,10 @@ moves=${MOVES:-3}
 work=$cache/bench-job
 rm -rf "$work"
 mkdir -p "$work/cache"
-trap 'rm -rf "$work" .build-cache' EXIT
+# The logs stay (in $RFL_CACHE/bench-job.logs), the rest goes.
+logs=$cache/bench-job.logs
+rm -rf "$logs"
+trap 'mkdir -p "$logs"; cp "$work"/*.log "$logs"/ 2>/dev/null; rm -rf "$work" .build-cache' EXIT
 store=$cache/store.git
 ln -s "$store" "$work/cache/store.git"
 ln -s "$cache/tools" "$work/cache/tools"
@@ -54,6 +57,8 @@ done
 git --git-dir "$remote" update-ref refs/heads/moved "$head"
 
 matrix=$work/matrix.toml
+mkdir -p "$work/patches"
+cp tests/selftest/patches/good-sample.patch "$work/patches/"
 sed -n '/^\[toolchains.debian\]/,/^$/p' tests/selftest/matrix.toml > "$work/toolchain.toml"
 write_matrix() {
     cat > "$matrix" <<EOF
@@ -73,7 +78,7 @@ ref = "$1"
 
 [[entry]]
 id = "good-sample"
-source = { mbox = "$PWD/tests/selftest/patches/good-sample.patch" }
+source = { mbox = "patches/good-sample.patch" }
 base = "moving"
 EOF
 }
