@@ -355,7 +355,7 @@ impl Plan {
 pub const ENTRY_CELLS_PER_JOB: usize = 150;
 
 /// How many base builds (one per job and config) a GitHub matrix keeps in the build cache:
-/// each archive is about 0.35 GB, and a moving base's is written again every night while the
+/// each archive is about 190 MB, and a moving base's is written again every night while the
 /// last one waits to be evicted (ci/README.md's budget).
 pub const BUILD_CACHE_ARCHIVES: usize = 8;
 
