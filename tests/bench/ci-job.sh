@@ -28,7 +28,7 @@ mkdir -p "$work/cache"
 # The logs stay (in $RFL_CACHE/bench-job.logs), the rest goes.
 logs=$cache/bench-job.logs
 rm -rf "$logs"
-trap 'mkdir -p "$logs"; cp "$work"/*.log "$logs"/ 2>/dev/null; rm -rf "$work" .build-cache' EXIT
+trap 'mkdir -p "$logs"; cp "$work"/*.log "$logs"/ 2>/dev/null; rm -rf "$work" .build-cache results results-base' EXIT
 store=$cache/store.git
 ln -s "$store" "$work/cache/store.git"
 ln -s "$cache/tools" "$work/cache/tools"
