@@ -361,8 +361,27 @@ fn links_and_days() {
         assert!(parse::check_link(bad).is_err(), "{bad}");
     }
     assert!(Date::parse("2028-02-29").is_some());
+    // Leap years: every fourth, but not a century's unless it is a fourth century's.
+    assert!(Date::parse("2000-02-29").is_some());
+    assert!(Date::parse("2024-02-29").is_some());
+    assert!(Date::parse("2100-02-29").is_none());
+    assert!(Date::parse("2026-02-29").is_none());
+    assert!(Date::parse("2026-02-28").is_some());
     assert!(Date::parse("2027-02-29").is_none());
     assert!(Date::parse("2027-1-01").is_none());
+    // Ten characters, but not the dashes where they belong, or not digits between them.
+    for bad in [
+        "2027/01/01",
+        "2027-01/01",
+        "2027/01-01",
+        "20270-1-01",
+        "2027-0a-01",
+        "2027-13-01",
+        "2027-04-31",
+        "2027-00-10",
+    ] {
+        assert!(Date::parse(bad).is_none(), "{bad}");
+    }
     assert!(day("2027-01-01") > day("2026-12-31"));
     assert_eq!(day("2026-12-06").to_string(), "2026-12-06");
 }
