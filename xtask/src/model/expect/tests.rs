@@ -360,6 +360,10 @@ fn links_and_days() {
     ] {
         assert!(parse::check_link(bad).is_err(), "{bad}");
     }
+    // A link of 2048 bytes is one; a byte more is not.
+    let at = |n: usize| format!("https://{}", "a".repeat(n - "https://".len()));
+    assert!(parse::check_link(&at(2048)).is_ok());
+    assert!(parse::check_link(&at(2049)).is_err());
     assert!(Date::parse("2028-02-29").is_some());
     // Leap years: every fourth, but not a century's unless it is a fourth century's.
     assert!(Date::parse("2000-02-29").is_some());
@@ -445,4 +449,17 @@ fn the_sound_expectations_are_kept_beside_the_others_problems() {
     assert_eq!(x.list.len(), 1);
     assert!(x.expired(&x.list[0]));
     assert_eq!(x.list[0].expires_at, "x.toml:11:11");
+}
+
+/// A reason of 2048 bytes is one; a byte more is an error at its place.
+#[test]
+fn a_reason_is_at_most_2048_bytes() {
+    let with = |n: usize| ONE.replace("faults on the tiny config", &"r".repeat(n));
+    let x = load(&with(2048), "2026-12-07");
+    assert_eq!(x.list.len(), 1);
+    let e = errors(&with(2049));
+    assert!(
+        e.iter().any(|m| m.contains("longer than 2048 bytes")),
+        "{e:?}"
+    );
 }
