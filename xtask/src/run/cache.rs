@@ -41,24 +41,8 @@ pub(super) fn key(
     h.update(base_commit.as_bytes());
     h.update(patchset.unwrap_or("base").as_bytes());
     h.update(cell.arch.name().as_bytes());
-    h.update(serde_json::to_vec(&(&tc.paths, &tc.versions, &tc.llvm)).unwrap_or_default());
     h.update(read(root.join(format!("qemu/{}.toml", cell.arch.name()))));
-    // The variant: its name (a folder), what it builds, and its fragments' text. Not its
-    // description or whether it runs by default: they change no result, and a matrix that
-    // words them otherwise shares the results (the checks are hashed below).
-    let variant = m.config(&cell.config);
-    h.update(
-        serde_json::to_vec(&(
-            &cell.config,
-            &variant.fragments,
-            &variant.tree_fragments,
-            &variant.modules,
-        ))
-        .unwrap_or_default(),
-    );
-    for f in crate::stages::config::project_fragments(&variant, cell.arch) {
-        h.update(read(f));
-    }
+    hash_build_inputs(&mut h, m, cell, tc);
     if let Some(e) = m.entry(&cell.entry) {
         for k in &e.kconfig {
             h.update(k.as_bytes());
@@ -72,6 +56,28 @@ pub(super) fn key(
         h.update(format!("kunit.filter_glob={g}").as_bytes());
     }
     Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// What a build folder's content depends on besides the tree: the toolchain (paths and
+/// versions), and the config variant: its name (a folder), what it builds, and its fragments'
+/// text. Not its description or whether it runs by default: they change no build, and a matrix
+/// that words them otherwise shares the results (the checks are hashed by [`key`]).
+pub(super) fn hash_build_inputs(h: &mut sha2::Sha256, m: &Loaded, cell: &Cell, tc: &Resolved) {
+    use sha2::Digest;
+    h.update(serde_json::to_vec(&(&tc.paths, &tc.versions, &tc.llvm)).unwrap_or_default());
+    let variant = m.config(&cell.config);
+    h.update(
+        serde_json::to_vec(&(
+            &cell.config,
+            &variant.fragments,
+            &variant.tree_fragments,
+            &variant.modules,
+        ))
+        .unwrap_or_default(),
+    );
+    for f in crate::stages::config::project_fragments(&variant, cell.arch) {
+        h.update(std::fs::read(f).unwrap_or_default());
+    }
 }
 
 /// The running harness binary's hash: any change to the code changes every key.

@@ -98,24 +98,11 @@ impl Place {
     /// (kbuild writes absolute paths into its command files: another path is another build).
     pub fn new(dir: &Path, m: &Loaded, cell: &Cell, tc: &Resolved, slot_dir: &Path) -> Place {
         use sha2::Digest;
-        let variant = m.config(&cell.config);
         let mut h = sha2::Sha256::new();
         h.update(RULES.to_le_bytes());
         h.update(cell.base.as_bytes());
         h.update(cell.arch.name().as_bytes());
-        h.update(serde_json::to_vec(&(&tc.paths, &tc.versions, &tc.llvm)).unwrap_or_default());
-        h.update(
-            serde_json::to_vec(&(
-                &cell.config,
-                &variant.fragments,
-                &variant.tree_fragments,
-                &variant.modules,
-            ))
-            .unwrap_or_default(),
-        );
-        for f in crate::stages::config::project_fragments(&variant, cell.arch) {
-            h.update(std::fs::read(f).unwrap_or_default());
-        }
+        crate::run::cache::hash_build_inputs(&mut h, m, cell, tc);
         h.update(slot_dir.as_os_str().as_encoded_bytes());
         let shape: String = h.finalize()[..8]
             .iter()
@@ -163,6 +150,12 @@ impl Place {
         found.sort_by_key(|b| std::cmp::Reverse(b.1.created));
         found
     }
+}
+
+/// A result-cache key (a SHA-256 in hex): what a manifest's `result_key` must be before it
+/// names a folder.
+fn is_result_key(k: &str) -> bool {
+    k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The mark a slot's folder gets once an entry cell built there.
@@ -289,7 +282,11 @@ pub fn restore(
         }
         // The base cell's stored result, when the archive's commit is this one (its key
         // names the commit, so another commit's could never be found anyway).
-        if let Some(k) = m.result_key.as_deref().filter(|_| m.commit == commit) {
+        if let Some(k) = m
+            .result_key
+            .as_deref()
+            .filter(|k| m.commit == commit && is_result_key(k))
+        {
             let from = staging.join(k);
             let to = cache.results().join(k);
             if from.is_dir() && !to.exists() {
@@ -655,6 +652,20 @@ mod tests {
         assert_eq!(make(&src, &out), ["a.o"]);
         set_mtime(&out.join("a.o"), Some(OLD_TIME + 10)).unwrap();
         assert_eq!(make(&src, &out), ["a.o"]);
+    }
+
+    /// A manifest's result key names a folder only when it is a key: never a path.
+    #[test]
+    fn a_manifests_result_key_is_a_hex_key_or_nothing() {
+        assert!(is_result_key(&"a".repeat(64)));
+        for bad in [
+            "../../etc",
+            "",
+            &"a".repeat(63),
+            &format!("{}/", "a".repeat(63)),
+        ] {
+            assert!(!is_result_key(bad), "{bad}");
+        }
     }
 
     #[test]
