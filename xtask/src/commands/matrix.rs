@@ -32,8 +32,20 @@ impl MatrixArgs {
         // Only a run of everything can say an expectation matched nothing.
         let full =
             self.sel.entries.is_empty() && self.sel.arches.is_empty() && self.cells.is_none();
-        execute(cache, &m, &p, &self.run, matrix_arg, None, full)
+        let judged = Judged {
+            expect: select::load_expectations(&m)?,
+            full,
+        };
+        execute(cache, &m, &p, &self.run, matrix_arg, None, judged)
     }
+}
+
+/// The expectations a run is judged by, checked against the matrix as declared (before `try`
+/// puts its series in the place of the matrix's entries), and whether the run is one of
+/// everything: only such a run can say an expectation matched nothing.
+pub struct Judged {
+    pub expect: Option<crate::model::expect::Expectations>,
+    pub full: bool,
 }
 
 /// What `matrix` and `try` share once the cells are planned: the run, results.json (marked
@@ -50,8 +62,9 @@ pub fn execute(
     f: &RunFlags,
     matrix_arg: String,
     rerun: Option<String>,
-    full: bool,
+    judged: Judged,
 ) -> anyhow::Result<ExitCode> {
+    let Judged { expect, full } = judged;
     let command = if rerun.is_some() { "try" } else { "matrix" };
     // Read before the run: an unreadable baseline is bad input, found at once.
     let old = match &f.baseline {
@@ -84,7 +97,6 @@ pub fn execute(
              run of base cells alone (--entry base), before any patch is built"
         );
     }
-    let expect = select::load_expectations(m)?;
     crate::sys::signal::install()?;
     let _lock = crate::sys::paths::lock_cache(cache)?;
     let opts = run::Opts {

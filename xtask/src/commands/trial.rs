@@ -32,12 +32,17 @@ impl TryArgs {
         // The base, arches and toolchain are the matrix's to declare.
         let filters = select::filters(&m, &sel)?;
         let (source, words) = self.source(&m)?;
+        // Checked against the matrix's own entries, which an expectation may name.
+        let judged = matrix::Judged {
+            expect: select::load_expectations(&m)?,
+            full: false,
+        };
         // The matrix's own entries do not run: the series is the only one.
         m.matrix.entries = vec![entry(source, &self.base)];
         let p = plan::plan(&m, &filters);
         let matrix_arg = select::matrix_arg(self.matrix.as_deref());
         let rerun = self.rerun_line(&words, &matrix_arg);
-        matrix::execute(cache, &m, &p, &self.run, matrix_arg, Some(rerun), false)
+        matrix::execute(cache, &m, &p, &self.run, matrix_arg, Some(rerun), judged)
     }
 
     /// The series as an entry's source, checked as a matrix's value would be, and the words
