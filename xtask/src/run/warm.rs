@@ -152,10 +152,15 @@ impl Place {
     }
 }
 
-/// A result-cache key (a SHA-256 in hex): what a manifest's `result_key` must be before it
-/// names a folder.
+/// Hex digits only, of a length in `lens`: what a name from a manifest must be before it
+/// names a file or a folder.
+fn is_hex(s: &str, lens: std::ops::RangeInclusive<usize>) -> bool {
+    lens.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A result-cache key (a SHA-256 in hex): what a manifest's `result_key` must be.
 fn is_result_key(k: &str) -> bool {
-    k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit())
+    is_hex(k, 64..=64)
 }
 
 /// The mark a slot's folder gets once an entry cell built there.
@@ -237,7 +242,7 @@ impl<'a> ForCell<'a> {
 }
 
 fn is_commit(s: &str) -> bool {
-    (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+    is_hex(s, 7..=64)
 }
 
 /// Restore the archive for `commit` (else the newest of the place's shape) into the slot, when
