@@ -1308,6 +1308,7 @@ fn try_runs_a_series_in_hand_with_the_matrix_base_and_not_its_entries() {
             .arg(root.join(out))
             .arg("--cache")
             .arg(root.join("cache"))
+            .env("RFL_TODAY", "2026-12-07")
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
@@ -1361,6 +1362,15 @@ fn try_runs_a_series_in_hand_with_the_matrix_base_and_not_its_entries() {
     let (_, cell, apply) = try_run("o3", &["--git", &url, "--ref", "master"]);
     assert_eq!(apply["in_base"], true, "{apply}");
     assert_eq!(cell["health"]["verdict"], "in-base");
+    // An expectations file beside the matrix may name the matrix's own entries: `try` checks
+    // it against them, not against the series that takes their place (it used to stop, exit 2).
+    std::fs::write(
+        dir.join("expectations.toml"),
+        "[[expect]]\nid = \"other-known\"\nentry = \"other\"\nstage = \"build\"\noutcome = \"fail\"\nreason = \"known\"\nlink = \"https://lore.kernel.org/x\"\nadded = 2026-12-01\nexpires = 2027-06-01\n",
+    )
+    .unwrap();
+    let (_, _, apply) = try_run("o4", &["--mbox", mbox.to_str().unwrap()]);
+    assert_eq!(apply["summary"], "applied 1 commits", "{apply}");
 }
 
 /// A harness fault is exit 3 (as is a run whose entry cells could none of them run): here no
