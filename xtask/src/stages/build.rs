@@ -10,7 +10,7 @@ use crate::model::arch::Profile;
 use crate::model::kconfig::parse_config;
 use crate::model::outcome::{Diagnostic, Fault, Level, Stage, StageResult, Status};
 use crate::stages::checks;
-use crate::stages::standin::{sync_config, sync_dir};
+use crate::stages::standin::{copy_build_folder, sync_config};
 use crate::stages::toolchain::Resolved;
 use crate::sys::proc;
 use crate::sys::tree::read_tree_text;
@@ -290,13 +290,14 @@ impl Kbuild<'_> {
 
     /// `CLIPPY=1` in an output folder of its own (it recompiles every Rust object, and the
     /// objects it leaves must not be mistaken for the real build's). The folder starts once as
-    /// a copy of the build folder and is then kept at the same path, only its config refreshed.
+    /// a copy of the build folder, its saved commands moved to its own path (so that only the
+    /// crates clippy checks are remade), and is then kept there, only its config refreshed.
     pub fn clippy(&self, clippy_out: &Path) -> StageResult {
         let start = Instant::now();
         let prepared = if clippy_out.join(".config").is_file() {
             sync_config(&self.out, clippy_out)
         } else {
-            sync_dir(&self.out, clippy_out)
+            copy_build_folder(&self.out, clippy_out)
         };
         if let Err(e) = prepared {
             return StageResult::error(
