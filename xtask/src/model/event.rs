@@ -95,6 +95,9 @@ pub enum BuildCacheNote<'a> {
     Saved { bytes: u64, elapsed: Duration },
     /// An archive could not be restored or saved: the cell builds (or built) as without one.
     Failed { why: &'a str },
+    /// A config variant's cold folder started as a copy of the `from` config's build of the
+    /// same base, toolchain and arch.
+    Seeded { from: &'a str, elapsed: Duration },
 }
 
 /// How far a running stage's log has come.

@@ -242,6 +242,10 @@ fn build_cache_line(name: &str, note: &BuildCacheNote) -> String {
             elapsed.as_secs_f64()
         ),
         BuildCacheNote::Failed { why } => format!("cell {name}: build cache: {why}"),
+        BuildCacheNote::Seeded { from, elapsed } => format!(
+            "cell {name}: build folder: a copy of the {from} config's build ({:.0}s); make redoes what the config change reaches",
+            elapsed.as_secs_f64()
+        ),
     }
 }
 

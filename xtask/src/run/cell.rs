@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::model::arch::Profile;
+use crate::model::event::BuildCacheNote;
 use crate::model::matrix::Check;
 use crate::model::outcome::*;
 use crate::model::plan::Cell;
@@ -239,6 +240,9 @@ pub(super) struct Job<'a> {
     pub tc: &'a Result<Resolved, String>,
     /// The result of its base cell (same base, arch and toolchain), when there is one.
     pub base_cell: Option<&'a CellResult>,
+    /// No cell running beside it builds in the default config's folder of its base, arch and
+    /// toolchain: a variant's cold folder may start as a copy of it ([`folders::seed`]).
+    pub default_idle: bool,
 }
 
 /// The cell's side of the table.
@@ -344,7 +348,17 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         }
     }
     if builds && !cell.is_base() {
-        warm::entry_builds(&sl);
+        folders::entry_builds(&sl);
+    }
+    if builds && cell.is_base() && !opts.clean && job.default_idle {
+        match folders::seed(env.cache, cell, &sl) {
+            Ok(Some(elapsed)) => events.build_cache(BuildCacheNote::Seeded {
+                from: crate::model::plan::DEFAULT_CONFIG,
+                elapsed,
+            }),
+            Ok(None) => {}
+            Err(why) => events.build_cache(BuildCacheNote::Failed { why: &why }),
+        }
     }
     let profile = crate::sys::paths::qemu_profile(&project_root(), cell.arch);
     let kit = match &prep.end {

@@ -4,9 +4,10 @@
 //! wait aside), and a `--clean` cell in `out-clean`/`clippy-clean`, emptied before and after.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::model::matrix::Loaded;
-use crate::model::plan::Cell;
+use crate::model::plan::{Cell, DEFAULT_CONFIG};
 use crate::stages::standin;
 use crate::sys::paths::Cache;
 
@@ -39,6 +40,53 @@ pub(super) fn slot(cache: &Cache, cell: &Cell) -> Slot {
         out_clean: a.join("out-clean"),
         clippy_clean: a.join("clippy-clean"),
     }
+}
+
+/// The mark a slot's folder gets once an entry cell built there.
+pub(super) const ENTRY_BUILT: &str = "entry-built";
+
+/// A slot's folders are about to see an untrusted patch's build: never saved from again
+/// until they are built from nothing.
+pub(super) fn entry_builds(sl: &Slot) {
+    let _ = std::fs::create_dir_all(&sl.dir);
+    let _ = std::fs::write(sl.dir.join(ENTRY_BUILT), "");
+}
+
+/// A config variant's cold folder starts as a copy of the default config's build of the same
+/// base, toolchain and arch, when there is one: kbuild records each object's command and the
+/// options it reads, so make there redoes what the config change reaches (a few objects and
+/// the Rust crates for samples built in; every object for a variant that changes compiler
+/// flags, KASAN's) instead of everything. The caller makes sure nothing builds in that folder
+/// meanwhile. Its time when copied; None when there is nothing to copy (the default config,
+/// a folder already there, no build to copy, or one a killed cell left aside); an error
+/// when the copy failed (its remains are removed: the cell builds from nothing).
+pub(super) fn seed(cache: &Cache, cell: &Cell, sl: &Slot) -> Result<Option<Duration>, String> {
+    if cell.config == DEFAULT_CONFIG || sl.out_base.exists() {
+        return Ok(None);
+    }
+    let from = slot(
+        cache,
+        &Cell {
+            config: DEFAULT_CONFIG.into(),
+            ..cell.clone()
+        },
+    );
+    if !from.out_base.join(".config").is_file() || standin::held_config(&from.out_base).is_some() {
+        return Ok(None);
+    }
+    let t = Instant::now();
+    if let Err(e) = standin::copy_build_folder(&from.out_base, &sl.out_base) {
+        let _ = std::fs::remove_dir_all(&sl.out_base);
+        return Err(format!(
+            "copy {} as this config's build folder: {e:#}",
+            from.out_base.display()
+        ));
+    }
+    // An entry's build there makes this one no base-only build either (never archived).
+    if from.dir.join(ENTRY_BUILT).exists() {
+        entry_builds(sl);
+    }
+    Ok(Some(t.elapsed()))
 }
 
 /// Has the entry a config of its own: a file the config stage reads changed
@@ -123,6 +171,76 @@ impl Drop for Folders {
 mod tests {
     use super::*;
     use crate::model::arch::Arch;
+
+    /// A variant's cold folder is copied from the default config's build, its saved commands
+    /// moved to its own path, and marked as an entry's when the default's folder is; never for
+    /// the default config itself, over a folder already there, from nothing, or from a folder a
+    /// killed cell left aside.
+    #[test]
+    fn a_variants_cold_folder_starts_from_the_default_configs_build() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            root: tmp.path().canonicalize().unwrap(),
+            slots_at: None,
+            ccache_at: None,
+            results_at: None,
+        };
+        let cell = |config: &str| Cell {
+            entry: crate::model::plan::BASE_ENTRY.into(),
+            base: "v7.2.x".into(),
+            arch: Arch::Arm64,
+            toolchain: "debian".into(),
+            config: config.into(),
+        };
+        let (release, builtin) = (cell(DEFAULT_CONFIG), cell("builtin"));
+        let (from, to) = (slot(&cache, &release), slot(&cache, &builtin));
+        assert_eq!(seed(&cache, &builtin, &to), Ok(None), "nothing to copy");
+        std::fs::create_dir_all(from.out_base.join("rust")).unwrap();
+        std::fs::write(from.out_base.join(".config"), "CONFIG_X=m\n").unwrap();
+        let saved =
+            |o: &std::path::Path| format!("savedcmd_rust/kernel.o := OBJTREE={}\n", o.display());
+        std::fs::write(
+            from.out_base.join("rust/.kernel.o.cmd"),
+            saved(&from.out_base),
+        )
+        .unwrap();
+        assert_eq!(
+            seed(&cache, &release, &from),
+            Ok(None),
+            "the default config"
+        );
+
+        std::fs::create_dir_all(standin::held_path(&from.out_base)).unwrap();
+        std::fs::write(standin::held_path(&from.out_base).join(".config"), "").unwrap();
+        assert_eq!(
+            seed(&cache, &builtin, &to),
+            Ok(None),
+            "a killed cell's stand-in"
+        );
+        std::fs::remove_dir_all(standin::held_path(&from.out_base)).unwrap();
+
+        entry_builds(&from);
+        assert!(seed(&cache, &builtin, &to).unwrap().is_some());
+        assert_eq!(
+            std::fs::read_to_string(to.out_base.join("rust/.kernel.o.cmd")).unwrap(),
+            saved(&to.out_base)
+        );
+        assert_eq!(
+            std::fs::read_to_string(to.out_base.join(".config")).unwrap(),
+            "CONFIG_X=m\n"
+        );
+        assert!(to.dir.join(ENTRY_BUILT).exists());
+        std::fs::write(to.out_base.join(".config"), "CONFIG_X=y\n").unwrap();
+        assert_eq!(
+            seed(&cache, &builtin, &to),
+            Ok(None),
+            "a folder already there"
+        );
+        assert_eq!(
+            std::fs::read_to_string(to.out_base.join(".config")).unwrap(),
+            "CONFIG_X=y\n"
+        );
+    }
 
     /// A patch to a fragment `make tinyconfig` merges, not only to a Kconfig file, gives the
     /// entry a config of its own; a source file does not; a base cell never has one.

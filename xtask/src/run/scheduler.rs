@@ -104,6 +104,13 @@ fn run_groups(
             for ((c, dir), events) in todo.iter().zip(&dirs).zip(handles) {
                 let (prep, results) = (&prep, &results);
                 let tc = toolchains.get(&c.toolchain).expect("resolved above");
+                // Does a cell of this group build in the default config's folder that a
+                // variant's cold folder would be copied from?
+                let default_idle = !todo.iter().any(|o| {
+                    o.config == crate::model::plan::DEFAULT_CONFIG
+                        && o.arch == c.arch
+                        && o.toolchain == c.toolchain
+                });
                 s.spawn(move || {
                     let name = c.name(many_tc);
                     let base_cell = {
@@ -120,6 +127,7 @@ fn run_groups(
                         prep,
                         tc,
                         base_cell: base_cell.as_ref(),
+                        default_idle,
                     };
                     let mut r = cell::run_cell(env, &job, &events);
                     if crate::sys::signal::interrupted() {

@@ -22,7 +22,7 @@ use crate::model::matrix::Loaded;
 use crate::model::outcome::{CellResult, Stage, Status};
 use crate::model::plan::Cell;
 use crate::run::events::CellEvents;
-use crate::run::folders::Slot;
+use crate::run::folders::{self, Slot};
 use crate::run::Env;
 use crate::stages::toolchain::Resolved;
 use crate::sys::paths::Cache;
@@ -163,16 +163,6 @@ fn is_result_key(k: &str) -> bool {
     is_hex(k, 64..=64)
 }
 
-/// The mark a slot's folder gets once an entry cell built there.
-const ENTRY_BUILT: &str = "entry-built";
-
-/// A slot's folders are about to see an untrusted patch's build: never saved from again
-/// until they are built from nothing.
-pub(super) fn entry_builds(sl: &Slot) {
-    let _ = std::fs::create_dir_all(&sl.dir);
-    let _ = std::fs::write(sl.dir.join(ENTRY_BUILT), "");
-}
-
 /// A base cell's side of the build cache, from before its stages to after them.
 pub(super) struct ForCell<'a> {
     place: Place,
@@ -195,7 +185,7 @@ impl<'a> ForCell<'a> {
         let place = Place::new(dir, env.m, cell, tc, &sl.dir);
         if !sl.dir.join("out-base").exists() {
             // A cold slot: nothing of an entry is in it.
-            let _ = std::fs::remove_file(sl.dir.join(ENTRY_BUILT));
+            let _ = std::fs::remove_file(sl.dir.join(folders::ENTRY_BUILT));
             match restore(&place, env.cache, env.store, commit, &sl.src) {
                 Ok(Some(r)) => events.build_cache(BuildCacheNote::Restored {
                     from_commit: &r.from_commit,
@@ -225,7 +215,7 @@ impl<'a> ForCell<'a> {
         {
             return;
         }
-        if self.sl.dir.join(ENTRY_BUILT).exists() {
+        if self.sl.dir.join(folders::ENTRY_BUILT).exists() {
             events.build_cache(BuildCacheNote::Failed {
                 why: "not saved: an entry's patch was built in this slot",
             });

@@ -104,7 +104,7 @@ fn replace_path(text: &[u8], old: &[u8], new: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Where a base folder waits while a stand-in takes its place (see [`StandIn`]).
-fn held_path(live: &Path) -> PathBuf {
+pub(crate) fn held_path(live: &Path) -> PathBuf {
     let mut name = live
         .file_name()
         .map(|n| n.to_os_string())
