@@ -24,7 +24,7 @@ config=$slot/debian/x86_64/out-base/.config
 [ -f "$config" ] || { echo "no x86_64 base build at $config: run the x86_64 base first" >&2; exit 2; }
 work=$cache/bench-ccache
 rm -rf "$work"
-trap 'rm -rf "$work"' EXIT
+trap 'rc=$?; [ $rc = 0 ] || tail -5 "$work"/*.log >&2; rm -rf "$work"' EXIT
 mkdir -p "$work"
 
 export KBUILD_BUILD_HOST=rfl-harness KBUILD_BUILD_USER=rfl
@@ -32,7 +32,7 @@ export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 unset CCACHE_DEPEND CCACHE_NODEPEND CCACHE_DIR CCACHE_BASEDIR
 llvm=/usr/lib/llvm-19/bin/
 kmake() {
-    make -s -C "$slot/src" O="$1" ARCH=x86 LLVM=$llvm RUSTC=/usr/bin/rustc \
+    make -C "$slot/src" O="$1" ARCH=x86 LLVM=$llvm RUSTC=/usr/bin/rustc \
         RUSTDOC=/usr/bin/rustdoc BINDGEN="$cache/tools/bin/bindgen" "${@:2}"
 }
 for c in plain preprocess depend; do
@@ -48,23 +48,25 @@ timed() {
     shift 2
     local t0 t1
     t0=$(date +%s.%N)
-    "$@" kmake "$out" -j2 "${cc[@]}" "${dirs[@]}" >"$work/$name.log" 2>&1
+    # The case's environment (VAR=value words) for its make alone.
+    (for kv in "$@"; do export "${kv?}"; done; kmake "$out" -j2 "${cc[@]}" "${dirs[@]}") \
+        >"$work/$name.log" 2>&1
     t1=$(date +%s.%N)
     took[$name]=$(echo "$t1 - $t0" | bc)
     printf '%-11s %6.1f s  %s C objects\n' "$name" "${took[$name]}" \
         "$(grep -c '^  CC ' "$work/$name.log" || true)"
 }
 cc=()
-timed plain "$work/plain/out" env
+timed plain "$work/plain/out"
 cc=("CC=$(command -v ccache) ${llvm}clang")
-timed preprocess "$work/preprocess/out" env CCACHE_DIR="$work/preprocess/ccache" \
+timed preprocess "$work/preprocess/out" CCACHE_DIR="$work/preprocess/ccache" \
     CCACHE_NOHASHDIR=1
-timed depend "$work/depend/out" env CCACHE_DIR="$work/depend/ccache" CCACHE_NOHASHDIR=1 \
+timed depend "$work/depend/out" CCACHE_DIR="$work/depend/ccache" CCACHE_NOHASHDIR=1 \
     CCACHE_DEPEND=1
 for d in "${dirs[@]}"; do
     find "$work/depend/out/$d" \( -name '*.o' -o -name '*.a' \) -delete
 done
-timed depend-hit "$work/depend/out" env CCACHE_DIR="$work/depend/ccache" \
+timed depend-hit "$work/depend/out" CCACHE_DIR="$work/depend/ccache" \
     CCACHE_NOHASHDIR=1 CCACHE_DEPEND=1
 CCACHE_DIR="$work/depend/ccache" ccache --print-stats | grep -E '^(direct_cache_hit|direct_cache_miss|preprocessed_cache_miss)\s' | tr '\n' ' '
 echo
