@@ -190,7 +190,12 @@ pub fn sync_config(from: &Path, to: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
+
+    fn set_time(p: &Path, t: SystemTime) {
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_modified(t).unwrap();
+    }
 
     /// A cell with a config of its own works in a copy at the base folder's own path (same
     /// timestamps), and the base's folder is exactly as before once the stand-in goes; a
@@ -204,12 +209,7 @@ mod tests {
         std::fs::write(out.join(".config"), "CONFIG_BASE=y\n").unwrap();
         std::fs::write(out.join("rust/core.o"), "base object").unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        std::fs::File::options()
-            .write(true)
-            .open(out.join("rust/core.o"))
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        set_time(&out.join("rust/core.o"), old);
         {
             let _s = StandIn::new(&[&out, &clippy]).unwrap();
             // The copy stands at the same path, with the same timestamps (make sees nothing new).
@@ -275,12 +275,7 @@ mod tests {
         std::fs::write(&outside, &o).unwrap();
         std::os::unix::fs::symlink(&outside, out.join("link.cmd")).unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        std::fs::File::options()
-            .write(true)
-            .open(out.join("rust/.core.o.cmd"))
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        set_time(&out.join("rust/.core.o.cmd"), old);
 
         copy_build_folder(&out, &clippy).unwrap();
         let c = clippy.display().to_string();
