@@ -6,9 +6,11 @@
 //! cell looks in the result cache: the one for the same commit (an exact hit, whose stored
 //! result then stands), else the newest one for the same base, arch, toolchain, config and
 //! build rules (its *shape*). Make decides by file times, and a fresh checkout stamps every
-//! file "now": so every file of the tree is given one old time, and the files whose content
-//! differs from the archived tree's (by blob id, from the tree listing saved with it) the
-//! present time. Make then redoes what those files feed and nothing else.
+//! file "now": so every file of the restored folders is given one time after the newest
+//! unchanged file of the tree, and the files whose content differs from the archived tree's
+//! (by blob id, from the tree listing saved with it) a later one. Make then redoes what those
+//! files feed and nothing else, and git, whose index holds each file's time, re-reads only
+//! those files.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,10 +34,6 @@ use crate::sys::store::Store;
 /// Bumped whenever the way the harness builds changes what lands in an output folder (make's
 /// arguments, the folders' layout): an archive of other rules is never restored.
 const RULES: u32 = 1;
-
-/// The time every unchanged file of a restored tree gets (2000-01-01T00:00:00Z): older than
-/// anything a build wrote.
-const OLD_TIME: i64 = 946_684_800;
 
 /// How long packing or unpacking one archive may take.
 const TAR_DEADLINE: Duration = Duration::from_secs(900);
@@ -266,7 +264,12 @@ pub fn restore(
         unpack(archive, &staging)?;
         let old = std::fs::read(staging.join(TREE)).map_err(|e| format!("{TREE}: {e}"))?;
         let new = tree_listing(store, commit)?;
-        let changed = fix_times(src, &old, &new)?;
+        let outs: Vec<PathBuf> = ["out-base", "clippy-base"]
+            .iter()
+            .map(|f| staging.join(f))
+            .filter(|p| p.is_dir())
+            .collect();
+        let changed = fix_times(src, &outs, &old, &new)?;
         refresh_index(src)?;
         for f in ["out-base", "clippy-base"] {
             let from = staging.join(f);
@@ -415,35 +418,82 @@ fn parse_listing(listing: &[u8]) -> HashMap<&[u8], &[u8]> {
         .collect()
 }
 
-/// Give every file of the worktree `src` in `new` the old time, except those whose blob (or
-/// mode) differs from `old`'s or that `old` has not, which get the present time. The number
-/// of the latter.
-pub fn fix_times(src: &Path, old: &[u8], new: &[u8]) -> Result<usize, String> {
+/// Order the times of a restored build against a fresh checkout of `new`, in the worktree
+/// `src`: every file and folder under `outs` (the restored output folders) gets one time
+/// after the newest file of the tree whose blob (and mode) is the same in `old`, the archived
+/// tree; the files that differ, or that `old` has not, get a later one. Make then redoes what
+/// the latter feed and nothing else. The unchanged files keep the times git wrote them with,
+/// so the index's record of them stays true. The number of changed files.
+pub fn fix_times(src: &Path, outs: &[PathBuf], old: &[u8], new: &[u8]) -> Result<usize, String> {
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
     let old = parse_listing(old);
     let new = parse_listing(new);
     if new.is_empty() {
         return Err("the tree listing is empty".into());
     }
-    let mut changed = 0;
+    let mut changed = Vec::new();
+    // The newest unchanged file, in whole seconds (a file system may keep no finer time).
+    let mut newest = 0i64;
     for (path, id) in new {
-        let unchanged = old.get(path) == Some(&id);
         let p = src.join(std::ffi::OsStr::from_bytes(path));
-        let t = if unchanged {
-            Some(OLD_TIME)
+        if old.get(path) == Some(&id) {
+            let m = std::fs::symlink_metadata(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            newest = newest.max(m.mtime());
         } else {
-            changed += 1;
-            None
-        };
-        set_mtime(&p, t).map_err(|e| format!("{}: {e}", p.display()))?;
+            changed.push(p);
+        }
     }
-    Ok(changed)
+    let (built, later) = (newest + 1, newest + 2);
+    // Both times are past before make looks (it warns of a file from the future): a checkout
+    // that ended this very second waits for it to end.
+    let wait = later - unix_now();
+    if wait > 3 {
+        return Err(format!(
+            "a file of {} is {wait} s in the future: the clock moved back",
+            src.display()
+        ));
+    }
+    if wait > 0 {
+        std::thread::sleep(Duration::from_secs(wait as u64));
+    }
+    for out in outs {
+        set_times_under(out, built)?;
+    }
+    for p in &changed {
+        set_mtime(p, Some(later)).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(changed.len())
 }
 
-/// Tell git the worktree's new file times: its index holds each file's time, and a file whose
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Give `dir` and everything under it the time `t`, following no link.
+fn set_times_under(dir: &Path, t: i64) -> Result<(), String> {
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        for e in entries {
+            let e = e.map_err(|e| format!("{}: {e}", d.display()))?;
+            let p = e.path();
+            if e.file_type().is_ok_and(|f| f.is_dir()) {
+                todo.push(p.clone());
+            }
+            set_mtime(&p, Some(t)).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        set_mtime(&d, Some(t)).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    Ok(())
+}
+
+/// Tell git the changed files' new times: its index holds each file's time, and a file whose
 /// time differs from it looks changed, so the next `checkout --force` (the next run's, putting
-/// the worktree at its base) would write it again, and make would rebuild everything. Git reads
-/// each file once to see that its content is the same.
+/// the worktree at its base) would write it again. Git reads only the files whose times moved
+/// (and any it could not trust when it wrote the index), to see that their content is the same.
 fn refresh_index(src: &Path) -> Result<(), String> {
     let mut c = Command::new("git");
     c.arg("-C")
@@ -621,13 +671,35 @@ mod tests {
             unpack(&archive, &into).unwrap();
             std::fs::rename(into.join("out-base"), slot.join("out-base")).unwrap();
             let old = std::fs::read(into.join(TREE)).unwrap();
-            fix_times(&src, &old, &tree_listing(&store, commit).unwrap()).unwrap()
+            fix_times(
+                &src,
+                &[slot.join("out-base")],
+                &old,
+                &tree_listing(&store, commit).unwrap(),
+            )
+            .unwrap()
         };
         assert_eq!(restore_at(&one), 0);
         assert_eq!(make(&src, &slot.join("out-base")), Vec::<String>::new());
         // h.h and c.c changed; only b.o depends on one of them.
         assert_eq!(restore_at(&two), 2);
+        let mtime = |f: &str| std::fs::metadata(src.join(f)).unwrap().modified().unwrap();
+        let a_time = mtime("a.c");
+        // Git's index still holds the times of every file but the changed ones: refreshing it
+        // re-reads only those.
+        assert_eq!(
+            git(&src, &["diff-files", "--name-only"])
+                .lines()
+                .collect::<Vec<_>>(),
+            ["c.c", "h.h"]
+        );
+        refresh_index(&src).unwrap();
+        // The next run puts the worktree at its commit again: git writes no file, since its
+        // index still holds each one's time; so make sees the same.
+        git(&src, &["checkout", "-q", "--force", "--detach", &two]);
+        assert_eq!(a_time, mtime("a.c"));
         assert_eq!(make(&src, &slot.join("out-base")), ["b.o"]);
+        assert_eq!(make(&src, &slot.join("out-base")), Vec::<String>::new());
     }
 
     /// Without the time fixup the same fresh checkout rebuilds everything: what the test above
@@ -645,7 +717,8 @@ mod tests {
         std::fs::write(src.join("a.c"), "a").unwrap();
         let out = t.path().join("out");
         assert_eq!(make(&src, &out), ["a.o"]);
-        set_mtime(&out.join("a.o"), Some(OLD_TIME + 10)).unwrap();
+        // 2000-01-01: older than any checkout.
+        set_mtime(&out.join("a.o"), Some(946_684_800)).unwrap();
         assert_eq!(make(&src, &out), ["a.o"]);
     }
 
