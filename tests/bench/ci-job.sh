@@ -11,7 +11,8 @@
 # filled) on one branch, and on another that commit plus MOVES commits, each changing one C
 # file that the tiny config builds. The job's cache folder is the same path in every case (as
 # on every runner: kbuild's command files hold absolute paths); its store and tools are the
-# ones setup made (what a job restores), its slots, results and ccache start empty.
+# ones setup made (what a job restores: its store anew before each job), its slots, results and
+# ccache start empty.
 #
 # Prints one line per case and the ratios; the figures go to BENCHMARKS.md by hand, with the
 # harness's commit and the machine. Everything it makes is under $RFL_CACHE/bench-job, removed
@@ -30,7 +31,6 @@ logs=$cache/bench-job.logs
 rm -rf "$logs"
 trap 'mkdir -p "$logs"; cp "$work"/*.log "$logs"/ 2>/dev/null; rm -rf "$work" .build-cache results results-base' EXIT
 store=$cache/store.git
-ln -s "$store" "$work/cache/store.git"
 ln -s "$cache/tools" "$work/cache/tools"
 
 # The remote: `tagged` at the base's commit, `moved` a few commits later.
@@ -83,10 +83,25 @@ base = "moving"
 EOF
 }
 
+# A job's store as a runner restores it, the same before every job: setup's refs, its objects
+# borrowed (the job's fetches write into the job's store, never into setup's).
+job_store() {
+    local s=$work/cache/store.git
+    rm -rf "$s"
+    git init -q --bare "$s"
+    echo "$store/objects" > "$s/objects/info/alternates"
+    git --git-dir "$store" for-each-ref --format='update %(refname) %(objectname)' |
+        git --git-dir "$s" update-ref --stdin
+    for kv in gc.auto=0 core.autocrlf=false advice.detachedHead=false; do
+        git --git-dir "$s" config "${kv%%=*}" "${kv#*=}"
+    done
+}
+
 # One run job: the base cells (which restore, and save, the build cache), then the entry's.
 job() {
     rm -rf "$work/cache/slots" "$work/cache/results" "$work/cache/runs" "$work/ccache" \
         results results-base
+    job_store
     mkdir -p "$work/ccache"
     local t0 t1
     t0=$(date +%s.%N)
