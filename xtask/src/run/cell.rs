@@ -25,6 +25,7 @@ use crate::stages::build::Kbuild;
 use crate::stages::config;
 use crate::stages::ktap;
 use crate::stages::rustdoc;
+use crate::stages::standin;
 use crate::stages::toolchain::Resolved;
 use crate::sys::paths::project_root;
 
@@ -255,6 +256,8 @@ struct Cx<'a> {
     /// The boot's console, for kunit.
     console: OnceLock<String>,
     kunit: OnceLock<Kunit>,
+    /// A base cell's build restored from another commit of its base: what it brings.
+    moved: Option<&'a warm::Moved>,
 }
 
 /// What the make stages use.
@@ -376,6 +379,7 @@ pub(super) fn run_cell(env: &Env, job: &Job, events: &CellEvents) -> CellResult 
         kit,
         console: OnceLock::new(),
         kunit: OnceLock::new(),
+        moved: warm.as_ref().and_then(warm::ForCell::moved),
     };
     ladder.walk(&table, &cx, &mut stages);
     res.stages = stages;
@@ -495,9 +499,30 @@ fn kunit_stage(cx: &Cx) -> StageResult {
     r
 }
 
+/// An entry may keep its base's rustdoc result; a base cell whose build was restored from
+/// another commit, that commit's.
 fn rustdoc_stage(cx: &Cx) -> StageResult {
-    let base = cx.job.base_cell.and_then(|b| b.stage(Stage::Rustdoc));
-    rustdoc::stage(&cx.kit().kb, &cx.job.prep.changed, base, cx.env.opts.clean)
+    let kb = &cx.kit().kb;
+    let earlier = match cx.moved {
+        Some(m) => rustdoc::Earlier {
+            result: m.rustdoc.as_ref(),
+            changed: &m.changed,
+            config: &|| m.config.clone(),
+            whose: format!(
+                "the base at {}",
+                m.from_commit.get(..12).unwrap_or(&m.from_commit)
+            ),
+            why: "the commits since change nothing rustdoc reads",
+        },
+        None => rustdoc::Earlier {
+            result: cx.job.base_cell.and_then(|b| b.stage(Stage::Rustdoc)),
+            changed: &cx.job.prep.changed,
+            config: &|| standin::held_config(&kb.out),
+            whose: "the base".into(),
+            why: "the patchset changes nothing rustdoc reads",
+        },
+    };
+    rustdoc::stage(kb, earlier, cx.env.opts.clean)
 }
 
 #[cfg(test)]

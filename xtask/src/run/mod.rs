@@ -12,6 +12,7 @@ mod events;
 mod folders;
 mod ladder;
 mod scheduler;
+mod times;
 mod warm;
 
 use std::collections::BTreeMap;

@@ -5,14 +5,10 @@
 //! An archive is restored into a slot whose output folder does not exist yet, before the base
 //! cell looks in the result cache: the one for the same commit (an exact hit, whose stored
 //! result then stands), else the newest one for the same base, arch, toolchain, config and
-//! build rules (its *shape*). Make decides by file times, and a fresh checkout stamps every
-//! file "now": so every file of the restored folders is given one time after the newest
-//! unchanged file of the tree, and the files whose content differs from the archived tree's
-//! (by blob id, from the tree listing saved with it) a later one. Make then redoes what those
-//! files feed and nothing else, and git, whose index holds each file's time, re-reads only
-//! those files.
+//! build rules (its *shape*). The restored folders' times are then set against the fresh
+//! checkout (`times.rs`), from the tree listing saved with the archive: make redoes what the
+//! files changed since feed and nothing else.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,10 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::event::BuildCacheNote;
 use crate::model::matrix::Loaded;
-use crate::model::outcome::{CellResult, Stage, Status};
+use crate::model::outcome::{CellResult, Stage, StageResult, Status};
 use crate::model::plan::Cell;
 use crate::run::events::CellEvents;
 use crate::run::folders::{self, Slot};
+use crate::run::times::{fix_times, refresh_index, tree_listing};
 use crate::run::Env;
 use crate::stages::toolchain::Resolved;
 use crate::sys::paths::Cache;
@@ -40,6 +37,10 @@ const TAR_DEADLINE: Duration = Duration::from_secs(900);
 
 /// A manifest is a few hundred bytes: anything larger is not one.
 const MANIFEST_MAX: u64 = 64 * 1024;
+
+/// A stored cell result, and a .config, are far smaller: a larger file is not read.
+const RESULT_MAX: u64 = 16 << 20;
+const CONFIG_MAX: u64 = 4 << 20;
 
 /// What is written beside each archive.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -77,10 +78,24 @@ pub struct Place {
 pub struct Restored {
     pub from_commit: String,
     pub exact: bool,
-    /// Files of the tree that differ from the archived tree's (given the present time).
+    /// Files of the tree that differ from the archived tree's (given the later time).
     pub changed: usize,
     pub bytes: u64,
     pub elapsed: Duration,
+    /// From another commit's archive: what the cell may judge by.
+    pub moved: Option<Moved>,
+}
+
+/// What a build restored from another commit of the base brings for the base cell's checks.
+#[derive(Debug)]
+pub struct Moved {
+    pub from_commit: String,
+    /// The files that differ between that commit's tree and this one's.
+    pub changed: Vec<String>,
+    /// That commit's base cell's rustdoc result, when the archive holds its result.
+    pub rustdoc: Option<StageResult>,
+    /// The .config that commit was built with.
+    pub config: Option<String>,
 }
 
 /// What a save did.
@@ -166,6 +181,7 @@ pub(super) struct ForCell<'a> {
     place: Place,
     commit: &'a str,
     sl: &'a Slot,
+    moved: Option<Moved>,
 }
 
 impl<'a> ForCell<'a> {
@@ -181,22 +197,36 @@ impl<'a> ForCell<'a> {
         events: &CellEvents,
     ) -> ForCell<'a> {
         let place = Place::new(dir, env.m, cell, tc, &sl.dir);
+        let mut moved = None;
         if !sl.dir.join("out-base").exists() {
             // A cold slot: nothing of an entry is in it.
             let _ = std::fs::remove_file(sl.dir.join(folders::ENTRY_BUILT));
             match restore(&place, env.cache, env.store, commit, &sl.src) {
-                Ok(Some(r)) => events.build_cache(BuildCacheNote::Restored {
-                    from_commit: &r.from_commit,
-                    exact: r.exact,
-                    changed: r.changed,
-                    bytes: r.bytes,
-                    elapsed: r.elapsed,
-                }),
+                Ok(Some(r)) => {
+                    events.build_cache(BuildCacheNote::Restored {
+                        from_commit: &r.from_commit,
+                        exact: r.exact,
+                        changed: r.changed,
+                        bytes: r.bytes,
+                        elapsed: r.elapsed,
+                    });
+                    moved = r.moved;
+                }
                 Ok(None) => {}
                 Err(why) => events.build_cache(BuildCacheNote::Failed { why: &why }),
             }
         }
-        ForCell { place, commit, sl }
+        ForCell {
+            place,
+            commit,
+            sl,
+            moved,
+        }
+    }
+
+    /// What the build restored from another commit brings, if it came from one.
+    pub(super) fn moved(&self) -> Option<&Moved> {
+        self.moved.as_ref()
     }
 
     /// Save the slot's build once the cell passed its build, unless an entry was built there.
@@ -271,6 +301,12 @@ pub fn restore(
             .collect();
         let changed = fix_times(src, &outs, &old, &new)?;
         refresh_index(src)?;
+        let moved = (m.commit != commit).then(|| Moved {
+            from_commit: m.commit.clone(),
+            rustdoc: earlier_rustdoc(&staging, m),
+            config: read_bounded(&staging.join("out-base/.config"), CONFIG_MAX),
+            changed: changed.clone(),
+        });
         for f in ["out-base", "clippy-base"] {
             let from = staging.join(f);
             if from.exists() {
@@ -292,10 +328,10 @@ pub fn restore(
                 let _ = std::fs::rename(&from, &to);
             }
         }
-        Ok(changed)
+        Ok((changed, moved))
     })();
     let _ = std::fs::remove_dir_all(&staging);
-    let changed = done.map_err(|e: String| {
+    let (changed, moved) = done.map_err(|e: String| {
         // Half a restore is worse than none: the cell builds cold.
         let _ = std::fs::remove_dir_all(place.slot_dir.join("out-base"));
         let _ = std::fs::remove_dir_all(place.slot_dir.join("clippy-base"));
@@ -304,10 +340,34 @@ pub fn restore(
     Ok(Some(Restored {
         from_commit: m.commit.clone(),
         exact: m.commit == commit,
-        changed,
+        changed: changed.len(),
         bytes: m.bytes,
         elapsed: t.elapsed(),
+        moved,
     }))
+}
+
+/// The rustdoc result of the archive's base cell (unpacked in `staging`), when the archive
+/// holds that cell's result for the manifest's commit and it passed or failed.
+fn earlier_rustdoc(staging: &Path, m: &Manifest) -> Option<StageResult> {
+    let k = m.result_key.as_deref().filter(|k| is_result_key(k))?;
+    let text = read_bounded(&staging.join(k).join("result.json"), RESULT_MAX)?;
+    let r: CellResult = serde_json::from_str(&text).ok()?;
+    if r.base_commit.as_deref() != Some(m.commit.as_str()) || r.patchset.is_some() {
+        return None;
+    }
+    r.stage(Stage::Rustdoc)
+        .filter(|s| matches!(s.status, Status::Pass | Status::Fail))
+        .cloned()
+}
+
+/// A file's text, if it is a regular file of at most `max` bytes.
+fn read_bounded(p: &Path, max: u64) -> Option<String> {
+    let m = std::fs::symlink_metadata(p).ok()?;
+    if !m.is_file() || m.len() > max {
+        return None;
+    }
+    std::fs::read_to_string(p).ok()
 }
 
 /// The tree listing's name inside an archive.
@@ -396,154 +456,6 @@ pub fn save(
     })
 }
 
-/// `git ls-tree -r -z COMMIT`: each file's mode, blob id and path.
-fn tree_listing(store: &Store, commit: &str) -> Result<Vec<u8>, String> {
-    proc::output_bytes(
-        store
-            .cmd()
-            .args(["ls-tree", "-r", "-z", "--full-tree", commit]),
-    )
-    .map_err(|e| format!("list the tree of {commit}: {e:#}"))
-}
-
-/// Path → blob id of a `git ls-tree -r -z` listing.
-fn parse_listing(listing: &[u8]) -> HashMap<&[u8], &[u8]> {
-    listing
-        .split(|b| *b == 0)
-        .filter_map(|rec| {
-            let tab = rec.iter().position(|b| *b == b'\t')?;
-            // "<mode> <type> <id>": the id with its mode, so a file that became a link differs.
-            Some((&rec[tab + 1..], &rec[..tab]))
-        })
-        .collect()
-}
-
-/// Order the times of a restored build against a fresh checkout of `new`, in the worktree
-/// `src`: every file and folder under `outs` (the restored output folders) gets one time
-/// after the newest file of the tree whose blob (and mode) is the same in `old`, the archived
-/// tree; the files that differ, or that `old` has not, get a later one. Make then redoes what
-/// the latter feed and nothing else. The unchanged files keep the times git wrote them with,
-/// so the index's record of them stays true. The number of changed files.
-pub fn fix_times(src: &Path, outs: &[PathBuf], old: &[u8], new: &[u8]) -> Result<usize, String> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::MetadataExt;
-    let old = parse_listing(old);
-    let new = parse_listing(new);
-    if new.is_empty() {
-        return Err("the tree listing is empty".into());
-    }
-    let mut changed = Vec::new();
-    // The newest unchanged file, in whole seconds (a file system may keep no finer time).
-    let mut newest = 0i64;
-    for (path, id) in new {
-        let p = src.join(std::ffi::OsStr::from_bytes(path));
-        if old.get(path) == Some(&id) {
-            let m = std::fs::symlink_metadata(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            newest = newest.max(m.mtime());
-        } else {
-            changed.push(p);
-        }
-    }
-    let (built, later) = (newest + 1, newest + 2);
-    // Both times are past before make looks (it warns of a file from the future): a checkout
-    // that ended this very second waits for it to end.
-    let wait = later - unix_now();
-    if wait > 3 {
-        return Err(format!(
-            "a file of {} is {wait} s in the future: the clock moved back",
-            src.display()
-        ));
-    }
-    if wait > 0 {
-        std::thread::sleep(Duration::from_secs(wait as u64));
-    }
-    for out in outs {
-        set_times_under(out, built)?;
-    }
-    for p in &changed {
-        set_mtime(p, Some(later)).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
-    Ok(changed.len())
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// Give `dir` and everything under it the time `t`, following no link.
-fn set_times_under(dir: &Path, t: i64) -> Result<(), String> {
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
-        for e in entries {
-            let e = e.map_err(|e| format!("{}: {e}", d.display()))?;
-            let p = e.path();
-            if e.file_type().is_ok_and(|f| f.is_dir()) {
-                todo.push(p.clone());
-            }
-            set_mtime(&p, Some(t)).map_err(|e| format!("{}: {e}", p.display()))?;
-        }
-        set_mtime(&d, Some(t)).map_err(|e| format!("{}: {e}", d.display()))?;
-    }
-    Ok(())
-}
-
-/// Tell git the changed files' new times: its index holds each file's time, and a file whose
-/// time differs from it looks changed, so the next `checkout --force` (the next run's, putting
-/// the worktree at its base) would write it again. Git reads only the files whose times moved
-/// (and any it could not trust when it wrote the index), to see that their content is the same.
-fn refresh_index(src: &Path) -> Result<(), String> {
-    let mut c = Command::new("git");
-    c.arg("-C")
-        .arg(src)
-        .args(["update-index", "-q", "--refresh"]);
-    let o = proc::run_captured(&mut c, Some(TAR_DEADLINE)).map_err(|e| format!("{e:#}"))?;
-    if o.outcome.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`git update-index --refresh` in {}: {} {}",
-            src.display(),
-            o.outcome.describe(),
-            o.stdout.trim().lines().next().unwrap_or("")
-        ))
-    }
-}
-
-/// Set a file's (or a link's own) modification time: `t` seconds since the epoch, or now.
-fn set_mtime(p: &Path, t: Option<i64>) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes())?;
-    let spec = |t: Option<i64>| match t {
-        Some(s) => libc::timespec {
-            tv_sec: s as libc::time_t,
-            tv_nsec: 0,
-        },
-        None => libc::timespec {
-            tv_sec: 0,
-            tv_nsec: libc::UTIME_NOW,
-        },
-    };
-    // Access time as the modification time: nothing reads it.
-    let times = [spec(t), spec(t)];
-    // SAFETY: `c` is a valid NUL-terminated path and `times` two valid timespecs.
-    let r = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 /// `tar` with zstd: the members of each folder, in order, into `archive`.
 fn pack(archive: &Path, members: &[(PathBuf, Vec<String>)]) -> Result<(), String> {
     let mut c = Command::new("tar");
@@ -588,6 +500,7 @@ fn run_tar(c: &mut Command) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::times::set_mtime;
     use crate::sys::testing::git;
 
     /// A make over `a.c`, `b.c` and `h.h` (which `b.c` includes), in an output folder of its
@@ -679,10 +592,10 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(restore_at(&one), 0);
+        assert_eq!(restore_at(&one), Vec::<String>::new());
         assert_eq!(make(&src, &slot.join("out-base")), Vec::<String>::new());
         // h.h and c.c changed; only b.o depends on one of them.
-        assert_eq!(restore_at(&two), 2);
+        assert_eq!(restore_at(&two), ["c.c", "h.h"]);
         let mtime = |f: &str| std::fs::metadata(src.join(f)).unwrap().modified().unwrap();
         let a_time = mtime("a.c");
         // Git's index still holds the times of every file but the changed ones: refreshing it
@@ -718,7 +631,7 @@ mod tests {
         let out = t.path().join("out");
         assert_eq!(make(&src, &out), ["a.o"]);
         // 2000-01-01: older than any checkout.
-        set_mtime(&out.join("a.o"), Some(946_684_800)).unwrap();
+        set_mtime(&out.join("a.o"), 946_684_800).unwrap();
         assert_eq!(make(&src, &out), ["a.o"]);
     }
 
@@ -736,14 +649,55 @@ mod tests {
         }
     }
 
+    /// A moved base's earlier rustdoc result comes only from the archived base cell's own
+    /// result for the manifest's commit, and only a pass or a fail; nothing else in the archive
+    /// is read as one.
     #[test]
-    fn a_listing_maps_each_path_to_its_mode_and_blob() {
-        let l = b"100644 blob aaaa\tx/a.c\x00120000 blob bbbb\tlink\x00";
-        let m = parse_listing(l);
-        assert_eq!(m.len(), 2);
-        assert_ne!(m[&b"x/a.c"[..]], m[&b"link"[..]]);
-        // The same blob under another mode is another entry.
-        let l2 = b"100755 blob aaaa\tx/a.c\x00";
-        assert_ne!(parse_listing(l2)[&b"x/a.c"[..]], m[&b"x/a.c"[..]]);
+    fn an_earlier_rustdoc_result_is_the_archived_base_cells_own() {
+        let t = tempfile::tempdir().unwrap();
+        let key = "a".repeat(64);
+        let manifest = |result_key: Option<&str>| Manifest {
+            rules: RULES,
+            base: "b".into(),
+            arch: "x86_64".into(),
+            toolchain: "t".into(),
+            config: "release".into(),
+            shape: "s".into(),
+            commit: "1234567".into(),
+            created: 0,
+            bytes: 0,
+            result_key: result_key.map(str::to_string),
+        };
+        let write = |commit: &str, patchset: serde_json::Value, status: &str| {
+            std::fs::create_dir_all(t.path().join(&key)).unwrap();
+            let r = serde_json::json!({"schema": 2, "entry": "base", "base": "b",
+                "arch": "x86_64", "toolchain": {"name": "t", "versions": {}},
+                "base_commit": commit, "patchset": patchset, "dir": "cells/c", "started": "",
+                "duration_s": 0.0, "stages": [{"stage": "rustdoc", "status": status,
+                "duration_s": 40.0, "summary": "no warnings"}]});
+            std::fs::write(t.path().join(&key).join("result.json"), r.to_string()).unwrap();
+        };
+        write("1234567", serde_json::Value::Null, "pass");
+        let r = earlier_rustdoc(t.path(), &manifest(Some(&key))).unwrap();
+        assert_eq!(
+            (r.status, r.summary.as_str()),
+            (Status::Pass, "no warnings")
+        );
+        // No key, or one that is not a key.
+        assert!(earlier_rustdoc(t.path(), &manifest(None)).is_none());
+        assert!(earlier_rustdoc(t.path(), &manifest(Some("../x"))).is_none());
+        // Another commit's result, an entry's, or a skipped stage.
+        write("7654321", serde_json::Value::Null, "pass");
+        assert!(earlier_rustdoc(t.path(), &manifest(Some(&key))).is_none());
+        let p = serde_json::json!({"hash": "x", "commits": ["a"], "head": "a"});
+        write("1234567", p, "pass");
+        assert!(earlier_rustdoc(t.path(), &manifest(Some(&key))).is_none());
+        write("1234567", serde_json::Value::Null, "skip");
+        assert!(earlier_rustdoc(t.path(), &manifest(Some(&key))).is_none());
+        // A link in its place is not followed.
+        let real = t.path().join("real.json");
+        std::fs::rename(t.path().join(&key).join("result.json"), &real).unwrap();
+        std::os::unix::fs::symlink(&real, t.path().join(&key).join("result.json")).unwrap();
+        assert!(read_bounded(&t.path().join(&key).join("result.json"), RESULT_MAX).is_none());
     }
 }

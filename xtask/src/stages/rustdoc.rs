@@ -1,5 +1,5 @@
 //! What rustdoc reads: the rule by which a patchset that changes none of it keeps its base's
-//! rustdoc result. rustdoc documents the crates under `rust/`, built by the Makefiles, with
+//! rustdoc result (and a base cell restored from another commit's build, that commit's). rustdoc documents the crates under `rust/`, built by the Makefiles, with
 //! bindings from the headers; a config change reaches it only through options named there.
 
 use std::path::Path;
@@ -8,24 +8,34 @@ use crate::model::kconfig::parse_config;
 use crate::model::outcome::StageResult;
 use crate::stages::build::Kbuild;
 use crate::stages::config;
-use crate::stages::standin;
 use crate::sys::proc;
 
-/// The rustdoc stage: the base's result (`base`) where the patchset changes nothing rustdoc
-/// reads (see [`unread`]; never under `--clean`), else `make rustdoc`.
-pub fn stage(
-    kb: &Kbuild,
-    changed: &[String],
-    base: Option<&StageResult>,
-    clean: bool,
-) -> StageResult {
-    let reused = base.filter(|_| !clean && unread(&kb.src, &kb.out, changed));
-    match reused {
+/// A rustdoc result made on another tree, which a cell may keep.
+pub struct Earlier<'a> {
+    pub result: Option<&'a StageResult>,
+    /// The files that differ between that tree and the cell's.
+    pub changed: &'a [String],
+    /// The .config that result was made with (asked only when a config input changed).
+    pub config: &'a dyn Fn() -> Option<String>,
+    /// Whose result it is, and why it may stand, for the summary.
+    pub whose: String,
+    pub why: &'static str,
+}
+
+/// The rustdoc stage: the earlier result where the files changed since change nothing rustdoc
+/// reads (see [`unread`]; never under `--clean`), else `make rustdoc`. An entry's earlier
+/// result is its base's; a base cell's, that of the base's commit its build was restored from.
+pub fn stage(kb: &Kbuild, earlier: Earlier, clean: bool) -> StageResult {
+    let keep =
+        |_: &&StageResult| !clean && unread(&kb.src, &kb.out, earlier.changed, earlier.config);
+    match earlier.result.filter(keep) {
         Some(b) => {
             let mut r = b.clone();
             r.summary = format!(
-                "reused from the base (the patchset changes nothing rustdoc reads): {}",
-                b.summary
+                "reused from {} ({}): {}",
+                earlier.whose,
+                earlier.why,
+                first_made(&b.summary)
             );
             r.duration_s = 0.0;
             r.log = None;
@@ -35,13 +45,29 @@ pub fn stage(
     }
 }
 
-/// Can this patchset not change rustdoc's result? Its changed files (`changed`, none of them
-/// read by rustdoc) and, when it changes a config input, the options its config moved from the
-/// base's (the base's held beside `out` by a stand-in) named nowhere rustdoc reads. A patchset
-/// that changes nothing is not judged here.
-pub fn unread(src: &Path, out: &Path, changed: &[String]) -> bool {
+/// A reused result's summary says where it came from once: what the run that made it said.
+fn first_made(summary: &str) -> &str {
+    let mut s = summary;
+    while let Some(rest) = s.strip_prefix("reused from ") {
+        match rest.split_once("): ") {
+            Some((_, tail)) => s = tail,
+            None => break,
+        }
+    }
+    s
+}
+
+/// Can the files `changed` (none of them read by rustdoc) not change rustdoc's result? When
+/// one is a config input, the options the config in `out` moved from the earlier one
+/// (`earlier_config`) must be named nowhere rustdoc reads. No changed file is not judged here.
+pub fn unread(
+    src: &Path,
+    out: &Path,
+    changed: &[String],
+    earlier_config: &dyn Fn() -> Option<String>,
+) -> bool {
     let kconfig_moved = || {
-        let base = standin::held_config(out)?;
+        let base = earlier_config()?;
         let own = std::fs::read_to_string(out.join(".config")).ok()?;
         Some(moved_options(&base, &own))
     };
@@ -127,5 +153,45 @@ mod tests {
         ] {
             assert!(reads_for_rustdoc(read), "{read}");
         }
+    }
+
+    /// Files rustdoc never reads, with no config input among them, leave its result as it was;
+    /// one it reads, or no change at all, does not; a changed Kconfig is judged by the options
+    /// the config moved from the earlier one, and with no earlier config to compare, rustdoc runs.
+    #[test]
+    fn an_earlier_result_stands_only_where_nothing_rustdoc_reads_changed() {
+        let t = tempfile::tempdir().unwrap();
+        let (src, out) = (t.path().join("src"), t.path().join("out"));
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join(".config"), "CONFIG_A=y\n").unwrap();
+        let same = || Some("CONFIG_A=y\n".to_string());
+        let none = || None;
+        let c = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(unread(
+            &src,
+            &out,
+            &c(&["kernel/fork.c", "lib/string.c"]),
+            &none
+        ));
+        assert!(!unread(
+            &src,
+            &out,
+            &c(&["kernel/fork.c", "rust/kernel/lib.rs"]),
+            &none
+        ));
+        assert!(!unread(&src, &out, &c(&["include/linux/sched.h"]), &none));
+        assert!(!unread(&src, &out, &[], &none));
+        assert!(unread(&src, &out, &c(&["drivers/foo/Kconfig"]), &same));
+        assert!(!unread(&src, &out, &c(&["drivers/foo/Kconfig"]), &none));
+    }
+
+    /// A result reused again says once where it came from.
+    #[test]
+    fn a_reused_summary_keeps_what_the_run_that_made_it_said() {
+        assert_eq!(first_made("no warnings"), "no warnings");
+        let once = "reused from the base at 0123456789ab (why): no warnings";
+        assert_eq!(first_made(once), "no warnings");
+        let twice = format!("reused from the base (the patchset …): {once}");
+        assert_eq!(first_made(&twice), "no warnings");
     }
 }
