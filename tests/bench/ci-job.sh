@@ -26,10 +26,10 @@ moves=${MOVES:-3}
 work=$cache/bench-job
 rm -rf "$work"
 mkdir -p "$work/cache"
-# The logs stay (in $RFL_CACHE/bench-job.logs), the rest goes.
+# The logs and results stay (in $RFL_CACHE/bench-job.logs), the rest goes.
 logs=$cache/bench-job.logs
 rm -rf "$logs"
-trap 'mkdir -p "$logs"; cp "$work"/*.log "$logs"/ 2>/dev/null; rm -rf "$work" .build-cache results results-base' EXIT
+trap 'mkdir -p "$logs"; cp "$work"/*.log "$work"/*.json "$logs"/ 2>/dev/null; rm -rf "$work" .build-cache results results-base' EXIT
 store=$cache/store.git
 ln -s "$cache/tools" "$work/cache/tools"
 
@@ -112,6 +112,9 @@ job() {
         CELLS=base@moving@x86_64@release,good-sample@moving@x86_64@release \
         ci/run-cells.sh entries >"$work/$1-entries.log" 2>&1
     t1=$(date +%s.%N)
+    # Each job's results stay beside its logs (what each stage said, and whether it was reused).
+    cp results-base/results.json "$work/$1-base.results.json" 2>/dev/null || true
+    cp results/results.json "$work/$1-entries.results.json" 2>/dev/null || true
     local s
     s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
     grep -h "build cache" "$work/$1-base.log" | sed "s/^/  $1: /" || true

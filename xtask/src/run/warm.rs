@@ -42,6 +42,9 @@ const MANIFEST_MAX: u64 = 64 * 1024;
 const RESULT_MAX: u64 = 16 << 20;
 const CONFIG_MAX: u64 = 4 << 20;
 
+/// A kernel tree's listing is about 10 MB.
+const LISTING_MAX: u64 = 256 << 20;
+
 /// What is written beside each archive.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -292,27 +295,22 @@ pub fn restore(
     std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
     let done = (|| {
         unpack(archive, &staging)?;
-        let old = std::fs::read(staging.join(TREE)).map_err(|e| format!("{TREE}: {e}"))?;
+        let old = read_bounded(&staging.join(TREE), LISTING_MAX)
+            .ok_or_else(|| format!("{TREE}: not a file of at most {LISTING_MAX} bytes"))?;
         let new = tree_listing(store, commit)?;
-        let outs: Vec<PathBuf> = ["out-base", "clippy-base"]
-            .iter()
-            .map(|f| staging.join(f))
-            .filter(|p| p.is_dir())
-            .collect();
+        let outs = archived_folders(&staging)?;
         let changed = fix_times(src, &outs, &old, &new)?;
         refresh_index(src)?;
         let moved = (m.commit != commit).then(|| Moved {
             from_commit: m.commit.clone(),
             rustdoc: earlier_rustdoc(&staging, m),
-            config: read_bounded(&staging.join("out-base/.config"), CONFIG_MAX),
+            config: read_bounded(&staging.join("out-base/.config"), CONFIG_MAX)
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
             changed: changed.clone(),
         });
-        for f in ["out-base", "clippy-base"] {
-            let from = staging.join(f);
-            if from.exists() {
-                std::fs::rename(&from, place.slot_dir.join(f))
-                    .map_err(|e| format!("{}: {e}", from.display()))?;
-            }
+        for from in &outs {
+            let to = place.slot_dir.join(from.file_name().unwrap_or_default());
+            std::fs::rename(from, to).map_err(|e| format!("{}: {e}", from.display()))?;
         }
         // The base cell's stored result, when the archive's commit is this one (its key
         // names the commit, so another commit's could never be found anyway).
@@ -323,7 +321,8 @@ pub fn restore(
         {
             let from = staging.join(k);
             let to = cache.results().join(k);
-            if from.is_dir() && !to.exists() {
+            let real_dir = std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir());
+            if real_dir && !to.exists() {
                 let _ = std::fs::create_dir_all(cache.results());
                 let _ = std::fs::rename(&from, &to);
             }
@@ -347,12 +346,31 @@ pub fn restore(
     }))
 }
 
+/// The build folders an archive unpacked in `staging` holds. A link in the place of one is
+/// refused, never followed: their times are set next, and they become the slot's.
+fn archived_folders(staging: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut outs = Vec::new();
+    for f in ["out-base", "clippy-base"] {
+        let p = staging.join(f);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => outs.push(p),
+            Ok(_) => return Err(format!("{f} in the archive is not a folder")),
+            Err(_) => {}
+        }
+    }
+    Ok(outs)
+}
+
 /// The rustdoc result of the archive's base cell (unpacked in `staging`), when the archive
 /// holds that cell's result for the manifest's commit and it passed or failed.
 fn earlier_rustdoc(staging: &Path, m: &Manifest) -> Option<StageResult> {
     let k = m.result_key.as_deref().filter(|k| is_result_key(k))?;
-    let text = read_bounded(&staging.join(k).join("result.json"), RESULT_MAX)?;
-    let r: CellResult = serde_json::from_str(&text).ok()?;
+    let dir = staging.join(k);
+    if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        return None;
+    }
+    let bytes = read_bounded(&dir.join("result.json"), RESULT_MAX)?;
+    let r: CellResult = serde_json::from_slice(&bytes).ok()?;
     if r.base_commit.as_deref() != Some(m.commit.as_str()) || r.patchset.is_some() {
         return None;
     }
@@ -361,13 +379,20 @@ fn earlier_rustdoc(staging: &Path, m: &Manifest) -> Option<StageResult> {
         .cloned()
 }
 
-/// A file's text, if it is a regular file of at most `max` bytes.
-fn read_bounded(p: &Path, max: u64) -> Option<String> {
+/// A file's bytes, if it is a regular file (not a link) of at most `max` bytes.
+fn read_bounded(p: &Path, max: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
     let m = std::fs::symlink_metadata(p).ok()?;
     if !m.is_file() || m.len() > max {
         return None;
     }
-    std::fs::read_to_string(p).ok()
+    let mut bytes = Vec::new();
+    std::fs::File::open(p)
+        .ok()?
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (bytes.len() as u64 <= max).then_some(bytes)
 }
 
 /// The tree listing's name inside an archive.
@@ -699,5 +724,26 @@ mod tests {
         std::fs::rename(t.path().join(&key).join("result.json"), &real).unwrap();
         std::os::unix::fs::symlink(&real, t.path().join(&key).join("result.json")).unwrap();
         assert!(read_bounded(&t.path().join(&key).join("result.json"), RESULT_MAX).is_none());
+    }
+
+    /// An archive's build folders are taken only as folders: a link in the place of one (to a
+    /// folder outside the cache) makes the restore fail, before any time is set through it.
+    #[test]
+    fn an_archived_build_folder_that_is_a_link_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let staging = t.path().join("staging");
+        std::fs::create_dir_all(staging.join("out-base")).unwrap();
+        assert_eq!(
+            archived_folders(&staging).unwrap(),
+            [staging.join("out-base")]
+        );
+        let outside = t.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, staging.join("clippy-base")).unwrap();
+        let e = archived_folders(&staging).unwrap_err();
+        assert!(
+            e.contains("clippy-base in the archive is not a folder"),
+            "{e}"
+        );
     }
 }
