@@ -153,11 +153,11 @@ impl Place {
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
                 let commit = name.strip_prefix(&prefix)?.strip_suffix(".json")?;
-                if !is_commit(commit) || e.metadata().ok()?.len() > MANIFEST_MAX {
+                if !is_commit(commit) {
                     return None;
                 }
                 let m: Manifest =
-                    serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+                    serde_json::from_slice(&read_bounded(&e.path(), MANIFEST_MAX)?).ok()?;
                 (m.commit == commit && m.shape == self.shape && m.rules == RULES)
                     .then(|| (self.dir.join(format!("{}.tar.zst", self.stem(commit))), m))
             })
@@ -301,12 +301,13 @@ pub fn restore(
         let outs = archived_folders(&staging)?;
         let changed = fix_times(src, &outs, &old, &new)?;
         refresh_index(src)?;
+        let count = changed.len();
         let moved = (m.commit != commit).then(|| Moved {
             from_commit: m.commit.clone(),
             rustdoc: earlier_rustdoc(&staging, m),
             config: read_bounded(&staging.join("out-base/.config"), CONFIG_MAX)
                 .map(|b| String::from_utf8_lossy(&b).into_owned()),
-            changed: changed.clone(),
+            changed,
         });
         for from in &outs {
             let to = place.slot_dir.join(from.file_name().unwrap_or_default());
@@ -327,7 +328,7 @@ pub fn restore(
                 let _ = std::fs::rename(&from, &to);
             }
         }
-        Ok((changed, moved))
+        Ok((count, moved))
     })();
     let _ = std::fs::remove_dir_all(&staging);
     let (changed, moved) = done.map_err(|e: String| {
@@ -339,7 +340,7 @@ pub fn restore(
     Ok(Some(Restored {
         from_commit: m.commit.clone(),
         exact: m.commit == commit,
-        changed: changed.len(),
+        changed,
         bytes: m.bytes,
         elapsed: t.elapsed(),
         moved,

@@ -1,6 +1,7 @@
 //! What rustdoc reads: the rule by which a patchset that changes none of it keeps its base's
-//! rustdoc result (and a base cell restored from another commit's build, that commit's). rustdoc documents the crates under `rust/`, built by the Makefiles, with
-//! bindings from the headers; a config change reaches it only through options named there.
+//! rustdoc result (and a base cell restored from another commit's build, that commit's).
+//! rustdoc documents the crates under `rust/`, built by the Makefiles, with bindings from the
+//! headers; a config change reaches it only through options named there.
 
 use std::path::Path;
 
